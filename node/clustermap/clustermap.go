@@ -1,0 +1,235 @@
+// Package clustermap keeps a local copy of the cluster map that the meta
+// group serves, converted to placement.Map, and refreshes it by polling.
+//
+// Imports: placement and proto/metapb only; it never imports a role.
+//
+// On top of the served map it keeps local suspicions: a caller that failed to
+// reach a storage node marks it suspect for a while, and Map reports it down
+// until then. This lets the next PUTs avoid a dead node at once instead of
+// waiting for the meta group's heartbeat timeout.
+//
+// Lock order: Cache.mu is a leaf lock; nothing is called while holding it.
+package clustermap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cairn-io/cairn/placement"
+	"github.com/cairn-io/cairn/proto/metapb"
+)
+
+// DefaultInterval is how often the cache polls the meta group by default.
+const DefaultInterval = time.Second
+
+var (
+	// ErrInvalidConfig marks a Config that cannot work.
+	ErrInvalidConfig = errors.New("clustermap: invalid config")
+	// ErrStarted is returned by Start when the cache is already running.
+	ErrStarted = errors.New("clustermap: already started")
+)
+
+// Config configures a Cache.
+type Config struct {
+	// Meta serves the cluster map. Required.
+	Meta metapb.MetaClient
+	// Interval between polls; DefaultInterval when zero.
+	Interval time.Duration
+	// Logger receives poll failures; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock used for suspicions; time.Now when nil.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports whether the Config, after defaults, can work.
+func (c Config) Validate() error {
+	c.setDefaults()
+	if c.Meta == nil {
+		return fmt.Errorf("%w: Meta is nil", ErrInvalidConfig)
+	}
+	if c.Interval < 0 {
+		return fmt.Errorf("%w: negative Interval %v", ErrInvalidConfig, c.Interval)
+	}
+	return nil
+}
+
+// Cache holds the latest cluster map. It is safe for concurrent use.
+type Cache struct {
+	cfg Config
+
+	mu struct {
+		sync.Mutex
+		m        placement.Map
+		addrs    map[placement.NodeID]string
+		suspects map[placement.NodeID]time.Time // until when
+		cancel   context.CancelFunc
+	}
+	wg sync.WaitGroup
+}
+
+// New returns an empty cache; call Refresh or Start to fill it.
+func New(cfg Config) *Cache {
+	cfg.setDefaults()
+	c := &Cache{cfg: cfg}
+	c.mu.addrs = map[placement.NodeID]string{}
+	c.mu.suspects = map[placement.NodeID]time.Time{}
+	return c
+}
+
+// Start polls the meta group, at once and then every Interval, until ctx
+// ends or Close is called. Poll failures are logged and retried at the next
+// tick; the last good map stays in use meanwhile.
+func (c *Cache) Start(ctx context.Context) error {
+	if err := c.cfg.Validate(); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.cancel != nil {
+		return ErrStarted
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	c.mu.cancel = cancel
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.run(ctx)
+	}()
+	return nil
+}
+
+func (c *Cache) run(ctx context.Context) {
+	t := time.NewTicker(c.cfg.Interval)
+	defer t.Stop()
+	for {
+		if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+			c.cfg.Logger.Warn("cluster map poll failed", slog.Any("err", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops polling and waits for the poller to exit.
+func (c *Cache) Close() {
+	c.mu.Lock()
+	cancel := c.mu.cancel
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	c.wg.Wait()
+}
+
+// Refresh fetches the map now. A map older (lower epoch) than the one held
+// is ignored, so a lagging answer never undoes a newer one.
+func (c *Cache) Refresh(ctx context.Context) error {
+	if c.cfg.Meta == nil {
+		return fmt.Errorf("%w: Meta is nil", ErrInvalidConfig)
+	}
+	resp, err := c.cfg.Meta.GetClusterMap(ctx, &metapb.GetClusterMapRequest{})
+	if err != nil {
+		return fmt.Errorf("clustermap: get cluster map: %w", err)
+	}
+	m, addrs := convert(resp.GetMap())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m.Epoch < c.mu.m.Epoch {
+		return nil
+	}
+	c.mu.m = m
+	c.mu.addrs = addrs
+	return nil
+}
+
+func convert(pm *metapb.ClusterMap) (placement.Map, map[placement.NodeID]string) {
+	m := placement.Map{Epoch: pm.GetEpoch(), Nodes: make([]placement.Node, 0, len(pm.GetNodes()))}
+	addrs := make(map[placement.NodeID]string, len(pm.GetNodes()))
+	for _, pn := range pm.GetNodes() {
+		n := placement.Node{
+			ID:       placement.NodeID(pn.GetNodeId()),
+			Domain:   pn.GetFailureDomain(),
+			Up:       pn.GetUp(),
+			Draining: pn.GetState() == metapb.NodeState_NODE_DRAINING,
+			Drives:   make([]placement.Drive, 0, len(pn.GetDrives())),
+		}
+		for _, pd := range pn.GetDrives() {
+			n.Drives = append(n.Drives, placement.Drive{
+				ID:            placement.DriveID(pd.GetDriveId()),
+				CapacityBytes: pd.GetCapacityBytes(),
+				FreeBytes:     pd.GetFreeBytes(),
+				Active:        pd.GetState() == metapb.DriveState_DRIVE_ACTIVE,
+			})
+		}
+		m.Nodes = append(m.Nodes, n)
+		addrs[n.ID] = pn.GetAddr()
+	}
+	return m, addrs
+}
+
+// Map returns the current map with suspected nodes marked down. The Nodes
+// slice is the caller's own; the Drives slices are shared and must be
+// treated as read-only.
+func (c *Cache) Map() placement.Map {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := placement.Map{Epoch: c.mu.m.Epoch, Nodes: append([]placement.Node(nil), c.mu.m.Nodes...)}
+	if len(c.mu.suspects) == 0 {
+		return m
+	}
+	for i := range m.Nodes {
+		until, ok := c.mu.suspects[m.Nodes[i].ID]
+		if !ok {
+			continue
+		}
+		if now.Before(until) {
+			m.Nodes[i].Up = false
+		}
+	}
+	for id, until := range c.mu.suspects {
+		if !now.Before(until) {
+			delete(c.mu.suspects, id)
+		}
+	}
+	return m
+}
+
+// Addr returns the storage gRPC address of node.
+func (c *Cache) Addr(node placement.NodeID) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a, ok := c.mu.addrs[node]
+	return a, ok && a != ""
+}
+
+// Suspect makes Map report node as down for d from now, whatever the meta
+// group says. A later call extends the suspicion, never shortens it.
+func (c *Cache) Suspect(node placement.NodeID, d time.Duration) {
+	until := c.cfg.Now().Add(d)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur, ok := c.mu.suspects[node]; ok && cur.After(until) {
+		return
+	}
+	c.mu.suspects[node] = until
+}

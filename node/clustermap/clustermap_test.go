@@ -1,0 +1,218 @@
+package clustermap
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+
+	"github.com/cairn-io/cairn/placement"
+	"github.com/cairn-io/cairn/proto/metapb"
+)
+
+// fakeMeta serves a settable map; embedding the interface leaves every other
+// method nil, which a test would notice by a panic in the fake only.
+type fakeMeta struct {
+	metapb.MetaClient
+	mu    sync.Mutex
+	m     *metapb.ClusterMap
+	err   error
+	calls int
+}
+
+func (f *fakeMeta) set(m *metapb.ClusterMap, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.m, f.err = m, err
+}
+
+func (f *fakeMeta) GetClusterMap(context.Context, *metapb.GetClusterMapRequest, ...grpc.CallOption) (*metapb.GetClusterMapResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &metapb.GetClusterMapResponse{Map: f.m}, nil
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, nil))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func sampleMap(epoch uint64) *metapb.ClusterMap {
+	return &metapb.ClusterMap{Epoch: epoch, Nodes: []*metapb.Node{
+		{NodeId: "n1", Addr: "10.0.0.1:7000", FailureDomain: "rack1", Up: true, State: metapb.NodeState_NODE_ACTIVE,
+			Drives: []*metapb.Drive{
+				{DriveId: "d1", CapacityBytes: 100, FreeBytes: 40, State: metapb.DriveState_DRIVE_ACTIVE},
+				{DriveId: "d2", CapacityBytes: 100, FreeBytes: 90, State: metapb.DriveState_DRIVE_FAILED},
+				{DriveId: "d3", CapacityBytes: 100, FreeBytes: 90, State: metapb.DriveState_DRIVE_DRAINING},
+			}},
+		{NodeId: "n2", Addr: "10.0.0.2:7000", FailureDomain: "rack2", Up: false, State: metapb.NodeState_NODE_DRAINING},
+		{NodeId: "n3", Addr: "", Up: true},
+	}}
+}
+
+func TestConvert(t *testing.T) {
+	c := New(Config{Meta: &fakeMeta{m: sampleMap(3)}, Logger: testLogger(t)})
+	require.NoError(t, c.Refresh(context.Background()))
+	want := placement.Map{Epoch: 3, Nodes: []placement.Node{
+		{ID: "n1", Domain: "rack1", Up: true, Drives: []placement.Drive{
+			{ID: "d1", CapacityBytes: 100, FreeBytes: 40, Active: true},
+			{ID: "d2", CapacityBytes: 100, FreeBytes: 90},
+			{ID: "d3", CapacityBytes: 100, FreeBytes: 90},
+		}},
+		{ID: "n2", Domain: "rack2", Up: false, Draining: true, Drives: []placement.Drive{}},
+		{ID: "n3", Up: true, Drives: []placement.Drive{}},
+	}}
+	require.Equal(t, want, c.Map())
+
+	tests := []struct {
+		node placement.NodeID
+		addr string
+		ok   bool
+	}{
+		{"n1", "10.0.0.1:7000", true},
+		{"n2", "10.0.0.2:7000", true},
+		{"n3", "", false},
+		{"nope", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(string(tc.node), func(t *testing.T) {
+			addr, ok := c.Addr(tc.node)
+			require.Equal(t, tc.ok, ok)
+			require.Equal(t, tc.addr, addr)
+		})
+	}
+}
+
+func TestRefreshKeepsNewestEpoch(t *testing.T) {
+	f := &fakeMeta{m: sampleMap(5)}
+	c := New(Config{Meta: f, Logger: testLogger(t)})
+	require.NoError(t, c.Refresh(context.Background()))
+
+	f.set(&metapb.ClusterMap{Epoch: 4}, nil)
+	require.NoError(t, c.Refresh(context.Background()))
+	require.EqualValues(t, 5, c.Map().Epoch)
+	require.Len(t, c.Map().Nodes, 3)
+
+	// Same epoch, changed liveness: taken, since up is computed when served.
+	m := sampleMap(5)
+	m.Nodes[0].Up = false
+	f.set(m, nil)
+	require.NoError(t, c.Refresh(context.Background()))
+	require.False(t, c.Map().Nodes[0].Up)
+
+	boom := errors.New("boom")
+	f.set(nil, boom)
+	require.ErrorIs(t, c.Refresh(context.Background()), boom)
+	require.EqualValues(t, 5, c.Map().Epoch, "failed poll keeps the last map")
+}
+
+func TestSuspect(t *testing.T) {
+	var (
+		mu  sync.Mutex
+		now = time.Unix(1000, 0)
+	)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+
+	c := New(Config{Meta: &fakeMeta{m: sampleMap(1)}, Logger: testLogger(t), Now: clock})
+	require.NoError(t, c.Refresh(context.Background()))
+	up := func(id placement.NodeID) bool {
+		for _, n := range c.Map().Nodes {
+			if n.ID == id {
+				return n.Up
+			}
+		}
+		t.Fatalf("node %s missing", id)
+		return false
+	}
+
+	c.Suspect("n1", 10*time.Second)
+	c.Suspect("n1", time.Second) // does not shorten
+	require.False(t, up("n1"))
+	require.True(t, up("n3"))
+	advance(9 * time.Second)
+	require.False(t, up("n1"))
+	advance(time.Second)
+	require.True(t, up("n1"))
+
+	// Suspecting a node that the meta group already reports down changes nothing.
+	c.Suspect("n2", time.Minute)
+	require.False(t, up("n2"))
+}
+
+func TestStartPollsUntilClose(t *testing.T) {
+	f := &fakeMeta{m: sampleMap(1)}
+	c := New(Config{Meta: f, Interval: time.Millisecond, Logger: testLogger(t)})
+	require.NoError(t, c.Start(context.Background()))
+	require.ErrorIs(t, c.Start(context.Background()), ErrStarted)
+
+	waitFor(t, func() bool { return c.Map().Epoch == 1 })
+	f.set(nil, errors.New("meta down"))
+	f.set(sampleMap(2), nil)
+	waitFor(t, func() bool { return c.Map().Epoch == 2 })
+
+	c.Close()
+	f.mu.Lock()
+	calls := f.calls
+	f.mu.Unlock()
+	f.set(sampleMap(3), nil)
+	// After Close returns the poller has exited, so no further call happens.
+	f.mu.Lock()
+	require.Equal(t, calls, f.calls)
+	f.mu.Unlock()
+	require.EqualValues(t, 2, c.Map().Epoch)
+}
+
+func TestStartStopsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := New(Config{Meta: &fakeMeta{m: sampleMap(1)}, Logger: testLogger(t)})
+	require.NoError(t, c.Start(ctx))
+	cancel()
+	c.Close() // returns only once the poller has exited
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"defaults", Config{Meta: &fakeMeta{}}, true},
+		{"no meta", Config{}, false},
+		{"negative interval", Config{Meta: &fakeMeta{}, Interval: -time.Second}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if tc.ok {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			require.ErrorIs(t, New(tc.cfg).Start(context.Background()), ErrInvalidConfig)
+		})
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met before deadline")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/cairn-io/cairn/node/gateway/s3err"
+	"github.com/cairn-io/cairn/node/gateway/s3xml"
+	"github.com/cairn-io/cairn/proto/metapb"
+)
+
+// maxXMLBody bounds the request documents the gateway parses.
+const maxXMLBody = 1 << 20
+
+// propose runs cmd through the meta group. A non-OK result comes back as
+// an *s3err.MetaError, together with the result.
+func (g *Gateway) propose(ctx context.Context, cmd *metapb.Command) (*metapb.CommandResult, error) {
+	resp, err := g.cfg.Meta.Propose(ctx, &metapb.ProposeRequest{Command: cmd})
+	if err != nil {
+		return nil, fmt.Errorf("meta propose: %w", err)
+	}
+	res := resp.GetResult()
+	if c := res.GetCode(); c != metapb.ErrorCode_OK {
+		return res, &s3err.MetaError{Code: c, Message: res.GetMessage()}
+	}
+	return res, nil
+}
+
+func (g *Gateway) getBucket(ctx context.Context, name string) (*metapb.Bucket, error) {
+	resp, err := g.cfg.Meta.GetBucket(ctx, &metapb.GetBucketRequest{Name: name})
+	if err != nil {
+		return nil, fmt.Errorf("meta get bucket %q: %w", name, err)
+	}
+	if c := resp.GetCode(); c != metapb.ErrorCode_OK {
+		return nil, &s3err.MetaError{Code: c}
+	}
+	if resp.GetBucket() == nil {
+		return nil, fmt.Errorf("meta get bucket %q: empty answer", name)
+	}
+	return resp.GetBucket(), nil
+}
+
+// writeXML sends a 200 response with an XML document.
+func writeXML(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusOK)
+	// Once the status is out an encoding failure can only mean the client
+	// left; there is nobody to tell.
+	_ = s3xml.Encode(w, v)
+	return nil
+}
+
+// readXMLBody decodes an optional request document. It reads through the
+// authenticated body so that a signed payload is verified; ok is false
+// when the body is empty.
+func readXMLBody(rq *request, v any) (ok bool, err error) {
+	body := rq.auth.Body
+	if body == nil {
+		return false, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(body, maxXMLBody+1))
+	if err != nil {
+		return false, fmt.Errorf("read request body: %w", err)
+	}
+	if len(data) > maxXMLBody {
+		return false, s3err.MalformedXML.WithMessage("The XML you provided was too large.")
+	}
+	if len(data) == 0 {
+		return false, nil
+	}
+	if err := s3xml.Decode(bytes.NewReader(data), v); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (g *Gateway) createBucket(ctx context.Context, w http.ResponseWriter, rq *request) error {
+	if !validBucketName(rq.bucket) {
+		return s3err.InvalidBucketName
+	}
+	var conf s3xml.CreateBucketConfiguration
+	found, err := readXMLBody(rq, &conf)
+	if err != nil {
+		return err
+	}
+	if found && conf.LocationConstraint != "" && conf.LocationConstraint != g.cfg.Region {
+		return s3err.IllegalLocationConstraint
+	}
+	_, err = g.propose(ctx, &metapb.Command{Op: &metapb.Command_CreateBucket{CreateBucket: &metapb.CreateBucket{
+		Bucket: &metapb.Bucket{
+			Name:            rq.bucket,
+			CreatedUnixNano: g.cfg.Now().UnixNano(),
+			Owner:           rq.owner,
+		},
+	}}})
+	if err != nil {
+		if !errors.Is(s3err.FromError(err), s3err.BucketAlreadyExists) {
+			return err
+		}
+		b, gerr := g.getBucket(ctx, rq.bucket)
+		if gerr == nil && b.GetOwner() == rq.owner {
+			return s3err.BucketAlreadyOwnedByYou
+		}
+		return err
+	}
+	w.Header().Set("Location", "/"+rq.bucket)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (g *Gateway) headBucket(ctx context.Context, w http.ResponseWriter, rq *request) error {
+	if _, err := g.getBucket(ctx, rq.bucket); err != nil {
+		return err
+	}
+	w.Header().Set("x-amz-bucket-region", g.cfg.Region)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (g *Gateway) deleteBucket(ctx context.Context, w http.ResponseWriter, rq *request) error {
+	_, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_DeleteBucket{DeleteBucket: &metapb.DeleteBucket{
+		Name: rq.bucket,
+	}}})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (g *Gateway) listBuckets(ctx context.Context, w http.ResponseWriter, rq *request) error {
+	resp, err := g.cfg.Meta.ListBuckets(ctx, &metapb.ListBucketsRequest{})
+	if err != nil {
+		return fmt.Errorf("meta list buckets: %w", err)
+	}
+	out := s3xml.ListAllMyBucketsResult{
+		Owner:   s3xml.Owner{ID: rq.owner, DisplayName: rq.auth.AccessKey},
+		Buckets: s3xml.Buckets{Bucket: make([]s3xml.Bucket, 0, len(resp.GetBuckets()))},
+	}
+	for _, b := range resp.GetBuckets() {
+		out.Buckets.Bucket = append(out.Buckets.Bucket, s3xml.Bucket{
+			Name:         b.GetName(),
+			CreationDate: s3xml.Time(time.Unix(0, b.GetCreatedUnixNano())),
+		})
+	}
+	return writeXML(w, &out)
+}
+
+func (g *Gateway) getBucketLocation(ctx context.Context, w http.ResponseWriter, rq *request) error {
+	if _, err := g.getBucket(ctx, rq.bucket); err != nil {
+		return err
+	}
+	loc := g.cfg.Region
+	if loc == "us-east-1" {
+		// AWS answers an empty constraint for its original region.
+		loc = ""
+	}
+	return writeXML(w, &s3xml.LocationConstraint{Region: loc})
+}

@@ -1,0 +1,311 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/gateway/objio"
+	"github.com/cairn-io/cairn/node/gateway/s3err"
+	"github.com/cairn-io/cairn/node/gateway/sigv4"
+	"github.com/cairn-io/cairn/proto/metapb"
+)
+
+// Defaults applied by Config.Validate.
+const (
+	DefaultRegion     = "us-east-1"
+	DefaultMaxPutSize = 5 << 30 // S3's single-PUT limit
+	// DefaultMaxSkew is how far a request's signing time may be from the
+	// gateway's clock, as AWS allows.
+	DefaultMaxSkew = 15 * time.Minute
+)
+
+// ErrInvalidConfig marks a Config that Validate rejects.
+var ErrInvalidConfig = errors.New("gateway: invalid config")
+
+// Bodies stores and fetches object bodies; objio.Store implements it.
+type Bodies interface {
+	// WriteBody returns only once every shard is durable. Errors of r are
+	// returned wrapped.
+	WriteBody(ctx context.Context, r io.Reader, opts objio.WriteOptions) (*objio.Body, error)
+	DeleteBody(ctx context.Context, dataID string, shards []*metapb.ShardPlacement) error
+	ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, length int64, w io.Writer) error
+}
+
+// Config configures a Gateway.
+type Config struct {
+	// Region the gateway answers for; default DefaultRegion.
+	Region string
+	// Root credentials. Requests are checked through a credentials lookup,
+	// so more identities can be added without changing the handlers.
+	AccessKey, SecretKey string
+	Meta                 metapb.MetaClient
+	Bodies               Bodies
+	// Profile is the erasure profile of the STANDARD storage class.
+	Profile erasure.Profile
+	// VirtualHostSuffixes enable "<bucket>.<suffix>" addressing, e.g.
+	// "localhost" or "s3.example.com". Other hosts use path-style.
+	VirtualHostSuffixes []string
+	// MaxPutSize bounds a single PUT; default DefaultMaxPutSize.
+	MaxPutSize int64
+	// Logger; default discards.
+	Logger *slog.Logger
+	// Now is the clock for signatures and modification times; default
+	// time.Now.
+	Now func() time.Time
+}
+
+// Validate fills in defaults for zero fields and reports an invalid
+// configuration, wrapping ErrInvalidConfig.
+func (c *Config) Validate() error {
+	if c.Region == "" {
+		c.Region = DefaultRegion
+	}
+	if c.MaxPutSize == 0 {
+		c.MaxPutSize = DefaultMaxPutSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	switch {
+	case c.AccessKey == "" || c.SecretKey == "":
+		return fmt.Errorf("%w: access key and secret key are required", ErrInvalidConfig)
+	case c.Meta == nil:
+		return fmt.Errorf("%w: meta client is required", ErrInvalidConfig)
+	case c.Bodies == nil:
+		return fmt.Errorf("%w: bodies store is required", ErrInvalidConfig)
+	case c.MaxPutSize < 0:
+		return fmt.Errorf("%w: max put size %d", ErrInvalidConfig, c.MaxPutSize)
+	}
+	if err := c.Profile.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	for _, s := range c.VirtualHostSuffixes {
+		if s == "" || strings.HasPrefix(s, ".") || strings.Contains(s, ":") {
+			return fmt.Errorf("%w: virtual host suffix %q (want a host name without dot prefix or port)", ErrInvalidConfig, s)
+		}
+	}
+	return nil
+}
+
+// Gateway serves the S3 API. It is safe for concurrent use.
+type Gateway struct {
+	cfg      Config
+	verifier *sigv4.Verifier
+	log      *slog.Logger
+}
+
+// New returns a Gateway for cfg.
+func New(cfg Config) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Gateway{
+		cfg: cfg,
+		verifier: &sigv4.Verifier{
+			Creds:   staticCredentials{cfg.AccessKey: cfg.SecretKey},
+			Region:  cfg.Region,
+			Now:     cfg.Now,
+			MaxSkew: DefaultMaxSkew,
+		},
+		log: cfg.Logger,
+	}, nil
+}
+
+// staticCredentials is the credentials lookup for fixed identities.
+type staticCredentials map[string]string
+
+func (s staticCredentials) SecretKey(accessKey string) (string, bool) {
+	secret, ok := s[accessKey]
+	return secret, ok
+}
+
+// request is what the router learnt about one S3 request.
+type request struct {
+	r      *http.Request
+	id     string
+	bucket string
+	key    string
+	auth   *sigv4.Result
+	// owner is the canonical ID of the authenticated identity.
+	owner string
+}
+
+// ServeHTTP implements the S3 API.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := newRequestID()
+	h := w.Header()
+	h.Set("Server", "Cairn")
+	h.Set("x-amz-request-id", id)
+	h.Set("x-amz-id-2", newHostID())
+
+	rq := &request{r: r, id: id}
+	if err := g.serve(w, rq); err != nil {
+		g.writeError(w, rq, err)
+	}
+}
+
+func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
+	r := rq.r
+	res, err := g.verifier.Verify(r)
+	if err != nil {
+		return fmt.Errorf("authenticate: %w", err)
+	}
+	if res.Anonymous {
+		return s3err.AccessDenied
+	}
+	rq.auth = res
+	rq.owner = ownerID(res.AccessKey)
+	rq.bucket, rq.key = g.route(r)
+	return g.dispatch(r.Context(), w, rq)
+}
+
+// ownerID is the canonical user ID of an identity. Until identities have
+// IDs of their own, the access key is the ID.
+func ownerID(accessKey string) string { return accessKey }
+
+// route splits the request into bucket and key. The key comes from the
+// unescaped path verbatim: "a//b" and "a/" are distinct valid keys, so the
+// path is never cleaned.
+func (g *Gateway) route(r *http.Request) (bucket, key string) {
+	path := strings.TrimPrefix(r.URL.Path, "/")
+	if b := g.virtualHostBucket(r.Host); b != "" {
+		return b, path
+	}
+	bucket, key, _ = strings.Cut(path, "/")
+	return bucket, key
+}
+
+// virtualHostBucket returns the bucket named by a "<bucket>.<suffix>" Host,
+// or "" for path-style requests.
+func (g *Gateway) virtualHostBucket(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, s := range g.cfg.VirtualHostSuffixes {
+		if b, ok := strings.CutSuffix(host, "."+strings.ToLower(s)); ok && b != "" {
+			return b
+		}
+	}
+	return ""
+}
+
+// unsupportedSubresources are S3 query parameters that select an operation
+// the gateway does not implement; such requests must fail with
+// NotImplemented rather than be served as the plain operation.
+var unsupportedSubresources = []string{
+	"accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
+	"intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging",
+	"metadata-configuration", "metrics", "notification", "object-lock",
+	"ownershipControls", "partNumber", "policy", "policyStatus", "publicAccessBlock",
+	"replication", "requestPayment", "restore", "retention", "select", "session",
+	"tagging", "torrent", "uploadId", "uploads", "versioning", "versions", "website",
+}
+
+func hasUnsupportedSubresource(r *http.Request) bool {
+	q := r.URL.Query()
+	for _, s := range unsupportedSubresources {
+		if q.Has(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *Gateway) dispatch(ctx context.Context, w http.ResponseWriter, rq *request) error {
+	r := rq.r
+	if hasUnsupportedSubresource(r) {
+		return s3err.NotImplemented
+	}
+	q := r.URL.Query()
+	switch {
+	case rq.bucket == "":
+		if r.Method == http.MethodGet {
+			return g.listBuckets(ctx, w, rq)
+		}
+		return s3err.MethodNotAllowed
+	case rq.key == "":
+		switch r.Method {
+		case http.MethodPut:
+			return g.createBucket(ctx, w, rq)
+		case http.MethodHead:
+			return g.headBucket(ctx, w, rq)
+		case http.MethodDelete:
+			return g.deleteBucket(ctx, w, rq)
+		case http.MethodGet:
+			switch {
+			case q.Has("location"):
+				return g.getBucketLocation(ctx, w, rq)
+			case q.Get("list-type") == "2":
+				return g.listObjectsV2(ctx, w, rq)
+			case q.Has("list-type"):
+				return s3err.InvalidArgument.WithMessage("Invalid list-type")
+			default:
+				return g.listObjectsV1(ctx, w, rq)
+			}
+		case http.MethodPost:
+			return s3err.NotImplemented
+		}
+		return s3err.MethodNotAllowed
+	default:
+		if len(rq.key) > maxKeyLen {
+			return s3err.KeyTooLongError
+		}
+		switch r.Method {
+		case http.MethodPut:
+			if r.Header.Get("x-amz-copy-source") != "" {
+				return s3err.NotImplemented
+			}
+			return g.putObject(ctx, w, rq)
+		case http.MethodGet, http.MethodHead:
+			return g.getObject(ctx, w, rq)
+		case http.MethodDelete:
+			return g.deleteObject(ctx, w, rq)
+		case http.MethodPost:
+			return s3err.NotImplemented
+		}
+		return s3err.MethodNotAllowed
+	}
+}
+
+// writeError answers with the S3 error for err. Server-side failures are
+// logged with the request ID, since the client sees only a generic message.
+func (g *Gateway) writeError(w http.ResponseWriter, rq *request, err error) {
+	e := s3err.FromError(err)
+	attrs := []any{"request_id", rq.id, "method", rq.r.Method, "bucket", rq.bucket, "key", rq.key, "code", e.Code, "err", err}
+	if e.Status >= http.StatusInternalServerError {
+		g.log.Error("s3 request failed", attrs...)
+	} else {
+		g.log.Debug("s3 request rejected", attrs...)
+	}
+	resource := rq.r.URL.Path
+	s3err.WriteXML(w, rq.r, e, resource, rq.id)
+}
+
+// newRequestID returns a unique request ID in AWS's shape: 16 upper-case
+// hex digits.
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+func newHostID() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
+}

@@ -1,0 +1,28 @@
+// Package objio moves object bodies between a gateway and the storage nodes:
+// the PUT pipeline (stripe, hash, erasure-code, fan out to K+M shard streams,
+// wait for every shard to be durable) and the GET pipeline (read the stripes
+// a range needs from the K data shards, falling back to parity and
+// reconstructing when a shard is missing, unreachable or corrupt). It knows
+// nothing of HTTP or S3 and never commits metadata: the caller records the
+// returned Body through the meta group, or deletes it.
+//
+// Imports: erasure, placement and proto/*pb; never a role, metadata, Pebble,
+// Raft or net/http (enforced by deps_test.go).
+//
+// PUT phases, each safe to abandon:
+//
+//  1. Place: choose K+M drives for a fresh, time-ordered data ID.
+//  2. Stream: stripe by stripe, through a fixed pool of StripesInFlight stripe
+//     buffers, so memory per PUT does not grow with the body. While the first
+//     stripe is in flight a shard whose node cannot be reached is moved to a
+//     replacement drive; afterwards any shard failure fails the PUT.
+//  3. Commit: every stream sends commit and waits for its ack; the body
+//     exists only when all K+M acks arrived.
+//
+// On any failure every stream is cancelled (storage drops uncommitted
+// shards) and every shard that may have been committed is deleted, best
+// effort; the meta group's orphan sweep reclaims what that misses.
+//
+// Lock order: Store has no lock; a PUT's placement state (write.mu) is a
+// leaf lock held only around placement decisions.
+package objio

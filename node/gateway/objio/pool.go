@@ -1,0 +1,93 @@
+package objio
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/proto/storagepb"
+)
+
+// Window sizes let one shard stream keep several blocks on the wire: with
+// gRPC's 64 KiB default a stream stalls on flow control long before
+// loopback or a LAN is busy.
+const (
+	streamWindow = 8 << 20
+	connWindow   = 16 << 20
+	// maxMsgSize admits a whole block of the largest profile plus framing.
+	maxMsgSize = erasure.MaxBlockSize + 1<<20
+)
+
+// ErrPoolClosed is returned by Pool.Storage after Close.
+var ErrPoolClosed = errors.New("objio: connection pool closed")
+
+// Pool keeps one gRPC connection per storage address. It is safe for
+// concurrent use and implements Dialer.
+type Pool struct {
+	opts []grpc.DialOption
+	mu   struct {
+		sync.Mutex
+		conns  map[string]*grpc.ClientConn
+		closed bool
+	}
+}
+
+var _ Dialer = (*Pool)(nil)
+
+// NewPool returns an empty pool. Connections are insecure unless opts carry
+// transport credentials; opts are applied after the pool's defaults and so
+// override them.
+func NewPool(opts ...grpc.DialOption) *Pool {
+	p := &Pool{opts: append([]grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(streamWindow),
+		grpc.WithInitialConnWindowSize(connWindow),
+		grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(maxMsgSize),
+			grpc.MaxCallSendMsgSize(maxMsgSize),
+		),
+	}, opts...)}
+	p.mu.conns = map[string]*grpc.ClientConn{}
+	return p
+}
+
+// Storage returns a client for the storage node at addr, creating its
+// connection on first use. Connecting is lazy: an unreachable node shows up
+// as Unavailable on the first call.
+func (p *Pool) Storage(addr string) (storagepb.StorageClient, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.closed {
+		return nil, ErrPoolClosed
+	}
+	cc, ok := p.mu.conns[addr]
+	if !ok {
+		var err error
+		cc, err = grpc.NewClient(addr, p.opts...)
+		if err != nil {
+			return nil, fmt.Errorf("objio: dial storage %s: %w", addr, err)
+		}
+		p.mu.conns[addr] = cc
+	}
+	return storagepb.NewStorageClient(cc), nil
+}
+
+// Close closes every connection; later Storage calls fail.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	conns := p.mu.conns
+	p.mu.conns = nil
+	p.mu.closed = true
+	p.mu.Unlock()
+	var errs []error
+	for addr, cc := range conns {
+		if err := cc.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("objio: close %s: %w", addr, err))
+		}
+	}
+	return errors.Join(errs...)
+}

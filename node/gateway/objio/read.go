@@ -1,0 +1,273 @@
+package objio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/placement"
+	"github.com/cairn-io/cairn/proto/metapb"
+	"github.com/cairn-io/cairn/proto/storagepb"
+)
+
+// blockMsg is one block of one shard, or the error that ended the shard.
+type blockMsg struct {
+	buf []byte
+	err error
+}
+
+// shardReader streams one shard's blocks for consecutive stripes.
+type shardReader struct {
+	idx  int
+	out  chan blockMsg
+	free chan []byte
+}
+
+// get is the state of one ReadBody call.
+type get struct {
+	s      *Store
+	v      *metapb.ObjectVersion
+	p      erasure.Profile
+	size   int64
+	last   int64 // last stripe needed
+	wg     sync.WaitGroup
+	depth  int
+	failed []error
+}
+
+// ReadBody writes bytes [off, off+length) of v's body to w, reading only
+// the stripes that hold them. Data shards are read in parallel; a shard that
+// is missing, unreachable or corrupt is replaced by a parity shard from the
+// stripe where it failed, and the stripe is reconstructed. Only whole,
+// verified stripes are written, in order. More than M failed shards make the
+// error wrap ErrDataUnavailable; bytes of earlier stripes may already have
+// been written then.
+func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, length int64, w io.Writer) error {
+	p := ProfileFromProto(v.GetProfile())
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("%w: version %s/%s: %w", ErrInvalidArgument, v.GetBucket(), v.GetKey(), err)
+	}
+	size := v.GetSize()
+	if off < 0 || length < 0 || off > size || length > size-off {
+		return fmt.Errorf("%w: range %d+%d of a %d-byte body", ErrInvalidArgument, off, length, size)
+	}
+	if length == 0 {
+		return nil
+	}
+	if len(v.GetShards()) != p.K+p.M {
+		return fmt.Errorf("%w: version %s/%s has %d shards, profile %s wants %d",
+			ErrInvalidArgument, v.GetBucket(), v.GetKey(), len(v.GetShards()), p, p.K+p.M)
+	}
+	coder, err := erasure.NewCoder(p)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	first, last := p.StripeSpan(size, off, length)
+
+	g := &get{s: s, v: v, p: p, size: size, last: last, depth: s.cfg.StripesInFlight}
+	rctx, cancel := context.WithCancel(ctx)
+	defer g.wg.Wait()
+	defer cancel()
+
+	active := make([]*shardReader, 0, p.K)
+	for i := range p.K {
+		active = append(active, g.start(rctx, i, first))
+	}
+	nextParity := p.K
+	blocks := make([][]byte, p.K+p.M)
+	owner := make([]*shardReader, p.K+p.M)
+	scratch := make([][]byte, p.K)
+	for st := first; st <= last; st++ {
+		clear(blocks)
+		clear(owner)
+		for {
+			var pending []*shardReader
+			for _, r := range active {
+				if owner[r.idx] == nil {
+					pending = append(pending, r)
+				}
+			}
+			if len(pending) == 0 {
+				break
+			}
+			for _, r := range pending {
+				var m blockMsg
+				select {
+				case m = <-r.out:
+				case <-ctx.Done():
+					return fmt.Errorf("objio: read %s: %w", v.GetDataId(), ctx.Err())
+				}
+				if m.err == nil {
+					blocks[r.idx], owner[r.idx] = m.buf, r
+					continue
+				}
+				g.shardFailed(ctx, r.idx, m.err)
+				active = remove(active, r)
+				if nextParity < p.K+p.M {
+					active = append(active, g.start(rctx, nextParity, st))
+					nextParity++
+				}
+			}
+		}
+		if len(active) < p.K {
+			return fmt.Errorf("%w: %s stripe %d: %d of %d shards failed: %w",
+				ErrDataUnavailable, v.GetDataId(), st, len(g.failed), p.K+p.M, errors.Join(g.failed...))
+		}
+		for i := range p.K {
+			if blocks[i] == nil {
+				blocks[i] = scratch[i][:0]
+			}
+		}
+		if err := coder.ReconstructData(blocks); err != nil {
+			return fmt.Errorf("%w: %s stripe %d: %w", ErrDataUnavailable, v.GetDataId(), st, err)
+		}
+		for i := range p.K {
+			if owner[i] == nil {
+				scratch[i] = blocks[i]
+			}
+		}
+		if err := g.write(w, st, off, length, blocks); err != nil {
+			return err
+		}
+		for i, r := range owner {
+			if r != nil {
+				r.free <- blocks[i] // never blocks: free holds every buffer r made
+			}
+		}
+	}
+	return nil
+}
+
+func remove(rs []*shardReader, r *shardReader) []*shardReader {
+	for i, x := range rs {
+		if x == r {
+			return append(rs[:i], rs[i+1:]...)
+		}
+	}
+	return rs
+}
+
+func (g *get) shardFailed(ctx context.Context, idx int, err error) {
+	sp := g.v.GetShards()[idx]
+	err = fmt.Errorf("shard %s on %s/%s: %w", ShardID(g.v.GetDataId(), idx), sp.GetNodeId(), sp.GetDriveId(), err)
+	g.failed = append(g.failed, err)
+	if ctx.Err() != nil {
+		return
+	}
+	if unreachable(err) {
+		g.s.cfg.Maps.Suspect(placement.NodeID(sp.GetNodeId()), g.s.cfg.SuspectFor)
+	}
+	g.s.log.Warn("degraded read", "data_id", g.v.GetDataId(), "shard", idx, "err", err)
+	if f := g.s.cfg.OnReadFailure; f != nil {
+		f(g.v, idx, err)
+	}
+}
+
+// write copies the part of stripe st that lies in [off, off+length) to w,
+// straight from the data blocks.
+func (g *get) write(w io.Writer, st, off, length int64, blocks [][]byte) error {
+	base := st * g.p.StripeSize()
+	from := max(off, base) - base
+	to := min(off+length, base+g.p.StripeDataLen(g.size, st)) - base
+	bl := int64(g.p.BlockLen(g.size, st))
+	for i := range g.p.K {
+		lo, hi := max(from, int64(i)*bl), min(to, int64(i+1)*bl)
+		if lo >= hi {
+			continue
+		}
+		b := blocks[i]
+		if int64(len(b)) != bl {
+			return fmt.Errorf("%w: %s stripe %d block %d has %d bytes, want %d",
+				ErrDataUnavailable, g.v.GetDataId(), st, i, len(b), bl)
+		}
+		if _, err := w.Write(b[lo-int64(i)*bl : hi-int64(i)*bl]); err != nil {
+			return fmt.Errorf("objio: write %s: %w", g.v.GetDataId(), err)
+		}
+	}
+	return nil
+}
+
+// start opens shard idx from stripe from to the last stripe needed and
+// streams its blocks on the returned reader's out channel. The goroutine
+// ends after the last block, after its first error, or when ctx ends.
+func (g *get) start(ctx context.Context, idx int, from int64) *shardReader {
+	r := &shardReader{idx: idx, out: make(chan blockMsg, g.depth), free: make(chan []byte, g.depth+1)}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		if err := g.stream(ctx, r, from); err != nil {
+			select {
+			case r.out <- blockMsg{err: err}:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return r
+}
+
+func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
+	sp := g.v.GetShards()[r.idx]
+	c, err := g.s.client(sp.GetNodeId())
+	if err != nil {
+		return err
+	}
+	start := g.p.ShardOffset(from)
+	end := g.p.ShardOffset(g.last) + int64(g.p.BlockLen(g.size, g.last))
+	stream, err := c.ReadShard(ctx, &storagepb.ReadShardRequest{
+		Ref:    &storagepb.ShardRef{DriveId: sp.GetDriveId(), ShardId: ShardID(g.v.GetDataId(), r.idx)},
+		Offset: uint64(start),
+		Length: uint64(end - start),
+	})
+	if err != nil {
+		return err
+	}
+	var (
+		pending []byte
+		made    int
+	)
+	for st := from; st <= g.last; st++ {
+		bl := g.p.BlockLen(g.size, st)
+		var buf []byte
+		select {
+		case buf = <-r.free:
+		default:
+			if made <= g.depth {
+				made++
+				buf = make([]byte, 0, bl)
+				break
+			}
+			select {
+			case buf = <-r.free:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		buf = buf[:0]
+		for len(buf) < bl {
+			if len(pending) == 0 {
+				msg, err := stream.Recv()
+				if errors.Is(err, io.EOF) {
+					return fmt.Errorf("shard ended at %d bytes of %d: %w", int64(st)*int64(g.p.BlockSize)+int64(len(buf)), end, io.ErrUnexpectedEOF)
+				}
+				if err != nil {
+					return err
+				}
+				pending = msg.GetData()
+			}
+			n := min(bl-len(buf), len(pending))
+			buf = append(buf, pending[:n]...)
+			pending = pending[n:]
+		}
+		select {
+		case r.out <- blockMsg{buf: buf}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

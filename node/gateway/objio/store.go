@@ -1,0 +1,227 @@
+package objio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/placement"
+	"github.com/cairn-io/cairn/proto/metapb"
+	"github.com/cairn-io/cairn/proto/storagepb"
+)
+
+// Defaults for Config.
+const (
+	DefaultStripesInFlight = 2
+	DefaultSuspectFor      = 30 * time.Second
+	DefaultCleanupTimeout  = 30 * time.Second
+)
+
+var (
+	// ErrInsufficientDrives means no placement exists for the profile on the
+	// current map; it wraps placement.ErrInsufficient when placement said so.
+	ErrInsufficientDrives = errors.New("objio: not enough drives for placement")
+	// ErrShardWrite means a shard could not be made durable; the PUT failed
+	// and its shards were deleted.
+	ErrShardWrite = errors.New("objio: shard write failed")
+	// ErrDataUnavailable means more than M shards of a stripe could not be
+	// read, so the requested bytes cannot be served now.
+	ErrDataUnavailable = errors.New("objio: data unavailable")
+	// ErrInvalidConfig marks a Config that Validate rejects.
+	ErrInvalidConfig = errors.New("objio: invalid config")
+	// ErrInvalidArgument marks a request that cannot be served as asked: a
+	// bad profile, a range outside the body or a record without placement.
+	ErrInvalidArgument = errors.New("objio: invalid argument")
+)
+
+// Maps is the view of the cluster map that the pipelines need;
+// clustermap.Cache implements it.
+type Maps interface {
+	Map() placement.Map
+	Addr(node placement.NodeID) (string, bool)
+	// Suspect treats node as down for d, so later placements skip it.
+	Suspect(node placement.NodeID, d time.Duration)
+}
+
+// Dialer hands out storage clients, pooled by address; Pool implements it.
+type Dialer interface {
+	Storage(addr string) (storagepb.StorageClient, error)
+}
+
+// Config configures a Store.
+type Config struct {
+	Maps   Maps   // required
+	Dialer Dialer // required
+	// Logger receives best-effort cleanup failures; slog.Default() if nil.
+	Logger *slog.Logger
+	// StripesInFlight bounds the stripe buffers of one PUT, and so its
+	// memory: about StripesInFlight × (2K+M) × BlockSize bytes.
+	StripesInFlight int
+	// SuspectFor is how long a node that failed a dial or stream is kept
+	// out of new placements.
+	SuspectFor time.Duration
+	// CleanupTimeout bounds the best-effort deletion after a failed PUT,
+	// which runs even when the PUT's context was cancelled.
+	CleanupTimeout time.Duration
+	// Now stamps data IDs; time.Now if nil.
+	Now func() time.Time
+	// OnReadFailure, if set, is told of every shard a read had to work
+	// around (missing, unreachable, corrupt), so it can be queued for
+	// repair. It is called synchronously and must not block.
+	OnReadFailure func(v *metapb.ObjectVersion, shard int, err error)
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.StripesInFlight == 0 {
+		c.StripesInFlight = DefaultStripesInFlight
+	}
+	if c.SuspectFor == 0 {
+		c.SuspectFor = DefaultSuspectFor
+	}
+	if c.CleanupTimeout == 0 {
+		c.CleanupTimeout = DefaultCleanupTimeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports whether the Config, after defaults, can work.
+func (c Config) Validate() error {
+	c.setDefaults()
+	switch {
+	case c.Maps == nil:
+		return fmt.Errorf("%w: Maps is nil", ErrInvalidConfig)
+	case c.Dialer == nil:
+		return fmt.Errorf("%w: Dialer is nil", ErrInvalidConfig)
+	case c.StripesInFlight < 1:
+		return fmt.Errorf("%w: StripesInFlight %d < 1", ErrInvalidConfig, c.StripesInFlight)
+	case c.SuspectFor < 0 || c.CleanupTimeout < 0:
+		return fmt.Errorf("%w: negative duration", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Store runs the PUT and GET pipelines. It holds no per-object state and is
+// safe for concurrent use; every call owns and joins its goroutines.
+type Store struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Store for cfg.
+func New(cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.setDefaults()
+	return &Store{cfg: cfg, log: cfg.Logger}, nil
+}
+
+// WriteOptions tells WriteBody how to store a body.
+type WriteOptions struct {
+	Profile erasure.Profile
+	// Size is the body length when known, -1 otherwise. It only sizes
+	// buffers: the body is read to EOF whatever it says, and Body.Size
+	// reports what was actually read.
+	Size int64
+}
+
+// Body describes a stored body: everything the version record needs.
+type Body struct {
+	DataID  string
+	Size    int64
+	MD5     []byte
+	Profile erasure.Profile
+	// Shards[i] holds shard i, named ShardID(DataID, i).
+	Shards      []*metapb.ShardPlacement
+	UnderSpread bool
+}
+
+// ShardID names shard i of a body on its drive.
+func ShardID(dataID string, i int) string { return dataID + "." + strconv.Itoa(i) }
+
+// ProfileFromProto converts a record's profile.
+func ProfileFromProto(p *metapb.ErasureProfile) erasure.Profile {
+	return erasure.Profile{K: int(p.GetDataShards()), M: int(p.GetParityShards()), BlockSize: int(p.GetBlockSize())}
+}
+
+// ProfileToProto converts a profile for a record.
+func ProfileToProto(p erasure.Profile) *metapb.ErasureProfile {
+	return &metapb.ErasureProfile{DataShards: uint32(p.K), ParityShards: uint32(p.M), BlockSize: uint32(p.BlockSize)}
+}
+
+// newDataID returns 16 hex digits of the time (so IDs sort by creation)
+// followed by 16 random hex digits (so concurrent gateways never collide).
+func (s *Store) newDataID() (string, error) {
+	var b [16]byte
+	ns := uint64(s.cfg.Now().UnixNano())
+	for i := 7; i >= 0; i-- {
+		b[i] = byte(ns)
+		ns >>= 8
+	}
+	if _, err := rand.Read(b[8:]); err != nil {
+		return "", fmt.Errorf("objio: data id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// client returns a storage client for node.
+func (s *Store) client(node string) (storagepb.StorageClient, error) {
+	addr, ok := s.cfg.Maps.Addr(placement.NodeID(node))
+	if !ok {
+		return nil, status.Errorf(codes.Unavailable, "objio: node %s has no known address", node)
+	}
+	c, err := s.cfg.Dialer.Storage(addr)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "objio: node %s at %s: %v", node, addr, err)
+	}
+	return c, nil
+}
+
+// unreachable reports whether err says the node could not be talked to at
+// all, which makes it worth suspecting.
+func unreachable(err error) bool {
+	return status.Code(err) == codes.Unavailable
+}
+
+// DeleteBody deletes every shard of a body, in parallel. Shards already gone
+// count as deleted. It tries all shards whatever fails and returns the
+// failures joined.
+func (s *Store) DeleteBody(ctx context.Context, dataID string, shards []*metapb.ShardPlacement) error {
+	errs := make([]error, len(shards))
+	var wg sync.WaitGroup
+	for i, sp := range shards {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.deleteShard(ctx, dataID, i, sp)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *Store) deleteShard(ctx context.Context, dataID string, i int, sp *metapb.ShardPlacement) error {
+	c, err := s.client(sp.GetNodeId())
+	if err == nil {
+		_, err = c.DeleteShard(ctx, &storagepb.DeleteShardRequest{Ref: &storagepb.ShardRef{DriveId: sp.GetDriveId(), ShardId: ShardID(dataID, i)}})
+	}
+	if err != nil && status.Code(err) != codes.NotFound {
+		return fmt.Errorf("objio: delete shard %s on %s/%s: %w", ShardID(dataID, i), sp.GetNodeId(), sp.GetDriveId(), err)
+	}
+	return nil
+}

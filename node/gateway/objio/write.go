@@ -1,0 +1,538 @@
+package objio
+
+import (
+	"context"
+	"crypto/md5"
+	"errors"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+
+	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/placement"
+	"github.com/cairn-io/cairn/proto/metapb"
+	"github.com/cairn-io/cairn/proto/storagepb"
+)
+
+// sendChunk caps one WriteShard message: far below any storage server's
+// default 4 MiB receive limit, and small because gRPC holds a marshalled
+// copy of each message in flight per stream; per-message costs are still
+// negligible next to the copy.
+const sendChunk = 256 << 10
+
+// maxReplacements bounds how often one shard moves to another drive during
+// the first stripe; a cluster losing nodes that fast is better off failing
+// the PUT.
+const maxReplacements = 3
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// stripe is one encoded stripe, recycled through put.free once every
+// consumer (the K+M shard senders and the hasher) has released it. The
+// object bytes are not kept: the data blocks hold them in order.
+type stripe struct {
+	n      int // object bytes in the stripe
+	shards [][]byte
+	refs   atomic.Int32
+}
+
+// put is the state of one WriteBody call.
+type put struct {
+	s      *Store
+	p      erasure.Profile
+	dataID string
+	free   chan *stripe
+
+	mu struct {
+		sync.Mutex
+		shards  []placement.Shard
+		exclude []placement.NodeID
+		// tried lists every target a stream was opened to, for cleanup.
+		tried []tried
+		err   error
+	}
+	cancel context.CancelFunc
+}
+
+type tried struct {
+	index int
+	shard placement.Shard
+}
+
+// WriteBody stores the body read from r (to EOF) as a new erasure-coded
+// body and returns it once all K+M shards are durable. On failure nothing is
+// left behind (best effort) and the error wraps ErrInsufficientDrives,
+// ErrShardWrite, the context's error, or r's error.
+func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (*Body, error) {
+	p := opts.Profile
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	coder, err := erasure.NewCoder(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	dataID, err := s.newDataID()
+	if err != nil {
+		return nil, err
+	}
+	res, err := placement.Choose(s.cfg.Maps.Map(), dataID, p.K, p.M)
+	if err != nil {
+		return nil, fmt.Errorf("%w: place %s (%s): %w", ErrInsufficientDrives, dataID, p, err)
+	}
+	if len(res.Shards) != p.K+p.M {
+		return nil, fmt.Errorf("%w: placement returned %d shards, want %d", ErrInsufficientDrives, len(res.Shards), p.K+p.M)
+	}
+
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := &put{s: s, p: p, dataID: dataID, free: make(chan *stripe, s.cfg.StripesInFlight), cancel: cancel}
+	w.mu.shards = append([]placement.Shard(nil), res.Shards...)
+
+	var wg sync.WaitGroup
+	ins := make([]chan *stripe, p.K+p.M)
+	for i := range ins {
+		ins[i] = make(chan *stripe, s.cfg.StripesInFlight)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.shard(gctx, ctx, i, ins[i]); err != nil {
+				w.fail(err)
+			}
+		}()
+	}
+	md := md5.New()
+	hashIn := make(chan *stripe, s.cfg.StripesInFlight)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.hash(gctx, md, hashIn)
+	}()
+
+	outs := []chan<- *stripe{hashIn}
+	for _, in := range ins {
+		outs = append(outs, in)
+	}
+	size, err := w.feed(gctx, r, opts.Size, coder, outs)
+	if err != nil {
+		w.fail(err)
+	}
+	close(hashIn)
+	for _, in := range ins {
+		close(in)
+	}
+	wg.Wait()
+
+	w.mu.Lock()
+	err = w.mu.err
+	shards := append([]placement.Shard(nil), w.mu.shards...)
+	w.mu.Unlock()
+	if err == nil && ctx.Err() != nil {
+		// Every ack arrived, but the caller gave up: it will not record the
+		// body, so it must not stay.
+		err = fmt.Errorf("objio: put %s: %w", dataID, ctx.Err())
+	}
+	if err != nil {
+		w.cleanup(ctx)
+		return nil, err
+	}
+	body := &Body{DataID: dataID, Size: size, MD5: md.Sum(nil), Profile: p, UnderSpread: res.UnderSpread}
+	perNode := map[placement.NodeID]int{}
+	for _, sh := range shards {
+		body.Shards = append(body.Shards, &metapb.ShardPlacement{NodeId: string(sh.Node), DriveId: string(sh.Drive)})
+		perNode[sh.Node]++
+		if perNode[sh.Node] > 1 {
+			body.UnderSpread = true
+		}
+	}
+	return body, nil
+}
+
+// fail records the PUT's first error and cancels every stream.
+func (w *put) fail(err error) {
+	w.mu.Lock()
+	if w.mu.err == nil {
+		w.mu.err = err
+	}
+	w.mu.Unlock()
+	w.cancel()
+}
+
+// cleanup deletes every shard a stream was opened for. Streams were
+// cancelled, so storage dropped the uncommitted ones; this catches those
+// that committed before the failure.
+func (w *put) cleanup(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.s.cfg.CleanupTimeout)
+	defer cancel()
+	w.mu.Lock()
+	all := append([]tried(nil), w.mu.tried...)
+	w.mu.Unlock()
+	errs := make([]error, len(all))
+	var wg sync.WaitGroup
+	for j, t := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sp := &metapb.ShardPlacement{NodeId: string(t.shard.Node), DriveId: string(t.shard.Drive)}
+			errs[j] = w.s.deleteShard(ctx, w.dataID, t.index, sp)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		w.s.log.Warn("delete shards of failed put", "data_id", w.dataID, "err", err)
+	}
+}
+
+// feed reads r stripe by stripe, encodes each stripe and hands it to the
+// hasher and the shard senders. It returns the number of bytes read. One
+// read buffer is enough: a stripe's bytes live on in its data blocks.
+func (w *put) feed(ctx context.Context, r io.Reader, sizeHint int64, coder *erasure.Coder, outs []chan<- *stripe) (int64, error) {
+	stripeSize := int(w.p.StripeSize())
+	bufLen := stripeSize
+	if sizeHint >= 0 && sizeHint < int64(stripeSize) {
+		// One byte more than announced lets EOF show without growing.
+		bufLen = int(sizeHint) + 1
+	}
+	data := make([]byte, bufLen)
+	allocated := 0
+	var total int64
+	for {
+		n, rerr := fill(r, &data, stripeSize)
+		total += int64(n)
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return total, fmt.Errorf("objio: read body: %w", rerr)
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		if n > 0 {
+			var st *stripe
+			select {
+			case st = <-w.free:
+			default:
+				if allocated < cap(w.free) {
+					allocated++
+					st = &stripe{shards: make([][]byte, w.p.K+w.p.M)}
+					break
+				}
+				select {
+				case st = <-w.free:
+				case <-ctx.Done():
+					return total, ctx.Err()
+				}
+			}
+			if err := w.dispatch(ctx, coder, st, data[:n], outs); err != nil {
+				return total, err
+			}
+		}
+		if rerr != nil {
+			return total, nil
+		}
+	}
+}
+
+// dispatch encodes data into st and queues st for every consumer.
+func (w *put) dispatch(ctx context.Context, coder *erasure.Coder, st *stripe, data []byte, outs []chan<- *stripe) error {
+	st.n = len(data)
+	if _, err := coder.EncodeStripe(data, st.shards); err != nil {
+		return fmt.Errorf("objio: encode %s: %w", w.dataID, err)
+	}
+	st.refs.Store(int32(len(outs)))
+	for _, c := range outs {
+		select {
+		case c <- st:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// fill reads into *buf until it holds a full stripe or r ends, growing the
+// buffer when a size hint proved too small.
+func fill(r io.Reader, buf *[]byte, stripeSize int) (int, error) {
+	n := 0
+	for n < stripeSize {
+		if n == len(*buf) {
+			grown := make([]byte, min(max(2*len(*buf), 64<<10), stripeSize))
+			copy(grown, *buf)
+			*buf = grown
+		}
+		m, err := r.Read((*buf)[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (w *put) release(st *stripe) {
+	if st.refs.Add(-1) == 0 {
+		// Never blocks: free holds every stripe there is.
+		w.free <- st
+	}
+}
+
+func (w *put) hash(ctx context.Context, h hash.Hash, in <-chan *stripe) {
+	for {
+		select {
+		case st, ok := <-in:
+			if !ok {
+				return
+			}
+			left := st.n
+			for _, b := range st.shards[:w.p.K] {
+				b = b[:min(len(b), left)]
+				h.Write(b)
+				left -= len(b)
+			}
+			w.release(st)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// target returns shard i's current drive and records it as tried.
+func (w *put) target(i int) placement.Shard {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t := w.mu.shards[i]
+	w.mu.tried = append(w.mu.tried, tried{index: i, shard: t})
+	return t
+}
+
+// replace moves shard i off the drive that just failed it. The node is
+// excluded for the rest of this PUT and, if it could not be reached at all,
+// suspected so that other PUTs skip it too.
+func (w *put) replace(i int, cause error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	old := w.mu.shards[i]
+	if unreachable(cause) {
+		w.s.cfg.Maps.Suspect(old.Node, w.s.cfg.SuspectFor)
+	}
+	excluded := false
+	for _, n := range w.mu.exclude {
+		excluded = excluded || n == old.Node
+	}
+	if !excluded {
+		w.mu.exclude = append(w.mu.exclude, old.Node)
+	}
+	res, err := placement.Choose(w.s.cfg.Maps.Map(), w.dataID, w.p.K, w.p.M, w.mu.exclude...)
+	if err != nil {
+		return fmt.Errorf("%w: replace shard %d after %v: %w", ErrInsufficientDrives, i, cause, err)
+	}
+	pick, ok := pickReplacement(res.Shards, w.mu.shards, i, w.p.M)
+	if !ok {
+		return fmt.Errorf("%w: no replacement for shard %d after %v", ErrInsufficientDrives, i, cause)
+	}
+	w.s.log.Info("shard moved to replacement drive", "data_id", w.dataID, "shard", i,
+		"from_node", old.Node, "to_node", pick.Node, "to_drive", pick.Drive, "cause", cause)
+	w.mu.shards[i] = pick
+	return nil
+}
+
+// pickReplacement chooses, from a fresh placement, a drive for shard i that
+// keeps the stripe's spread: a node holding no other shard if any, else a
+// node holding fewer than m shards, preferring a drive not already used.
+// Two shards may share a drive: they are distinct files, and a node is the
+// unit of failure either way.
+func pickReplacement(cands, current []placement.Shard, i, m int) (placement.Shard, bool) {
+	perNode := map[placement.NodeID]int{}
+	used := map[placement.Shard]bool{}
+	for j, sh := range current {
+		if j != i {
+			perNode[sh.Node]++
+			used[sh] = true
+		}
+	}
+	passes := []func(placement.Shard) bool{
+		func(c placement.Shard) bool { return perNode[c.Node] == 0 },
+		func(c placement.Shard) bool { return perNode[c.Node] < m && !used[c] },
+		func(c placement.Shard) bool { return perNode[c.Node] < m },
+	}
+	// Placement ranks nodes per shard index, so the fresh choice for index i
+	// is tried first.
+	if i < len(cands) {
+		cands = append([]placement.Shard{cands[i]}, cands...)
+	}
+	for _, ok := range passes {
+		for _, c := range cands {
+			if ok(c) {
+				return c, true
+			}
+		}
+	}
+	return placement.Shard{}, false
+}
+
+// shardStream is one WriteShard stream to one drive.
+type shardStream struct {
+	stream grpc.ClientStreamingClient[storagepb.WriteShardRequest, storagepb.WriteShardResponse]
+	cancel context.CancelFunc
+	// detach stops the PUT's failure from cancelling the stream; it reports
+	// false if that cancellation already began.
+	detach func() bool
+	ref    *storagepb.ShardRef // sent with the first message, then nil
+	block  uint32
+	total  uint64
+	where  placement.Shard
+}
+
+func (ss *shardStream) send(data []byte, commit bool) error {
+	for {
+		chunk := data[:min(len(data), sendChunk)]
+		data = data[len(chunk):]
+		req := &storagepb.WriteShardRequest{Ref: ss.ref, Data: chunk}
+		if ss.ref != nil {
+			req.BlockSize = ss.block
+			ss.ref = nil
+		}
+		if len(chunk) > 0 {
+			req.DataCrc32C = crc32.Checksum(chunk, castagnoli)
+		}
+		ss.total += uint64(len(chunk))
+		last := len(data) == 0
+		if last && commit {
+			req.Commit = true
+			req.TotalSize = ss.total
+		}
+		if err := ss.stream.Send(req); err != nil {
+			if errors.Is(err, io.EOF) {
+				// The stream broke; its status says why.
+				_, err = ss.stream.CloseAndRecv()
+				if err == nil {
+					err = io.ErrUnexpectedEOF
+				}
+			}
+			return err
+		}
+		if last {
+			return nil
+		}
+	}
+}
+
+// open starts a stream to shard i's current target. The stream lives in
+// base, the caller's context, and is cancelled when ctx, the PUT's, ends -
+// unless it was detached first: a stream that has sent its commit must be
+// left to finish, or storage could make the shard durable after the cleanup
+// already ran and leave it behind.
+func (w *put) open(ctx, base context.Context, i int) (*shardStream, error) {
+	t := w.target(i)
+	c, err := w.s.client(string(t.Node))
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(base)
+	detach := context.AfterFunc(ctx, cancel)
+	stream, err := c.WriteShard(sctx)
+	if err != nil {
+		detach()
+		cancel()
+		return nil, err
+	}
+	return &shardStream{
+		stream: stream, cancel: cancel, detach: detach, where: t, block: uint32(w.p.BlockSize),
+		ref: &storagepb.ShardRef{DriveId: string(t.Drive), ShardId: ShardID(w.dataID, i)},
+	}, nil
+}
+
+// shard sends shard i: opens its stream, sends the first stripe's block
+// (moving to a replacement drive if that fails), streams the other blocks,
+// then commits and waits for the ack. ctx is the PUT's context, base the
+// caller's (see open).
+func (w *put) shard(ctx, base context.Context, i int, in <-chan *stripe) error {
+	var (
+		ss    *shardStream
+		first *stripe
+		empty bool // in closed before any stripe: an empty body
+	)
+	defer func() {
+		if ss != nil {
+			ss.detach()
+			ss.cancel()
+		}
+	}()
+	for attempt := 0; ; attempt++ {
+		var err error
+		ss, err = w.open(ctx, base, i)
+		if err == nil && first == nil && !empty {
+			select {
+			case st, ok := <-in:
+				first, empty = st, !ok
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err == nil && first != nil {
+			err = ss.send(first.shards[i], false)
+		}
+		if err == nil {
+			break
+		}
+		if ss != nil {
+			ss.detach()
+			ss.cancel()
+			ss = nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt == maxReplacements {
+			return fmt.Errorf("%w: shard %d of %s: %w", ErrShardWrite, i, w.dataID, err)
+		}
+		if rerr := w.replace(i, err); rerr != nil {
+			return rerr
+		}
+	}
+	if first != nil {
+		w.release(first)
+	}
+	for !empty {
+		select {
+		case st, ok := <-in:
+			if !ok {
+				empty = true
+				break
+			}
+			if err := ss.send(st.shards[i], false); err != nil {
+				return w.shardErr(ctx, i, ss, err)
+			}
+			w.release(st)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if !ss.detach() {
+		return ctx.Err()
+	}
+	if err := ss.send(nil, true); err != nil {
+		return w.shardErr(ctx, i, ss, err)
+	}
+	resp, err := ss.stream.CloseAndRecv()
+	if err != nil {
+		return w.shardErr(ctx, i, ss, err)
+	}
+	if resp.GetSize() != ss.total {
+		return w.shardErr(ctx, i, ss, fmt.Errorf("storage acknowledged %d bytes, sent %d", resp.GetSize(), ss.total))
+	}
+	return nil
+}
+
+func (w *put) shardErr(ctx context.Context, i int, ss *shardStream, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if unreachable(err) {
+		w.s.cfg.Maps.Suspect(ss.where.Node, w.s.cfg.SuspectFor)
+	}
+	return fmt.Errorf("%w: shard %s on %s/%s: %w", ErrShardWrite, ShardID(w.dataID, i), ss.where.Node, ss.where.Drive, err)
+}

@@ -1,0 +1,164 @@
+package metaclient
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cairn-io/cairn/proto/metapb"
+)
+
+// fakeMeta answers Status with its name, or fails every call with err.
+type fakeMeta struct {
+	metapb.UnimplementedMetaServer
+	name  string
+	calls atomic.Int64
+	mu    sync.Mutex
+	err   error
+}
+
+func (f *fakeMeta) setErr(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.err = err
+}
+
+func (f *fakeMeta) Status(context.Context, *metapb.StatusRequest) (*metapb.StatusResponse, error) {
+	f.calls.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &metapb.StatusResponse{NodeId: f.name}, nil
+}
+
+func (f *fakeMeta) GetClusterMap(context.Context, *metapb.GetClusterMapRequest) (*metapb.GetClusterMapResponse, error) {
+	f.calls.Add(1)
+	return &metapb.GetClusterMapResponse{Map: &metapb.ClusterMap{Epoch: 7}}, nil
+}
+
+func startFake(t *testing.T, name string) (*fakeMeta, string) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	f := &fakeMeta{name: name}
+	metapb.RegisterMetaServer(srv, f)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-done
+	})
+	return f, lis.Addr().String()
+}
+
+// deadAddr returns an address on which nothing listens.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := lis.Addr().String()
+	require.NoError(t, lis.Close())
+	return addr
+}
+
+func dial(t *testing.T, addrs ...string) *Client {
+	t.Helper()
+	c, err := Dial(context.Background(), addrs)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestDialNoAddrs(t *testing.T) {
+	_, err := Dial(context.Background(), nil)
+	require.ErrorIs(t, err, ErrNoAddrs)
+}
+
+func TestFailover(t *testing.T) {
+	a, addrA := startFake(t, "a")
+	b, addrB := startFake(t, "b")
+	dead := deadAddr(t)
+
+	tests := []struct {
+		name  string
+		addrs []string
+		want  string
+	}{
+		{"first up", []string{addrA, addrB}, "a"},
+		{"first down", []string{dead, addrB}, "b"},
+		{"two down", []string{dead, deadAddr(t), addrA}, "a"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, tc.addrs...)
+			for i := 0; i < 3; i++ {
+				resp, err := c.Status(context.Background(), &metapb.StatusRequest{})
+				require.NoError(t, err)
+				require.Equal(t, tc.want, resp.NodeId)
+			}
+			m, err := c.GetClusterMap(context.Background(), &metapb.GetClusterMapRequest{})
+			require.NoError(t, err)
+			require.EqualValues(t, 7, m.Map.Epoch)
+		})
+	}
+	_ = a
+	_ = b
+}
+
+func TestRemembersLastGood(t *testing.T) {
+	a, addrA := startFake(t, "a")
+	b, addrB := startFake(t, "b")
+	c := dial(t, addrA, addrB)
+
+	a.setErr(status.Error(codes.Unavailable, "no leader"))
+	resp, err := c.Status(context.Background(), &metapb.StatusRequest{})
+	require.NoError(t, err)
+	require.Equal(t, "b", resp.NodeId)
+
+	// Once a recovers, calls still go to b first: a is not asked again.
+	a.setErr(nil)
+	before := a.calls.Load()
+	for i := 0; i < 5; i++ {
+		resp, err = c.Status(context.Background(), &metapb.StatusRequest{})
+		require.NoError(t, err)
+		require.Equal(t, "b", resp.NodeId)
+	}
+	require.Equal(t, before, a.calls.Load())
+	require.EqualValues(t, 6, b.calls.Load())
+}
+
+func TestNoFailoverOnCallErrors(t *testing.T) {
+	a, addrA := startFake(t, "a")
+	b, addrB := startFake(t, "b")
+	c := dial(t, addrA, addrB)
+
+	a.setErr(status.Error(codes.InvalidArgument, "bad"))
+	_, err := c.Status(context.Background(), &metapb.StatusRequest{})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	require.Zero(t, b.calls.Load())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = c.Status(ctx, &metapb.StatusRequest{})
+	require.Equal(t, codes.Canceled, status.Code(err))
+	require.Zero(t, b.calls.Load())
+}
+
+func TestAllDown(t *testing.T) {
+	c := dial(t, deadAddr(t), deadAddr(t))
+	_, err := c.Status(context.Background(), &metapb.StatusRequest{})
+	require.Equal(t, codes.Unavailable, status.Code(err))
+}

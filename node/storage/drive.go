@@ -1,0 +1,396 @@
+package storage
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cairn-io/cairn/erasure/bitrot"
+	"github.com/cairn-io/cairn/node/vfs"
+)
+
+const (
+	formatFile    = "format.json"
+	formatVersion = 1
+	shardsDir     = "shards"
+	tmpDir        = "tmp"
+
+	maxShardIDLen = 200
+	maxBlockSize  = 16 << 20
+	// writeBufSize batches small bitrot blocks into fewer write calls.
+	writeBufSize = 256 << 10
+)
+
+// format is the persisted identity of a drive. Bump formatVersion on any
+// change to it or to the drive layout.
+type format struct {
+	Version int    `json:"version"`
+	DriveID string `json:"drive_id"`
+}
+
+// drive is one directory tree holding shards.
+type drive struct {
+	id   string
+	root string
+	fs   vfs.FS
+
+	mu struct {
+		sync.Mutex
+		// durableDirs holds the fan-out directories whose entries in their
+		// parents are known to be on disk.
+		durableDirs map[uint16]bool
+	}
+}
+
+func openDrive(fsys vfs.FS, root string, log *slog.Logger) (*drive, error) {
+	d := &drive{root: root, fs: fsys}
+	d.mu.durableDirs = make(map[uint16]bool)
+	for _, dir := range []string{d.path(shardsDir), d.path(tmpDir)} {
+		if err := fsys.MkdirAll(dir); err != nil {
+			return nil, fmt.Errorf("storage: open drive %s: %w", root, err)
+		}
+	}
+	if err := fsys.SyncDir(root); err != nil {
+		return nil, fmt.Errorf("storage: open drive %s: %w", root, err)
+	}
+	id, err := d.loadOrCreateFormat(log)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open drive %s: %w", root, err)
+	}
+	d.id = id
+	if err := d.removeTemps(log); err != nil {
+		return nil, fmt.Errorf("storage: open drive %s: %w", root, err)
+	}
+	return d, nil
+}
+
+func (d *drive) path(elem ...string) string {
+	return filepath.Join(append([]string{d.root}, elem...)...)
+}
+
+func (d *drive) loadOrCreateFormat(log *slog.Logger) (string, error) {
+	b, err := vfs.ReadFile(d.fs, d.path(formatFile))
+	switch {
+	case err == nil:
+		var f format
+		if err := json.Unmarshal(b, &f); err != nil {
+			return "", fmt.Errorf("parse %s: %w", formatFile, err)
+		}
+		if f.Version != formatVersion {
+			return "", fmt.Errorf("%s: unsupported version %d", formatFile, f.Version)
+		}
+		if f.DriveID == "" {
+			return "", fmt.Errorf("%s: empty drive_id", formatFile)
+		}
+		return f.DriveID, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("read %s: %w", formatFile, err)
+	}
+	id, err := newID()
+	if err != nil {
+		return "", err
+	}
+	b, err = json.Marshal(format{Version: formatVersion, DriveID: id})
+	if err != nil {
+		return "", err
+	}
+	tmp := d.path(tmpDir, formatFile)
+	// A leftover from a crash during a previous format attempt.
+	if err := d.fs.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	if err := writeFileSync(d.fs, tmp, b); err != nil {
+		return "", fmt.Errorf("write %s: %w", formatFile, err)
+	}
+	if err := d.fs.Rename(tmp, d.path(formatFile)); err != nil {
+		return "", fmt.Errorf("write %s: %w", formatFile, err)
+	}
+	if err := d.fs.SyncDir(d.root); err != nil {
+		return "", fmt.Errorf("write %s: %w", formatFile, err)
+	}
+	log.Info("formatted drive", "drive", d.root, "drive_id", id)
+	return id, nil
+}
+
+func writeFileSync(fsys vfs.FS, name string, b []byte) error {
+	f, err := fsys.Create(name)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// removeTemps deletes temp files of writes that never committed: the drive
+// is opened before it serves, so every temp file is stale.
+func (d *drive) removeTemps(log *slog.Logger) error {
+	ents, err := d.fs.ReadDir(d.path(tmpDir))
+	if err != nil {
+		return fmt.Errorf("list temp files: %w", err)
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			continue
+		}
+		if err := d.fs.Remove(d.path(tmpDir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove temp file: %w", err)
+		}
+	}
+	if len(ents) > 0 {
+		log.Info("removed stale temp files", "drive_id", d.id, "count", len(ents))
+	}
+	return nil
+}
+
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("random id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// validShardID accepts [A-Za-z0-9._-]{1,200} except "." and "..", so that a
+// shard ID can never name anything outside its fan-out directory.
+func validShardID(id string) error {
+	if len(id) == 0 || len(id) > maxShardIDLen || id == "." || id == ".." {
+		return fmt.Errorf("%w: bad shard id", ErrInvalid)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			c == '.' || c == '_' || c == '-'
+		if !ok {
+			return fmt.Errorf("%w: bad shard id", ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// fanout spreads shards over 65536 directories so none grows huge.
+func fanout(shardID string) uint16 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(shardID))
+	return uint16(h.Sum64() >> 48)
+}
+
+func (d *drive) fanoutDir(f uint16) (parent, dir string) {
+	aa := fmt.Sprintf("%02x", byte(f>>8))
+	bb := fmt.Sprintf("%02x", byte(f))
+	return d.path(shardsDir, aa), d.path(shardsDir, aa, bb)
+}
+
+func (d *drive) shardPath(shardID string) string {
+	_, dir := d.fanoutDir(fanout(shardID))
+	return filepath.Join(dir, shardID)
+}
+
+// ensureDir creates the fan-out directory of f and makes its entries in
+// shards/ and shards/<aa>/ durable, once per process.
+func (d *drive) ensureDir(f uint16) (string, error) {
+	parent, dir := d.fanoutDir(f)
+	d.mu.Lock()
+	durable := d.mu.durableDirs[f]
+	d.mu.Unlock()
+	if durable {
+		return dir, nil
+	}
+	if err := d.fs.MkdirAll(dir); err != nil {
+		return "", err
+	}
+	if err := d.fs.SyncDir(parent); err != nil {
+		return "", err
+	}
+	if err := d.fs.SyncDir(d.path(shardsDir)); err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	d.mu.durableDirs[f] = true
+	d.mu.Unlock()
+	return dir, nil
+}
+
+// pendingShard is a shard being written to its temp file.
+type pendingShard struct {
+	d       *drive
+	shardID string
+	tmp     string
+	f       vfs.File
+	buf     *bufio.Writer // nil when blocks are large enough to write directly
+	bw      *bitrot.Writer
+	done    bool
+}
+
+func (d *drive) create(shardID string, blockSize int) (*pendingShard, error) {
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	tmp := d.path(tmpDir, id)
+	f, err := d.fs.Create(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("storage: create temp for shard %s: %w", shardID, err)
+	}
+	p := &pendingShard{d: d, shardID: shardID, tmp: tmp, f: f}
+	if blockSize < writeBufSize {
+		p.buf = bufio.NewWriterSize(f, writeBufSize)
+		p.bw = bitrot.NewWriter(p.buf, blockSize)
+	} else {
+		// Large blocks already reach the file as one write each.
+		p.bw = bitrot.NewWriter(f, blockSize)
+	}
+	return p, nil
+}
+
+func (p *pendingShard) Write(b []byte) (int, error) {
+	n, err := p.bw.Write(b)
+	if err != nil {
+		return n, fmt.Errorf("storage: write shard %s: %w", p.shardID, err)
+	}
+	return n, nil
+}
+
+func (p *pendingShard) dataWritten() int64 { return p.bw.DataWritten() }
+
+// commit makes the shard durable under its name. On error the shard is not
+// visible and the temp file is gone.
+func (p *pendingShard) commit(ctx context.Context) error {
+	if err := p.commitSteps(ctx); err != nil {
+		p.abort()
+		return fmt.Errorf("storage: commit shard %s: %w", p.shardID, err)
+	}
+	return nil
+}
+
+func (p *pendingShard) commitSteps(ctx context.Context) error {
+	if err := p.bw.Close(); err != nil {
+		return err
+	}
+	if p.buf != nil {
+		if err := p.buf.Flush(); err != nil {
+			return err
+		}
+	}
+	if err := p.f.Sync(); err != nil {
+		return err
+	}
+	err := p.f.Close()
+	p.f = nil
+	if err != nil {
+		return err
+	}
+	dir, err := p.d.ensureDir(fanout(p.shardID))
+	if err != nil {
+		return err
+	}
+	// A client that gave up would never learn of the shard; keep it invisible.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	final := filepath.Join(dir, p.shardID)
+	if err := p.d.fs.Rename(p.tmp, final); err != nil {
+		return err
+	}
+	p.done = true
+	if err := p.d.fs.SyncDir(dir); err != nil {
+		// Not durable, so not acknowledged: do not leave it visible either.
+		_ = p.d.fs.Remove(final)
+		return err
+	}
+	return nil
+}
+
+// abort discards the temp file; it is a no-op after a successful rename.
+func (p *pendingShard) abort() {
+	if p.f != nil {
+		_ = p.f.Close()
+		p.f = nil
+	}
+	if !p.done {
+		_ = p.d.fs.Remove(p.tmp)
+		p.done = true
+	}
+}
+
+// shardFile is an open, committed shard.
+type shardFile struct {
+	f        vfs.File
+	header   bitrot.Header
+	dataSize int64
+	modTime  time.Time
+}
+
+func (d *drive) open(shardID string) (*shardFile, error) {
+	f, err := d.fs.Open(d.shardPath(shardID))
+	if err != nil {
+		return nil, fmt.Errorf("storage: open shard %s: %w", shardID, err)
+	}
+	sf, err := readShardMeta(f)
+	if err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("storage: open shard %s: %w", shardID, err)
+	}
+	return sf, nil
+}
+
+func readShardMeta(f vfs.File) (*shardFile, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() < int64(bitrot.HeaderSize) {
+		return nil, fmt.Errorf("%w: shard shorter than its header", ErrCorrupt)
+	}
+	hb := make([]byte, bitrot.HeaderSize)
+	if _, err := f.ReadAt(hb, 0); err != nil {
+		return nil, err
+	}
+	h, err := bitrot.ParseHeader(hb)
+	if err != nil {
+		return nil, err
+	}
+	size, err := bitrot.DataSize(fi.Size(), int(h.BlockSize))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	return &shardFile{f: f, header: h, dataSize: size, modTime: fi.ModTime()}, nil
+}
+
+func (d *drive) stat(shardID string) (*shardFile, error) {
+	sf, err := d.open(shardID)
+	if err != nil {
+		return nil, err
+	}
+	_ = sf.f.Close()
+	return sf, nil
+}
+
+// remove deletes a shard. The directory is not fsync'd: a delete lost in a
+// crash leaves an unreferenced shard, which the orphan sweep collects.
+func (d *drive) remove(shardID string) (existed bool, err error) {
+	err = d.fs.Remove(d.shardPath(shardID))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, fmt.Errorf("storage: delete shard %s: %w", shardID, err)
+}

@@ -1,0 +1,348 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cairn-io/cairn/erasure/bitrot"
+	"github.com/cairn-io/cairn/proto/metapb"
+	"github.com/cairn-io/cairn/proto/storagepb"
+)
+
+// maxReadChunk bounds the data in one ReadShardResponse.
+const maxReadChunk = 1 << 20
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Server is a storage node: its drives, the Storage gRPC service over them
+// and the heartbeat loop.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	drives map[string]*drive
+	order  []string // drive IDs in Config.Drives order
+	metas  []metaConn
+	wg     sync.WaitGroup
+
+	mu struct {
+		sync.Mutex
+		started bool
+		closed  bool
+		cancel  context.CancelFunc
+	}
+}
+
+type metaConn struct {
+	addr   string
+	conn   *grpc.ClientConn
+	client metapb.MetaClient
+}
+
+// New opens the drives in cfg (formatting new ones and removing stale temp
+// files) and prepares, without dialing, the connections to the meta group.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg:    cfg,
+		log:    cfg.Logger.With("node_id", cfg.NodeID),
+		drives: make(map[string]*drive, len(cfg.Drives)),
+	}
+	for _, root := range cfg.Drives {
+		d, err := openDrive(cfg.FS, root, s.log)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := s.drives[d.id]; dup {
+			return nil, fmt.Errorf("storage: drive %s has the same drive ID %s as another drive", root, d.id)
+		}
+		s.drives[d.id] = d
+		s.order = append(s.order, d.id)
+	}
+	opts := cfg.DialOptions
+	if opts == nil {
+		opts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
+	for _, addr := range cfg.MetaAddrs {
+		conn, err := grpc.NewClient(addr, opts...)
+		if err != nil {
+			s.closeConns()
+			return nil, fmt.Errorf("storage: meta client %s: %w", addr, err)
+		}
+		s.metas = append(s.metas, metaConn{addr: addr, conn: conn, client: metapb.NewMetaClient(conn)})
+	}
+	return s, nil
+}
+
+// DriveIDs returns the IDs of the node's drives in Config.Drives order.
+func (s *Server) DriveIDs() []string {
+	return append([]string(nil), s.order...)
+}
+
+// Register registers the Storage service on g.
+func (s *Server) Register(g grpc.ServiceRegistrar) {
+	storagepb.RegisterStorageServer(g, &service{s: s})
+}
+
+// Start starts the heartbeat loop, which runs until ctx ends or Close is
+// called. It does nothing without MetaAddrs, when already started or after
+// Close.
+func (s *Server) Start(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.started || s.mu.closed || len(s.metas) == 0 {
+		return
+	}
+	s.mu.started = true
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.cancel = cancel
+	s.wg.Go(func() { s.heartbeatLoop(ctx) })
+}
+
+// Close stops the heartbeat loop, waits for it and closes the meta
+// connections. Stop the gRPC server first: in-flight RPCs are its own.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.closed = true
+	cancel := s.mu.cancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	s.wg.Wait()
+	return s.closeConns()
+}
+
+func (s *Server) closeConns() error {
+	var errs []error
+	for _, m := range s.metas {
+		if err := m.conn.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("storage: close meta conn %s: %w", m.addr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) drive(id string) (*drive, error) {
+	d, ok := s.drives[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown drive", ErrNotFound)
+	}
+	return d, nil
+}
+
+// resolve validates ref and finds its drive.
+func (s *Server) resolve(ref *storagepb.ShardRef) (*drive, string, error) {
+	if ref == nil {
+		return nil, "", fmt.Errorf("%w: missing shard ref", ErrInvalid)
+	}
+	if err := validShardID(ref.GetShardId()); err != nil {
+		return nil, "", err
+	}
+	d, err := s.drive(ref.GetDriveId())
+	if err != nil {
+		return nil, "", err
+	}
+	return d, ref.GetShardId(), nil
+}
+
+// fail turns err into the status sent to the client, logging the detail the
+// status leaves out when the fault is ours rather than the caller's.
+func (s *Server) fail(op string, ref *storagepb.ShardRef, err error) error {
+	st := toStatus(op, ref.GetShardId(), err)
+	switch code, _ := codeOf(err); code {
+	case codes.DataLoss:
+		s.log.Error("shard corrupt", "op", op, "drive_id", ref.GetDriveId(), "shard_id", ref.GetShardId(), "err", err)
+	case codes.Internal, codes.ResourceExhausted:
+		s.log.Warn("shard operation failed", "op", op, "drive_id", ref.GetDriveId(), "shard_id", ref.GetShardId(), "err", err)
+	}
+	return st
+}
+
+// service adapts Server to storagepb.StorageServer, keeping the handlers
+// out of Server's API.
+type service struct {
+	storagepb.UnimplementedStorageServer
+	s *Server
+}
+
+func (v *service) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteShardRequest, storagepb.WriteShardResponse]) error {
+	first, err := stream.Recv()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("%w: empty write stream", ErrInvalid)
+		}
+		return v.s.fail("write", nil, err)
+	}
+	ref := first.GetRef()
+	size, err := v.s.writeShard(stream, first)
+	if err != nil {
+		return v.s.fail("write", ref, err)
+	}
+	return stream.SendAndClose(&storagepb.WriteShardResponse{Size: uint64(size)})
+}
+
+func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteShardRequest, storagepb.WriteShardResponse], first *storagepb.WriteShardRequest) (int64, error) {
+	d, id, err := s.resolve(first.GetRef())
+	if err != nil {
+		return 0, err
+	}
+	bs := first.GetBlockSize()
+	if bs == 0 || bs > maxBlockSize {
+		return 0, fmt.Errorf("%w: block size %d", ErrInvalid, bs)
+	}
+	p, err := d.create(id, int(bs))
+	if err != nil {
+		return 0, err
+	}
+	defer p.abort()
+	msg := first
+	for {
+		if crc32.Checksum(msg.GetData(), castagnoli) != msg.GetDataCrc32C() {
+			return 0, fmt.Errorf("storage: write shard %s: data_crc32c mismatch at offset %d: %w", id, p.dataWritten(), ErrCorrupt)
+		}
+		if _, err := p.Write(msg.GetData()); err != nil {
+			return 0, err
+		}
+		if msg.GetCommit() {
+			break
+		}
+		msg, err = stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return 0, fmt.Errorf("%w: stream ended without commit", ErrInvalid)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if got := p.dataWritten(); uint64(got) != msg.GetTotalSize() {
+		return 0, fmt.Errorf("%w: total_size %d, received %d bytes", ErrInvalid, msg.GetTotalSize(), got)
+	}
+	if err := p.commit(stream.Context()); err != nil {
+		return 0, err
+	}
+	return p.dataWritten(), nil
+}
+
+func (v *service) ReadShard(req *storagepb.ReadShardRequest, stream grpc.ServerStreamingServer[storagepb.ReadShardResponse]) error {
+	if err := v.s.readShard(req, stream); err != nil {
+		return v.s.fail("read", req.GetRef(), err)
+	}
+	return nil
+}
+
+func (s *Server) readShard(req *storagepb.ReadShardRequest, stream grpc.ServerStreamingServer[storagepb.ReadShardResponse]) error {
+	d, id, err := s.resolve(req.GetRef())
+	if err != nil {
+		return err
+	}
+	sf, err := d.open(id)
+	if err != nil {
+		return err
+	}
+	defer sf.f.Close()
+	off, n, err := readRange(req.GetOffset(), req.GetLength(), sf.dataSize)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return nil
+	}
+	cs := &chunkSender{stream: stream}
+	if err := bitrot.ReadRange(sf.f, sf.dataSize, int(sf.header.BlockSize), off, n, cs); err != nil {
+		return fmt.Errorf("storage: read shard %s [%d,+%d): %w", id, off, n, err)
+	}
+	return cs.flush()
+}
+
+// readRange resolves a requested range against the data size.
+func readRange(offset, length uint64, size int64) (off, n int64, err error) {
+	if offset > uint64(size) {
+		return 0, 0, fmt.Errorf("%w: offset %d beyond size %d", ErrOutOfRange, offset, size)
+	}
+	rest := uint64(size) - offset
+	if length == 0 {
+		length = rest
+	}
+	if length > rest {
+		return 0, 0, fmt.Errorf("%w: %d bytes at offset %d beyond size %d", ErrOutOfRange, length, offset, size)
+	}
+	return int64(offset), int64(length), nil
+}
+
+// chunkSender gathers verified bytes into messages of at most maxReadChunk.
+// Each message gets a fresh buffer because gRPC may still hold the last one.
+type chunkSender struct {
+	stream grpc.ServerStreamingServer[storagepb.ReadShardResponse]
+	buf    []byte
+}
+
+func (c *chunkSender) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if c.buf == nil {
+			c.buf = make([]byte, 0, maxReadChunk)
+		}
+		k := min(len(p), maxReadChunk-len(c.buf))
+		c.buf = append(c.buf, p[:k]...)
+		p = p[k:]
+		if len(c.buf) == maxReadChunk {
+			if err := c.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (c *chunkSender) flush() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	err := c.stream.Send(&storagepb.ReadShardResponse{Data: c.buf})
+	c.buf = nil
+	return err
+}
+
+func (v *service) DeleteShard(_ context.Context, req *storagepb.DeleteShardRequest) (*storagepb.DeleteShardResponse, error) {
+	d, id, err := v.s.resolve(req.GetRef())
+	if err != nil {
+		return nil, v.s.fail("delete", req.GetRef(), err)
+	}
+	existed, err := d.remove(id)
+	if err != nil {
+		return nil, v.s.fail("delete", req.GetRef(), err)
+	}
+	return &storagepb.DeleteShardResponse{Existed: existed}, nil
+}
+
+func (v *service) StatShard(_ context.Context, req *storagepb.StatShardRequest) (*storagepb.StatShardResponse, error) {
+	d, id, err := v.s.resolve(req.GetRef())
+	if err != nil {
+		return nil, v.s.fail("stat", req.GetRef(), err)
+	}
+	sf, err := d.stat(id)
+	if err != nil {
+		return nil, v.s.fail("stat", req.GetRef(), err)
+	}
+	return &storagepb.StatShardResponse{
+		Size:          uint64(sf.dataSize),
+		BlockSize:     sf.header.BlockSize,
+		MtimeUnixNano: sf.modTime.UnixNano(),
+	}, nil
+}
