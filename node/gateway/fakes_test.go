@@ -333,3 +333,23 @@ func (b *fakeBodies) ReadBody(_ context.Context, v *metapb.ObjectVersion, off, l
 }
 
 var testProfile = erasure.Profile{K: 4, M: 2, BlockSize: 64 << 10}
+
+func (m *fakeMeta) ListObjectVersions(context.Context, *metapb.ListObjectVersionsRequest, ...grpc.CallOption) (*metapb.ListObjectVersionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: ListObjectVersions")
+}
+
+func (m *fakeMeta) GetUser(context.Context, *metapb.GetUserRequest, ...grpc.CallOption) (*metapb.GetUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: GetUser")
+}
+
+func (m *fakeMeta) ListUsers(context.Context, *metapb.ListUsersRequest, ...grpc.CallOption) (*metapb.ListUsersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: ListUsers")
+}
+
+func (m *fakeMeta) GetMultipartUpload(context.Context, *metapb.GetMultipartUploadRequest, ...grpc.CallOption) (*metapb.GetMultipartUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: GetMultipartUpload")
+}
+
+func (m *fakeMeta) ListMultipartUploads(context.Context, *metapb.ListMultipartUploadsRequest, ...grpc.CallOption) (*metapb.ListMultipartUploadsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: ListMultipartUploads")
+}

@@ -162,3 +162,28 @@ func (c *Client) Heartbeat(ctx context.Context, in *metapb.HeartbeatRequest, opt
 func (c *Client) Status(ctx context.Context, in *metapb.StatusRequest, opts ...grpc.CallOption) (*metapb.StatusResponse, error) {
 	return call(ctx, c, func(m metapb.MetaClient) (*metapb.StatusResponse, error) { return m.Status(ctx, in, opts...) })
 }
+
+// ListObjectVersions implements metapb.MetaClient.
+func (c *Client) ListObjectVersions(ctx context.Context, in *metapb.ListObjectVersionsRequest, opts ...grpc.CallOption) (*metapb.ListObjectVersionsResponse, error) {
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListObjectVersionsResponse, error) { return m.ListObjectVersions(ctx, in, opts...) })
+}
+
+// GetUser implements metapb.MetaClient.
+func (c *Client) GetUser(ctx context.Context, in *metapb.GetUserRequest, opts ...grpc.CallOption) (*metapb.GetUserResponse, error) {
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.GetUserResponse, error) { return m.GetUser(ctx, in, opts...) })
+}
+
+// ListUsers implements metapb.MetaClient.
+func (c *Client) ListUsers(ctx context.Context, in *metapb.ListUsersRequest, opts ...grpc.CallOption) (*metapb.ListUsersResponse, error) {
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListUsersResponse, error) { return m.ListUsers(ctx, in, opts...) })
+}
+
+// GetMultipartUpload implements metapb.MetaClient.
+func (c *Client) GetMultipartUpload(ctx context.Context, in *metapb.GetMultipartUploadRequest, opts ...grpc.CallOption) (*metapb.GetMultipartUploadResponse, error) {
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.GetMultipartUploadResponse, error) { return m.GetMultipartUpload(ctx, in, opts...) })
+}
+
+// ListMultipartUploads implements metapb.MetaClient.
+func (c *Client) ListMultipartUploads(ctx context.Context, in *metapb.ListMultipartUploadsRequest, opts ...grpc.CallOption) (*metapb.ListMultipartUploadsResponse, error) {
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListMultipartUploadsResponse, error) { return m.ListMultipartUploads(ctx, in, opts...) })
+}

@@ -181,19 +181,36 @@ const (
 	ErrorCode_NO_SUCH_VERSION       ErrorCode = 5
 	ErrorCode_PRECONDITION_FAILED   ErrorCode = 6
 	ErrorCode_INVALID_ARGUMENT      ErrorCode = 7
+	ErrorCode_NO_SUCH_UPLOAD        ErrorCode = 8
+	ErrorCode_INVALID_PART          ErrorCode = 9
+	ErrorCode_INVALID_PART_ORDER    ErrorCode = 10
+	ErrorCode_ENTITY_TOO_SMALL      ErrorCode = 11
+	// Object Lock forbids the change.
+	ErrorCode_ACCESS_DENIED        ErrorCode = 12
+	ErrorCode_NO_SUCH_USER         ErrorCode = 13
+	ErrorCode_USER_ALREADY_EXISTS  ErrorCode = 14
+	ErrorCode_CONDITIONAL_CONFLICT ErrorCode = 15
 )
 
 // Enum value maps for ErrorCode.
 var (
 	ErrorCode_name = map[int32]string{
-		0: "OK",
-		1: "BUCKET_ALREADY_EXISTS",
-		2: "NO_SUCH_BUCKET",
-		3: "BUCKET_NOT_EMPTY",
-		4: "NO_SUCH_KEY",
-		5: "NO_SUCH_VERSION",
-		6: "PRECONDITION_FAILED",
-		7: "INVALID_ARGUMENT",
+		0:  "OK",
+		1:  "BUCKET_ALREADY_EXISTS",
+		2:  "NO_SUCH_BUCKET",
+		3:  "BUCKET_NOT_EMPTY",
+		4:  "NO_SUCH_KEY",
+		5:  "NO_SUCH_VERSION",
+		6:  "PRECONDITION_FAILED",
+		7:  "INVALID_ARGUMENT",
+		8:  "NO_SUCH_UPLOAD",
+		9:  "INVALID_PART",
+		10: "INVALID_PART_ORDER",
+		11: "ENTITY_TOO_SMALL",
+		12: "ACCESS_DENIED",
+		13: "NO_SUCH_USER",
+		14: "USER_ALREADY_EXISTS",
+		15: "CONDITIONAL_CONFLICT",
 	}
 	ErrorCode_value = map[string]int32{
 		"OK":                    0,
@@ -204,6 +221,14 @@ var (
 		"NO_SUCH_VERSION":       5,
 		"PRECONDITION_FAILED":   6,
 		"INVALID_ARGUMENT":      7,
+		"NO_SUCH_UPLOAD":        8,
+		"INVALID_PART":          9,
+		"INVALID_PART_ORDER":    10,
+		"ENTITY_TOO_SMALL":      11,
+		"ACCESS_DENIED":         12,
+		"NO_SUCH_USER":          13,
+		"USER_ALREADY_EXISTS":   14,
+		"CONDITIONAL_CONFLICT":  15,
 	}
 )
 
@@ -239,10 +264,27 @@ type Bucket struct {
 	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	CreatedUnixNano int64                  `protobuf:"varint,2,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
 	// Canonical ID of the owner.
-	Owner         string          `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
-	Versioning    VersioningState `protobuf:"varint,4,opt,name=versioning,proto3,enum=cairn.meta.v1.VersioningState" json:"versioning,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Owner      string          `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	Versioning VersioningState `protobuf:"varint,4,opt,name=versioning,proto3,enum=cairn.meta.v1.VersioningState" json:"versioning,omitempty"`
+	// Object Lock can only be enabled when the bucket is created.
+	ObjectLockEnabled bool `protobuf:"varint,5,opt,name=object_lock_enabled,json=objectLockEnabled,proto3" json:"object_lock_enabled,omitempty"`
+	// Default retention applied to new versions (PutObjectLockConfiguration).
+	DefaultRetention *DefaultRetention `protobuf:"bytes,6,opt,name=default_retention,json=defaultRetention,proto3" json:"default_retention,omitempty"`
+	// Bucket policy document (JSON), as PutBucketPolicy received it.
+	Policy string             `protobuf:"bytes,7,opt,name=policy,proto3" json:"policy,omitempty"`
+	Acl    *AccessControlList `protobuf:"bytes,8,opt,name=acl,proto3" json:"acl,omitempty"`
+	// ObjectOwnership: "BucketOwnerEnforced", "BucketOwnerPreferred",
+	// "ObjectWriter"; empty means ObjectWriter.
+	Ownership string `protobuf:"bytes,9,opt,name=ownership,proto3" json:"ownership,omitempty"`
+	// Default encryption (PutBucketEncryption).
+	Encryption *BucketEncryption `protobuf:"bytes,10,opt,name=encryption,proto3" json:"encryption,omitempty"`
+	// Lifecycle configuration as received (XML), and the parsed rules that
+	// the meta group acts on.
+	LifecycleXml   string            `protobuf:"bytes,11,opt,name=lifecycle_xml,json=lifecycleXml,proto3" json:"lifecycle_xml,omitempty"`
+	LifecycleRules []*LifecycleRule  `protobuf:"bytes,12,rep,name=lifecycle_rules,json=lifecycleRules,proto3" json:"lifecycle_rules,omitempty"`
+	Tags           map[string]string `protobuf:"bytes,13,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Bucket) Reset() {
@@ -303,6 +345,407 @@ func (x *Bucket) GetVersioning() VersioningState {
 	return VersioningState_VERSIONING_UNVERSIONED
 }
 
+func (x *Bucket) GetObjectLockEnabled() bool {
+	if x != nil {
+		return x.ObjectLockEnabled
+	}
+	return false
+}
+
+func (x *Bucket) GetDefaultRetention() *DefaultRetention {
+	if x != nil {
+		return x.DefaultRetention
+	}
+	return nil
+}
+
+func (x *Bucket) GetPolicy() string {
+	if x != nil {
+		return x.Policy
+	}
+	return ""
+}
+
+func (x *Bucket) GetAcl() *AccessControlList {
+	if x != nil {
+		return x.Acl
+	}
+	return nil
+}
+
+func (x *Bucket) GetOwnership() string {
+	if x != nil {
+		return x.Ownership
+	}
+	return ""
+}
+
+func (x *Bucket) GetEncryption() *BucketEncryption {
+	if x != nil {
+		return x.Encryption
+	}
+	return nil
+}
+
+func (x *Bucket) GetLifecycleXml() string {
+	if x != nil {
+		return x.LifecycleXml
+	}
+	return ""
+}
+
+func (x *Bucket) GetLifecycleRules() []*LifecycleRule {
+	if x != nil {
+		return x.LifecycleRules
+	}
+	return nil
+}
+
+func (x *Bucket) GetTags() map[string]string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+type DefaultRetention struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "GOVERNANCE" or "COMPLIANCE".
+	Mode          string `protobuf:"bytes,1,opt,name=mode,proto3" json:"mode,omitempty"`
+	Days          uint32 `protobuf:"varint,2,opt,name=days,proto3" json:"days,omitempty"`
+	Years         uint32 `protobuf:"varint,3,opt,name=years,proto3" json:"years,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DefaultRetention) Reset() {
+	*x = DefaultRetention{}
+	mi := &file_metapb_meta_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DefaultRetention) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DefaultRetention) ProtoMessage() {}
+
+func (x *DefaultRetention) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DefaultRetention.ProtoReflect.Descriptor instead.
+func (*DefaultRetention) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DefaultRetention) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *DefaultRetention) GetDays() uint32 {
+	if x != nil {
+		return x.Days
+	}
+	return 0
+}
+
+func (x *DefaultRetention) GetYears() uint32 {
+	if x != nil {
+		return x.Years
+	}
+	return 0
+}
+
+type Grant struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "CanonicalUser", "Group" or "AmazonCustomerByEmail".
+	GranteeType string `protobuf:"bytes,1,opt,name=grantee_type,json=granteeType,proto3" json:"grantee_type,omitempty"`
+	Id          string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Uri         string `protobuf:"bytes,3,opt,name=uri,proto3" json:"uri,omitempty"`
+	Email       string `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	DisplayName string `protobuf:"bytes,5,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// "FULL_CONTROL", "READ", "WRITE", "READ_ACP", "WRITE_ACP".
+	Permission    string `protobuf:"bytes,6,opt,name=permission,proto3" json:"permission,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Grant) Reset() {
+	*x = Grant{}
+	mi := &file_metapb_meta_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Grant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Grant) ProtoMessage() {}
+
+func (x *Grant) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Grant.ProtoReflect.Descriptor instead.
+func (*Grant) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Grant) GetGranteeType() string {
+	if x != nil {
+		return x.GranteeType
+	}
+	return ""
+}
+
+func (x *Grant) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Grant) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+func (x *Grant) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Grant) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Grant) GetPermission() string {
+	if x != nil {
+		return x.Permission
+	}
+	return ""
+}
+
+type AccessControlList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OwnerId       string                 `protobuf:"bytes,1,opt,name=owner_id,json=ownerId,proto3" json:"owner_id,omitempty"`
+	Grants        []*Grant               `protobuf:"bytes,2,rep,name=grants,proto3" json:"grants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AccessControlList) Reset() {
+	*x = AccessControlList{}
+	mi := &file_metapb_meta_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AccessControlList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AccessControlList) ProtoMessage() {}
+
+func (x *AccessControlList) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AccessControlList.ProtoReflect.Descriptor instead.
+func (*AccessControlList) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AccessControlList) GetOwnerId() string {
+	if x != nil {
+		return x.OwnerId
+	}
+	return ""
+}
+
+func (x *AccessControlList) GetGrants() []*Grant {
+	if x != nil {
+		return x.Grants
+	}
+	return nil
+}
+
+type BucketEncryption struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "AES256" or "aws:kms".
+	Algorithm        string `protobuf:"bytes,1,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	KmsKeyId         string `protobuf:"bytes,2,opt,name=kms_key_id,json=kmsKeyId,proto3" json:"kms_key_id,omitempty"`
+	BucketKeyEnabled bool   `protobuf:"varint,3,opt,name=bucket_key_enabled,json=bucketKeyEnabled,proto3" json:"bucket_key_enabled,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *BucketEncryption) Reset() {
+	*x = BucketEncryption{}
+	mi := &file_metapb_meta_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BucketEncryption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BucketEncryption) ProtoMessage() {}
+
+func (x *BucketEncryption) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BucketEncryption.ProtoReflect.Descriptor instead.
+func (*BucketEncryption) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *BucketEncryption) GetAlgorithm() string {
+	if x != nil {
+		return x.Algorithm
+	}
+	return ""
+}
+
+func (x *BucketEncryption) GetKmsKeyId() string {
+	if x != nil {
+		return x.KmsKeyId
+	}
+	return ""
+}
+
+func (x *BucketEncryption) GetBucketKeyEnabled() bool {
+	if x != nil {
+		return x.BucketKeyEnabled
+	}
+	return false
+}
+
+type LifecycleRule struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Enabled bool                   `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	Prefix  string                 `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// AbortIncompleteMultipartUpload.DaysAfterInitiation; 0 = none.
+	AbortIncompleteMultipartDays uint32 `protobuf:"varint,4,opt,name=abort_incomplete_multipart_days,json=abortIncompleteMultipartDays,proto3" json:"abort_incomplete_multipart_days,omitempty"`
+	// Expiration.Days of current versions; 0 = none.
+	ExpirationDays uint32 `protobuf:"varint,5,opt,name=expiration_days,json=expirationDays,proto3" json:"expiration_days,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *LifecycleRule) Reset() {
+	*x = LifecycleRule{}
+	mi := &file_metapb_meta_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LifecycleRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LifecycleRule) ProtoMessage() {}
+
+func (x *LifecycleRule) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LifecycleRule.ProtoReflect.Descriptor instead.
+func (*LifecycleRule) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *LifecycleRule) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LifecycleRule) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *LifecycleRule) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *LifecycleRule) GetAbortIncompleteMultipartDays() uint32 {
+	if x != nil {
+		return x.AbortIncompleteMultipartDays
+	}
+	return 0
+}
+
+func (x *LifecycleRule) GetExpirationDays() uint32 {
+	if x != nil {
+		return x.ExpirationDays
+	}
+	return 0
+}
+
 type ErasureProfile struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	DataShards   uint32                 `protobuf:"varint,1,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
@@ -316,7 +759,7 @@ type ErasureProfile struct {
 
 func (x *ErasureProfile) Reset() {
 	*x = ErasureProfile{}
-	mi := &file_metapb_meta_proto_msgTypes[1]
+	mi := &file_metapb_meta_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +771,7 @@ func (x *ErasureProfile) String() string {
 func (*ErasureProfile) ProtoMessage() {}
 
 func (x *ErasureProfile) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[1]
+	mi := &file_metapb_meta_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +784,7 @@ func (x *ErasureProfile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErasureProfile.ProtoReflect.Descriptor instead.
 func (*ErasureProfile) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{1}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ErasureProfile) GetDataShards() uint32 {
@@ -376,7 +819,7 @@ type ShardPlacement struct {
 
 func (x *ShardPlacement) Reset() {
 	*x = ShardPlacement{}
-	mi := &file_metapb_meta_proto_msgTypes[2]
+	mi := &file_metapb_meta_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -388,7 +831,7 @@ func (x *ShardPlacement) String() string {
 func (*ShardPlacement) ProtoMessage() {}
 
 func (x *ShardPlacement) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[2]
+	mi := &file_metapb_meta_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -401,7 +844,7 @@ func (x *ShardPlacement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardPlacement.ProtoReflect.Descriptor instead.
 func (*ShardPlacement) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{2}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ShardPlacement) GetNodeId() string {
@@ -447,14 +890,31 @@ type ObjectVersion struct {
 	UnderSpread bool   `protobuf:"varint,16,opt,name=under_spread,json=underSpread,proto3" json:"under_spread,omitempty"`
 	Owner       string `protobuf:"bytes,17,opt,name=owner,proto3" json:"owner,omitempty"`
 	// Monotonic sequence assigned by the FSM at commit: the Raft order.
-	Seq           uint64 `protobuf:"varint,18,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq        uint64            `protobuf:"varint,18,opt,name=seq,proto3" json:"seq,omitempty"`
+	Tags       map[string]string `protobuf:"bytes,19,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Encryption *Encryption       `protobuf:"bytes,20,opt,name=encryption,proto3" json:"encryption,omitempty"`
+	// Bytes of body stored in the shards (ciphertext for encrypted objects);
+	// 0 means equal to size.
+	StoredSize int64              `protobuf:"varint,21,opt,name=stored_size,json=storedSize,proto3" json:"stored_size,omitempty"`
+	Acl        *AccessControlList `protobuf:"bytes,22,opt,name=acl,proto3" json:"acl,omitempty"`
+	// Object Lock: "GOVERNANCE", "COMPLIANCE" or empty.
+	LockMode                string `protobuf:"bytes,23,opt,name=lock_mode,json=lockMode,proto3" json:"lock_mode,omitempty"`
+	LockRetainUntilUnixNano int64  `protobuf:"varint,24,opt,name=lock_retain_until_unix_nano,json=lockRetainUntilUnixNano,proto3" json:"lock_retain_until_unix_nano,omitempty"`
+	LegalHold               bool   `protobuf:"varint,25,opt,name=legal_hold,json=legalHold,proto3" json:"legal_hold,omitempty"`
+	// Multipart objects: the parts in order; the body is their
+	// concatenation and data_id/shards are empty.
+	Parts []*PartInfo `protobuf:"bytes,26,rep,name=parts,proto3" json:"parts,omitempty"`
+	// "COMPOSITE" or "FULL_OBJECT" for the stored checksum.
+	ChecksumType string `protobuf:"bytes,27,opt,name=checksum_type,json=checksumType,proto3" json:"checksum_type,omitempty"`
+	// Set in listings and reads, never persisted: this is the newest version.
+	IsLatest      bool `protobuf:"varint,28,opt,name=is_latest,json=isLatest,proto3" json:"is_latest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ObjectVersion) Reset() {
 	*x = ObjectVersion{}
-	mi := &file_metapb_meta_proto_msgTypes[3]
+	mi := &file_metapb_meta_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +926,7 @@ func (x *ObjectVersion) String() string {
 func (*ObjectVersion) ProtoMessage() {}
 
 func (x *ObjectVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[3]
+	mi := &file_metapb_meta_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +939,7 @@ func (x *ObjectVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectVersion.ProtoReflect.Descriptor instead.
 func (*ObjectVersion) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{3}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ObjectVersion) GetBucket() string {
@@ -608,6 +1068,468 @@ func (x *ObjectVersion) GetSeq() uint64 {
 	return 0
 }
 
+func (x *ObjectVersion) GetTags() map[string]string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ObjectVersion) GetEncryption() *Encryption {
+	if x != nil {
+		return x.Encryption
+	}
+	return nil
+}
+
+func (x *ObjectVersion) GetStoredSize() int64 {
+	if x != nil {
+		return x.StoredSize
+	}
+	return 0
+}
+
+func (x *ObjectVersion) GetAcl() *AccessControlList {
+	if x != nil {
+		return x.Acl
+	}
+	return nil
+}
+
+func (x *ObjectVersion) GetLockMode() string {
+	if x != nil {
+		return x.LockMode
+	}
+	return ""
+}
+
+func (x *ObjectVersion) GetLockRetainUntilUnixNano() int64 {
+	if x != nil {
+		return x.LockRetainUntilUnixNano
+	}
+	return 0
+}
+
+func (x *ObjectVersion) GetLegalHold() bool {
+	if x != nil {
+		return x.LegalHold
+	}
+	return false
+}
+
+func (x *ObjectVersion) GetParts() []*PartInfo {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+func (x *ObjectVersion) GetChecksumType() string {
+	if x != nil {
+		return x.ChecksumType
+	}
+	return ""
+}
+
+func (x *ObjectVersion) GetIsLatest() bool {
+	if x != nil {
+		return x.IsLatest
+	}
+	return false
+}
+
+// Encryption describes how a body was encrypted. Keys are never stored in
+// the clear: the data key is wrapped by the cluster master key (SSE-S3) or
+// a key-ring key (SSE-KMS); SSE-C keys are not stored at all, only their MD5.
+type Encryption struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "AES256", "aws:kms" or "SSE-C".
+	Algorithm  string `protobuf:"bytes,1,opt,name=algorithm,proto3" json:"algorithm,omitempty"`
+	WrappedKey []byte `protobuf:"bytes,2,opt,name=wrapped_key,json=wrappedKey,proto3" json:"wrapped_key,omitempty"`
+	// Which master/key-ring key wrapped it.
+	KeyId string `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// SSE-KMS encryption context (JSON) and bucket-key flag, as sent.
+	KmsContext       string `protobuf:"bytes,4,opt,name=kms_context,json=kmsContext,proto3" json:"kms_context,omitempty"`
+	BucketKeyEnabled bool   `protobuf:"varint,5,opt,name=bucket_key_enabled,json=bucketKeyEnabled,proto3" json:"bucket_key_enabled,omitempty"`
+	// SSE-C: base64 MD5 of the customer key, to check later requests.
+	CustomerKeyMd5 string `protobuf:"bytes,6,opt,name=customer_key_md5,json=customerKeyMd5,proto3" json:"customer_key_md5,omitempty"`
+	// Plaintext bytes per encrypted package.
+	PackageSize uint32 `protobuf:"varint,7,opt,name=package_size,json=packageSize,proto3" json:"package_size,omitempty"`
+	// Per-object random nonce prefix.
+	Nonce         []byte `protobuf:"bytes,8,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Encryption) Reset() {
+	*x = Encryption{}
+	mi := &file_metapb_meta_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Encryption) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Encryption) ProtoMessage() {}
+
+func (x *Encryption) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Encryption.ProtoReflect.Descriptor instead.
+func (*Encryption) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Encryption) GetAlgorithm() string {
+	if x != nil {
+		return x.Algorithm
+	}
+	return ""
+}
+
+func (x *Encryption) GetWrappedKey() []byte {
+	if x != nil {
+		return x.WrappedKey
+	}
+	return nil
+}
+
+func (x *Encryption) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *Encryption) GetKmsContext() string {
+	if x != nil {
+		return x.KmsContext
+	}
+	return ""
+}
+
+func (x *Encryption) GetBucketKeyEnabled() bool {
+	if x != nil {
+		return x.BucketKeyEnabled
+	}
+	return false
+}
+
+func (x *Encryption) GetCustomerKeyMd5() string {
+	if x != nil {
+		return x.CustomerKeyMd5
+	}
+	return ""
+}
+
+func (x *Encryption) GetPackageSize() uint32 {
+	if x != nil {
+		return x.PackageSize
+	}
+	return 0
+}
+
+func (x *Encryption) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+type PartInfo struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Number uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	// Plaintext size of the part.
+	Size int64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// Hex MD5 of the part body.
+	Etag          string            `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	DataId        string            `protobuf:"bytes,4,opt,name=data_id,json=dataId,proto3" json:"data_id,omitempty"`
+	Profile       *ErasureProfile   `protobuf:"bytes,5,opt,name=profile,proto3" json:"profile,omitempty"`
+	Shards        []*ShardPlacement `protobuf:"bytes,6,rep,name=shards,proto3" json:"shards,omitempty"`
+	Checksums     map[string]string `protobuf:"bytes,7,rep,name=checksums,proto3" json:"checksums,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	MtimeUnixNano int64             `protobuf:"varint,8,opt,name=mtime_unix_nano,json=mtimeUnixNano,proto3" json:"mtime_unix_nano,omitempty"`
+	StoredSize    int64             `protobuf:"varint,9,opt,name=stored_size,json=storedSize,proto3" json:"stored_size,omitempty"`
+	// Per-part encryption (each part has its own nonce).
+	Encryption    *Encryption `protobuf:"bytes,10,opt,name=encryption,proto3" json:"encryption,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartInfo) Reset() {
+	*x = PartInfo{}
+	mi := &file_metapb_meta_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartInfo) ProtoMessage() {}
+
+func (x *PartInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartInfo.ProtoReflect.Descriptor instead.
+func (*PartInfo) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PartInfo) GetNumber() uint32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *PartInfo) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *PartInfo) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *PartInfo) GetDataId() string {
+	if x != nil {
+		return x.DataId
+	}
+	return ""
+}
+
+func (x *PartInfo) GetProfile() *ErasureProfile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+func (x *PartInfo) GetShards() []*ShardPlacement {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
+func (x *PartInfo) GetChecksums() map[string]string {
+	if x != nil {
+		return x.Checksums
+	}
+	return nil
+}
+
+func (x *PartInfo) GetMtimeUnixNano() int64 {
+	if x != nil {
+		return x.MtimeUnixNano
+	}
+	return 0
+}
+
+func (x *PartInfo) GetStoredSize() int64 {
+	if x != nil {
+		return x.StoredSize
+	}
+	return 0
+}
+
+func (x *PartInfo) GetEncryption() *Encryption {
+	if x != nil {
+		return x.Encryption
+	}
+	return nil
+}
+
+type MultipartUpload struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	Bucket            string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key               string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId          string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	InitiatedUnixNano int64                  `protobuf:"varint,4,opt,name=initiated_unix_nano,json=initiatedUnixNano,proto3" json:"initiated_unix_nano,omitempty"`
+	// Everything given at CreateMultipartUpload that the completed object
+	// carries: headers, metadata, tags, class, encryption, lock, ACL, owner,
+	// checksum algorithm and type.
+	Template          *ObjectVersion `protobuf:"bytes,5,opt,name=template,proto3" json:"template,omitempty"`
+	ChecksumAlgorithm string         `protobuf:"bytes,6,opt,name=checksum_algorithm,json=checksumAlgorithm,proto3" json:"checksum_algorithm,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *MultipartUpload) Reset() {
+	*x = MultipartUpload{}
+	mi := &file_metapb_meta_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MultipartUpload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MultipartUpload) ProtoMessage() {}
+
+func (x *MultipartUpload) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MultipartUpload.ProtoReflect.Descriptor instead.
+func (*MultipartUpload) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *MultipartUpload) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *MultipartUpload) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *MultipartUpload) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *MultipartUpload) GetInitiatedUnixNano() int64 {
+	if x != nil {
+		return x.InitiatedUnixNano
+	}
+	return 0
+}
+
+func (x *MultipartUpload) GetTemplate() *ObjectVersion {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+func (x *MultipartUpload) GetChecksumAlgorithm() string {
+	if x != nil {
+		return x.ChecksumAlgorithm
+	}
+	return ""
+}
+
+type User struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	AccessKey string                 `protobuf:"bytes,1,opt,name=access_key,json=accessKey,proto3" json:"access_key,omitempty"`
+	// The secret key, encrypted with the cluster master key.
+	SecretCiphertext []byte `protobuf:"bytes,2,opt,name=secret_ciphertext,json=secretCiphertext,proto3" json:"secret_ciphertext,omitempty"`
+	CanonicalId      string `protobuf:"bytes,3,opt,name=canonical_id,json=canonicalId,proto3" json:"canonical_id,omitempty"`
+	DisplayName      string `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	CreatedUnixNano  int64  `protobuf:"varint,5,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *User) Reset() {
+	*x = User{}
+	mi := &file_metapb_meta_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *User) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*User) ProtoMessage() {}
+
+func (x *User) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use User.ProtoReflect.Descriptor instead.
+func (*User) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *User) GetAccessKey() string {
+	if x != nil {
+		return x.AccessKey
+	}
+	return ""
+}
+
+func (x *User) GetSecretCiphertext() []byte {
+	if x != nil {
+		return x.SecretCiphertext
+	}
+	return nil
+}
+
+func (x *User) GetCanonicalId() string {
+	if x != nil {
+		return x.CanonicalId
+	}
+	return ""
+}
+
+func (x *User) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *User) GetCreatedUnixNano() int64 {
+	if x != nil {
+		return x.CreatedUnixNano
+	}
+	return 0
+}
+
 type Drive struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	DriveId       string                 `protobuf:"bytes,1,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
@@ -620,7 +1542,7 @@ type Drive struct {
 
 func (x *Drive) Reset() {
 	*x = Drive{}
-	mi := &file_metapb_meta_proto_msgTypes[4]
+	mi := &file_metapb_meta_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +1554,7 @@ func (x *Drive) String() string {
 func (*Drive) ProtoMessage() {}
 
 func (x *Drive) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[4]
+	mi := &file_metapb_meta_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +1567,7 @@ func (x *Drive) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Drive.ProtoReflect.Descriptor instead.
 func (*Drive) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{4}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Drive) GetDriveId() string {
@@ -694,7 +1616,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_metapb_meta_proto_msgTypes[5]
+	mi := &file_metapb_meta_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +1628,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[5]
+	mi := &file_metapb_meta_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +1641,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{5}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Node) GetNodeId() string {
@@ -782,7 +1704,7 @@ type ClusterMap struct {
 
 func (x *ClusterMap) Reset() {
 	*x = ClusterMap{}
-	mi := &file_metapb_meta_proto_msgTypes[6]
+	mi := &file_metapb_meta_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -794,7 +1716,7 @@ func (x *ClusterMap) String() string {
 func (*ClusterMap) ProtoMessage() {}
 
 func (x *ClusterMap) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[6]
+	mi := &file_metapb_meta_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -807,7 +1729,7 @@ func (x *ClusterMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMap.ProtoReflect.Descriptor instead.
 func (*ClusterMap) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{6}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ClusterMap) GetEpoch() uint64 {
@@ -837,7 +1759,7 @@ type GCEntry struct {
 
 func (x *GCEntry) Reset() {
 	*x = GCEntry{}
-	mi := &file_metapb_meta_proto_msgTypes[7]
+	mi := &file_metapb_meta_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +1771,7 @@ func (x *GCEntry) String() string {
 func (*GCEntry) ProtoMessage() {}
 
 func (x *GCEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[7]
+	mi := &file_metapb_meta_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +1784,7 @@ func (x *GCEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCEntry.ProtoReflect.Descriptor instead.
 func (*GCEntry) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{7}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GCEntry) GetSeq() uint64 {
@@ -903,6 +1825,14 @@ type Command struct {
 	//	*Command_DeleteObject
 	//	*Command_NodeHeartbeat
 	//	*Command_AckGc
+	//	*Command_UpdateBucket
+	//	*Command_UpdateObject
+	//	*Command_PutUser
+	//	*Command_DeleteUser
+	//	*Command_CreateMultipartUpload
+	//	*Command_PutPart
+	//	*Command_CompleteMultipartUpload
+	//	*Command_AbortMultipartUpload
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -910,7 +1840,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_metapb_meta_proto_msgTypes[8]
+	mi := &file_metapb_meta_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -922,7 +1852,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[8]
+	mi := &file_metapb_meta_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -935,7 +1865,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{8}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Command) GetOp() isCommand_Op {
@@ -999,6 +1929,78 @@ func (x *Command) GetAckGc() *AckGC {
 	return nil
 }
 
+func (x *Command) GetUpdateBucket() *UpdateBucket {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateBucket); ok {
+			return x.UpdateBucket
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpdateObject() *UpdateObject {
+	if x != nil {
+		if x, ok := x.Op.(*Command_UpdateObject); ok {
+			return x.UpdateObject
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPutUser() *PutUser {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutUser); ok {
+			return x.PutUser
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteUser() *DeleteUser {
+	if x != nil {
+		if x, ok := x.Op.(*Command_DeleteUser); ok {
+			return x.DeleteUser
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCreateMultipartUpload() *CreateMultipartUpload {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CreateMultipartUpload); ok {
+			return x.CreateMultipartUpload
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetPutPart() *PutPart {
+	if x != nil {
+		if x, ok := x.Op.(*Command_PutPart); ok {
+			return x.PutPart
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetCompleteMultipartUpload() *CompleteMultipartUpload {
+	if x != nil {
+		if x, ok := x.Op.(*Command_CompleteMultipartUpload); ok {
+			return x.CompleteMultipartUpload
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetAbortMultipartUpload() *AbortMultipartUpload {
+	if x != nil {
+		if x, ok := x.Op.(*Command_AbortMultipartUpload); ok {
+			return x.AbortMultipartUpload
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -1027,6 +2029,38 @@ type Command_AckGc struct {
 	AckGc *AckGC `protobuf:"bytes,6,opt,name=ack_gc,json=ackGc,proto3,oneof"`
 }
 
+type Command_UpdateBucket struct {
+	UpdateBucket *UpdateBucket `protobuf:"bytes,7,opt,name=update_bucket,json=updateBucket,proto3,oneof"`
+}
+
+type Command_UpdateObject struct {
+	UpdateObject *UpdateObject `protobuf:"bytes,8,opt,name=update_object,json=updateObject,proto3,oneof"`
+}
+
+type Command_PutUser struct {
+	PutUser *PutUser `protobuf:"bytes,9,opt,name=put_user,json=putUser,proto3,oneof"`
+}
+
+type Command_DeleteUser struct {
+	DeleteUser *DeleteUser `protobuf:"bytes,10,opt,name=delete_user,json=deleteUser,proto3,oneof"`
+}
+
+type Command_CreateMultipartUpload struct {
+	CreateMultipartUpload *CreateMultipartUpload `protobuf:"bytes,11,opt,name=create_multipart_upload,json=createMultipartUpload,proto3,oneof"`
+}
+
+type Command_PutPart struct {
+	PutPart *PutPart `protobuf:"bytes,12,opt,name=put_part,json=putPart,proto3,oneof"`
+}
+
+type Command_CompleteMultipartUpload struct {
+	CompleteMultipartUpload *CompleteMultipartUpload `protobuf:"bytes,13,opt,name=complete_multipart_upload,json=completeMultipartUpload,proto3,oneof"`
+}
+
+type Command_AbortMultipartUpload struct {
+	AbortMultipartUpload *AbortMultipartUpload `protobuf:"bytes,14,opt,name=abort_multipart_upload,json=abortMultipartUpload,proto3,oneof"`
+}
+
 func (*Command_CreateBucket) isCommand_Op() {}
 
 func (*Command_DeleteBucket) isCommand_Op() {}
@@ -1039,6 +2073,22 @@ func (*Command_NodeHeartbeat) isCommand_Op() {}
 
 func (*Command_AckGc) isCommand_Op() {}
 
+func (*Command_UpdateBucket) isCommand_Op() {}
+
+func (*Command_UpdateObject) isCommand_Op() {}
+
+func (*Command_PutUser) isCommand_Op() {}
+
+func (*Command_DeleteUser) isCommand_Op() {}
+
+func (*Command_CreateMultipartUpload) isCommand_Op() {}
+
+func (*Command_PutPart) isCommand_Op() {}
+
+func (*Command_CompleteMultipartUpload) isCommand_Op() {}
+
+func (*Command_AbortMultipartUpload) isCommand_Op() {}
+
 type CreateBucket struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Bucket        *Bucket                `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
@@ -1048,7 +2098,7 @@ type CreateBucket struct {
 
 func (x *CreateBucket) Reset() {
 	*x = CreateBucket{}
-	mi := &file_metapb_meta_proto_msgTypes[9]
+	mi := &file_metapb_meta_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +2110,7 @@ func (x *CreateBucket) String() string {
 func (*CreateBucket) ProtoMessage() {}
 
 func (x *CreateBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[9]
+	mi := &file_metapb_meta_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +2123,7 @@ func (x *CreateBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBucket.ProtoReflect.Descriptor instead.
 func (*CreateBucket) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{9}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateBucket) GetBucket() *Bucket {
@@ -1092,7 +2142,7 @@ type DeleteBucket struct {
 
 func (x *DeleteBucket) Reset() {
 	*x = DeleteBucket{}
-	mi := &file_metapb_meta_proto_msgTypes[10]
+	mi := &file_metapb_meta_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +2154,7 @@ func (x *DeleteBucket) String() string {
 func (*DeleteBucket) ProtoMessage() {}
 
 func (x *DeleteBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[10]
+	mi := &file_metapb_meta_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +2167,7 @@ func (x *DeleteBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBucket.ProtoReflect.Descriptor instead.
 func (*DeleteBucket) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{10}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeleteBucket) GetName() string {
@@ -1128,15 +2178,25 @@ func (x *DeleteBucket) GetName() string {
 }
 
 type PutObject struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       *ObjectVersion         `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Version *ObjectVersion         `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Conditional write, decided inside the commit: the current version's
+	// ETag must equal if_match (hex, unquoted) ...
+	IfMatch string `protobuf:"bytes,2,opt,name=if_match,json=ifMatch,proto3" json:"if_match,omitempty"`
+	// ... or there must be no current version.
+	IfNoneMatch bool `protobuf:"varint,3,opt,name=if_none_match,json=ifNoneMatch,proto3" json:"if_none_match,omitempty"`
+	// The caller may bypass GOVERNANCE retention of the version replaced.
+	BypassGovernance bool `protobuf:"varint,4,opt,name=bypass_governance,json=bypassGovernance,proto3" json:"bypass_governance,omitempty"`
+	// Only replace when the current version is this one (copy-in-place
+	// races); empty = unconditional.
+	ExpectVersionId string `protobuf:"bytes,5,opt,name=expect_version_id,json=expectVersionId,proto3" json:"expect_version_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_metapb_meta_proto_msgTypes[11]
+	mi := &file_metapb_meta_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +2208,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[11]
+	mi := &file_metapb_meta_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +2221,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{11}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PutObject) GetVersion() *ObjectVersion {
@@ -1169,6 +2229,34 @@ func (x *PutObject) GetVersion() *ObjectVersion {
 		return x.Version
 	}
 	return nil
+}
+
+func (x *PutObject) GetIfMatch() string {
+	if x != nil {
+		return x.IfMatch
+	}
+	return ""
+}
+
+func (x *PutObject) GetIfNoneMatch() bool {
+	if x != nil {
+		return x.IfNoneMatch
+	}
+	return false
+}
+
+func (x *PutObject) GetBypassGovernance() bool {
+	if x != nil {
+		return x.BypassGovernance
+	}
+	return false
+}
+
+func (x *PutObject) GetExpectVersionId() string {
+	if x != nil {
+		return x.ExpectVersionId
+	}
+	return ""
 }
 
 type DeleteObject struct {
@@ -1180,14 +2268,17 @@ type DeleteObject struct {
 	VersionId     string `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
 	MtimeUnixNano int64  `protobuf:"varint,4,opt,name=mtime_unix_nano,json=mtimeUnixNano,proto3" json:"mtime_unix_nano,omitempty"`
 	// Version ID for a new delete marker, when one is created.
-	MarkerVersionId string `protobuf:"bytes,5,opt,name=marker_version_id,json=markerVersionId,proto3" json:"marker_version_id,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	MarkerVersionId  string `protobuf:"bytes,5,opt,name=marker_version_id,json=markerVersionId,proto3" json:"marker_version_id,omitempty"`
+	BypassGovernance bool   `protobuf:"varint,6,opt,name=bypass_governance,json=bypassGovernance,proto3" json:"bypass_governance,omitempty"`
+	// Delete only if the current ETag matches (hex, unquoted).
+	IfMatch       string `protobuf:"bytes,7,opt,name=if_match,json=ifMatch,proto3" json:"if_match,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteObject) Reset() {
 	*x = DeleteObject{}
-	mi := &file_metapb_meta_proto_msgTypes[12]
+	mi := &file_metapb_meta_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +2290,7 @@ func (x *DeleteObject) String() string {
 func (*DeleteObject) ProtoMessage() {}
 
 func (x *DeleteObject) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[12]
+	mi := &file_metapb_meta_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1212,7 +2303,7 @@ func (x *DeleteObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObject.ProtoReflect.Descriptor instead.
 func (*DeleteObject) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{12}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteObject) GetBucket() string {
@@ -1250,6 +2341,585 @@ func (x *DeleteObject) GetMarkerVersionId() string {
 	return ""
 }
 
+func (x *DeleteObject) GetBypassGovernance() bool {
+	if x != nil {
+		return x.BypassGovernance
+	}
+	return false
+}
+
+func (x *DeleteObject) GetIfMatch() string {
+	if x != nil {
+		return x.IfMatch
+	}
+	return ""
+}
+
+// UpdateBucket replaces the named fields of a bucket with those of bucket:
+// "versioning", "default_retention", "policy", "acl", "ownership",
+// "encryption", "lifecycle", "tags".
+type UpdateBucket struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        *Bucket                `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Fields        []string               `protobuf:"bytes,2,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateBucket) Reset() {
+	*x = UpdateBucket{}
+	mi := &file_metapb_meta_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateBucket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateBucket) ProtoMessage() {}
+
+func (x *UpdateBucket) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateBucket.ProtoReflect.Descriptor instead.
+func (*UpdateBucket) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *UpdateBucket) GetBucket() *Bucket {
+	if x != nil {
+		return x.Bucket
+	}
+	return nil
+}
+
+func (x *UpdateBucket) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// UpdateObject replaces the named fields of one version: "tags", "acl",
+// "retention" (lock_mode + lock_retain_until), "legal_hold".
+type UpdateObject struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Bucket string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key    string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// Empty: the current version.
+	VersionId        string         `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	Values           *ObjectVersion `protobuf:"bytes,4,opt,name=values,proto3" json:"values,omitempty"`
+	Fields           []string       `protobuf:"bytes,5,rep,name=fields,proto3" json:"fields,omitempty"`
+	BypassGovernance bool           `protobuf:"varint,6,opt,name=bypass_governance,json=bypassGovernance,proto3" json:"bypass_governance,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UpdateObject) Reset() {
+	*x = UpdateObject{}
+	mi := &file_metapb_meta_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateObject) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateObject) ProtoMessage() {}
+
+func (x *UpdateObject) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateObject.ProtoReflect.Descriptor instead.
+func (*UpdateObject) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UpdateObject) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *UpdateObject) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *UpdateObject) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *UpdateObject) GetValues() *ObjectVersion {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *UpdateObject) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *UpdateObject) GetBypassGovernance() bool {
+	if x != nil {
+		return x.BypassGovernance
+	}
+	return false
+}
+
+type PutUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutUser) Reset() {
+	*x = PutUser{}
+	mi := &file_metapb_meta_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutUser) ProtoMessage() {}
+
+func (x *PutUser) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutUser.ProtoReflect.Descriptor instead.
+func (*PutUser) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PutUser) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+type DeleteUser struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccessKey     string                 `protobuf:"bytes,1,opt,name=access_key,json=accessKey,proto3" json:"access_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteUser) Reset() {
+	*x = DeleteUser{}
+	mi := &file_metapb_meta_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteUser) ProtoMessage() {}
+
+func (x *DeleteUser) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
+func (*DeleteUser) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *DeleteUser) GetAccessKey() string {
+	if x != nil {
+		return x.AccessKey
+	}
+	return ""
+}
+
+type CreateMultipartUpload struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upload        *MultipartUpload       `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMultipartUpload) Reset() {
+	*x = CreateMultipartUpload{}
+	mi := &file_metapb_meta_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMultipartUpload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMultipartUpload) ProtoMessage() {}
+
+func (x *CreateMultipartUpload) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMultipartUpload.ProtoReflect.Descriptor instead.
+func (*CreateMultipartUpload) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CreateMultipartUpload) GetUpload() *MultipartUpload {
+	if x != nil {
+		return x.Upload
+	}
+	return nil
+}
+
+type PutPart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId      string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	Part          *PartInfo              `protobuf:"bytes,4,opt,name=part,proto3" json:"part,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutPart) Reset() {
+	*x = PutPart{}
+	mi := &file_metapb_meta_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutPart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutPart) ProtoMessage() {}
+
+func (x *PutPart) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutPart.ProtoReflect.Descriptor instead.
+func (*PutPart) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *PutPart) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *PutPart) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PutPart) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *PutPart) GetPart() *PartInfo {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+type CompletePart struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Number uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	// Hex MD5, unquoted, as the client listed it.
+	Etag          string            `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	Checksums     map[string]string `protobuf:"bytes,3,rep,name=checksums,proto3" json:"checksums,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompletePart) Reset() {
+	*x = CompletePart{}
+	mi := &file_metapb_meta_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompletePart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompletePart) ProtoMessage() {}
+
+func (x *CompletePart) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompletePart.ProtoReflect.Descriptor instead.
+func (*CompletePart) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CompletePart) GetNumber() uint32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *CompletePart) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *CompletePart) GetChecksums() map[string]string {
+	if x != nil {
+		return x.Checksums
+	}
+	return nil
+}
+
+type CompleteMultipartUpload struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Bucket   string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key      string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	Parts    []*CompletePart        `protobuf:"bytes,4,rep,name=parts,proto3" json:"parts,omitempty"`
+	// The new version: version_id, mtime, etag (composite) and checksums
+	// are set by the gateway; the FSM fills parts and sizes.
+	Version       *ObjectVersion `protobuf:"bytes,5,opt,name=version,proto3" json:"version,omitempty"`
+	IfMatch       string         `protobuf:"bytes,6,opt,name=if_match,json=ifMatch,proto3" json:"if_match,omitempty"`
+	IfNoneMatch   bool           `protobuf:"varint,7,opt,name=if_none_match,json=ifNoneMatch,proto3" json:"if_none_match,omitempty"`
+	MinPartSize   uint32         `protobuf:"varint,8,opt,name=min_part_size,json=minPartSize,proto3" json:"min_part_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteMultipartUpload) Reset() {
+	*x = CompleteMultipartUpload{}
+	mi := &file_metapb_meta_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteMultipartUpload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteMultipartUpload) ProtoMessage() {}
+
+func (x *CompleteMultipartUpload) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteMultipartUpload.ProtoReflect.Descriptor instead.
+func (*CompleteMultipartUpload) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CompleteMultipartUpload) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUpload) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUpload) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUpload) GetParts() []*CompletePart {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+func (x *CompleteMultipartUpload) GetVersion() *ObjectVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+func (x *CompleteMultipartUpload) GetIfMatch() string {
+	if x != nil {
+		return x.IfMatch
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUpload) GetIfNoneMatch() bool {
+	if x != nil {
+		return x.IfNoneMatch
+	}
+	return false
+}
+
+func (x *CompleteMultipartUpload) GetMinPartSize() uint32 {
+	if x != nil {
+		return x.MinPartSize
+	}
+	return 0
+}
+
+type AbortMultipartUpload struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId      string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortMultipartUpload) Reset() {
+	*x = AbortMultipartUpload{}
+	mi := &file_metapb_meta_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortMultipartUpload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortMultipartUpload) ProtoMessage() {}
+
+func (x *AbortMultipartUpload) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortMultipartUpload.ProtoReflect.Descriptor instead.
+func (*AbortMultipartUpload) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AbortMultipartUpload) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *AbortMultipartUpload) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *AbortMultipartUpload) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
 type NodeHeartbeat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Node  *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -1261,7 +2931,7 @@ type NodeHeartbeat struct {
 
 func (x *NodeHeartbeat) Reset() {
 	*x = NodeHeartbeat{}
-	mi := &file_metapb_meta_proto_msgTypes[13]
+	mi := &file_metapb_meta_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +2943,7 @@ func (x *NodeHeartbeat) String() string {
 func (*NodeHeartbeat) ProtoMessage() {}
 
 func (x *NodeHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[13]
+	mi := &file_metapb_meta_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +2956,7 @@ func (x *NodeHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHeartbeat.ProtoReflect.Descriptor instead.
 func (*NodeHeartbeat) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{13}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *NodeHeartbeat) GetNode() *Node {
@@ -1312,7 +2982,7 @@ type AckGC struct {
 
 func (x *AckGC) Reset() {
 	*x = AckGC{}
-	mi := &file_metapb_meta_proto_msgTypes[14]
+	mi := &file_metapb_meta_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1324,7 +2994,7 @@ func (x *AckGC) String() string {
 func (*AckGC) ProtoMessage() {}
 
 func (x *AckGC) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[14]
+	mi := &file_metapb_meta_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1337,7 +3007,7 @@ func (x *AckGC) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckGC.ProtoReflect.Descriptor instead.
 func (*AckGC) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{14}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *AckGC) GetSeqs() []uint64 {
@@ -1352,14 +3022,16 @@ type CommandResult struct {
 	Code    ErrorCode              `protobuf:"varint,1,opt,name=code,proto3,enum=cairn.meta.v1.ErrorCode" json:"code,omitempty"`
 	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	// The version written (PutObject) or the delete marker created.
-	Version       *ObjectVersion `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	Version *ObjectVersion `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
+	// The version replaced or removed, when there was one.
+	Previous      *ObjectVersion `protobuf:"bytes,4,opt,name=previous,proto3" json:"previous,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_metapb_meta_proto_msgTypes[15]
+	mi := &file_metapb_meta_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1371,7 +3043,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[15]
+	mi := &file_metapb_meta_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1384,7 +3056,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{15}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CommandResult) GetCode() ErrorCode {
@@ -1408,6 +3080,672 @@ func (x *CommandResult) GetVersion() *ObjectVersion {
 	return nil
 }
 
+func (x *CommandResult) GetPrevious() *ObjectVersion {
+	if x != nil {
+		return x.Previous
+	}
+	return nil
+}
+
+type ListObjectVersionsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Bucket    string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Prefix    string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Delimiter string                 `protobuf:"bytes,3,opt,name=delimiter,proto3" json:"delimiter,omitempty"`
+	// Start after this key; with version_id_marker, after that version of it.
+	KeyMarker       string `protobuf:"bytes,4,opt,name=key_marker,json=keyMarker,proto3" json:"key_marker,omitempty"`
+	VersionIdMarker string `protobuf:"bytes,5,opt,name=version_id_marker,json=versionIdMarker,proto3" json:"version_id_marker,omitempty"`
+	MaxKeys         uint32 `protobuf:"varint,6,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ListObjectVersionsRequest) Reset() {
+	*x = ListObjectVersionsRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListObjectVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListObjectVersionsRequest) ProtoMessage() {}
+
+func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListObjectVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListObjectVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListObjectVersionsRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsRequest) GetDelimiter() string {
+	if x != nil {
+		return x.Delimiter
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsRequest) GetKeyMarker() string {
+	if x != nil {
+		return x.KeyMarker
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsRequest) GetVersionIdMarker() string {
+	if x != nil {
+		return x.VersionIdMarker
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsRequest) GetMaxKeys() uint32 {
+	if x != nil {
+		return x.MaxKeys
+	}
+	return 0
+}
+
+type ListObjectVersionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  ErrorCode              `protobuf:"varint,1,opt,name=code,proto3,enum=cairn.meta.v1.ErrorCode" json:"code,omitempty"`
+	// Versions and delete markers, key order then newest first; is_latest set.
+	Versions            []*ObjectVersion `protobuf:"bytes,2,rep,name=versions,proto3" json:"versions,omitempty"`
+	CommonPrefixes      []string         `protobuf:"bytes,3,rep,name=common_prefixes,json=commonPrefixes,proto3" json:"common_prefixes,omitempty"`
+	Truncated           bool             `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	NextKeyMarker       string           `protobuf:"bytes,5,opt,name=next_key_marker,json=nextKeyMarker,proto3" json:"next_key_marker,omitempty"`
+	NextVersionIdMarker string           `protobuf:"bytes,6,opt,name=next_version_id_marker,json=nextVersionIdMarker,proto3" json:"next_version_id_marker,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ListObjectVersionsResponse) Reset() {
+	*x = ListObjectVersionsResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListObjectVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListObjectVersionsResponse) ProtoMessage() {}
+
+func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListObjectVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListObjectVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListObjectVersionsResponse) GetCode() ErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return ErrorCode_OK
+}
+
+func (x *ListObjectVersionsResponse) GetVersions() []*ObjectVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *ListObjectVersionsResponse) GetCommonPrefixes() []string {
+	if x != nil {
+		return x.CommonPrefixes
+	}
+	return nil
+}
+
+func (x *ListObjectVersionsResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *ListObjectVersionsResponse) GetNextKeyMarker() string {
+	if x != nil {
+		return x.NextKeyMarker
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsResponse) GetNextVersionIdMarker() string {
+	if x != nil {
+		return x.NextVersionIdMarker
+	}
+	return ""
+}
+
+type GetUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccessKey     string                 `protobuf:"bytes,1,opt,name=access_key,json=accessKey,proto3" json:"access_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserRequest) Reset() {
+	*x = GetUserRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserRequest) ProtoMessage() {}
+
+func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
+func (*GetUserRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *GetUserRequest) GetAccessKey() string {
+	if x != nil {
+		return x.AccessKey
+	}
+	return ""
+}
+
+type GetUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          ErrorCode              `protobuf:"varint,1,opt,name=code,proto3,enum=cairn.meta.v1.ErrorCode" json:"code,omitempty"`
+	User          *User                  `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserResponse) Reset() {
+	*x = GetUserResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserResponse) ProtoMessage() {}
+
+func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
+func (*GetUserResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *GetUserResponse) GetCode() ErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return ErrorCode_OK
+}
+
+func (x *GetUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+type ListUsersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersRequest) Reset() {
+	*x = ListUsersRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersRequest) ProtoMessage() {}
+
+func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
+func (*ListUsersRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{38}
+}
+
+type ListUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*User                `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListUsersResponse) Reset() {
+	*x = ListUsersResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListUsersResponse) ProtoMessage() {}
+
+func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
+func (*ListUsersResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListUsersResponse) GetUsers() []*User {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+type GetMultipartUploadRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Bucket   string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key      string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	// Parts after this number, at most max_parts (0 = all).
+	PartNumberMarker uint32 `protobuf:"varint,4,opt,name=part_number_marker,json=partNumberMarker,proto3" json:"part_number_marker,omitempty"`
+	MaxParts         uint32 `protobuf:"varint,5,opt,name=max_parts,json=maxParts,proto3" json:"max_parts,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *GetMultipartUploadRequest) Reset() {
+	*x = GetMultipartUploadRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMultipartUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMultipartUploadRequest) ProtoMessage() {}
+
+func (x *GetMultipartUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMultipartUploadRequest.ProtoReflect.Descriptor instead.
+func (*GetMultipartUploadRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *GetMultipartUploadRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *GetMultipartUploadRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *GetMultipartUploadRequest) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *GetMultipartUploadRequest) GetPartNumberMarker() uint32 {
+	if x != nil {
+		return x.PartNumberMarker
+	}
+	return 0
+}
+
+func (x *GetMultipartUploadRequest) GetMaxParts() uint32 {
+	if x != nil {
+		return x.MaxParts
+	}
+	return 0
+}
+
+type GetMultipartUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          ErrorCode              `protobuf:"varint,1,opt,name=code,proto3,enum=cairn.meta.v1.ErrorCode" json:"code,omitempty"`
+	Upload        *MultipartUpload       `protobuf:"bytes,2,opt,name=upload,proto3" json:"upload,omitempty"`
+	Parts         []*PartInfo            `protobuf:"bytes,3,rep,name=parts,proto3" json:"parts,omitempty"`
+	Truncated     bool                   `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMultipartUploadResponse) Reset() {
+	*x = GetMultipartUploadResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMultipartUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMultipartUploadResponse) ProtoMessage() {}
+
+func (x *GetMultipartUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMultipartUploadResponse.ProtoReflect.Descriptor instead.
+func (*GetMultipartUploadResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetMultipartUploadResponse) GetCode() ErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return ErrorCode_OK
+}
+
+func (x *GetMultipartUploadResponse) GetUpload() *MultipartUpload {
+	if x != nil {
+		return x.Upload
+	}
+	return nil
+}
+
+func (x *GetMultipartUploadResponse) GetParts() []*PartInfo {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+func (x *GetMultipartUploadResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+type ListMultipartUploadsRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Bucket         string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Prefix         string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Delimiter      string                 `protobuf:"bytes,3,opt,name=delimiter,proto3" json:"delimiter,omitempty"`
+	KeyMarker      string                 `protobuf:"bytes,4,opt,name=key_marker,json=keyMarker,proto3" json:"key_marker,omitempty"`
+	UploadIdMarker string                 `protobuf:"bytes,5,opt,name=upload_id_marker,json=uploadIdMarker,proto3" json:"upload_id_marker,omitempty"`
+	MaxUploads     uint32                 `protobuf:"varint,6,opt,name=max_uploads,json=maxUploads,proto3" json:"max_uploads,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListMultipartUploadsRequest) Reset() {
+	*x = ListMultipartUploadsRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMultipartUploadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMultipartUploadsRequest) ProtoMessage() {}
+
+func (x *ListMultipartUploadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMultipartUploadsRequest.ProtoReflect.Descriptor instead.
+func (*ListMultipartUploadsRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListMultipartUploadsRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsRequest) GetDelimiter() string {
+	if x != nil {
+		return x.Delimiter
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsRequest) GetKeyMarker() string {
+	if x != nil {
+		return x.KeyMarker
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsRequest) GetUploadIdMarker() string {
+	if x != nil {
+		return x.UploadIdMarker
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsRequest) GetMaxUploads() uint32 {
+	if x != nil {
+		return x.MaxUploads
+	}
+	return 0
+}
+
+type ListMultipartUploadsResponse struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Code               ErrorCode              `protobuf:"varint,1,opt,name=code,proto3,enum=cairn.meta.v1.ErrorCode" json:"code,omitempty"`
+	Uploads            []*MultipartUpload     `protobuf:"bytes,2,rep,name=uploads,proto3" json:"uploads,omitempty"`
+	CommonPrefixes     []string               `protobuf:"bytes,3,rep,name=common_prefixes,json=commonPrefixes,proto3" json:"common_prefixes,omitempty"`
+	Truncated          bool                   `protobuf:"varint,4,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	NextKeyMarker      string                 `protobuf:"bytes,5,opt,name=next_key_marker,json=nextKeyMarker,proto3" json:"next_key_marker,omitempty"`
+	NextUploadIdMarker string                 `protobuf:"bytes,6,opt,name=next_upload_id_marker,json=nextUploadIdMarker,proto3" json:"next_upload_id_marker,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ListMultipartUploadsResponse) Reset() {
+	*x = ListMultipartUploadsResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMultipartUploadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMultipartUploadsResponse) ProtoMessage() {}
+
+func (x *ListMultipartUploadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMultipartUploadsResponse.ProtoReflect.Descriptor instead.
+func (*ListMultipartUploadsResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ListMultipartUploadsResponse) GetCode() ErrorCode {
+	if x != nil {
+		return x.Code
+	}
+	return ErrorCode_OK
+}
+
+func (x *ListMultipartUploadsResponse) GetUploads() []*MultipartUpload {
+	if x != nil {
+		return x.Uploads
+	}
+	return nil
+}
+
+func (x *ListMultipartUploadsResponse) GetCommonPrefixes() []string {
+	if x != nil {
+		return x.CommonPrefixes
+	}
+	return nil
+}
+
+func (x *ListMultipartUploadsResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *ListMultipartUploadsResponse) GetNextKeyMarker() string {
+	if x != nil {
+		return x.NextKeyMarker
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsResponse) GetNextUploadIdMarker() string {
+	if x != nil {
+		return x.NextUploadIdMarker
+	}
+	return ""
+}
+
 type ProposeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Command       *Command               `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
@@ -1417,7 +3755,7 @@ type ProposeRequest struct {
 
 func (x *ProposeRequest) Reset() {
 	*x = ProposeRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[16]
+	mi := &file_metapb_meta_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +3767,7 @@ func (x *ProposeRequest) String() string {
 func (*ProposeRequest) ProtoMessage() {}
 
 func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[16]
+	mi := &file_metapb_meta_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +3780,7 @@ func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{16}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ProposeRequest) GetCommand() *Command {
@@ -1461,7 +3799,7 @@ type ProposeResponse struct {
 
 func (x *ProposeResponse) Reset() {
 	*x = ProposeResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[17]
+	mi := &file_metapb_meta_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +3811,7 @@ func (x *ProposeResponse) String() string {
 func (*ProposeResponse) ProtoMessage() {}
 
 func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[17]
+	mi := &file_metapb_meta_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +3824,7 @@ func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeResponse.ProtoReflect.Descriptor instead.
 func (*ProposeResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{17}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ProposeResponse) GetResult() *CommandResult {
@@ -1505,7 +3843,7 @@ type GetBucketRequest struct {
 
 func (x *GetBucketRequest) Reset() {
 	*x = GetBucketRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[18]
+	mi := &file_metapb_meta_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1517,7 +3855,7 @@ func (x *GetBucketRequest) String() string {
 func (*GetBucketRequest) ProtoMessage() {}
 
 func (x *GetBucketRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[18]
+	mi := &file_metapb_meta_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1530,7 +3868,7 @@ func (x *GetBucketRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBucketRequest.ProtoReflect.Descriptor instead.
 func (*GetBucketRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{18}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetBucketRequest) GetName() string {
@@ -1550,7 +3888,7 @@ type GetBucketResponse struct {
 
 func (x *GetBucketResponse) Reset() {
 	*x = GetBucketResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[19]
+	mi := &file_metapb_meta_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +3900,7 @@ func (x *GetBucketResponse) String() string {
 func (*GetBucketResponse) ProtoMessage() {}
 
 func (x *GetBucketResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[19]
+	mi := &file_metapb_meta_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +3913,7 @@ func (x *GetBucketResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBucketResponse.ProtoReflect.Descriptor instead.
 func (*GetBucketResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{19}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetBucketResponse) GetCode() ErrorCode {
@@ -1600,7 +3938,7 @@ type ListBucketsRequest struct {
 
 func (x *ListBucketsRequest) Reset() {
 	*x = ListBucketsRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[20]
+	mi := &file_metapb_meta_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1612,7 +3950,7 @@ func (x *ListBucketsRequest) String() string {
 func (*ListBucketsRequest) ProtoMessage() {}
 
 func (x *ListBucketsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[20]
+	mi := &file_metapb_meta_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1625,7 +3963,7 @@ func (x *ListBucketsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBucketsRequest.ProtoReflect.Descriptor instead.
 func (*ListBucketsRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{20}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{48}
 }
 
 type ListBucketsResponse struct {
@@ -1637,7 +3975,7 @@ type ListBucketsResponse struct {
 
 func (x *ListBucketsResponse) Reset() {
 	*x = ListBucketsResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[21]
+	mi := &file_metapb_meta_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +3987,7 @@ func (x *ListBucketsResponse) String() string {
 func (*ListBucketsResponse) ProtoMessage() {}
 
 func (x *ListBucketsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[21]
+	mi := &file_metapb_meta_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,7 +4000,7 @@ func (x *ListBucketsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBucketsResponse.ProtoReflect.Descriptor instead.
 func (*ListBucketsResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{21}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListBucketsResponse) GetBuckets() []*Bucket {
@@ -1684,7 +4022,7 @@ type GetObjectRequest struct {
 
 func (x *GetObjectRequest) Reset() {
 	*x = GetObjectRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[22]
+	mi := &file_metapb_meta_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1696,7 +4034,7 @@ func (x *GetObjectRequest) String() string {
 func (*GetObjectRequest) ProtoMessage() {}
 
 func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[22]
+	mi := &file_metapb_meta_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1709,7 +4047,7 @@ func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectRequest.ProtoReflect.Descriptor instead.
 func (*GetObjectRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{22}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetObjectRequest) GetBucket() string {
@@ -1743,7 +4081,7 @@ type GetObjectResponse struct {
 
 func (x *GetObjectResponse) Reset() {
 	*x = GetObjectResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[23]
+	mi := &file_metapb_meta_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1755,7 +4093,7 @@ func (x *GetObjectResponse) String() string {
 func (*GetObjectResponse) ProtoMessage() {}
 
 func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[23]
+	mi := &file_metapb_meta_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1768,7 +4106,7 @@ func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectResponse.ProtoReflect.Descriptor instead.
 func (*GetObjectResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{23}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetObjectResponse) GetCode() ErrorCode {
@@ -1800,7 +4138,7 @@ type ListObjectsRequest struct {
 
 func (x *ListObjectsRequest) Reset() {
 	*x = ListObjectsRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[24]
+	mi := &file_metapb_meta_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1812,7 +4150,7 @@ func (x *ListObjectsRequest) String() string {
 func (*ListObjectsRequest) ProtoMessage() {}
 
 func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[24]
+	mi := &file_metapb_meta_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1825,7 +4163,7 @@ func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsRequest.ProtoReflect.Descriptor instead.
 func (*ListObjectsRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{24}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListObjectsRequest) GetBucket() string {
@@ -1879,7 +4217,7 @@ type ListObjectsResponse struct {
 
 func (x *ListObjectsResponse) Reset() {
 	*x = ListObjectsResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[25]
+	mi := &file_metapb_meta_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +4229,7 @@ func (x *ListObjectsResponse) String() string {
 func (*ListObjectsResponse) ProtoMessage() {}
 
 func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[25]
+	mi := &file_metapb_meta_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +4242,7 @@ func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsResponse.ProtoReflect.Descriptor instead.
 func (*ListObjectsResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{25}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListObjectsResponse) GetCode() ErrorCode {
@@ -1950,7 +4288,7 @@ type GetClusterMapRequest struct {
 
 func (x *GetClusterMapRequest) Reset() {
 	*x = GetClusterMapRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[26]
+	mi := &file_metapb_meta_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +4300,7 @@ func (x *GetClusterMapRequest) String() string {
 func (*GetClusterMapRequest) ProtoMessage() {}
 
 func (x *GetClusterMapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[26]
+	mi := &file_metapb_meta_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +4313,7 @@ func (x *GetClusterMapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterMapRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterMapRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{26}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{54}
 }
 
 type GetClusterMapResponse struct {
@@ -1987,7 +4325,7 @@ type GetClusterMapResponse struct {
 
 func (x *GetClusterMapResponse) Reset() {
 	*x = GetClusterMapResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[27]
+	mi := &file_metapb_meta_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +4337,7 @@ func (x *GetClusterMapResponse) String() string {
 func (*GetClusterMapResponse) ProtoMessage() {}
 
 func (x *GetClusterMapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[27]
+	mi := &file_metapb_meta_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +4350,7 @@ func (x *GetClusterMapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterMapResponse.ProtoReflect.Descriptor instead.
 func (*GetClusterMapResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{27}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetClusterMapResponse) GetMap() *ClusterMap {
@@ -2031,7 +4369,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[28]
+	mi := &file_metapb_meta_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2043,7 +4381,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[28]
+	mi := &file_metapb_meta_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2056,7 +4394,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{28}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *HeartbeatRequest) GetNode() *Node {
@@ -2075,7 +4413,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[29]
+	mi := &file_metapb_meta_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +4425,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[29]
+	mi := &file_metapb_meta_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +4438,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{29}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *HeartbeatResponse) GetEpoch() uint64 {
@@ -2118,7 +4456,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[30]
+	mi := &file_metapb_meta_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2130,7 +4468,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[30]
+	mi := &file_metapb_meta_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2143,7 +4481,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{30}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{58}
 }
 
 type StatusResponse struct {
@@ -2162,7 +4500,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[31]
+	mi := &file_metapb_meta_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2174,7 +4512,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[31]
+	mi := &file_metapb_meta_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2187,7 +4525,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{31}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -2236,14 +4574,56 @@ var File_metapb_meta_proto protoreflect.FileDescriptor
 
 const file_metapb_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x11metapb/meta.proto\x12\rcairn.meta.v1\"\x9e\x01\n" +
+	"\x11metapb/meta.proto\x12\rcairn.meta.v1\"\xa1\x05\n" +
 	"\x06Bucket\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
 	"\x11created_unix_nano\x18\x02 \x01(\x03R\x0fcreatedUnixNano\x12\x14\n" +
 	"\x05owner\x18\x03 \x01(\tR\x05owner\x12>\n" +
 	"\n" +
 	"versioning\x18\x04 \x01(\x0e2\x1e.cairn.meta.v1.VersioningStateR\n" +
-	"versioning\"u\n" +
+	"versioning\x12.\n" +
+	"\x13object_lock_enabled\x18\x05 \x01(\bR\x11objectLockEnabled\x12L\n" +
+	"\x11default_retention\x18\x06 \x01(\v2\x1f.cairn.meta.v1.DefaultRetentionR\x10defaultRetention\x12\x16\n" +
+	"\x06policy\x18\a \x01(\tR\x06policy\x122\n" +
+	"\x03acl\x18\b \x01(\v2 .cairn.meta.v1.AccessControlListR\x03acl\x12\x1c\n" +
+	"\townership\x18\t \x01(\tR\townership\x12?\n" +
+	"\n" +
+	"encryption\x18\n" +
+	" \x01(\v2\x1f.cairn.meta.v1.BucketEncryptionR\n" +
+	"encryption\x12#\n" +
+	"\rlifecycle_xml\x18\v \x01(\tR\flifecycleXml\x12E\n" +
+	"\x0flifecycle_rules\x18\f \x03(\v2\x1c.cairn.meta.v1.LifecycleRuleR\x0elifecycleRules\x123\n" +
+	"\x04tags\x18\r \x03(\v2\x1f.cairn.meta.v1.Bucket.TagsEntryR\x04tags\x1a7\n" +
+	"\tTagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"P\n" +
+	"\x10DefaultRetention\x12\x12\n" +
+	"\x04mode\x18\x01 \x01(\tR\x04mode\x12\x12\n" +
+	"\x04days\x18\x02 \x01(\rR\x04days\x12\x14\n" +
+	"\x05years\x18\x03 \x01(\rR\x05years\"\xa5\x01\n" +
+	"\x05Grant\x12!\n" +
+	"\fgrantee_type\x18\x01 \x01(\tR\vgranteeType\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12\x10\n" +
+	"\x03uri\x18\x03 \x01(\tR\x03uri\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\x12!\n" +
+	"\fdisplay_name\x18\x05 \x01(\tR\vdisplayName\x12\x1e\n" +
+	"\n" +
+	"permission\x18\x06 \x01(\tR\n" +
+	"permission\"\\\n" +
+	"\x11AccessControlList\x12\x19\n" +
+	"\bowner_id\x18\x01 \x01(\tR\aownerId\x12,\n" +
+	"\x06grants\x18\x02 \x03(\v2\x14.cairn.meta.v1.GrantR\x06grants\"|\n" +
+	"\x10BucketEncryption\x12\x1c\n" +
+	"\talgorithm\x18\x01 \x01(\tR\talgorithm\x12\x1c\n" +
+	"\n" +
+	"kms_key_id\x18\x02 \x01(\tR\bkmsKeyId\x12,\n" +
+	"\x12bucket_key_enabled\x18\x03 \x01(\bR\x10bucketKeyEnabled\"\xc1\x01\n" +
+	"\rLifecycleRule\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x16\n" +
+	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12E\n" +
+	"\x1fabort_incomplete_multipart_days\x18\x04 \x01(\rR\x1cabortIncompleteMultipartDays\x12'\n" +
+	"\x0fexpiration_days\x18\x05 \x01(\rR\x0eexpirationDays\"u\n" +
 	"\x0eErasureProfile\x12\x1f\n" +
 	"\vdata_shards\x18\x01 \x01(\rR\n" +
 	"dataShards\x12#\n" +
@@ -2252,7 +4632,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"block_size\x18\x03 \x01(\rR\tblockSize\"D\n" +
 	"\x0eShardPlacement\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
-	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\x89\a\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\xf9\n" +
+	"\n" +
 	"\rObjectVersion\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -2273,7 +4654,21 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\rstorage_class\x18\x0f \x01(\tR\fstorageClass\x12!\n" +
 	"\funder_spread\x18\x10 \x01(\bR\vunderSpread\x12\x14\n" +
 	"\x05owner\x18\x11 \x01(\tR\x05owner\x12\x10\n" +
-	"\x03seq\x18\x12 \x01(\x04R\x03seq\x1a:\n" +
+	"\x03seq\x18\x12 \x01(\x04R\x03seq\x12:\n" +
+	"\x04tags\x18\x13 \x03(\v2&.cairn.meta.v1.ObjectVersion.TagsEntryR\x04tags\x129\n" +
+	"\n" +
+	"encryption\x18\x14 \x01(\v2\x19.cairn.meta.v1.EncryptionR\n" +
+	"encryption\x12\x1f\n" +
+	"\vstored_size\x18\x15 \x01(\x03R\n" +
+	"storedSize\x122\n" +
+	"\x03acl\x18\x16 \x01(\v2 .cairn.meta.v1.AccessControlListR\x03acl\x12\x1b\n" +
+	"\tlock_mode\x18\x17 \x01(\tR\blockMode\x12<\n" +
+	"\x1block_retain_until_unix_nano\x18\x18 \x01(\x03R\x17lockRetainUntilUnixNano\x12\x1d\n" +
+	"\n" +
+	"legal_hold\x18\x19 \x01(\bR\tlegalHold\x12-\n" +
+	"\x05parts\x18\x1a \x03(\v2\x17.cairn.meta.v1.PartInfoR\x05parts\x12#\n" +
+	"\rchecksum_type\x18\x1b \x01(\tR\fchecksumType\x12\x1b\n" +
+	"\tis_latest\x18\x1c \x01(\bR\bisLatest\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
@@ -2282,7 +4677,54 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a<\n" +
 	"\x0eChecksumsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x99\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a7\n" +
+	"\tTagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x94\x02\n" +
+	"\n" +
+	"Encryption\x12\x1c\n" +
+	"\talgorithm\x18\x01 \x01(\tR\talgorithm\x12\x1f\n" +
+	"\vwrapped_key\x18\x02 \x01(\fR\n" +
+	"wrappedKey\x12\x15\n" +
+	"\x06key_id\x18\x03 \x01(\tR\x05keyId\x12\x1f\n" +
+	"\vkms_context\x18\x04 \x01(\tR\n" +
+	"kmsContext\x12,\n" +
+	"\x12bucket_key_enabled\x18\x05 \x01(\bR\x10bucketKeyEnabled\x12(\n" +
+	"\x10customer_key_md5\x18\x06 \x01(\tR\x0ecustomerKeyMd5\x12!\n" +
+	"\fpackage_size\x18\a \x01(\rR\vpackageSize\x12\x14\n" +
+	"\x05nonce\x18\b \x01(\fR\x05nonce\"\xdb\x03\n" +
+	"\bPartInfo\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x17\n" +
+	"\adata_id\x18\x04 \x01(\tR\x06dataId\x127\n" +
+	"\aprofile\x18\x05 \x01(\v2\x1d.cairn.meta.v1.ErasureProfileR\aprofile\x125\n" +
+	"\x06shards\x18\x06 \x03(\v2\x1d.cairn.meta.v1.ShardPlacementR\x06shards\x12D\n" +
+	"\tchecksums\x18\a \x03(\v2&.cairn.meta.v1.PartInfo.ChecksumsEntryR\tchecksums\x12&\n" +
+	"\x0fmtime_unix_nano\x18\b \x01(\x03R\rmtimeUnixNano\x12\x1f\n" +
+	"\vstored_size\x18\t \x01(\x03R\n" +
+	"storedSize\x129\n" +
+	"\n" +
+	"encryption\x18\n" +
+	" \x01(\v2\x19.cairn.meta.v1.EncryptionR\n" +
+	"encryption\x1a<\n" +
+	"\x0eChecksumsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf1\x01\n" +
+	"\x0fMultipartUpload\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\x12.\n" +
+	"\x13initiated_unix_nano\x18\x04 \x01(\x03R\x11initiatedUnixNano\x128\n" +
+	"\btemplate\x18\x05 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\btemplate\x12-\n" +
+	"\x12checksum_algorithm\x18\x06 \x01(\tR\x11checksumAlgorithm\"\xc4\x01\n" +
+	"\x04User\x12\x1d\n" +
+	"\n" +
+	"access_key\x18\x01 \x01(\tR\taccessKey\x12+\n" +
+	"\x11secret_ciphertext\x18\x02 \x01(\fR\x10secretCiphertext\x12!\n" +
+	"\fcanonical_id\x18\x03 \x01(\tR\vcanonicalId\x12!\n" +
+	"\fdisplay_name\x18\x04 \x01(\tR\vdisplayName\x12*\n" +
+	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNano\"\x99\x01\n" +
 	"\x05Drive\x12\x19\n" +
 	"\bdrive_id\x18\x01 \x01(\tR\adriveId\x12%\n" +
 	"\x0ecapacity_bytes\x18\x02 \x01(\x04R\rcapacityBytes\x12\x1d\n" +
@@ -2305,7 +4747,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x17\n" +
 	"\adata_id\x18\x02 \x01(\tR\x06dataId\x125\n" +
 	"\x06shards\x18\x03 \x03(\v2\x1d.cairn.meta.v1.ShardPlacementR\x06shards\x12,\n" +
-	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\"\x8c\x03\n" +
+	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\"\xdf\a\n" +
 	"\aCommand\x12B\n" +
 	"\rcreate_bucket\x18\x01 \x01(\v2\x1b.cairn.meta.v1.CreateBucketH\x00R\fcreateBucket\x12B\n" +
 	"\rdelete_bucket\x18\x02 \x01(\v2\x1b.cairn.meta.v1.DeleteBucketH\x00R\fdeleteBucket\x129\n" +
@@ -2313,30 +4755,142 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"put_object\x18\x03 \x01(\v2\x18.cairn.meta.v1.PutObjectH\x00R\tputObject\x12B\n" +
 	"\rdelete_object\x18\x04 \x01(\v2\x1b.cairn.meta.v1.DeleteObjectH\x00R\fdeleteObject\x12E\n" +
 	"\x0enode_heartbeat\x18\x05 \x01(\v2\x1c.cairn.meta.v1.NodeHeartbeatH\x00R\rnodeHeartbeat\x12-\n" +
-	"\x06ack_gc\x18\x06 \x01(\v2\x14.cairn.meta.v1.AckGCH\x00R\x05ackGcB\x04\n" +
+	"\x06ack_gc\x18\x06 \x01(\v2\x14.cairn.meta.v1.AckGCH\x00R\x05ackGc\x12B\n" +
+	"\rupdate_bucket\x18\a \x01(\v2\x1b.cairn.meta.v1.UpdateBucketH\x00R\fupdateBucket\x12B\n" +
+	"\rupdate_object\x18\b \x01(\v2\x1b.cairn.meta.v1.UpdateObjectH\x00R\fupdateObject\x123\n" +
+	"\bput_user\x18\t \x01(\v2\x16.cairn.meta.v1.PutUserH\x00R\aputUser\x12<\n" +
+	"\vdelete_user\x18\n" +
+	" \x01(\v2\x19.cairn.meta.v1.DeleteUserH\x00R\n" +
+	"deleteUser\x12^\n" +
+	"\x17create_multipart_upload\x18\v \x01(\v2$.cairn.meta.v1.CreateMultipartUploadH\x00R\x15createMultipartUpload\x123\n" +
+	"\bput_part\x18\f \x01(\v2\x16.cairn.meta.v1.PutPartH\x00R\aputPart\x12d\n" +
+	"\x19complete_multipart_upload\x18\r \x01(\v2&.cairn.meta.v1.CompleteMultipartUploadH\x00R\x17completeMultipartUpload\x12[\n" +
+	"\x16abort_multipart_upload\x18\x0e \x01(\v2#.cairn.meta.v1.AbortMultipartUploadH\x00R\x14abortMultipartUploadB\x04\n" +
 	"\x02op\"=\n" +
 	"\fCreateBucket\x12-\n" +
 	"\x06bucket\x18\x01 \x01(\v2\x15.cairn.meta.v1.BucketR\x06bucket\"\"\n" +
 	"\fDeleteBucket\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"C\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xdb\x01\n" +
 	"\tPutObject\x126\n" +
-	"\aversion\x18\x01 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\aversion\"\xab\x01\n" +
+	"\aversion\x18\x01 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\aversion\x12\x19\n" +
+	"\bif_match\x18\x02 \x01(\tR\aifMatch\x12\"\n" +
+	"\rif_none_match\x18\x03 \x01(\bR\vifNoneMatch\x12+\n" +
+	"\x11bypass_governance\x18\x04 \x01(\bR\x10bypassGovernance\x12*\n" +
+	"\x11expect_version_id\x18\x05 \x01(\tR\x0fexpectVersionId\"\xf3\x01\n" +
 	"\fDeleteObject\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
 	"\n" +
 	"version_id\x18\x03 \x01(\tR\tversionId\x12&\n" +
 	"\x0fmtime_unix_nano\x18\x04 \x01(\x03R\rmtimeUnixNano\x12*\n" +
-	"\x11marker_version_id\x18\x05 \x01(\tR\x0fmarkerVersionId\"U\n" +
+	"\x11marker_version_id\x18\x05 \x01(\tR\x0fmarkerVersionId\x12+\n" +
+	"\x11bypass_governance\x18\x06 \x01(\bR\x10bypassGovernance\x12\x19\n" +
+	"\bif_match\x18\a \x01(\tR\aifMatch\"U\n" +
+	"\fUpdateBucket\x12-\n" +
+	"\x06bucket\x18\x01 \x01(\v2\x15.cairn.meta.v1.BucketR\x06bucket\x12\x16\n" +
+	"\x06fields\x18\x02 \x03(\tR\x06fields\"\xd2\x01\n" +
+	"\fUpdateObject\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x124\n" +
+	"\x06values\x18\x04 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\x06values\x12\x16\n" +
+	"\x06fields\x18\x05 \x03(\tR\x06fields\x12+\n" +
+	"\x11bypass_governance\x18\x06 \x01(\bR\x10bypassGovernance\"2\n" +
+	"\aPutUser\x12'\n" +
+	"\x04user\x18\x01 \x01(\v2\x13.cairn.meta.v1.UserR\x04user\"+\n" +
+	"\n" +
+	"DeleteUser\x12\x1d\n" +
+	"\n" +
+	"access_key\x18\x01 \x01(\tR\taccessKey\"O\n" +
+	"\x15CreateMultipartUpload\x126\n" +
+	"\x06upload\x18\x01 \x01(\v2\x1e.cairn.meta.v1.MultipartUploadR\x06upload\"}\n" +
+	"\aPutPart\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\x12+\n" +
+	"\x04part\x18\x04 \x01(\v2\x17.cairn.meta.v1.PartInfoR\x04part\"\xc2\x01\n" +
+	"\fCompletePart\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12H\n" +
+	"\tchecksums\x18\x03 \x03(\v2*.cairn.meta.v1.CompletePart.ChecksumsEntryR\tchecksums\x1a<\n" +
+	"\x0eChecksumsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xae\x02\n" +
+	"\x17CompleteMultipartUpload\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\x121\n" +
+	"\x05parts\x18\x04 \x03(\v2\x1b.cairn.meta.v1.CompletePartR\x05parts\x126\n" +
+	"\aversion\x18\x05 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\aversion\x12\x19\n" +
+	"\bif_match\x18\x06 \x01(\tR\aifMatch\x12\"\n" +
+	"\rif_none_match\x18\a \x01(\bR\vifNoneMatch\x12\"\n" +
+	"\rmin_part_size\x18\b \x01(\rR\vminPartSize\"]\n" +
+	"\x14AbortMultipartUpload\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\"U\n" +
 	"\rNodeHeartbeat\x12'\n" +
 	"\x04node\x18\x01 \x01(\v2\x13.cairn.meta.v1.NodeR\x04node\x12\x1b\n" +
 	"\tunix_nano\x18\x02 \x01(\x03R\bunixNano\"\x1b\n" +
 	"\x05AckGC\x12\x12\n" +
-	"\x04seqs\x18\x01 \x03(\x04R\x04seqs\"\x8f\x01\n" +
+	"\x04seqs\x18\x01 \x03(\x04R\x04seqs\"\xc9\x01\n" +
 	"\rCommandResult\x12,\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x18.cairn.meta.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x126\n" +
-	"\aversion\x18\x03 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\aversion\"B\n" +
+	"\aversion\x18\x03 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\aversion\x128\n" +
+	"\bprevious\x18\x04 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\bprevious\"\xcf\x01\n" +
+	"\x19ListObjectVersionsRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1c\n" +
+	"\tdelimiter\x18\x03 \x01(\tR\tdelimiter\x12\x1d\n" +
+	"\n" +
+	"key_marker\x18\x04 \x01(\tR\tkeyMarker\x12*\n" +
+	"\x11version_id_marker\x18\x05 \x01(\tR\x0fversionIdMarker\x12\x19\n" +
+	"\bmax_keys\x18\x06 \x01(\rR\amaxKeys\"\xa8\x02\n" +
+	"\x1aListObjectVersionsResponse\x12,\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x18.cairn.meta.v1.ErrorCodeR\x04code\x128\n" +
+	"\bversions\x18\x02 \x03(\v2\x1c.cairn.meta.v1.ObjectVersionR\bversions\x12'\n" +
+	"\x0fcommon_prefixes\x18\x03 \x03(\tR\x0ecommonPrefixes\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\x12&\n" +
+	"\x0fnext_key_marker\x18\x05 \x01(\tR\rnextKeyMarker\x123\n" +
+	"\x16next_version_id_marker\x18\x06 \x01(\tR\x13nextVersionIdMarker\"/\n" +
+	"\x0eGetUserRequest\x12\x1d\n" +
+	"\n" +
+	"access_key\x18\x01 \x01(\tR\taccessKey\"h\n" +
+	"\x0fGetUserResponse\x12,\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x18.cairn.meta.v1.ErrorCodeR\x04code\x12'\n" +
+	"\x04user\x18\x02 \x01(\v2\x13.cairn.meta.v1.UserR\x04user\"\x12\n" +
+	"\x10ListUsersRequest\">\n" +
+	"\x11ListUsersResponse\x12)\n" +
+	"\x05users\x18\x01 \x03(\v2\x13.cairn.meta.v1.UserR\x05users\"\xad\x01\n" +
+	"\x19GetMultipartUploadRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\x12,\n" +
+	"\x12part_number_marker\x18\x04 \x01(\rR\x10partNumberMarker\x12\x1b\n" +
+	"\tmax_parts\x18\x05 \x01(\rR\bmaxParts\"\xcf\x01\n" +
+	"\x1aGetMultipartUploadResponse\x12,\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x18.cairn.meta.v1.ErrorCodeR\x04code\x126\n" +
+	"\x06upload\x18\x02 \x01(\v2\x1e.cairn.meta.v1.MultipartUploadR\x06upload\x12-\n" +
+	"\x05parts\x18\x03 \x03(\v2\x17.cairn.meta.v1.PartInfoR\x05parts\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\"\xd5\x01\n" +
+	"\x1bListMultipartUploadsRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1c\n" +
+	"\tdelimiter\x18\x03 \x01(\tR\tdelimiter\x12\x1d\n" +
+	"\n" +
+	"key_marker\x18\x04 \x01(\tR\tkeyMarker\x12(\n" +
+	"\x10upload_id_marker\x18\x05 \x01(\tR\x0euploadIdMarker\x12\x1f\n" +
+	"\vmax_uploads\x18\x06 \x01(\rR\n" +
+	"maxUploads\"\xa8\x02\n" +
+	"\x1cListMultipartUploadsResponse\x12,\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x18.cairn.meta.v1.ErrorCodeR\x04code\x128\n" +
+	"\auploads\x18\x02 \x03(\v2\x1e.cairn.meta.v1.MultipartUploadR\auploads\x12'\n" +
+	"\x0fcommon_prefixes\x18\x03 \x03(\tR\x0ecommonPrefixes\x12\x1c\n" +
+	"\ttruncated\x18\x04 \x01(\bR\ttruncated\x12&\n" +
+	"\x0fnext_key_marker\x18\x05 \x01(\tR\rnextKeyMarker\x121\n" +
+	"\x15next_upload_id_marker\x18\x06 \x01(\tR\x12nextUploadIdMarker\"B\n" +
 	"\x0eProposeRequest\x120\n" +
 	"\acommand\x18\x01 \x01(\v2\x16.cairn.meta.v1.CommandR\acommand\"G\n" +
 	"\x0fProposeResponse\x124\n" +
@@ -2398,7 +4952,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\fDRIVE_FAILED\x10\x02*/\n" +
 	"\tNodeState\x12\x0f\n" +
 	"\vNODE_ACTIVE\x10\x00\x12\x11\n" +
-	"\rNODE_DRAINING\x10\x01*\xad\x01\n" +
+	"\rNODE_DRAINING\x10\x01*\xd9\x02\n" +
 	"\tErrorCode\x12\x06\n" +
 	"\x02OK\x10\x00\x12\x19\n" +
 	"\x15BUCKET_ALREADY_EXISTS\x10\x01\x12\x12\n" +
@@ -2407,7 +4961,16 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\vNO_SUCH_KEY\x10\x04\x12\x13\n" +
 	"\x0fNO_SUCH_VERSION\x10\x05\x12\x17\n" +
 	"\x13PRECONDITION_FAILED\x10\x06\x12\x14\n" +
-	"\x10INVALID_ARGUMENT\x10\a2\x8f\x05\n" +
+	"\x10INVALID_ARGUMENT\x10\a\x12\x12\n" +
+	"\x0eNO_SUCH_UPLOAD\x10\b\x12\x10\n" +
+	"\fINVALID_PART\x10\t\x12\x16\n" +
+	"\x12INVALID_PART_ORDER\x10\n" +
+	"\x12\x14\n" +
+	"\x10ENTITY_TOO_SMALL\x10\v\x12\x11\n" +
+	"\rACCESS_DENIED\x10\f\x12\x10\n" +
+	"\fNO_SUCH_USER\x10\r\x12\x17\n" +
+	"\x13USER_ALREADY_EXISTS\x10\x0e\x12\x18\n" +
+	"\x14CONDITIONAL_CONFLICT\x10\x0f2\xf0\b\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -2416,7 +4979,12 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\vListObjects\x12!.cairn.meta.v1.ListObjectsRequest\x1a\".cairn.meta.v1.ListObjectsResponse\x12Z\n" +
 	"\rGetClusterMap\x12#.cairn.meta.v1.GetClusterMapRequest\x1a$.cairn.meta.v1.GetClusterMapResponse\x12N\n" +
 	"\tHeartbeat\x12\x1f.cairn.meta.v1.HeartbeatRequest\x1a .cairn.meta.v1.HeartbeatResponse\x12E\n" +
-	"\x06Status\x12\x1c.cairn.meta.v1.StatusRequest\x1a\x1d.cairn.meta.v1.StatusResponseB(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
+	"\x06Status\x12\x1c.cairn.meta.v1.StatusRequest\x1a\x1d.cairn.meta.v1.StatusResponse\x12i\n" +
+	"\x12ListObjectVersions\x12(.cairn.meta.v1.ListObjectVersionsRequest\x1a).cairn.meta.v1.ListObjectVersionsResponse\x12H\n" +
+	"\aGetUser\x12\x1d.cairn.meta.v1.GetUserRequest\x1a\x1e.cairn.meta.v1.GetUserResponse\x12N\n" +
+	"\tListUsers\x12\x1f.cairn.meta.v1.ListUsersRequest\x1a .cairn.meta.v1.ListUsersResponse\x12i\n" +
+	"\x12GetMultipartUpload\x12(.cairn.meta.v1.GetMultipartUploadRequest\x1a).cairn.meta.v1.GetMultipartUploadResponse\x12o\n" +
+	"\x14ListMultipartUploads\x12*.cairn.meta.v1.ListMultipartUploadsRequest\x1a+.cairn.meta.v1.ListMultipartUploadsResponseB(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
 
 var (
 	file_metapb_meta_proto_rawDescOnce sync.Once
@@ -2431,103 +4999,187 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_metapb_meta_proto_goTypes = []any{
-	(VersioningState)(0),          // 0: cairn.meta.v1.VersioningState
-	(DriveState)(0),               // 1: cairn.meta.v1.DriveState
-	(NodeState)(0),                // 2: cairn.meta.v1.NodeState
-	(ErrorCode)(0),                // 3: cairn.meta.v1.ErrorCode
-	(*Bucket)(nil),                // 4: cairn.meta.v1.Bucket
-	(*ErasureProfile)(nil),        // 5: cairn.meta.v1.ErasureProfile
-	(*ShardPlacement)(nil),        // 6: cairn.meta.v1.ShardPlacement
-	(*ObjectVersion)(nil),         // 7: cairn.meta.v1.ObjectVersion
-	(*Drive)(nil),                 // 8: cairn.meta.v1.Drive
-	(*Node)(nil),                  // 9: cairn.meta.v1.Node
-	(*ClusterMap)(nil),            // 10: cairn.meta.v1.ClusterMap
-	(*GCEntry)(nil),               // 11: cairn.meta.v1.GCEntry
-	(*Command)(nil),               // 12: cairn.meta.v1.Command
-	(*CreateBucket)(nil),          // 13: cairn.meta.v1.CreateBucket
-	(*DeleteBucket)(nil),          // 14: cairn.meta.v1.DeleteBucket
-	(*PutObject)(nil),             // 15: cairn.meta.v1.PutObject
-	(*DeleteObject)(nil),          // 16: cairn.meta.v1.DeleteObject
-	(*NodeHeartbeat)(nil),         // 17: cairn.meta.v1.NodeHeartbeat
-	(*AckGC)(nil),                 // 18: cairn.meta.v1.AckGC
-	(*CommandResult)(nil),         // 19: cairn.meta.v1.CommandResult
-	(*ProposeRequest)(nil),        // 20: cairn.meta.v1.ProposeRequest
-	(*ProposeResponse)(nil),       // 21: cairn.meta.v1.ProposeResponse
-	(*GetBucketRequest)(nil),      // 22: cairn.meta.v1.GetBucketRequest
-	(*GetBucketResponse)(nil),     // 23: cairn.meta.v1.GetBucketResponse
-	(*ListBucketsRequest)(nil),    // 24: cairn.meta.v1.ListBucketsRequest
-	(*ListBucketsResponse)(nil),   // 25: cairn.meta.v1.ListBucketsResponse
-	(*GetObjectRequest)(nil),      // 26: cairn.meta.v1.GetObjectRequest
-	(*GetObjectResponse)(nil),     // 27: cairn.meta.v1.GetObjectResponse
-	(*ListObjectsRequest)(nil),    // 28: cairn.meta.v1.ListObjectsRequest
-	(*ListObjectsResponse)(nil),   // 29: cairn.meta.v1.ListObjectsResponse
-	(*GetClusterMapRequest)(nil),  // 30: cairn.meta.v1.GetClusterMapRequest
-	(*GetClusterMapResponse)(nil), // 31: cairn.meta.v1.GetClusterMapResponse
-	(*HeartbeatRequest)(nil),      // 32: cairn.meta.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),     // 33: cairn.meta.v1.HeartbeatResponse
-	(*StatusRequest)(nil),         // 34: cairn.meta.v1.StatusRequest
-	(*StatusResponse)(nil),        // 35: cairn.meta.v1.StatusResponse
-	nil,                           // 36: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                           // 37: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                           // 38: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
+	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
+	(NodeState)(0),                       // 2: cairn.meta.v1.NodeState
+	(ErrorCode)(0),                       // 3: cairn.meta.v1.ErrorCode
+	(*Bucket)(nil),                       // 4: cairn.meta.v1.Bucket
+	(*DefaultRetention)(nil),             // 5: cairn.meta.v1.DefaultRetention
+	(*Grant)(nil),                        // 6: cairn.meta.v1.Grant
+	(*AccessControlList)(nil),            // 7: cairn.meta.v1.AccessControlList
+	(*BucketEncryption)(nil),             // 8: cairn.meta.v1.BucketEncryption
+	(*LifecycleRule)(nil),                // 9: cairn.meta.v1.LifecycleRule
+	(*ErasureProfile)(nil),               // 10: cairn.meta.v1.ErasureProfile
+	(*ShardPlacement)(nil),               // 11: cairn.meta.v1.ShardPlacement
+	(*ObjectVersion)(nil),                // 12: cairn.meta.v1.ObjectVersion
+	(*Encryption)(nil),                   // 13: cairn.meta.v1.Encryption
+	(*PartInfo)(nil),                     // 14: cairn.meta.v1.PartInfo
+	(*MultipartUpload)(nil),              // 15: cairn.meta.v1.MultipartUpload
+	(*User)(nil),                         // 16: cairn.meta.v1.User
+	(*Drive)(nil),                        // 17: cairn.meta.v1.Drive
+	(*Node)(nil),                         // 18: cairn.meta.v1.Node
+	(*ClusterMap)(nil),                   // 19: cairn.meta.v1.ClusterMap
+	(*GCEntry)(nil),                      // 20: cairn.meta.v1.GCEntry
+	(*Command)(nil),                      // 21: cairn.meta.v1.Command
+	(*CreateBucket)(nil),                 // 22: cairn.meta.v1.CreateBucket
+	(*DeleteBucket)(nil),                 // 23: cairn.meta.v1.DeleteBucket
+	(*PutObject)(nil),                    // 24: cairn.meta.v1.PutObject
+	(*DeleteObject)(nil),                 // 25: cairn.meta.v1.DeleteObject
+	(*UpdateBucket)(nil),                 // 26: cairn.meta.v1.UpdateBucket
+	(*UpdateObject)(nil),                 // 27: cairn.meta.v1.UpdateObject
+	(*PutUser)(nil),                      // 28: cairn.meta.v1.PutUser
+	(*DeleteUser)(nil),                   // 29: cairn.meta.v1.DeleteUser
+	(*CreateMultipartUpload)(nil),        // 30: cairn.meta.v1.CreateMultipartUpload
+	(*PutPart)(nil),                      // 31: cairn.meta.v1.PutPart
+	(*CompletePart)(nil),                 // 32: cairn.meta.v1.CompletePart
+	(*CompleteMultipartUpload)(nil),      // 33: cairn.meta.v1.CompleteMultipartUpload
+	(*AbortMultipartUpload)(nil),         // 34: cairn.meta.v1.AbortMultipartUpload
+	(*NodeHeartbeat)(nil),                // 35: cairn.meta.v1.NodeHeartbeat
+	(*AckGC)(nil),                        // 36: cairn.meta.v1.AckGC
+	(*CommandResult)(nil),                // 37: cairn.meta.v1.CommandResult
+	(*ListObjectVersionsRequest)(nil),    // 38: cairn.meta.v1.ListObjectVersionsRequest
+	(*ListObjectVersionsResponse)(nil),   // 39: cairn.meta.v1.ListObjectVersionsResponse
+	(*GetUserRequest)(nil),               // 40: cairn.meta.v1.GetUserRequest
+	(*GetUserResponse)(nil),              // 41: cairn.meta.v1.GetUserResponse
+	(*ListUsersRequest)(nil),             // 42: cairn.meta.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),            // 43: cairn.meta.v1.ListUsersResponse
+	(*GetMultipartUploadRequest)(nil),    // 44: cairn.meta.v1.GetMultipartUploadRequest
+	(*GetMultipartUploadResponse)(nil),   // 45: cairn.meta.v1.GetMultipartUploadResponse
+	(*ListMultipartUploadsRequest)(nil),  // 46: cairn.meta.v1.ListMultipartUploadsRequest
+	(*ListMultipartUploadsResponse)(nil), // 47: cairn.meta.v1.ListMultipartUploadsResponse
+	(*ProposeRequest)(nil),               // 48: cairn.meta.v1.ProposeRequest
+	(*ProposeResponse)(nil),              // 49: cairn.meta.v1.ProposeResponse
+	(*GetBucketRequest)(nil),             // 50: cairn.meta.v1.GetBucketRequest
+	(*GetBucketResponse)(nil),            // 51: cairn.meta.v1.GetBucketResponse
+	(*ListBucketsRequest)(nil),           // 52: cairn.meta.v1.ListBucketsRequest
+	(*ListBucketsResponse)(nil),          // 53: cairn.meta.v1.ListBucketsResponse
+	(*GetObjectRequest)(nil),             // 54: cairn.meta.v1.GetObjectRequest
+	(*GetObjectResponse)(nil),            // 55: cairn.meta.v1.GetObjectResponse
+	(*ListObjectsRequest)(nil),           // 56: cairn.meta.v1.ListObjectsRequest
+	(*ListObjectsResponse)(nil),          // 57: cairn.meta.v1.ListObjectsResponse
+	(*GetClusterMapRequest)(nil),         // 58: cairn.meta.v1.GetClusterMapRequest
+	(*GetClusterMapResponse)(nil),        // 59: cairn.meta.v1.GetClusterMapResponse
+	(*HeartbeatRequest)(nil),             // 60: cairn.meta.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),            // 61: cairn.meta.v1.HeartbeatResponse
+	(*StatusRequest)(nil),                // 62: cairn.meta.v1.StatusRequest
+	(*StatusResponse)(nil),               // 63: cairn.meta.v1.StatusResponse
+	nil,                                  // 64: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 65: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 66: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 67: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 68: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 69: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 70: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,  // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
-	5,  // 1: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
-	6,  // 2: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	36, // 3: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	37, // 4: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	38, // 5: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	1,  // 6: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
-	8,  // 7: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
-	2,  // 8: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
-	9,  // 9: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
-	6,  // 10: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
-	13, // 11: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
-	14, // 12: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
-	15, // 13: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
-	16, // 14: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
-	17, // 15: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
-	18, // 16: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
-	4,  // 17: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	7,  // 18: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
-	9,  // 19: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
-	3,  // 20: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
-	7,  // 21: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
-	12, // 22: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
-	19, // 23: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
-	3,  // 24: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	4,  // 25: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
-	4,  // 26: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
-	3,  // 27: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	7,  // 28: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
-	3,  // 29: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	7,  // 30: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
-	10, // 31: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
-	9,  // 32: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
-	20, // 33: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	22, // 34: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	24, // 35: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	26, // 36: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	28, // 37: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	30, // 38: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	32, // 39: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	34, // 40: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	21, // 41: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	23, // 42: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	25, // 43: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	27, // 44: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	29, // 45: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	31, // 46: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	33, // 47: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	35, // 48: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	41, // [41:49] is the sub-list for method output_type
-	33, // [33:41] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	5,  // 1: cairn.meta.v1.Bucket.default_retention:type_name -> cairn.meta.v1.DefaultRetention
+	7,  // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
+	8,  // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
+	9,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
+	64, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	6,  // 6: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
+	10, // 7: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
+	11, // 8: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
+	65, // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	66, // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	67, // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	68, // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	13, // 13: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
+	7,  // 14: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
+	14, // 15: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
+	10, // 16: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
+	11, // 17: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
+	69, // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	13, // 19: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
+	12, // 20: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
+	1,  // 21: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
+	17, // 22: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
+	2,  // 23: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
+	18, // 24: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
+	11, // 25: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
+	22, // 26: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
+	23, // 27: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
+	24, // 28: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
+	25, // 29: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
+	35, // 30: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
+	36, // 31: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
+	26, // 32: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
+	27, // 33: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
+	28, // 34: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
+	29, // 35: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
+	30, // 36: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
+	31, // 37: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
+	33, // 38: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
+	34, // 39: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
+	4,  // 40: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	12, // 41: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
+	4,  // 42: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	12, // 43: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
+	16, // 44: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
+	15, // 45: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
+	14, // 46: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
+	70, // 47: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	32, // 48: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
+	12, // 49: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
+	18, // 50: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
+	3,  // 51: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
+	12, // 52: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
+	12, // 53: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
+	3,  // 54: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	12, // 55: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
+	3,  // 56: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16, // 57: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
+	16, // 58: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
+	3,  // 59: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	15, // 60: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
+	14, // 61: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
+	3,  // 62: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	15, // 63: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
+	21, // 64: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
+	37, // 65: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
+	3,  // 66: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	4,  // 67: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
+	4,  // 68: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
+	3,  // 69: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	12, // 70: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
+	3,  // 71: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	12, // 72: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
+	19, // 73: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
+	18, // 74: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
+	48, // 75: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	50, // 76: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	52, // 77: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	54, // 78: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	56, // 79: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	58, // 80: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	60, // 81: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	62, // 82: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	38, // 83: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	40, // 84: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	42, // 85: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	44, // 86: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	46, // 87: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	49, // 88: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	51, // 89: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	53, // 90: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	55, // 91: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	57, // 92: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	59, // 93: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	61, // 94: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	63, // 95: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	39, // 96: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	41, // 97: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	43, // 98: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	45, // 99: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	47, // 100: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	88, // [88:101] is the sub-list for method output_type
+	75, // [75:88] is the sub-list for method input_type
+	75, // [75:75] is the sub-list for extension type_name
+	75, // [75:75] is the sub-list for extension extendee
+	0,  // [0:75] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -2535,13 +5187,21 @@ func file_metapb_meta_proto_init() {
 	if File_metapb_meta_proto != nil {
 		return
 	}
-	file_metapb_meta_proto_msgTypes[8].OneofWrappers = []any{
+	file_metapb_meta_proto_msgTypes[17].OneofWrappers = []any{
 		(*Command_CreateBucket)(nil),
 		(*Command_DeleteBucket)(nil),
 		(*Command_PutObject)(nil),
 		(*Command_DeleteObject)(nil),
 		(*Command_NodeHeartbeat)(nil),
 		(*Command_AckGc)(nil),
+		(*Command_UpdateBucket)(nil),
+		(*Command_UpdateObject)(nil),
+		(*Command_PutUser)(nil),
+		(*Command_DeleteUser)(nil),
+		(*Command_CreateMultipartUpload)(nil),
+		(*Command_PutPart)(nil),
+		(*Command_CompleteMultipartUpload)(nil),
+		(*Command_AbortMultipartUpload)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2549,7 +5209,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   35,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,14 +24,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Meta_Propose_FullMethodName       = "/cairn.meta.v1.Meta/Propose"
-	Meta_GetBucket_FullMethodName     = "/cairn.meta.v1.Meta/GetBucket"
-	Meta_ListBuckets_FullMethodName   = "/cairn.meta.v1.Meta/ListBuckets"
-	Meta_GetObject_FullMethodName     = "/cairn.meta.v1.Meta/GetObject"
-	Meta_ListObjects_FullMethodName   = "/cairn.meta.v1.Meta/ListObjects"
-	Meta_GetClusterMap_FullMethodName = "/cairn.meta.v1.Meta/GetClusterMap"
-	Meta_Heartbeat_FullMethodName     = "/cairn.meta.v1.Meta/Heartbeat"
-	Meta_Status_FullMethodName        = "/cairn.meta.v1.Meta/Status"
+	Meta_Propose_FullMethodName              = "/cairn.meta.v1.Meta/Propose"
+	Meta_GetBucket_FullMethodName            = "/cairn.meta.v1.Meta/GetBucket"
+	Meta_ListBuckets_FullMethodName          = "/cairn.meta.v1.Meta/ListBuckets"
+	Meta_GetObject_FullMethodName            = "/cairn.meta.v1.Meta/GetObject"
+	Meta_ListObjects_FullMethodName          = "/cairn.meta.v1.Meta/ListObjects"
+	Meta_GetClusterMap_FullMethodName        = "/cairn.meta.v1.Meta/GetClusterMap"
+	Meta_Heartbeat_FullMethodName            = "/cairn.meta.v1.Meta/Heartbeat"
+	Meta_Status_FullMethodName               = "/cairn.meta.v1.Meta/Status"
+	Meta_ListObjectVersions_FullMethodName   = "/cairn.meta.v1.Meta/ListObjectVersions"
+	Meta_GetUser_FullMethodName              = "/cairn.meta.v1.Meta/GetUser"
+	Meta_ListUsers_FullMethodName            = "/cairn.meta.v1.Meta/ListUsers"
+	Meta_GetMultipartUpload_FullMethodName   = "/cairn.meta.v1.Meta/GetMultipartUpload"
+	Meta_ListMultipartUploads_FullMethodName = "/cairn.meta.v1.Meta/ListMultipartUploads"
 )
 
 // MetaClient is the client API for Meta service.
@@ -52,6 +57,11 @@ type MetaClient interface {
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	// Status tells this node's view of the group (used by tools and tests).
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusResponse, error)
+	ListObjectVersions(ctx context.Context, in *ListObjectVersionsRequest, opts ...grpc.CallOption) (*ListObjectVersionsResponse, error)
+	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error)
+	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
+	GetMultipartUpload(ctx context.Context, in *GetMultipartUploadRequest, opts ...grpc.CallOption) (*GetMultipartUploadResponse, error)
+	ListMultipartUploads(ctx context.Context, in *ListMultipartUploadsRequest, opts ...grpc.CallOption) (*ListMultipartUploadsResponse, error)
 }
 
 type metaClient struct {
@@ -142,6 +152,56 @@ func (c *metaClient) Status(ctx context.Context, in *StatusRequest, opts ...grpc
 	return out, nil
 }
 
+func (c *metaClient) ListObjectVersions(ctx context.Context, in *ListObjectVersionsRequest, opts ...grpc.CallOption) (*ListObjectVersionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListObjectVersionsResponse)
+	err := c.cc.Invoke(ctx, Meta_ListObjectVersions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUserResponse)
+	err := c.cc.Invoke(ctx, Meta_GetUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListUsersResponse)
+	err := c.cc.Invoke(ctx, Meta_ListUsers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) GetMultipartUpload(ctx context.Context, in *GetMultipartUploadRequest, opts ...grpc.CallOption) (*GetMultipartUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMultipartUploadResponse)
+	err := c.cc.Invoke(ctx, Meta_GetMultipartUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) ListMultipartUploads(ctx context.Context, in *ListMultipartUploadsRequest, opts ...grpc.CallOption) (*ListMultipartUploadsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMultipartUploadsResponse)
+	err := c.cc.Invoke(ctx, Meta_ListMultipartUploads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MetaServer is the server API for Meta service.
 // All implementations must embed UnimplementedMetaServer
 // for forward compatibility.
@@ -160,6 +220,11 @@ type MetaServer interface {
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	// Status tells this node's view of the group (used by tools and tests).
 	Status(context.Context, *StatusRequest) (*StatusResponse, error)
+	ListObjectVersions(context.Context, *ListObjectVersionsRequest) (*ListObjectVersionsResponse, error)
+	GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error)
+	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
+	GetMultipartUpload(context.Context, *GetMultipartUploadRequest) (*GetMultipartUploadResponse, error)
+	ListMultipartUploads(context.Context, *ListMultipartUploadsRequest) (*ListMultipartUploadsResponse, error)
 	mustEmbedUnimplementedMetaServer()
 }
 
@@ -193,6 +258,21 @@ func (UnimplementedMetaServer) Heartbeat(context.Context, *HeartbeatRequest) (*H
 }
 func (UnimplementedMetaServer) Status(context.Context, *StatusRequest) (*StatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedMetaServer) ListObjectVersions(context.Context, *ListObjectVersionsRequest) (*ListObjectVersionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListObjectVersions not implemented")
+}
+func (UnimplementedMetaServer) GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUser not implemented")
+}
+func (UnimplementedMetaServer) ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListUsers not implemented")
+}
+func (UnimplementedMetaServer) GetMultipartUpload(context.Context, *GetMultipartUploadRequest) (*GetMultipartUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMultipartUpload not implemented")
+}
+func (UnimplementedMetaServer) ListMultipartUploads(context.Context, *ListMultipartUploadsRequest) (*ListMultipartUploadsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMultipartUploads not implemented")
 }
 func (UnimplementedMetaServer) mustEmbedUnimplementedMetaServer() {}
 func (UnimplementedMetaServer) testEmbeddedByValue()              {}
@@ -359,6 +439,96 @@ func _Meta_Status_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_ListObjectVersions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListObjectVersionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).ListObjectVersions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_ListObjectVersions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).ListObjectVersions(ctx, req.(*ListObjectVersionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_GetUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).GetUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_GetUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).GetUser(ctx, req.(*GetUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_ListUsers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListUsersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).ListUsers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_ListUsers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).ListUsers(ctx, req.(*ListUsersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_GetMultipartUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMultipartUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).GetMultipartUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_GetMultipartUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).GetMultipartUpload(ctx, req.(*GetMultipartUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_ListMultipartUploads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMultipartUploadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).ListMultipartUploads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_ListMultipartUploads_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).ListMultipartUploads(ctx, req.(*ListMultipartUploadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Meta_ServiceDesc is the grpc.ServiceDesc for Meta service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -397,6 +567,26 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Status",
 			Handler:    _Meta_Status_Handler,
+		},
+		{
+			MethodName: "ListObjectVersions",
+			Handler:    _Meta_ListObjectVersions_Handler,
+		},
+		{
+			MethodName: "GetUser",
+			Handler:    _Meta_GetUser_Handler,
+		},
+		{
+			MethodName: "ListUsers",
+			Handler:    _Meta_ListUsers_Handler,
+		},
+		{
+			MethodName: "GetMultipartUpload",
+			Handler:    _Meta_GetMultipartUpload_Handler,
+		},
+		{
+			MethodName: "ListMultipartUploads",
+			Handler:    _Meta_ListMultipartUploads_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

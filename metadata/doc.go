@@ -1,0 +1,32 @@
+// Package metadata is the state machine of the meta Raft group: it applies
+// committed commands (proto/metapb.Command) to a Pebble database and serves
+// reads of buckets, object versions, the cluster map and the GC queue.
+//
+// Role and imports: node/meta wires an FSM into hashicorp/raft and serves its
+// reads over gRPC. This package imports proto/metapb, metadata/keys, Pebble
+// and Raft only; it never imports node/..., erasure, grpc or net/http, and it
+// never opens a connection (enforced by deps_test.go).
+//
+// Durability: the FSM is persistent. Each Raft batch is applied as one
+// synced Pebble batch that also records the last applied Raft index, so an
+// entry is either applied together with its index or not at all. After a
+// restart Raft replays its log tail (node/meta sets NoSnapshotRestoreOnStart)
+// and entries at or below AppliedIndex are skipped.
+//
+// Determinism: decisions depend only on the command and the stored state.
+// Timestamps come inside commands; the FSM reads no clock and draws no random
+// numbers, so every replica reaches the same state.
+//
+// Stored values are one format byte followed by the protobuf encoding; the
+// key layout is metadata/keys. Both are covered by keys.FormatVersion, which
+// Open checks against the database.
+//
+// Failure: if a batch cannot be committed, the FSM stops applying and every
+// later Apply returns an error value (see ErrFailed) instead of a
+// *metapb.CommandResult; the process must restart, and Raft then replays the
+// entries that were lost.
+//
+// Lock order: FSM.applyMu (serializes Apply, ApplyBatch, Snapshot, Restore)
+// before FSM.mu (guards the open database against Close) before
+// FSM.snaps.Mutex.
+package metadata

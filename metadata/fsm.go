@@ -1,0 +1,241 @@
+package metadata
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cairn-io/cairn/metadata/keys"
+)
+
+// Read-side sentinels: callers test them with errors.Is.
+var (
+	ErrNoSuchBucket  = errors.New("metadata: no such bucket")
+	ErrNoSuchKey     = errors.New("metadata: no such key")
+	ErrNoSuchVersion = errors.New("metadata: no such version")
+)
+
+// Other sentinels.
+var (
+	// ErrClosed is returned by every method after Close.
+	ErrClosed = errors.New("metadata: closed")
+	// ErrFailed marks the error returned once a batch could not be
+	// committed; the FSM must be reopened.
+	ErrFailed = errors.New("metadata: state machine failed")
+	// ErrUnsupportedFormat is returned by Open and Restore for a database or
+	// snapshot written in a format this build does not know.
+	ErrUnsupportedFormat = errors.New("metadata: unsupported format")
+	// ErrCorrupt marks stored data or a snapshot stream that does not decode.
+	ErrCorrupt = errors.New("metadata: corrupt data")
+)
+
+// valueFormat is the first byte of every protobuf value stored by the FSM.
+const valueFormat byte = 1
+
+// Options configures an FSM. The zero value is valid.
+type Options struct {
+	// Logger receives the database's log. Nil discards it.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// FSM is the metadata state machine. It implements raft.FSM and
+// raft.BatchingFSM; its read methods are safe for concurrent use with them.
+type FSM struct {
+	log *slog.Logger
+
+	// applyMu serializes the Raft-side methods; failed is only touched
+	// under it.
+	applyMu sync.Mutex
+	failed  error
+
+	applied atomic.Uint64
+
+	mu struct {
+		sync.RWMutex
+		db     *pebble.DB
+		closed bool
+	}
+	snaps struct {
+		sync.Mutex
+		open map[*fsmSnapshot]struct{}
+	}
+}
+
+// Open opens (creating if needed) the Pebble database in dir.
+func Open(dir string, opts Options) (*FSM, error) {
+	opts = opts.withDefaults()
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log: opts.Logger, exit: os.Exit}})
+	if err != nil {
+		return nil, fmt.Errorf("metadata: open %s: %w", dir, err)
+	}
+	f := &FSM{log: opts.Logger}
+	f.mu.db = db
+	f.snaps.open = make(map[*fsmSnapshot]struct{})
+	if err := f.init(db); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return f, nil
+}
+
+func (f *FSM) init(db *pebble.DB) error {
+	format, found, err := getUint64(db, keys.SystemKey(keys.SysFormat))
+	if err != nil {
+		return fmt.Errorf("metadata: read format: %w", err)
+	}
+	if !found {
+		empty, err := isEmpty(db)
+		if err != nil {
+			return fmt.Errorf("metadata: check empty: %w", err)
+		}
+		if !empty {
+			return fmt.Errorf("%w: database has data but no format version", ErrCorrupt)
+		}
+		if err := db.Set(keys.SystemKey(keys.SysFormat), uint64Value(keys.FormatVersion), pebble.Sync); err != nil {
+			return fmt.Errorf("metadata: write format: %w", err)
+		}
+		format = keys.FormatVersion
+	}
+	if format != keys.FormatVersion {
+		return fmt.Errorf("%w: database format %d, supported %d", ErrUnsupportedFormat, format, keys.FormatVersion)
+	}
+	applied, _, err := getUint64(db, keys.SystemKey(keys.SysApplied))
+	if err != nil {
+		return fmt.Errorf("metadata: read applied index: %w", err)
+	}
+	f.applied.Store(applied)
+	return nil
+}
+
+// Close closes the database. Snapshots not yet released are released.
+func (f *FSM) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mu.closed {
+		return ErrClosed
+	}
+	f.mu.closed = true
+	f.snaps.Lock()
+	for s := range f.snaps.open {
+		s.release()
+	}
+	f.snaps.Unlock()
+	if err := f.mu.db.Close(); err != nil {
+		return fmt.Errorf("metadata: close: %w", err)
+	}
+	return nil
+}
+
+// AppliedIndex is the index of the last Raft entry whose effects are
+// persisted.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// acquire read-locks the database; release with f.mu.RUnlock.
+func (f *FSM) acquire() (*pebble.DB, error) {
+	f.mu.RLock()
+	if f.mu.closed {
+		f.mu.RUnlock()
+		return nil, ErrClosed
+	}
+	return f.mu.db, nil
+}
+
+// reader is what Pebble's DB, Snapshot and indexed Batch have in common.
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+// getRaw returns a copy of the value at key.
+func getRaw(r reader, key []byte) ([]byte, bool, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out := append([]byte(nil), v...)
+	if err := closer.Close(); err != nil {
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+func getProto(r reader, key []byte, m proto.Message) (bool, error) {
+	v, found, err := getRaw(r, key)
+	if err != nil || !found {
+		return false, err
+	}
+	return true, decodeValue(key, v, m)
+}
+
+func getUint64(r reader, key []byte) (uint64, bool, error) {
+	v, found, err := getRaw(r, key)
+	if err != nil || !found {
+		return 0, false, err
+	}
+	if len(v) != 8 {
+		return 0, false, fmt.Errorf("%w: key %q holds %d bytes, want 8", ErrCorrupt, key, len(v))
+	}
+	return binary.BigEndian.Uint64(v), true, nil
+}
+
+func uint64Value(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+var marshalOpts = proto.MarshalOptions{Deterministic: true}
+
+func encodeValue(m proto.Message) ([]byte, error) {
+	return marshalOpts.MarshalAppend([]byte{valueFormat}, m)
+}
+
+func decodeValue(key, v []byte, m proto.Message) error {
+	if len(v) == 0 || v[0] != valueFormat {
+		return fmt.Errorf("%w: key %q: unknown value format", ErrCorrupt, key)
+	}
+	if err := proto.Unmarshal(v[1:], m); err != nil {
+		return fmt.Errorf("%w: key %q: %v", ErrCorrupt, key, err)
+	}
+	return nil
+}
+
+func isEmpty(r reader) (bool, error) {
+	it, err := r.NewIter(nil)
+	if err != nil {
+		return false, err
+	}
+	empty := !it.First()
+	return empty, errors.Join(it.Error(), it.Close())
+}
+
+// pebbleLogger routes Pebble's log into slog. Pebble calls Fatalf only when
+// continuing could lose acknowledged writes (a failed WAL write, a broken
+// manifest) and relies on it not returning, as its default logger does; so
+// after logging, this one ends the process too.
+type pebbleLogger struct {
+	log  *slog.Logger
+	exit func(code int)
+}
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Info(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	l.log.Error(fmt.Sprintf(format, args...), "component", "pebble", "fatal", true)
+	l.exit(1)
+}
