@@ -126,6 +126,10 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.nodeHeartbeat(op.NodeHeartbeat)
 	case *metapb.Command_AckGc:
 		return t.ackGC(op.AckGc)
+	case *metapb.Command_UpdateBucket:
+		return t.updateBucket(op.UpdateBucket)
+	case *metapb.Command_UpdateObject:
+		return t.updateObject(op.UpdateObject)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}
