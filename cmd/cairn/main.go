@@ -1,0 +1,48 @@
+// Command cairn is the single binary of the Cairn object store. Its
+// subcommands run one process of a cluster (server), a whole local cluster
+// (dev), or print the version (version). Only this package reads flags,
+// CAIRN_* environment variables and configuration files.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `cairn: a distributed, erasure-coded, S3-compatible object store
+
+usage:
+  cairn server [flags]   run the roles given by --roles (gateway,storage,meta)
+  cairn dev [flags]      run a whole local cluster: 3 meta, 6 storage, 1 gateway
+  cairn version          print the version
+
+Every flag can also be given as an environment variable CAIRN_<FLAG> (upper
+case, '-' as '_') or as a key of the YAML file named by --config; flags win
+over the environment, which wins over the file. Run 'cairn <cmd> -h' for the
+flags of one subcommand.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "server":
+		err = runServer(os.Args[2:])
+	case "dev":
+		err = runDev(os.Args[2:])
+	case "version", "--version", "-version":
+		fmt.Println("cairn", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "cairn: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cairn:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/server"
+)
+
+func runServer(args []string) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	var (
+		configPath = fs.String("config", "", "YAML configuration file")
+		roles      = fs.String("roles", "gateway,storage,meta", "roles to run: gateway, storage, meta")
+		nodeID     = fs.String("node-id", "", "node ID (meta and storage roles)")
+		dataDir    = fs.String("data-dir", "", "directory for this node's state")
+		grpcAddr   = fs.String("grpc-addr", "", "address of the meta and storage gRPC services (advertised to peers)")
+		raftAddr   = fs.String("raft-addr", "", "address of the meta role's Raft transport")
+		metaPeers  = fs.String("meta-peers", "", "meta voters as id=raftAddr=grpcAddr, comma-separated")
+		metaAddrs  = fs.String("meta-addrs", "", "meta gRPC addresses for gateway and storage, comma-separated (default: from --meta-peers)")
+		drives     = fs.String("drives", "", "drive directories of the storage role, comma-separated (default: <data-dir>/drive0)")
+		domain     = fs.String("failure-domain", "", "failure domain of this storage node (rack, host)")
+		s3Addr     = fs.String("s3-addr", "127.0.0.1:9000", "S3 listen address of the gateway role")
+		accessKey  = fs.String("access-key", "", "root access key of the gateway")
+		secretKey  = fs.String("secret-key", "", "root secret key of the gateway")
+		region     = fs.String("region", "us-east-1", "S3 region the gateway answers for")
+		vhosts     = fs.String("virtual-host-suffixes", "localhost", "domains for virtual-host addressing (<bucket>.<suffix>), comma-separated")
+		ecK        = fs.Int("ec-data", server.DefaultProfile.K, "data shards of the STANDARD profile")
+		ecM        = fs.Int("ec-parity", server.DefaultProfile.M, "parity shards of the STANDARD profile")
+		ecBlock    = fs.Int("ec-block-size", server.DefaultProfile.BlockSize, "bytes per shard block of a stripe")
+		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
+	)
+	_ = configPath
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyEnvAndFile(fs); err != nil {
+		return err
+	}
+	logger, err := newLogger(*logLevel)
+	if err != nil {
+		return err
+	}
+	peers, err := server.ParsePeers(splitList(*metaPeers))
+	if err != nil {
+		return err
+	}
+	cfg := server.Config{
+		NodeID:              *nodeID,
+		Roles:               splitList(*roles),
+		DataDir:             *dataDir,
+		GRPCAddr:            *grpcAddr,
+		RaftAddr:            *raftAddr,
+		MetaPeers:           peers,
+		MetaAddrs:           splitList(*metaAddrs),
+		Drives:              splitList(*drives),
+		FailureDomain:       *domain,
+		S3Addr:              *s3Addr,
+		AccessKey:           *accessKey,
+		SecretKey:           *secretKey,
+		Region:              *region,
+		Profile:             erasure.Profile{K: *ecK, M: *ecM, BlockSize: *ecBlock},
+		VirtualHostSuffixes: splitList(*vhosts),
+		Logger:              logger.With("node", *nodeID),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv, err := server.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	logger.Info("cairn server started", "roles", *roles, "node", *nodeID, "grpc", *grpcAddr, "s3", srv.S3Addr())
+	select {
+	case <-ctx.Done():
+	case err = <-srv.Err():
+		err = fmt.Errorf("listener failed: %w", err)
+	}
+	logger.Info("cairn server stopping")
+	if cerr := srv.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,232 @@
+// Package devcluster lays out and runs a whole Cairn cluster on one machine
+// as separate OS processes of the cairn binary: three meta voters, six
+// storage nodes and one gateway. `cairn dev` uses it, and so do the
+// multi-process tests, so both exercise the same real processes.
+//
+// The layout (node IDs, ports, directories) is chosen once and stored in
+// the data directory, so that a restarted cluster finds its Raft peers and
+// drives where it left them.
+package devcluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// layoutVersion versions the persisted layout file.
+const layoutVersion = 1
+
+// Proc is one process of the cluster.
+type Proc struct {
+	Name     string   `json:"name"`
+	Roles    []string `json:"roles"`
+	NodeID   string   `json:"node_id,omitempty"`
+	GRPCAddr string   `json:"grpc_addr,omitempty"`
+	RaftAddr string   `json:"raft_addr,omitempty"`
+	S3Addr   string   `json:"s3_addr,omitempty"`
+	DataDir  string   `json:"data_dir"`
+}
+
+// Layout is the persisted shape of a cluster.
+type Layout struct {
+	Version int    `json:"version"`
+	Dir     string `json:"-"`
+	Procs   []Proc `json:"procs"`
+}
+
+// Spec says what cluster to lay out when none exists yet.
+type Spec struct {
+	Dir     string // data directory; the layout is stored in it
+	Host    string // loopback address every process binds, default 127.0.0.1
+	S3Addr  string // gateway address; "" picks a free port
+	Meta    int    // meta voters, default 3
+	Storage int    // storage nodes, default 6
+}
+
+const layoutFile = "cluster.json"
+
+// LoadOrCreate reads the layout stored in spec.Dir, or lays out a new
+// cluster there. A given S3Addr replaces the stored gateway address, which
+// is safe: no other process records it.
+func LoadOrCreate(spec Spec) (*Layout, error) {
+	if spec.Dir == "" {
+		return nil, errors.New("devcluster: data dir is required")
+	}
+	abs, err := filepath.Abs(spec.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("devcluster: data dir: %w", err)
+	}
+	spec.Dir = abs
+	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("devcluster: create data dir: %w", err)
+	}
+	path := filepath.Join(spec.Dir, layoutFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		var l Layout
+		if err := json.Unmarshal(b, &l); err != nil {
+			return nil, fmt.Errorf("devcluster: read %s: %w", layoutFile, err)
+		}
+		if l.Version != layoutVersion {
+			return nil, fmt.Errorf("devcluster: %s has version %d, want %d", layoutFile, l.Version, layoutVersion)
+		}
+		l.Dir = spec.Dir
+		if spec.S3Addr != "" {
+			for i := range l.Procs {
+				if l.Procs[i].S3Addr != "" {
+					l.Procs[i].S3Addr = spec.S3Addr
+				}
+			}
+		}
+		return &l, l.save()
+	case errors.Is(err, os.ErrNotExist):
+		l, err := newLayout(spec)
+		if err != nil {
+			return nil, err
+		}
+		return l, l.save()
+	default:
+		return nil, fmt.Errorf("devcluster: read layout: %w", err)
+	}
+}
+
+func newLayout(spec Spec) (*Layout, error) {
+	if spec.Host == "" {
+		spec.Host = "127.0.0.1"
+	}
+	if spec.Meta == 0 {
+		spec.Meta = 3
+	}
+	if spec.Storage == 0 {
+		spec.Storage = 6
+	}
+	l := &Layout{Version: layoutVersion, Dir: spec.Dir}
+	port := func() (string, error) { return freeAddr(spec.Host) }
+	for i := 1; i <= spec.Meta; i++ {
+		g, err := port()
+		if err != nil {
+			return nil, err
+		}
+		r, err := port()
+		if err != nil {
+			return nil, err
+		}
+		name := fmt.Sprintf("meta-%d", i)
+		l.Procs = append(l.Procs, Proc{Name: name, Roles: []string{"meta"}, NodeID: name, GRPCAddr: g, RaftAddr: r, DataDir: name})
+	}
+	for i := 1; i <= spec.Storage; i++ {
+		g, err := port()
+		if err != nil {
+			return nil, err
+		}
+		name := fmt.Sprintf("storage-%d", i)
+		l.Procs = append(l.Procs, Proc{Name: name, Roles: []string{"storage"}, NodeID: name, GRPCAddr: g, DataDir: name})
+	}
+	s3 := spec.S3Addr
+	if s3 == "" {
+		var err error
+		if s3, err = port(); err != nil {
+			return nil, err
+		}
+	}
+	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, DataDir: "gateway"})
+	return l, nil
+}
+
+// freeAddr asks the kernel for a free port. The port is released before the
+// process that will use it starts; on loopback the window is small.
+func freeAddr(host string) (string, error) {
+	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("devcluster: pick a port: %w", err)
+	}
+	defer lis.Close()
+	return lis.Addr().String(), nil
+}
+
+func (l *Layout) save() error {
+	b, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return fmt.Errorf("devcluster: encode layout: %w", err)
+	}
+	tmp := filepath.Join(l.Dir, layoutFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("devcluster: write layout: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(l.Dir, layoutFile)); err != nil {
+		return fmt.Errorf("devcluster: write layout: %w", err)
+	}
+	return nil
+}
+
+// S3Addr is the gateway's address.
+func (l *Layout) S3Addr() string {
+	for _, p := range l.Procs {
+		if p.S3Addr != "" {
+			return p.S3Addr
+		}
+	}
+	return ""
+}
+
+// Proc returns the named process.
+func (l *Layout) Proc(name string) (Proc, bool) {
+	for _, p := range l.Procs {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Proc{}, false
+}
+
+// Names lists the processes whose roles include role, in layout order.
+func (l *Layout) Names(role string) []string {
+	var out []string
+	for _, p := range l.Procs {
+		for _, r := range p.Roles {
+			if r == role {
+				out = append(out, p.Name)
+			}
+		}
+	}
+	return out
+}
+
+func (l *Layout) metaPeers() (peers, addrs []string) {
+	for _, p := range l.Procs {
+		if p.RaftAddr != "" {
+			peers = append(peers, p.NodeID+"="+p.RaftAddr+"="+p.GRPCAddr)
+			addrs = append(addrs, p.GRPCAddr)
+		}
+	}
+	return peers, addrs
+}
+
+// Args returns the `cairn server` arguments of one process. Credentials are
+// not arguments (argv is visible to every user): they travel in the
+// environment.
+func (l *Layout) Args(p Proc) []string {
+	peers, addrs := l.metaPeers()
+	args := []string{"server", "--roles", strings.Join(p.Roles, ","), "--data-dir", filepath.Join(l.Dir, p.DataDir)}
+	if p.NodeID != "" {
+		args = append(args, "--node-id", p.NodeID)
+	}
+	if p.GRPCAddr != "" {
+		args = append(args, "--grpc-addr", p.GRPCAddr)
+	}
+	if p.RaftAddr != "" {
+		args = append(args, "--raft-addr", p.RaftAddr, "--meta-peers", strings.Join(peers, ","))
+	} else {
+		args = append(args, "--meta-addrs", strings.Join(addrs, ","))
+	}
+	if p.S3Addr != "" {
+		args = append(args, "--s3-addr", p.S3Addr)
+	}
+	return args
+}

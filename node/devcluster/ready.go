@@ -1,0 +1,81 @@
+package devcluster
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cairn-io/cairn/proto/metapb"
+)
+
+// S3Client returns an SDK client with default settings (apart from the
+// endpoint and path-style addressing) for the cluster's gateway.
+func S3Client(l *Layout, accessKey, secretKey string) *s3.Client {
+	return s3.New(s3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String("http://" + l.S3Addr()),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+	})
+}
+
+// WaitReady waits until the meta group has a leader, every storage node of
+// the layout is registered and up, and the gateway answers a signed S3
+// request.
+func WaitReady(ctx context.Context, l *Layout, accessKey, secretKey string) error {
+	var metaAddr string
+	for _, p := range l.Procs {
+		if p.RaftAddr != "" {
+			metaAddr = p.GRPCAddr
+			break
+		}
+	}
+	conn, err := grpc.NewClient(metaAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("devcluster: dial meta: %w", err)
+	}
+	defer conn.Close()
+	mc := metapb.NewMetaClient(conn)
+	want := len(l.Names("storage"))
+	cl := S3Client(l, accessKey, secretKey)
+	var last error
+	for {
+		last = probe(ctx, mc, cl, want)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devcluster: not ready: %w", last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func probe(ctx context.Context, mc metapb.MetaClient, cl *s3.Client, wantNodes int) error {
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	resp, err := mc.GetClusterMap(pctx, &metapb.GetClusterMapRequest{})
+	if err != nil {
+		return fmt.Errorf("cluster map: %w", err)
+	}
+	up := 0
+	for _, n := range resp.GetMap().GetNodes() {
+		if n.GetUp() {
+			up++
+		}
+	}
+	if up < wantNodes {
+		return fmt.Errorf("%d of %d storage nodes up", up, wantNodes)
+	}
+	if _, err := cl.ListBuckets(pctx, &s3.ListBucketsInput{}); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	return nil
+}

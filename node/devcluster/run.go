@@ -1,0 +1,211 @@
+package devcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Cluster runs the processes of a Layout.
+type Cluster struct {
+	layout *Layout
+	binary string
+	env    []string
+	logDir string
+
+	mu struct {
+		sync.Mutex
+		procs map[string]*running
+	}
+}
+
+type running struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited and been reaped
+	log  *os.File
+}
+
+// Options configures a Cluster.
+type Options struct {
+	Binary string   // path of the cairn binary
+	Env    []string // extra environment (credentials), appended to os.Environ
+	LogDir string   // one log file per process; default <data dir>/logs
+}
+
+// New prepares a Cluster; Start launches it.
+func New(l *Layout, opts Options) (*Cluster, error) {
+	if opts.Binary == "" {
+		return nil, errors.New("devcluster: binary is required")
+	}
+	if opts.LogDir == "" {
+		opts.LogDir = filepath.Join(l.Dir, "logs")
+	}
+	if err := os.MkdirAll(opts.LogDir, 0o755); err != nil {
+		return nil, fmt.Errorf("devcluster: create log dir: %w", err)
+	}
+	c := &Cluster{layout: l, binary: opts.Binary, env: opts.Env, logDir: opts.LogDir}
+	c.mu.procs = make(map[string]*running)
+	return c, nil
+}
+
+// Layout returns the cluster's layout.
+func (c *Cluster) Layout() *Layout { return c.layout }
+
+// LogDir is where the processes write their logs.
+func (c *Cluster) LogDir() string { return c.logDir }
+
+// Start launches every process that is not running.
+func (c *Cluster) Start() error {
+	for _, p := range c.layout.Procs {
+		if err := c.StartProc(p.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StartProc launches one process if it is not running.
+func (c *Cluster) StartProc(name string) error {
+	p, ok := c.layout.Proc(name)
+	if !ok {
+		return fmt.Errorf("devcluster: no process %q", name)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.mu.procs[name]; r != nil {
+		select {
+		case <-r.done:
+		default:
+			return nil
+		}
+	}
+	logf, err := os.OpenFile(filepath.Join(c.logDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("devcluster: open log of %s: %w", name, err)
+	}
+	cmd := exec.Command(c.binary, c.layout.Args(p)...)
+	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	// A process group of its own, so that Ctrl-C in a terminal reaches the
+	// supervisor only, which then stops the children in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("devcluster: start %s: %w", name, err)
+	}
+	r := &running{cmd: cmd, done: make(chan struct{}), log: logf}
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(r.done)
+	}()
+	c.mu.procs[name] = r
+	return nil
+}
+
+// Running reports whether the named process is alive.
+func (c *Cluster) Running(name string) bool {
+	c.mu.Lock()
+	r := c.mu.procs[name]
+	c.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	select {
+	case <-r.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Exited returns a channel closed when the named process exits, or nil if it
+// was never started.
+func (c *Cluster) Exited(name string) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.mu.procs[name]; r != nil {
+		return r.done
+	}
+	return nil
+}
+
+// Pid returns the process ID of the named process, or 0 if it is not running.
+func (c *Cluster) Pid(name string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.mu.procs[name]; r != nil && r.cmd.Process != nil {
+		return r.cmd.Process.Pid
+	}
+	return 0
+}
+
+// Kill sends SIGKILL to the named process and waits for it to be reaped.
+func (c *Cluster) Kill(name string) error { return c.signal(name, syscall.SIGKILL, 10*time.Second) }
+
+// StopProc asks the named process to stop (SIGTERM) and kills it if it has
+// not exited within the timeout.
+func (c *Cluster) StopProc(name string, timeout time.Duration) error {
+	if err := c.signal(name, syscall.SIGTERM, timeout); err != nil {
+		return c.Kill(name)
+	}
+	return nil
+}
+
+var errStillRunning = errors.New("devcluster: process did not exit in time")
+
+func (c *Cluster) signal(name string, sig syscall.Signal, timeout time.Duration) error {
+	c.mu.Lock()
+	r := c.mu.procs[name]
+	c.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	select {
+	case <-r.done:
+		return nil
+	default:
+	}
+	_ = r.cmd.Process.Signal(sig)
+	select {
+	case <-r.done:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("%w: %s", errStillRunning, name)
+	}
+}
+
+// Stop stops every process: the gateway first, then storage, then meta, so
+// that no request is left half-served by the lower layers.
+func (c *Cluster) Stop(ctx context.Context) error {
+	deadline := 15 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		deadline = time.Until(d)
+	}
+	var errs []error
+	for _, role := range []string{"gateway", "storage", "meta"} {
+		names := c.layout.Names(role)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, n := range names {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := c.StopProc(n, deadline); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,387 @@
+// Package server builds one Cairn process from the roles named in its
+// Config: it opens the listeners, starts the meta, storage and gateway roles
+// on them and stops them in reverse order. It is used by cmd/cairn and by the
+// multi-process tests; it holds no logic of its own beyond wiring.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/clustermap"
+	"github.com/cairn-io/cairn/node/gateway"
+	"github.com/cairn-io/cairn/node/gateway/objio"
+	"github.com/cairn-io/cairn/node/meta"
+	"github.com/cairn-io/cairn/node/metaclient"
+	"github.com/cairn-io/cairn/node/storage"
+)
+
+// Role names accepted in Config.Roles.
+const (
+	RoleGateway = "gateway"
+	RoleStorage = "storage"
+	RoleMeta    = "meta"
+)
+
+// Config describes one process. Only cmd/cairn fills it from flags,
+// environment and files.
+type Config struct {
+	NodeID  string
+	Roles   []string
+	DataDir string
+
+	// GRPCAddr is where the meta and storage services listen; it is also the
+	// address advertised to peers, so it must be reachable by them.
+	GRPCAddr string
+	// RaftAddr is the meta role's Raft transport address.
+	RaftAddr string
+	// MetaPeers are all meta voters (meta role) as "id=raftAddr=grpcAddr".
+	MetaPeers []meta.Peer
+	// MetaAddrs are meta gRPC addresses for the gateway and storage roles;
+	// when empty they come from MetaPeers.
+	MetaAddrs []string
+
+	// Storage role.
+	Drives        []string
+	FailureDomain string
+
+	// Gateway role.
+	S3Addr              string
+	AccessKey           string
+	SecretKey           string
+	Region              string
+	Profile             erasure.Profile
+	VirtualHostSuffixes []string
+
+	Logger *slog.Logger
+}
+
+// DefaultProfile is the STANDARD erasure profile: 4 data + 2 parity shards
+// with 1 MiB blocks, so a stripe carries 4 MiB of object data.
+var DefaultProfile = erasure.Profile{K: 4, M: 2, BlockSize: 1 << 20}
+
+func (c *Config) has(role string) bool { return slices.Contains(c.Roles, role) }
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.Profile == (erasure.Profile{}) {
+		c.Profile = DefaultProfile
+	}
+	if len(c.MetaAddrs) == 0 {
+		for _, p := range c.MetaPeers {
+			c.MetaAddrs = append(c.MetaAddrs, p.GRPCAddr)
+		}
+	}
+	if c.has(RoleStorage) && len(c.Drives) == 0 && c.DataDir != "" {
+		c.Drives = []string{filepath.Join(c.DataDir, "drive0")}
+	}
+}
+
+// Validate reports the first configuration error.
+func (c *Config) Validate() error {
+	if len(c.Roles) == 0 {
+		return errors.New("server: no roles given")
+	}
+	for _, r := range c.Roles {
+		switch r {
+		case RoleGateway, RoleStorage, RoleMeta:
+		default:
+			return fmt.Errorf("server: unknown role %q (want gateway, storage or meta)", r)
+		}
+	}
+	if c.NodeID == "" && (c.has(RoleMeta) || c.has(RoleStorage)) {
+		return errors.New("server: node id is required for the meta and storage roles")
+	}
+	if (c.has(RoleMeta) || c.has(RoleStorage)) && c.GRPCAddr == "" {
+		return errors.New("server: grpc address is required for the meta and storage roles")
+	}
+	if c.has(RoleMeta) {
+		if c.RaftAddr == "" {
+			return errors.New("server: raft address is required for the meta role")
+		}
+		if c.DataDir == "" {
+			return errors.New("server: data dir is required for the meta role")
+		}
+		if len(c.MetaPeers) == 0 {
+			return errors.New("server: meta peers are required for the meta role")
+		}
+	}
+	if (c.has(RoleGateway) || c.has(RoleStorage)) && len(c.MetaAddrs) == 0 {
+		return errors.New("server: meta addresses are required for the gateway and storage roles")
+	}
+	if c.has(RoleStorage) && len(c.Drives) == 0 {
+		return errors.New("server: at least one drive is required for the storage role")
+	}
+	if c.has(RoleGateway) {
+		if c.S3Addr == "" {
+			return errors.New("server: s3 address is required for the gateway role")
+		}
+		if c.AccessKey == "" || c.SecretKey == "" {
+			return errors.New("server: access key and secret key are required for the gateway role")
+		}
+		if err := c.Profile.Validate(); err != nil {
+			return fmt.Errorf("server: erasure profile: %w", err)
+		}
+	}
+	return nil
+}
+
+// ParsePeers parses "id=raftAddr=grpcAddr" entries.
+func ParsePeers(specs []string) ([]meta.Peer, error) {
+	var peers []meta.Peer
+	for _, s := range specs {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		parts := strings.Split(s, "=")
+		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+			return nil, fmt.Errorf("server: meta peer %q: want id=raftAddr=grpcAddr", s)
+		}
+		peers = append(peers, meta.Peer{ID: parts[0], RaftAddr: parts[1], GRPCAddr: parts[2]})
+	}
+	return peers, nil
+}
+
+// Server is one running process.
+type Server struct {
+	cfg    Config
+	logger *slog.Logger
+
+	grpcLis  net.Listener
+	grpcSrv  *grpc.Server
+	s3Lis    net.Listener
+	httpSrv  *http.Server
+	metaNode *meta.Node
+	store    *storage.Server
+	mc       *metaclient.Client
+	maps     *clustermap.Cache
+	pool     *objio.Pool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errc   chan error
+}
+
+// grpcServerOptions sizes flow-control windows for shard traffic: the
+// defaults (64 KiB) throttle a 1 MiB block per message to a fraction of
+// loopback bandwidth.
+func grpcServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(16 << 20),
+		grpc.MaxSendMsgSize(16 << 20),
+		grpc.InitialWindowSize(8 << 20),
+		grpc.InitialConnWindowSize(32 << 20),
+		grpc.ReadBufferSize(256 << 10),
+		grpc.WriteBufferSize(256 << 10),
+	}
+}
+
+// Start builds and starts every configured role. On error, whatever was
+// started is stopped again.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: cfg.Logger, errc: make(chan error, 4)}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if err := s.start(ctx, runCtx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) start(ctx, runCtx context.Context) error {
+	cfg := &s.cfg
+	var lc net.ListenConfig
+	if cfg.has(RoleMeta) || cfg.has(RoleStorage) {
+		lis, err := lc.Listen(ctx, "tcp", cfg.GRPCAddr)
+		if err != nil {
+			return fmt.Errorf("server: listen grpc %s: %w", cfg.GRPCAddr, err)
+		}
+		s.grpcLis = lis
+		s.grpcSrv = grpc.NewServer(grpcServerOptions()...)
+	}
+	if cfg.has(RoleMeta) {
+		n, err := meta.New(ctx, meta.Config{
+			NodeID:   cfg.NodeID,
+			DataDir:  filepath.Join(cfg.DataDir, "meta"),
+			RaftBind: cfg.RaftAddr,
+			Peers:    cfg.MetaPeers,
+			Logger:   s.logger.With("role", "meta"),
+		})
+		if err != nil {
+			return fmt.Errorf("server: start meta: %w", err)
+		}
+		s.metaNode = n
+		n.Register(s.grpcSrv)
+	}
+	if cfg.has(RoleStorage) {
+		st, err := storage.New(storage.Config{
+			NodeID:        cfg.NodeID,
+			Addr:          cfg.GRPCAddr,
+			FailureDomain: cfg.FailureDomain,
+			Drives:        cfg.Drives,
+			MetaAddrs:     cfg.MetaAddrs,
+			Logger:        s.logger.With("role", "storage"),
+		})
+		if err != nil {
+			return fmt.Errorf("server: start storage: %w", err)
+		}
+		s.store = st
+		st.Register(s.grpcSrv)
+	}
+	if s.grpcSrv != nil {
+		s.goServe("grpc", func() error { return s.grpcSrv.Serve(s.grpcLis) })
+	}
+	if s.store != nil {
+		s.store.Start(runCtx)
+	}
+	if cfg.has(RoleGateway) {
+		if err := s.startGateway(ctx, runCtx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) startGateway(ctx, runCtx context.Context) error {
+	cfg := &s.cfg
+	mc, err := metaclient.Dial(ctx, cfg.MetaAddrs, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("server: dial meta: %w", err)
+	}
+	s.mc = mc
+	s.maps = clustermap.New(clustermap.Config{Meta: mc, Logger: s.logger.With("role", "clustermap")})
+	s.maps.Start(runCtx)
+	s.pool = objio.NewPool()
+	store, err := objio.New(objio.Config{Maps: s.maps, Dialer: s.pool, Logger: s.logger.With("role", "objio")})
+	if err != nil {
+		return fmt.Errorf("server: objio: %w", err)
+	}
+	gw, err := gateway.New(gateway.Config{
+		Region:              cfg.Region,
+		AccessKey:           cfg.AccessKey,
+		SecretKey:           cfg.SecretKey,
+		Meta:                mc,
+		Bodies:              store,
+		Profile:             cfg.Profile,
+		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
+		Logger:              s.logger.With("role", "gateway"),
+	})
+	if err != nil {
+		return fmt.Errorf("server: gateway: %w", err)
+	}
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", cfg.S3Addr)
+	if err != nil {
+		return fmt.Errorf("server: listen s3 %s: %w", cfg.S3Addr, err)
+	}
+	s.s3Lis = lis
+	s.httpSrv = &http.Server{
+		Handler:           gw,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	s.goServe("s3", func() error {
+		if err := s.httpSrv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	return nil
+}
+
+func (s *Server) goServe(name string, serve func() error) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := serve(); err != nil {
+			select {
+			case s.errc <- fmt.Errorf("server: %s: %w", name, err):
+			default:
+			}
+		}
+	}()
+}
+
+// S3Addr is the gateway's listening address (useful with port 0).
+func (s *Server) S3Addr() string {
+	if s.s3Lis == nil {
+		return ""
+	}
+	return s.s3Lis.Addr().String()
+}
+
+// Err delivers the first failure of a listener after Start.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// Close stops every role: first the front door (S3), then the data and
+// metadata services, and waits for their goroutines.
+func (s *Server) Close() error {
+	var errs []error
+	if s.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+			_ = s.httpSrv.Close()
+		}
+		cancel()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.maps != nil {
+		s.maps.Close()
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	if s.mc != nil {
+		_ = s.mc.Close()
+	}
+	if s.grpcSrv != nil {
+		stopped := make(chan struct{})
+		go func() { s.grpcSrv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			s.grpcSrv.Stop()
+			<-stopped
+		}
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.metaNode != nil {
+		if err := s.metaNode.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
