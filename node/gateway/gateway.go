@@ -58,6 +58,9 @@ type Config struct {
 	VirtualHostSuffixes []string
 	// MaxPutSize bounds a single PUT; default DefaultMaxPutSize.
 	MaxPutSize int64
+	// MinPartSize is the smallest multipart part but the last;
+	// default DefaultMinPartSize.
+	MinPartSize int64
 	// Logger; default discards.
 	Logger *slog.Logger
 	// Now is the clock for signatures and modification times; default
@@ -73,6 +76,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPutSize == 0 {
 		c.MaxPutSize = DefaultMaxPutSize
+	}
+	if c.MinPartSize == 0 {
+		c.MinPartSize = DefaultMinPartSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -209,11 +215,11 @@ func (g *Gateway) virtualHostBucket(host string) string {
 // NotImplemented rather than be served as the plain operation.
 var unsupportedSubresources = []string{
 	"accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
-	"intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging",
+	"intelligent-tiering", "inventory", "legal-hold", "logging",
 	"metadata-configuration", "metrics", "notification", "object-lock",
-	"ownershipControls", "partNumber", "policy", "policyStatus", "publicAccessBlock",
+	"ownershipControls", "policy", "policyStatus", "publicAccessBlock",
 	"replication", "requestPayment", "restore", "retention", "select", "session",
-	"tagging", "torrent", "uploadId", "uploads", "versioning", "versions", "website",
+	"tagging", "torrent", "versioning", "versions", "website",
 }
 
 func hasUnsupportedSubresource(r *http.Request) bool {
@@ -228,6 +234,9 @@ func hasUnsupportedSubresource(r *http.Request) bool {
 
 func (g *Gateway) dispatch(ctx context.Context, w http.ResponseWriter, rq *request) error {
 	r := rq.r
+	if handled, err := g.dispatchMultipart(ctx, w, rq); handled {
+		return err
+	}
 	if hasUnsupportedSubresource(r) {
 		return s3err.NotImplemented
 	}
