@@ -7,7 +7,7 @@ BIN       := bin/cairn
 PKGS_UNIT := $(shell $(GO) list ./... | grep -v /node/e2e)
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build run test test-unit test-e2e lint bench fuzz proto proto-tools deps clean
+.PHONY: all build run test test-unit test-e2e lint bench fuzz proto proto-tools deps deps-awscli clean
 
 all: build
 
@@ -21,9 +21,13 @@ DATA_DIR ?= .cairn-dev
 run: build
 	./$(BIN) dev --s3-addr $(S3_ADDR) --data-dir $(DATA_DIR)
 
-deps:
+deps: deps-awscli
 	@command -v $(GO) >/dev/null || { echo "Go is required (https://go.dev/dl)"; exit 1; }
 	$(GO) mod download
+
+# The AWS CLI (Debian package) drives the client-compatibility tests.
+deps-awscli:
+	@command -v aws >/dev/null || { apt-get update && apt-get install -y awscli; }
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
