@@ -62,7 +62,7 @@ func runDev(args []string) error {
 		return err
 	}
 	readyCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	err = devcluster.WaitReady(readyCtx, layout, creds.AccessKey, creds.SecretKey)
+	err = cl.WaitReady(readyCtx, creds.AccessKey, creds.SecretKey)
 	cancel()
 	if err != nil {
 		_ = cl.Stop(context.Background())

@@ -209,3 +209,29 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// WaitReady is the package's WaitReady for this cluster, except that it
+// gives up as soon as one of the processes exits: a process that failed to
+// start (a taken port, a bad flag) must not look like a slow cluster.
+func (c *Cluster) WaitReady(ctx context.Context, accessKey, secretKey string) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	for _, p := range c.layout.Procs {
+		exited := c.Exited(p.Name)
+		if exited == nil {
+			continue
+		}
+		go func() {
+			select {
+			case <-exited:
+				cancel(fmt.Errorf("devcluster: %s exited; see %s", p.Name, filepath.Join(c.logDir, p.Name+".log")))
+			case <-ctx.Done():
+			}
+		}()
+	}
+	err := WaitReady(ctx, c.layout, accessKey, secretKey)
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
+}

@@ -87,7 +87,7 @@ func (c *cluster) waitReady() {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	require.NoError(c.t, devcluster.WaitReady(ctx, c.layout, testAccessKey, testSecretKey))
+	require.NoError(c.t, c.procs.WaitReady(ctx, testAccessKey, testSecretKey))
 }
 
 // dumpLogs prints the tail of every process log, to explain a failure.
