@@ -14,6 +14,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
 	"github.com/cairn-io/cairn/node/gateway/sse"
@@ -408,4 +410,31 @@ func (g *Gateway) readBody(ctx context.Context, v *metapb.ObjectVersion, dec *de
 		return err
 	}
 	return dw.Close()
+}
+
+// partEncrypter encrypts one part of a multipart upload whose
+// CreateMultipartUpload chose upload (the template's encryption; nil for
+// none): the part shares the upload's data key under a nonce of its own,
+// and its record (PartInfo.encryption) carries both. For SSE-C uploads the
+// request must carry the upload's customer key, as AWS requires on
+// UploadPart. A part is read back with newDecrypter on the part's record.
+func (g *Gateway) partEncrypter(h http.Header, upload *metapb.Encryption) (*encrypter, error) {
+	ck, err := parseCustomerKey(h, hdrSSECPrefix)
+	if err != nil {
+		return nil, err
+	}
+	if upload.GetAlgorithm() == "" {
+		if ck != nil {
+			return nil, s3err.InvalidRequest.WithMessage(msgSSECNotApplies)
+		}
+		return nil, nil
+	}
+	dk, err := g.unwrapDataKey(ck, upload)
+	if err != nil {
+		return nil, err
+	}
+	rec := proto.Clone(upload).(*metapb.Encryption)
+	rec.Nonce = sse.NewNonce()
+	rec.PackageSize = uint32(sse.DefaultPackageSize)
+	return &encrypter{rec: rec, dataKey: dk, plainMD5: md5.New()}, nil
 }

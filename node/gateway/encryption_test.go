@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -445,4 +446,70 @@ func TestSSEDamagedCiphertextIsNotServed(t *testing.T) {
 	// A range that avoids the damaged package still reads.
 	got, _ := e.get("bkt", "k", func(g *s3.GetObjectInput) { g.Range = aws.String(fmt.Sprintf("bytes=%d-", sse.DefaultPackageSize)) })
 	require.Equal(t, plain[sse.DefaultPackageSize:], got)
+}
+
+// TestPartEncrypter covers what multipart upload builds on: parts share
+// the upload's data key, each under its own nonce, and decrypt through
+// their own records.
+func TestPartEncrypter(t *testing.T) {
+	e := newSSEEnv(t)
+	gw, err := New(Config{AccessKey: "a", SecretKey: "b", Meta: e.meta, Bodies: e.bodies, Profile: testProfile})
+	require.NoError(t, err)
+	kr, err := sse.NewKeyring(sse.NewDataKey(), nil)
+	require.NoError(t, err)
+	gw.cfg.Keyring = kr
+
+	ck := sse.NewDataKey()
+	ckHeaders := http.Header{}
+	ckHeaders.Set("x-amz-server-side-encryption-customer-algorithm", "AES256")
+	ckHeaders.Set("x-amz-server-side-encryption-customer-key", base64.StdEncoding.EncodeToString(ck))
+	ckHeaders.Set("x-amz-server-side-encryption-customer-key-MD5", sse.CustomerKeyMD5(ck))
+	s3Headers := http.Header{}
+	s3Headers.Set("x-amz-server-side-encryption", "AES256")
+
+	for _, tc := range []struct {
+		name   string
+		create http.Header
+		part   http.Header
+	}{
+		{"sse-s3", s3Headers, http.Header{}},
+		{"sse-c", ckHeaders, ckHeaders},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			upload, err := gw.newEncrypter(tc.create, &metapb.Bucket{})
+			require.NoError(t, err)
+			var recs []*metapb.Encryption
+			var parts [][]byte
+			for i := range 2 {
+				pe, err := gw.partEncrypter(tc.part, upload.record())
+				require.NoError(t, err)
+				plain := bytes.Repeat([]byte{byte('a' + i)}, 100_000)
+				r, err := pe.wrap(bytes.NewReader(plain))
+				require.NoError(t, err)
+				stored, err := io.ReadAll(r)
+				require.NoError(t, err)
+				require.Equal(t, pe.storedSize(int64(len(plain))), int64(len(stored)))
+				recs = append(recs, pe.record())
+				parts = append(parts, stored)
+
+				dec, err := gw.newDecrypter(tc.part, pe.record())
+				require.NoError(t, err)
+				var out bytes.Buffer
+				dw, err := dec.layout.NewDecryptWriter(&out, dec.dataKey, dec.nonce, int64(len(plain)), 0, int64(len(plain)))
+				require.NoError(t, err)
+				_, err = dw.Write(stored)
+				require.NoError(t, err)
+				require.NoError(t, dw.Close())
+				require.Equal(t, plain, out.Bytes())
+			}
+			require.Equal(t, recs[0].GetWrappedKey(), recs[1].GetWrappedKey(), "one data key per upload")
+			require.NotEqual(t, recs[0].GetNonce(), recs[1].GetNonce(), "a nonce per part")
+		})
+	}
+	t.Run("sse-c part without the key", func(t *testing.T) {
+		upload, err := gw.newEncrypter(ckHeaders, &metapb.Bucket{})
+		require.NoError(t, err)
+		_, err = gw.partEncrypter(http.Header{}, upload.record())
+		require.ErrorContains(t, err, "InvalidRequest")
+	})
 }
