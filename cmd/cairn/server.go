@@ -34,6 +34,8 @@ func runServer(args []string) error {
 		ecM        = fs.Int("ec-parity", server.DefaultProfile.M, "parity shards of the STANDARD profile")
 		ecBlock    = fs.Int("ec-block-size", server.DefaultProfile.BlockSize, "bytes per shard block of a stripe")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
+		masterKey  = fs.String("master-key", "", "base64 256-bit cluster master key wrapping SSE-S3 data keys (gateway role; prefer CAIRN_MASTER_KEY)")
+		kmsKeys    = fs.String("kms-keys", "", "SSE-KMS key ring as id=base64,... of 256-bit keys, the first is the default (gateway role; prefer CAIRN_KMS_KEYS)")
 	)
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
@@ -47,6 +49,10 @@ func runServer(args []string) error {
 		return err
 	}
 	peers, err := server.ParsePeers(splitList(*metaPeers))
+	if err != nil {
+		return err
+	}
+	keys, err := parseEncryptionKeys(*masterKey, *kmsKeys)
 	if err != nil {
 		return err
 	}
@@ -66,6 +72,8 @@ func runServer(args []string) error {
 		Region:              *region,
 		Profile:             erasure.Profile{K: *ecK, M: *ecM, BlockSize: *ecBlock},
 		VirtualHostSuffixes: splitList(*vhosts),
+		MasterKey:           keys.master,
+		KMSKeys:             keys.kms,
 		Logger:              logger.With("node", *nodeID),
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
 	"github.com/cairn-io/cairn/node/gateway/sigv4"
+	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -56,6 +57,9 @@ type Config struct {
 	// VirtualHostSuffixes enable "<bucket>.<suffix>" addressing, e.g.
 	// "localhost" or "s3.example.com". Other hosts use path-style.
 	VirtualHostSuffixes []string
+	// Keyring holds the keys of SSE-S3 and SSE-KMS; nil refuses both
+	// (SSE-C needs no server keys).
+	Keyring *sse.Keyring
 	// MaxPutSize bounds a single PUT; default DefaultMaxPutSize.
 	MaxPutSize int64
 	// Logger; default discards.
@@ -228,6 +232,9 @@ func hasUnsupportedSubresource(r *http.Request) bool {
 
 func (g *Gateway) dispatch(ctx context.Context, w http.ResponseWriter, rq *request) error {
 	r := rq.r
+	if rq.bucket != "" && rq.key == "" && r.URL.Query().Has("encryption") {
+		return g.bucketEncryption(ctx, w, rq)
+	}
 	if hasUnsupportedSubresource(r) {
 		return s3err.NotImplemented
 	}

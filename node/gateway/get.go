@@ -59,6 +59,10 @@ func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		}
 		return s3err.NoSuchKey
 	}
+	dec, err := g.newDecrypter(r.Header, v.GetEncryption())
+	if err != nil {
+		return err
+	}
 
 	h := objectHeaders(v)
 	switch status := preconditions(r.Header, v); status {
@@ -108,7 +112,7 @@ func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		lw.start()
 		return nil
 	}
-	if err := g.cfg.Bodies.ReadBody(ctx, v, rng.start, rng.length, lw); err != nil {
+	if err := g.readBody(ctx, v, dec, rng.start, rng.length, lw); err != nil {
 		if !lw.started {
 			return fmt.Errorf("%w: read body: %w", s3err.ServiceUnavailable, err)
 		}
@@ -188,6 +192,7 @@ func objectHeaders(v *metapb.ObjectVersion) http.Header {
 		h.Set("x-amz-storage-class", sc)
 	}
 	setVersionHeader(h, v.GetVersionId())
+	setEncryptionHeaders(h, v.GetEncryption())
 	return h
 }
 

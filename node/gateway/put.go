@@ -75,6 +75,10 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if err != nil {
 		return err
 	}
+	enc, err := g.newEncrypter(r.Header, bucket)
+	if err != nil {
+		return err
+	}
 
 	body := &exactReader{r: rq.auth.Body, remaining: size}
 	var src io.Reader = body
@@ -83,7 +87,10 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		sentHash = sent.alg.New()
 		src = io.TeeReader(body, sentHash)
 	}
-	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: g.cfg.Profile, Size: size})
+	if src, err = enc.wrap(src); err != nil {
+		return err
+	}
+	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: g.cfg.Profile, Size: enc.storedSize(size)})
 	if err != nil {
 		return writeFailure(ctx, body, err)
 	}
@@ -93,11 +100,12 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		g.deleteBody(ctx, rq, stored)
 		return writeFailure(ctx, body, err)
 	}
-	if stored.Size != size {
+	if stored.Size != enc.storedSize(size) {
 		g.deleteBody(ctx, rq, stored)
-		return fmt.Errorf("write body: stored %d bytes, want %d", stored.Size, size)
+		return fmt.Errorf("write body: stored %d bytes, want %d", stored.Size, enc.storedSize(size))
 	}
-	if wantMD5 != nil && !bytes.Equal(stored.MD5, wantMD5) {
+	plainMD5 := enc.md5(stored)
+	if wantMD5 != nil && !bytes.Equal(plainMD5, wantMD5) {
 		g.deleteBody(ctx, rq, stored)
 		return s3err.BadDigest.WithMessage("The Content-MD5 you specified did not match what we received.")
 	}
@@ -124,8 +132,8 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		Key:           rq.key,
 		VersionId:     versionID,
 		MtimeUnixNano: g.cfg.Now().UnixNano(),
-		Size:          stored.Size,
-		Etag:          hex.EncodeToString(stored.MD5),
+		Size:          size,
+		Etag:          hex.EncodeToString(plainMD5),
 		DataId:        stored.DataID,
 		Profile: &metapb.ErasureProfile{
 			DataShards:   uint32(stored.Profile.K),
@@ -140,6 +148,10 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		StorageClass: storageClassStandard,
 		UnderSpread:  stored.UnderSpread,
 		Owner:        rq.owner,
+		Encryption:   enc.record(),
+	}
+	if enc != nil {
+		v.StoredSize = stored.Size
 	}
 	if _, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{Version: v}}}); err != nil {
 		// Even when the propose failed in transit it may have committed;
@@ -160,6 +172,7 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if versionID != nullVersion {
 		h.Set("x-amz-version-id", versionID)
 	}
+	enc.setPutHeaders(h)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

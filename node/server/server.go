@@ -24,6 +24,7 @@ import (
 	"github.com/cairn-io/cairn/node/clustermap"
 	"github.com/cairn-io/cairn/node/gateway"
 	"github.com/cairn-io/cairn/node/gateway/objio"
+	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/metaclient"
 	"github.com/cairn-io/cairn/node/storage"
@@ -65,6 +66,11 @@ type Config struct {
 	Region              string
 	Profile             erasure.Profile
 	VirtualHostSuffixes []string
+	// MasterKey (32 bytes) wraps the data keys of SSE-S3 objects; nil
+	// refuses SSE-S3. KMSKeys are the key ring of SSE-KMS, the first being
+	// the default key.
+	MasterKey []byte
+	KMSKeys   []sse.KMSKey
 
 	Logger *slog.Logger
 }
@@ -283,6 +289,10 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: objio: %w", err)
 	}
+	keyring, err := sse.NewKeyring(cfg.MasterKey, cfg.KMSKeys)
+	if err != nil {
+		return fmt.Errorf("server: encryption keys: %w", err)
+	}
 	gw, err := gateway.New(gateway.Config{
 		Region:              cfg.Region,
 		AccessKey:           cfg.AccessKey,
@@ -291,6 +301,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		Bodies:              store,
 		Profile:             cfg.Profile,
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
+		Keyring:             keyring,
 		Logger:              s.logger.With("role", "gateway"),
 	})
 	if err != nil {

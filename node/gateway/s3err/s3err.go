@@ -19,6 +19,7 @@ import (
 	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3xml"
 	"github.com/cairn-io/cairn/node/gateway/sigv4"
+	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -114,6 +115,7 @@ var sentinels = []struct {
 	{objio.ErrPoolClosed, ServiceUnavailable},
 	{objio.ErrInvalidArgument, InternalError},
 	{objio.ErrInvalidConfig, InternalError},
+	{sse.ErrNoSuchKMSKey, KMSNotFound},
 	{s3xml.ErrMalformed, MalformedXML},
 }
 
