@@ -59,11 +59,15 @@ type Config struct {
 	FailureDomain string
 
 	// Gateway role.
-	S3Addr              string
-	AccessKey           string
-	SecretKey           string
-	Region              string
-	Profile             erasure.Profile
+	S3Addr    string
+	AccessKey string
+	SecretKey string
+	Region    string
+	Profile   erasure.Profile
+	// StorageClasses maps storage classes to erasure profiles; default:
+	// STANDARD = Profile, REDUCED_REDUNDANCY = Profile with one parity
+	// shard (DefaultReducedProfile with the defaults).
+	StorageClasses      map[string]erasure.Profile
 	VirtualHostSuffixes []string
 
 	Logger *slog.Logger
@@ -72,6 +76,10 @@ type Config struct {
 // DefaultProfile is the STANDARD erasure profile: 4 data + 2 parity shards
 // with 1 MiB blocks, so a stripe carries 4 MiB of object data.
 var DefaultProfile = erasure.Profile{K: 4, M: 2, BlockSize: 1 << 20}
+
+// DefaultReducedProfile is the REDUCED_REDUNDANCY erasure profile: 4 data
+// + 1 parity shard with 1 MiB blocks.
+var DefaultReducedProfile = erasure.Profile{K: 4, M: 1, BlockSize: 1 << 20}
 
 func (c *Config) has(role string) bool { return slices.Contains(c.Roles, role) }
 
@@ -287,6 +295,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		Meta:                mc,
 		Bodies:              store,
 		Profile:             cfg.Profile,
+		StorageClasses:      cfg.StorageClasses,
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
 		Logger:              s.logger.With("role", "gateway"),
 	})
