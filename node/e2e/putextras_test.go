@@ -276,7 +276,8 @@ func TestPutExtras(t *testing.T) {
 		// COMPLIANCE with a legal hold, per object on PUT.
 		until := time.Now().Add(2 * time.Hour).UTC().Truncate(time.Second)
 		put, err = c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("vault"), Key: aws.String("audit"), Body: strings.NewReader("a"),
-			ObjectLockMode: types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: aws.Time(until), ObjectLockLegalHoldStatus: types.ObjectLockLegalHoldStatusOn})
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32, // S3 wants a digest with lock parameters
+			ObjectLockMode:    types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: aws.Time(until), ObjectLockLegalHoldStatus: types.ObjectLockLegalHoldStatusOn})
 		require.NoError(t, err)
 		va := aws.ToString(put.VersionId)
 		h, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("vault"), Key: aws.String("audit")})
@@ -297,7 +298,7 @@ func TestPutExtras(t *testing.T) {
 		requireAPIError(t, err, "AccessDenied", http.StatusForbidden)
 
 		// A legal hold alone also blocks deletion, bypass or not.
-		put, err = c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("vault"), Key: aws.String("held"), Body: strings.NewReader("h"),
+		put, err = c.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("vault"), Key: aws.String("held"), Body: strings.NewReader("h"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 			ObjectLockMode: types.ObjectLockModeGovernance, ObjectLockRetainUntilDate: aws.Time(until)})
 		require.NoError(t, err)
 		vh := aws.ToString(put.VersionId)
