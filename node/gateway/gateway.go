@@ -54,6 +54,10 @@ type Config struct {
 	Bodies               Bodies
 	// Profile is the erasure profile of the STANDARD storage class.
 	Profile erasure.Profile
+	// StorageClasses maps the x-amz-storage-class values the cluster
+	// accepts to their erasure profiles. Default: STANDARD = Profile and
+	// REDUCED_REDUNDANCY = Profile with one parity shard.
+	StorageClasses map[string]erasure.Profile
 	// VirtualHostSuffixes enable "<bucket>.<suffix>" addressing, e.g.
 	// "localhost" or "s3.example.com". Other hosts use path-style.
 	VirtualHostSuffixes []string
@@ -93,6 +97,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: bodies store is required", ErrInvalidConfig)
 	case c.MaxPutSize < 0:
 		return fmt.Errorf("%w: max put size %d", ErrInvalidConfig, c.MaxPutSize)
+	}
+	if err := c.validateStorageClasses(); err != nil {
+		return err
 	}
 	if err := c.Profile.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -213,11 +220,11 @@ func (g *Gateway) virtualHostBucket(host string) string {
 // NotImplemented rather than be served as the plain operation.
 var unsupportedSubresources = []string{
 	"accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
-	"intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging",
-	"metadata-configuration", "metrics", "notification", "object-lock",
+	"intelligent-tiering", "inventory", "lifecycle", "logging",
+	"metadata-configuration", "metrics", "notification",
 	"ownershipControls", "partNumber", "policy", "policyStatus", "publicAccessBlock",
-	"replication", "requestPayment", "restore", "retention", "select", "session",
-	"tagging", "torrent", "uploadId", "uploads", "versioning", "versions", "website",
+	"replication", "requestPayment", "restore", "select", "session",
+	"torrent", "uploadId", "uploads", "versioning", "versions", "website",
 }
 
 func hasUnsupportedSubresource(r *http.Request) bool {
@@ -234,6 +241,9 @@ func (g *Gateway) dispatch(ctx context.Context, w http.ResponseWriter, rq *reque
 	r := rq.r
 	if rq.bucket != "" && rq.key == "" && r.URL.Query().Has("encryption") {
 		return g.bucketEncryption(ctx, w, rq)
+	}
+	if ok, err := g.dispatchObjectExtras(ctx, w, rq); ok {
+		return err
 	}
 	if hasUnsupportedSubresource(r) {
 		return s3err.NotImplemented

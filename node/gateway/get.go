@@ -89,6 +89,9 @@ func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	}
 	for param, name := range responseOverrides {
 		if val := q.Get(param); val != "" {
+			if rq.auth.Anonymous {
+				return s3err.InvalidRequest.WithMessage("Request specific response headers cannot be used for anonymous GET requests.")
+			}
 			h.Set(name, val)
 		}
 	}
@@ -191,6 +194,7 @@ func objectHeaders(v *metapb.ObjectVersion) http.Header {
 	if sc := v.GetStorageClass(); sc != "" && sc != storageClassStandard {
 		h.Set("x-amz-storage-class", sc)
 	}
+	setObjectExtraHeaders(h, v)
 	setVersionHeader(h, v.GetVersionId())
 	setEncryptionHeaders(h, v.GetEncryption())
 	return h
@@ -256,11 +260,16 @@ func (g *Gateway) deleteObject(ctx context.Context, w http.ResponseWriter, rq *r
 	if err != nil {
 		return err
 	}
+	bypass, err := parseBypassGovernance(rq.r.Header)
+	if err != nil {
+		return err
+	}
 	cmd := &metapb.DeleteObject{
-		Bucket:        rq.bucket,
-		Key:           rq.key,
-		VersionId:     versionID,
-		MtimeUnixNano: g.cfg.Now().UnixNano(),
+		Bucket:           rq.bucket,
+		Key:              rq.key,
+		VersionId:        versionID,
+		MtimeUnixNano:    g.cfg.Now().UnixNano(),
+		BypassGovernance: bypass,
 	}
 	if versionID == "" {
 		switch bucket.GetVersioning() {

@@ -34,7 +34,7 @@ const (
 )
 
 // storedHeaders are the standard headers a PUT stores and a GET returns.
-var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
+var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires", "X-Amz-Website-Redirect-Location"}
 
 // errBodyLength marks a body whose length differs from the declared one.
 var errBodyLength = errors.New("gateway: body length differs from the declared length")
@@ -71,11 +71,18 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if err != nil {
 		return err
 	}
+	if err := checkSDKChecksumAlgorithm(r.Header, sent, rq.auth.ChecksumAlgorithm); err != nil {
+		return err
+	}
 	bucket, err := g.getBucket(ctx, rq.bucket)
 	if err != nil {
 		return err
 	}
 	enc, err := g.newEncrypter(r.Header, bucket)
+	if err != nil {
+		return err
+	}
+	extras, err := g.parsePutExtras(r.Header, bucket, wantMD5 != nil || sent != nil || rq.auth.ChecksumAlgorithm != "")
 	if err != nil {
 		return err
 	}
@@ -90,7 +97,7 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if src, err = enc.wrap(src); err != nil {
 		return err
 	}
-	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: g.cfg.Profile, Size: enc.storedSize(size)})
+	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: extras.profile, Size: enc.storedSize(size)})
 	if err != nil {
 		return writeFailure(ctx, body, err)
 	}
@@ -145,7 +152,6 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		Headers:      standardHeaders(r.Header),
 		UserMetadata: userMeta,
 		Checksums:    sums,
-		StorageClass: storageClassStandard,
 		UnderSpread:  stored.UnderSpread,
 		Owner:        rq.owner,
 		Encryption:   enc.record(),
@@ -153,7 +159,8 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if enc != nil {
 		v.StoredSize = stored.Size
 	}
-	if _, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{Version: v}}}); err != nil {
+	extras.apply(v)
+	if _, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{Version: v, BypassGovernance: extras.bypass}}}); err != nil {
 		// Even when the propose failed in transit it may have committed;
 		// deleting then would lose the object, so only delete on a
 		// definite answer from the state machine.
@@ -168,6 +175,7 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	h.Set("ETag", `"`+v.Etag+`"`)
 	for alg, val := range sums {
 		h.Set(checksum.Algorithm(alg).HeaderName(), val)
+		h.Set("x-amz-checksum-type", "FULL_OBJECT")
 	}
 	if versionID != nullVersion {
 		h.Set("x-amz-version-id", versionID)

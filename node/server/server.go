@@ -60,11 +60,15 @@ type Config struct {
 	FailureDomain string
 
 	// Gateway role.
-	S3Addr              string
-	AccessKey           string
-	SecretKey           string
-	Region              string
-	Profile             erasure.Profile
+	S3Addr    string
+	AccessKey string
+	SecretKey string
+	Region    string
+	Profile   erasure.Profile
+	// StorageClasses maps storage classes to erasure profiles; default:
+	// STANDARD = Profile, REDUCED_REDUNDANCY = Profile with one parity
+	// shard (DefaultReducedProfile with the defaults).
+	StorageClasses      map[string]erasure.Profile
 	VirtualHostSuffixes []string
 	// MasterKey (32 bytes) wraps the data keys of SSE-S3 objects; nil
 	// refuses SSE-S3. KMSKeys are the key ring of SSE-KMS, the first being
@@ -78,6 +82,10 @@ type Config struct {
 // DefaultProfile is the STANDARD erasure profile: 4 data + 2 parity shards
 // with 1 MiB blocks, so a stripe carries 4 MiB of object data.
 var DefaultProfile = erasure.Profile{K: 4, M: 2, BlockSize: 1 << 20}
+
+// DefaultReducedProfile is the REDUCED_REDUNDANCY erasure profile: 4 data
+// + 1 parity shard with 1 MiB blocks.
+var DefaultReducedProfile = erasure.Profile{K: 4, M: 1, BlockSize: 1 << 20}
 
 func (c *Config) has(role string) bool { return slices.Contains(c.Roles, role) }
 
@@ -300,6 +308,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		Meta:                mc,
 		Bodies:              store,
 		Profile:             cfg.Profile,
+		StorageClasses:      cfg.StorageClasses,
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
 		Keyring:             keyring,
 		Logger:              s.logger.With("role", "gateway"),
