@@ -207,6 +207,11 @@ func (t *txn) createBucket(c *metapb.CreateBucket) (*metapb.CommandResult, error
 	if found {
 		return &metapb.CommandResult{Code: metapb.ErrorCode_BUCKET_ALREADY_EXISTS, Message: existing.Owner}, nil
 	}
+	if bk.ObjectLockEnabled {
+		// Object Lock needs versions to protect: S3 enables versioning
+		// with it, for good.
+		bk.Versioning = metapb.VersioningState_VERSIONING_ENABLED
+	}
 	return okResult(), t.set(keys.BucketKey(bk.Name), bk)
 }
 
@@ -275,6 +280,13 @@ func (t *txn) putObject(c *metapb.PutObject) (*metapb.CommandResult, error) {
 		v.VersionId = nullVersion
 	} else if v.VersionId == "" || v.VersionId == nullVersion {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "put object: versioned bucket %q needs a version ID", v.Bucket), nil
+	}
+	if r := applyObjectLock(bk, v); r != nil {
+		return r, nil
+	}
+	// Replacing a version of the same ID removes it: a locked one stays.
+	if r, err := t.versionLocked(v.Bucket, v.Key, v.VersionId, v.MtimeUnixNano, c.BypassGovernance); err != nil || r != nil {
+		return r, err
 	}
 	if err := t.storeVersion(v, v.DataId, v.MtimeUnixNano); err != nil {
 		return nil, err
@@ -398,6 +410,9 @@ func (t *txn) deleteObject(c *metapb.DeleteObject) (*metapb.CommandResult, error
 	var res *metapb.CommandResult
 	switch {
 	case c.VersionId != "":
+		if r, err := t.versionLocked(c.Bucket, c.Key, c.VersionId, c.MtimeUnixNano, c.BypassGovernance); err != nil || r != nil {
+			return r, err
+		}
 		removed, err := t.removeVersion(c.Bucket, c.Key, c.VersionId, "", c.MtimeUnixNano)
 		if err != nil {
 			return nil, err

@@ -42,13 +42,18 @@ func runDev(args []string) error {
 	if err != nil {
 		return err
 	}
+	keys, err := devcluster.LoadOrCreateKeys(layout.Dir)
+	if err != nil {
+		return err
+	}
 	bin, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own binary: %w", err)
 	}
 	cl, err := devcluster.New(layout, devcluster.Options{
-		Binary: bin,
-		Env:    []string{"CAIRN_ACCESS_KEY=" + creds.AccessKey, "CAIRN_SECRET_KEY=" + creds.SecretKey},
+		Binary:     bin,
+		Env:        []string{"CAIRN_ACCESS_KEY=" + creds.AccessKey, "CAIRN_SECRET_KEY=" + creds.SecretKey},
+		GatewayEnv: keys.Env(),
 	})
 	if err != nil {
 		return err
@@ -62,7 +67,7 @@ func runDev(args []string) error {
 		return err
 	}
 	readyCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	err = devcluster.WaitReady(readyCtx, layout, creds.AccessKey, creds.SecretKey)
+	err = cl.WaitReady(readyCtx, creds.AccessKey, creds.SecretKey)
 	cancel()
 	if err != nil {
 		_ = cl.Stop(context.Background())

@@ -62,9 +62,12 @@ func startCluster(t testing.TB) *cluster {
 	dir := t.TempDir()
 	layout, err := devcluster.LoadOrCreate(devcluster.Spec{Dir: dir})
 	require.NoError(t, err)
+	keys, err := devcluster.LoadOrCreateKeys(dir)
+	require.NoError(t, err)
 	procs, err := devcluster.New(layout, devcluster.Options{
-		Binary: cairnBin,
-		Env:    []string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_LOG_LEVEL=debug"},
+		Binary:     cairnBin,
+		Env:        []string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_LOG_LEVEL=debug"},
+		GatewayEnv: keys.Env(),
 	})
 	require.NoError(t, err)
 	c := &cluster{t: t, layout: layout, procs: procs, s3: devcluster.S3Client(layout, testAccessKey, testSecretKey)}
@@ -87,7 +90,7 @@ func (c *cluster) waitReady() {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	require.NoError(c.t, devcluster.WaitReady(ctx, c.layout, testAccessKey, testSecretKey))
+	require.NoError(c.t, c.procs.WaitReady(ctx, testAccessKey, testSecretKey))
 }
 
 // dumpLogs prints the tail of every process log, to explain a failure.

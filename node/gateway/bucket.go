@@ -91,12 +91,16 @@ func (g *Gateway) createBucket(ctx context.Context, w http.ResponseWriter, rq *r
 	if found && conf.LocationConstraint != "" && conf.LocationConstraint != g.cfg.Region {
 		return s3err.IllegalLocationConstraint
 	}
+	lock, err := objectLockRequested(rq.r.Header)
+	if err != nil {
+		return err
+	}
 	_, err = g.propose(ctx, &metapb.Command{Op: &metapb.Command_CreateBucket{CreateBucket: &metapb.CreateBucket{
-		Bucket: &metapb.Bucket{
+		Bucket: lock.apply(&metapb.Bucket{
 			Name:            rq.bucket,
 			CreatedUnixNano: g.cfg.Now().UnixNano(),
 			Owner:           rq.owner,
-		},
+		}),
 	}}})
 	if err != nil {
 		if !errors.Is(s3err.FromError(err), s3err.BucketAlreadyExists) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway/checksum"
 	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
@@ -26,6 +27,10 @@ const maxCopySize = 5 << 30
 // errCopyEnded tells the source reader of a copy that the destination is
 // done with it.
 var errCopyEnded = errors.New("gateway: copy destination ended")
+
+// errCopyEncrypted refuses copies whose source or destination is
+// encrypted, which the copy path does not handle yet.
+var errCopyEncrypted = s3err.NotImplemented.WithMessage("Copying to or from server-side encrypted objects is not implemented.")
 
 // copySource is the object named by x-amz-copy-source.
 type copySource struct {
@@ -77,6 +82,9 @@ func (g *Gateway) sourceVersion(ctx context.Context, rq *request) (copySource, *
 	if copyPreconditionsFail(rq.r.Header, v) {
 		return src, nil, s3err.PreconditionFailed
 	}
+	if v.GetEncryption().GetAlgorithm() != "" {
+		return src, nil, errCopyEncrypted
+	}
 	return src, v, nil
 }
 
@@ -105,7 +113,7 @@ func copyPreconditionsFail(h http.Header, v *metapb.ObjectVersion) bool {
 // copyBody streams bytes [off, off+length) of src into a new body,
 // server-side: the source reader and the destination writer are joined by
 // a pipe, and the reader's goroutine is joined before returning.
-func (g *Gateway) copyBody(ctx context.Context, src *metapb.ObjectVersion, off, length int64, algs ...checksum.Algorithm) (*hashedBody, error) {
+func (g *Gateway) copyBody(ctx context.Context, src *metapb.ObjectVersion, off, length int64, p erasure.Profile, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -115,17 +123,17 @@ func (g *Gateway) copyBody(ctx context.Context, src *metapb.ObjectVersion, off, 
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	stored, werr := g.writeHashed(ctx, pr, length, algs...)
+	stored, werr := g.writeHashed(ctx, pr, length, p, enc, algs...)
 	cancel()
 	pr.CloseWithError(errCopyEnded)
 	rerr := <-done
 	if werr != nil {
 		return nil, fmt.Errorf("copy %s/%s: %w", src.GetBucket(), src.GetKey(), werr)
 	}
-	if rerr != nil || stored.Size != length {
+	if rerr != nil || stored.Size != enc.storedSize(length) {
 		g.deleteBody(ctx, &request{}, stored.Body)
 		if rerr == nil {
-			rerr = fmt.Errorf("copied %d bytes, want %d", stored.Size, length)
+			rerr = fmt.Errorf("copied %d bytes, want %d", stored.Size, enc.storedSize(length))
 		}
 		return nil, fmt.Errorf("%w: copy %s/%s: %w", s3err.ServiceUnavailable, src.GetBucket(), src.GetKey(), rerr)
 	}
@@ -170,6 +178,7 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	if err != nil {
 		return err
 	}
+	var profile erasure.Profile
 	if directive != "REPLACE" {
 		tmpl.ContentType = sv.GetContentType()
 		tmpl.Headers = maps.Clone(sv.GetHeaders())
@@ -194,7 +203,13 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 			}
 		}
 	}
-	stored, err := g.copyBody(ctx, sv, 0, sv.GetSize(), algs...)
+	if h.Get(hdrSSE) != "" || h.Get(hdrSSECPrefix+"Algorithm") != "" || bucket.GetEncryption() != nil {
+		return errCopyEncrypted
+	}
+	if tmpl.StorageClass, profile, err = g.storageClass(tmpl.StorageClass); err != nil {
+		return err
+	}
+	stored, err := g.copyBody(ctx, sv, 0, sv.GetSize(), profile, nil, algs...)
 	if err != nil {
 		return err
 	}
@@ -207,7 +222,7 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	}
 	v.MtimeUnixNano = now.UnixNano()
 	v.Size = stored.Size
-	v.Etag = fmt.Sprintf("%x", stored.MD5)
+	v.Etag = fmt.Sprintf("%x", stored.plainMD5)
 	v.DataId = stored.DataID
 	v.Profile = objio.ProfileToProto(stored.Profile)
 	v.Shards = stored.Shards
@@ -277,20 +292,33 @@ func (g *Gateway) uploadPartCopy(ctx context.Context, w http.ResponseWriter, rq 
 		return s3err.InvalidRequest.WithMessage("The specified copy source is larger than the maximum allowable size for a copy source: " + strconv.Itoa(maxCopySize))
 	}
 	upAlg := checksum.Algorithm(resp.GetUpload().GetChecksumAlgorithm())
-	stored, err := g.copyBody(ctx, sv, rng.start, rng.length, upAlg)
+	tmpl := resp.GetUpload().GetTemplate()
+	_, profile, err := g.storageClass(tmpl.GetStorageClass())
+	if err != nil {
+		return err
+	}
+	enc, err := g.partEncrypter(rq.r.Header, tmpl.GetEncryption())
+	if err != nil {
+		return err
+	}
+	stored, err := g.copyBody(ctx, sv, rng.start, rng.length, profile, enc, upAlg)
 	if err != nil {
 		return err
 	}
 	now := g.cfg.Now()
 	part := &metapb.PartInfo{
 		Number:        n,
-		Size:          stored.Size,
-		Etag:          fmt.Sprintf("%x", stored.MD5),
+		Size:          rng.length,
+		Etag:          fmt.Sprintf("%x", stored.plainMD5),
 		DataId:        stored.DataID,
 		Profile:       objio.ProfileToProto(stored.Profile),
 		Shards:        stored.Shards,
 		Checksums:     stored.sums,
 		MtimeUnixNano: now.UnixNano(),
+		Encryption:    enc.record(),
+	}
+	if enc != nil {
+		part.StoredSize = stored.Size
 	}
 	if err := g.commitPart(ctx, rq, uploadID, part, stored.Body); err != nil {
 		return err

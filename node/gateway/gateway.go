@@ -18,6 +18,7 @@ import (
 	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
 	"github.com/cairn-io/cairn/node/gateway/sigv4"
+	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -53,9 +54,16 @@ type Config struct {
 	Bodies               Bodies
 	// Profile is the erasure profile of the STANDARD storage class.
 	Profile erasure.Profile
+	// StorageClasses maps the x-amz-storage-class values the cluster
+	// accepts to their erasure profiles. Default: STANDARD = Profile and
+	// REDUCED_REDUNDANCY = Profile with one parity shard.
+	StorageClasses map[string]erasure.Profile
 	// VirtualHostSuffixes enable "<bucket>.<suffix>" addressing, e.g.
 	// "localhost" or "s3.example.com". Other hosts use path-style.
 	VirtualHostSuffixes []string
+	// Keyring holds the keys of SSE-S3 and SSE-KMS; nil refuses both
+	// (SSE-C needs no server keys).
+	Keyring *sse.Keyring
 	// MaxPutSize bounds a single PUT; default DefaultMaxPutSize.
 	MaxPutSize int64
 	// MinPartSize is the smallest multipart part but the last;
@@ -95,6 +103,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: bodies store is required", ErrInvalidConfig)
 	case c.MaxPutSize < 0:
 		return fmt.Errorf("%w: max put size %d", ErrInvalidConfig, c.MaxPutSize)
+	}
+	if err := c.validateStorageClasses(); err != nil {
+		return err
 	}
 	if err := c.Profile.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
@@ -215,11 +226,11 @@ func (g *Gateway) virtualHostBucket(host string) string {
 // NotImplemented rather than be served as the plain operation.
 var unsupportedSubresources = []string{
 	"accelerate", "acl", "analytics", "attributes", "cors", "delete", "encryption",
-	"intelligent-tiering", "inventory", "legal-hold", "logging",
-	"metadata-configuration", "metrics", "notification", "object-lock",
+	"intelligent-tiering", "inventory", "logging",
+	"metadata-configuration", "metrics", "notification",
 	"ownershipControls", "policy", "policyStatus", "publicAccessBlock",
-	"replication", "requestPayment", "restore", "retention", "select", "session",
-	"tagging", "torrent", "versioning", "versions", "website",
+	"replication", "requestPayment", "restore", "select", "session",
+	"torrent", "versioning", "versions", "website",
 }
 
 func hasUnsupportedSubresource(r *http.Request) bool {
@@ -234,6 +245,12 @@ func hasUnsupportedSubresource(r *http.Request) bool {
 
 func (g *Gateway) dispatch(ctx context.Context, w http.ResponseWriter, rq *request) error {
 	r := rq.r
+	if rq.bucket != "" && rq.key == "" && r.URL.Query().Has("encryption") {
+		return g.bucketEncryption(ctx, w, rq)
+	}
+	if ok, err := g.dispatchObjectExtras(ctx, w, rq); ok {
+		return err
+	}
 	if handled, err := g.dispatchMultipart(ctx, w, rq); handled {
 		return err
 	}

@@ -17,10 +17,12 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway/checksum"
 	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
 	"github.com/cairn-io/cairn/node/gateway/s3xml"
+	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -122,8 +124,8 @@ func uploadChecksum(h http.Header) (checksum.Algorithm, string, error) {
 }
 
 // objectTemplate collects what a new object carries from its creating
-// request's headers: content headers, metadata, tags, storage class,
-// encryption, lock settings. CreateMultipartUpload stores it; Complete
+// request's headers: content headers, metadata, tags, storage class and
+// lock settings (encryption is decided by newEncrypter). CreateMultipartUpload stores it; Complete
 // applies it to the object.
 func objectTemplate(h http.Header, owner string) (*metapb.ObjectVersion, error) {
 	userMeta, err := userMetadata(h)
@@ -144,27 +146,9 @@ func objectTemplate(h http.Header, owner string) (*metapb.ObjectVersion, error) 
 		v.Headers["x-amz-website-redirect-location"] = loc
 	}
 	if tg := h.Get("x-amz-tagging"); tg != "" {
-		tags, err := url.ParseQuery(tg)
-		if err != nil {
-			return nil, s3err.InvalidArgument.WithMessage("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.")
+		if v.Tags, err = parseTaggingHeader(tg); err != nil {
+			return nil, err
 		}
-		v.Tags = map[string]string{}
-		for k, vals := range tags {
-			if len(vals) != 1 {
-				return nil, s3err.InvalidArgument.WithMessage("The header 'x-amz-tagging' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.")
-			}
-			v.Tags[k] = vals[0]
-		}
-	}
-	if alg := h.Get("x-amz-server-side-encryption"); alg != "" {
-		v.Encryption = &metapb.Encryption{
-			Algorithm:        alg,
-			KeyId:            h.Get("x-amz-server-side-encryption-aws-kms-key-id"),
-			KmsContext:       h.Get("x-amz-server-side-encryption-context"),
-			BucketKeyEnabled: strings.EqualFold(h.Get("x-amz-server-side-encryption-bucket-key-enabled"), "true"),
-		}
-	} else if md := h.Get("x-amz-server-side-encryption-customer-key-md5"); md != "" {
-		v.Encryption = &metapb.Encryption{Algorithm: "SSE-C", CustomerKeyMd5: md}
 	}
 	if mode := h.Get("x-amz-object-lock-mode"); mode != "" {
 		until, err := time.Parse(time.RFC3339, h.Get("x-amz-object-lock-retain-until-date"))
@@ -187,9 +171,18 @@ func (g *Gateway) createMultipartUpload(ctx context.Context, w http.ResponseWrit
 		return err
 	}
 	tmpl.ChecksumType = typ
-	if _, err := g.getBucket(ctx, rq.bucket); err != nil {
+	if tmpl.StorageClass, _, err = g.storageClass(tmpl.StorageClass); err != nil {
 		return err
 	}
+	bucket, err := g.getBucket(ctx, rq.bucket)
+	if err != nil {
+		return err
+	}
+	enc, err := g.newEncrypter(rq.r.Header, bucket)
+	if err != nil {
+		return err
+	}
+	tmpl.Encryption = enc.record()
 	now := g.cfg.Now()
 	up := &metapb.MultipartUpload{
 		Bucket:            rq.bucket,
@@ -207,26 +200,8 @@ func (g *Gateway) createMultipartUpload(ctx context.Context, w http.ResponseWrit
 		hd.Set("x-amz-checksum-algorithm", string(alg))
 		hd.Set("x-amz-checksum-type", typ)
 	}
-	setEncryptionHeaders(hd, tmpl.Encryption)
+	enc.setPutHeaders(hd)
 	return writeXML(w, &s3xml.InitiateMultipartUploadResult{Bucket: rq.bucket, Key: rq.key, UploadID: up.UploadId})
-}
-
-// setEncryptionHeaders echoes the SSE settings of an object or upload.
-func setEncryptionHeaders(h http.Header, e *metapb.Encryption) {
-	switch alg := e.GetAlgorithm(); alg {
-	case "":
-	case "SSE-C":
-		h.Set("x-amz-server-side-encryption-customer-algorithm", "AES256")
-		h.Set("x-amz-server-side-encryption-customer-key-md5", e.GetCustomerKeyMd5())
-	default:
-		h.Set("x-amz-server-side-encryption", alg)
-		if id := e.GetKeyId(); id != "" && alg == "aws:kms" {
-			h.Set("x-amz-server-side-encryption-aws-kms-key-id", id)
-		}
-		if e.GetBucketKeyEnabled() {
-			h.Set("x-amz-server-side-encryption-bucket-key-enabled", "true")
-		}
-	}
 }
 
 // getUpload loads an upload with up to maxParts of its parts after marker.
@@ -273,14 +248,16 @@ func parsePartNumber(q url.Values) (uint32, error) {
 	return uint32(n), nil
 }
 
-// hashedBody is a body stored with its digests.
+// hashedBody is a body stored with the digests of its plaintext.
 type hashedBody struct {
 	*objio.Body
-	sums map[string]string
+	plainMD5 []byte
+	sums     map[string]string
 }
 
-// writeHashed stores r, computing the checksums of algs on the way.
-func (g *Gateway) writeHashed(ctx context.Context, r io.Reader, size int64, algs ...checksum.Algorithm) (*hashedBody, error) {
+// writeHashed stores r with profile p, encrypted by enc when not nil,
+// computing the checksums of algs over the plaintext on the way.
+func (g *Gateway) writeHashed(ctx context.Context, r io.Reader, size int64, p erasure.Profile, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
 	hashes := map[checksum.Algorithm]hash.Hash{}
 	var ws []io.Writer
 	for _, a := range algs {
@@ -292,11 +269,18 @@ func (g *Gateway) writeHashed(ctx context.Context, r io.Reader, size int64, algs
 	if len(ws) > 0 {
 		r = io.TeeReader(r, io.MultiWriter(ws...))
 	}
-	b, err := g.cfg.Bodies.WriteBody(ctx, r, objio.WriteOptions{Profile: g.cfg.Profile, Size: size})
+	src, err := enc.wrap(r)
 	if err != nil {
 		return nil, err
 	}
-	hb := &hashedBody{Body: b, sums: map[string]string{}}
+	if size >= 0 {
+		size = enc.storedSize(size)
+	}
+	b, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: p, Size: size})
+	if err != nil {
+		return nil, err
+	}
+	hb := &hashedBody{Body: b, plainMD5: enc.md5(b), sums: map[string]string{}}
 	for a, h := range hashes {
 		hb.sums[string(a)] = checksum.Encode(h.Sum(nil))
 	}
@@ -348,8 +332,17 @@ func (g *Gateway) uploadPart(ctx context.Context, w http.ResponseWriter, rq *req
 		return checksumMismatch(upAlg, ta)
 	}
 
+	tmpl := resp.GetUpload().GetTemplate()
+	_, profile, err := g.storageClass(tmpl.GetStorageClass())
+	if err != nil {
+		return err
+	}
+	enc, err := g.partEncrypter(r.Header, tmpl.GetEncryption())
+	if err != nil {
+		return err
+	}
 	body := &exactReader{r: rq.auth.Body, remaining: size}
-	stored, err := g.writeHashed(ctx, body, size, upAlg, sentAlg)
+	stored, err := g.writeHashed(ctx, body, size, profile, enc, upAlg, sentAlg)
 	if err != nil {
 		return writeFailure(ctx, body, err)
 	}
@@ -360,10 +353,10 @@ func (g *Gateway) uploadPart(ctx context.Context, w http.ResponseWriter, rq *req
 	if err := body.finish(); err != nil {
 		return fail(writeFailure(ctx, body, err))
 	}
-	if stored.Size != size {
-		return fail(fmt.Errorf("write part: stored %d bytes, want %d", stored.Size, size))
+	if stored.Size != enc.storedSize(size) {
+		return fail(fmt.Errorf("write part: stored %d bytes, want %d", stored.Size, enc.storedSize(size)))
 	}
-	if wantMD5 != nil && !bytes.Equal(stored.MD5, wantMD5) {
+	if wantMD5 != nil && !bytes.Equal(stored.plainMD5, wantMD5) {
 		return fail(s3err.BadDigest.WithMessage("The Content-MD5 you specified did not match what we received."))
 	}
 	sums := map[string]string{}
@@ -383,13 +376,17 @@ func (g *Gateway) uploadPart(ctx context.Context, w http.ResponseWriter, rq *req
 	}
 	part := &metapb.PartInfo{
 		Number:        n,
-		Size:          stored.Size,
-		Etag:          hex.EncodeToString(stored.MD5),
+		Size:          size,
+		Etag:          hex.EncodeToString(stored.plainMD5),
 		DataId:        stored.DataID,
 		Profile:       objio.ProfileToProto(stored.Profile),
 		Shards:        stored.Shards,
 		Checksums:     sums,
 		MtimeUnixNano: g.cfg.Now().UnixNano(),
+		Encryption:    enc.record(),
+	}
+	if enc != nil {
+		part.StoredSize = stored.Size
 	}
 	if err := g.commitPart(ctx, rq, q.Get("uploadId"), part, stored.Body); err != nil {
 		return err
@@ -399,7 +396,7 @@ func (g *Gateway) uploadPart(ctx context.Context, w http.ResponseWriter, rq *req
 	for alg, val := range sums {
 		h.Set(checksum.Algorithm(alg).HeaderName(), val)
 	}
-	setEncryptionHeaders(h, resp.GetUpload().GetTemplate().GetEncryption())
+	setEncryptionHeaders(h, tmpl.GetEncryption())
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -776,4 +773,26 @@ func checksumType(v *metapb.ObjectVersion) string {
 		return t
 	}
 	return checksum.TypeFullObject
+}
+
+// readEncryptedParts serves an encrypted multipart object: every part is
+// sealed under the upload's data key with a nonce of its own, so each part
+// the range touches is decrypted on its own.
+func (g *Gateway) readEncryptedParts(ctx context.Context, v *metapb.ObjectVersion, dec *decrypter, off, n int64, w io.Writer) error {
+	end := off + n
+	var base int64
+	for _, p := range v.GetParts() {
+		lo, hi := max(off, base), min(end, base+p.GetSize())
+		if lo < hi {
+			pd := dec
+			if pe := p.GetEncryption(); pe != nil {
+				pd = &decrypter{layout: sse.Layout{PackageSize: int(pe.GetPackageSize())}, dataKey: dec.dataKey, nonce: pe.GetNonce()}
+			}
+			if err := g.readBody(ctx, objio.PartVersion(v, p), pd, lo-base, hi-lo, w); err != nil {
+				return fmt.Errorf("part %d: %w", p.GetNumber(), err)
+			}
+		}
+		base += p.GetSize()
+	}
+	return nil
 }

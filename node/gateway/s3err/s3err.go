@@ -19,6 +19,7 @@ import (
 	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3xml"
 	"github.com/cairn-io/cairn/node/gateway/sigv4"
+	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -69,6 +70,8 @@ var (
 	InvalidDigest                = newErr("InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid.")
 	InvalidRange                 = newErr("InvalidRange", http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable")
 	InvalidRequest               = newErr("InvalidRequest", http.StatusBadRequest, "Invalid Request")
+	InvalidStorageClass          = newErr("InvalidStorageClass", http.StatusBadRequest, "The storage class you specified is not valid")
+	InvalidTag                   = newErr("InvalidTag", http.StatusBadRequest, "The TagValue you have provided is invalid")
 	KeyTooLongError              = newErr("KeyTooLongError", http.StatusBadRequest, "Your key is too long")
 	MalformedXML                 = newErr("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema.")
 	MetadataTooLarge             = newErr("MetadataTooLarge", http.StatusBadRequest, "Your metadata headers exceed the maximum allowed metadata size.")
@@ -76,7 +79,9 @@ var (
 	MissingContentLength         = newErr("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")
 	NoSuchBucket                 = newErr("NoSuchBucket", http.StatusNotFound, "The specified bucket does not exist")
 	NoSuchKey                    = newErr("NoSuchKey", http.StatusNotFound, "The specified key does not exist.")
+	NoSuchObjectLockConfig       = newErr("NoSuchObjectLockConfiguration", http.StatusNotFound, "The specified object does not have a ObjectLock configuration")
 	NoSuchVersion                = newErr("NoSuchVersion", http.StatusNotFound, "The specified version does not exist.")
+	ObjectLockConfigNotFound     = newErr("ObjectLockConfigurationNotFoundError", http.StatusNotFound, "Object Lock configuration does not exist for this bucket")
 	NotImplemented               = newErr("NotImplemented", http.StatusNotImplemented, "A header or query you provided implies functionality that is not implemented.")
 	PreconditionFailed           = newErr("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
 	RequestTimeTooSkewed         = newErr("RequestTimeTooSkewed", http.StatusForbidden, "The difference between the request time and the server's time is too large.")
@@ -114,6 +119,7 @@ var sentinels = []struct {
 	{objio.ErrPoolClosed, ServiceUnavailable},
 	{objio.ErrInvalidArgument, InternalError},
 	{objio.ErrInvalidConfig, InternalError},
+	{sse.ErrNoSuchKMSKey, KMSNotFound},
 	{s3xml.ErrMalformed, MalformedXML},
 }
 
@@ -158,6 +164,8 @@ func FromCode(code metapb.ErrorCode) *Error {
 		return InvalidPartOrder
 	case metapb.ErrorCode_ENTITY_TOO_SMALL:
 		return EntityTooSmall
+	case metapb.ErrorCode_ACCESS_DENIED:
+		return AccessDenied
 	default:
 		return InternalError
 	}

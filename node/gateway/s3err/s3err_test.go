@@ -59,6 +59,7 @@ func TestFromError(t *testing.T) {
 		{"meta INVALID_PART", &MetaError{Code: metapb.ErrorCode_INVALID_PART}, "InvalidPart", 400},
 		{"meta INVALID_PART_ORDER", &MetaError{Code: metapb.ErrorCode_INVALID_PART_ORDER}, "InvalidPartOrder", 400},
 		{"meta ENTITY_TOO_SMALL", &MetaError{Code: metapb.ErrorCode_ENTITY_TOO_SMALL}, "EntityTooSmall", 400},
+		{"meta ACCESS_DENIED", &MetaError{Code: metapb.ErrorCode_ACCESS_DENIED}, "AccessDenied", 403},
 		{"meta unknown code", &MetaError{Code: metapb.ErrorCode(99)}, "InternalError", 500},
 		{"grpc Unavailable", status.Error(codes.Unavailable, "no leader"), "ServiceUnavailable", 503},
 		{"grpc ResourceExhausted", status.Error(codes.ResourceExhausted, "busy"), "SlowDown", 503},
