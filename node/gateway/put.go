@@ -75,6 +75,10 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if err != nil {
 		return err
 	}
+	owner, acl, err := g.objectOwnerAndACL(rq, bucket)
+	if err != nil {
+		return err
+	}
 
 	body := &exactReader{r: rq.auth.Body, remaining: size}
 	var src io.Reader = body
@@ -139,7 +143,8 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		Checksums:    sums,
 		StorageClass: storageClassStandard,
 		UnderSpread:  stored.UnderSpread,
-		Owner:        rq.owner,
+		Owner:        owner,
+		Acl:          acl,
 	}
 	if _, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{Version: v}}}); err != nil {
 		// Even when the propose failed in transit it may have committed;

@@ -177,3 +177,9 @@ type Context map[string][]string
 func (c Context) Set(key string, values ...string) {
 	c[strings.ToLower(key)] = values
 }
+
+// ObjectScoped reports whether action on key is decided on the object (its
+// owner and ACL) rather than on the bucket.
+func ObjectScoped(action, key string) bool {
+	return key != "" && !bucketScoped[action]
+}
