@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,10 +11,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cairn-io/cairn/node/devcluster"
+	"github.com/cairn-io/cairn/node/identity"
 )
 
 type credentials struct {
@@ -42,13 +45,17 @@ func runDev(args []string) error {
 	if err != nil {
 		return err
 	}
+	masterKey, err := loadMasterKey(layout.Dir)
+	if err != nil {
+		return err
+	}
 	bin, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own binary: %w", err)
 	}
 	cl, err := devcluster.New(layout, devcluster.Options{
 		Binary: bin,
-		Env:    []string{"CAIRN_ACCESS_KEY=" + creds.AccessKey, "CAIRN_SECRET_KEY=" + creds.SecretKey},
+		Env:    []string{"CAIRN_ACCESS_KEY=" + creds.AccessKey, "CAIRN_SECRET_KEY=" + creds.SecretKey, "CAIRN_MASTER_KEY=" + masterKey},
 	})
 	if err != nil {
 		return err
@@ -86,8 +93,17 @@ Try it with the AWS CLI:
   aws --endpoint-url %[1]s s3 cp README.md s3://demo/README.md
   aws --endpoint-url %[1]s s3 ls s3://demo
 
+Users with their own keys (the master key seals their secrets):
+
+  export CAIRN_META_ADDRS=%[6]s
+  export CAIRN_MASTER_KEY=$(cat %[7]s)
+  %[8]s admin user create --name alice
+  %[8]s admin user list
+  %[8]s admin user delete --access-key <key>
+
 Press Ctrl-C to stop; running it again finds the data.
-`, endpoint, creds.AccessKey, creds.SecretKey, layout.Dir, cl.LogDir())
+`, endpoint, creds.AccessKey, creds.SecretKey, layout.Dir, cl.LogDir(),
+		strings.Join(layout.MetaAddrs(), ","), filepath.Join(layout.Dir, masterKeyFile), bin)
 
 	watchCtx, watchCancel := context.WithCancel(ctx)
 	defer watchCancel()
@@ -146,6 +162,37 @@ func loadCredentials(dir string) (credentials, error) {
 		return credentials{}, fmt.Errorf("store credentials: %w", err)
 	}
 	return c, nil
+}
+
+// masterKeyFile holds the dev cluster's master key, base64.
+const masterKeyFile = "master.key"
+
+// loadMasterKey takes the master key from CAIRN_MASTER_KEY, or from the
+// data directory, or generates and stores one there (owner-only).
+func loadMasterKey(dir string) (string, error) {
+	if v := os.Getenv("CAIRN_MASTER_KEY"); v != "" {
+		if _, err := identity.ParseMasterKey(v); err != nil {
+			return "", fmt.Errorf("CAIRN_MASTER_KEY: %w", err)
+		}
+		return v, nil
+	}
+	path := filepath.Join(dir, masterKeyFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k := strings.TrimSpace(string(b))
+		if _, err := identity.ParseMasterKey(k); err != nil {
+			return "", fmt.Errorf("read %s: %w", masterKeyFile, err)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read master key: %w", err)
+	}
+	k := base64.StdEncoding.EncodeToString(identity.NewMasterKey())
+	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("store master key: %w", err)
+	}
+	return k, nil
 }
 
 const (

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/identity"
 	"github.com/cairn-io/cairn/node/server"
 )
 
@@ -34,6 +35,7 @@ func runServer(args []string) error {
 		ecM        = fs.Int("ec-parity", server.DefaultProfile.M, "parity shards of the STANDARD profile")
 		ecBlock    = fs.Int("ec-block-size", server.DefaultProfile.BlockSize, "bytes per shard block of a stripe")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
+		masterKey  = fs.String("master-key", "", "cluster master key, base64 of 32 bytes: seals user secrets (keep it secret; prefer CAIRN_MASTER_KEY)")
 	)
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
@@ -49,6 +51,12 @@ func runServer(args []string) error {
 	peers, err := server.ParsePeers(splitList(*metaPeers))
 	if err != nil {
 		return err
+	}
+	var mk []byte
+	if *masterKey != "" {
+		if mk, err = identity.ParseMasterKey(*masterKey); err != nil {
+			return fmt.Errorf("--master-key: %w", err)
+		}
 	}
 	cfg := server.Config{
 		NodeID:              *nodeID,
@@ -66,6 +74,7 @@ func runServer(args []string) error {
 		Region:              *region,
 		Profile:             erasure.Profile{K: *ecK, M: *ecM, BlockSize: *ecBlock},
 		VirtualHostSuffixes: splitList(*vhosts),
+		MasterKey:           mk,
 		Logger:              logger.With("node", *nodeID),
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -65,6 +65,10 @@ type Config struct {
 	Region              string
 	Profile             erasure.Profile
 	VirtualHostSuffixes []string
+	// MasterKey is the cluster master key (32 bytes). The gateway opens
+	// the sealed secrets of users with it; without it only the root
+	// credentials sign in.
+	MasterKey []byte
 
 	Logger *slog.Logger
 }
@@ -140,6 +144,9 @@ func (c *Config) Validate() error {
 		if err := c.Profile.Validate(); err != nil {
 			return fmt.Errorf("server: erasure profile: %w", err)
 		}
+	}
+	if len(c.MasterKey) != 0 && len(c.MasterKey) != 32 {
+		return fmt.Errorf("server: master key is %d bytes, want 32", len(c.MasterKey))
 	}
 	return nil
 }
@@ -288,6 +295,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		Bodies:              store,
 		Profile:             cfg.Profile,
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
+		MasterKey:           cfg.MasterKey,
 		Logger:              s.logger.With("role", "gateway"),
 	})
 	if err != nil {
