@@ -55,7 +55,7 @@ func TestUsers(t *testing.T) {
 	require.Len(t, all, 2)
 	require.Equal(t, "AKALICE", all[0].AccessKey, "listed in access key order")
 
-	// Users survive a restart and a snapshot round trip like everything else.
+	// Users survive a restart.
 	h.reopen()
 	h.mustApply(deleteUser("AKBOB"))
 	_, err = h.f.GetUser("AKBOB")
