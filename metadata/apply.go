@@ -130,6 +130,10 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.updateBucket(op.UpdateBucket)
 	case *metapb.Command_UpdateObject:
 		return t.updateObject(op.UpdateObject)
+	case *metapb.Command_PutUser:
+		return t.putUser(op.PutUser)
+	case *metapb.Command_DeleteUser:
+		return t.deleteUser(op.DeleteUser)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}
