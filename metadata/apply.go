@@ -138,6 +138,10 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.completeMultipartUpload(op.CompleteMultipartUpload)
 	case *metapb.Command_AbortMultipartUpload:
 		return t.abortMultipartUpload(op.AbortMultipartUpload)
+	case *metapb.Command_PutUser:
+		return t.putUser(op.PutUser)
+	case *metapb.Command_DeleteUser:
+		return t.deleteUser(op.DeleteUser)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}

@@ -36,7 +36,7 @@ func runServer(args []string) error {
 		rrK        = fs.Int("rr-data", server.DefaultReducedProfile.K, "data shards of the REDUCED_REDUNDANCY profile")
 		rrM        = fs.Int("rr-parity", server.DefaultReducedProfile.M, "parity shards of the REDUCED_REDUNDANCY profile")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
-		masterKey  = fs.String("master-key", "", "base64 256-bit cluster master key wrapping SSE-S3 data keys (gateway role; prefer CAIRN_MASTER_KEY)")
+		masterKey  = fs.String("master-key", "", "base64 256-bit cluster master key: wraps SSE-S3 data keys and seals user secrets (prefer CAIRN_MASTER_KEY)")
 		kmsKeys    = fs.String("kms-keys", "", "SSE-KMS key ring as id=base64,... of 256-bit keys, the first is the default (gateway role; prefer CAIRN_KMS_KEYS)")
 	)
 	_ = configPath

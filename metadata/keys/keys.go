@@ -41,6 +41,7 @@ const (
 	TableCurrent      byte = 'C' // 'C' + esc(bucket) + esc(key) → current ObjectVersion
 	TableGC           byte = 'G' // 'G' + seq (uint64 BE) → GCEntry
 	TableUpload       byte = 'M' // 'M' + esc(bucket) + esc(key) + esc(uploadID) → MultipartUpload
+	TableUser         byte = 'I' // 'I' + esc(accessKey) → User (identities)
 	TableNode         byte = 'N' // 'N' + esc(nodeID) → Node
 	TablePart         byte = 'P' // 'P' + esc(bucket) + esc(key) + esc(uploadID) + number (uint32 BE) → PartInfo
 	TableSystem       byte = 'S' // 'S' + name → system value
@@ -164,6 +165,11 @@ func VersionIndexKey(bucket, key, versionID string) []byte {
 // NodeKey is the key of a storage node record.
 func NodeKey(nodeID string) []byte {
 	return AppendString(newKey(TableNode, len(nodeID)), nodeID)
+}
+
+// UserKey is the key of the user record of accessKey.
+func UserKey(accessKey string) []byte {
+	return AppendString(newKey(TableUser, len(accessKey)), accessKey)
 }
 
 // GCKey is the key of the GC queue entry with the given seq. Entries sort

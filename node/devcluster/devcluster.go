@@ -212,6 +212,13 @@ func (l *Layout) metaPeers() (peers, addrs []string) {
 	return peers, addrs
 }
 
+// MetaAddrs are the meta nodes' gRPC addresses, for clients such as the
+// admin command.
+func (l *Layout) MetaAddrs() []string {
+	_, addrs := l.metaPeers()
+	return addrs
+}
+
 // Args returns the `cairn server` arguments of one process. Credentials are
 // not arguments (argv is visible to every user): they travel in the
 // environment.

@@ -63,3 +63,9 @@ func newKey() string {
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return base64.StdEncoding.EncodeToString(b)
 }
+
+// KMSEnv is the environment that gives a gateway the SSE-KMS key ring
+// alone, for clusters whose master key is set separately.
+func (k Keys) KMSEnv() []string {
+	return []string{"CAIRN_KMS_KEYS=" + k.KMSKeyID + "=" + k.KMSKey}
+}

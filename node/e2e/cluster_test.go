@@ -47,6 +47,8 @@ func TestMain(m *testing.M) {
 const (
 	testAccessKey = "CAIRNTESTACCESSKEY01"
 	testSecretKey = "cairn-test-secret-key-0123456789abcdefghij"
+	// testMasterKey is base64 of 32 bytes.
+	testMasterKey = "Y2Fpcm4tZTJlLXRlc3QtbWFzdGVyLWtleS0zMmJ5dGU="
 )
 
 // cluster is a running multi-process cluster owned by one test.
@@ -66,8 +68,8 @@ func startCluster(t testing.TB) *cluster {
 	require.NoError(t, err)
 	procs, err := devcluster.New(layout, devcluster.Options{
 		Binary:     cairnBin,
-		Env:        []string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_LOG_LEVEL=debug"},
-		GatewayEnv: keys.Env(),
+		Env:        []string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_LOG_LEVEL=debug", "CAIRN_MASTER_KEY=" + testMasterKey},
+		GatewayEnv: keys.KMSEnv(),
 	})
 	require.NoError(t, err)
 	c := &cluster{t: t, layout: layout, procs: procs, s3: devcluster.S3Client(layout, testAccessKey, testSecretKey)}

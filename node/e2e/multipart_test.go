@@ -19,20 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 	"github.com/stretchr/testify/require"
 )
 
 const minPart = 5 << 20 // S3's minimum part size, which the gateway enforces
-
-// requireCode checks the S3 error code of an SDK error.
-func requireCode(t *testing.T, err error, code string) {
-	t.Helper()
-	require.Error(t, err)
-	var ae smithy.APIError
-	require.True(t, errors.As(err, &ae), "not an API error: %v", err)
-	require.Equal(t, code, ae.ErrorCode(), "error: %v", err)
-}
 
 // TestMultipart runs the multipart and copy behaviours against one cluster.
 func TestMultipart(t *testing.T) {

@@ -69,6 +69,13 @@ func (g *Gateway) sourceVersion(ctx context.Context, rq *request) (copySource, *
 	if err != nil {
 		return src, nil, err
 	}
+	action := "s3:GetObject"
+	if src.versionID != "" {
+		action = "s3:GetObjectVersion"
+	}
+	if err := g.authorizeAction(ctx, rq, action, src.bucket, src.key, src.versionID); err != nil {
+		return src, nil, err
+	}
 	v, err := g.lookupObject(ctx, &request{bucket: src.bucket, key: src.key}, src.versionID)
 	if err != nil {
 		return src, nil, err

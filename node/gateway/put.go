@@ -82,6 +82,10 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if err != nil {
 		return err
 	}
+	owner, acl, err := g.objectOwnerAndACL(rq, bucket)
+	if err != nil {
+		return err
+	}
 	extras, err := g.parsePutExtras(r.Header, bucket, wantMD5 != nil || sent != nil || rq.auth.ChecksumAlgorithm != "")
 	if err != nil {
 		return err
@@ -153,7 +157,8 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		UserMetadata: userMeta,
 		Checksums:    sums,
 		UnderSpread:  stored.UnderSpread,
-		Owner:        rq.owner,
+		Owner:        owner,
+		Acl:          acl,
 		Encryption:   enc.record(),
 	}
 	if enc != nil {

@@ -70,9 +70,10 @@ type Config struct {
 	// shard (DefaultReducedProfile with the defaults).
 	StorageClasses      map[string]erasure.Profile
 	VirtualHostSuffixes []string
-	// MasterKey (32 bytes) wraps the data keys of SSE-S3 objects; nil
-	// refuses SSE-S3. KMSKeys are the key ring of SSE-KMS, the first being
-	// the default key.
+	// MasterKey (32 bytes) is the cluster master key: it wraps the data
+	// keys of SSE-S3 objects and seals the secrets of users; nil refuses
+	// SSE-S3 and lets only the root credentials sign in. KMSKeys are the
+	// key ring of SSE-KMS, the first being the default key.
 	MasterKey []byte
 	KMSKeys   []sse.KMSKey
 
@@ -154,6 +155,9 @@ func (c *Config) Validate() error {
 		if err := c.Profile.Validate(); err != nil {
 			return fmt.Errorf("server: erasure profile: %w", err)
 		}
+	}
+	if len(c.MasterKey) != 0 && len(c.MasterKey) != 32 {
+		return fmt.Errorf("server: master key is %d bytes, want 32", len(c.MasterKey))
 	}
 	return nil
 }
@@ -311,6 +315,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		StorageClasses:      cfg.StorageClasses,
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
 		Keyring:             keyring,
+		MasterKey:           cfg.MasterKey,
 		Logger:              s.logger.With("role", "gateway"),
 	})
 	if err != nil {

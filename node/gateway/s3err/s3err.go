@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cairn-io/cairn/node/gateway/access"
 	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3xml"
 	"github.com/cairn-io/cairn/node/gateway/sigv4"
@@ -121,6 +122,11 @@ var sentinels = []struct {
 	{objio.ErrInvalidConfig, InternalError},
 	{sse.ErrNoSuchKMSKey, KMSNotFound},
 	{s3xml.ErrMalformed, MalformedXML},
+	{access.ErrMalformedPolicy, MalformedPolicy},
+	{access.ErrCannedAndGrants, InvalidRequest.WithMessage("Specifying both Canned ACLs and Header Grants is not allowed")},
+	{access.ErrInvalidCannedACL, InvalidArgument},
+	{access.ErrEmailGrant, UnresolvableGrantByEmailAddress},
+	{access.ErrInvalidGrant, InvalidArgument},
 }
 
 // MetaError carries an error code of the meta service as a Go error, so
