@@ -73,6 +73,8 @@ func (g *Gateway) sourceVersion(ctx context.Context, rq *request) (copySource, *
 	return src, v, dec, nil
 }
 
+// resolveSource authorizes the read of the copy source, loads its
+// version and checks the x-amz-copy-source-if-* conditions.
 func (g *Gateway) resolveSource(ctx context.Context, rq *request) (copySource, *metapb.ObjectVersion, error) {
 	src, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
 	if err != nil {

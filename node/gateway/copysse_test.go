@@ -552,3 +552,21 @@ func TestUploadPartCopyEncrypted(t *testing.T) {
 		})
 	}
 }
+
+func TestCopyObjectEncryptedEmpty(t *testing.T) {
+	e, _ := newCopySSEEnv(t)
+	ctx := context.Background()
+	e.createBucket("bkt")
+	k := newSSECHeaders(501)
+	_, err := e.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bkt"), Key: aws.String("empty"), Body: bytes.NewReader(nil),
+		SSECustomerAlgorithm: k.alg, SSECustomerKey: k.key, SSECustomerKeyMD5: k.md5})
+	require.NoError(t, err)
+	out, err := e.client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("bkt"), Key: aws.String("copy"), CopySource: aws.String("bkt/empty"),
+		ServerSideEncryption:           types.ServerSideEncryptionAwsKms,
+		CopySourceSSECustomerAlgorithm: k.alg, CopySourceSSECustomerKey: k.key, CopySourceSSECustomerKeyMD5: k.md5})
+	require.NoError(t, err)
+	require.Equal(t, `"d41d8cd98f00b204e9800998ecf8427e"`, aws.ToString(out.CopyObjectResult.ETag))
+	got, gout := getObj(t, e, "bkt", "copy")
+	require.Empty(t, got)
+	require.Equal(t, types.ServerSideEncryptionAwsKms, gout.ServerSideEncryption)
+}
