@@ -165,7 +165,9 @@ func (c *Client) Status(ctx context.Context, in *metapb.StatusRequest, opts ...g
 
 // ListObjectVersions implements metapb.MetaClient.
 func (c *Client) ListObjectVersions(ctx context.Context, in *metapb.ListObjectVersionsRequest, opts ...grpc.CallOption) (*metapb.ListObjectVersionsResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListObjectVersionsResponse, error) { return m.ListObjectVersions(ctx, in, opts...) })
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListObjectVersionsResponse, error) {
+		return m.ListObjectVersions(ctx, in, opts...)
+	})
 }
 
 // GetUser implements metapb.MetaClient.
@@ -180,10 +182,14 @@ func (c *Client) ListUsers(ctx context.Context, in *metapb.ListUsersRequest, opt
 
 // GetMultipartUpload implements metapb.MetaClient.
 func (c *Client) GetMultipartUpload(ctx context.Context, in *metapb.GetMultipartUploadRequest, opts ...grpc.CallOption) (*metapb.GetMultipartUploadResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.GetMultipartUploadResponse, error) { return m.GetMultipartUpload(ctx, in, opts...) })
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.GetMultipartUploadResponse, error) {
+		return m.GetMultipartUpload(ctx, in, opts...)
+	})
 }
 
 // ListMultipartUploads implements metapb.MetaClient.
 func (c *Client) ListMultipartUploads(ctx context.Context, in *metapb.ListMultipartUploadsRequest, opts ...grpc.CallOption) (*metapb.ListMultipartUploadsResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListMultipartUploadsResponse, error) { return m.ListMultipartUploads(ctx, in, opts...) })
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListMultipartUploadsResponse, error) {
+		return m.ListMultipartUploads(ctx, in, opts...)
+	})
 }

@@ -274,7 +274,10 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 	}
 	s.mc = mc
 	s.maps = clustermap.New(clustermap.Config{Meta: mc, Logger: s.logger.With("role", "clustermap")})
-	s.maps.Start(runCtx)
+	if err := s.maps.Start(runCtx); err != nil {
+		return fmt.Errorf("server: cluster map: %w", err)
+	}
+	s.awaitClusterMap(ctx)
 	s.pool = objio.NewPool()
 	store, err := objio.New(objio.Config{Maps: s.maps, Dialer: s.pool, Logger: s.logger.With("role", "objio")})
 	if err != nil {
@@ -312,6 +315,31 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		return nil
 	})
 	return nil
+}
+
+// awaitClusterMap gives the gateway a bounded chance to learn the cluster
+// map before it takes requests, so that the first PUTs after a restart are
+// not refused for want of a map. Without a meta group it starts anyway and
+// answers 503 until the map arrives.
+func (s *Server) awaitClusterMap(ctx context.Context) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := s.maps.Refresh(rctx)
+		cancel()
+		if err == nil && len(s.maps.Map().Nodes) > 0 {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			s.logger.Warn("starting without a cluster map", "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (s *Server) goServe(name string, serve func() error) {

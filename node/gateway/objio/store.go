@@ -23,7 +23,7 @@ import (
 // Defaults for Config.
 const (
 	DefaultStripesInFlight = 2
-	DefaultSuspectFor      = 30 * time.Second
+	DefaultSuspectFor      = 5 * time.Second
 	DefaultCleanupTimeout  = 30 * time.Second
 )
 
@@ -183,7 +183,9 @@ func (s *Store) newDataID() (string, error) {
 func (s *Store) client(node string) (storagepb.StorageClient, error) {
 	addr, ok := s.cfg.Maps.Addr(placement.NodeID(node))
 	if !ok {
-		return nil, status.Errorf(codes.Unavailable, "objio: node %s has no known address", node)
+		// Not Unavailable: the node may be fine and only this gateway's
+		// map incomplete, so it must not be suspected for it.
+		return nil, status.Errorf(codes.FailedPrecondition, "objio: node %s has no known address", node)
 	}
 	c, err := s.cfg.Dialer.Storage(addr)
 	if err != nil {

@@ -1,0 +1,162 @@
+package meta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/cairn-io/cairn/proto/storagepb"
+)
+
+// Defaults for Config.
+const (
+	DefaultNodeTimeout = 6 * time.Second
+	DefaultGCInterval  = 5 * time.Second
+)
+
+// ErrInvalidConfig marks a Config that fails Validate.
+var ErrInvalidConfig = errors.New("meta: invalid config")
+
+// Peer is one voter of the meta group.
+type Peer struct {
+	// ID is the Raft server ID (the node ID).
+	ID string
+	// RaftAddr is the host:port of the peer's Raft transport.
+	RaftAddr string
+	// GRPCAddr is the host:port of the peer's Meta gRPC service.
+	GRPCAddr string
+}
+
+// ShardDeleter is what the GC collector needs from a storage node.
+// storagepb.StorageClient satisfies it.
+type ShardDeleter interface {
+	DeleteShard(ctx context.Context, in *storagepb.DeleteShardRequest, opts ...grpc.CallOption) (*storagepb.DeleteShardResponse, error)
+}
+
+// StorageDialer returns a client for the storage service at addr. The
+// caller of New owns whatever it dials; the Node does not close it.
+type StorageDialer func(addr string) (ShardDeleter, error)
+
+// Config configures a Node.
+type Config struct {
+	// NodeID is this voter's ID; it must be one of Peers.
+	NodeID string
+	// DataDir holds the Raft log, stable store, snapshots and FSM.
+	DataDir string
+	// RaftBind is the TCP address the Raft transport listens on. The
+	// address advertised to peers is this node's Peer.RaftAddr.
+	RaftBind string
+	// RaftListener, if set, is used instead of listening on RaftBind. New
+	// takes ownership: it is closed by Close, or by New if New fails. It
+	// is the seam for tests and fault injection.
+	RaftListener net.Listener
+	// Peers are all voters, including this node. Production uses 3 or 5.
+	Peers []Peer
+	// NodeTimeout: a storage node without a heartbeat for this long is
+	// reported down in the cluster map. Default DefaultNodeTimeout.
+	NodeTimeout time.Duration
+	// GCInterval is how often the leader's collector runs. Default
+	// DefaultGCInterval.
+	GCInterval time.Duration
+	// Logger receives the node's and raft's logs. Nil discards them.
+	Logger *slog.Logger
+	// Storage dials storage nodes for the GC collector. Nil dials them
+	// over insecure gRPC and caches one connection per address.
+	Storage StorageDialer
+	// Now is the clock used to stamp heartbeats and compute liveness.
+	// Nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() {
+	if c.NodeTimeout == 0 {
+		c.NodeTimeout = DefaultNodeTimeout
+	}
+	if c.GCInterval == 0 {
+		c.GCInterval = DefaultGCInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports whether c, with defaults applied to zero fields, is
+// usable. Errors wrap ErrInvalidConfig.
+func (c *Config) Validate() error {
+	invalid := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	if c.NodeID == "" {
+		return invalid("empty node ID")
+	}
+	if c.DataDir == "" {
+		return invalid("empty data dir")
+	}
+	if c.RaftBind == "" && c.RaftListener == nil {
+		return invalid("empty raft bind address")
+	}
+	if c.NodeTimeout < 0 {
+		return invalid("negative node timeout %v", c.NodeTimeout)
+	}
+	if c.GCInterval < 0 {
+		return invalid("negative GC interval %v", c.GCInterval)
+	}
+	if len(c.Peers) == 0 {
+		return invalid("no peers")
+	}
+	ids := map[string]bool{}
+	addrs := map[string]bool{}
+	self := false
+	for _, p := range c.Peers {
+		if p.ID == "" || p.RaftAddr == "" || p.GRPCAddr == "" {
+			return invalid("peer %+v: ID, raft and gRPC addresses are required", p)
+		}
+		if ids[p.ID] {
+			return invalid("duplicate peer ID %q", p.ID)
+		}
+		if addrs[p.RaftAddr] {
+			return invalid("duplicate peer raft address %q", p.RaftAddr)
+		}
+		ids[p.ID], addrs[p.RaftAddr] = true, true
+		if err := checkAdvertisable(p.RaftAddr); err != nil {
+			return invalid("peer %q raft address: %v", p.ID, err)
+		}
+		self = self || p.ID == c.NodeID
+	}
+	if !self {
+		return invalid("node %q is not one of the peers", c.NodeID)
+	}
+	return nil
+}
+
+// checkAdvertisable rejects addresses other nodes cannot dial.
+func checkAdvertisable(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if port == "" || port == "0" {
+		return fmt.Errorf("%q has no port", addr)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("%q is not advertisable", addr)
+	}
+	return nil
+}
+
+func (c *Config) self() Peer {
+	for _, p := range c.Peers {
+		if p.ID == c.NodeID {
+			return p
+		}
+	}
+	return Peer{}
+}

@@ -1,0 +1,31 @@
+// Package meta is the meta role: one voter of the Raft group whose state
+// machine is the metadata FSM, and the Meta gRPC service in front of it.
+//
+// Role: wire hashicorp/raft (transport, Pebble log store, file snapshots,
+// bootstrap) to package metadata; forward writes and reads from followers
+// to the leader; serve linearizable reads on the leader; stamp storage
+// node heartbeats with the leader's clock; and run the GC collector that
+// deletes the shards of unreferenced bodies.
+//
+// Imports: metadata, metadata/raftlog, proto/metapb, proto/storagepb,
+// hashicorp/raft and grpc. It must not import node/gateway or
+// node/storage: it reaches storage nodes only through storagepb clients.
+//
+// Invariants:
+//   - Node.apply is the only caller of raft.Apply; every write goes
+//     through Propose (or an RPC built on it) and respects its ctx.
+//   - A read on the leader is served only after leadership is confirmed
+//     and the FSM has applied every entry committed when the read began.
+//     The first read of each term issues a barrier, because a new leader's
+//     commit index may not yet cover entries committed by its predecessor.
+//   - A request forwarded by a follower is never forwarded again: a node
+//     that is not the leader answers it with Unavailable and the sender
+//     retries, so leadership changes cannot create forwarding loops.
+//   - Proposals are not serialized: concurrent callers reach raft
+//     concurrently and raft batches them.
+//
+// Goroutines: the GC collector and the future waiters are started through
+// Node.wg and joined by Close.
+//
+// Lock order: Node.mu (client connection caches) is a leaf lock.
+package meta

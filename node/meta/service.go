@@ -1,0 +1,217 @@
+package meta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cairn-io/cairn/metadata"
+	"github.com/cairn-io/cairn/proto/metapb"
+)
+
+// service implements metapb.MetaServer on a Node. Every method returns
+// errors through toStatus; not-found results are response codes.
+type service struct {
+	metapb.UnimplementedMetaServer
+	n *Node
+}
+
+func (s *service) Propose(ctx context.Context, req *metapb.ProposeRequest) (*metapb.ProposeResponse, error) {
+	res, err := s.n.Propose(ctx, req.GetCommand())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &metapb.ProposeResponse{Result: res}, nil
+}
+
+func (s *service) GetBucket(ctx context.Context, req *metapb.GetBucketRequest) (*metapb.GetBucketResponse, error) {
+	resp, err := read(ctx, s.n, "get bucket",
+		func() (*metapb.GetBucketResponse, error) {
+			b, err := s.n.fsm.GetBucket(req.GetName())
+			if code, ok := notFoundCode(err); ok {
+				return &metapb.GetBucketResponse{Code: code}, nil
+			}
+			return &metapb.GetBucketResponse{Bucket: b}, err
+		},
+		func(ctx context.Context, c metapb.MetaClient) (*metapb.GetBucketResponse, error) {
+			return c.GetBucket(ctx, req)
+		})
+	return resp, toStatus(err)
+}
+
+func (s *service) ListBuckets(ctx context.Context, req *metapb.ListBucketsRequest) (*metapb.ListBucketsResponse, error) {
+	resp, err := read(ctx, s.n, "list buckets",
+		func() (*metapb.ListBucketsResponse, error) {
+			bs, err := s.n.fsm.ListBuckets()
+			return &metapb.ListBucketsResponse{Buckets: bs}, err
+		},
+		func(ctx context.Context, c metapb.MetaClient) (*metapb.ListBucketsResponse, error) {
+			return c.ListBuckets(ctx, req)
+		})
+	return resp, toStatus(err)
+}
+
+func (s *service) GetObject(ctx context.Context, req *metapb.GetObjectRequest) (*metapb.GetObjectResponse, error) {
+	resp, err := read(ctx, s.n, "get object",
+		func() (*metapb.GetObjectResponse, error) {
+			v, err := s.n.fsm.GetObject(req.GetBucket(), req.GetKey(), req.GetVersionId())
+			if code, ok := notFoundCode(err); ok {
+				return &metapb.GetObjectResponse{Code: code}, nil
+			}
+			return &metapb.GetObjectResponse{Version: v}, err
+		},
+		func(ctx context.Context, c metapb.MetaClient) (*metapb.GetObjectResponse, error) {
+			return c.GetObject(ctx, req)
+		})
+	return resp, toStatus(err)
+}
+
+func (s *service) ListObjects(ctx context.Context, req *metapb.ListObjectsRequest) (*metapb.ListObjectsResponse, error) {
+	resp, err := read(ctx, s.n, "list objects",
+		func() (*metapb.ListObjectsResponse, error) {
+			r, err := s.n.fsm.ListObjects(req)
+			if code, ok := notFoundCode(err); ok {
+				return &metapb.ListObjectsResponse{Code: code}, nil
+			}
+			return r, err
+		},
+		func(ctx context.Context, c metapb.MetaClient) (*metapb.ListObjectsResponse, error) {
+			return c.ListObjects(ctx, req)
+		})
+	return resp, toStatus(err)
+}
+
+func (s *service) GetClusterMap(ctx context.Context, req *metapb.GetClusterMapRequest) (*metapb.GetClusterMapResponse, error) {
+	resp, err := read(ctx, s.n, "get cluster map",
+		func() (*metapb.GetClusterMapResponse, error) {
+			m, err := s.n.clusterMap()
+			return &metapb.GetClusterMapResponse{Map: m}, err
+		},
+		func(ctx context.Context, c metapb.MetaClient) (*metapb.GetClusterMapResponse, error) {
+			return c.GetClusterMap(ctx, req)
+		})
+	return resp, toStatus(err)
+}
+
+// Heartbeat is proposed by the leader so that last-heartbeat times all come
+// from one clock: the leader's.
+func (s *service) Heartbeat(ctx context.Context, req *metapb.HeartbeatRequest) (*metapb.HeartbeatResponse, error) {
+	var resp *metapb.HeartbeatResponse
+	err := s.n.onLeader(ctx, "heartbeat",
+		func(ctx context.Context) error {
+			data, err := proto.Marshal(&metapb.Command{Op: &metapb.Command_NodeHeartbeat{
+				NodeHeartbeat: &metapb.NodeHeartbeat{Node: req.GetNode(), UnixNano: s.n.cfg.Now().UnixNano()},
+			}})
+			if err != nil {
+				return fmt.Errorf("encode command: %w", err)
+			}
+			res, err := s.n.apply(ctx, data)
+			if err != nil {
+				return err
+			}
+			if res.GetCode() != metapb.ErrorCode_OK {
+				return fmt.Errorf("%w: %s: %s", errRejected, res.GetCode(), res.GetMessage())
+			}
+			m, err := s.n.fsm.ClusterMap()
+			if err != nil {
+				return err
+			}
+			resp = &metapb.HeartbeatResponse{Epoch: m.GetEpoch()}
+			return nil
+		},
+		func(ctx context.Context, c metapb.MetaClient) error {
+			var err error
+			resp, err = c.Heartbeat(ctx, req)
+			return err
+		})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return resp, nil
+}
+
+// Status answers from this node's own view; it is never forwarded.
+func (s *service) Status(ctx context.Context, _ *metapb.StatusRequest) (*metapb.StatusResponse, error) {
+	n := s.n
+	resp := &metapb.StatusResponse{
+		NodeId:       n.cfg.NodeID,
+		RaftState:    n.raft.State().String(),
+		AppliedIndex: n.raft.AppliedIndex(),
+	}
+	if p, ok := n.leader(); ok {
+		resp.LeaderId, resp.LeaderAddr = p.ID, p.GRPCAddr
+	}
+	f := n.raft.GetConfiguration()
+	if err := n.await(ctx, f); err != nil {
+		return nil, toStatus(fmt.Errorf("meta: status: configuration: %w", err))
+	}
+	for _, srv := range f.Configuration().Servers {
+		if srv.Suffrage == raft.Voter {
+			resp.Voters = append(resp.Voters, string(srv.ID))
+		}
+	}
+	return resp, nil
+}
+
+// errRejected marks a command the FSM refused where the RPC has no result
+// code to carry the refusal.
+var errRejected = errors.New("meta: command rejected")
+
+// read serves a linearizable read on the leader, forwarding it there from
+// a follower.
+func read[T any](ctx context.Context, n *Node, op string,
+	local func() (T, error),
+	remote func(ctx context.Context, c metapb.MetaClient) (T, error),
+) (T, error) {
+	var out T
+	err := n.onLeader(ctx, op,
+		func(ctx context.Context) error {
+			if err := n.linearize(ctx); err != nil {
+				return err
+			}
+			var err error
+			out, err = local()
+			return err
+		},
+		func(ctx context.Context, c metapb.MetaClient) error {
+			var err error
+			out, err = remote(ctx, c)
+			return err
+		})
+	return out, err
+}
+
+// notFoundCode maps the FSM's not-found sentinels to response codes.
+func notFoundCode(err error) (metapb.ErrorCode, bool) {
+	switch {
+	case errors.Is(err, metadata.ErrNoSuchBucket):
+		return metapb.ErrorCode_NO_SUCH_BUCKET, true
+	case errors.Is(err, metadata.ErrNoSuchKey):
+		return metapb.ErrorCode_NO_SUCH_KEY, true
+	case errors.Is(err, metadata.ErrNoSuchVersion):
+		return metapb.ErrorCode_NO_SUCH_VERSION, true
+	}
+	return metapb.ErrorCode_OK, false
+}
+
+// clusterMap reads the map and computes liveness with the leader's clock.
+// Heartbeats only reach a leader, so after an election (or a restart of the
+// whole group) every node has one NodeTimeout from the new leader's start
+// to check in before it is reported down; otherwise the whole cluster would
+// look dead for the length of the election.
+func (n *Node) clusterMap() (*metapb.ClusterMap, error) {
+	m, err := n.fsm.ClusterMap()
+	if err != nil {
+		return nil, err
+	}
+	now := n.cfg.Now().UnixNano()
+	since := n.leaderSince.Load()
+	for _, node := range m.GetNodes() {
+		seen := max(node.GetLastHeartbeatUnixNano(), since)
+		node.Up = now-seen < n.cfg.NodeTimeout.Nanoseconds()
+	}
+	return m, nil
+}
