@@ -130,6 +130,10 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.updateBucket(op.UpdateBucket)
 	case *metapb.Command_UpdateObject:
 		return t.updateObject(op.UpdateObject)
+	case *metapb.Command_PutUser:
+		return t.putUser(op.PutUser)
+	case *metapb.Command_DeleteUser:
+		return t.deleteUser(op.DeleteUser)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}
@@ -199,6 +203,11 @@ func (t *txn) createBucket(c *metapb.CreateBucket) (*metapb.CommandResult, error
 	if found {
 		return &metapb.CommandResult{Code: metapb.ErrorCode_BUCKET_ALREADY_EXISTS, Message: existing.Owner}, nil
 	}
+	if bk.ObjectLockEnabled {
+		// Object Lock needs versions to protect: S3 enables versioning
+		// with it, for good.
+		bk.Versioning = metapb.VersioningState_VERSIONING_ENABLED
+	}
 	return okResult(), t.set(keys.BucketKey(bk.Name), bk)
 }
 
@@ -267,6 +276,13 @@ func (t *txn) putObject(c *metapb.PutObject) (*metapb.CommandResult, error) {
 	}
 	if res, err := t.putPrecondition(c); err != nil || res != nil {
 		return res, err
+	}
+	if r := applyObjectLock(bk, v); r != nil {
+		return r, nil
+	}
+	// Replacing a version of the same ID removes it: a locked one stays.
+	if r, err := t.versionLocked(v.Bucket, v.Key, v.VersionId, v.MtimeUnixNano, c.BypassGovernance); err != nil || r != nil {
+		return r, err
 	}
 	if err := t.storeVersion(v, v.DataId, v.MtimeUnixNano); err != nil {
 		return nil, err
@@ -385,6 +401,9 @@ func (t *txn) deleteObject(c *metapb.DeleteObject) (*metapb.CommandResult, error
 	var res *metapb.CommandResult
 	switch {
 	case c.VersionId != "":
+		if r, err := t.versionLocked(c.Bucket, c.Key, c.VersionId, c.MtimeUnixNano, c.BypassGovernance); err != nil || r != nil {
+			return r, err
+		}
 		removed, err := t.removeVersion(c.Bucket, c.Key, c.VersionId, "", c.MtimeUnixNano)
 		if err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -82,6 +83,9 @@ func (t *txn) updateObject(c *metapb.UpdateObject) (*metapb.CommandResult, error
 	}
 	if v.DeleteMarker {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "update object: %q/%q version %q is a delete marker", c.Bucket, c.Key, v.VersionId), nil
+	}
+	if !bk.ObjectLockEnabled && (slices.Contains(c.Fields, "retention") || slices.Contains(c.Fields, "legal_hold")) {
+		return result(metapb.ErrorCode_INVALID_ARGUMENT, "update object: bucket %q has no Object Lock configuration", c.Bucket), nil
 	}
 	in := c.GetValues()
 	if in == nil {

@@ -66,9 +66,14 @@ func TestUpdateObject(t *testing.T) {
 
 	// Retention: COMPLIANCE can only be extended; GOVERNANCE can be
 	// shortened with the bypass only.
+	// Retention needs an Object Lock bucket.
 	const day = int64(86400e9)
+	require.Equal(t, metapb.ErrorCode_INVALID_ARGUMENT,
+		h.apply(updateObject("b", "k", "", &metapb.ObjectVersion{LockMode: "GOVERNANCE", LockRetainUntilUnixNano: day}, false, "retention")).Code)
+	h.mustApply(createLockBucket("lk"))
+	h.mustApply(putObject("lk", "k", "v1", "d2"))
 	set := func(mode string, until int64, bypass bool) metapb.ErrorCode {
-		return h.apply(updateObject("b", "k", "", &metapb.ObjectVersion{LockMode: mode, LockRetainUntilUnixNano: until}, bypass, "retention")).Code
+		return h.apply(updateObject("lk", "k", "", &metapb.ObjectVersion{LockMode: mode, LockRetainUntilUnixNano: until}, bypass, "retention")).Code
 	}
 	require.Equal(t, metapb.ErrorCode_OK, set("GOVERNANCE", 10*day, false))
 	require.Equal(t, metapb.ErrorCode_ACCESS_DENIED, set("GOVERNANCE", 5*day, false))

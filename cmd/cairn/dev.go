@@ -10,10 +10,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cairn-io/cairn/node/devcluster"
+	"github.com/cairn-io/cairn/node/identity"
 )
 
 type credentials struct {
@@ -42,13 +44,25 @@ func runDev(args []string) error {
 	if err != nil {
 		return err
 	}
+	keys, err := devcluster.LoadOrCreateKeys(layout.Dir)
+	if err != nil {
+		return err
+	}
+	masterKey := keys.MasterKey
+	if v := os.Getenv("CAIRN_MASTER_KEY"); v != "" {
+		if _, err := identity.ParseMasterKey(v); err != nil {
+			return fmt.Errorf("CAIRN_MASTER_KEY: %w", err)
+		}
+		masterKey = v
+	}
 	bin, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own binary: %w", err)
 	}
 	cl, err := devcluster.New(layout, devcluster.Options{
-		Binary: bin,
-		Env:    []string{"CAIRN_ACCESS_KEY=" + creds.AccessKey, "CAIRN_SECRET_KEY=" + creds.SecretKey},
+		Binary:     bin,
+		Env:        []string{"CAIRN_ACCESS_KEY=" + creds.AccessKey, "CAIRN_SECRET_KEY=" + creds.SecretKey, "CAIRN_MASTER_KEY=" + masterKey},
+		GatewayEnv: keys.KMSEnv(),
 	})
 	if err != nil {
 		return err
@@ -62,7 +76,7 @@ func runDev(args []string) error {
 		return err
 	}
 	readyCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	err = devcluster.WaitReady(readyCtx, layout, creds.AccessKey, creds.SecretKey)
+	err = cl.WaitReady(readyCtx, creds.AccessKey, creds.SecretKey)
 	cancel()
 	if err != nil {
 		_ = cl.Stop(context.Background())
@@ -86,8 +100,17 @@ Try it with the AWS CLI:
   aws --endpoint-url %[1]s s3 cp README.md s3://demo/README.md
   aws --endpoint-url %[1]s s3 ls s3://demo
 
+Users with their own keys (the master key seals their secrets):
+
+  export CAIRN_META_ADDRS=%[6]s
+  export CAIRN_MASTER_KEY='%[7]s'
+  %[8]s admin user create --name alice
+  %[8]s admin user list
+  %[8]s admin user delete --access-key <key>
+
 Press Ctrl-C to stop; running it again finds the data.
-`, endpoint, creds.AccessKey, creds.SecretKey, layout.Dir, cl.LogDir())
+`, endpoint, creds.AccessKey, creds.SecretKey, layout.Dir, cl.LogDir(),
+		strings.Join(layout.MetaAddrs(), ","), masterKey, bin)
 
 	watchCtx, watchCancel := context.WithCancel(ctx)
 	defer watchCancel()

@@ -14,6 +14,7 @@ const usage = `cairn: a distributed, erasure-coded, S3-compatible object store
 usage:
   cairn server [flags]   run the roles given by --roles (gateway,storage,meta)
   cairn dev [flags]      run a whole local cluster: 3 meta, 6 storage, 1 gateway
+  cairn admin user ...   create, delete and list users (see 'cairn admin')
   cairn version          print the version
 
 Every flag can also be given as an environment variable CAIRN_<FLAG> (upper
@@ -33,6 +34,8 @@ func main() {
 		err = runServer(os.Args[2:])
 	case "dev":
 		err = runDev(os.Args[2:])
+	case "admin":
+		err = runAdmin(os.Args[2:])
 	case "version", "--version", "-version":
 		fmt.Println("cairn", version)
 	case "help", "-h", "--help":

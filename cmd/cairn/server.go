@@ -33,7 +33,11 @@ func runServer(args []string) error {
 		ecK        = fs.Int("ec-data", server.DefaultProfile.K, "data shards of the STANDARD profile")
 		ecM        = fs.Int("ec-parity", server.DefaultProfile.M, "parity shards of the STANDARD profile")
 		ecBlock    = fs.Int("ec-block-size", server.DefaultProfile.BlockSize, "bytes per shard block of a stripe")
+		rrK        = fs.Int("rr-data", server.DefaultReducedProfile.K, "data shards of the REDUCED_REDUNDANCY profile")
+		rrM        = fs.Int("rr-parity", server.DefaultReducedProfile.M, "parity shards of the REDUCED_REDUNDANCY profile")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
+		masterKey  = fs.String("master-key", "", "base64 256-bit cluster master key: wraps SSE-S3 data keys and seals user secrets (prefer CAIRN_MASTER_KEY)")
+		kmsKeys    = fs.String("kms-keys", "", "SSE-KMS key ring as id=base64,... of 256-bit keys, the first is the default (gateway role; prefer CAIRN_KMS_KEYS)")
 	)
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
@@ -50,22 +54,32 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
+	keys, err := parseEncryptionKeys(*masterKey, *kmsKeys)
+	if err != nil {
+		return err
+	}
 	cfg := server.Config{
-		NodeID:              *nodeID,
-		Roles:               splitList(*roles),
-		DataDir:             *dataDir,
-		GRPCAddr:            *grpcAddr,
-		RaftAddr:            *raftAddr,
-		MetaPeers:           peers,
-		MetaAddrs:           splitList(*metaAddrs),
-		Drives:              splitList(*drives),
-		FailureDomain:       *domain,
-		S3Addr:              *s3Addr,
-		AccessKey:           *accessKey,
-		SecretKey:           *secretKey,
-		Region:              *region,
-		Profile:             erasure.Profile{K: *ecK, M: *ecM, BlockSize: *ecBlock},
+		NodeID:        *nodeID,
+		Roles:         splitList(*roles),
+		DataDir:       *dataDir,
+		GRPCAddr:      *grpcAddr,
+		RaftAddr:      *raftAddr,
+		MetaPeers:     peers,
+		MetaAddrs:     splitList(*metaAddrs),
+		Drives:        splitList(*drives),
+		FailureDomain: *domain,
+		S3Addr:        *s3Addr,
+		AccessKey:     *accessKey,
+		SecretKey:     *secretKey,
+		Region:        *region,
+		Profile:       erasure.Profile{K: *ecK, M: *ecM, BlockSize: *ecBlock},
+		StorageClasses: map[string]erasure.Profile{
+			"STANDARD":           {K: *ecK, M: *ecM, BlockSize: *ecBlock},
+			"REDUCED_REDUNDANCY": {K: *rrK, M: *rrM, BlockSize: *ecBlock},
+		},
 		VirtualHostSuffixes: splitList(*vhosts),
+		MasterKey:           keys.master,
+		KMSKeys:             keys.kms,
 		Logger:              logger.With("node", *nodeID),
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

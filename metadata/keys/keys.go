@@ -40,6 +40,7 @@ const (
 	TableBucket       byte = 'B' // 'B' + esc(bucket) → Bucket
 	TableCurrent      byte = 'C' // 'C' + esc(bucket) + esc(key) → current ObjectVersion
 	TableGC           byte = 'G' // 'G' + seq (uint64 BE) → GCEntry
+	TableUser         byte = 'I' // 'I' + esc(accessKey) → User (identities)
 	TableNode         byte = 'N' // 'N' + esc(nodeID) → Node
 	TableSystem       byte = 'S' // 'S' + name → system value
 	TableVersion      byte = 'V' // 'V' + esc(bucket) + esc(key) + ^seq (uint64 BE) → ObjectVersion
@@ -162,6 +163,11 @@ func VersionIndexKey(bucket, key, versionID string) []byte {
 // NodeKey is the key of a storage node record.
 func NodeKey(nodeID string) []byte {
 	return AppendString(newKey(TableNode, len(nodeID)), nodeID)
+}
+
+// UserKey is the key of the user record of accessKey.
+func UserKey(accessKey string) []byte {
+	return AppendString(newKey(TableUser, len(accessKey)), accessKey)
 }
 
 // GCKey is the key of the GC queue entry with the given seq. Entries sort

@@ -107,7 +107,22 @@ func newLayout(spec Spec) (*Layout, error) {
 		spec.Storage = 6
 	}
 	l := &Layout{Version: layoutVersion, Dir: spec.Dir}
-	port := func() (string, error) { return freeAddr(spec.Host) }
+	// Every listener stays open until all ports are chosen, so the kernel
+	// cannot hand the same port out twice.
+	var held []net.Listener
+	defer func() {
+		for _, lis := range held {
+			lis.Close()
+		}
+	}()
+	port := func() (string, error) {
+		lis, err := net.Listen("tcp", net.JoinHostPort(spec.Host, "0"))
+		if err != nil {
+			return "", fmt.Errorf("devcluster: pick a port: %w", err)
+		}
+		held = append(held, lis)
+		return lis.Addr().String(), nil
+	}
 	for i := 1; i <= spec.Meta; i++ {
 		g, err := port()
 		if err != nil {
@@ -137,17 +152,6 @@ func newLayout(spec Spec) (*Layout, error) {
 	}
 	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, DataDir: "gateway"})
 	return l, nil
-}
-
-// freeAddr asks the kernel for a free port. The port is released before the
-// process that will use it starts; on loopback the window is small.
-func freeAddr(host string) (string, error) {
-	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", fmt.Errorf("devcluster: pick a port: %w", err)
-	}
-	defer lis.Close()
-	return lis.Addr().String(), nil
 }
 
 func (l *Layout) save() error {
@@ -206,6 +210,13 @@ func (l *Layout) metaPeers() (peers, addrs []string) {
 		}
 	}
 	return peers, addrs
+}
+
+// MetaAddrs are the meta nodes' gRPC addresses, for clients such as the
+// admin command.
+func (l *Layout) MetaAddrs() []string {
+	_, addrs := l.metaPeers()
+	return addrs
 }
 
 // Args returns the `cairn server` arguments of one process. Credentials are

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ type Cluster struct {
 	layout *Layout
 	binary string
 	env    []string
+	gwEnv  []string
 	logDir string
 
 	mu struct {
@@ -35,7 +37,10 @@ type running struct {
 type Options struct {
 	Binary string   // path of the cairn binary
 	Env    []string // extra environment (credentials), appended to os.Environ
-	LogDir string   // one log file per process; default <data dir>/logs
+	// GatewayEnv is more environment for gateway processes only (the
+	// server-side encryption keys).
+	GatewayEnv []string
+	LogDir     string // one log file per process; default <data dir>/logs
 }
 
 // New prepares a Cluster; Start launches it.
@@ -49,7 +54,7 @@ func New(l *Layout, opts Options) (*Cluster, error) {
 	if err := os.MkdirAll(opts.LogDir, 0o755); err != nil {
 		return nil, fmt.Errorf("devcluster: create log dir: %w", err)
 	}
-	c := &Cluster{layout: l, binary: opts.Binary, env: opts.Env, logDir: opts.LogDir}
+	c := &Cluster{layout: l, binary: opts.Binary, env: opts.Env, gwEnv: opts.GatewayEnv, logDir: opts.LogDir}
 	c.mu.procs = make(map[string]*running)
 	return c, nil
 }
@@ -91,6 +96,9 @@ func (c *Cluster) StartProc(name string) error {
 	}
 	cmd := exec.Command(c.binary, c.layout.Args(p)...)
 	cmd.Env = append(os.Environ(), c.env...)
+	if slices.Contains(p.Roles, "gateway") {
+		cmd.Env = append(cmd.Env, c.gwEnv...)
+	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// A process group of its own, so that Ctrl-C in a terminal reaches the
@@ -208,4 +216,30 @@ func (c *Cluster) Stop(ctx context.Context) error {
 		wg.Wait()
 	}
 	return errors.Join(errs...)
+}
+
+// WaitReady is the package's WaitReady for this cluster, except that it
+// gives up as soon as one of the processes exits: a process that failed to
+// start (a taken port, a bad flag) must not look like a slow cluster.
+func (c *Cluster) WaitReady(ctx context.Context, accessKey, secretKey string) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	for _, p := range c.layout.Procs {
+		exited := c.Exited(p.Name)
+		if exited == nil {
+			continue
+		}
+		go func() {
+			select {
+			case <-exited:
+				cancel(fmt.Errorf("devcluster: %s exited; see %s", p.Name, filepath.Join(c.logDir, p.Name+".log")))
+			case <-ctx.Done():
+			}
+		}()
+	}
+	err := WaitReady(ctx, c.layout, accessKey, secretKey)
+	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
 }

@@ -47,6 +47,8 @@ func TestMain(m *testing.M) {
 const (
 	testAccessKey = "CAIRNTESTACCESSKEY01"
 	testSecretKey = "cairn-test-secret-key-0123456789abcdefghij"
+	// testMasterKey is base64 of 32 bytes.
+	testMasterKey = "Y2Fpcm4tZTJlLXRlc3QtbWFzdGVyLWtleS0zMmJ5dGU="
 )
 
 // cluster is a running multi-process cluster owned by one test.
@@ -62,9 +64,12 @@ func startCluster(t testing.TB) *cluster {
 	dir := t.TempDir()
 	layout, err := devcluster.LoadOrCreate(devcluster.Spec{Dir: dir})
 	require.NoError(t, err)
+	keys, err := devcluster.LoadOrCreateKeys(dir)
+	require.NoError(t, err)
 	procs, err := devcluster.New(layout, devcluster.Options{
-		Binary: cairnBin,
-		Env:    []string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_LOG_LEVEL=debug"},
+		Binary:     cairnBin,
+		Env:        []string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_LOG_LEVEL=debug", "CAIRN_MASTER_KEY=" + testMasterKey},
+		GatewayEnv: keys.KMSEnv(),
 	})
 	require.NoError(t, err)
 	c := &cluster{t: t, layout: layout, procs: procs, s3: devcluster.S3Client(layout, testAccessKey, testSecretKey)}
@@ -87,7 +92,7 @@ func (c *cluster) waitReady() {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	require.NoError(c.t, devcluster.WaitReady(ctx, c.layout, testAccessKey, testSecretKey))
+	require.NoError(c.t, c.procs.WaitReady(ctx, testAccessKey, testSecretKey))
 }
 
 // dumpLogs prints the tail of every process log, to explain a failure.

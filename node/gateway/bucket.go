@@ -91,12 +91,22 @@ func (g *Gateway) createBucket(ctx context.Context, w http.ResponseWriter, rq *r
 	if found && conf.LocationConstraint != "" && conf.LocationConstraint != g.cfg.Region {
 		return s3err.IllegalLocationConstraint
 	}
+	lock, err := objectLockRequested(rq.r.Header)
+	if err != nil {
+		return err
+	}
+	acl, ownership, err := bucketACLForCreate(rq)
+	if err != nil {
+		return err
+	}
 	_, err = g.propose(ctx, &metapb.Command{Op: &metapb.Command_CreateBucket{CreateBucket: &metapb.CreateBucket{
-		Bucket: &metapb.Bucket{
+		Bucket: lock.apply(&metapb.Bucket{
 			Name:            rq.bucket,
 			CreatedUnixNano: g.cfg.Now().UnixNano(),
 			Owner:           rq.owner,
-		},
+			Acl:             acl,
+			Ownership:       ownership,
+		}),
 	}}})
 	if err != nil {
 		if !errors.Is(s3err.FromError(err), s3err.BucketAlreadyExists) {
@@ -139,10 +149,14 @@ func (g *Gateway) listBuckets(ctx context.Context, w http.ResponseWriter, rq *re
 		return fmt.Errorf("meta list buckets: %w", err)
 	}
 	out := s3xml.ListAllMyBucketsResult{
-		Owner:   s3xml.Owner{ID: rq.owner, DisplayName: rq.auth.AccessKey},
+		Owner:   s3xml.Owner{ID: rq.owner, DisplayName: rq.caller.Name},
 		Buckets: s3xml.Buckets{Bucket: make([]s3xml.Bucket, 0, len(resp.GetBuckets()))},
 	}
 	for _, b := range resp.GetBuckets() {
+		// Every caller, root included, lists the buckets it owns.
+		if b.GetOwner() != rq.owner {
+			continue
+		}
 		out.Buckets.Bucket = append(out.Buckets.Bucket, s3xml.Bucket{
 			Name:         b.GetName(),
 			CreationDate: s3xml.Time(time.Unix(0, b.GetCreatedUnixNano())),

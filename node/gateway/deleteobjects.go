@@ -38,6 +38,10 @@ func (g *Gateway) deleteObjects(ctx context.Context, w http.ResponseWriter, rq *
 	if err != nil {
 		return err
 	}
+	bypass, err := parseBypassGovernance(rq.r.Header)
+	if err != nil {
+		return err
+	}
 	if _, err := g.getBucket(ctx, rq.bucket); err != nil {
 		return err
 	}
@@ -52,7 +56,7 @@ func (g *Gateway) deleteObjects(ctx context.Context, w http.ResponseWriter, rq *
 	for range min(deleteWorkers, len(req.Objects)) {
 		wg.Go(func() {
 			for i := range work {
-				d, e := g.deleteOne(ctx, rq, req.Objects[i])
+				d, e := g.deleteOne(ctx, rq, req.Objects[i], bypass)
 				outcomes[i] = outcome{deleted: d, failed: e}
 			}
 		})
@@ -127,7 +131,7 @@ func readDeleteRequest(rq *request) (*s3xml.Delete, error) {
 }
 
 // deleteOne deletes one entry of a DeleteObjects request and reports it.
-func (g *Gateway) deleteOne(ctx context.Context, rq *request, o s3xml.ObjectToDelete) (*s3xml.DeletedObject, *s3xml.DeleteError) {
+func (g *Gateway) deleteOne(ctx context.Context, rq *request, o s3xml.ObjectToDelete, bypass bool) (*s3xml.DeletedObject, *s3xml.DeleteError) {
 	key := ""
 	if o.Key != nil {
 		key = *o.Key
@@ -143,13 +147,23 @@ func (g *Gateway) deleteOne(ctx context.Context, rq *request, o s3xml.ObjectToDe
 	case o.VersionID != "" && !validVersionID(o.VersionID):
 		return fail(s3err.NoSuchVersion)
 	}
+	// The request as a whole was authorized for the bucket; each key is
+	// still a DeleteObject (or DeleteObjectVersion) of its own object.
+	action := "s3:DeleteObject"
+	if o.VersionID != "" {
+		action = "s3:DeleteObjectVersion"
+	}
+	if err := g.authorizeAction(ctx, rq, action, rq.bucket, key, o.VersionID); err != nil {
+		return fail(s3err.FromError(err))
+	}
 	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_DeleteObject{DeleteObject: &metapb.DeleteObject{
-		Bucket:          rq.bucket,
-		Key:             key,
-		VersionId:       o.VersionID,
-		MtimeUnixNano:   g.cfg.Now().UnixNano(),
-		MarkerVersionId: newVersionID(g.cfg.Now()),
-		IfMatch:         unquoteETag(o.ETag),
+		Bucket:           rq.bucket,
+		Key:              key,
+		VersionId:        o.VersionID,
+		MtimeUnixNano:    g.cfg.Now().UnixNano(),
+		MarkerVersionId:  newVersionID(g.cfg.Now()),
+		IfMatch:          unquoteETag(o.ETag),
+		BypassGovernance: bypass,
 	}}})
 	if err != nil {
 		var me *s3err.MetaError

@@ -15,9 +15,12 @@ import (
 	"time"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/gateway/access"
 	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
 	"github.com/cairn-io/cairn/node/gateway/sigv4"
+	"github.com/cairn-io/cairn/node/gateway/sse"
+	"github.com/cairn-io/cairn/node/identity"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -53,9 +56,16 @@ type Config struct {
 	Bodies               Bodies
 	// Profile is the erasure profile of the STANDARD storage class.
 	Profile erasure.Profile
+	// StorageClasses maps the x-amz-storage-class values the cluster
+	// accepts to their erasure profiles. Default: STANDARD = Profile and
+	// REDUCED_REDUNDANCY = Profile with one parity shard.
+	StorageClasses map[string]erasure.Profile
 	// VirtualHostSuffixes enable "<bucket>.<suffix>" addressing, e.g.
 	// "localhost" or "s3.example.com". Other hosts use path-style.
 	VirtualHostSuffixes []string
+	// Keyring holds the keys of SSE-S3 and SSE-KMS; nil refuses both
+	// (SSE-C needs no server keys).
+	Keyring *sse.Keyring
 	// MaxPutSize bounds a single PUT; default DefaultMaxPutSize.
 	MaxPutSize int64
 	// Logger; default discards.
@@ -63,6 +73,12 @@ type Config struct {
 	// Now is the clock for signatures and modification times; default
 	// time.Now.
 	Now func() time.Time
+	// MasterKey (identity.MasterKeySize bytes) opens the sealed secrets of
+	// users kept by the meta group. Without it only root can sign in.
+	MasterKey []byte
+	// UserCacheTTL bounds how long a user lookup is trusted; default
+	// DefaultUserCacheTTL.
+	UserCacheTTL time.Duration
 }
 
 // Validate fills in defaults for zero fields and reports an invalid
@@ -80,6 +96,9 @@ func (c *Config) Validate() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.UserCacheTTL == 0 {
+		c.UserCacheTTL = DefaultUserCacheTTL
+	}
 	switch {
 	case c.AccessKey == "" || c.SecretKey == "":
 		return fmt.Errorf("%w: access key and secret key are required", ErrInvalidConfig)
@@ -90,8 +109,14 @@ func (c *Config) Validate() error {
 	case c.MaxPutSize < 0:
 		return fmt.Errorf("%w: max put size %d", ErrInvalidConfig, c.MaxPutSize)
 	}
+	if err := c.validateStorageClasses(); err != nil {
+		return err
+	}
 	if err := c.Profile.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if len(c.MasterKey) != 0 && len(c.MasterKey) != identity.MasterKeySize {
+		return fmt.Errorf("%w: master key is %d bytes, want %d", ErrInvalidConfig, len(c.MasterKey), identity.MasterKeySize)
 	}
 	for _, s := range c.VirtualHostSuffixes {
 		if s == "" || strings.HasPrefix(s, ".") || strings.Contains(s, ":") {
@@ -105,6 +130,7 @@ func (c *Config) Validate() error {
 type Gateway struct {
 	cfg      Config
 	verifier *sigv4.Verifier
+	ids      *identities
 	log      *slog.Logger
 }
 
@@ -113,24 +139,26 @@ func New(cfg Config) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	var sealer *identity.Sealer
+	if len(cfg.MasterKey) != 0 {
+		s, err := identity.NewSealer(cfg.MasterKey)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+		}
+		sealer = s
+	}
+	ids := newIdentities(cfg.AccessKey, cfg.SecretKey, metaUsers{cfg.Meta}, sealer, cfg.UserCacheTTL, cfg.Now)
 	return &Gateway{
 		cfg: cfg,
 		verifier: &sigv4.Verifier{
-			Creds:   staticCredentials{cfg.AccessKey: cfg.SecretKey},
+			Creds:   ids,
 			Region:  cfg.Region,
 			Now:     cfg.Now,
 			MaxSkew: DefaultMaxSkew,
 		},
+		ids: ids,
 		log: cfg.Logger,
 	}, nil
-}
-
-// staticCredentials is the credentials lookup for fixed identities.
-type staticCredentials map[string]string
-
-func (s staticCredentials) SecretKey(accessKey string) (string, bool) {
-	secret, ok := s[accessKey]
-	return secret, ok
 }
 
 // request is what the router learnt about one S3 request.
@@ -140,7 +168,10 @@ type request struct {
 	bucket string
 	key    string
 	auth   *sigv4.Result
-	// owner is the canonical ID of the authenticated identity.
+	// caller is who signed the request (or an anonymous caller).
+	caller access.Caller
+	// owner is the canonical ID of the caller, the owner of what it
+	// creates; empty when anonymous.
 	owner string
 }
 
@@ -164,18 +195,23 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
 	}
-	if res.Anonymous {
-		return s3err.AccessDenied
-	}
 	rq.auth = res
-	rq.owner = ownerID(res.AccessKey)
 	rq.bucket, rq.key = g.route(r)
+	if res.Anonymous {
+		rq.caller = access.Caller{Anonymous: true}
+	} else {
+		c, err := g.ids.caller(r.Context(), res.AccessKey)
+		if err != nil {
+			return fmt.Errorf("authenticate: %w", err)
+		}
+		rq.caller = c
+	}
+	rq.owner = rq.caller.ID
+	if err := g.authorize(r.Context(), rq); err != nil {
+		return err
+	}
 	return g.dispatch(r.Context(), w, rq)
 }
-
-// ownerID is the canonical user ID of an identity. Until identities have
-// IDs of their own, the access key is the ID.
-func ownerID(accessKey string) string { return accessKey }
 
 // route splits the request into bucket and key. The key comes from the
 // unescaped path verbatim: "a//b" and "a/" are distinct valid keys, so the
@@ -208,12 +244,12 @@ func (g *Gateway) virtualHostBucket(host string) string {
 // the gateway does not implement; such requests must fail with
 // NotImplemented rather than be served as the plain operation.
 var unsupportedSubresources = []string{
-	"accelerate", "acl", "analytics", "attributes", "cors", "encryption",
-	"intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging",
-	"metadata-configuration", "metrics", "notification", "object-lock",
-	"ownershipControls", "partNumber", "policy", "policyStatus", "publicAccessBlock",
-	"replication", "requestPayment", "restore", "retention", "select", "session",
-	"tagging", "torrent", "uploadId", "uploads", "website",
+	"accelerate", "analytics", "attributes", "cors", "encryption",
+	"intelligent-tiering", "inventory", "lifecycle", "logging",
+	"metadata-configuration", "metrics", "notification",
+	"partNumber", "policyStatus", "publicAccessBlock",
+	"replication", "requestPayment", "restore", "select", "session",
+	"torrent", "uploadId", "uploads", "website",
 }
 
 func hasUnsupportedSubresource(r *http.Request) bool {
@@ -228,8 +264,17 @@ func hasUnsupportedSubresource(r *http.Request) bool {
 
 func (g *Gateway) dispatch(ctx context.Context, w http.ResponseWriter, rq *request) error {
 	r := rq.r
+	if rq.bucket != "" && rq.key == "" && r.URL.Query().Has("encryption") {
+		return g.bucketEncryption(ctx, w, rq)
+	}
+	if ok, err := g.dispatchObjectExtras(ctx, w, rq); ok {
+		return err
+	}
 	if hasUnsupportedSubresource(r) {
 		return s3err.NotImplemented
+	}
+	if handled, err := g.dispatchAccess(ctx, w, rq); handled {
+		return err
 	}
 	q := r.URL.Query()
 	switch {

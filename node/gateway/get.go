@@ -65,6 +65,10 @@ func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		}
 		return s3err.NoSuchKey
 	}
+	dec, err := g.newDecrypter(r.Header, v.GetEncryption())
+	if err != nil {
+		return err
+	}
 
 	h := objectHeaders(v)
 	if versionID != "" {
@@ -95,6 +99,9 @@ func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	}
 	for param, name := range responseOverrides {
 		if val := q.Get(param); val != "" {
+			if rq.auth.Anonymous {
+				return s3err.InvalidRequest.WithMessage("Request specific response headers cannot be used for anonymous GET requests.")
+			}
 			h.Set(name, val)
 		}
 	}
@@ -118,7 +125,7 @@ func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		lw.start()
 		return nil
 	}
-	if err := g.cfg.Bodies.ReadBody(ctx, v, rng.start, rng.length, lw); err != nil {
+	if err := g.readBody(ctx, v, dec, rng.start, rng.length, lw); err != nil {
 		if !lw.started {
 			return fmt.Errorf("%w: read body: %w", s3err.ServiceUnavailable, err)
 		}
@@ -197,7 +204,9 @@ func objectHeaders(v *metapb.ObjectVersion) http.Header {
 	if sc := v.GetStorageClass(); sc != "" && sc != storageClassStandard {
 		h.Set("x-amz-storage-class", sc)
 	}
+	setObjectExtraHeaders(h, v)
 	setVersionHeader(h, v.GetVersionId())
+	setEncryptionHeaders(h, v.GetEncryption())
 	return h
 }
 
@@ -260,16 +269,21 @@ func (g *Gateway) deleteObject(ctx context.Context, w http.ResponseWriter, rq *r
 	if err != nil {
 		return err
 	}
+	bypass, err := parseBypassGovernance(rq.r.Header)
+	if err != nil {
+		return err
+	}
 	// The state machine decides from the bucket's versioning state at
 	// commit whether a marker is made and whether its ID is this one or
 	// "null".
 	cmd := &metapb.DeleteObject{
-		Bucket:          rq.bucket,
-		Key:             rq.key,
-		VersionId:       versionID,
-		MtimeUnixNano:   g.cfg.Now().UnixNano(),
-		MarkerVersionId: newVersionID(g.cfg.Now()),
-		IfMatch:         unquoteETag(rq.r.Header.Get("If-Match")),
+		Bucket:           rq.bucket,
+		Key:              rq.key,
+		VersionId:        versionID,
+		MtimeUnixNano:    g.cfg.Now().UnixNano(),
+		MarkerVersionId:  newVersionID(g.cfg.Now()),
+		IfMatch:          unquoteETag(rq.r.Header.Get("If-Match")),
+		BypassGovernance: bypass,
 	}
 	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_DeleteObject{DeleteObject: cmd}})
 	if err != nil {

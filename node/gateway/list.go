@@ -86,7 +86,9 @@ func urlEncodeKey(s string) string {
 	return strings.ReplaceAll(url.QueryEscape(s), "%2F", "/")
 }
 
-func listEntries(resp *metapb.ListObjectsResponse, enc func(string) string, withOwner bool) ([]s3xml.Object, []s3xml.CommonPrefix) {
+// listEntries renders a page; owner, when not nil, names each object's
+// owner (fetch-owner, and always in version 1).
+func listEntries(resp *metapb.ListObjectsResponse, enc func(string) string, owner func(id string) *s3xml.Owner) ([]s3xml.Object, []s3xml.CommonPrefix) {
 	objs := make([]s3xml.Object, 0, len(resp.GetObjects()))
 	for _, v := range resp.GetObjects() {
 		o := s3xml.Object{
@@ -103,8 +105,8 @@ func listEntries(resp *metapb.ListObjectsResponse, enc func(string) string, with
 			o.ChecksumAlgorithm = append(o.ChecksumAlgorithm, alg)
 		}
 		sort.Strings(o.ChecksumAlgorithm)
-		if withOwner {
-			o.Owner = &s3xml.Owner{ID: v.GetOwner(), DisplayName: v.GetOwner()}
+		if owner != nil {
+			o.Owner = owner(v.GetOwner())
 		}
 		objs = append(objs, o)
 	}
@@ -136,7 +138,11 @@ func (g *Gateway) listObjectsV2(ctx context.Context, w http.ResponseWriter, rq *
 		return err
 	}
 	enc := p.encoder()
-	objs, cps := listEntries(resp, enc, q.Get("fetch-owner") == "true")
+	var owner func(string) *s3xml.Owner
+	if q.Get("fetch-owner") == "true" {
+		owner = func(id string) *s3xml.Owner { return g.ownerXML(ctx, id) }
+	}
+	objs, cps := listEntries(resp, enc, owner)
 	out := s3xml.ListBucketV2Result{
 		Name:              rq.bucket,
 		Prefix:            enc(p.prefix),
@@ -170,7 +176,7 @@ func (g *Gateway) listObjectsV1(ctx context.Context, w http.ResponseWriter, rq *
 		return err
 	}
 	enc := p.encoder()
-	objs, cps := listEntries(resp, enc, true)
+	objs, cps := listEntries(resp, enc, func(id string) *s3xml.Owner { return g.ownerXML(ctx, id) })
 	out := s3xml.ListBucketResult{
 		Name:           rq.bucket,
 		Prefix:         enc(p.prefix),

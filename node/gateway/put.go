@@ -34,7 +34,7 @@ const (
 )
 
 // storedHeaders are the standard headers a PUT stores and a GET returns.
-var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
+var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires", "X-Amz-Website-Redirect-Location"}
 
 // errBodyLength marks a body whose length differs from the declared one.
 var errBodyLength = errors.New("gateway: body length differs from the declared length")
@@ -71,11 +71,26 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if err != nil {
 		return err
 	}
+	if err := checkSDKChecksumAlgorithm(r.Header, sent, rq.auth.ChecksumAlgorithm); err != nil {
+		return err
+	}
 	ifMatch, ifNoneMatch, err := writeConditions(r.Header)
 	if err != nil {
 		return err
 	}
 	bucket, err := g.getBucket(ctx, rq.bucket)
+	if err != nil {
+		return err
+	}
+	enc, err := g.newEncrypter(r.Header, bucket)
+	if err != nil {
+		return err
+	}
+	owner, acl, err := g.objectOwnerAndACL(rq, bucket)
+	if err != nil {
+		return err
+	}
+	extras, err := g.parsePutExtras(r.Header, bucket, wantMD5 != nil || sent != nil || rq.auth.ChecksumAlgorithm != "")
 	if err != nil {
 		return err
 	}
@@ -87,7 +102,10 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		sentHash = sent.alg.New()
 		src = io.TeeReader(body, sentHash)
 	}
-	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: g.cfg.Profile, Size: size})
+	if src, err = enc.wrap(src); err != nil {
+		return err
+	}
+	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: extras.profile, Size: enc.storedSize(size)})
 	if err != nil {
 		return writeFailure(ctx, body, err)
 	}
@@ -97,11 +115,12 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		g.deleteBody(ctx, rq, stored)
 		return writeFailure(ctx, body, err)
 	}
-	if stored.Size != size {
+	if stored.Size != enc.storedSize(size) {
 		g.deleteBody(ctx, rq, stored)
-		return fmt.Errorf("write body: stored %d bytes, want %d", stored.Size, size)
+		return fmt.Errorf("write body: stored %d bytes, want %d", stored.Size, enc.storedSize(size))
 	}
-	if wantMD5 != nil && !bytes.Equal(stored.MD5, wantMD5) {
+	plainMD5 := enc.md5(stored)
+	if wantMD5 != nil && !bytes.Equal(plainMD5, wantMD5) {
 		g.deleteBody(ctx, rq, stored)
 		return s3err.BadDigest.WithMessage("The Content-MD5 you specified did not match what we received.")
 	}
@@ -127,8 +146,8 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		Key:           rq.key,
 		VersionId:     newVersionID(g.cfg.Now()),
 		MtimeUnixNano: g.cfg.Now().UnixNano(),
-		Size:          stored.Size,
-		Etag:          hex.EncodeToString(stored.MD5),
+		Size:          size,
+		Etag:          hex.EncodeToString(plainMD5),
 		DataId:        stored.DataID,
 		Profile: &metapb.ErasureProfile{
 			DataShards:   uint32(stored.Profile.K),
@@ -140,12 +159,17 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		Headers:      standardHeaders(r.Header),
 		UserMetadata: userMeta,
 		Checksums:    sums,
-		StorageClass: storageClassStandard,
 		UnderSpread:  stored.UnderSpread,
-		Owner:        rq.owner,
+		Owner:        owner,
+		Acl:          acl,
+		Encryption:   enc.record(),
 	}
+	if enc != nil {
+		v.StoredSize = stored.Size
+	}
+	extras.apply(v)
 	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{
-		Version: v, IfMatch: ifMatch, IfNoneMatch: ifNoneMatch,
+		Version: v, IfMatch: ifMatch, IfNoneMatch: ifNoneMatch, BypassGovernance: extras.bypass,
 	}}})
 	if err != nil {
 		// Even when the propose failed in transit it may have committed;
@@ -166,10 +190,12 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	h.Set("ETag", `"`+v.Etag+`"`)
 	for alg, val := range sums {
 		h.Set(checksum.Algorithm(alg).HeaderName(), val)
+		h.Set("x-amz-checksum-type", "FULL_OBJECT")
 	}
 	if versionID != nullVersion || bucket.GetVersioning() != metapb.VersioningState_VERSIONING_UNVERSIONED {
 		h.Set("x-amz-version-id", versionID)
 	}
+	enc.setPutHeaders(h)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

@@ -46,7 +46,7 @@ func TestRawMethodsAndDefaults(t *testing.T) {
 		{"POST uploads", http.MethodPost, "/bkt/plain?uploads", 501, "NotImplemented"},
 		{"PATCH object", http.MethodPatch, "/bkt/plain", 405, "MethodNotAllowed"},
 		{"PUT service", http.MethodPut, "/", 405, "MethodNotAllowed"},
-		{"GET object acl", http.MethodGet, "/bkt/plain?acl", 501, "NotImplemented"},
+		{"GET object torrent", http.MethodGet, "/bkt/plain?torrent", 501, "NotImplemented"},
 		{"GET list-type=3", http.MethodGet, "/bkt?list-type=3", 400, "InvalidArgument"},
 		{"GET versions with a version marker alone", http.MethodGet, "/bkt?versions&version-id-marker=null", 400, "InvalidArgument"},
 		{"GET object with a malformed version", http.MethodGet, "/bkt/plain?versionId=nope", 400, "InvalidArgument"},

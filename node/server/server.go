@@ -24,6 +24,7 @@ import (
 	"github.com/cairn-io/cairn/node/clustermap"
 	"github.com/cairn-io/cairn/node/gateway"
 	"github.com/cairn-io/cairn/node/gateway/objio"
+	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/metaclient"
 	"github.com/cairn-io/cairn/node/storage"
@@ -59,12 +60,22 @@ type Config struct {
 	FailureDomain string
 
 	// Gateway role.
-	S3Addr              string
-	AccessKey           string
-	SecretKey           string
-	Region              string
-	Profile             erasure.Profile
+	S3Addr    string
+	AccessKey string
+	SecretKey string
+	Region    string
+	Profile   erasure.Profile
+	// StorageClasses maps storage classes to erasure profiles; default:
+	// STANDARD = Profile, REDUCED_REDUNDANCY = Profile with one parity
+	// shard (DefaultReducedProfile with the defaults).
+	StorageClasses      map[string]erasure.Profile
 	VirtualHostSuffixes []string
+	// MasterKey (32 bytes) is the cluster master key: it wraps the data
+	// keys of SSE-S3 objects and seals the secrets of users; nil refuses
+	// SSE-S3 and lets only the root credentials sign in. KMSKeys are the
+	// key ring of SSE-KMS, the first being the default key.
+	MasterKey []byte
+	KMSKeys   []sse.KMSKey
 
 	Logger *slog.Logger
 }
@@ -72,6 +83,10 @@ type Config struct {
 // DefaultProfile is the STANDARD erasure profile: 4 data + 2 parity shards
 // with 1 MiB blocks, so a stripe carries 4 MiB of object data.
 var DefaultProfile = erasure.Profile{K: 4, M: 2, BlockSize: 1 << 20}
+
+// DefaultReducedProfile is the REDUCED_REDUNDANCY erasure profile: 4 data
+// + 1 parity shard with 1 MiB blocks.
+var DefaultReducedProfile = erasure.Profile{K: 4, M: 1, BlockSize: 1 << 20}
 
 func (c *Config) has(role string) bool { return slices.Contains(c.Roles, role) }
 
@@ -140,6 +155,9 @@ func (c *Config) Validate() error {
 		if err := c.Profile.Validate(); err != nil {
 			return fmt.Errorf("server: erasure profile: %w", err)
 		}
+	}
+	if len(c.MasterKey) != 0 && len(c.MasterKey) != 32 {
+		return fmt.Errorf("server: master key is %d bytes, want 32", len(c.MasterKey))
 	}
 	return nil
 }
@@ -283,6 +301,10 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: objio: %w", err)
 	}
+	keyring, err := sse.NewKeyring(cfg.MasterKey, cfg.KMSKeys)
+	if err != nil {
+		return fmt.Errorf("server: encryption keys: %w", err)
+	}
 	gw, err := gateway.New(gateway.Config{
 		Region:              cfg.Region,
 		AccessKey:           cfg.AccessKey,
@@ -290,7 +312,10 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		Meta:                mc,
 		Bodies:              store,
 		Profile:             cfg.Profile,
+		StorageClasses:      cfg.StorageClasses,
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
+		Keyring:             keyring,
+		MasterKey:           cfg.MasterKey,
 		Logger:              s.logger.With("role", "gateway"),
 	})
 	if err != nil {

@@ -50,7 +50,12 @@ func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, leng
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("%w: version %s/%s: %w", ErrInvalidArgument, v.GetBucket(), v.GetKey(), err)
 	}
+	// The shards hold stored_size bytes when it is set (encrypted
+	// bodies); off and length address those bytes.
 	size := v.GetSize()
+	if ss := v.GetStoredSize(); ss > 0 {
+		size = ss
+	}
 	if off < 0 || length < 0 || off > size || length > size-off {
 		return fmt.Errorf("%w: range %d+%d of a %d-byte body", ErrInvalidArgument, off, length, size)
 	}

@@ -16,9 +16,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cairn-io/cairn/node/gateway/access"
 	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3xml"
 	"github.com/cairn-io/cairn/node/gateway/sigv4"
+	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -72,6 +74,8 @@ var (
 	InvalidRange                 = newErr("InvalidRange", http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable")
 	InvalidVersionID             = newErr("InvalidArgument", http.StatusBadRequest, "Invalid version id specified")
 	InvalidRequest               = newErr("InvalidRequest", http.StatusBadRequest, "Invalid Request")
+	InvalidStorageClass          = newErr("InvalidStorageClass", http.StatusBadRequest, "The storage class you specified is not valid")
+	InvalidTag                   = newErr("InvalidTag", http.StatusBadRequest, "The TagValue you have provided is invalid")
 	KeyTooLongError              = newErr("KeyTooLongError", http.StatusBadRequest, "Your key is too long")
 	MalformedXML                 = newErr("MalformedXML", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema.")
 	MetadataTooLarge             = newErr("MetadataTooLarge", http.StatusBadRequest, "Your metadata headers exceed the maximum allowed metadata size.")
@@ -79,7 +83,9 @@ var (
 	MissingContentLength         = newErr("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")
 	NoSuchBucket                 = newErr("NoSuchBucket", http.StatusNotFound, "The specified bucket does not exist")
 	NoSuchKey                    = newErr("NoSuchKey", http.StatusNotFound, "The specified key does not exist.")
+	NoSuchObjectLockConfig       = newErr("NoSuchObjectLockConfiguration", http.StatusNotFound, "The specified object does not have a ObjectLock configuration")
 	NoSuchVersion                = newErr("NoSuchVersion", http.StatusNotFound, "The specified version does not exist.")
+	ObjectLockConfigNotFound     = newErr("ObjectLockConfigurationNotFoundError", http.StatusNotFound, "Object Lock configuration does not exist for this bucket")
 	NotImplemented               = newErr("NotImplemented", http.StatusNotImplemented, "A header or query you provided implies functionality that is not implemented.")
 	PreconditionFailed           = newErr("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
 	RequestTimeTooSkewed         = newErr("RequestTimeTooSkewed", http.StatusForbidden, "The difference between the request time and the server's time is too large.")
@@ -118,7 +124,13 @@ var sentinels = []struct {
 	{objio.ErrPoolClosed, ServiceUnavailable},
 	{objio.ErrInvalidArgument, InternalError},
 	{objio.ErrInvalidConfig, InternalError},
+	{sse.ErrNoSuchKMSKey, KMSNotFound},
 	{s3xml.ErrMalformed, MalformedXML},
+	{access.ErrMalformedPolicy, MalformedPolicy},
+	{access.ErrCannedAndGrants, InvalidRequest.WithMessage("Specifying both Canned ACLs and Header Grants is not allowed")},
+	{access.ErrInvalidCannedACL, InvalidArgument},
+	{access.ErrEmailGrant, UnresolvableGrantByEmailAddress},
+	{access.ErrInvalidGrant, InvalidArgument},
 }
 
 // MetaError carries an error code of the meta service as a Go error, so
@@ -154,6 +166,8 @@ func FromCode(code metapb.ErrorCode) *Error {
 		return PreconditionFailed
 	case metapb.ErrorCode_INVALID_ARGUMENT:
 		return InvalidArgument
+	case metapb.ErrorCode_ACCESS_DENIED:
+		return AccessDenied
 	default:
 		return InternalError
 	}

@@ -55,6 +55,7 @@ func TestFromError(t *testing.T) {
 		{"meta NO_SUCH_VERSION", &MetaError{Code: metapb.ErrorCode_NO_SUCH_VERSION}, "NoSuchVersion", 404},
 		{"meta PRECONDITION_FAILED", &MetaError{Code: metapb.ErrorCode_PRECONDITION_FAILED}, "PreconditionFailed", 412},
 		{"meta INVALID_ARGUMENT", &MetaError{Code: metapb.ErrorCode_INVALID_ARGUMENT}, "InvalidArgument", 400},
+		{"meta ACCESS_DENIED", &MetaError{Code: metapb.ErrorCode_ACCESS_DENIED}, "AccessDenied", 403},
 		{"meta unknown code", &MetaError{Code: metapb.ErrorCode(99)}, "InternalError", 500},
 		{"grpc Unavailable", status.Error(codes.Unavailable, "no leader"), "ServiceUnavailable", 503},
 		{"grpc ResourceExhausted", status.Error(codes.ResourceExhausted, "busy"), "SlowDown", 503},

@@ -2,6 +2,7 @@ package sigv4
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -29,9 +30,12 @@ var exampleTime = time.Date(2013, 5, 24, 0, 0, 0, 0, time.UTC)
 
 type staticCreds map[string]string
 
-func (c staticCreds) SecretKey(k string) (string, bool) {
+func (c staticCreds) SecretKey(_ context.Context, k string) (string, error) {
 	s, ok := c[k]
-	return s, ok
+	if !ok {
+		return "", ErrInvalidAccessKeyID
+	}
+	return s, nil
 }
 
 func newVerifier(now time.Time) *Verifier {

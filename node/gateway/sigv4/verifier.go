@@ -1,6 +1,7 @@
 package sigv4
 
 import (
+	"context"
 	"crypto/hmac"
 	"encoding/hex"
 	"fmt"
@@ -14,9 +15,11 @@ import (
 	"github.com/cairn-io/cairn/node/gateway/checksum"
 )
 
-// Credentials resolves an access key to its secret.
+// Credentials resolves an access key to its secret. An unknown access key
+// is an error wrapping ErrInvalidAccessKeyID; any other error (the store is
+// unreachable) is returned to the caller of Verify as it is.
 type Credentials interface {
-	SecretKey(accessKey string) (secret string, ok bool)
+	SecretKey(ctx context.Context, accessKey string) (secret string, err error)
 }
 
 // DefaultMaxSkew is how far a header-signed request's date may be from the
@@ -150,9 +153,9 @@ func (v *Verifier) verifyHeader(r *http.Request, authz string) (*Result, error) 
 	if skew := now.Sub(t).Abs(); skew > v.maxSkew() {
 		return nil, fmt.Errorf("sigv4: request time %s is %v from server time: %w", amzDate, skew.Round(time.Second), ErrRequestTimeTooSkewed)
 	}
-	secret, ok := v.Creds.SecretKey(a.cred.accessKey)
-	if !ok {
-		return nil, fmt.Errorf("sigv4: access key %q: %w", truncate(a.cred.accessKey), ErrInvalidAccessKeyID)
+	secret, err := v.Creds.SecretKey(r.Context(), a.cred.accessKey)
+	if err != nil {
+		return nil, fmt.Errorf("sigv4: access key %q: %w", truncate(a.cred.accessKey), err)
 	}
 	key := v.signingKey(secret, a.cred)
 	canon := canonicalRequest(r.Method, canonicalURI(r), canonicalQuery(r.URL.RawQuery, false),
@@ -206,9 +209,9 @@ func (v *Verifier) verifyPresigned(r *http.Request, q url.Values) (*Result, erro
 	if now.After(t.Add(time.Duration(expires) * time.Second)) {
 		return nil, fmt.Errorf("sigv4: presigned URL from %s valid for %ds: %w", amzDate, expires, ErrRequestExpired)
 	}
-	secret, ok := v.Creds.SecretKey(a.cred.accessKey)
-	if !ok {
-		return nil, fmt.Errorf("sigv4: access key %q: %w", truncate(a.cred.accessKey), ErrInvalidAccessKeyID)
+	secret, err := v.Creds.SecretKey(r.Context(), a.cred.accessKey)
+	if err != nil {
+		return nil, fmt.Errorf("sigv4: access key %q: %w", truncate(a.cred.accessKey), err)
 	}
 	payloadHash := q.Get("X-Amz-Content-Sha256")
 	if payloadHash == "" {

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cairn-io/cairn/node/identity"
+	"github.com/cairn-io/cairn/node/metaclient"
+	"github.com/cairn-io/cairn/proto/metapb"
+)
+
+const adminUsage = `usage:
+  cairn admin user create --name NAME   create a user; prints its access key and secret key
+  cairn admin user delete --access-key K
+  cairn admin user list
+
+Flags (also CAIRN_<FLAG> or the --config file):
+  --meta-addrs   meta gRPC addresses, comma-separated
+  --master-key   cluster master key (create only: it seals the new secret)
+  --timeout      how long to wait for the meta group (default 30s)
+`
+
+func runAdmin(args []string) error {
+	if len(args) < 2 || args[0] != "user" {
+		fmt.Fprint(os.Stderr, adminUsage)
+		return errors.New("admin: want 'user create|delete|list'")
+	}
+	verb := args[1]
+	fs := flag.NewFlagSet("admin user "+verb, flag.ContinueOnError)
+	var (
+		metaAddrs = fs.String("meta-addrs", "", "meta gRPC addresses, comma-separated")
+		masterKey = fs.String("master-key", "", "cluster master key, base64 of 32 bytes")
+		name      = fs.String("name", "", "display name of the new user (create)")
+		accessKey = fs.String("access-key", "", "access key of the user to delete (delete)")
+		timeout   = fs.Duration("timeout", 30*time.Second, "how long to wait for the meta group")
+	)
+	fs.String("config", "", "YAML configuration file")
+	if err := fs.Parse(args[2:]); err != nil {
+		return err
+	}
+	if err := applyEnvAndFile(fs); err != nil {
+		return err
+	}
+	addrs := splitList(*metaAddrs)
+	if len(addrs) == 0 {
+		return errors.New("admin: --meta-addrs (or CAIRN_META_ADDRS) is required")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	mc, err := metaclient.Dial(ctx, addrs)
+	if err != nil {
+		return err
+	}
+	defer mc.Close()
+	switch verb {
+	case "create":
+		return adminCreateUser(ctx, mc, *name, *masterKey)
+	case "delete":
+		return adminDeleteUser(ctx, mc, *accessKey)
+	case "list":
+		return adminListUsers(ctx, mc)
+	}
+	fmt.Fprint(os.Stderr, adminUsage)
+	return fmt.Errorf("admin: unknown user command %q", verb)
+}
+
+func propose(ctx context.Context, mc *metaclient.Client, cmd *metapb.Command) (*metapb.CommandResult, error) {
+	resp, err := mc.Propose(ctx, &metapb.ProposeRequest{Command: cmd})
+	if err != nil {
+		return nil, fmt.Errorf("meta: %w", err)
+	}
+	return resp.GetResult(), nil
+}
+
+func adminCreateUser(ctx context.Context, mc *metaclient.Client, name, masterKey string) error {
+	if name == "" {
+		return errors.New("admin: --name is required")
+	}
+	if masterKey == "" {
+		return errors.New("admin: --master-key (or CAIRN_MASTER_KEY) is required to seal the new secret")
+	}
+	mk, err := identity.ParseMasterKey(masterKey)
+	if err != nil {
+		return fmt.Errorf("admin: --master-key: %w", err)
+	}
+	sealer, err := identity.NewSealer(mk)
+	if err != nil {
+		return err
+	}
+	u := &metapb.User{
+		AccessKey:       identity.NewAccessKey(),
+		CanonicalId:     identity.NewCanonicalID(),
+		DisplayName:     name,
+		CreatedUnixNano: time.Now().UnixNano(),
+	}
+	secret := identity.NewSecretKey()
+	u.SecretCiphertext = sealer.Seal(u.AccessKey, secret)
+	res, err := propose(ctx, mc, &metapb.Command{Op: &metapb.Command_PutUser{PutUser: &metapb.PutUser{User: u}}})
+	if err != nil {
+		return err
+	}
+	switch res.GetCode() {
+	case metapb.ErrorCode_OK:
+	case metapb.ErrorCode_USER_ALREADY_EXISTS:
+		return fmt.Errorf("admin: user exists: %s", res.GetMessage())
+	default:
+		return fmt.Errorf("admin: create user: %s: %s", res.GetCode(), res.GetMessage())
+	}
+	fmt.Printf(`User created. Keep the secret key now: it is not shown again.
+
+Name:         %s
+Access key:   %s
+Secret key:   %s
+Canonical ID: %s
+`, u.DisplayName, u.AccessKey, secret, u.CanonicalId)
+	return nil
+}
+
+func adminDeleteUser(ctx context.Context, mc *metaclient.Client, accessKey string) error {
+	if accessKey == "" {
+		return errors.New("admin: --access-key is required")
+	}
+	res, err := propose(ctx, mc, &metapb.Command{Op: &metapb.Command_DeleteUser{DeleteUser: &metapb.DeleteUser{AccessKey: accessKey}}})
+	if err != nil {
+		return err
+	}
+	switch res.GetCode() {
+	case metapb.ErrorCode_OK:
+		fmt.Printf("User %s deleted.\n", accessKey)
+		return nil
+	case metapb.ErrorCode_NO_SUCH_USER:
+		return fmt.Errorf("admin: no user has access key %s", accessKey)
+	}
+	return fmt.Errorf("admin: delete user: %s: %s", res.GetCode(), res.GetMessage())
+}
+
+func adminListUsers(ctx context.Context, mc *metaclient.Client) error {
+	resp, err := mc.ListUsers(ctx, &metapb.ListUsersRequest{})
+	if err != nil {
+		return fmt.Errorf("meta: %w", err)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCESS KEY\tNAME\tCANONICAL ID\tCREATED")
+	for _, u := range resp.GetUsers() {
+		created := time.Unix(0, u.GetCreatedUnixNano()).UTC().Format(time.RFC3339)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.GetAccessKey(), u.GetDisplayName(), u.GetCanonicalId(), created)
+	}
+	return tw.Flush()
+}
