@@ -14,6 +14,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairn-io/cairn/erasure/bitrot"
+	// Registers the codec gateways ask for on WriteShard streams: it saves
+	// the data copies of the generic codec.
+	_ "github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/proto/metapb"
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
@@ -182,7 +185,11 @@ type service struct {
 }
 
 func (v *service) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteShardRequest, storagepb.WriteShardResponse]) error {
-	first, err := stream.Recv()
+	// One message receives the whole stream, so that the shard codec can
+	// reuse its data buffer; writeShard is done with each message's data
+	// before it receives the next.
+	first := new(storagepb.WriteShardRequest)
+	err := stream.RecvMsg(first)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = fmt.Errorf("%w: empty write stream", ErrInvalid)
@@ -222,7 +229,7 @@ func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 		if msg.GetCommit() {
 			break
 		}
-		msg, err = stream.Recv()
+		err = stream.RecvMsg(msg)
 		if errors.Is(err, io.EOF) {
 			return 0, fmt.Errorf("%w: stream ended without commit", ErrInvalid)
 		}

@@ -12,17 +12,18 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/placement"
 	"github.com/cairn-io/cairn/proto/metapb"
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
 
 // sendChunk caps one WriteShard message: far below any storage server's
-// default 4 MiB receive limit, and small because gRPC holds a marshalled
-// copy of each message in flight per stream; per-message costs are still
-// negligible next to the copy.
+// default 4 MiB receive limit; per-message costs are negligible at this
+// size.
 const sendChunk = 256 << 10
 
 // maxReplacements bounds how often one shard moves to another drive during
@@ -33,13 +34,30 @@ const maxReplacements = 3
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // stripe is one encoded stripe, recycled through put.free once every
-// consumer (the K+M shard senders and the hasher) has released it. The
-// object bytes are not kept: the data blocks hold them in order.
+// consumer (the K+M shard senders and the hasher) has released it, and gRPC
+// every chunk of it that was sent by reference. The object bytes are not
+// kept: the data blocks hold them in order.
 type stripe struct {
 	n      int // object bytes in the stripe
 	shards [][]byte
 	refs   atomic.Int32
+	rel    stripeRelease
 }
+
+// stripeRelease is the mem.BufferPool of the chunks a stripe sends by
+// reference: gRPC hands a chunk back when it no longer needs its bytes,
+// which drops that chunk's reference to the stripe.
+type stripeRelease struct {
+	w  *put
+	st *stripe
+}
+
+func (r *stripeRelease) Get(n int) *[]byte {
+	b := make([]byte, n)
+	return &b
+}
+
+func (r *stripeRelease) Put(*[]byte) { r.w.release(r.st) }
 
 // put is the state of one WriteBody call.
 type put struct {
@@ -218,6 +236,7 @@ func (w *put) feed(ctx context.Context, r io.Reader, sizeHint int64, coder *eras
 				if allocated < cap(w.free) {
 					allocated++
 					st = &stripe{shards: make([][]byte, w.p.K+w.p.M)}
+					st.rel = stripeRelease{w: w, st: st}
 					break
 				}
 				select {
@@ -386,17 +405,26 @@ type shardStream struct {
 	where  placement.Shard
 }
 
-func (ss *shardStream) send(data []byte, commit bool) error {
+// send sends data, which is nil or a block of st, in chunks. The chunks go
+// by reference (see shardcodec), each holding st until gRPC is done with
+// it, except tiny ones, which are copied.
+func (ss *shardStream) send(st *stripe, data []byte, commit bool) error {
 	for {
 		chunk := data[:min(len(data), sendChunk)]
 		data = data[len(chunk):]
-		req := &storagepb.WriteShardRequest{Ref: ss.ref, Data: chunk}
+		req := &shardcodec.WriteChunk{Ref: ss.ref}
 		if ss.ref != nil {
 			req.BlockSize = ss.block
 			ss.ref = nil
 		}
 		if len(chunk) > 0 {
-			req.DataCrc32C = crc32.Checksum(chunk, castagnoli)
+			req.DataCRC32C = crc32.Checksum(chunk, castagnoli)
+			if st == nil || mem.IsBelowBufferPoolingThreshold(cap(chunk)) {
+				req.Data = mem.SliceBuffer(append([]byte(nil), chunk...))
+			} else {
+				st.refs.Add(1)
+				req.Data = mem.NewBuffer(&chunk, &st.rel)
+			}
 		}
 		ss.total += uint64(len(chunk))
 		last := len(data) == 0
@@ -404,7 +432,11 @@ func (ss *shardStream) send(data []byte, commit bool) error {
 			req.Commit = true
 			req.TotalSize = ss.total
 		}
-		if err := ss.stream.Send(req); err != nil {
+		err := ss.stream.SendMsg(req)
+		if req.Data != nil {
+			req.Data.Free()
+		}
+		if err != nil {
 			if errors.Is(err, io.EOF) {
 				// The stream broke; its status says why.
 				_, err = ss.stream.CloseAndRecv()
@@ -433,7 +465,11 @@ func (w *put) open(ctx, base context.Context, i int) (*shardStream, error) {
 	}
 	sctx, cancel := context.WithCancel(base)
 	detach := context.AfterFunc(ctx, cancel)
-	stream, err := c.WriteShard(sctx)
+	// No replay buffer: gRPC would keep every chunk of a stream (and so
+	// its stripe) referenced until 256 KiB had been sent or the server
+	// answered, which a PUT of small blocks never reaches before it needs
+	// its stripes back. A stream that fails is replaced by the PUT itself.
+	stream, err := c.WriteShard(sctx, grpc.CallContentSubtype(shardcodec.Name), grpc.MaxRetryRPCBufferSize(0))
 	if err != nil {
 		detach()
 		cancel()
@@ -473,7 +509,7 @@ func (w *put) shard(ctx, base context.Context, i int, in <-chan *stripe) error {
 			}
 		}
 		if err == nil && first != nil {
-			err = ss.send(first.shards[i], false)
+			err = ss.send(first, first.shards[i], false)
 		}
 		if err == nil {
 			break
@@ -503,7 +539,7 @@ func (w *put) shard(ctx, base context.Context, i int, in <-chan *stripe) error {
 				empty = true
 				break
 			}
-			if err := ss.send(st.shards[i], false); err != nil {
+			if err := ss.send(st, st.shards[i], false); err != nil {
 				return w.shardErr(ctx, i, ss, err)
 			}
 			w.release(st)
@@ -514,7 +550,7 @@ func (w *put) shard(ctx, base context.Context, i int, in <-chan *stripe) error {
 	if !ss.detach() {
 		return ctx.Err()
 	}
-	if err := ss.send(nil, true); err != nil {
+	if err := ss.send(nil, nil, true); err != nil {
 		return w.shardErr(ctx, i, ss, err)
 	}
 	resp, err := ss.stream.CloseAndRecv()

@@ -1,0 +1,22 @@
+// Package shardcodec is the gRPC codec of the shard data path: it moves
+// WriteShard data between the gateway and storage without the copies and
+// buffer clearing of the generic protobuf codec.
+//
+// The bytes on the wire are ordinary protobuf: a storage server without
+// this codec decodes them with the default one (gRPC falls back to proto
+// for an unknown content-subtype), and every message other than
+// WriteShardRequest is handed to the protobuf codec unchanged. The codec is
+// registered under the content-subtype Name when the package is imported;
+// a client selects it per call with grpc.CallContentSubtype(Name).
+//
+// Sending: a WriteChunk carries its data as a mem.Buffer that the codec
+// references rather than copies. gRPC frees that reference once the bytes
+// are written to the connection (or the stream is abandoned), so the
+// buffer's owner learns through its pool's Put when the memory may be
+// reused. Receiving: Unmarshal into a *storagepb.WriteShardRequest copies
+// the data once, straight from the received frames into the message's Data,
+// reusing its capacity, so a handler that receives into one message keeps
+// one buffer for the whole stream.
+//
+// Imports: proto/storagepb, gRPC and protobuf only.
+package shardcodec
