@@ -155,8 +155,10 @@ func (t *txn) completeMultipartUpload(c *metapb.CompleteMultipartUpload) (*metap
 	} else if v.VersionId == "" || v.VersionId == nullVersion {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "complete multipart upload: versioned bucket %q needs a version ID", c.Bucket), nil
 	}
-	for n, p := range stored {
-		if !used[n] {
+	// In part order: each body takes the next seq, and every replica must
+	// give each body the same one (AckGC deletes by seq).
+	for _, n := range sortedPartNumbers(stored) {
+		if p := stored[n]; !used[n] {
 			if err := t.enqueueBody(p.DataId, p.Shards, v.MtimeUnixNano); err != nil {
 				return nil, err
 			}
