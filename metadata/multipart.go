@@ -104,7 +104,8 @@ func (t *txn) putPart(c *metapb.PutPart) (*metapb.CommandResult, error) {
 // version of the key. The checks follow S3: parts listed in ascending
 // order (INVALID_PART_ORDER), each uploaded with the ETag (and checksums)
 // listed (INVALID_PART), every part but the last at least min_part_size
-// bytes (ENTITY_TOO_SMALL). Parts not listed go to GC with the upload.
+// bytes (ENTITY_TOO_SMALL). Object Lock applies as for PutObject. Parts
+// not listed go to GC with the upload.
 func (t *txn) completeMultipartUpload(c *metapb.CompleteMultipartUpload) (*metapb.CommandResult, error) {
 	if len(c.GetParts()) == 0 || c.GetVersion() == nil {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "complete multipart upload: no parts or no version"), nil
@@ -154,6 +155,15 @@ func (t *txn) completeMultipartUpload(c *metapb.CompleteMultipartUpload) (*metap
 		v.VersionId = nullVersion
 	} else if v.VersionId == "" || v.VersionId == nullVersion {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "complete multipart upload: versioned bucket %q needs a version ID", c.Bucket), nil
+	}
+	// Object Lock as for PutObject: the bucket's default retention, and
+	// no lock fields on a bucket without Object Lock.
+	if r := applyObjectLock(bk, v); r != nil {
+		return r, nil
+	}
+	// Replacing a version of the same ID removes it: a locked one stays.
+	if r, err := t.versionLocked(v.Bucket, v.Key, v.VersionId, v.MtimeUnixNano, false); err != nil || r != nil {
+		return r, err
 	}
 	// In part order: each body takes the next seq, and every replica must
 	// give each body the same one (AckGC deletes by seq).
