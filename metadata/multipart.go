@@ -82,6 +82,14 @@ func (t *txn) putPart(c *metapb.PutPart) (*metapb.CommandResult, error) {
 	if p == nil || p.Number < 1 || p.Number > MaxPartNumber {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "put part: part number must be 1..%d", MaxPartNumber), nil
 	}
+	// A replay changes nothing, even after the part was replaced or the
+	// upload completed (see commits.go).
+	if replay, res, err := t.replayedPart(c); err != nil || res != nil || replay {
+		if replay {
+			return okResult(), nil
+		}
+		return res, err
+	}
 	_, res, err := t.upload(c.GetBucket(), c.GetKey(), c.GetUploadId())
 	if err != nil || res != nil {
 		return res, err
@@ -97,6 +105,9 @@ func (t *txn) putPart(c *metapb.PutPart) (*metapb.CommandResult, error) {
 			return nil, err
 		}
 	}
+	if err := t.recordPart(c); err != nil {
+		return nil, err
+	}
 	return okResult(), t.set(pk, p)
 }
 
@@ -109,6 +120,16 @@ func (t *txn) putPart(c *metapb.PutPart) (*metapb.CommandResult, error) {
 func (t *txn) completeMultipartUpload(c *metapb.CompleteMultipartUpload) (*metapb.CommandResult, error) {
 	if len(c.GetParts()) == 0 || c.GetVersion() == nil {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "complete multipart upload: no parts or no version"), nil
+	}
+	// A replay answers with the version the first apply created; the
+	// upload is gone by then (see commits.go). Another Complete of the
+	// same upload (a new request) still finds no upload.
+	rec, err := t.completedUpload(c.GetBucket(), c.GetKey(), c.GetUploadId())
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil && isReplayedComplete(rec, c) {
+		return t.replayed(rec)
 	}
 	bk, err := t.bucket(c.GetBucket())
 	if err != nil {
@@ -178,6 +199,9 @@ func (t *txn) completeMultipartUpload(c *metapb.CompleteMultipartUpload) (*metap
 		return nil, err
 	}
 	if err := t.storeVersion(v, "", v.MtimeUnixNano); err != nil {
+		return nil, err
+	}
+	if err := t.recordComplete(c.UploadId, v); err != nil {
 		return nil, err
 	}
 	if err := t.set(keys.ObjectKey(v.Bucket, v.Key), v); err != nil {
