@@ -464,8 +464,7 @@ func (g *Gateway) completeMultipartUpload(ctx context.Context, w http.ResponseWr
 			return s3err.InvalidPartOrder
 		}
 	}
-	bucket, err := g.getBucket(ctx, rq.bucket)
-	if err != nil {
+	if _, err := g.getBucket(ctx, rq.bucket); err != nil {
 		return err
 	}
 	up, stored, err := g.allParts(ctx, rq, uploadID)
@@ -537,10 +536,10 @@ func (g *Gateway) completeMultipartUpload(ctx context.Context, w http.ResponseWr
 		v.ChecksumType = typ
 	}
 	v.MtimeUnixNano = now.UnixNano()
-	v.VersionId = nullVersion
-	if bucket.GetVersioning() == metapb.VersioningState_VERSIONING_ENABLED {
-		v.VersionId = newVersionID(now)
-	}
+	// Always a fresh version ID: the state machine replaces it with "null"
+	// unless versioning is enabled when the Complete commits, so a
+	// concurrent PutBucketVersioning cannot make this one fail.
+	v.VersionId = newVersionID(now)
 	cmd.Version = v
 	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_CompleteMultipartUpload{CompleteMultipartUpload: cmd}})
 	if err != nil {
