@@ -46,7 +46,7 @@ func TestRawMethodsAndDefaults(t *testing.T) {
 		{"POST uploads", http.MethodPost, "/bkt/plain?uploads", 501, "NotImplemented"},
 		{"PATCH object", http.MethodPatch, "/bkt/plain", 405, "MethodNotAllowed"},
 		{"PUT service", http.MethodPut, "/", 405, "MethodNotAllowed"},
-		{"GET object tagging", http.MethodGet, "/bkt/plain?tagging", 501, "NotImplemented"},
+		{"GET object torrent", http.MethodGet, "/bkt/plain?torrent", 501, "NotImplemented"},
 		{"GET list-type=3", http.MethodGet, "/bkt?list-type=3", 400, "InvalidArgument"},
 		{"GET object versions", http.MethodGet, "/bkt?versions", 501, "NotImplemented"},
 		{"GET key too long", http.MethodGet, "/bkt/" + strings.Repeat("x", maxKeyLen+1), 400, "KeyTooLongError"},
