@@ -88,7 +88,12 @@ echo "$("$AWS_CLI" --version)"
 # Debian 12's 2.9. Such a CLI learns the If-None-Match parameter of
 # PutObject from an extra model directory (AWS_DATA_PATH, a documented CLI
 # setting); the CLI itself still builds, signs and sends the request.
-if ! "$AWS_CLI" s3api put-object --generate-cli-skeleton input | grep -q '"IfNoneMatch"'; then
+knows_if_none_match() {
+	local skeleton
+	skeleton=$("$AWS_CLI" s3api put-object --generate-cli-skeleton input)
+	[[ $skeleton == *'"IfNoneMatch"'* ]]
+}
+if ! knows_if_none_match; then
 	"$PY" - "$WORK/models" <<'EOF'
 import glob, gzip, json, os, sys
 import awscli.botocore as bc
@@ -105,8 +110,7 @@ with open(os.path.join(out, "service-2.json"), "w") as f:
     json.dump(model, f)
 EOF
 	export AWS_DATA_PATH="$WORK/models"
-	"$AWS_CLI" s3api put-object --generate-cli-skeleton input | grep -q '"IfNoneMatch"' ||
-		fail "could not teach the CLI If-None-Match"
+	knows_if_none_match || fail "could not teach the CLI If-None-Match"
 	echo "  PutObject If-None-Match added to the CLI's model"
 fi
 
