@@ -7,7 +7,7 @@ BIN       := bin/cairn
 PKGS_UNIT := $(shell $(GO) list ./... | grep -v /node/e2e)
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build run test test-unit test-e2e lint bench fuzz proto proto-tools deps clean
+.PHONY: all build run test test-unit test-e2e lint bench fuzz proto proto-tools deps deps-awscli clean
 
 all: build
 
@@ -28,11 +28,10 @@ run: build
 COMPAT_DIR := node/e2e/compat
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-deps:
+deps: deps-awscli
 	@command -v $(GO) >/dev/null || { echo "Go is required (https://go.dev/dl)"; exit 1; }
 	$(GO) mod download
 	@pkgs=""; \
-	  [ -x /usr/bin/aws ] || pkgs="$$pkgs awscli"; \
 	  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import boto3' 2>/dev/null || pkgs="$$pkgs python3-boto3"; \
 	  command -v node >/dev/null || pkgs="$$pkgs nodejs"; \
 	  command -v npm >/dev/null || pkgs="$$pkgs npm"; \
@@ -46,6 +45,13 @@ deps:
 	  elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
 	    npm ci --no-audit --no-fund --loglevel=error; \
 	  fi
+
+# The AWS CLI (Debian package) drives the client-compatibility and multipart tests.
+deps-awscli:
+	@{ [ -x /usr/bin/aws ] && command -v aws >/dev/null; } || { \
+	  echo "deps: installing awscli"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq awscli >/dev/null; }
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

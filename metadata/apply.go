@@ -130,6 +130,14 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.updateBucket(op.UpdateBucket)
 	case *metapb.Command_UpdateObject:
 		return t.updateObject(op.UpdateObject)
+	case *metapb.Command_CreateMultipartUpload:
+		return t.createMultipartUpload(op.CreateMultipartUpload)
+	case *metapb.Command_PutPart:
+		return t.putPart(op.PutPart)
+	case *metapb.Command_CompleteMultipartUpload:
+		return t.completeMultipartUpload(op.CompleteMultipartUpload)
+	case *metapb.Command_AbortMultipartUpload:
+		return t.abortMultipartUpload(op.AbortMultipartUpload)
 	case *metapb.Command_PutUser:
 		return t.putUser(op.PutUser)
 	case *metapb.Command_DeleteUser:
@@ -228,6 +236,9 @@ func (t *txn) deleteBucket(c *metapb.DeleteBucket) (*metapb.CommandResult, error
 		if !empty {
 			return result(metapb.ErrorCode_BUCKET_NOT_EMPTY, "bucket %q", name), nil
 		}
+	}
+	if err := t.abortBucketUploads(name, 0); err != nil {
+		return nil, err
 	}
 	return okResult(), t.b.Delete(keys.BucketKey(name), nil)
 }
@@ -334,6 +345,14 @@ func (t *txn) removeVersion(bucket, key, versionID, keepDataID string, now int64
 	if old.DataId != "" && old.DataId != keepDataID {
 		if err := t.enqueueGC(&old, now); err != nil {
 			return nil, err
+		}
+	}
+	// A multipart version's bodies are its parts.
+	for _, p := range old.Parts {
+		if p.DataId != keepDataID {
+			if err := t.enqueueBody(p.DataId, p.Shards, now); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return &old, nil

@@ -40,8 +40,10 @@ const (
 	TableBucket       byte = 'B' // 'B' + esc(bucket) → Bucket
 	TableCurrent      byte = 'C' // 'C' + esc(bucket) + esc(key) → current ObjectVersion
 	TableGC           byte = 'G' // 'G' + seq (uint64 BE) → GCEntry
+	TableUpload       byte = 'M' // 'M' + esc(bucket) + esc(key) + esc(uploadID) → MultipartUpload
 	TableUser         byte = 'I' // 'I' + esc(accessKey) → User (identities)
 	TableNode         byte = 'N' // 'N' + esc(nodeID) → Node
+	TablePart         byte = 'P' // 'P' + esc(bucket) + esc(key) + esc(uploadID) + number (uint32 BE) → PartInfo
 	TableSystem       byte = 'S' // 'S' + name → system value
 	TableVersion      byte = 'V' // 'V' + esc(bucket) + esc(key) + ^seq (uint64 BE) → ObjectVersion
 	TableVersionIndex byte = 'X' // 'X' + esc(bucket) + esc(key) + esc(versionID) → seq (uint64 BE)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"google.golang.org/grpc"
@@ -14,14 +15,28 @@ import (
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
-// S3Client returns an SDK client with default settings (apart from the
-// endpoint and path-style addressing) for the cluster's gateway.
+// S3Client returns an SDK client for the cluster's gateway, configured the
+// way applications configure it (config.LoadDefaultConfig, so that request
+// checksums and the rest of the SDK's defaults are on), with only the
+// endpoint, path-style addressing, region and credentials set.
 func S3Client(l *Layout, accessKey, secretKey string) *s3.Client {
-	return s3.New(s3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String("http://" + l.S3Addr()),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+	cfg, err := config.LoadDefaultConfig(context.Background(),
+		config.WithRegion("us-east-1"),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(accessKey, secretKey, "")),
+	)
+	if err != nil {
+		// Only a malformed shared config file of the user's can fail here;
+		// fall back to the defaults the SDK documents for checksums.
+		cfg = aws.Config{
+			Region:                     "us-east-1",
+			Credentials:                credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+			RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+			ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
+		}
+	}
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String("http://" + l.S3Addr())
+		o.UsePathStyle = true
 	})
 }
 

@@ -398,6 +398,9 @@ func (g *Gateway) readBody(ctx context.Context, v *metapb.ObjectVersion, dec *de
 	if dec == nil {
 		return g.cfg.Bodies.ReadBody(ctx, v, off, n, w)
 	}
+	if len(v.GetParts()) > 0 {
+		return g.readEncryptedParts(ctx, v, dec, off, n, w)
+	}
 	sOff, sLen, err := dec.layout.PlainRangeToStored(off, n, v.GetSize())
 	if err != nil {
 		return err

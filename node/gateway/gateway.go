@@ -68,6 +68,9 @@ type Config struct {
 	Keyring *sse.Keyring
 	// MaxPutSize bounds a single PUT; default DefaultMaxPutSize.
 	MaxPutSize int64
+	// MinPartSize is the smallest multipart part but the last;
+	// default DefaultMinPartSize.
+	MinPartSize int64
 	// Logger; default discards.
 	Logger *slog.Logger
 	// Now is the clock for signatures and modification times; default
@@ -89,6 +92,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxPutSize == 0 {
 		c.MaxPutSize = DefaultMaxPutSize
+	}
+	if c.MinPartSize == 0 {
+		c.MinPartSize = DefaultMinPartSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -245,11 +251,11 @@ func (g *Gateway) virtualHostBucket(host string) string {
 // NotImplemented rather than be served as the plain operation.
 var unsupportedSubresources = []string{
 	"accelerate", "analytics", "attributes", "cors", "delete", "encryption",
-	"intelligent-tiering", "inventory", "lifecycle", "logging",
+	"intelligent-tiering", "inventory", "logging",
 	"metadata-configuration", "metrics", "notification",
-	"partNumber", "policyStatus", "publicAccessBlock",
+	"policyStatus", "publicAccessBlock",
 	"replication", "requestPayment", "restore", "select", "session",
-	"torrent", "uploadId", "uploads", "versioning", "versions", "website",
+	"torrent", "versioning", "versions", "website",
 }
 
 func hasUnsupportedSubresource(r *http.Request) bool {
@@ -268,6 +274,9 @@ func (g *Gateway) dispatch(ctx context.Context, w http.ResponseWriter, rq *reque
 		return g.bucketEncryption(ctx, w, rq)
 	}
 	if ok, err := g.dispatchObjectExtras(ctx, w, rq); ok {
+		return err
+	}
+	if handled, err := g.dispatchMultipart(ctx, w, rq); handled {
 		return err
 	}
 	if hasUnsupportedSubresource(r) {

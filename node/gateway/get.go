@@ -80,6 +80,12 @@ func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *requ
 
 	size := v.GetSize()
 	rng, partial, err := parseRange(r.Header.Get("Range"), size)
+	if q.Has("partNumber") {
+		if rng, err = partRange(q, r.Header, v, h); err != nil {
+			return err
+		}
+		partial = true
+	}
 	if err != nil {
 		w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", size))
 		return s3err.InvalidRange
@@ -104,7 +110,7 @@ func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		for alg, val := range v.GetChecksums() {
 			if name := checksum.Algorithm(alg).HeaderName(); name != "" {
 				h.Set(name, val)
-				h.Set("x-amz-checksum-type", "FULL_OBJECT")
+				h.Set("x-amz-checksum-type", checksumType(v))
 			}
 		}
 	}

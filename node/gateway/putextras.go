@@ -102,7 +102,10 @@ func (g *Gateway) parsePutExtras(h http.Header, bucket *metapb.Bucket, hasDigest
 	if lockGiven && !bucket.GetObjectLockEnabled() {
 		return nil, s3err.InvalidRequest.WithMessage("Bucket is missing Object Lock Configuration")
 	}
-	if lockGiven && !hasDigest {
+	// A bucket's default retention locks the new version as surely as the
+	// headers do, and S3 asks for the digest then too.
+	locks := lockGiven || bucket.GetDefaultRetention().GetMode() != ""
+	if locks && !hasDigest {
 		return nil, s3err.InvalidRequest.WithMessage("Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters")
 	}
 	return x, nil

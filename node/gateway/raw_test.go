@@ -43,7 +43,7 @@ func TestRawMethodsAndDefaults(t *testing.T) {
 		{"HEAD missing key has no body", http.MethodHead, "/bkt/absent", 404, ""},
 		{"HEAD missing bucket has no body", http.MethodHead, "/nobucket", 404, ""},
 		{"POST object", http.MethodPost, "/bkt/plain", 501, "NotImplemented"},
-		{"POST uploads", http.MethodPost, "/bkt/plain?uploads", 501, "NotImplemented"},
+		{"POST restore", http.MethodPost, "/bkt/plain?restore", 501, "NotImplemented"},
 		{"PATCH object", http.MethodPatch, "/bkt/plain", 405, "MethodNotAllowed"},
 		{"PUT service", http.MethodPut, "/", 405, "MethodNotAllowed"},
 		{"GET object torrent", http.MethodGet, "/bkt/plain?torrent", 501, "NotImplemented"},

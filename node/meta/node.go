@@ -126,6 +126,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	gcCtx, stop := context.WithCancel(context.Background())
 	n.stop = stop
 	n.wg.Go(func() { n.runCollector(gcCtx) })
+	n.wg.Go(func() { n.runUploadExpiry(gcCtx, uploadExpiryInterval) })
 	return n, nil
 }
 

@@ -16,8 +16,8 @@ import (
 // gRPC's 64 KiB default a stream stalls on flow control long before
 // loopback or a LAN is busy.
 const (
-	streamWindow = 8 << 20
-	connWindow   = 16 << 20
+	streamWindow = 2 << 20
+	connWindow   = 8 << 20
 	// maxMsgSize admits a whole block of the largest profile plus framing.
 	maxMsgSize = erasure.MaxBlockSize + 1<<20
 )

@@ -46,6 +46,9 @@ type get struct {
 // error wrap ErrDataUnavailable; bytes of earlier stripes may already have
 // been written then.
 func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, length int64, w io.Writer) error {
+	if len(v.GetParts()) > 0 {
+		return s.readParts(ctx, v, off, length, w)
+	}
 	p := ProfileFromProto(v.GetProfile())
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("%w: version %s/%s: %w", ErrInvalidArgument, v.GetBucket(), v.GetKey(), err)

@@ -162,6 +162,14 @@ func FromCode(code metapb.ErrorCode) *Error {
 		return PreconditionFailed
 	case metapb.ErrorCode_INVALID_ARGUMENT:
 		return InvalidArgument
+	case metapb.ErrorCode_NO_SUCH_UPLOAD:
+		return NoSuchUpload
+	case metapb.ErrorCode_INVALID_PART:
+		return InvalidPart
+	case metapb.ErrorCode_INVALID_PART_ORDER:
+		return InvalidPartOrder
+	case metapb.ErrorCode_ENTITY_TOO_SMALL:
+		return EntityTooSmall
 	case metapb.ErrorCode_ACCESS_DENIED:
 		return AccessDenied
 	default:

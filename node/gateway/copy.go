@@ -1,0 +1,342 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/gateway/checksum"
+	"github.com/cairn-io/cairn/node/gateway/objio"
+	"github.com/cairn-io/cairn/node/gateway/s3err"
+	"github.com/cairn-io/cairn/node/gateway/s3xml"
+	"github.com/cairn-io/cairn/proto/metapb"
+)
+
+// maxCopySize is the largest source CopyObject (and UploadPartCopy without
+// a range) accepts, as S3 sets it.
+const maxCopySize = 5 << 30
+
+// errCopyEnded tells the source reader of a copy that the destination is
+// done with it.
+var errCopyEnded = errors.New("gateway: copy destination ended")
+
+// errCopyEncrypted refuses copies whose source or destination is
+// encrypted, which the copy path does not handle yet.
+var errCopyEncrypted = s3err.NotImplemented.WithMessage("Copying to or from server-side encrypted objects is not implemented.")
+
+// copySource is the object named by x-amz-copy-source.
+type copySource struct {
+	bucket, key, versionID string
+}
+
+// parseCopySource accepts "[/]bucket/key[?versionId=id]", URL-encoded.
+func parseCopySource(s string) (copySource, error) {
+	path, query, _ := strings.Cut(s, "?")
+	path, err := url.PathUnescape(path)
+	if err != nil {
+		return copySource{}, s3err.InvalidArgument.WithMessage("Invalid copy source encoding.")
+	}
+	bucket, key, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if !ok || bucket == "" || key == "" {
+		return copySource{}, s3err.InvalidArgument.WithMessage("Invalid copy source object key")
+	}
+	src := copySource{bucket: bucket, key: key}
+	if query != "" {
+		vals, err := url.ParseQuery(query)
+		if err != nil {
+			return copySource{}, s3err.InvalidArgument.WithMessage("Invalid copy source encoding.")
+		}
+		src.versionID = vals.Get("versionId")
+		if vals.Has("versionId") && src.versionID == "" {
+			return copySource{}, s3err.InvalidArgument.WithMessage("Version id cannot be the empty string")
+		}
+	}
+	return src, nil
+}
+
+// sourceVersion resolves the copy source of a request and checks the
+// x-amz-copy-source-if-* conditions against it.
+func (g *Gateway) sourceVersion(ctx context.Context, rq *request) (copySource, *metapb.ObjectVersion, error) {
+	src, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
+	if err != nil {
+		return src, nil, err
+	}
+	action := "s3:GetObject"
+	if src.versionID != "" {
+		action = "s3:GetObjectVersion"
+	}
+	if err := g.authorizeAction(ctx, rq, action, src.bucket, src.key, src.versionID); err != nil {
+		return src, nil, err
+	}
+	v, err := g.lookupObject(ctx, &request{bucket: src.bucket, key: src.key}, src.versionID)
+	if err != nil {
+		return src, nil, err
+	}
+	if v.GetDeleteMarker() {
+		if src.versionID != "" {
+			return src, nil, s3err.InvalidRequest.WithMessage("The source of a copy request may not specifically refer to a delete marker by version id.")
+		}
+		return src, nil, s3err.NoSuchKey
+	}
+	if copyPreconditionsFail(rq.r.Header, v) {
+		return src, nil, s3err.PreconditionFailed
+	}
+	if v.GetEncryption().GetAlgorithm() != "" {
+		return src, nil, errCopyEncrypted
+	}
+	return src, v, nil
+}
+
+// copyPreconditionsFail evaluates x-amz-copy-source-if-*: as for GET, a
+// matching If-Match overrides If-Unmodified-Since and a failing
+// If-None-Match overrides If-Modified-Since, but every failure is 412.
+func copyPreconditionsFail(h http.Header, v *metapb.ObjectVersion) bool {
+	mtime := time.Unix(0, v.GetMtimeUnixNano()).UTC().Truncate(time.Second)
+	if im := h.Get("x-amz-copy-source-if-match"); im != "" {
+		if !etagMatches(im, v.GetEtag()) {
+			return true
+		}
+	} else if t, ok := httpTime(h.Get("x-amz-copy-source-if-unmodified-since")); ok && mtime.After(t) {
+		return true
+	}
+	if inm := h.Get("x-amz-copy-source-if-none-match"); inm != "" {
+		if etagMatches(inm, v.GetEtag()) {
+			return true
+		}
+	} else if t, ok := httpTime(h.Get("x-amz-copy-source-if-modified-since")); ok && !mtime.After(t) {
+		return true
+	}
+	return false
+}
+
+// copyBody streams bytes [off, off+length) of src into a new body,
+// server-side: the source reader and the destination writer are joined by
+// a pipe, and the reader's goroutine is joined before returning.
+func (g *Gateway) copyBody(ctx context.Context, src *metapb.ObjectVersion, off, length int64, p erasure.Profile, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := g.cfg.Bodies.ReadBody(rctx, src, off, length, pw)
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	stored, werr := g.writeHashed(ctx, pr, length, p, enc, algs...)
+	cancel()
+	pr.CloseWithError(errCopyEnded)
+	rerr := <-done
+	if werr != nil {
+		return nil, fmt.Errorf("copy %s/%s: %w", src.GetBucket(), src.GetKey(), werr)
+	}
+	if rerr != nil || stored.Size != enc.storedSize(length) {
+		g.deleteBody(ctx, &request{}, stored.Body)
+		if rerr == nil {
+			rerr = fmt.Errorf("copied %d bytes, want %d", stored.Size, enc.storedSize(length))
+		}
+		return nil, fmt.Errorf("%w: copy %s/%s: %w", s3err.ServiceUnavailable, src.GetBucket(), src.GetKey(), rerr)
+	}
+	return stored, nil
+}
+
+func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *request) error {
+	h := rq.r.Header
+	directive := strings.ToUpper(h.Get("x-amz-metadata-directive"))
+	if directive != "" && directive != "COPY" && directive != "REPLACE" {
+		return s3err.InvalidArgument.WithMessage("Unknown metadata directive.")
+	}
+	tagging := strings.ToUpper(h.Get("x-amz-tagging-directive"))
+	if tagging != "" && tagging != "COPY" && tagging != "REPLACE" {
+		return s3err.InvalidArgument.WithMessage("Unknown tagging directive.")
+	}
+	var reqAlg checksum.Algorithm
+	if a := h.Get("x-amz-checksum-algorithm"); a != "" {
+		alg, err := checksum.ParseAlgorithm(a)
+		if err != nil {
+			return s3err.InvalidRequest.WithMessage("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+		}
+		reqAlg = alg
+	}
+	src, sv, err := g.sourceVersion(ctx, rq)
+	if err != nil {
+		return err
+	}
+	if sv.GetSize() > maxCopySize {
+		return s3err.InvalidRequest.WithMessage("The specified copy source is larger than the maximum allowable size for a copy source: " + strconv.Itoa(maxCopySize))
+	}
+	changes := directive == "REPLACE" || h.Get("x-amz-storage-class") != "" || h.Get("x-amz-server-side-encryption") != "" ||
+		h.Get("x-amz-server-side-encryption-customer-algorithm") != "" || h.Get("x-amz-website-redirect-location") != ""
+	if src.bucket == rq.bucket && src.key == rq.key && src.versionID == "" && !changes {
+		return s3err.InvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
+	}
+	bucket, err := g.getBucket(ctx, rq.bucket)
+	if err != nil {
+		return err
+	}
+	tmpl, err := objectTemplate(h, rq.owner)
+	if err != nil {
+		return err
+	}
+	var profile erasure.Profile
+	if directive != "REPLACE" {
+		tmpl.ContentType = sv.GetContentType()
+		tmpl.Headers = maps.Clone(sv.GetHeaders())
+		if tmpl.Headers == nil {
+			tmpl.Headers = map[string]string{}
+		}
+		if loc := h.Get("x-amz-website-redirect-location"); loc != "" {
+			tmpl.Headers["x-amz-website-redirect-location"] = loc
+		}
+		tmpl.UserMetadata = maps.Clone(sv.GetUserMetadata())
+	}
+	if tagging != "REPLACE" {
+		tmpl.Tags = maps.Clone(sv.GetTags())
+	}
+	// The copy is a new single-part body: its checksums are computed over
+	// it, for the algorithm asked for or else those the source had.
+	algs := []checksum.Algorithm{reqAlg}
+	if reqAlg == "" {
+		for a := range sv.GetChecksums() {
+			if alg := checksum.Algorithm(a); alg.Valid() {
+				algs = append(algs, alg)
+			}
+		}
+	}
+	if h.Get(hdrSSE) != "" || h.Get(hdrSSECPrefix+"Algorithm") != "" || bucket.GetEncryption() != nil {
+		return errCopyEncrypted
+	}
+	if tmpl.StorageClass, profile, err = g.storageClass(tmpl.StorageClass); err != nil {
+		return err
+	}
+	stored, err := g.copyBody(ctx, sv, 0, sv.GetSize(), profile, nil, algs...)
+	if err != nil {
+		return err
+	}
+	now := g.cfg.Now()
+	v := tmpl
+	v.Bucket, v.Key = rq.bucket, rq.key
+	v.VersionId = nullVersion
+	if bucket.GetVersioning() == metapb.VersioningState_VERSIONING_ENABLED {
+		v.VersionId = newVersionID(now)
+	}
+	v.MtimeUnixNano = now.UnixNano()
+	v.Size = stored.Size
+	v.Etag = fmt.Sprintf("%x", stored.plainMD5)
+	v.DataId = stored.DataID
+	v.Profile = objio.ProfileToProto(stored.Profile)
+	v.Shards = stored.Shards
+	v.UnderSpread = stored.UnderSpread
+	v.Checksums = stored.sums
+	if len(stored.sums) > 0 {
+		v.ChecksumType = checksum.TypeFullObject
+	}
+	if _, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{Version: v}}}); err != nil {
+		var me *s3err.MetaError
+		if errors.As(err, &me) {
+			g.deleteBody(ctx, rq, stored.Body)
+		}
+		return err
+	}
+	hd := w.Header()
+	setVersionHeader(hd, v.VersionId)
+	if id := sv.GetVersionId(); id != "" && id != nullVersion {
+		hd.Set("x-amz-copy-source-version-id", id)
+	}
+	setEncryptionHeaders(hd, v.Encryption)
+	return writeXML(w, &s3xml.CopyObjectResult{
+		ETag:         `"` + v.Etag + `"`,
+		LastModified: s3xml.Time(now),
+		Checksums:    s3xml.ChecksumsFromMap(v.Checksums),
+	})
+}
+
+// copySourceRange parses x-amz-copy-source-range, which must be exactly
+// "bytes=first-last" inside the source.
+func copySourceRange(s string, size int64) (byteRange, error) {
+	spec, ok := strings.CutPrefix(s, "bytes=")
+	first, last, ok2 := strings.Cut(spec, "-")
+	a, okA := parseDigits(first)
+	b, okB := parseDigits(last)
+	if !ok || !ok2 || !okA || !okB || b < a {
+		return byteRange{}, s3err.InvalidArgument.WithMessage("The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+	}
+	if b >= size {
+		return byteRange{}, s3err.InvalidRange.WithMessage(fmt.Sprintf("Range specified is not valid for source object of size: %d", size))
+	}
+	return byteRange{start: a, length: b - a + 1}, nil
+}
+
+func (g *Gateway) uploadPartCopy(ctx context.Context, w http.ResponseWriter, rq *request) error {
+	q := rq.r.URL.Query()
+	n, err := parsePartNumber(q)
+	if err != nil {
+		return err
+	}
+	uploadID := q.Get("uploadId")
+	resp, err := g.getUpload(ctx, rq, uploadID, 0, 1)
+	if err != nil {
+		return err
+	}
+	_, sv, err := g.sourceVersion(ctx, rq)
+	if err != nil {
+		return err
+	}
+	rng := byteRange{start: 0, length: sv.GetSize()}
+	if s := rq.r.Header.Get("x-amz-copy-source-range"); s != "" {
+		if rng, err = copySourceRange(s, sv.GetSize()); err != nil {
+			return err
+		}
+	}
+	if rng.length > maxPartSize {
+		return s3err.InvalidRequest.WithMessage("The specified copy source is larger than the maximum allowable size for a copy source: " + strconv.Itoa(maxCopySize))
+	}
+	upAlg := checksum.Algorithm(resp.GetUpload().GetChecksumAlgorithm())
+	tmpl := resp.GetUpload().GetTemplate()
+	_, profile, err := g.storageClass(tmpl.GetStorageClass())
+	if err != nil {
+		return err
+	}
+	enc, err := g.partEncrypter(rq.r.Header, tmpl.GetEncryption())
+	if err != nil {
+		return err
+	}
+	stored, err := g.copyBody(ctx, sv, rng.start, rng.length, profile, enc, upAlg)
+	if err != nil {
+		return err
+	}
+	now := g.cfg.Now()
+	part := &metapb.PartInfo{
+		Number:        n,
+		Size:          rng.length,
+		Etag:          fmt.Sprintf("%x", stored.plainMD5),
+		DataId:        stored.DataID,
+		Profile:       objio.ProfileToProto(stored.Profile),
+		Shards:        stored.Shards,
+		Checksums:     stored.sums,
+		MtimeUnixNano: now.UnixNano(),
+		Encryption:    enc.record(),
+	}
+	if enc != nil {
+		part.StoredSize = stored.Size
+	}
+	if err := g.commitPart(ctx, rq, uploadID, part, stored.Body); err != nil {
+		return err
+	}
+	hd := w.Header()
+	if id := sv.GetVersionId(); id != "" && id != nullVersion {
+		hd.Set("x-amz-copy-source-version-id", id)
+	}
+	return writeXML(w, &s3xml.CopyPartResult{
+		ETag:         `"` + part.Etag + `"`,
+		LastModified: s3xml.Time(now),
+		Checksums:    s3xml.ChecksumsFromMap(part.Checksums),
+	})
+}
