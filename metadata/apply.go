@@ -285,6 +285,9 @@ func (t *txn) putObject(c *metapb.PutObject) (*metapb.CommandResult, error) {
 	} else if v.VersionId == "" || v.VersionId == nullVersion {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "put object: versioned bucket %q needs a version ID", v.Bucket), nil
 	}
+	if res, err := t.putPrecondition(c); err != nil || res != nil {
+		return res, err
+	}
 	if r := applyObjectLock(bk, v); r != nil {
 		return r, nil
 	}
@@ -410,6 +413,9 @@ func (t *txn) deleteObject(c *metapb.DeleteObject) (*metapb.CommandResult, error
 	}
 	if bk == nil {
 		return result(metapb.ErrorCode_NO_SUCH_BUCKET, "bucket %q", c.Bucket), nil
+	}
+	if res, err := t.deletePrecondition(c); err != nil || res != nil {
+		return res, err
 	}
 	var res *metapb.CommandResult
 	switch {

@@ -73,3 +73,51 @@ func BenchmarkListObjectsPage(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkListPageAtScale measures one 1,000-entry page of ListObjects and
+// of ListObjectVersions out of a bucket of 1,000 live keys and out of one of
+// 1,000,000 (each built once per process run): a page is a range scan, so
+// the two should cost about the same.
+func BenchmarkListPageAtScale(b *testing.B) {
+	// scaleVersions leaves 10 of every 11 keys live.
+	for _, live := range []int{1_000, 1_000_000} {
+		b.Run(fmt.Sprintf("keys=%d", live), func(b *testing.B) {
+			h := newHarness(b)
+			current := fillBucket(b, h, "b", live/10*11)
+			require.Len(b, current, live)
+			mid := current[len(current)/2]
+			for _, tc := range []struct {
+				name string
+				list func() (proto.Message, error)
+			}{
+				{"ListObjects", func() (proto.Message, error) {
+					return h.f.ListObjects(&metapb.ListObjectsRequest{Bucket: "b", MaxKeys: 1000})
+				}},
+				{"ListObjectsFromMiddle", func() (proto.Message, error) {
+					return h.f.ListObjects(&metapb.ListObjectsRequest{Bucket: "b", StartAfter: mid, MaxKeys: 1000})
+				}},
+				{"ListObjectsDelimiter", func() (proto.Message, error) {
+					return h.f.ListObjects(&metapb.ListObjectsRequest{Bucket: "b", Delimiter: "/", MaxKeys: 1000})
+				}},
+				{"ListObjectVersions", func() (proto.Message, error) {
+					return h.f.ListObjectVersions(&metapb.ListObjectVersionsRequest{Bucket: "b", MaxKeys: 1000})
+				}},
+				{"ListObjectVersionsFromMiddle", func() (proto.Message, error) {
+					return h.f.ListObjectVersions(&metapb.ListObjectVersionsRequest{Bucket: "b", KeyMarker: mid, MaxKeys: 1000})
+				}},
+			} {
+				b.Run(tc.name, func(b *testing.B) {
+					resp, err := tc.list()
+					require.NoError(b, err)
+					b.SetBytes(int64(proto.Size(resp)))
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := tc.list(); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
+}

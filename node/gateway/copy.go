@@ -28,10 +28,6 @@ const maxCopySize = 5 << 30
 // done with it.
 var errCopyEnded = errors.New("gateway: copy destination ended")
 
-// errCopyEncrypted refuses copies whose source or destination is
-// encrypted, which the copy path does not handle yet.
-var errCopyEncrypted = s3err.NotImplemented.WithMessage("Copying to or from server-side encrypted objects is not implemented.")
-
 // copySource is the object named by x-amz-copy-source.
 type copySource struct {
 	bucket, key, versionID string
@@ -62,9 +58,24 @@ func parseCopySource(s string) (copySource, error) {
 	return src, nil
 }
 
-// sourceVersion resolves the copy source of a request and checks the
-// x-amz-copy-source-if-* conditions against it.
-func (g *Gateway) sourceVersion(ctx context.Context, rq *request) (copySource, *metapb.ObjectVersion, error) {
+// sourceVersion resolves the copy source of a request, checks the
+// x-amz-copy-source-if-* conditions against it and returns the decrypter
+// of an encrypted source (nil for a plaintext one).
+func (g *Gateway) sourceVersion(ctx context.Context, rq *request) (copySource, *metapb.ObjectVersion, *decrypter, error) {
+	src, v, err := g.resolveSource(ctx, rq)
+	if err != nil {
+		return src, nil, nil, err
+	}
+	dec, err := g.copySourceDecrypter(rq.r.Header, v.GetEncryption())
+	if err != nil {
+		return src, nil, nil, err
+	}
+	return src, v, dec, nil
+}
+
+// resolveSource authorizes the read of the copy source, loads its
+// version and checks the x-amz-copy-source-if-* conditions.
+func (g *Gateway) resolveSource(ctx context.Context, rq *request) (copySource, *metapb.ObjectVersion, error) {
 	src, err := parseCopySource(rq.r.Header.Get("x-amz-copy-source"))
 	if err != nil {
 		return src, nil, err
@@ -88,9 +99,6 @@ func (g *Gateway) sourceVersion(ctx context.Context, rq *request) (copySource, *
 	}
 	if copyPreconditionsFail(rq.r.Header, v) {
 		return src, nil, s3err.PreconditionFailed
-	}
-	if v.GetEncryption().GetAlgorithm() != "" {
-		return src, nil, errCopyEncrypted
 	}
 	return src, v, nil
 }
@@ -117,16 +125,21 @@ func copyPreconditionsFail(h http.Header, v *metapb.ObjectVersion) bool {
 	return false
 }
 
-// copyBody streams bytes [off, off+length) of src into a new body,
-// server-side: the source reader and the destination writer are joined by
-// a pipe, and the reader's goroutine is joined before returning.
-func (g *Gateway) copyBody(ctx context.Context, src *metapb.ObjectVersion, off, length int64, p erasure.Profile, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
+// copyBody streams plaintext bytes [off, off+length) of src into a new
+// body, server-side: the source reader (decrypting with dec when not nil,
+// reading only the packages that hold the range) and the destination
+// writer (encrypting with enc when not nil) are joined by a pipe, and the
+// reader's goroutine is joined before returning.
+func (g *Gateway) copyBody(ctx context.Context, src *metapb.ObjectVersion, dec *decrypter, off, length int64, p erasure.Profile, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := g.cfg.Bodies.ReadBody(rctx, src, off, length, pw)
+		var err error
+		if length > 0 {
+			err = g.readBody(rctx, src, dec, off, length, pw)
+		}
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -165,21 +178,27 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 		}
 		reqAlg = alg
 	}
-	src, sv, err := g.sourceVersion(ctx, rq)
+	src, sv, dec, err := g.sourceVersion(ctx, rq)
 	if err != nil {
 		return err
 	}
 	if sv.GetSize() > maxCopySize {
 		return s3err.InvalidRequest.WithMessage("The specified copy source is larger than the maximum allowable size for a copy source: " + strconv.Itoa(maxCopySize))
 	}
-	changes := directive == "REPLACE" || h.Get("x-amz-storage-class") != "" || h.Get("x-amz-server-side-encryption") != "" ||
-		h.Get("x-amz-server-side-encryption-customer-algorithm") != "" || h.Get("x-amz-website-redirect-location") != ""
-	if src.bucket == rq.bucket && src.key == rq.key && src.versionID == "" && !changes {
-		return s3err.InvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
-	}
 	bucket, err := g.getBucket(ctx, rq.bucket)
 	if err != nil {
 		return err
+	}
+	// The destination is encrypted as a PUT would be: by the request's
+	// headers, else the bucket's default, else not at all.
+	enc, err := g.newEncrypter(h, bucket)
+	if err != nil {
+		return err
+	}
+	changes := directive == "REPLACE" || h.Get("x-amz-storage-class") != "" || h.Get("x-amz-website-redirect-location") != "" ||
+		selfCopyChangesEncryption(h, sv.GetEncryption(), enc)
+	if src.bucket == rq.bucket && src.key == rq.key && src.versionID == "" && !changes {
+		return s3err.InvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	tmpl, err := objectTemplate(h, rq.owner)
 	if err != nil {
@@ -210,13 +229,10 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 			}
 		}
 	}
-	if h.Get(hdrSSE) != "" || h.Get(hdrSSECPrefix+"Algorithm") != "" || bucket.GetEncryption() != nil {
-		return errCopyEncrypted
-	}
 	if tmpl.StorageClass, profile, err = g.storageClass(tmpl.StorageClass); err != nil {
 		return err
 	}
-	stored, err := g.copyBody(ctx, sv, 0, sv.GetSize(), profile, nil, algs...)
+	stored, err := g.copyBody(ctx, sv, dec, 0, sv.GetSize(), profile, enc, algs...)
 	if err != nil {
 		return err
 	}
@@ -228,13 +244,17 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 		v.VersionId = newVersionID(now)
 	}
 	v.MtimeUnixNano = now.UnixNano()
-	v.Size = stored.Size
+	v.Size = sv.GetSize()
 	v.Etag = fmt.Sprintf("%x", stored.plainMD5)
 	v.DataId = stored.DataID
 	v.Profile = objio.ProfileToProto(stored.Profile)
 	v.Shards = stored.Shards
 	v.UnderSpread = stored.UnderSpread
 	v.Checksums = stored.sums
+	v.Encryption = enc.record()
+	if enc != nil {
+		v.StoredSize = stored.Size
+	}
 	if len(stored.sums) > 0 {
 		v.ChecksumType = checksum.TypeFullObject
 	}
@@ -250,7 +270,7 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	if id := sv.GetVersionId(); id != "" && id != nullVersion {
 		hd.Set("x-amz-copy-source-version-id", id)
 	}
-	setEncryptionHeaders(hd, v.Encryption)
+	enc.setPutHeaders(hd)
 	return writeXML(w, &s3xml.CopyObjectResult{
 		ETag:         `"` + v.Etag + `"`,
 		LastModified: s3xml.Time(now),
@@ -285,7 +305,7 @@ func (g *Gateway) uploadPartCopy(ctx context.Context, w http.ResponseWriter, rq 
 	if err != nil {
 		return err
 	}
-	_, sv, err := g.sourceVersion(ctx, rq)
+	_, sv, dec, err := g.sourceVersion(ctx, rq)
 	if err != nil {
 		return err
 	}
@@ -308,7 +328,7 @@ func (g *Gateway) uploadPartCopy(ctx context.Context, w http.ResponseWriter, rq 
 	if err != nil {
 		return err
 	}
-	stored, err := g.copyBody(ctx, sv, rng.start, rng.length, profile, enc, upAlg)
+	stored, err := g.copyBody(ctx, sv, dec, rng.start, rng.length, profile, enc, upAlg)
 	if err != nil {
 		return err
 	}
@@ -334,6 +354,7 @@ func (g *Gateway) uploadPartCopy(ctx context.Context, w http.ResponseWriter, rq 
 	if id := sv.GetVersionId(); id != "" && id != nullVersion {
 		hd.Set("x-amz-copy-source-version-id", id)
 	}
+	setEncryptionHeaders(hd, tmpl.GetEncryption())
 	return writeXML(w, &s3xml.CopyPartResult{
 		ETag:         `"` + part.Etag + `"`,
 		LastModified: s3xml.Time(now),

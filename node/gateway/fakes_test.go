@@ -104,6 +104,9 @@ func (m *fakeMeta) Propose(_ context.Context, in *metapb.ProposeRequest, _ ...gr
 		if !ok {
 			return result(metapb.ErrorCode_NO_SUCH_BUCKET, nil), nil
 		}
+		if m.mu.buckets[v.GetBucket()].GetVersioning() != metapb.VersioningState_VERSIONING_ENABLED {
+			v.VersionId = "null" // as the FSM decides
+		}
 		m.mu.seq++
 		m.mu.puts++
 		v.Seq = m.mu.seq

@@ -250,12 +250,12 @@ func (g *Gateway) virtualHostBucket(host string) string {
 // the gateway does not implement; such requests must fail with
 // NotImplemented rather than be served as the plain operation.
 var unsupportedSubresources = []string{
-	"accelerate", "analytics", "attributes", "cors", "delete", "encryption",
+	"accelerate", "analytics", "attributes", "cors", "encryption",
 	"intelligent-tiering", "inventory", "logging",
 	"metadata-configuration", "metrics", "notification",
 	"policyStatus", "publicAccessBlock",
 	"replication", "requestPayment", "restore", "select", "session",
-	"torrent", "versioning", "versions", "website",
+	"torrent", "website",
 }
 
 func hasUnsupportedSubresource(r *http.Request) bool {
@@ -295,6 +295,9 @@ func (g *Gateway) dispatch(ctx context.Context, w http.ResponseWriter, rq *reque
 	case rq.key == "":
 		switch r.Method {
 		case http.MethodPut:
+			if q.Has("versioning") {
+				return g.putBucketVersioning(ctx, w, rq)
+			}
 			return g.createBucket(ctx, w, rq)
 		case http.MethodHead:
 			return g.headBucket(ctx, w, rq)
@@ -304,6 +307,10 @@ func (g *Gateway) dispatch(ctx context.Context, w http.ResponseWriter, rq *reque
 			switch {
 			case q.Has("location"):
 				return g.getBucketLocation(ctx, w, rq)
+			case q.Has("versioning"):
+				return g.getBucketVersioning(ctx, w, rq)
+			case q.Has("versions"):
+				return g.listObjectVersions(ctx, w, rq)
 			case q.Get("list-type") == "2":
 				return g.listObjectsV2(ctx, w, rq)
 			case q.Has("list-type"):
@@ -312,6 +319,9 @@ func (g *Gateway) dispatch(ctx context.Context, w http.ResponseWriter, rq *reque
 				return g.listObjectsV1(ctx, w, rq)
 			}
 		case http.MethodPost:
+			if q.Has("delete") {
+				return g.deleteObjects(ctx, w, rq)
+			}
 			return s3err.NotImplemented
 		}
 		return s3err.MethodNotAllowed

@@ -46,14 +46,20 @@ func (g *Gateway) lookupObject(ctx context.Context, rq *request, versionID strin
 func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *request) error {
 	r := rq.r
 	q := r.URL.Query()
-	versionID := q.Get("versionId")
+	versionID, err := versionIDParam(r)
+	if err != nil {
+		return err
+	}
 	v, err := g.lookupObject(ctx, rq, versionID)
+	if versionID == "" && isMetaCode(err, metapb.ErrorCode_NO_SUCH_KEY) {
+		return g.noSuchKey(ctx, w, rq)
+	}
 	if err != nil {
 		return err
 	}
 	if v.GetDeleteMarker() {
 		w.Header().Set("x-amz-delete-marker", "true")
-		setVersionHeader(w.Header(), v.GetVersionId())
+		w.Header().Set("x-amz-version-id", v.GetVersionId())
 		if versionID != "" {
 			return s3err.MethodNotAllowed
 		}
@@ -65,6 +71,10 @@ func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	}
 
 	h := objectHeaders(v)
+	if versionID != "" {
+		// A version asked for by ID is named, "null" included.
+		h.Set("x-amz-version-id", v.GetVersionId())
+	}
 	switch status := preconditions(r.Header, v); status {
 	case http.StatusPreconditionFailed:
 		return s3err.PreconditionFailed
@@ -263,8 +273,7 @@ func etagMatches(list, etag string) bool {
 
 // deleteObject answers 204 also when the key does not exist, as S3 does.
 func (g *Gateway) deleteObject(ctx context.Context, w http.ResponseWriter, rq *request) error {
-	versionID := rq.r.URL.Query().Get("versionId")
-	bucket, err := g.getBucket(ctx, rq.bucket)
+	versionID, err := versionIDParam(rq.r)
 	if err != nil {
 		return err
 	}
@@ -272,20 +281,17 @@ func (g *Gateway) deleteObject(ctx context.Context, w http.ResponseWriter, rq *r
 	if err != nil {
 		return err
 	}
+	// The state machine decides from the bucket's versioning state at
+	// commit whether a marker is made and whether its ID is this one or
+	// "null".
 	cmd := &metapb.DeleteObject{
 		Bucket:           rq.bucket,
 		Key:              rq.key,
 		VersionId:        versionID,
 		MtimeUnixNano:    g.cfg.Now().UnixNano(),
+		MarkerVersionId:  newVersionID(g.cfg.Now()),
+		IfMatch:          unquoteETag(rq.r.Header.Get("If-Match")),
 		BypassGovernance: bypass,
-	}
-	if versionID == "" {
-		switch bucket.GetVersioning() {
-		case metapb.VersioningState_VERSIONING_ENABLED:
-			cmd.MarkerVersionId = newVersionID(g.cfg.Now())
-		case metapb.VersioningState_VERSIONING_SUSPENDED:
-			cmd.MarkerVersionId = nullVersion
-		}
 	}
 	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_DeleteObject{DeleteObject: cmd}})
 	if err != nil {
@@ -296,9 +302,9 @@ func (g *Gateway) deleteObject(ctx context.Context, w http.ResponseWriter, rq *r
 	}
 	if m := res.GetVersion(); m.GetDeleteMarker() {
 		w.Header().Set("x-amz-delete-marker", "true")
-		setVersionHeader(w.Header(), m.GetVersionId())
-	} else {
-		setVersionHeader(w.Header(), versionID)
+		w.Header().Set("x-amz-version-id", m.GetVersionId())
+	} else if versionID != "" {
+		w.Header().Set("x-amz-version-id", versionID)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -74,6 +74,10 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if err := checkSDKChecksumAlgorithm(r.Header, sent, rq.auth.ChecksumAlgorithm); err != nil {
 		return err
 	}
+	ifMatch, ifNoneMatch, err := writeConditions(r.Header)
+	if err != nil {
+		return err
+	}
 	bucket, err := g.getBucket(ctx, rq.bucket)
 	if err != nil {
 		return err
@@ -134,14 +138,13 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		}
 	}
 
-	versionID := nullVersion
-	if bucket.GetVersioning() == metapb.VersioningState_VERSIONING_ENABLED {
-		versionID = newVersionID(g.cfg.Now())
-	}
+	// Every PUT carries a fresh version ID; the state machine replaces it
+	// with "null" unless versioning is enabled when the PUT commits, so a
+	// concurrent PutBucketVersioning cannot make this one fail.
 	v := &metapb.ObjectVersion{
 		Bucket:        rq.bucket,
 		Key:           rq.key,
-		VersionId:     versionID,
+		VersionId:     newVersionID(g.cfg.Now()),
 		MtimeUnixNano: g.cfg.Now().UnixNano(),
 		Size:          size,
 		Etag:          hex.EncodeToString(plainMD5),
@@ -165,16 +168,23 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		v.StoredSize = stored.Size
 	}
 	extras.apply(v)
-	if _, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{Version: v, BypassGovernance: extras.bypass}}}); err != nil {
+	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{
+		Version: v, IfMatch: ifMatch, IfNoneMatch: ifNoneMatch, BypassGovernance: extras.bypass,
+	}}})
+	if err != nil {
 		// Even when the propose failed in transit it may have committed;
 		// deleting then would lose the object, so only delete on a
 		// definite answer from the state machine.
 		var me *s3err.MetaError
 		if errors.As(err, &me) {
 			g.deleteBody(ctx, rq, stored)
+			if isMetaCode(err, metapb.ErrorCode_NO_SUCH_KEY) {
+				return g.noSuchKey(ctx, w, rq)
+			}
 		}
 		return err
 	}
+	versionID := res.GetVersion().GetVersionId()
 
 	h := w.Header()
 	h.Set("ETag", `"`+v.Etag+`"`)
@@ -182,7 +192,7 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		h.Set(checksum.Algorithm(alg).HeaderName(), val)
 		h.Set("x-amz-checksum-type", "FULL_OBJECT")
 	}
-	if versionID != nullVersion {
+	if versionID != nullVersion || bucket.GetVersioning() != metapb.VersioningState_VERSIONING_UNVERSIONED {
 		h.Set("x-amz-version-id", versionID)
 	}
 	enc.setPutHeaders(h)

@@ -48,7 +48,8 @@ func TestRawMethodsAndDefaults(t *testing.T) {
 		{"PUT service", http.MethodPut, "/", 405, "MethodNotAllowed"},
 		{"GET object torrent", http.MethodGet, "/bkt/plain?torrent", 501, "NotImplemented"},
 		{"GET list-type=3", http.MethodGet, "/bkt?list-type=3", 400, "InvalidArgument"},
-		{"GET object versions", http.MethodGet, "/bkt?versions", 501, "NotImplemented"},
+		{"GET versions with a version marker alone", http.MethodGet, "/bkt?versions&version-id-marker=null", 400, "InvalidArgument"},
+		{"GET object with a malformed version", http.MethodGet, "/bkt/plain?versionId=nope", 400, "InvalidArgument"},
 		{"GET key too long", http.MethodGet, "/bkt/" + strings.Repeat("x", maxKeyLen+1), 400, "KeyTooLongError"},
 	}
 	for _, tc := range cases {

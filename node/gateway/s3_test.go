@@ -571,18 +571,9 @@ func TestNotImplemented(t *testing.T) {
 	e.createBucket("bkt")
 	e.put("bkt", "k", []byte("x"))
 	calls := map[string]func() error{
-		"GetBucketVersioning": func() error {
-			_, err := e.client.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String("bkt")})
-			return err
-		},
 		"PutBucketTagging": func() error {
 			_, err := e.client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String("bkt"),
 				Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}})
-			return err
-		},
-		"DeleteObjects": func() error {
-			_, err := e.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: aws.String("bkt"),
-				Delete: &types.Delete{Objects: []types.ObjectIdentifier{{Key: aws.String("k")}}}})
 			return err
 		},
 	}

@@ -1,0 +1,125 @@
+package metadata
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/cairn-io/cairn/metadata/keys"
+	"github.com/cairn-io/cairn/proto/metapb"
+)
+
+// ErrBadVersionMarker is returned by ListObjectVersions for a version-id
+// marker that names no version of the key marker.
+var ErrBadVersionMarker = errors.New("metadata: version id marker names no version")
+
+// ListObjectVersions lists every version and delete marker of a bucket, S3
+// style: in key order, the versions of one key newest (last committed)
+// first, with is_latest set on the newest. It is a range scan over the
+// version table whose cost is proportional to the page: it starts at the
+// markers with one seek, and keys rolled up into a common prefix are
+// skipped with one seek each. A missing bucket is ErrNoSuchBucket.
+func (f *FSM) ListObjectVersions(req *metapb.ListObjectVersionsRequest) (*metapb.ListObjectVersionsResponse, error) {
+	db, err := f.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer f.mu.RUnlock()
+	snap := db.NewSnapshot()
+	defer snap.Close()
+	if _, err := getBucket(snap, req.GetBucket()); err != nil {
+		return nil, err
+	}
+	resp, _, err := listVersions(snap, req)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: list object versions in %q: %w", req.GetBucket(), err)
+	}
+	return resp, nil
+}
+
+// versionsPrefix is the prefix of the version rows of every key of bucket
+// that starts with prefix.
+func versionsPrefix(bucket, prefix string) []byte {
+	return append(keys.BucketVersionsPrefix(bucket), keys.EscapePrefix(prefix)...)
+}
+
+// listVersions also returns how many rows it positioned the iterator on,
+// the measure of its cost.
+func listVersions(r reader, req *metapb.ListObjectVersionsRequest) (resp *metapb.ListObjectVersionsResponse, visited int, err error) {
+	bucket, prefix, delim := req.GetBucket(), req.GetPrefix(), req.GetDelimiter()
+	keyMarker, vidMarker := req.GetKeyMarker(), req.GetVersionIdMarker()
+	limit := int(req.GetMaxKeys())
+	if limit == 0 || limit > maxListKeys {
+		limit = maxListKeys
+	}
+	lower := versionsPrefix(bucket, prefix)
+	start := lower
+	// lastKey is the key of the previous row: a row of the same key is not
+	// the latest. Starting after a version of the marker key, the first
+	// rows are older versions of that key.
+	lastKey, haveLast := "", false
+	if keyMarker != "" {
+		var from []byte
+		switch cp, isCP := commonPrefix(keyMarker, prefix, delim); {
+		case isCP && cp == keyMarker:
+			from = keys.PrefixEnd(versionsPrefix(bucket, keyMarker))
+		case vidMarker != "":
+			seq, found, err := getUint64(r, keys.VersionIndexKey(bucket, keyMarker, vidMarker))
+			if err != nil {
+				return nil, 0, err
+			}
+			if !found {
+				return nil, 0, fmt.Errorf("%w: %q of %q", ErrBadVersionMarker, vidMarker, keyMarker)
+			}
+			from = keys.Successor(keys.VersionKey(bucket, keyMarker, seq))
+			lastKey, haveLast = keyMarker, true
+		default:
+			from = keys.PrefixEnd(keys.VersionPrefix(bucket, keyMarker))
+		}
+		if string(from) > string(start) {
+			start = from
+		}
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: keys.PrefixEnd(lower)})
+	if err != nil {
+		return nil, 0, err
+	}
+	resp = &metapb.ListObjectVersionsResponse{}
+	n := 0
+	for ok := it.SeekGE(start); ok; {
+		visited++
+		_, key, _, err := keys.DecodeVersionKey(it.Key())
+		if err != nil {
+			return nil, visited, errors.Join(fmt.Errorf("%w: %w", ErrCorrupt, err), it.Close())
+		}
+		if n == limit {
+			resp.Truncated = true
+			break
+		}
+		n++
+		if cp, isCP := commonPrefix(key, prefix, delim); isCP {
+			resp.CommonPrefixes = append(resp.CommonPrefixes, cp)
+			resp.NextKeyMarker, resp.NextVersionIdMarker = cp, ""
+			lastKey, haveLast = "", false
+			ok = it.SeekGE(keys.PrefixEnd(versionsPrefix(bucket, cp)))
+			continue
+		}
+		v := &metapb.ObjectVersion{}
+		if err := decodeValue(it.Key(), it.Value(), v); err != nil {
+			return nil, visited, errors.Join(err, it.Close())
+		}
+		v.IsLatest = !haveLast || lastKey != key
+		lastKey, haveLast = key, true
+		resp.Versions = append(resp.Versions, v)
+		resp.NextKeyMarker, resp.NextVersionIdMarker = key, v.VersionId
+		ok = it.Next()
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, visited, err
+	}
+	if !resp.Truncated {
+		resp.NextKeyMarker, resp.NextVersionIdMarker = "", ""
+	}
+	return resp, visited, nil
+}
