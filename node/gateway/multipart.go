@@ -35,59 +35,6 @@ const (
 	maxListUploads     = 1000
 )
 
-// dispatchMultipart routes the multipart, copy and lifecycle operations.
-// It reports false for requests that are not among them.
-func (g *Gateway) dispatchMultipart(ctx context.Context, w http.ResponseWriter, rq *request) (bool, error) {
-	r := rq.r
-	q := r.URL.Query()
-	if rq.bucket == "" {
-		return false, nil
-	}
-	if rq.key == "" {
-		switch {
-		case q.Has("uploads") && r.Method == http.MethodGet:
-			return true, g.listMultipartUploads(ctx, w, rq)
-		case q.Has("lifecycle"):
-			switch r.Method {
-			case http.MethodPut:
-				return true, g.putBucketLifecycle(ctx, w, rq)
-			case http.MethodGet:
-				return true, g.getBucketLifecycle(ctx, w, rq)
-			case http.MethodDelete:
-				return true, g.deleteBucketLifecycle(ctx, w, rq)
-			}
-			return true, s3err.MethodNotAllowed
-		}
-		return false, nil
-	}
-	if len(rq.key) > maxKeyLen {
-		return false, nil
-	}
-	copySource := r.Header.Get("x-amz-copy-source") != ""
-	switch {
-	case q.Has("uploads") && r.Method == http.MethodPost:
-		return true, g.createMultipartUpload(ctx, w, rq)
-	case q.Has("uploadId"):
-		switch r.Method {
-		case http.MethodPut:
-			if copySource {
-				return true, g.uploadPartCopy(ctx, w, rq)
-			}
-			return true, g.uploadPart(ctx, w, rq)
-		case http.MethodPost:
-			return true, g.completeMultipartUpload(ctx, w, rq)
-		case http.MethodGet:
-			return true, g.listParts(ctx, w, rq)
-		case http.MethodDelete:
-			return true, g.abortMultipartUpload(ctx, w, rq)
-		}
-		return true, s3err.MethodNotAllowed
-	case copySource && r.Method == http.MethodPut && !hasUnsupportedSubresource(r):
-		return true, g.copyObject(ctx, w, rq)
-	}
-	return false, nil
-}
-
 // uploadChecksum reads x-amz-checksum-algorithm and x-amz-checksum-type of
 // CreateMultipartUpload and applies AWS's defaults: CRC64NVME is always
 // FULL_OBJECT, the others COMPOSITE unless FULL_OBJECT is asked for (which
