@@ -38,28 +38,9 @@ func (g *Gateway) authorizeAction(ctx context.Context, rq *request, action, buck
 		}
 		return nil
 	}
-	bk, err := g.getBucket(ctx, bucket)
+	req, err := g.accessRequest(ctx, rq, action, bucket, key)
 	if err != nil {
 		return err
-	}
-	req := access.Request{
-		Action:      action,
-		Bucket:      bucket,
-		Key:         key,
-		Caller:      c,
-		BucketOwner: bk.GetOwner(),
-		BucketACL:   bk.GetAcl(),
-		Ownership:   bk.GetOwnership(),
-		Context:     g.conditionContext(rq),
-	}
-	if doc := bk.GetPolicy(); doc != "" {
-		p, err := access.ParsePolicy([]byte(doc), bucket)
-		if err != nil {
-			// It was validated when stored; refusing is the safe answer.
-			g.log.Error("stored bucket policy does not parse", "bucket", bucket, "err", err)
-			return s3err.AccessDenied
-		}
-		req.Policy = p
 	}
 	if access.ObjectScoped(action, key) {
 		obj, err := g.objectForAccess(ctx, bucket, key, versionID)
@@ -81,6 +62,56 @@ func (g *Gateway) authorizeAction(ctx context.Context, rq *request, action, buck
 		if access.Evaluate(req) == access.Allow {
 			return nil
 		}
+	}
+	return s3err.AccessDenied
+}
+
+// accessRequest gathers what evaluating action on bucket/key needs but
+// the object: the bucket's owner, ACL, ownership and policy, and the
+// condition context.
+func (g *Gateway) accessRequest(ctx context.Context, rq *request, action, bucket, key string) (access.Request, error) {
+	bk, err := g.getBucket(ctx, bucket)
+	if err != nil {
+		return access.Request{}, err
+	}
+	req := access.Request{
+		Action:      action,
+		Bucket:      bucket,
+		Key:         key,
+		Caller:      rq.caller,
+		BucketOwner: bk.GetOwner(),
+		BucketACL:   bk.GetAcl(),
+		Ownership:   bk.GetOwnership(),
+		Context:     g.conditionContext(rq),
+	}
+	if doc := bk.GetPolicy(); doc != "" {
+		p, err := access.ParsePolicy([]byte(doc), bucket)
+		if err != nil {
+			// It was validated when stored; refusing is the safe answer.
+			g.log.Error("stored bucket policy does not parse", "bucket", bucket, "err", err)
+			return access.Request{}, s3err.AccessDenied
+		}
+		req.Policy = p
+	}
+	return req, nil
+}
+
+// authorizeOnNewObject decides action on the object rq creates at its
+// bucket and key, which owner will own. What the caller could do to that
+// object right after, it may ask for when creating it; a bucket policy
+// can still deny it.
+func (g *Gateway) authorizeOnNewObject(ctx context.Context, rq *request, action, owner string) error {
+	c := rq.caller
+	if c.Root && !c.Anonymous {
+		return nil
+	}
+	req, err := g.accessRequest(ctx, rq, action, rq.bucket, rq.key)
+	if err != nil {
+		return err
+	}
+	req.Object = &access.Object{Owner: owner}
+	if access.Evaluate(req) == access.Allow {
+		return nil
 	}
 	return s3err.AccessDenied
 }

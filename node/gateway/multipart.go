@@ -71,8 +71,9 @@ func uploadChecksum(h http.Header) (checksum.Algorithm, string, error) {
 }
 
 // objectTemplate collects what a new object carries from its creating
-// request's headers: content headers, metadata, tags, storage class and
-// lock settings (encryption is decided by newEncrypter). CreateMultipartUpload stores it; Complete
+// request's headers: content headers, metadata, tags and storage class
+// (encryption is decided by newEncrypter, Object Lock by parseObjectLock,
+// both against the bucket). CreateMultipartUpload stores it; Complete
 // applies it to the object.
 func objectTemplate(h http.Header, owner string) (*metapb.ObjectVersion, error) {
 	userMeta, err := userMetadata(h)
@@ -97,14 +98,6 @@ func objectTemplate(h http.Header, owner string) (*metapb.ObjectVersion, error) 
 			return nil, err
 		}
 	}
-	if mode := h.Get("x-amz-object-lock-mode"); mode != "" {
-		until, err := time.Parse(time.RFC3339, h.Get("x-amz-object-lock-retain-until-date"))
-		if err != nil || (mode != "GOVERNANCE" && mode != "COMPLIANCE") {
-			return nil, s3err.InvalidArgument.WithMessage("The retain until date and object lock mode must both be valid.")
-		}
-		v.LockMode, v.LockRetainUntilUnixNano = mode, until.UnixNano()
-	}
-	v.LegalHold = strings.EqualFold(h.Get("x-amz-object-lock-legal-hold"), "ON")
 	return v, nil
 }
 
@@ -125,6 +118,14 @@ func (g *Gateway) createMultipartUpload(ctx context.Context, w http.ResponseWrit
 	if err != nil {
 		return err
 	}
+	lock, err := g.parseObjectLock(rq.r.Header, bucket)
+	if err != nil {
+		return err
+	}
+	if err := g.authorizeObjectLock(ctx, rq, lock, tmpl.Owner); err != nil {
+		return err
+	}
+	lock.apply(tmpl)
 	enc, err := g.newEncrypter(rq.r.Header, bucket)
 	if err != nil {
 		return err

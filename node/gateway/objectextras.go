@@ -221,6 +221,9 @@ func (g *Gateway) putObjectRetention(ctx context.Context, w http.ResponseWriter,
 	if err != nil {
 		return err
 	}
+	if bypass, err = g.mayBypassGovernance(ctx, rq, bypass, rq.key, rq.r.URL.Query().Get("versionId")); err != nil {
+		return err
+	}
 	if _, err := g.lockBucket(ctx, rq); err != nil {
 		return err
 	}
