@@ -281,6 +281,9 @@ func (g *Gateway) deleteObject(ctx context.Context, w http.ResponseWriter, rq *r
 	if err != nil {
 		return err
 	}
+	if bypass, err = g.mayBypassGovernance(ctx, rq, bypass, rq.key, versionID); err != nil {
+		return err
+	}
 	// The state machine decides from the bucket's versioning state at
 	// commit whether a marker is made and whether its ID is this one or
 	// "null".
