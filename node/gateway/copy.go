@@ -204,6 +204,14 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	if err != nil {
 		return err
 	}
+	lock, err := g.parseObjectLock(h, bucket)
+	if err != nil {
+		return err
+	}
+	if err := g.authorizeObjectLock(ctx, rq, lock, tmpl.Owner); err != nil {
+		return err
+	}
+	lock.apply(tmpl)
 	var profile erasure.Profile
 	if directive != "REPLACE" {
 		tmpl.ContentType = sv.GetContentType()
