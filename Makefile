@@ -21,13 +21,37 @@ DATA_DIR ?= .cairn-dev
 run: build
 	./$(BIN) dev --s3-addr $(S3_ADDR) --data-dir $(DATA_DIR)
 
+# The clients of the compatibility suite (node/e2e/compat_test.go): the AWS
+# CLI and boto3 as Debian packages them (under /usr/bin, whatever else is on
+# PATH), Node.js and npm, and @aws-sdk/client-s3 at the version of the
+# committed package-lock.json. Each is installed only when it is absent.
+COMPAT_DIR := node/e2e/compat
+SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 deps: deps-awscli
 	@command -v $(GO) >/dev/null || { echo "Go is required (https://go.dev/dl)"; exit 1; }
 	$(GO) mod download
+	@pkgs=""; \
+	  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import boto3' 2>/dev/null || pkgs="$$pkgs python3-boto3"; \
+	  command -v node >/dev/null || pkgs="$$pkgs nodejs"; \
+	  command -v npm >/dev/null || pkgs="$$pkgs npm"; \
+	  if [ -n "$$pkgs" ]; then \
+	    echo "deps: installing$$pkgs"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$pkgs >/dev/null; \
+	  fi
+	@cd $(COMPAT_DIR) && \
+	  if [ ! -f package-lock.json ]; then npm install --no-audit --no-fund --loglevel=error; \
+	  elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then \
+	    npm ci --no-audit --no-fund --loglevel=error; \
+	  fi
 
-# The AWS CLI (Debian package) drives the client-compatibility tests.
+# The AWS CLI (Debian package) drives the client-compatibility and multipart tests.
 deps-awscli:
-	@command -v aws >/dev/null || { apt-get update && apt-get install -y awscli; }
+	@{ [ -x /usr/bin/aws ] && command -v aws >/dev/null; } || { \
+	  echo "deps: installing awscli"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq awscli >/dev/null; }
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -273,6 +273,15 @@ func (t *txn) putObject(c *metapb.PutObject) (*metapb.CommandResult, error) {
 	if v.DeleteMarker {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "put object: delete markers are created by DeleteObject"), nil
 	}
+	// A replay answers with the first outcome, before any check that the
+	// first commit itself could now fail (see commits.go).
+	rec, err := t.bodyRecord(v.DataId)
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil {
+		return t.replayedPut(v, rec)
+	}
 	bk, err := t.bucket(v.Bucket)
 	if err != nil {
 		return nil, err
@@ -296,6 +305,9 @@ func (t *txn) putObject(c *metapb.PutObject) (*metapb.CommandResult, error) {
 		return r, err
 	}
 	if err := t.storeVersion(v, v.DataId, v.MtimeUnixNano); err != nil {
+		return nil, err
+	}
+	if err := t.recordPut(v); err != nil {
 		return nil, err
 	}
 	if err := t.set(keys.ObjectKey(v.Bucket, v.Key), v); err != nil {
@@ -351,6 +363,11 @@ func (t *txn) removeVersion(bucket, key, versionID, keepDataID string, now int64
 		}
 	}
 	// A multipart version's bodies are its parts.
+	if len(old.Parts) > 0 {
+		if err := t.removedMultipart(&old); err != nil {
+			return nil, err
+		}
+	}
 	for _, p := range old.Parts {
 		if p.DataId != keepDataID {
 			if err := t.enqueueBody(p.DataId, p.Shards, now); err != nil {
@@ -497,6 +514,9 @@ func sameDrives(a, b []*metapb.Drive) bool {
 
 func (t *txn) ackGC(c *metapb.AckGC) (*metapb.CommandResult, error) {
 	for _, seq := range c.GetSeqs() {
+		if err := t.forgetBody(seq); err != nil {
+			return nil, err
+		}
 		if err := t.b.Delete(keys.GCKey(seq), nil); err != nil {
 			return nil, err
 		}

@@ -47,7 +47,7 @@ func BenchmarkListObjectsPage(b *testing.B) {
 		if i%2 == 0 {
 			key = fmt.Sprintf("dir%03d/%06d", i%300, i)
 		}
-		logs = append(logs, h.log(putObject("b", key, "null", "d")))
+		logs = append(logs, h.log(putObject("b", key, "null", "d-"+key)))
 		if len(logs) == 1000 {
 			h.f.ApplyBatch(logs)
 			logs = logs[:0]

@@ -11,7 +11,8 @@ import (
 // finds the key absent, whatever order the gateways sent them in.
 
 // putPrecondition checks PutObject.if_match and if_none_match against the
-// current version of the key (a delete marker counts as no version). It
+// current version of the key (a delete marker counts as no version). A
+// replay of a command that won never gets here (see commits.go). It
 // returns nil when the write may proceed, else the rejection:
 //   - if_none_match on an existing key: PRECONDITION_FAILED (412);
 //   - if_match on a missing key: NO_SUCH_KEY (404, as AWS answers);
@@ -24,12 +25,6 @@ func (t *txn) putPrecondition(c *metapb.PutObject) (*metapb.CommandResult, error
 	cur, err := t.current(v.Bucket, v.Key)
 	if err != nil {
 		return nil, err
-	}
-	if cur != nil && v.DataId != "" && cur.DataId == v.DataId {
-		// A replay of this very command (a client retry after a lost
-		// answer) already won; answering 412 now would report a
-		// successful write as failed.
-		return nil, nil
 	}
 	if c.IfNoneMatch && cur != nil {
 		return result(metapb.ErrorCode_PRECONDITION_FAILED, "%q/%q exists", v.Bucket, v.Key), nil

@@ -89,7 +89,7 @@ func TestListObjectsModel(t *testing.T) {
 	// Neighbouring buckets whose encodings are close to "b"'s must not leak in.
 	h.mustApply(createBucket("b\x00", "o", unversioned))
 	h.mustApply(createBucket("ba", "o", unversioned))
-	h.mustApply(putObject("b\x00", "a", "null", "x"))
+	h.mustApply(putObject("b\x00", "a", "null", "x0"))
 	h.mustApply(putObject("ba", "a", "null", "x"))
 
 	set := map[string]bool{}
@@ -167,7 +167,7 @@ func TestListObjectsCases(t *testing.T) {
 	h := newHarness(t)
 	h.mustApply(createBucket("b", "o", unversioned))
 	for _, k := range []string{"a", "a/1", "a/2", "a/b/1", "b", "c/1", "c/2", "d"} {
-		h.mustApply(putObject("b", k, "null", "d"))
+		h.mustApply(putObject("b", k, "null", "d-"+k))
 	}
 	tests := []struct {
 		name      string
@@ -213,14 +213,14 @@ func TestListObjectsCostFollowsPage(t *testing.T) {
 	for i := 0; i < n; i += 500 {
 		var logs []*raft.Log
 		for j := i; j < i+500; j++ {
-			logs = append(logs, h.log(putObject("b", fmt.Sprintf("big/%05d", j), "null", "d")))
-			logs = append(logs, h.log(putObject("b", fmt.Sprintf("huge/%05d", j), "null", "d")))
+			logs = append(logs, h.log(putObject("b", fmt.Sprintf("big/%05d", j), "null", fmt.Sprintf("db%d", j))))
+			logs = append(logs, h.log(putObject("b", fmt.Sprintf("huge/%05d", j), "null", fmt.Sprintf("dh%d", j))))
 		}
 		for _, res := range h.f.ApplyBatch(logs) {
 			require.Equal(t, metapb.ErrorCode_OK, res.(*metapb.CommandResult).Code)
 		}
 	}
-	h.mustApply(putObject("b", "top", "null", "d"))
+	h.mustApply(putObject("b", "top", "null", "dt"))
 
 	db, err := h.f.acquire()
 	require.NoError(t, err)

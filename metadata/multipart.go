@@ -82,6 +82,14 @@ func (t *txn) putPart(c *metapb.PutPart) (*metapb.CommandResult, error) {
 	if p == nil || p.Number < 1 || p.Number > MaxPartNumber {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "put part: part number must be 1..%d", MaxPartNumber), nil
 	}
+	// A replay changes nothing, even after the part was replaced or the
+	// upload completed (see commits.go).
+	if replay, res, err := t.replayedPart(c); err != nil || res != nil || replay {
+		if replay {
+			return okResult(), nil
+		}
+		return res, err
+	}
 	_, res, err := t.upload(c.GetBucket(), c.GetKey(), c.GetUploadId())
 	if err != nil || res != nil {
 		return res, err
@@ -97,6 +105,9 @@ func (t *txn) putPart(c *metapb.PutPart) (*metapb.CommandResult, error) {
 			return nil, err
 		}
 	}
+	if err := t.recordPart(c); err != nil {
+		return nil, err
+	}
 	return okResult(), t.set(pk, p)
 }
 
@@ -104,10 +115,21 @@ func (t *txn) putPart(c *metapb.PutPart) (*metapb.CommandResult, error) {
 // version of the key. The checks follow S3: parts listed in ascending
 // order (INVALID_PART_ORDER), each uploaded with the ETag (and checksums)
 // listed (INVALID_PART), every part but the last at least min_part_size
-// bytes (ENTITY_TOO_SMALL). Parts not listed go to GC with the upload.
+// bytes (ENTITY_TOO_SMALL). Object Lock applies as for PutObject. Parts
+// not listed go to GC with the upload.
 func (t *txn) completeMultipartUpload(c *metapb.CompleteMultipartUpload) (*metapb.CommandResult, error) {
 	if len(c.GetParts()) == 0 || c.GetVersion() == nil {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "complete multipart upload: no parts or no version"), nil
+	}
+	// A replay answers with the version the first apply created; the
+	// upload is gone by then (see commits.go). Another Complete of the
+	// same upload (a new request) still finds no upload.
+	rec, err := t.completedUpload(c.GetBucket(), c.GetKey(), c.GetUploadId())
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil && isReplayedComplete(rec, c) {
+		return t.replayed(rec)
 	}
 	bk, err := t.bucket(c.GetBucket())
 	if err != nil {
@@ -155,8 +177,19 @@ func (t *txn) completeMultipartUpload(c *metapb.CompleteMultipartUpload) (*metap
 	} else if v.VersionId == "" || v.VersionId == nullVersion {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "complete multipart upload: versioned bucket %q needs a version ID", c.Bucket), nil
 	}
-	for n, p := range stored {
-		if !used[n] {
+	// Object Lock as for PutObject: the bucket's default retention, and
+	// no lock fields on a bucket without Object Lock.
+	if r := applyObjectLock(bk, v); r != nil {
+		return r, nil
+	}
+	// Replacing a version of the same ID removes it: a locked one stays.
+	if r, err := t.versionLocked(v.Bucket, v.Key, v.VersionId, v.MtimeUnixNano, false); err != nil || r != nil {
+		return r, err
+	}
+	// In part order: each body takes the next seq, and every replica must
+	// give each body the same one (AckGC deletes by seq).
+	for _, n := range sortedPartNumbers(stored) {
+		if p := stored[n]; !used[n] {
 			if err := t.enqueueBody(p.DataId, p.Shards, v.MtimeUnixNano); err != nil {
 				return nil, err
 			}
@@ -166,6 +199,9 @@ func (t *txn) completeMultipartUpload(c *metapb.CompleteMultipartUpload) (*metap
 		return nil, err
 	}
 	if err := t.storeVersion(v, "", v.MtimeUnixNano); err != nil {
+		return nil, err
+	}
+	if err := t.recordComplete(c.UploadId, v); err != nil {
 		return nil, err
 	}
 	if err := t.set(keys.ObjectKey(v.Bucket, v.Key), v); err != nil {

@@ -159,7 +159,7 @@ func TestObjectLockLegalHold(t *testing.T) {
 		h.apply(updateObject("plain", "k", "v1", &metapb.ObjectVersion{LegalHold: true}, false, "legal_hold")).Code)
 
 	h.mustApply(createLockBucket("lk"))
-	h.mustApply(putObject("lk", "k", "v1", "d1"))
+	h.mustApply(putObject("lk", "k", "v1", "d2"))
 	h.mustApply(updateObject("lk", "k", "v1", &metapb.ObjectVersion{LegalHold: true}, false, "legal_hold"))
 	require.Equal(t, metapb.ErrorCode_ACCESS_DENIED, h.apply(deleteVersionAt("lk", "k", "v1", 300, true)).Code)
 	h.mustApply(updateObject("lk", "k", "v1", &metapb.ObjectVersion{LegalHold: false}, false, "legal_hold"))

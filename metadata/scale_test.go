@@ -47,7 +47,7 @@ func scaleVersions(bucket string, n int) (vs []*metapb.ObjectVersion, current []
 }
 
 func scaleVersion(bucket, key, id string) *metapb.ObjectVersion {
-	return putObject(bucket, key, id, "d").GetPutObject().GetVersion()
+	return putObject(bucket, key, id, "d-"+key+"-"+id).GetPutObject().GetVersion()
 }
 
 // asCommand is the command that makes v through Apply.
@@ -90,6 +90,9 @@ func bulkLoad(tb testing.TB, f *FSM, vs []*metapb.ObjectVersion) {
 		v.Seq = seq
 		set(keys.VersionKey(v.Bucket, v.Key, seq), v)
 		require.NoError(tb, b.Set(keys.VersionIndexKey(v.Bucket, v.Key, v.VersionId), uint64Value(seq), nil))
+		if v.DataId != "" {
+			set(keys.BodyKey(v.DataId), commitStub(v))
+		}
 		if v.DeleteMarker {
 			require.NoError(tb, b.Delete(keys.ObjectKey(v.Bucket, v.Key), nil))
 		} else {

@@ -116,15 +116,15 @@ func versionNames(vs []*metapb.ObjectVersion) []string {
 func TestListObjectVersionsCases(t *testing.T) {
 	h := newHarness(t)
 	h.mustApply(createBucket("b", "o", enabled))
-	h.mustApply(putObject("b", "a", "a1", "d"))
-	h.mustApply(putObject("b", "a", "a2", "d"))
+	h.mustApply(putObject("b", "a", "a1", "d-a1"))
+	h.mustApply(putObject("b", "a", "a2", "d-a2"))
 	h.mustApply(deleteObject("b", "a", "", "a3"))
-	h.mustApply(putObject("b", "d/1", "d1", "d"))
-	h.mustApply(putObject("b", "d/2", "d2", "d"))
-	h.mustApply(putObject("b", "e", "e1", "d"))
+	h.mustApply(putObject("b", "d/1", "d1", "d-d1"))
+	h.mustApply(putObject("b", "d/2", "d2", "d-d2"))
+	h.mustApply(putObject("b", "e", "e1", "d-e1"))
 	h.mustApply(updateVersioning("b", suspended))
-	h.mustApply(putObject("b", "e", "ignored", "d"))
-	h.mustApply(putObject("b", "f", "ignored", "d"))
+	h.mustApply(putObject("b", "e", "ignored", "d-e2"))
+	h.mustApply(putObject("b", "f", "ignored", "d-f"))
 
 	tests := []struct {
 		name             string
@@ -203,7 +203,7 @@ func TestListObjectVersionsModel(t *testing.T) {
 			versions[k] = append(versions[k], modelVersion{key: k, id: id, marker: true})
 			continue
 		}
-		h.mustApply(putObject("b", k, id, "d"))
+		h.mustApply(putObject("b", k, id, "d-"+id))
 		versions[k] = append(versions[k], modelVersion{key: k, id: id})
 	}
 	// Permanently delete some versions.
@@ -284,13 +284,13 @@ func TestListObjectVersionsCostFollowsPage(t *testing.T) {
 	h.mustApply(createBucket("b", "o", enabled))
 	var logs []*raft.Log
 	for j := range 2000 {
-		logs = append(logs, h.log(putObject("b", fmt.Sprintf("big/%05d", j), fmt.Sprintf("v%d", j), "d")))
-		logs = append(logs, h.log(putObject("b", "many", fmt.Sprintf("m%05d", j), "d")))
+		logs = append(logs, h.log(putObject("b", fmt.Sprintf("big/%05d", j), fmt.Sprintf("v%d", j), fmt.Sprintf("db%d", j))))
+		logs = append(logs, h.log(putObject("b", "many", fmt.Sprintf("m%05d", j), fmt.Sprintf("dm%d", j))))
 	}
 	for _, res := range h.f.ApplyBatch(logs) {
 		require.Equal(t, metapb.ErrorCode_OK, res.(*metapb.CommandResult).Code)
 	}
-	h.mustApply(putObject("b", "top", "t1", "d"))
+	h.mustApply(putObject("b", "top", "t1", "dt"))
 
 	db, err := h.f.acquire()
 	require.NoError(t, err)

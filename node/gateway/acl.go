@@ -12,45 +12,6 @@ import (
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
-// dispatchAccess serves the access-control sub-resources (acl, policy,
-// ownershipControls). handled is false for every other request.
-func (g *Gateway) dispatchAccess(ctx context.Context, w http.ResponseWriter, rq *request) (handled bool, err error) {
-	q := rq.r.URL.Query()
-	m := rq.r.Method
-	if rq.bucket == "" {
-		return false, nil
-	}
-	type route struct {
-		get, put, del func(context.Context, http.ResponseWriter, *request) error
-	}
-	var rt route
-	switch {
-	case q.Has("acl") && rq.key == "":
-		rt = route{get: g.getBucketACL, put: g.putBucketACL}
-	case q.Has("acl"):
-		rt = route{get: g.getObjectACL, put: g.putObjectACL}
-	case q.Has("policy") && rq.key == "":
-		rt = route{get: g.getBucketPolicy, put: g.putBucketPolicy, del: g.deleteBucketPolicy}
-	case q.Has("ownershipControls") && rq.key == "":
-		rt = route{get: g.getOwnershipControls, put: g.putOwnershipControls, del: g.deleteOwnershipControls}
-	default:
-		return false, nil
-	}
-	var h func(context.Context, http.ResponseWriter, *request) error
-	switch m {
-	case http.MethodGet:
-		h = rt.get
-	case http.MethodPut:
-		h = rt.put
-	case http.MethodDelete:
-		h = rt.del
-	}
-	if h == nil {
-		return true, s3err.MethodNotAllowed
-	}
-	return true, h(ctx, w, rq)
-}
-
 // objectOwnerAndACL decides who owns an object a PUT creates in bucket and
 // which ACL it gets from the request headers (nil: private). It runs before
 // the body is read.

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -12,97 +11,16 @@ import (
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
-// actionFor names the IAM action of a request, the name bucket policies
-// use. This table is the one place that knows which S3 operation a request
-// is: a new operation gets its authorization by being named here.
-func actionFor(r *http.Request, bucket, key string) string {
-	q := r.URL.Query()
-	m := r.Method
-	pick := func(get, put, del string) string {
-		switch m {
-		case http.MethodGet, http.MethodHead:
-			return get
-		case http.MethodPut, http.MethodPost:
-			return put
-		case http.MethodDelete:
-			return del
-		}
-		return ""
-	}
-	versioned := q.Get("versionId") != ""
-	switch {
-	case bucket == "":
-		return "s3:ListAllMyBuckets"
-	case key == "":
-		switch {
-		case q.Has("acl"):
-			return pick("s3:GetBucketAcl", "s3:PutBucketAcl", "")
-		case q.Has("policy"):
-			return pick("s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy")
-		case q.Has("ownershipControls"):
-			return pick("s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls", "s3:PutBucketOwnershipControls")
-		case q.Has("versioning"):
-			return pick("s3:GetBucketVersioning", "s3:PutBucketVersioning", "")
-		case q.Has("versions"):
-			return "s3:ListBucketVersions"
-		case q.Has("uploads"):
-			return "s3:ListBucketMultipartUploads"
-		case q.Has("location"):
-			return "s3:GetBucketLocation"
-		case q.Has("encryption"):
-			return pick("s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration", "s3:PutEncryptionConfiguration")
-		case q.Has("lifecycle"):
-			return pick("s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:PutLifecycleConfiguration")
-		case q.Has("object-lock"):
-			return pick("s3:GetBucketObjectLockConfiguration", "s3:PutBucketObjectLockConfiguration", "")
-		case q.Has("tagging"):
-			return pick("s3:GetBucketTagging", "s3:PutBucketTagging", "s3:PutBucketTagging")
-		case q.Has("delete") && m == http.MethodPost:
-			// DeleteObjects: each key is a DeleteObject on the bucket.
-			return "s3:DeleteObject"
-		}
-		return pick("s3:ListBucket", "s3:CreateBucket", "s3:DeleteBucket")
-	}
-	switch {
-	case q.Has("acl"):
-		if versioned {
-			return pick("s3:GetObjectVersionAcl", "s3:PutObjectVersionAcl", "")
-		}
-		return pick("s3:GetObjectAcl", "s3:PutObjectAcl", "")
-	case q.Has("tagging"):
-		if versioned {
-			return pick("s3:GetObjectVersionTagging", "s3:PutObjectVersionTagging", "s3:DeleteObjectVersionTagging")
-		}
-		return pick("s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging")
-	case q.Has("retention"):
-		return pick("s3:GetObjectRetention", "s3:PutObjectRetention", "")
-	case q.Has("legal-hold"):
-		return pick("s3:GetObjectLegalHold", "s3:PutObjectLegalHold", "")
-	case q.Has("attributes"):
-		return "s3:GetObjectAttributes"
-	case q.Has("uploadId"):
-		return pick("s3:ListMultipartUploadParts", "s3:PutObject", "s3:AbortMultipartUpload")
-	case q.Has("uploads"):
-		return "s3:PutObject"
-	}
-	if versioned {
-		return pick("s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObjectVersion")
-	}
-	return pick("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
-}
-
-// authorize decides whether rq may proceed, before any handler runs.
-func (g *Gateway) authorize(ctx context.Context, rq *request) error {
-	action := actionFor(rq.r, rq.bucket, rq.key)
+// authorize decides whether rq may perform op, before its handler runs.
+// An operation without an action is refused to everyone: nothing is served
+// that the route table did not pair with the action that authorizes it.
+func (g *Gateway) authorize(ctx context.Context, rq *request, op operation) error {
+	q := rq.r.URL.Query()
+	action := op.actionFor(q)
 	if action == "" {
-		// An unknown method: let dispatch answer MethodNotAllowed, but
-		// only to callers who could do something here at all.
-		if rq.caller.Anonymous {
-			return s3err.AccessDenied
-		}
-		return nil
+		return s3err.AccessDenied
 	}
-	return g.authorizeAction(ctx, rq, action, rq.bucket, rq.key, rq.r.URL.Query().Get("versionId"))
+	return g.authorizeAction(ctx, rq, action, rq.bucket, rq.key, q.Get("versionId"))
 }
 
 // authorizeAction decides one action on bucket/key for rq's caller. It is
@@ -120,28 +38,9 @@ func (g *Gateway) authorizeAction(ctx context.Context, rq *request, action, buck
 		}
 		return nil
 	}
-	bk, err := g.getBucket(ctx, bucket)
+	req, err := g.accessRequest(ctx, rq, action, bucket, key)
 	if err != nil {
 		return err
-	}
-	req := access.Request{
-		Action:      action,
-		Bucket:      bucket,
-		Key:         key,
-		Caller:      c,
-		BucketOwner: bk.GetOwner(),
-		BucketACL:   bk.GetAcl(),
-		Ownership:   bk.GetOwnership(),
-		Context:     g.conditionContext(rq),
-	}
-	if doc := bk.GetPolicy(); doc != "" {
-		p, err := access.ParsePolicy([]byte(doc), bucket)
-		if err != nil {
-			// It was validated when stored; refusing is the safe answer.
-			g.log.Error("stored bucket policy does not parse", "bucket", bucket, "err", err)
-			return s3err.AccessDenied
-		}
-		req.Policy = p
 	}
 	if access.ObjectScoped(action, key) {
 		obj, err := g.objectForAccess(ctx, bucket, key, versionID)
@@ -163,6 +62,56 @@ func (g *Gateway) authorizeAction(ctx context.Context, rq *request, action, buck
 		if access.Evaluate(req) == access.Allow {
 			return nil
 		}
+	}
+	return s3err.AccessDenied
+}
+
+// accessRequest gathers what evaluating action on bucket/key needs but
+// the object: the bucket's owner, ACL, ownership and policy, and the
+// condition context.
+func (g *Gateway) accessRequest(ctx context.Context, rq *request, action, bucket, key string) (access.Request, error) {
+	bk, err := g.getBucket(ctx, bucket)
+	if err != nil {
+		return access.Request{}, err
+	}
+	req := access.Request{
+		Action:      action,
+		Bucket:      bucket,
+		Key:         key,
+		Caller:      rq.caller,
+		BucketOwner: bk.GetOwner(),
+		BucketACL:   bk.GetAcl(),
+		Ownership:   bk.GetOwnership(),
+		Context:     g.conditionContext(rq),
+	}
+	if doc := bk.GetPolicy(); doc != "" {
+		p, err := access.ParsePolicy([]byte(doc), bucket)
+		if err != nil {
+			// It was validated when stored; refusing is the safe answer.
+			g.log.Error("stored bucket policy does not parse", "bucket", bucket, "err", err)
+			return access.Request{}, s3err.AccessDenied
+		}
+		req.Policy = p
+	}
+	return req, nil
+}
+
+// authorizeOnNewObject decides action on the object rq creates at its
+// bucket and key, which owner will own. What the caller could do to that
+// object right after, it may ask for when creating it; a bucket policy
+// can still deny it.
+func (g *Gateway) authorizeOnNewObject(ctx context.Context, rq *request, action, owner string) error {
+	c := rq.caller
+	if c.Root && !c.Anonymous {
+		return nil
+	}
+	req, err := g.accessRequest(ctx, rq, action, rq.bucket, rq.key)
+	if err != nil {
+		return err
+	}
+	req.Object = &access.Object{Owner: owner}
+	if access.Evaluate(req) == access.Allow {
+		return nil
 	}
 	return s3err.AccessDenied
 }

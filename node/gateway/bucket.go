@@ -19,7 +19,13 @@ const maxXMLBody = 1 << 20
 
 // propose runs cmd through the meta group. A non-OK result comes back as
 // an *s3err.MetaError, together with the result.
+//
+// The proposal outlives the client's request: once the shards of a body are
+// durable, a client that hangs up must not leave the commit half-decided
+// (and the shards orphaned); it is bounded by commitTimeout instead.
 func (g *Gateway) propose(ctx context.Context, cmd *metapb.Command) (*metapb.CommandResult, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
 	resp, err := g.cfg.Meta.Propose(ctx, &metapb.ProposeRequest{Command: cmd})
 	if err != nil {
 		return nil, fmt.Errorf("meta propose: %w", err)
@@ -30,6 +36,10 @@ func (g *Gateway) propose(ctx context.Context, cmd *metapb.Command) (*metapb.Com
 	}
 	return res, nil
 }
+
+// commitTimeout bounds one metadata commit, including the meta group's
+// retries across a leader election.
+const commitTimeout = 30 * time.Second
 
 func (g *Gateway) getBucket(ctx context.Context, name string) (*metapb.Bucket, error) {
 	resp, err := g.cfg.Meta.GetBucket(ctx, &metapb.GetBucketRequest{Name: name})

@@ -9,20 +9,6 @@ import (
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
-// bucketEncryption serves PutBucketEncryption, GetBucketEncryption and
-// DeleteBucketEncryption (the "encryption" sub-resource of a bucket).
-func (g *Gateway) bucketEncryption(ctx context.Context, w http.ResponseWriter, rq *request) error {
-	switch rq.r.Method {
-	case http.MethodPut:
-		return g.putBucketEncryption(ctx, w, rq)
-	case http.MethodGet:
-		return g.getBucketEncryption(ctx, w, rq)
-	case http.MethodDelete:
-		return g.deleteBucketEncryption(ctx, w, rq)
-	}
-	return s3err.MethodNotAllowed
-}
-
 func (g *Gateway) putBucketEncryption(ctx context.Context, w http.ResponseWriter, rq *request) error {
 	var conf s3xml.ServerSideEncryptionConfigurationRequest
 	found, err := readXMLBody(rq, &conf)

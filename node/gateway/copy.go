@@ -204,6 +204,14 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	if err != nil {
 		return err
 	}
+	lock, err := g.parseObjectLock(h, bucket)
+	if err != nil {
+		return err
+	}
+	if err := g.authorizeObjectLock(ctx, rq, lock, tmpl.Owner); err != nil {
+		return err
+	}
+	lock.apply(tmpl)
 	var profile erasure.Profile
 	if directive != "REPLACE" {
 		tmpl.ContentType = sv.GetContentType()
@@ -239,10 +247,10 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	now := g.cfg.Now()
 	v := tmpl
 	v.Bucket, v.Key = rq.bucket, rq.key
-	v.VersionId = nullVersion
-	if bucket.GetVersioning() == metapb.VersioningState_VERSIONING_ENABLED {
-		v.VersionId = newVersionID(now)
-	}
+	// Always a fresh ID: the state machine makes it "null" unless
+	// versioning is on when the copy commits (this request's view of the
+	// bucket may be stale).
+	v.VersionId = newVersionID(now)
 	v.MtimeUnixNano = now.UnixNano()
 	v.Size = sv.GetSize()
 	v.Etag = fmt.Sprintf("%x", stored.plainMD5)
@@ -258,7 +266,8 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	if len(stored.sums) > 0 {
 		v.ChecksumType = checksum.TypeFullObject
 	}
-	if _, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{Version: v}}}); err != nil {
+	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{Version: v}}})
+	if err != nil {
 		var me *s3err.MetaError
 		if errors.As(err, &me) {
 			g.deleteBody(ctx, rq, stored.Body)
@@ -266,7 +275,7 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 		return err
 	}
 	hd := w.Header()
-	setVersionHeader(hd, v.VersionId)
+	setVersionHeader(hd, res.GetVersion().GetVersionId())
 	if id := sv.GetVersionId(); id != "" && id != nullVersion {
 		hd.Set("x-amz-copy-source-version-id", id)
 	}

@@ -156,6 +156,10 @@ func (g *Gateway) deleteOne(ctx context.Context, rq *request, o s3xml.ObjectToDe
 	if err := g.authorizeAction(ctx, rq, action, rq.bucket, key, o.VersionID); err != nil {
 		return fail(s3err.FromError(err))
 	}
+	bypass, err := g.mayBypassGovernance(ctx, rq, bypass, key, o.VersionID)
+	if err != nil {
+		return fail(s3err.FromError(err))
+	}
 	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_DeleteObject{DeleteObject: &metapb.DeleteObject{
 		Bucket:           rq.bucket,
 		Key:              key,

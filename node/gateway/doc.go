@@ -3,6 +3,12 @@
 // virtual-host addressing), reads and writes metadata through the meta
 // service and streams object bodies through the Bodies pipeline.
 //
+// Every request resolves, through one route table (routes.go), to one
+// operation: the IAM action that authorizes it and the handler that serves
+// it, chosen together from the method and the sub-resource. A method a
+// sub-resource does not support is MethodNotAllowed; nothing falls back to
+// the plain operation of the method.
+//
 // The gateway is stateless. A PUT commits metadata only after the body is
 // durable and verified (Content-MD5, x-amz-checksum-*); if any step fails
 // the body is deleted and nothing becomes visible. Errors reach clients

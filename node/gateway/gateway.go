@@ -213,10 +213,14 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 		rq.caller = c
 	}
 	rq.owner = rq.caller.ID
-	if err := g.authorize(r.Context(), rq); err != nil {
+	op, err := resolve(r, rq.bucket, rq.key)
+	if err != nil {
 		return err
 	}
-	return g.dispatch(r.Context(), w, rq)
+	if err := g.authorize(r.Context(), rq, op); err != nil {
+		return err
+	}
+	return op.serve(g, r.Context(), w, rq)
 }
 
 // route splits the request into bucket and key. The key comes from the
@@ -244,106 +248,6 @@ func (g *Gateway) virtualHostBucket(host string) string {
 		}
 	}
 	return ""
-}
-
-// unsupportedSubresources are S3 query parameters that select an operation
-// the gateway does not implement; such requests must fail with
-// NotImplemented rather than be served as the plain operation.
-var unsupportedSubresources = []string{
-	"accelerate", "analytics", "attributes", "cors", "encryption",
-	"intelligent-tiering", "inventory", "logging",
-	"metadata-configuration", "metrics", "notification",
-	"policyStatus", "publicAccessBlock",
-	"replication", "requestPayment", "restore", "select", "session",
-	"torrent", "website",
-}
-
-func hasUnsupportedSubresource(r *http.Request) bool {
-	q := r.URL.Query()
-	for _, s := range unsupportedSubresources {
-		if q.Has(s) {
-			return true
-		}
-	}
-	return false
-}
-
-func (g *Gateway) dispatch(ctx context.Context, w http.ResponseWriter, rq *request) error {
-	r := rq.r
-	if rq.bucket != "" && rq.key == "" && r.URL.Query().Has("encryption") {
-		return g.bucketEncryption(ctx, w, rq)
-	}
-	if ok, err := g.dispatchObjectExtras(ctx, w, rq); ok {
-		return err
-	}
-	if handled, err := g.dispatchMultipart(ctx, w, rq); handled {
-		return err
-	}
-	if hasUnsupportedSubresource(r) {
-		return s3err.NotImplemented
-	}
-	if handled, err := g.dispatchAccess(ctx, w, rq); handled {
-		return err
-	}
-	q := r.URL.Query()
-	switch {
-	case rq.bucket == "":
-		if r.Method == http.MethodGet {
-			return g.listBuckets(ctx, w, rq)
-		}
-		return s3err.MethodNotAllowed
-	case rq.key == "":
-		switch r.Method {
-		case http.MethodPut:
-			if q.Has("versioning") {
-				return g.putBucketVersioning(ctx, w, rq)
-			}
-			return g.createBucket(ctx, w, rq)
-		case http.MethodHead:
-			return g.headBucket(ctx, w, rq)
-		case http.MethodDelete:
-			return g.deleteBucket(ctx, w, rq)
-		case http.MethodGet:
-			switch {
-			case q.Has("location"):
-				return g.getBucketLocation(ctx, w, rq)
-			case q.Has("versioning"):
-				return g.getBucketVersioning(ctx, w, rq)
-			case q.Has("versions"):
-				return g.listObjectVersions(ctx, w, rq)
-			case q.Get("list-type") == "2":
-				return g.listObjectsV2(ctx, w, rq)
-			case q.Has("list-type"):
-				return s3err.InvalidArgument.WithMessage("Invalid list-type")
-			default:
-				return g.listObjectsV1(ctx, w, rq)
-			}
-		case http.MethodPost:
-			if q.Has("delete") {
-				return g.deleteObjects(ctx, w, rq)
-			}
-			return s3err.NotImplemented
-		}
-		return s3err.MethodNotAllowed
-	default:
-		if len(rq.key) > maxKeyLen {
-			return s3err.KeyTooLongError
-		}
-		switch r.Method {
-		case http.MethodPut:
-			if r.Header.Get("x-amz-copy-source") != "" {
-				return s3err.NotImplemented
-			}
-			return g.putObject(ctx, w, rq)
-		case http.MethodGet, http.MethodHead:
-			return g.getObject(ctx, w, rq)
-		case http.MethodDelete:
-			return g.deleteObject(ctx, w, rq)
-		case http.MethodPost:
-			return s3err.NotImplemented
-		}
-		return s3err.MethodNotAllowed
-	}
 }
 
 // writeError answers with the S3 error for err. Server-side failures are

@@ -205,7 +205,9 @@ func objectHeaders(v *metapb.ObjectVersion) http.Header {
 		}
 	}
 	for k, val := range v.GetUserMetadata() {
-		h.Set("x-amz-meta-"+k, val)
+		// Lower case as S3 sends them: Set would canonicalize to
+		// X-Amz-Meta-Color, and boto3 and the AWS CLI keep the case they see.
+		h["x-amz-meta-"+k] = []string{val}
 	}
 	if sc := v.GetStorageClass(); sc != "" && sc != storageClassStandard {
 		h.Set("x-amz-storage-class", sc)
@@ -277,6 +279,9 @@ func (g *Gateway) deleteObject(ctx context.Context, w http.ResponseWriter, rq *r
 	}
 	bypass, err := parseBypassGovernance(rq.r.Header)
 	if err != nil {
+		return err
+	}
+	if bypass, err = g.mayBypassGovernance(ctx, rq, bypass, rq.key, versionID); err != nil {
 		return err
 	}
 	// The state machine decides from the bucket's versioning state at

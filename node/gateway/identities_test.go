@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -104,49 +102,4 @@ func TestIdentities(t *testing.T) {
 	noUsers := newIdentities("AKROOT", "root-secret", users, nil, time.Second, clock)
 	_, err = noUsers.SecretKey(ctx, "AKBOB")
 	require.ErrorIs(t, err, sigv4.ErrInvalidAccessKeyID)
-}
-
-func TestActionFor(t *testing.T) {
-	cases := []struct {
-		method, target, want string
-	}{
-		{"GET", "/", "s3:ListAllMyBuckets"},
-		{"PUT", "/b", "s3:CreateBucket"},
-		{"DELETE", "/b", "s3:DeleteBucket"},
-		{"GET", "/b", "s3:ListBucket"},
-		{"HEAD", "/b", "s3:ListBucket"},
-		{"GET", "/b?versions", "s3:ListBucketVersions"},
-		{"GET", "/b?acl", "s3:GetBucketAcl"},
-		{"PUT", "/b?acl", "s3:PutBucketAcl"},
-		{"GET", "/b?policy", "s3:GetBucketPolicy"},
-		{"PUT", "/b?policy", "s3:PutBucketPolicy"},
-		{"DELETE", "/b?policy", "s3:DeleteBucketPolicy"},
-		{"PUT", "/b?ownershipControls", "s3:PutBucketOwnershipControls"},
-		{"GET", "/b?ownershipControls", "s3:GetBucketOwnershipControls"},
-		{"PUT", "/b?versioning", "s3:PutBucketVersioning"},
-		{"POST", "/b?delete", "s3:DeleteObject"},
-		{"GET", "/b/k", "s3:GetObject"},
-		{"HEAD", "/b/k", "s3:GetObject"},
-		{"GET", "/b/k?versionId=v1", "s3:GetObjectVersion"},
-		{"PUT", "/b/k", "s3:PutObject"},
-		{"DELETE", "/b/k", "s3:DeleteObject"},
-		{"DELETE", "/b/k?versionId=v1", "s3:DeleteObjectVersion"},
-		{"GET", "/b/k?acl", "s3:GetObjectAcl"},
-		{"PUT", "/b/k?acl", "s3:PutObjectAcl"},
-		{"GET", "/b/k?acl&versionId=v", "s3:GetObjectVersionAcl"},
-		{"PUT", "/b/k?tagging", "s3:PutObjectTagging"},
-		{"POST", "/b/k?uploads", "s3:PutObject"},
-		{"PUT", "/b/k?partNumber=1&uploadId=u", "s3:PutObject"},
-		{"DELETE", "/b/k?uploadId=u", "s3:AbortMultipartUpload"},
-		{"GET", "/b/k?uploadId=u", "s3:ListMultipartUploadParts"},
-		{"PATCH", "/b/k", ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.method+" "+tc.target, func(t *testing.T) {
-			r, err := http.NewRequest(tc.method, "http://h"+tc.target, nil)
-			require.NoError(t, err)
-			bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-			require.Equal(t, tc.want, actionFor(r, bucket, key))
-		})
-	}
 }

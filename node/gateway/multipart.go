@@ -35,59 +35,6 @@ const (
 	maxListUploads     = 1000
 )
 
-// dispatchMultipart routes the multipart, copy and lifecycle operations.
-// It reports false for requests that are not among them.
-func (g *Gateway) dispatchMultipart(ctx context.Context, w http.ResponseWriter, rq *request) (bool, error) {
-	r := rq.r
-	q := r.URL.Query()
-	if rq.bucket == "" {
-		return false, nil
-	}
-	if rq.key == "" {
-		switch {
-		case q.Has("uploads") && r.Method == http.MethodGet:
-			return true, g.listMultipartUploads(ctx, w, rq)
-		case q.Has("lifecycle"):
-			switch r.Method {
-			case http.MethodPut:
-				return true, g.putBucketLifecycle(ctx, w, rq)
-			case http.MethodGet:
-				return true, g.getBucketLifecycle(ctx, w, rq)
-			case http.MethodDelete:
-				return true, g.deleteBucketLifecycle(ctx, w, rq)
-			}
-			return true, s3err.MethodNotAllowed
-		}
-		return false, nil
-	}
-	if len(rq.key) > maxKeyLen {
-		return false, nil
-	}
-	copySource := r.Header.Get("x-amz-copy-source") != ""
-	switch {
-	case q.Has("uploads") && r.Method == http.MethodPost:
-		return true, g.createMultipartUpload(ctx, w, rq)
-	case q.Has("uploadId"):
-		switch r.Method {
-		case http.MethodPut:
-			if copySource {
-				return true, g.uploadPartCopy(ctx, w, rq)
-			}
-			return true, g.uploadPart(ctx, w, rq)
-		case http.MethodPost:
-			return true, g.completeMultipartUpload(ctx, w, rq)
-		case http.MethodGet:
-			return true, g.listParts(ctx, w, rq)
-		case http.MethodDelete:
-			return true, g.abortMultipartUpload(ctx, w, rq)
-		}
-		return true, s3err.MethodNotAllowed
-	case copySource && r.Method == http.MethodPut && !hasUnsupportedSubresource(r):
-		return true, g.copyObject(ctx, w, rq)
-	}
-	return false, nil
-}
-
 // uploadChecksum reads x-amz-checksum-algorithm and x-amz-checksum-type of
 // CreateMultipartUpload and applies AWS's defaults: CRC64NVME is always
 // FULL_OBJECT, the others COMPOSITE unless FULL_OBJECT is asked for (which
@@ -124,8 +71,9 @@ func uploadChecksum(h http.Header) (checksum.Algorithm, string, error) {
 }
 
 // objectTemplate collects what a new object carries from its creating
-// request's headers: content headers, metadata, tags, storage class and
-// lock settings (encryption is decided by newEncrypter). CreateMultipartUpload stores it; Complete
+// request's headers: content headers, metadata, tags and storage class
+// (encryption is decided by newEncrypter, Object Lock by parseObjectLock,
+// both against the bucket). CreateMultipartUpload stores it; Complete
 // applies it to the object.
 func objectTemplate(h http.Header, owner string) (*metapb.ObjectVersion, error) {
 	userMeta, err := userMetadata(h)
@@ -150,14 +98,6 @@ func objectTemplate(h http.Header, owner string) (*metapb.ObjectVersion, error) 
 			return nil, err
 		}
 	}
-	if mode := h.Get("x-amz-object-lock-mode"); mode != "" {
-		until, err := time.Parse(time.RFC3339, h.Get("x-amz-object-lock-retain-until-date"))
-		if err != nil || (mode != "GOVERNANCE" && mode != "COMPLIANCE") {
-			return nil, s3err.InvalidArgument.WithMessage("The retain until date and object lock mode must both be valid.")
-		}
-		v.LockMode, v.LockRetainUntilUnixNano = mode, until.UnixNano()
-	}
-	v.LegalHold = strings.EqualFold(h.Get("x-amz-object-lock-legal-hold"), "ON")
 	return v, nil
 }
 
@@ -178,6 +118,14 @@ func (g *Gateway) createMultipartUpload(ctx context.Context, w http.ResponseWrit
 	if err != nil {
 		return err
 	}
+	lock, err := g.parseObjectLock(rq.r.Header, bucket)
+	if err != nil {
+		return err
+	}
+	if err := g.authorizeObjectLock(ctx, rq, lock, tmpl.Owner); err != nil {
+		return err
+	}
+	lock.apply(tmpl)
 	enc, err := g.newEncrypter(rq.r.Header, bucket)
 	if err != nil {
 		return err
@@ -464,8 +412,7 @@ func (g *Gateway) completeMultipartUpload(ctx context.Context, w http.ResponseWr
 			return s3err.InvalidPartOrder
 		}
 	}
-	bucket, err := g.getBucket(ctx, rq.bucket)
-	if err != nil {
+	if _, err := g.getBucket(ctx, rq.bucket); err != nil {
 		return err
 	}
 	up, stored, err := g.allParts(ctx, rq, uploadID)
@@ -537,10 +484,10 @@ func (g *Gateway) completeMultipartUpload(ctx context.Context, w http.ResponseWr
 		v.ChecksumType = typ
 	}
 	v.MtimeUnixNano = now.UnixNano()
-	v.VersionId = nullVersion
-	if bucket.GetVersioning() == metapb.VersioningState_VERSIONING_ENABLED {
-		v.VersionId = newVersionID(now)
-	}
+	// Always a fresh version ID: the state machine replaces it with "null"
+	// unless versioning is enabled when the Complete commits, so a
+	// concurrent PutBucketVersioning cannot make this one fail.
+	v.VersionId = newVersionID(now)
 	cmd.Version = v
 	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_CompleteMultipartUpload{CompleteMultipartUpload: cmd}})
 	if err != nil {

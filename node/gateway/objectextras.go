@@ -12,60 +12,6 @@ import (
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
-// dispatchObjectExtras serves the Object Lock and tagging sub-resources:
-// ?object-lock on buckets, ?tagging, ?retention and ?legal-hold on
-// objects. ok is false when the request names none of them.
-func (g *Gateway) dispatchObjectExtras(ctx context.Context, w http.ResponseWriter, rq *request) (ok bool, err error) {
-	q := rq.r.URL.Query()
-	method := rq.r.Method
-	switch {
-	case rq.bucket == "":
-		return false, nil
-	case q.Has("object-lock"):
-		if rq.key != "" {
-			return true, s3err.NotImplemented
-		}
-		switch method {
-		case http.MethodGet:
-			return true, g.getObjectLockConfig(ctx, w, rq)
-		case http.MethodPut:
-			return true, g.putObjectLockConfig(ctx, w, rq)
-		}
-		return true, s3err.MethodNotAllowed
-	case !q.Has("tagging") && !q.Has("retention") && !q.Has("legal-hold"):
-		return false, nil
-	case rq.key == "":
-		// Bucket tagging is not implemented.
-		return true, s3err.NotImplemented
-	case len(rq.key) > maxKeyLen:
-		return true, s3err.KeyTooLongError
-	case q.Has("tagging"):
-		switch method {
-		case http.MethodGet:
-			return true, g.getObjectTagging(ctx, w, rq)
-		case http.MethodPut:
-			return true, g.putObjectTagging(ctx, w, rq)
-		case http.MethodDelete:
-			return true, g.deleteObjectTagging(ctx, w, rq)
-		}
-	case q.Has("retention"):
-		switch method {
-		case http.MethodGet:
-			return true, g.getObjectRetention(ctx, w, rq)
-		case http.MethodPut:
-			return true, g.putObjectRetention(ctx, w, rq)
-		}
-	case q.Has("legal-hold"):
-		switch method {
-		case http.MethodGet:
-			return true, g.getObjectLegalHold(ctx, w, rq)
-		case http.MethodPut:
-			return true, g.putObjectLegalHold(ctx, w, rq)
-		}
-	}
-	return true, s3err.MethodNotAllowed
-}
-
 // bucketLock is what CreateBucket's x-amz-bucket-object-lock-enabled asks.
 type bucketLock bool
 
@@ -273,6 +219,9 @@ func (g *Gateway) putObjectRetention(ctx context.Context, w http.ResponseWriter,
 	}
 	bypass, err := parseBypassGovernance(rq.r.Header)
 	if err != nil {
+		return err
+	}
+	if bypass, err = g.mayBypassGovernance(ctx, rq, bypass, rq.key, rq.r.URL.Query().Get("versionId")); err != nil {
 		return err
 	}
 	if _, err := g.lockBucket(ctx, rq); err != nil {

@@ -94,6 +94,12 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if err != nil {
 		return err
 	}
+	if err := g.authorizeObjectLock(ctx, rq, extras.lock, owner); err != nil {
+		return err
+	}
+	if extras.bypass, err = g.mayBypassGovernance(ctx, rq, extras.bypass, rq.key, ""); err != nil {
+		return err
+	}
 
 	body := &exactReader{r: rq.auth.Body, remaining: size}
 	var src io.Reader = body

@@ -70,11 +70,8 @@ type putExtras struct {
 	class   string
 	profile erasure.Profile
 	tags    map[string]string
-	// lockMode and lockUntil are set together; hold is the legal hold.
-	lockMode  string
-	lockUntil time.Time
-	hold      bool
-	bypass    bool
+	lock    objectLock
+	bypass  bool
 }
 
 // parsePutExtras validates the extra PUT headers against the bucket before
@@ -92,16 +89,13 @@ func (g *Gateway) parsePutExtras(h http.Header, bucket *metapb.Bucket, hasDigest
 			return nil, err
 		}
 	}
-	if x.lockMode, x.lockUntil, x.hold, err = parseLockHeaders(h, g.cfg.Now()); err != nil {
+	if x.lock, err = g.parseObjectLock(h, bucket); err != nil {
 		return nil, err
 	}
 	if x.bypass, err = parseBypassGovernance(h); err != nil {
 		return nil, err
 	}
-	lockGiven := x.lockMode != "" || h.Get("x-amz-object-lock-legal-hold") != ""
-	if lockGiven && !bucket.GetObjectLockEnabled() {
-		return nil, s3err.InvalidRequest.WithMessage("Bucket is missing Object Lock Configuration")
-	}
+	lockGiven := x.lock.retention || x.lock.holdGiven
 	// A bucket's default retention locks the new version as surely as the
 	// headers do, and S3 asks for the digest then too.
 	locks := lockGiven || bucket.GetDefaultRetention().GetMode() != ""
@@ -117,11 +111,7 @@ func (x *putExtras) apply(v *metapb.ObjectVersion) {
 	if len(x.tags) > 0 {
 		v.Tags = x.tags
 	}
-	if x.lockMode != "" {
-		v.LockMode = x.lockMode
-		v.LockRetainUntilUnixNano = x.lockUntil.UnixNano()
-	}
-	v.LegalHold = x.hold
+	x.lock.apply(v)
 }
 
 // storageClass maps x-amz-storage-class to a configured class and its

@@ -86,6 +86,10 @@ type Node struct {
 
 	wg      sync.WaitGroup // collector
 	waiters sync.WaitGroup // future waiters; see closeWaitLimit
+	// waitersMu guards waitersClosed, which stops new waiters once Close
+	// waits for the old ones.
+	waitersMu     sync.Mutex
+	waitersClosed bool
 
 	mu struct {
 		sync.Mutex
@@ -221,6 +225,9 @@ func (n *Node) Close() error {
 // stuck on such a future is abandoned after closeWaitLimit rather than
 // hanging Close forever.
 func (n *Node) waitWaiters() {
+	n.waitersMu.Lock()
+	n.waitersClosed = true
+	n.waitersMu.Unlock()
 	joined := make(chan struct{})
 	go func() {
 		n.waiters.Wait()

@@ -101,8 +101,21 @@ func enqueueTimeout(ctx context.Context) (time.Duration, error) {
 // cancelled, so the wait runs in a tracked goroutine that finishes when
 // raft answers; an abandoned command may still be applied.
 func (n *Node) await(ctx context.Context, f raft.Future) error {
+	// Add must not race the Wait in Close: once Close has begun, no new
+	// waiter starts (raft is shutting down and would answer with an error
+	// anyway).
+	n.waitersMu.Lock()
+	if n.waitersClosed {
+		n.waitersMu.Unlock()
+		return ErrClosed
+	}
+	n.waiters.Add(1)
+	n.waitersMu.Unlock()
 	res := make(chan error, 1)
-	n.waiters.Go(func() { res <- f.Error() })
+	go func() {
+		defer n.waiters.Done()
+		res <- f.Error()
+	}()
 	select {
 	case err := <-res:
 		return err

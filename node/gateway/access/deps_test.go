@@ -1,23 +1,15 @@
 package access_test
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
+	"github.com/cairn-io/cairn/node/depstest"
 )
 
 // TestDeps keeps the package pure: from Cairn it imports only the proto
-// records, and it never reaches the network or the disk.
+// records, and it never runs other programs.
 func TestDeps(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	require.NoError(t, err)
-	const module = "github.com/cairn-io/cairn/"
-	for _, pkg := range strings.Fields(string(out)) {
-		if strings.HasPrefix(pkg, module) && pkg != module+"node/gateway/access" && pkg != module+"proto/metapb" {
-			t.Errorf("access imports %s", pkg)
-		}
-		require.NotEqual(t, "os/exec", pkg)
-	}
+	deps := depstest.Deps(t)
+	depstest.OnlyCairn(t, deps, "proto/metapb")
+	depstest.Forbid(t, deps, "os/exec")
 }

@@ -98,13 +98,17 @@ var aclRules = map[string]aclRule{
 }
 
 // bucketScoped are actions with a key that are nevertheless decided on the
-// bucket (they create or remove objects rather than act on one).
+// bucket (they create or remove objects rather than act on one). Bypassing
+// GOVERNANCE retention is the bucket owner's privilege (or a policy's
+// grant), never the object owner's: the lock guards the bucket owner's
+// retention rules.
 var bucketScoped = map[string]bool{
-	"s3:PutObject":                true,
-	"s3:DeleteObject":             true,
-	"s3:DeleteObjectVersion":      true,
-	"s3:AbortMultipartUpload":     true,
-	"s3:ListMultipartUploadParts": true,
+	"s3:PutObject":                 true,
+	"s3:DeleteObject":              true,
+	"s3:DeleteObjectVersion":       true,
+	"s3:AbortMultipartUpload":      true,
+	"s3:ListMultipartUploadParts":  true,
+	"s3:BypassGovernanceRetention": true,
 }
 
 // policyManagement are the actions the bucket owner keeps despite a Deny.

@@ -1,37 +1,17 @@
 package objio
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
+	"github.com/cairn-io/cairn/node/depstest"
 )
 
 // TestDeps keeps the data path free of HTTP and of the roles that own
 // state. net/http is checked among direct imports only, because gRPC itself
 // depends on it.
 func TestDeps(t *testing.T) {
-	deps := goList(t, "{{join .Deps \"\\n\"}}")
-	direct := goList(t, "{{join .Imports \"\\n\"}}")
-	forbidden := []string{
-		"github.com/cairn-io/cairn/node/storage",
-		"github.com/cairn-io/cairn/node/meta",
-		"github.com/cairn-io/cairn/metadata",
-		"github.com/cockroachdb/pebble",
-		"github.com/hashicorp/raft",
-	}
-	for _, dep := range deps {
-		for _, f := range forbidden {
-			require.False(t, dep == f || strings.HasPrefix(dep, f+"/"), "forbidden dependency %s", dep)
-		}
-	}
-	require.NotContains(t, direct, "net/http")
-}
-
-func goList(t *testing.T, format string) []string {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-f", format, ".").Output()
-	require.NoError(t, err)
-	return strings.Fields(string(out))
+	const m = depstest.Module
+	depstest.Forbid(t, depstest.Deps(t), m+"node/storage", m+"node/meta", m+"metadata",
+		"github.com/cockroachdb/pebble", "github.com/hashicorp/raft")
+	depstest.Forbid(t, depstest.Imports(t), "net/http")
 }
