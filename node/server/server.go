@@ -193,6 +193,7 @@ type Server struct {
 	mc       *metaclient.Client
 	maps     *clustermap.Cache
 	pool     *objio.Pool
+	bodies   *objio.Store
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -301,6 +302,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("server: objio: %w", err)
 	}
+	s.bodies = store
 	keyring, err := sse.NewKeyring(cfg.MasterKey, cfg.KMSKeys)
 	if err != nil {
 		return fmt.Errorf("server: encryption keys: %w", err)
@@ -411,6 +413,9 @@ func (s *Server) Close() error {
 	}
 	if s.pool != nil {
 		s.pool.Close()
+	}
+	if s.bodies != nil {
+		_ = s.bodies.Close()
 	}
 	if s.mc != nil {
 		_ = s.mc.Close()

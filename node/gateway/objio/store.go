@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	md5simd "github.com/minio/md5-simd"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -120,6 +121,14 @@ func (c Config) Validate() error {
 type Store struct {
 	cfg Config
 	log *slog.Logger
+
+	md5 struct {
+		sync.Mutex
+		srv     md5simd.Server // nil until simdMinStreams PUTs hash at once
+		hashing int            // PUTs hashing now
+		simd    int            // of which on srv
+		closed  bool
+	}
 }
 
 // New returns a Store for cfg.

@@ -2,7 +2,6 @@ package objio
 
 import (
 	"context"
-	"crypto/md5"
 	"errors"
 	"fmt"
 	"hash"
@@ -124,7 +123,8 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 			}
 		}()
 	}
-	md := md5.New()
+	md, doneMD5 := s.newMD5()
+	defer doneMD5()
 	hashIn := make(chan *stripe, s.cfg.StripesInFlight)
 	wg.Add(1)
 	go func() {
