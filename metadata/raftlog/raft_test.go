@@ -89,9 +89,12 @@ type testPeer struct {
 func raftTestConfig(t *testing.T, id raft.ServerID) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = id
-	c.HeartbeatTimeout = 50 * time.Millisecond
-	c.ElectionTimeout = 50 * time.Millisecond
-	c.LeaderLeaseTimeout = 50 * time.Millisecond
+	// Short enough for a quick test, long enough that a synced Pebble
+	// write on a loaded machine (under -race) does not cost the leader its
+	// lease mid-test.
+	c.HeartbeatTimeout = 500 * time.Millisecond
+	c.ElectionTimeout = 500 * time.Millisecond
+	c.LeaderLeaseTimeout = 250 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
 	c.SnapshotThreshold = 40
 	c.TrailingLogs = 10

@@ -464,3 +464,50 @@ func TestPutMemoryBound(t *testing.T) {
 	t.Logf("heap in use: base %d MiB, peak %d MiB", base.HeapInuse>>20, p>>20)
 	require.Less(t, p-min(p, base.HeapInuse), uint64(bound))
 }
+
+// A node that takes a shard's data and then fails its commit costs a small
+// body nothing: the body is still whole in memory, so the shard moves to a
+// replacement drive. A larger body has already left memory and must fail.
+func TestCommitFailureOfASmallBody(t *testing.T) {
+	tests := []struct {
+		name string
+		size int64
+		ok   bool
+	}{
+		{"empty", 0, true},
+		{"one stripe", small.StripeSize(), true},
+		{"more than a stripe", small.StripeSize() + 1, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := newStore(t, 8)
+			bad := c.Servers[3]
+			bad.FailCommits(true)
+			data := payload(9, int(tc.size))
+			// Placement depends on the random data ID: write until a
+			// shard was sent to the failing node.
+			var (
+				b   *objio.Body
+				err error
+			)
+			for range 50 {
+				before := bad.WriteCalls()
+				b, err = s.WriteBody(context.Background(), bytes.NewReader(data), objio.WriteOptions{Profile: small, Size: tc.size})
+				if bad.WriteCalls() > before {
+					break
+				}
+				require.NoError(t, err)
+			}
+			require.NotZero(t, bad.WriteCalls(), "no shard was ever placed on the failing node")
+			if !tc.ok {
+				require.ErrorIs(t, err, objio.ErrShardWrite)
+				return
+			}
+			require.NoError(t, err)
+			for _, sh := range b.Shards {
+				require.NotEqual(t, string(bad.ID), sh.NodeId, "a shard stayed on the failing node")
+			}
+			requireSame(t, data, readRange(t, s, b, 0, b.Size))
+		})
+	}
+}

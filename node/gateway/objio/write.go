@@ -9,6 +9,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/mem"
@@ -159,6 +160,7 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 		w.cleanup(ctx)
 		return nil, err
 	}
+	w.dropAbandoned(ctx, shards)
 	body := &Body{DataID: dataID, Size: size, MD5: md.Sum(nil), Profile: p, UnderSpread: res.UnderSpread}
 	perNode := map[placement.NodeID]int{}
 	for _, sh := range shards {
@@ -179,6 +181,33 @@ func (w *put) fail(err error) {
 	}
 	w.mu.Unlock()
 	w.cancel()
+}
+
+// dropAbandoned deletes, best effort, what may remain on drives a shard
+// moved away from: a commit whose ack was lost may still have made the
+// shard durable there.
+func (w *put) dropAbandoned(ctx context.Context, final []placement.Shard) {
+	w.mu.Lock()
+	var gone []tried
+	for _, t := range w.mu.tried {
+		if final[t.index] != t.shard {
+			gone = append(gone, t)
+		}
+	}
+	w.mu.Unlock()
+	if len(gone) == 0 {
+		return
+	}
+	// Short: the drive was left because it failed, and the PUT has
+	// succeeded; what stays behind is the orphan sweep's.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), min(w.s.cfg.CleanupTimeout, 2*time.Second))
+	defer cancel()
+	for _, t := range gone {
+		sp := &metapb.ShardPlacement{NodeId: string(t.shard.Node), DriveId: string(t.shard.Drive)}
+		if err := w.s.deleteShard(ctx, w.dataID, t.index, sp); err != nil {
+			w.s.log.Debug("delete abandoned shard", "data_id", w.dataID, "shard", t.index, "err", err)
+		}
+	}
 }
 
 // cleanup deletes every shard a stream was opened for. Streams were
@@ -483,21 +512,44 @@ func (w *put) open(ctx, base context.Context, i int) (*shardStream, error) {
 
 // shard sends shard i: opens its stream, sends the first stripe's block
 // (moving to a replacement drive if that fails), streams the other blocks,
-// then commits and waits for the ack. ctx is the PUT's context, base the
-// caller's (see open).
+// then commits and waits for the ack. A body of at most one stripe is still
+// whole in memory at the commit, so a drive that fails the commit of such a
+// body is replaced too: small objects, the common case, survive a node
+// that dies mid-PUT. ctx is the PUT's context, base the caller's (see open).
 func (w *put) shard(ctx, base context.Context, i int, in <-chan *stripe) error {
 	var (
 		ss    *shardStream
-		first *stripe
-		empty bool // in closed before any stripe: an empty body
+		first *stripe // held until a second stripe arrives or the commit succeeds
+		empty bool    // in is closed: every stripe has been received
+		more  bool    // a stripe after the first was streamed: no resend possible
 	)
 	defer func() {
 		if ss != nil {
 			ss.detach()
 			ss.cancel()
 		}
+		if first != nil {
+			w.release(first)
+		}
 	}()
-	for attempt := 0; ; attempt++ {
+	attempt := 0
+	// retry drops the failed stream and moves shard i to another drive.
+	retry := func(cause error) error {
+		if ss != nil {
+			ss.detach()
+			ss.cancel()
+			ss = nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt == maxReplacements {
+			return fmt.Errorf("%w: shard %d of %s: %w", ErrShardWrite, i, w.dataID, cause)
+		}
+		attempt++
+		return w.replace(i, cause)
+	}
+	for {
 		var err error
 		ss, err = w.open(ctx, base, i)
 		if err == nil && first == nil && !empty {
@@ -511,54 +563,63 @@ func (w *put) shard(ctx, base context.Context, i int, in <-chan *stripe) error {
 		if err == nil && first != nil {
 			err = ss.send(first, first.shards[i], false)
 		}
+		if err != nil {
+			if rerr := retry(err); rerr != nil {
+				return rerr
+			}
+			continue
+		}
+		for !empty {
+			select {
+			case st, ok := <-in:
+				if !ok {
+					empty = true
+					break
+				}
+				more = true
+				if first != nil {
+					w.release(first)
+					first = nil
+				}
+				if err := ss.send(st, st.shards[i], false); err != nil {
+					return w.shardErr(ctx, i, ss, err)
+				}
+				w.release(st)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		err = w.commit(ss)
 		if err == nil {
-			break
+			return nil
 		}
-		if ss != nil {
-			ss.detach()
-			ss.cancel()
-			ss = nil
+		if more || ctx.Err() != nil {
+			return w.shardErr(ctx, i, ss, err)
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if unreachable(err) {
+			w.s.cfg.Maps.Suspect(ss.where.Node, w.s.cfg.SuspectFor)
 		}
-		if attempt == maxReplacements {
-			return fmt.Errorf("%w: shard %d of %s: %w", ErrShardWrite, i, w.dataID, err)
-		}
-		if rerr := w.replace(i, err); rerr != nil {
+		if rerr := retry(err); rerr != nil {
 			return rerr
 		}
 	}
-	if first != nil {
-		w.release(first)
-	}
-	for !empty {
-		select {
-		case st, ok := <-in:
-			if !ok {
-				empty = true
-				break
-			}
-			if err := ss.send(st, st.shards[i], false); err != nil {
-				return w.shardErr(ctx, i, ss, err)
-			}
-			w.release(st)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+}
+
+// commit ends shard stream ss and waits for the storage node's ack, which
+// it sends only once the shard is durable.
+func (w *put) commit(ss *shardStream) error {
 	if !ss.detach() {
-		return ctx.Err()
+		return context.Canceled
 	}
 	if err := ss.send(nil, nil, true); err != nil {
-		return w.shardErr(ctx, i, ss, err)
+		return err
 	}
 	resp, err := ss.stream.CloseAndRecv()
 	if err != nil {
-		return w.shardErr(ctx, i, ss, err)
+		return err
 	}
 	if resp.GetSize() != ss.total {
-		return w.shardErr(ctx, i, ss, fmt.Errorf("storage acknowledged %d bytes, sent %d", resp.GetSize(), ss.total))
+		return fmt.Errorf("storage acknowledged %d bytes, sent %d", resp.GetSize(), ss.total)
 	}
 	return nil
 }

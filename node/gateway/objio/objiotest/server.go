@@ -44,11 +44,14 @@ type Server struct {
 
 	mu struct {
 		sync.Mutex
-		shards     map[string]*shard // drive/shard id
-		discard    bool
-		failAfter  int64 // fail write streams past this many bytes; <0 never
-		stopped    bool
-		writeCalls int
+		shards    map[string]*shard // drive/shard id
+		discard   bool
+		failAfter int64 // fail write streams past this many bytes; <0 never
+		// failCommits fails every commit, as a drive that breaks (or a
+		// node that dies) after taking the data and before the ack.
+		failCommits bool
+		stopped     bool
+		writeCalls  int
 	}
 }
 
@@ -97,6 +100,14 @@ func (s *Server) FailWritesAfter(n int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mu.failAfter = n
+}
+
+// FailCommits makes every WriteShard commit fail with Unavailable after all
+// the data arrived, storing nothing.
+func (s *Server) FailCommits(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.failCommits = on
 }
 
 // WriteCalls counts WriteShard streams received.
@@ -200,7 +211,7 @@ func (s *Server) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.stopped {
+	if s.mu.stopped || s.mu.failCommits {
 		return status.Error(codes.Unavailable, "stopping")
 	}
 	s.mu.shards[key] = sh
