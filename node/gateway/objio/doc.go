@@ -6,14 +6,17 @@
 // nothing of HTTP or S3 and never commits metadata: the caller records the
 // returned Body through the meta group, or deletes it.
 //
-// Imports: erasure, placement and proto/*pb; never a role, metadata, Pebble,
+// Imports: erasure, placement, node/shardcodec and proto/*pb; never a role, metadata, Pebble,
 // Raft or net/http (enforced by deps_test.go).
 //
 // PUT phases, each safe to abandon:
 //
 //  1. Place: choose K+M drives for a fresh, time-ordered data ID.
 //  2. Stream: stripe by stripe, through a fixed pool of StripesInFlight stripe
-//     buffers, so memory per PUT does not grow with the body. While the first
+//     buffers, so memory per PUT does not grow with the body. A stripe's
+//     blocks go to storage by reference (package shardcodec): a stripe is
+//     reused only when the MD5 hasher, every shard sender and gRPC are done
+//     with it. While the first
 //     stripe is in flight a shard whose node cannot be reached is moved to a
 //     replacement drive; afterwards any shard failure fails the PUT.
 //  3. Commit: every stream sends commit and waits for its ack; the body
