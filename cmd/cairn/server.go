@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/server"
 )
 
@@ -40,6 +41,9 @@ func runServer(args []string) error {
 		pprofAddr  = fs.String("pprof-addr", "", "serve net/http/pprof on this loopback address (host:port, port 0 picks one); off when empty")
 		kmsKeys    = fs.String("kms-keys", "", "SSE-KMS key ring as id=base64,... of 256-bit keys, the first is the default (gateway role; prefer CAIRN_KMS_KEYS)")
 	)
+	// The meta role's orphan sweep.
+	orphanGrace := fs.Duration("orphan-grace", meta.DefaultOrphanGrace, "meta role: the orphan sweep deletes unreferenced shards only once they are this old")
+	sweepInterval := fs.Duration("sweep-interval", meta.DefaultSweepInterval, "meta role: how often the leader sweeps storage nodes for orphan shards")
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -69,6 +73,8 @@ func runServer(args []string) error {
 		MetaAddrs:     splitList(*metaAddrs),
 		Drives:        splitList(*drives),
 		FailureDomain: *domain,
+		OrphanGrace:   *orphanGrace,
+		SweepInterval: *sweepInterval,
 		S3Addr:        *s3Addr,
 		AccessKey:     *accessKey,
 		SecretKey:     *secretKey,

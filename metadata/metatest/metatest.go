@@ -159,4 +159,16 @@ func (c *Client) ListUsers(context.Context, *metapb.ListUsersRequest, ...grpc.Ca
 	return nil, status.Error(codes.Unimplemented, "metatest: ListUsers")
 }
 
+// UnknownData implements metapb.MetaClient.
+func (c *Client) UnknownData(_ context.Context, in *metapb.UnknownDataRequest, _ ...grpc.CallOption) (*metapb.UnknownDataResponse, error) {
+	unknown, err := c.FSM.UnknownData(in.GetDataIds())
+	if errors.Is(err, metadata.ErrTooManyDataIDs) {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if _, err := code(err); err != nil {
+		return nil, err
+	}
+	return &metapb.UnknownDataResponse{Unknown: unknown}, nil
+}
+
 var _ metapb.MetaClient = (*Client)(nil)

@@ -59,7 +59,10 @@ type cluster struct {
 	s3     *s3.Client
 }
 
-func startCluster(t testing.TB) *cluster {
+// startCluster starts a cluster owned by t. extraEnv (KEY=value) is given
+// to every process, e.g. CAIRN_ORPHAN_GRACE to shorten the orphan sweep's
+// grace.
+func startCluster(t testing.TB, extraEnv ...string) *cluster {
 	t.Helper()
 	dir := t.TempDir()
 	layout, err := devcluster.LoadOrCreate(devcluster.Spec{Dir: dir})
@@ -68,7 +71,7 @@ func startCluster(t testing.TB) *cluster {
 	require.NoError(t, err)
 	procs, err := devcluster.New(layout, devcluster.Options{
 		Binary:     cairnBin,
-		Env:        []string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_LOG_LEVEL=debug", "CAIRN_MASTER_KEY=" + testMasterKey},
+		Env:        append([]string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_LOG_LEVEL=debug", "CAIRN_MASTER_KEY=" + testMasterKey}, extraEnv...),
 		GatewayEnv: keys.KMSEnv(),
 	})
 	require.NoError(t, err)

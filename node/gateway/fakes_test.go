@@ -356,3 +356,7 @@ func (m *fakeMeta) GetMultipartUpload(context.Context, *metapb.GetMultipartUploa
 func (m *fakeMeta) ListMultipartUploads(context.Context, *metapb.ListMultipartUploadsRequest, ...grpc.CallOption) (*metapb.ListMultipartUploadsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "fake meta: ListMultipartUploads")
 }
+
+func (m *fakeMeta) UnknownData(context.Context, *metapb.UnknownDataRequest, ...grpc.CallOption) (*metapb.UnknownDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: UnknownData")
+}

@@ -29,7 +29,7 @@ const (
 	storageClassStandard = "STANDARD"
 	nullVersion          = "null"
 	// cleanupTimeout bounds deleting the shards of a failed PUT; it runs
-	// even when the client is gone. The GC sweep catches what it misses.
+	// even when the client is gone. The orphan sweep catches what it misses.
 	cleanupTimeout = 30 * time.Second
 )
 

@@ -17,6 +17,12 @@ import (
 const (
 	DefaultNodeTimeout = 6 * time.Second
 	DefaultGCInterval  = 5 * time.Second
+	// DefaultOrphanGrace is how old a shard must be before the orphan
+	// sweep may delete it: far longer than any write takes from its first
+	// shard to its commit, and than any clock skew between nodes.
+	DefaultOrphanGrace = 6 * time.Hour
+	// DefaultSweepInterval is how often the leader's orphan sweep runs.
+	DefaultSweepInterval = 10 * time.Minute
 )
 
 // ErrInvalidConfig marks a Config that fails Validate.
@@ -63,9 +69,17 @@ type Config struct {
 	// GCInterval is how often the leader's collector runs. Default
 	// DefaultGCInterval.
 	GCInterval time.Duration
+	// OrphanGrace: the orphan sweep leaves alone every shard modified less
+	// than this long ago, so that it never races a write still on its way
+	// to commit. Default DefaultOrphanGrace.
+	OrphanGrace time.Duration
+	// SweepInterval is how often the leader's orphan sweep runs. Default
+	// DefaultSweepInterval.
+	SweepInterval time.Duration
 	// Logger receives the node's and raft's logs. Nil discards them.
 	Logger *slog.Logger
-	// Storage dials storage nodes for the GC collector. Nil dials them
+	// Storage dials storage nodes for the GC collector and the orphan
+	// sweep (whose clients must also implement ShardLister). Nil dials them
 	// over insecure gRPC and caches one connection per address.
 	Storage StorageDialer
 	// Now is the clock used to stamp heartbeats and compute liveness.
@@ -79,6 +93,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.GCInterval == 0 {
 		c.GCInterval = DefaultGCInterval
+	}
+	if c.OrphanGrace == 0 {
+		c.OrphanGrace = DefaultOrphanGrace
+	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = DefaultSweepInterval
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -108,6 +128,12 @@ func (c *Config) Validate() error {
 	}
 	if c.GCInterval < 0 {
 		return invalid("negative GC interval %v", c.GCInterval)
+	}
+	if c.OrphanGrace < 0 {
+		return invalid("negative orphan grace %v", c.OrphanGrace)
+	}
+	if c.SweepInterval < 0 {
+		return invalid("negative sweep interval %v", c.SweepInterval)
 	}
 	if len(c.Peers) == 0 {
 		return invalid("no peers")

@@ -50,6 +50,9 @@ func TestConfigValidate(t *testing.T) {
 		}, wantErr: true},
 		{name: "negative node timeout", mutate: func(c *Config) { c.NodeTimeout = -time.Second }, wantErr: true},
 		{name: "negative GC interval", mutate: func(c *Config) { c.GCInterval = -time.Second }, wantErr: true},
+		{name: "negative orphan grace", mutate: func(c *Config) { c.OrphanGrace = -time.Second }, wantErr: true},
+		{name: "negative sweep interval", mutate: func(c *Config) { c.SweepInterval = -time.Second }, wantErr: true},
+		{name: "short grace and interval", mutate: func(c *Config) { c.OrphanGrace, c.SweepInterval = time.Second, time.Millisecond }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,6 +74,8 @@ func TestConfigDefaults(t *testing.T) {
 	c.setDefaults()
 	require.Equal(t, DefaultNodeTimeout, c.NodeTimeout)
 	require.Equal(t, DefaultGCInterval, c.GCInterval)
+	require.Equal(t, 6*time.Hour, c.OrphanGrace)
+	require.Equal(t, 10*time.Minute, c.SweepInterval)
 	require.NotNil(t, c.Logger)
 	require.NotNil(t, c.Now)
 }

@@ -4,8 +4,10 @@
 // Role: wire hashicorp/raft (transport, Pebble log store, file snapshots,
 // bootstrap) to package metadata; forward writes and reads from followers
 // to the leader; serve linearizable reads on the leader; stamp storage
-// node heartbeats with the leader's clock; and run the GC collector that
-// deletes the shards of unreferenced bodies.
+// node heartbeats with the leader's clock; run the GC collector that
+// deletes the shards of unreferenced bodies; and run the orphan sweep
+// (sweep.go) that deletes shards older than Config.OrphanGrace whose data
+// ID has no commit record: bodies whose write never committed.
 //
 // Imports: metadata, metadata/raftlog, proto/metapb, proto/storagepb,
 // hashicorp/raft and grpc. It must not import node/gateway or
@@ -24,8 +26,9 @@
 //   - Proposals are not serialized: concurrent callers reach raft
 //     concurrently and raft batches them.
 //
-// Goroutines: the GC collector and the future waiters are started through
-// Node.wg and joined by Close.
+// Goroutines: the GC collector, the upload expiry, the orphan sweeper and
+// the future waiters are started through Node.wg (waiters: Node.waiters)
+// and joined by Close.
 //
 // Lock order: Node.mu (client connection caches) is a leaf lock.
 package meta

@@ -131,6 +131,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.stop = stop
 	n.wg.Go(func() { n.runCollector(gcCtx) })
 	n.wg.Go(func() { n.runUploadExpiry(gcCtx, uploadExpiryInterval) })
+	n.wg.Go(func() { n.runSweeper(gcCtx) })
 	return n, nil
 }
 

@@ -193,3 +193,10 @@ func (c *Client) ListMultipartUploads(ctx context.Context, in *metapb.ListMultip
 		return m.ListMultipartUploads(ctx, in, opts...)
 	})
 }
+
+// UnknownData implements metapb.MetaClient.
+func (c *Client) UnknownData(ctx context.Context, in *metapb.UnknownDataRequest, opts ...grpc.CallOption) (*metapb.UnknownDataResponse, error) {
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.UnknownDataResponse, error) {
+		return m.UnknownData(ctx, in, opts...)
+	})
+}

@@ -55,6 +55,11 @@ type Config struct {
 	// when empty they come from MetaPeers.
 	MetaAddrs []string
 
+	// Meta role: the orphan sweep's grace and interval; zero means the
+	// meta package's defaults.
+	OrphanGrace   time.Duration
+	SweepInterval time.Duration
+
 	// Storage role.
 	Drives        []string
 	FailureDomain string
@@ -249,6 +254,9 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			RaftBind: cfg.RaftAddr,
 			Peers:    cfg.MetaPeers,
 			Logger:   s.logger.With("role", "meta"),
+
+			OrphanGrace:   cfg.OrphanGrace,
+			SweepInterval: cfg.SweepInterval,
 		})
 		if err != nil {
 			return fmt.Errorf("server: start meta: %w", err)

@@ -19,6 +19,13 @@
 // Every block is verified before any of its bytes leave the node; a mismatch
 // fails the read with codes.DataLoss.
 //
+// # Listing
+//
+// ListShards walks the fan-out directories one at a time and streams, in
+// pages, the shards modified before a cutoff, for the meta group's orphan
+// sweep. Only regular files with a valid shard ID in their own fan-out
+// directory are listed; temp files never are.
+//
 // # Errors
 //
 // Handlers translate errors to gRPC codes through one table (errors.go).

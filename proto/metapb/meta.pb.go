@@ -4570,6 +4570,95 @@ func (x *StatusResponse) GetVoters() []string {
 	return nil
 }
 
+type UnknownDataRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DataIds       []string               `protobuf:"bytes,1,rep,name=data_ids,json=dataIds,proto3" json:"data_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnknownDataRequest) Reset() {
+	*x = UnknownDataRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnknownDataRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnknownDataRequest) ProtoMessage() {}
+
+func (x *UnknownDataRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnknownDataRequest.ProtoReflect.Descriptor instead.
+func (*UnknownDataRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *UnknownDataRequest) GetDataIds() []string {
+	if x != nil {
+		return x.DataIds
+	}
+	return nil
+}
+
+type UnknownDataResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The requested IDs without a commit record, in request order, once each.
+	Unknown       []string `protobuf:"bytes,1,rep,name=unknown,proto3" json:"unknown,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnknownDataResponse) Reset() {
+	*x = UnknownDataResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnknownDataResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnknownDataResponse) ProtoMessage() {}
+
+func (x *UnknownDataResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnknownDataResponse.ProtoReflect.Descriptor instead.
+func (*UnknownDataResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *UnknownDataResponse) GetUnknown() []string {
+	if x != nil {
+		return x.Unknown
+	}
+	return nil
+}
+
 var File_metapb_meta_proto protoreflect.FileDescriptor
 
 const file_metapb_meta_proto_rawDesc = "" +
@@ -4940,7 +5029,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\vleader_addr\x18\x04 \x01(\tR\n" +
 	"leaderAddr\x12#\n" +
 	"\rapplied_index\x18\x05 \x01(\x04R\fappliedIndex\x12\x16\n" +
-	"\x06voters\x18\x06 \x03(\tR\x06voters*_\n" +
+	"\x06voters\x18\x06 \x03(\tR\x06voters\"/\n" +
+	"\x12UnknownDataRequest\x12\x19\n" +
+	"\bdata_ids\x18\x01 \x03(\tR\adataIds\"/\n" +
+	"\x13UnknownDataResponse\x12\x18\n" +
+	"\aunknown\x18\x01 \x03(\tR\aunknown*_\n" +
 	"\x0fVersioningState\x12\x1a\n" +
 	"\x16VERSIONING_UNVERSIONED\x10\x00\x12\x16\n" +
 	"\x12VERSIONING_ENABLED\x10\x01\x12\x18\n" +
@@ -4970,7 +5063,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\rACCESS_DENIED\x10\f\x12\x10\n" +
 	"\fNO_SUCH_USER\x10\r\x12\x17\n" +
 	"\x13USER_ALREADY_EXISTS\x10\x0e\x12\x18\n" +
-	"\x14CONDITIONAL_CONFLICT\x10\x0f2\xf0\b\n" +
+	"\x14CONDITIONAL_CONFLICT\x10\x0f2\xc6\t\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -4984,7 +5077,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\aGetUser\x12\x1d.cairn.meta.v1.GetUserRequest\x1a\x1e.cairn.meta.v1.GetUserResponse\x12N\n" +
 	"\tListUsers\x12\x1f.cairn.meta.v1.ListUsersRequest\x1a .cairn.meta.v1.ListUsersResponse\x12i\n" +
 	"\x12GetMultipartUpload\x12(.cairn.meta.v1.GetMultipartUploadRequest\x1a).cairn.meta.v1.GetMultipartUploadResponse\x12o\n" +
-	"\x14ListMultipartUploads\x12*.cairn.meta.v1.ListMultipartUploadsRequest\x1a+.cairn.meta.v1.ListMultipartUploadsResponseB(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
+	"\x14ListMultipartUploads\x12*.cairn.meta.v1.ListMultipartUploadsRequest\x1a+.cairn.meta.v1.ListMultipartUploadsResponse\x12T\n" +
+	"\vUnknownData\x12!.cairn.meta.v1.UnknownDataRequest\x1a\".cairn.meta.v1.UnknownDataResponseB(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
 
 var (
 	file_metapb_meta_proto_rawDescOnce sync.Once
@@ -4999,7 +5093,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -5065,13 +5159,15 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*HeartbeatResponse)(nil),            // 61: cairn.meta.v1.HeartbeatResponse
 	(*StatusRequest)(nil),                // 62: cairn.meta.v1.StatusRequest
 	(*StatusResponse)(nil),               // 63: cairn.meta.v1.StatusResponse
-	nil,                                  // 64: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 65: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 66: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 67: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 68: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 69: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 70: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(*UnknownDataRequest)(nil),           // 64: cairn.meta.v1.UnknownDataRequest
+	(*UnknownDataResponse)(nil),          // 65: cairn.meta.v1.UnknownDataResponse
+	nil,                                  // 66: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 67: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 68: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 69: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 70: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 71: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 72: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,  // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -5079,20 +5175,20 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	7,  // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
 	8,  // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
 	9,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	64, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	66, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
 	6,  // 6: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
 	10, // 7: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
 	11, // 8: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	65, // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	66, // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	67, // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	68, // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	67, // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	68, // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	69, // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	70, // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
 	13, // 13: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
 	7,  // 14: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
 	14, // 15: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
 	10, // 16: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
 	11, // 17: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	69, // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	71, // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
 	13, // 19: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
 	12, // 20: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
 	1,  // 21: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
@@ -5121,7 +5217,7 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	16, // 44: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
 	15, // 45: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
 	14, // 46: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	70, // 47: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	72, // 47: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
 	32, // 48: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
 	12, // 49: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
 	18, // 50: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
@@ -5162,21 +5258,23 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	42, // 85: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
 	44, // 86: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
 	46, // 87: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	49, // 88: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	51, // 89: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	53, // 90: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	55, // 91: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	57, // 92: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	59, // 93: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	61, // 94: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	63, // 95: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	39, // 96: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	41, // 97: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	43, // 98: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	45, // 99: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	47, // 100: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	88, // [88:101] is the sub-list for method output_type
-	75, // [75:88] is the sub-list for method input_type
+	64, // 88: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	49, // 89: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	51, // 90: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	53, // 91: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	55, // 92: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	57, // 93: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	59, // 94: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	61, // 95: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	63, // 96: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	39, // 97: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	41, // 98: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	43, // 99: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	45, // 100: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	47, // 101: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	65, // 102: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	89, // [89:103] is the sub-list for method output_type
+	75, // [75:89] is the sub-list for method input_type
 	75, // [75:75] is the sub-list for extension type_name
 	75, // [75:75] is the sub-list for extension extendee
 	0,  // [0:75] is the sub-list for field type_name
@@ -5209,7 +5307,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   67,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -37,6 +37,7 @@ const (
 	Meta_ListUsers_FullMethodName            = "/cairn.meta.v1.Meta/ListUsers"
 	Meta_GetMultipartUpload_FullMethodName   = "/cairn.meta.v1.Meta/GetMultipartUpload"
 	Meta_ListMultipartUploads_FullMethodName = "/cairn.meta.v1.Meta/ListMultipartUploads"
+	Meta_UnknownData_FullMethodName          = "/cairn.meta.v1.Meta/UnknownData"
 )
 
 // MetaClient is the client API for Meta service.
@@ -62,6 +63,11 @@ type MetaClient interface {
 	ListUsers(ctx context.Context, in *ListUsersRequest, opts ...grpc.CallOption) (*ListUsersResponse, error)
 	GetMultipartUpload(ctx context.Context, in *GetMultipartUploadRequest, opts ...grpc.CallOption) (*GetMultipartUploadResponse, error)
 	ListMultipartUploads(ctx context.Context, in *ListMultipartUploadsRequest, opts ...grpc.CallOption) (*ListMultipartUploadsResponse, error)
+	// UnknownData returns the data IDs of the request that no committed body
+	// has: neither a version, nor an upload's part, nor a GC entry not yet
+	// acknowledged names them. Their shards are orphans. At most 1,000 IDs
+	// per call (INVALID_ARGUMENT status beyond).
+	UnknownData(ctx context.Context, in *UnknownDataRequest, opts ...grpc.CallOption) (*UnknownDataResponse, error)
 }
 
 type metaClient struct {
@@ -202,6 +208,16 @@ func (c *metaClient) ListMultipartUploads(ctx context.Context, in *ListMultipart
 	return out, nil
 }
 
+func (c *metaClient) UnknownData(ctx context.Context, in *UnknownDataRequest, opts ...grpc.CallOption) (*UnknownDataResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnknownDataResponse)
+	err := c.cc.Invoke(ctx, Meta_UnknownData_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MetaServer is the server API for Meta service.
 // All implementations must embed UnimplementedMetaServer
 // for forward compatibility.
@@ -225,6 +241,11 @@ type MetaServer interface {
 	ListUsers(context.Context, *ListUsersRequest) (*ListUsersResponse, error)
 	GetMultipartUpload(context.Context, *GetMultipartUploadRequest) (*GetMultipartUploadResponse, error)
 	ListMultipartUploads(context.Context, *ListMultipartUploadsRequest) (*ListMultipartUploadsResponse, error)
+	// UnknownData returns the data IDs of the request that no committed body
+	// has: neither a version, nor an upload's part, nor a GC entry not yet
+	// acknowledged names them. Their shards are orphans. At most 1,000 IDs
+	// per call (INVALID_ARGUMENT status beyond).
+	UnknownData(context.Context, *UnknownDataRequest) (*UnknownDataResponse, error)
 	mustEmbedUnimplementedMetaServer()
 }
 
@@ -273,6 +294,9 @@ func (UnimplementedMetaServer) GetMultipartUpload(context.Context, *GetMultipart
 }
 func (UnimplementedMetaServer) ListMultipartUploads(context.Context, *ListMultipartUploadsRequest) (*ListMultipartUploadsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListMultipartUploads not implemented")
+}
+func (UnimplementedMetaServer) UnknownData(context.Context, *UnknownDataRequest) (*UnknownDataResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnknownData not implemented")
 }
 func (UnimplementedMetaServer) mustEmbedUnimplementedMetaServer() {}
 func (UnimplementedMetaServer) testEmbeddedByValue()              {}
@@ -529,6 +553,24 @@ func _Meta_ListMultipartUploads_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_UnknownData_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnknownDataRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).UnknownData(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_UnknownData_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).UnknownData(ctx, req.(*UnknownDataRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Meta_ServiceDesc is the grpc.ServiceDesc for Meta service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -587,6 +629,10 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListMultipartUploads",
 			Handler:    _Meta_ListMultipartUploads_Handler,
+		},
+		{
+			MethodName: "UnknownData",
+			Handler:    _Meta_UnknownData_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -509,6 +509,176 @@ func (x *StatShardResponse) GetMtimeUnixNano() int64 {
 	return 0
 }
 
+type ListShardsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The drive to list; empty lists every drive of the node.
+	DriveId string `protobuf:"bytes,1,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	// Only shards whose mtime is strictly before this (unix nanoseconds) are
+	// listed. Zero or negative lists nothing.
+	OlderThanUnixNano int64 `protobuf:"varint,2,opt,name=older_than_unix_nano,json=olderThanUnixNano,proto3" json:"older_than_unix_nano,omitempty"`
+	// Most shards per response; 0 means the server's default. The server
+	// caps it.
+	PageSize      uint32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListShardsRequest) Reset() {
+	*x = ListShardsRequest{}
+	mi := &file_storagepb_storage_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListShardsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListShardsRequest) ProtoMessage() {}
+
+func (x *ListShardsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storagepb_storage_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListShardsRequest.ProtoReflect.Descriptor instead.
+func (*ListShardsRequest) Descriptor() ([]byte, []int) {
+	return file_storagepb_storage_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListShardsRequest) GetDriveId() string {
+	if x != nil {
+		return x.DriveId
+	}
+	return ""
+}
+
+func (x *ListShardsRequest) GetOlderThanUnixNano() int64 {
+	if x != nil {
+		return x.OlderThanUnixNano
+	}
+	return 0
+}
+
+func (x *ListShardsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ListedShard struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ShardId       string                 `protobuf:"bytes,1,opt,name=shard_id,json=shardId,proto3" json:"shard_id,omitempty"`
+	MtimeUnixNano int64                  `protobuf:"varint,2,opt,name=mtime_unix_nano,json=mtimeUnixNano,proto3" json:"mtime_unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListedShard) Reset() {
+	*x = ListedShard{}
+	mi := &file_storagepb_storage_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListedShard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListedShard) ProtoMessage() {}
+
+func (x *ListedShard) ProtoReflect() protoreflect.Message {
+	mi := &file_storagepb_storage_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListedShard.ProtoReflect.Descriptor instead.
+func (*ListedShard) Descriptor() ([]byte, []int) {
+	return file_storagepb_storage_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListedShard) GetShardId() string {
+	if x != nil {
+		return x.ShardId
+	}
+	return ""
+}
+
+func (x *ListedShard) GetMtimeUnixNano() int64 {
+	if x != nil {
+		return x.MtimeUnixNano
+	}
+	return 0
+}
+
+type ListShardsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The drive every shard of this page lives on.
+	DriveId       string         `protobuf:"bytes,1,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	Shards        []*ListedShard `protobuf:"bytes,2,rep,name=shards,proto3" json:"shards,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListShardsResponse) Reset() {
+	*x = ListShardsResponse{}
+	mi := &file_storagepb_storage_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListShardsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListShardsResponse) ProtoMessage() {}
+
+func (x *ListShardsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_storagepb_storage_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListShardsResponse.ProtoReflect.Descriptor instead.
+func (*ListShardsResponse) Descriptor() ([]byte, []int) {
+	return file_storagepb_storage_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListShardsResponse) GetDriveId() string {
+	if x != nil {
+		return x.DriveId
+	}
+	return ""
+}
+
+func (x *ListShardsResponse) GetShards() []*ListedShard {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
 var File_storagepb_storage_proto protoreflect.FileDescriptor
 
 const file_storagepb_storage_proto_rawDesc = "" +
@@ -545,13 +715,25 @@ const file_storagepb_storage_proto_rawDesc = "" +
 	"\x04size\x18\x01 \x01(\x04R\x04size\x12\x1d\n" +
 	"\n" +
 	"block_size\x18\x02 \x01(\rR\tblockSize\x12&\n" +
-	"\x0fmtime_unix_nano\x18\x03 \x01(\x03R\rmtimeUnixNano2\xee\x02\n" +
+	"\x0fmtime_unix_nano\x18\x03 \x01(\x03R\rmtimeUnixNano\"|\n" +
+	"\x11ListShardsRequest\x12\x19\n" +
+	"\bdrive_id\x18\x01 \x01(\tR\adriveId\x12/\n" +
+	"\x14older_than_unix_nano\x18\x02 \x01(\x03R\x11olderThanUnixNano\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\rR\bpageSize\"P\n" +
+	"\vListedShard\x12\x19\n" +
+	"\bshard_id\x18\x01 \x01(\tR\ashardId\x12&\n" +
+	"\x0fmtime_unix_nano\x18\x02 \x01(\x03R\rmtimeUnixNano\"f\n" +
+	"\x12ListShardsResponse\x12\x19\n" +
+	"\bdrive_id\x18\x01 \x01(\tR\adriveId\x125\n" +
+	"\x06shards\x18\x02 \x03(\v2\x1d.cairn.storage.v1.ListedShardR\x06shards2\xc9\x03\n" +
 	"\aStorage\x12Y\n" +
 	"\n" +
 	"WriteShard\x12#.cairn.storage.v1.WriteShardRequest\x1a$.cairn.storage.v1.WriteShardResponse(\x01\x12V\n" +
 	"\tReadShard\x12\".cairn.storage.v1.ReadShardRequest\x1a#.cairn.storage.v1.ReadShardResponse0\x01\x12Z\n" +
 	"\vDeleteShard\x12$.cairn.storage.v1.DeleteShardRequest\x1a%.cairn.storage.v1.DeleteShardResponse\x12T\n" +
-	"\tStatShard\x12\".cairn.storage.v1.StatShardRequest\x1a#.cairn.storage.v1.StatShardResponseB+Z)github.com/cairn-io/cairn/proto/storagepbb\x06proto3"
+	"\tStatShard\x12\".cairn.storage.v1.StatShardRequest\x1a#.cairn.storage.v1.StatShardResponse\x12Y\n" +
+	"\n" +
+	"ListShards\x12#.cairn.storage.v1.ListShardsRequest\x1a$.cairn.storage.v1.ListShardsResponse0\x01B+Z)github.com/cairn-io/cairn/proto/storagepbb\x06proto3"
 
 var (
 	file_storagepb_storage_proto_rawDescOnce sync.Once
@@ -565,7 +747,7 @@ func file_storagepb_storage_proto_rawDescGZIP() []byte {
 	return file_storagepb_storage_proto_rawDescData
 }
 
-var file_storagepb_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_storagepb_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_storagepb_storage_proto_goTypes = []any{
 	(*ShardRef)(nil),            // 0: cairn.storage.v1.ShardRef
 	(*WriteShardRequest)(nil),   // 1: cairn.storage.v1.WriteShardRequest
@@ -576,25 +758,31 @@ var file_storagepb_storage_proto_goTypes = []any{
 	(*DeleteShardResponse)(nil), // 6: cairn.storage.v1.DeleteShardResponse
 	(*StatShardRequest)(nil),    // 7: cairn.storage.v1.StatShardRequest
 	(*StatShardResponse)(nil),   // 8: cairn.storage.v1.StatShardResponse
+	(*ListShardsRequest)(nil),   // 9: cairn.storage.v1.ListShardsRequest
+	(*ListedShard)(nil),         // 10: cairn.storage.v1.ListedShard
+	(*ListShardsResponse)(nil),  // 11: cairn.storage.v1.ListShardsResponse
 }
 var file_storagepb_storage_proto_depIdxs = []int32{
-	0, // 0: cairn.storage.v1.WriteShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
-	0, // 1: cairn.storage.v1.ReadShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
-	0, // 2: cairn.storage.v1.DeleteShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
-	0, // 3: cairn.storage.v1.StatShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
-	1, // 4: cairn.storage.v1.Storage.WriteShard:input_type -> cairn.storage.v1.WriteShardRequest
-	3, // 5: cairn.storage.v1.Storage.ReadShard:input_type -> cairn.storage.v1.ReadShardRequest
-	5, // 6: cairn.storage.v1.Storage.DeleteShard:input_type -> cairn.storage.v1.DeleteShardRequest
-	7, // 7: cairn.storage.v1.Storage.StatShard:input_type -> cairn.storage.v1.StatShardRequest
-	2, // 8: cairn.storage.v1.Storage.WriteShard:output_type -> cairn.storage.v1.WriteShardResponse
-	4, // 9: cairn.storage.v1.Storage.ReadShard:output_type -> cairn.storage.v1.ReadShardResponse
-	6, // 10: cairn.storage.v1.Storage.DeleteShard:output_type -> cairn.storage.v1.DeleteShardResponse
-	8, // 11: cairn.storage.v1.Storage.StatShard:output_type -> cairn.storage.v1.StatShardResponse
-	8, // [8:12] is the sub-list for method output_type
-	4, // [4:8] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	0,  // 0: cairn.storage.v1.WriteShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
+	0,  // 1: cairn.storage.v1.ReadShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
+	0,  // 2: cairn.storage.v1.DeleteShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
+	0,  // 3: cairn.storage.v1.StatShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
+	10, // 4: cairn.storage.v1.ListShardsResponse.shards:type_name -> cairn.storage.v1.ListedShard
+	1,  // 5: cairn.storage.v1.Storage.WriteShard:input_type -> cairn.storage.v1.WriteShardRequest
+	3,  // 6: cairn.storage.v1.Storage.ReadShard:input_type -> cairn.storage.v1.ReadShardRequest
+	5,  // 7: cairn.storage.v1.Storage.DeleteShard:input_type -> cairn.storage.v1.DeleteShardRequest
+	7,  // 8: cairn.storage.v1.Storage.StatShard:input_type -> cairn.storage.v1.StatShardRequest
+	9,  // 9: cairn.storage.v1.Storage.ListShards:input_type -> cairn.storage.v1.ListShardsRequest
+	2,  // 10: cairn.storage.v1.Storage.WriteShard:output_type -> cairn.storage.v1.WriteShardResponse
+	4,  // 11: cairn.storage.v1.Storage.ReadShard:output_type -> cairn.storage.v1.ReadShardResponse
+	6,  // 12: cairn.storage.v1.Storage.DeleteShard:output_type -> cairn.storage.v1.DeleteShardResponse
+	8,  // 13: cairn.storage.v1.Storage.StatShard:output_type -> cairn.storage.v1.StatShardResponse
+	11, // 14: cairn.storage.v1.Storage.ListShards:output_type -> cairn.storage.v1.ListShardsResponse
+	10, // [10:15] is the sub-list for method output_type
+	5,  // [5:10] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_storagepb_storage_proto_init() }
@@ -608,7 +796,7 @@ func file_storagepb_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_storagepb_storage_proto_rawDesc), len(file_storagepb_storage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

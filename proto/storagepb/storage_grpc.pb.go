@@ -27,6 +27,7 @@ const (
 	Storage_ReadShard_FullMethodName   = "/cairn.storage.v1.Storage/ReadShard"
 	Storage_DeleteShard_FullMethodName = "/cairn.storage.v1.Storage/DeleteShard"
 	Storage_StatShard_FullMethodName   = "/cairn.storage.v1.Storage/StatShard"
+	Storage_ListShards_FullMethodName  = "/cairn.storage.v1.Storage/ListShards"
 )
 
 // StorageClient is the client API for Storage service.
@@ -45,6 +46,13 @@ type StorageClient interface {
 	ReadShard(ctx context.Context, in *ReadShardRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ReadShardResponse], error)
 	DeleteShard(ctx context.Context, in *DeleteShardRequest, opts ...grpc.CallOption) (*DeleteShardResponse, error)
 	StatShard(ctx context.Context, in *StatShardRequest, opts ...grpc.CallOption) (*StatShardResponse, error)
+	// ListShards streams the committed shards of the node's drives (or of one
+	// drive) last modified before a cutoff, in pages of bounded size, so that
+	// the meta group's orphan sweep can find shards no version references.
+	// Temp files of writes in progress are never listed. The walk reads one
+	// fan-out directory at a time: memory stays bounded however many shards
+	// a drive holds.
+	ListShards(ctx context.Context, in *ListShardsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListShardsResponse], error)
 }
 
 type storageClient struct {
@@ -107,6 +115,25 @@ func (c *storageClient) StatShard(ctx context.Context, in *StatShardRequest, opt
 	return out, nil
 }
 
+func (c *storageClient) ListShards(ctx context.Context, in *ListShardsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListShardsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Storage_ServiceDesc.Streams[2], Storage_ListShards_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ListShardsRequest, ListShardsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Storage_ListShardsClient = grpc.ServerStreamingClient[ListShardsResponse]
+
 // StorageServer is the server API for Storage service.
 // All implementations must embed UnimplementedStorageServer
 // for forward compatibility.
@@ -123,6 +150,13 @@ type StorageServer interface {
 	ReadShard(*ReadShardRequest, grpc.ServerStreamingServer[ReadShardResponse]) error
 	DeleteShard(context.Context, *DeleteShardRequest) (*DeleteShardResponse, error)
 	StatShard(context.Context, *StatShardRequest) (*StatShardResponse, error)
+	// ListShards streams the committed shards of the node's drives (or of one
+	// drive) last modified before a cutoff, in pages of bounded size, so that
+	// the meta group's orphan sweep can find shards no version references.
+	// Temp files of writes in progress are never listed. The walk reads one
+	// fan-out directory at a time: memory stays bounded however many shards
+	// a drive holds.
+	ListShards(*ListShardsRequest, grpc.ServerStreamingServer[ListShardsResponse]) error
 	mustEmbedUnimplementedStorageServer()
 }
 
@@ -144,6 +178,9 @@ func (UnimplementedStorageServer) DeleteShard(context.Context, *DeleteShardReque
 }
 func (UnimplementedStorageServer) StatShard(context.Context, *StatShardRequest) (*StatShardResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method StatShard not implemented")
+}
+func (UnimplementedStorageServer) ListShards(*ListShardsRequest, grpc.ServerStreamingServer[ListShardsResponse]) error {
+	return status.Error(codes.Unimplemented, "method ListShards not implemented")
 }
 func (UnimplementedStorageServer) mustEmbedUnimplementedStorageServer() {}
 func (UnimplementedStorageServer) testEmbeddedByValue()                 {}
@@ -220,6 +257,17 @@ func _Storage_StatShard_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Storage_ListShards_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ListShardsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(StorageServer).ListShards(m, &grpc.GenericServerStream[ListShardsRequest, ListShardsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Storage_ListShardsServer = grpc.ServerStreamingServer[ListShardsResponse]
+
 // Storage_ServiceDesc is the grpc.ServiceDesc for Storage service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -245,6 +293,11 @@ var Storage_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "ReadShard",
 			Handler:       _Storage_ReadShard_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ListShards",
+			Handler:       _Storage_ListShards_Handler,
 			ServerStreams: true,
 		},
 	},
