@@ -2,6 +2,7 @@ package shardcodec_test
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -187,4 +188,16 @@ func TestOtherMessagesUseProtobuf(t *testing.T) {
 	require.Equal(t, uint64(12345), out.GetSize())
 	_, err = c.Marshal(struct{}{})
 	require.Error(t, err)
+}
+
+// TestKnowsEveryField fails when WriteShardRequest gains a field: the codec
+// would drop it on receive, so it must learn it first.
+func TestKnowsEveryField(t *testing.T) {
+	fields := (&storagepb.WriteShardRequest{}).ProtoReflect().Descriptor().Fields()
+	var got []string
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		got = append(got, fmt.Sprintf("%d:%s", f.Number(), f.Name()))
+	}
+	require.Equal(t, []string{"1:ref", "2:block_size", "3:data", "4:data_crc32c", "5:commit", "6:total_size"}, got)
 }
