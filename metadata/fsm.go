@@ -160,6 +160,23 @@ type reader interface {
 	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
 }
 
+// readBucket runs fn on a consistent snapshot of the database after
+// checking that bucket exists (ErrNoSuchBucket otherwise): the shape of every
+// read scoped to one bucket.
+func (f *FSM) readBucket(bucket string, fn func(snap reader) error) error {
+	db, err := f.acquire()
+	if err != nil {
+		return err
+	}
+	defer f.mu.RUnlock()
+	snap := db.NewSnapshot()
+	defer snap.Close()
+	if _, err := getBucket(snap, bucket); err != nil {
+		return err
+	}
+	return fn(snap)
+}
+
 // getRaw returns a copy of the value at key.
 func getRaw(r reader, key []byte) ([]byte, bool, error) {
 	v, closer, err := r.Get(key)

@@ -335,16 +335,18 @@ func (t *txn) enqueueBody(dataID string, shards []*metapb.ShardPlacement, now in
 // than 1000: 1000). A missing bucket is ErrNoSuchBucket, a missing upload
 // ErrNoSuchUpload.
 func (f *FSM) GetMultipartUpload(req *metapb.GetMultipartUploadRequest) (*metapb.GetMultipartUploadResponse, error) {
-	db, err := f.acquire()
+	var resp *metapb.GetMultipartUploadResponse
+	err := f.readBucket(req.GetBucket(), func(snap reader) (err error) {
+		resp, err = getMultipartUpload(snap, req)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer f.mu.RUnlock()
-	snap := db.NewSnapshot()
-	defer snap.Close()
-	if _, err := getBucket(snap, req.GetBucket()); err != nil {
-		return nil, err
-	}
+	return resp, nil
+}
+
+func getMultipartUpload(snap reader, req *metapb.GetMultipartUploadRequest) (*metapb.GetMultipartUploadResponse, error) {
 	u := &metapb.MultipartUpload{}
 	found, err := getProto(snap, keys.UploadKey(req.GetBucket(), req.GetKey(), req.GetUploadId()), u)
 	if err != nil {
@@ -385,19 +387,15 @@ func (f *FSM) GetMultipartUpload(req *metapb.GetMultipartUploadRequest) (*metapb
 // after it; with upload_id_marker too, the later uploads of key_marker
 // first. Keys under a common prefix roll up into it, skipped with one seek.
 func (f *FSM) ListMultipartUploads(req *metapb.ListMultipartUploadsRequest) (*metapb.ListMultipartUploadsResponse, error) {
-	db, err := f.acquire()
+	var resp *metapb.ListMultipartUploadsResponse
+	err := f.readBucket(req.GetBucket(), func(snap reader) (err error) {
+		if resp, err = listUploads(snap, req); err != nil {
+			return fmt.Errorf("metadata: list uploads in %q: %w", req.GetBucket(), err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer f.mu.RUnlock()
-	snap := db.NewSnapshot()
-	defer snap.Close()
-	if _, err := getBucket(snap, req.GetBucket()); err != nil {
-		return nil, err
-	}
-	resp, err := listUploads(snap, req)
-	if err != nil {
-		return nil, fmt.Errorf("metadata: list uploads in %q: %w", req.GetBucket(), err)
 	}
 	return resp, nil
 }

@@ -102,19 +102,15 @@ func (f *FSM) GetObject(bucket, key, versionID string) (*metapb.ObjectVersion, e
 // are skipped with one seek, never visited. A missing bucket is
 // ErrNoSuchBucket.
 func (f *FSM) ListObjects(req *metapb.ListObjectsRequest) (*metapb.ListObjectsResponse, error) {
-	db, err := f.acquire()
+	var resp *metapb.ListObjectsResponse
+	err := f.readBucket(req.GetBucket(), func(snap reader) (err error) {
+		if resp, _, err = listObjects(snap, req); err != nil {
+			return fmt.Errorf("metadata: list objects in %q: %w", req.GetBucket(), err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer f.mu.RUnlock()
-	snap := db.NewSnapshot()
-	defer snap.Close()
-	if _, err := getBucket(snap, req.GetBucket()); err != nil {
-		return nil, err
-	}
-	resp, _, err := listObjects(snap, req)
-	if err != nil {
-		return nil, fmt.Errorf("metadata: list objects in %q: %w", req.GetBucket(), err)
 	}
 	return resp, nil
 }

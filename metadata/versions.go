@@ -21,19 +21,15 @@ var ErrBadVersionMarker = errors.New("metadata: version id marker names no versi
 // markers with one seek, and keys rolled up into a common prefix are
 // skipped with one seek each. A missing bucket is ErrNoSuchBucket.
 func (f *FSM) ListObjectVersions(req *metapb.ListObjectVersionsRequest) (*metapb.ListObjectVersionsResponse, error) {
-	db, err := f.acquire()
+	var resp *metapb.ListObjectVersionsResponse
+	err := f.readBucket(req.GetBucket(), func(snap reader) (err error) {
+		if resp, _, err = listVersions(snap, req); err != nil {
+			return fmt.Errorf("metadata: list object versions in %q: %w", req.GetBucket(), err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer f.mu.RUnlock()
-	snap := db.NewSnapshot()
-	defer snap.Close()
-	if _, err := getBucket(snap, req.GetBucket()); err != nil {
-		return nil, err
-	}
-	resp, _, err := listVersions(snap, req)
-	if err != nil {
-		return nil, fmt.Errorf("metadata: list object versions in %q: %w", req.GetBucket(), err)
 	}
 	return resp, nil
 }

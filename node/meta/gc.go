@@ -18,10 +18,10 @@ const (
 	gcCallTimeout = 5 * time.Second
 )
 
-// runCollector deletes the shards of GC entries while this node leads.
-// It runs until Close.
-func (n *Node) runCollector(ctx context.Context) {
-	t := time.NewTicker(n.cfg.GCInterval)
+// whileLeading runs round every interval while this node leads, until ctx
+// ends (Close): the shape of every background duty of the leader.
+func (n *Node) whileLeading(ctx context.Context, every time.Duration, round func(ctx context.Context)) {
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -29,15 +29,22 @@ func (n *Node) runCollector(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if !n.isLeader() {
-			continue
+		if n.isLeader() {
+			round(ctx)
 		}
+	}
+}
+
+// runCollector deletes the shards of GC entries while this node leads.
+// It runs until Close.
+func (n *Node) runCollector(ctx context.Context) {
+	n.whileLeading(ctx, n.cfg.GCInterval, func(ctx context.Context) {
 		if acked, err := n.collect(ctx); err != nil {
 			n.log.Warn("gc round failed; retrying next round", "err", err, "acked", acked)
 		} else if acked > 0 {
 			n.log.Debug("gc round", "acked", acked)
 		}
-	}
+	})
 }
 
 // collect runs one GC round: it deletes the shards of up to gcBatch pending

@@ -58,23 +58,13 @@ func uploadNotFoundCode(err error) (metapb.ErrorCode, bool) {
 // that a bucket's AbortIncompleteMultipartUpload rule has expired. It runs
 // until ctx ends (Close).
 func (n *Node) runUploadExpiry(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if !n.isLeader() {
-			continue
-		}
+	n.whileLeading(ctx, every, func(ctx context.Context) {
 		if aborted, err := n.expireUploads(ctx); err != nil {
 			n.log.Warn("multipart expiry round failed; retrying next round", "err", err, "aborted", aborted)
 		} else if aborted > 0 {
 			n.log.Info("aborted expired multipart uploads", "count", aborted)
 		}
-	}
+	})
 }
 
 // expireUploads runs one round: the FSM picks the expired uploads by the

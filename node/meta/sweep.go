@@ -84,17 +84,7 @@ func (s *sweepStats) add(o sweepStats) {
 // runSweeper runs the orphan sweep every SweepInterval while this node
 // leads. It runs until Close.
 func (n *Node) runSweeper(ctx context.Context) {
-	t := time.NewTicker(n.cfg.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if !n.isLeader() {
-			continue
-		}
+	n.whileLeading(ctx, n.cfg.SweepInterval, func(ctx context.Context) {
 		st, err := n.sweep(ctx)
 		if err != nil {
 			n.log.Warn("orphan sweep incomplete; retrying next round", "err", err,
@@ -102,7 +92,7 @@ func (n *Node) runSweeper(ctx context.Context) {
 		} else {
 			n.log.Debug("orphan sweep", "nodes", st.nodes, "listed", st.listed, "skipped", st.skipped, "deleted", st.deleted)
 		}
-	}
+	})
 }
 
 // sweep runs one round over every up storage node of the cluster map.
