@@ -24,6 +24,7 @@ const maxXMLBody = 1 << 20
 // durable, a client that hangs up must not leave the commit half-decided
 // (and the shards orphaned); it is bounded by commitTimeout instead.
 func (g *Gateway) propose(ctx context.Context, cmd *metapb.Command) (*metapb.CommandResult, error) {
+	memoOf(ctx).forget()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	resp, err := g.cfg.Meta.Propose(ctx, &metapb.ProposeRequest{Command: cmd})
@@ -41,7 +42,13 @@ func (g *Gateway) propose(ctx context.Context, cmd *metapb.Command) (*metapb.Com
 // retries across a leader election.
 const commitTimeout = 30 * time.Second
 
+// getBucket reads a bucket from the meta group, once per request (see
+// bucketMemo); only buckets that exist are remembered.
 func (g *Gateway) getBucket(ctx context.Context, name string) (*metapb.Bucket, error) {
+	memo := memoOf(ctx)
+	if b, ok := memo.get(name); ok {
+		return b, nil
+	}
 	resp, err := g.cfg.Meta.GetBucket(ctx, &metapb.GetBucketRequest{Name: name})
 	if err != nil {
 		return nil, fmt.Errorf("meta get bucket %q: %w", name, err)
@@ -52,6 +59,7 @@ func (g *Gateway) getBucket(ctx context.Context, name string) (*metapb.Bucket, e
 	if resp.GetBucket() == nil {
 		return nil, fmt.Errorf("meta get bucket %q: empty answer", name)
 	}
+	memo.put(name, resp.GetBucket())
 	return resp.GetBucket(), nil
 }
 

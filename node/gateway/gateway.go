@@ -217,10 +217,11 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 	if err != nil {
 		return err
 	}
-	if err := g.authorize(r.Context(), rq, op); err != nil {
+	ctx := withBucketMemo(r.Context())
+	if err := g.authorize(ctx, rq, op); err != nil {
 		return err
 	}
-	return op.serve(g, r.Context(), w, rq)
+	return op.serve(g, ctx, w, rq)
 }
 
 // route splits the request into bucket and key. The key comes from the
