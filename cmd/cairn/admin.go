@@ -52,7 +52,7 @@ func runAdmin(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	mc, err := metaclient.Dial(ctx, addrs)
+	mc, err := metaclient.Dial(ctx, addrs, nil)
 	if err != nil {
 		return err
 	}

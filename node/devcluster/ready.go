@@ -9,9 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -51,7 +50,7 @@ func WaitReady(ctx context.Context, l *Layout, accessKey, secretKey string) erro
 			break
 		}
 	}
-	conn, err := grpc.NewClient(metaAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := dial.Default().GRPC(metaAddr)
 	if err != nil {
 		return fmt.Errorf("devcluster: dial meta: %w", err)
 	}

@@ -13,8 +13,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/metadata/metatest"
-	"github.com/cairn-io/cairn/node/gateway/objio"
-	"github.com/cairn-io/cairn/node/gateway/objio/objiotest"
+	"github.com/cairn-io/cairn/node/objio"
+	"github.com/cairn-io/cairn/node/objio/objiotest"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -51,7 +51,7 @@ func (m *racingMeta) setBefore(f func(cmd *metapb.Command) []*metapb.Command) {
 func newRacingEnv(t *testing.T) (*testEnv, *racingMeta) {
 	t.Helper()
 	cl := objiotest.NewCluster(t, 6)
-	pool := objio.NewPool()
+	pool := objio.NewPool(nil)
 	t.Cleanup(func() { _ = pool.Close() })
 	store, err := objio.New(objio.Config{Maps: cl.Maps, Dialer: pool})
 	require.NoError(t, err)

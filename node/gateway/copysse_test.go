@@ -16,9 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-io/cairn/metadata/metatest"
-	"github.com/cairn-io/cairn/node/gateway/objio"
-	"github.com/cairn-io/cairn/node/gateway/objio/objiotest"
 	"github.com/cairn-io/cairn/node/gateway/sse"
+	"github.com/cairn-io/cairn/node/objio"
+	"github.com/cairn-io/cairn/node/objio/objiotest"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -57,7 +57,7 @@ func (r *readRecorder) reads() []readCall {
 func newCopySSEEnv(t *testing.T) (*testEnv, *readRecorder) {
 	t.Helper()
 	cl := objiotest.NewCluster(t, 6)
-	pool := objio.NewPool()
+	pool := objio.NewPool(nil)
 	t.Cleanup(func() { _ = pool.Close() })
 	store, err := objio.New(objio.Config{Maps: cl.Maps, Dialer: pool})
 	require.NoError(t, err)

@@ -16,9 +16,9 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
 	"github.com/cairn-io/cairn/node/gateway/sse"
+	"github.com/cairn-io/cairn/node/objio"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 

@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-io/cairn/erasure"
-	"github.com/cairn-io/cairn/node/gateway/objio"
+	"github.com/cairn-io/cairn/node/objio"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 

@@ -16,11 +16,11 @@ import (
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway/access"
-	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
 	"github.com/cairn-io/cairn/node/gateway/sigv4"
 	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/node/identity"
+	"github.com/cairn-io/cairn/node/objio"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 

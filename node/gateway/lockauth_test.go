@@ -15,9 +15,9 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/metadata/metatest"
-	"github.com/cairn-io/cairn/node/gateway/objio"
-	"github.com/cairn-io/cairn/node/gateway/objio/objiotest"
 	"github.com/cairn-io/cairn/node/identity"
+	"github.com/cairn-io/cairn/node/objio"
+	"github.com/cairn-io/cairn/node/objio/objiotest"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -53,7 +53,7 @@ func newLockEnv(t *testing.T) (*testEnv, string, *s3.Client) {
 	require.NoError(t, err)
 	bobID := identity.NewCanonicalID()
 	cl := objiotest.NewCluster(t, 6)
-	pool := objio.NewPool()
+	pool := objio.NewPool(nil)
 	t.Cleanup(func() { _ = pool.Close() })
 	store, err := objio.New(objio.Config{Maps: cl.Maps, Dialer: pool})
 	require.NoError(t, err)

@@ -19,10 +19,10 @@ import (
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway/checksum"
-	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
 	"github.com/cairn-io/cairn/node/gateway/s3xml"
 	"github.com/cairn-io/cairn/node/gateway/sse"
+	"github.com/cairn-io/cairn/node/objio"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 

@@ -18,8 +18,8 @@ import (
 
 	"github.com/cairn-io/cairn/metadata/metatest"
 	"github.com/cairn-io/cairn/node/gateway/checksum"
-	"github.com/cairn-io/cairn/node/gateway/objio"
-	"github.com/cairn-io/cairn/node/gateway/objio/objiotest"
+	"github.com/cairn-io/cairn/node/objio"
+	"github.com/cairn-io/cairn/node/objio/objiotest"
 )
 
 // testMinPart is the minimum part size in these tests, small so that
@@ -31,7 +31,7 @@ const testMinPart = 100 << 10
 func newMultipartEnv(t *testing.T) *testEnv {
 	t.Helper()
 	cl := objiotest.NewCluster(t, 6)
-	pool := objio.NewPool()
+	pool := objio.NewPool(nil)
 	t.Cleanup(func() { _ = pool.Close() })
 	store, err := objio.New(objio.Config{Maps: cl.Maps, Dialer: pool})
 	require.NoError(t, err)

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/cairn-io/cairn/node/gateway/checksum"
-	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
+	"github.com/cairn-io/cairn/node/objio"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
 
@@ -80,8 +81,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Storage dials storage nodes for the GC collector and the orphan
 	// sweep (whose clients must also implement ShardLister). Nil dials them
-	// over insecure gRPC and caches one connection per address.
+	// through Dialer and caches one connection per address.
 	Storage StorageDialer
+	// Dialer makes every connection this node opens: to its peers' Meta
+	// services, to storage nodes and the Raft transport's. Nil means
+	// dial.Default() (plaintext).
+	Dialer *dial.Dialer
 	// Now is the clock used to stamp heartbeats and compute liveness.
 	// Nil means time.Now.
 	Now func() time.Time
@@ -105,6 +110,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Dialer == nil {
+		c.Dialer = dial.Default()
 	}
 }
 

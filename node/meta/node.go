@@ -14,10 +14,10 @@ import (
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairn-io/cairn/metadata"
 	"github.com/cairn-io/cairn/metadata/raftlog"
+	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -164,7 +164,7 @@ func (n *Node) open() error {
 		}
 	}
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &streamLayer{Listener: n.lis, advertise: advertise},
+		Stream:  &streamLayer{Listener: n.lis, advertise: advertise, dialer: n.cfg.Dialer},
 		MaxPool: transportMaxPool,
 		Timeout: transportTimeout,
 		Logger:  newHclog(n.log.With("component", "raft-transport")),
@@ -314,9 +314,9 @@ func (n *Node) cachedConn(addr string, storage bool) (*grpc.ClientConn, error) {
 	if cc, ok := m[addr]; ok {
 		return cc, nil
 	}
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := n.cfg.Dialer.GRPC(addr)
 	if err != nil {
-		return nil, fmt.Errorf("meta: dial %s: %w", addr, err)
+		return nil, fmt.Errorf("meta: %w", err)
 	}
 	m[addr] = cc
 	return cc, nil
@@ -327,11 +327,13 @@ func (n *Node) cachedConn(addr string, storage bool) (*grpc.ClientConn, error) {
 type streamLayer struct {
 	net.Listener
 	advertise net.Addr
+	dialer    *dial.Dialer
 }
 
 func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	return d.Dial("tcp", string(addr))
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.dialer.DialContext(ctx, "tcp", string(addr))
 }
 
 func (s *streamLayer) Addr() net.Addr { return s.advertise }

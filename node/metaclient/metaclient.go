@@ -21,9 +21,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -42,24 +42,25 @@ type Client struct {
 
 var _ metapb.MetaClient = (*Client)(nil)
 
-// Dial prepares connections to every address in addrs. Connections are made
-// lazily by gRPC, so Dial succeeds even when some nodes are down. Without a
-// transport credentials option among opts, connections are insecure (plain
-// TCP); options given later override earlier ones.
-func Dial(ctx context.Context, addrs []string, opts ...grpc.DialOption) (*Client, error) {
+// Dial prepares connections to every address in addrs with the process's
+// dial options (d; nil means dial.Default()). Connections are made lazily by
+// gRPC, so Dial succeeds even when some nodes are down.
+func Dial(ctx context.Context, addrs []string, d *dial.Dialer) (*Client, error) {
 	if len(addrs) == 0 {
 		return nil, ErrNoAddrs
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("metaclient: dial: %w", err)
 	}
-	all := append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, opts...)
+	if d == nil {
+		d = dial.Default()
+	}
 	c := &Client{addrs: append([]string(nil), addrs...)}
 	for _, addr := range addrs {
-		cc, err := grpc.NewClient(addr, all...)
+		cc, err := d.GRPC(addr)
 		if err != nil {
 			_ = c.Close()
-			return nil, fmt.Errorf("metaclient: dial %s: %w", addr, err)
+			return nil, fmt.Errorf("metaclient: %w", err)
 		}
 		c.conns = append(c.conns, cc)
 		c.clients = append(c.clients, metapb.NewMetaClient(cc))

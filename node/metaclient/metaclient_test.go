@@ -74,16 +74,16 @@ func deadAddr(t *testing.T) string {
 	return addr
 }
 
-func dial(t *testing.T, addrs ...string) *Client {
+func newClient(t *testing.T, addrs ...string) *Client {
 	t.Helper()
-	c, err := Dial(context.Background(), addrs)
+	c, err := Dial(context.Background(), addrs, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
 func TestDialNoAddrs(t *testing.T) {
-	_, err := Dial(context.Background(), nil)
+	_, err := Dial(context.Background(), nil, nil)
 	require.ErrorIs(t, err, ErrNoAddrs)
 }
 
@@ -103,7 +103,7 @@ func TestFailover(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dial(t, tc.addrs...)
+			c := newClient(t, tc.addrs...)
 			for i := 0; i < 3; i++ {
 				resp, err := c.Status(context.Background(), &metapb.StatusRequest{})
 				require.NoError(t, err)
@@ -121,7 +121,7 @@ func TestFailover(t *testing.T) {
 func TestRemembersLastGood(t *testing.T) {
 	a, addrA := startFake(t, "a")
 	b, addrB := startFake(t, "b")
-	c := dial(t, addrA, addrB)
+	c := newClient(t, addrA, addrB)
 
 	a.setErr(status.Error(codes.Unavailable, "no leader"))
 	resp, err := c.Status(context.Background(), &metapb.StatusRequest{})
@@ -143,7 +143,7 @@ func TestRemembersLastGood(t *testing.T) {
 func TestNoFailoverOnCallErrors(t *testing.T) {
 	a, addrA := startFake(t, "a")
 	b, addrB := startFake(t, "b")
-	c := dial(t, addrA, addrB)
+	c := newClient(t, addrA, addrB)
 
 	a.setErr(status.Error(codes.InvalidArgument, "bad"))
 	_, err := c.Status(context.Background(), &metapb.StatusRequest{})
@@ -158,7 +158,7 @@ func TestNoFailoverOnCallErrors(t *testing.T) {
 }
 
 func TestAllDown(t *testing.T) {
-	c := dial(t, deadAddr(t), deadAddr(t))
+	c := newClient(t, deadAddr(t), deadAddr(t))
 	_, err := c.Status(context.Background(), &metapb.StatusRequest{})
 	require.Equal(t, codes.Unavailable, status.Code(err))
 }

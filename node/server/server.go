@@ -18,15 +18,15 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/clustermap"
+	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/node/gateway"
-	"github.com/cairn-io/cairn/node/gateway/objio"
 	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/metaclient"
+	"github.com/cairn-io/cairn/node/objio"
 	"github.com/cairn-io/cairn/node/storage"
 )
 
@@ -82,6 +82,10 @@ type Config struct {
 	MasterKey []byte
 	KMSKeys   []sse.KMSKey
 
+	// Dialer makes every connection this process opens to other nodes;
+	// nil means dial.Default() (plaintext gRPC, default keepalive).
+	Dialer *dial.Dialer
+
 	Logger *slog.Logger
 }
 
@@ -98,6 +102,9 @@ func (c *Config) has(role string) bool { return slices.Contains(c.Roles, role) }
 func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Dialer == nil {
+		c.Dialer = dial.Default()
 	}
 	if c.Region == "" {
 		c.Region = "us-east-1"
@@ -209,14 +216,14 @@ type Server struct {
 // defaults (64 KiB) throttle a 1 MiB block per message to a fraction of
 // loopback bandwidth.
 func grpcServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(16 << 20),
-		grpc.MaxSendMsgSize(16 << 20),
-		grpc.InitialWindowSize(8 << 20),
-		grpc.InitialConnWindowSize(32 << 20),
-		grpc.ReadBufferSize(256 << 10),
-		grpc.WriteBufferSize(256 << 10),
-	}
+	return append(dial.ServerOptions(),
+		grpc.MaxRecvMsgSize(16<<20),
+		grpc.MaxSendMsgSize(16<<20),
+		grpc.InitialWindowSize(8<<20),
+		grpc.InitialConnWindowSize(32<<20),
+		grpc.ReadBufferSize(256<<10),
+		grpc.WriteBufferSize(256<<10),
+	)
 }
 
 // Start builds and starts every configured role. On error, whatever was
@@ -254,6 +261,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			RaftBind: cfg.RaftAddr,
 			Peers:    cfg.MetaPeers,
 			Logger:   s.logger.With("role", "meta"),
+			Dialer:   cfg.Dialer,
 
 			OrphanGrace:   cfg.OrphanGrace,
 			SweepInterval: cfg.SweepInterval,
@@ -271,6 +279,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			FailureDomain: cfg.FailureDomain,
 			Drives:        cfg.Drives,
 			MetaAddrs:     cfg.MetaAddrs,
+			Dialer:        cfg.Dialer,
 			Logger:        s.logger.With("role", "storage"),
 		})
 		if err != nil {
@@ -295,7 +304,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 
 func (s *Server) startGateway(ctx, runCtx context.Context) error {
 	cfg := &s.cfg
-	mc, err := metaclient.Dial(ctx, cfg.MetaAddrs, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	mc, err := metaclient.Dial(ctx, cfg.MetaAddrs, cfg.Dialer)
 	if err != nil {
 		return fmt.Errorf("server: dial meta: %w", err)
 	}
@@ -305,7 +314,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		return fmt.Errorf("server: cluster map: %w", err)
 	}
 	s.awaitClusterMap(ctx)
-	s.pool = objio.NewPool()
+	s.pool = objio.NewPool(cfg.Dialer)
 	store, err := objio.New(objio.Config{Maps: s.maps, Dialer: s.pool, Logger: s.logger.With("role", "objio")})
 	if err != nil {
 		return fmt.Errorf("server: objio: %w", err)

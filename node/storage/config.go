@@ -6,8 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"google.golang.org/grpc"
-
+	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/node/vfs"
 )
 
@@ -31,9 +30,9 @@ type Config struct {
 	// HeartbeatInterval is the period of heartbeats; zero means
 	// DefaultHeartbeatInterval.
 	HeartbeatInterval time.Duration
-	// DialOptions are used for connections to the meta group; nil means
-	// plaintext.
-	DialOptions []grpc.DialOption
+	// Dialer makes the connections to the meta group; nil means
+	// dial.Default() (plaintext).
+	Dialer *dial.Dialer
 	// FS is the filesystem of the drives; nil means vfs.Default.
 	FS vfs.FS
 	// Logger receives structured logs; nil discards them.

@@ -11,11 +11,11 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairn-io/cairn/erasure/bitrot"
 	// Registers the codec gateways ask for on WriteShard streams: it saves
 	// the data copies of the generic codec.
+	"github.com/cairn-io/cairn/node/dial"
 	_ "github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/proto/metapb"
 	"github.com/cairn-io/cairn/proto/storagepb"
@@ -73,12 +73,12 @@ func New(cfg Config) (*Server, error) {
 		s.drives[d.id] = d
 		s.order = append(s.order, d.id)
 	}
-	opts := cfg.DialOptions
-	if opts == nil {
-		opts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	dialer := cfg.Dialer
+	if dialer == nil {
+		dialer = dial.Default()
 	}
 	for _, addr := range cfg.MetaAddrs {
-		conn, err := grpc.NewClient(addr, opts...)
+		conn, err := dialer.GRPC(addr)
 		if err != nil {
 			s.closeConns()
 			return nil, fmt.Errorf("storage: meta client %s: %w", addr, err)

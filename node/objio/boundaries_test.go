@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cairn-io/cairn/node/gateway/objio"
+	"github.com/cairn-io/cairn/node/objio"
 )
 
 // TestWriteStripeBoundaries round-trips bodies around stripe boundaries

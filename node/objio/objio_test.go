@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/erasure"
-	"github.com/cairn-io/cairn/node/gateway/objio"
-	"github.com/cairn-io/cairn/node/gateway/objio/objiotest"
+	"github.com/cairn-io/cairn/node/objio"
+	"github.com/cairn-io/cairn/node/objio/objiotest"
 	"github.com/cairn-io/cairn/placement"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
@@ -368,7 +368,7 @@ func TestDataIDsAreUniqueAndOrdered(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	maps := objiotest.NewMaps()
-	pool := objio.NewPool()
+	pool := objio.NewPool(nil)
 	defer pool.Close()
 	tests := []struct {
 		name string
@@ -401,7 +401,7 @@ func TestInvalidProfile(t *testing.T) {
 }
 
 func TestPoolClosed(t *testing.T) {
-	pool := objio.NewPool()
+	pool := objio.NewPool(nil)
 	_, err := pool.Storage("127.0.0.1:1")
 	require.NoError(t, err)
 	require.NoError(t, pool.Close())

@@ -6,9 +6,9 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
 
@@ -38,19 +38,20 @@ type Pool struct {
 
 var _ Dialer = (*Pool)(nil)
 
-// NewPool returns an empty pool. Connections are insecure unless opts carry
-// transport credentials; opts are applied after the pool's defaults and so
-// override them.
-func NewPool(opts ...grpc.DialOption) *Pool {
-	p := &Pool{opts: append([]grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+// NewPool returns an empty pool whose connections take the process's dial
+// options from d (nil: dial.Default()), sized for shard traffic.
+func NewPool(d *dial.Dialer) *Pool {
+	if d == nil {
+		d = dial.Default()
+	}
+	p := &Pool{opts: d.Options(
 		grpc.WithInitialWindowSize(streamWindow),
 		grpc.WithInitialConnWindowSize(connWindow),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(maxMsgSize),
 			grpc.MaxCallSendMsgSize(maxMsgSize),
 		),
-	}, opts...)}
+	)}
 	p.mu.conns = map[string]*grpc.ClientConn{}
 	return p
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cairn-io/cairn/node/gateway/objio"
+	"github.com/cairn-io/cairn/node/objio"
 )
 
 // TestConcurrentPutsMD5 runs enough PUTs at once for the multi-lane MD5 and

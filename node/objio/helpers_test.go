@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-io/cairn/erasure"
-	"github.com/cairn-io/cairn/node/gateway/objio"
-	"github.com/cairn-io/cairn/node/gateway/objio/objiotest"
+	"github.com/cairn-io/cairn/node/objio"
+	"github.com/cairn-io/cairn/node/objio/objiotest"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -41,7 +41,7 @@ func newStore(tb testing.TB, n int, mod ...func(*objio.Config)) (*objio.Store, *
 
 func newStoreOn(tb testing.TB, c *objiotest.Cluster, mod ...func(*objio.Config)) (*objio.Store, *objiotest.Cluster) {
 	tb.Helper()
-	pool := objio.NewPool()
+	pool := objio.NewPool(nil)
 	tb.Cleanup(func() { _ = pool.Close() })
 	cfg := objio.Config{Maps: c.Maps, Dialer: pool, Logger: testLogger(tb)}
 	for _, m := range mod {

@@ -1,0 +1,14 @@
+package dial
+
+import (
+	"testing"
+
+	"github.com/cairn-io/cairn/node/depstest"
+)
+
+// TestDeps keeps the seam below every role: each of them imports it.
+func TestDeps(t *testing.T) {
+	const m = depstest.Module
+	depstest.Forbid(t, depstest.Deps(t), m+"node/gateway", m+"node/storage", m+"node/meta",
+		m+"node/objio", m+"metadata", m+"node/server")
+}
