@@ -171,4 +171,22 @@ func (c *Client) UnknownData(_ context.Context, in *metapb.UnknownDataRequest, _
 	return &metapb.UnknownDataResponse{Unknown: unknown}, nil
 }
 
+// ReportShards, HealStatus and Scrub are the leader's repairer's; the FSM
+// alone has none.
+
+// ReportShards implements metapb.MetaClient: Unimplemented.
+func (c *Client) ReportShards(context.Context, *metapb.ReportShardsRequest, ...grpc.CallOption) (*metapb.ReportShardsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "metatest: no repairer")
+}
+
+// HealStatus implements metapb.MetaClient: Unimplemented.
+func (c *Client) HealStatus(context.Context, *metapb.HealStatusRequest, ...grpc.CallOption) (*metapb.HealStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "metatest: no repairer")
+}
+
+// Scrub implements metapb.MetaClient: Unimplemented.
+func (c *Client) Scrub(context.Context, *metapb.ScrubRequest, ...grpc.CallOption) (*metapb.ScrubResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "metatest: no repairer")
+}
+
 var _ metapb.MetaClient = (*Client)(nil)

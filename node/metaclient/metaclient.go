@@ -201,3 +201,22 @@ func (c *Client) UnknownData(ctx context.Context, in *metapb.UnknownDataRequest,
 		return m.UnknownData(ctx, in, opts...)
 	})
 }
+
+// ReportShards implements metapb.MetaClient.
+func (c *Client) ReportShards(ctx context.Context, in *metapb.ReportShardsRequest, opts ...grpc.CallOption) (*metapb.ReportShardsResponse, error) {
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ReportShardsResponse, error) {
+		return m.ReportShards(ctx, in, opts...)
+	})
+}
+
+// HealStatus implements metapb.MetaClient.
+func (c *Client) HealStatus(ctx context.Context, in *metapb.HealStatusRequest, opts ...grpc.CallOption) (*metapb.HealStatusResponse, error) {
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.HealStatusResponse, error) {
+		return m.HealStatus(ctx, in, opts...)
+	})
+}
+
+// Scrub implements metapb.MetaClient.
+func (c *Client) Scrub(ctx context.Context, in *metapb.ScrubRequest, opts ...grpc.CallOption) (*metapb.ScrubResponse, error) {
+	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ScrubResponse, error) { return m.Scrub(ctx, in, opts...) })
+}

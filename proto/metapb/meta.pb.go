@@ -190,6 +190,8 @@ const (
 	ErrorCode_NO_SUCH_USER         ErrorCode = 13
 	ErrorCode_USER_ALREADY_EXISTS  ErrorCode = 14
 	ErrorCode_CONDITIONAL_CONFLICT ErrorCode = 15
+	// A compare-and-set (RepairShards) found the record changed.
+	ErrorCode_STALE ErrorCode = 16
 )
 
 // Enum value maps for ErrorCode.
@@ -211,6 +213,7 @@ var (
 		13: "NO_SUCH_USER",
 		14: "USER_ALREADY_EXISTS",
 		15: "CONDITIONAL_CONFLICT",
+		16: "STALE",
 	}
 	ErrorCode_value = map[string]int32{
 		"OK":                    0,
@@ -229,6 +232,7 @@ var (
 		"NO_SUCH_USER":          13,
 		"USER_ALREADY_EXISTS":   14,
 		"CONDITIONAL_CONFLICT":  15,
+		"STALE":                 16,
 	}
 )
 
@@ -257,6 +261,61 @@ func (x ErrorCode) Number() protoreflect.EnumNumber {
 // Deprecated: Use ErrorCode.Descriptor instead.
 func (ErrorCode) EnumDescriptor() ([]byte, []int) {
 	return file_metapb_meta_proto_rawDescGZIP(), []int{3}
+}
+
+type ShardHealth int32
+
+const (
+	ShardHealth_SHARD_OK ShardHealth = 0
+	// Frames or digest failed verification.
+	ShardHealth_SHARD_CORRUPT ShardHealth = 1
+	// The shard file is absent.
+	ShardHealth_SHARD_MISSING ShardHealth = 2
+	// The node or drive could not be read (unreachable, I/O error).
+	ShardHealth_SHARD_UNREADABLE ShardHealth = 3
+)
+
+// Enum value maps for ShardHealth.
+var (
+	ShardHealth_name = map[int32]string{
+		0: "SHARD_OK",
+		1: "SHARD_CORRUPT",
+		2: "SHARD_MISSING",
+		3: "SHARD_UNREADABLE",
+	}
+	ShardHealth_value = map[string]int32{
+		"SHARD_OK":         0,
+		"SHARD_CORRUPT":    1,
+		"SHARD_MISSING":    2,
+		"SHARD_UNREADABLE": 3,
+	}
+)
+
+func (x ShardHealth) Enum() *ShardHealth {
+	p := new(ShardHealth)
+	*p = x
+	return p
+}
+
+func (x ShardHealth) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ShardHealth) Descriptor() protoreflect.EnumDescriptor {
+	return file_metapb_meta_proto_enumTypes[4].Descriptor()
+}
+
+func (ShardHealth) Type() protoreflect.EnumType {
+	return &file_metapb_meta_proto_enumTypes[4]
+}
+
+func (x ShardHealth) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ShardHealth.Descriptor instead.
+func (ShardHealth) EnumDescriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{4}
 }
 
 type Bucket struct {
@@ -907,7 +966,13 @@ type ObjectVersion struct {
 	// "COMPOSITE" or "FULL_OBJECT" for the stored checksum.
 	ChecksumType string `protobuf:"bytes,27,opt,name=checksum_type,json=checksumType,proto3" json:"checksum_type,omitempty"`
 	// Set in listings and reads, never persisted: this is the newest version.
-	IsLatest      bool `protobuf:"varint,28,opt,name=is_latest,json=isLatest,proto3" json:"is_latest,omitempty"`
+	IsLatest bool `protobuf:"varint,28,opt,name=is_latest,json=isLatest,proto3" json:"is_latest,omitempty"`
+	// shard_digests[i] is the digest of shard i as its storage node reported
+	// it when the shard was made durable (see storagepb.WriteShardResponse):
+	// reads and scrubs check a shard against it, so a stale, misplaced or
+	// forged shard file is caught even when its own frames verify. Empty for
+	// bodies written before digests existed (checked against frames only).
+	ShardDigests  [][]byte `protobuf:"bytes,29,rep,name=shard_digests,json=shardDigests,proto3" json:"shard_digests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1138,6 +1203,13 @@ func (x *ObjectVersion) GetIsLatest() bool {
 	return false
 }
 
+func (x *ObjectVersion) GetShardDigests() [][]byte {
+	if x != nil {
+		return x.ShardDigests
+	}
+	return nil
+}
+
 // Encryption describes how a body was encrypted. Keys are never stored in
 // the clear: the data key is wrapped by the cluster master key (SSE-S3) or
 // a key-ring key (SSE-KMS); SSE-C keys are not stored at all, only their MD5.
@@ -1261,7 +1333,9 @@ type PartInfo struct {
 	MtimeUnixNano int64             `protobuf:"varint,8,opt,name=mtime_unix_nano,json=mtimeUnixNano,proto3" json:"mtime_unix_nano,omitempty"`
 	StoredSize    int64             `protobuf:"varint,9,opt,name=stored_size,json=storedSize,proto3" json:"stored_size,omitempty"`
 	// Per-part encryption (each part has its own nonce).
-	Encryption    *Encryption `protobuf:"bytes,10,opt,name=encryption,proto3" json:"encryption,omitempty"`
+	Encryption *Encryption `protobuf:"bytes,10,opt,name=encryption,proto3" json:"encryption,omitempty"`
+	// As ObjectVersion.shard_digests, for this part's shards.
+	ShardDigests  [][]byte `protobuf:"bytes,11,rep,name=shard_digests,json=shardDigests,proto3" json:"shard_digests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1362,6 +1436,13 @@ func (x *PartInfo) GetStoredSize() int64 {
 func (x *PartInfo) GetEncryption() *Encryption {
 	if x != nil {
 		return x.Encryption
+	}
+	return nil
+}
+
+func (x *PartInfo) GetShardDigests() [][]byte {
+	if x != nil {
+		return x.ShardDigests
 	}
 	return nil
 }
@@ -1536,6 +1617,9 @@ type Drive struct {
 	CapacityBytes uint64                 `protobuf:"varint,2,opt,name=capacity_bytes,json=capacityBytes,proto3" json:"capacity_bytes,omitempty"`
 	FreeBytes     uint64                 `protobuf:"varint,3,opt,name=free_bytes,json=freeBytes,proto3" json:"free_bytes,omitempty"`
 	State         DriveState             `protobuf:"varint,4,opt,name=state,proto3,enum=cairn.meta.v1.DriveState" json:"state,omitempty"`
+	// Why the drive is DRIVE_FAILED (I/O errors, missing directory), as the
+	// storage node or an operator reported it.
+	Fault         string `protobuf:"bytes,5,opt,name=fault,proto3" json:"fault,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1598,6 +1682,13 @@ func (x *Drive) GetState() DriveState {
 	return DriveState_DRIVE_ACTIVE
 }
 
+func (x *Drive) GetFault() string {
+	if x != nil {
+		return x.Fault
+	}
+	return ""
+}
+
 type Node struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -1608,10 +1699,16 @@ type Node struct {
 	// Stamped by the meta leader that applied the heartbeat.
 	LastHeartbeatUnixNano int64     `protobuf:"varint,5,opt,name=last_heartbeat_unix_nano,json=lastHeartbeatUnixNano,proto3" json:"last_heartbeat_unix_nano,omitempty"`
 	State                 NodeState `protobuf:"varint,6,opt,name=state,proto3,enum=cairn.meta.v1.NodeState" json:"state,omitempty"`
-	// Computed when the map is served: heartbeat seen recently.
-	Up            bool `protobuf:"varint,7,opt,name=up,proto3" json:"up,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Computed when the map is served from the leader's soft state: a
+	// heartbeat was seen within the node timeout.
+	Up bool `protobuf:"varint,7,opt,name=up,proto3" json:"up,omitempty"`
+	// Committed by the leader when the node has been without heartbeats for
+	// longer than the node-down grace (--node-down-after): its shards are
+	// re-protected elsewhere. Cleared (committed) when it heartbeats again.
+	Down              bool  `protobuf:"varint,8,opt,name=down,proto3" json:"down,omitempty"`
+	DownSinceUnixNano int64 `protobuf:"varint,9,opt,name=down_since_unix_nano,json=downSinceUnixNano,proto3" json:"down_since_unix_nano,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
@@ -1691,6 +1788,20 @@ func (x *Node) GetUp() bool {
 		return x.Up
 	}
 	return false
+}
+
+func (x *Node) GetDown() bool {
+	if x != nil {
+		return x.Down
+	}
+	return false
+}
+
+func (x *Node) GetDownSinceUnixNano() int64 {
+	if x != nil {
+		return x.DownSinceUnixNano
+	}
+	return 0
 }
 
 type ClusterMap struct {
@@ -1833,6 +1944,10 @@ type Command struct {
 	//	*Command_PutPart
 	//	*Command_CompleteMultipartUpload
 	//	*Command_AbortMultipartUpload
+	//	*Command_SetNodeDown
+	//	*Command_SetDriveState
+	//	*Command_RepairShards
+	//	*Command_SetHealPaused
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2001,6 +2116,42 @@ func (x *Command) GetAbortMultipartUpload() *AbortMultipartUpload {
 	return nil
 }
 
+func (x *Command) GetSetNodeDown() *SetNodeDown {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetNodeDown); ok {
+			return x.SetNodeDown
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetDriveState() *SetDriveState {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetDriveState); ok {
+			return x.SetDriveState
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRepairShards() *RepairShards {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RepairShards); ok {
+			return x.RepairShards
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetHealPaused() *SetHealPaused {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetHealPaused); ok {
+			return x.SetHealPaused
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -2061,6 +2212,22 @@ type Command_AbortMultipartUpload struct {
 	AbortMultipartUpload *AbortMultipartUpload `protobuf:"bytes,14,opt,name=abort_multipart_upload,json=abortMultipartUpload,proto3,oneof"`
 }
 
+type Command_SetNodeDown struct {
+	SetNodeDown *SetNodeDown `protobuf:"bytes,15,opt,name=set_node_down,json=setNodeDown,proto3,oneof"`
+}
+
+type Command_SetDriveState struct {
+	SetDriveState *SetDriveState `protobuf:"bytes,16,opt,name=set_drive_state,json=setDriveState,proto3,oneof"`
+}
+
+type Command_RepairShards struct {
+	RepairShards *RepairShards `protobuf:"bytes,17,opt,name=repair_shards,json=repairShards,proto3,oneof"`
+}
+
+type Command_SetHealPaused struct {
+	SetHealPaused *SetHealPaused `protobuf:"bytes,18,opt,name=set_heal_paused,json=setHealPaused,proto3,oneof"`
+}
+
 func (*Command_CreateBucket) isCommand_Op() {}
 
 func (*Command_DeleteBucket) isCommand_Op() {}
@@ -2088,6 +2255,14 @@ func (*Command_PutPart) isCommand_Op() {}
 func (*Command_CompleteMultipartUpload) isCommand_Op() {}
 
 func (*Command_AbortMultipartUpload) isCommand_Op() {}
+
+func (*Command_SetNodeDown) isCommand_Op() {}
+
+func (*Command_SetDriveState) isCommand_Op() {}
+
+func (*Command_RepairShards) isCommand_Op() {}
+
+func (*Command_SetHealPaused) isCommand_Op() {}
 
 type CreateBucket struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3017,6 +3192,376 @@ func (x *AckGC) GetSeqs() []uint64 {
 	return nil
 }
 
+// SetNodeDown records a change of a storage node's liveness: down past its
+// grace (down = true), or back (down = false). Proposed by the leader only
+// on a change, never per heartbeat.
+type SetNodeDown struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Down   bool                   `protobuf:"varint,2,opt,name=down,proto3" json:"down,omitempty"`
+	// Leader's clock when proposed.
+	UnixNano      int64 `protobuf:"varint,3,opt,name=unix_nano,json=unixNano,proto3" json:"unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeDown) Reset() {
+	*x = SetNodeDown{}
+	mi := &file_metapb_meta_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeDown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeDown) ProtoMessage() {}
+
+func (x *SetNodeDown) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeDown.ProtoReflect.Descriptor instead.
+func (*SetNodeDown) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SetNodeDown) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *SetNodeDown) GetDown() bool {
+	if x != nil {
+		return x.Down
+	}
+	return false
+}
+
+func (x *SetNodeDown) GetUnixNano() int64 {
+	if x != nil {
+		return x.UnixNano
+	}
+	return 0
+}
+
+// SetDriveState marks a drive faulty (DRIVE_FAILED, with a reason), draining
+// or active again.
+type SetDriveState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DriveId       string                 `protobuf:"bytes,2,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	State         DriveState             `protobuf:"varint,3,opt,name=state,proto3,enum=cairn.meta.v1.DriveState" json:"state,omitempty"`
+	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDriveState) Reset() {
+	*x = SetDriveState{}
+	mi := &file_metapb_meta_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDriveState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDriveState) ProtoMessage() {}
+
+func (x *SetDriveState) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDriveState.ProtoReflect.Descriptor instead.
+func (*SetDriveState) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SetDriveState) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *SetDriveState) GetDriveId() string {
+	if x != nil {
+		return x.DriveId
+	}
+	return ""
+}
+
+func (x *SetDriveState) GetState() DriveState {
+	if x != nil {
+		return x.State
+	}
+	return DriveState_DRIVE_ACTIVE
+}
+
+func (x *SetDriveState) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ShardMove replaces the placement of shard index of a body.
+type ShardMove struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index uint32                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// The placement the repairer read the record with; the move applies only
+	// if the record still has it (compare-and-set).
+	From *ShardPlacement `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To   *ShardPlacement `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	// Digest of the rebuilt shard (see ObjectVersion.shard_digests).
+	Digest        []byte `protobuf:"bytes,4,opt,name=digest,proto3" json:"digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardMove) Reset() {
+	*x = ShardMove{}
+	mi := &file_metapb_meta_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardMove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardMove) ProtoMessage() {}
+
+func (x *ShardMove) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardMove.ProtoReflect.Descriptor instead.
+func (*ShardMove) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ShardMove) GetIndex() uint32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ShardMove) GetFrom() *ShardPlacement {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *ShardMove) GetTo() *ShardPlacement {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *ShardMove) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+// RepairShards commits rebuilt shards of one body: a version's own body
+// (part_number 0) or one part of a multipart object or upload. It is a
+// compare-and-set on the body: it applies only when the version (or
+// upload part) still exists, still has data_id, and every move's `from`
+// is still the placement at its index. Otherwise it answers STALE and the
+// rebuilt shards (every `to`) go to the GC queue, so a concurrent
+// overwrite or delete always wins. On success the replaced shards (every
+// `from` whose drive differs from `to`) go to the GC queue.
+type RepairShards struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Bucket    string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key       string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	VersionId string                 `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	// Set for a part of an upload not yet completed.
+	UploadId   string       `protobuf:"bytes,4,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	PartNumber uint32       `protobuf:"varint,5,opt,name=part_number,json=partNumber,proto3" json:"part_number,omitempty"`
+	DataId     string       `protobuf:"bytes,6,opt,name=data_id,json=dataId,proto3" json:"data_id,omitempty"`
+	Moves      []*ShardMove `protobuf:"bytes,7,rep,name=moves,proto3" json:"moves,omitempty"`
+	// The placement after the moves is (not) under-spread.
+	UnderSpread   bool  `protobuf:"varint,8,opt,name=under_spread,json=underSpread,proto3" json:"under_spread,omitempty"`
+	UnixNano      int64 `protobuf:"varint,9,opt,name=unix_nano,json=unixNano,proto3" json:"unix_nano,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RepairShards) Reset() {
+	*x = RepairShards{}
+	mi := &file_metapb_meta_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RepairShards) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RepairShards) ProtoMessage() {}
+
+func (x *RepairShards) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RepairShards.ProtoReflect.Descriptor instead.
+func (*RepairShards) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *RepairShards) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *RepairShards) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *RepairShards) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *RepairShards) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *RepairShards) GetPartNumber() uint32 {
+	if x != nil {
+		return x.PartNumber
+	}
+	return 0
+}
+
+func (x *RepairShards) GetDataId() string {
+	if x != nil {
+		return x.DataId
+	}
+	return ""
+}
+
+func (x *RepairShards) GetMoves() []*ShardMove {
+	if x != nil {
+		return x.Moves
+	}
+	return nil
+}
+
+func (x *RepairShards) GetUnderSpread() bool {
+	if x != nil {
+		return x.UnderSpread
+	}
+	return false
+}
+
+func (x *RepairShards) GetUnixNano() int64 {
+	if x != nil {
+		return x.UnixNano
+	}
+	return 0
+}
+
+// SetHealPaused pauses or resumes the repairer (cairn admin heal pause).
+// It is committed so that a new leader honours it.
+type SetHealPaused struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Paused        bool                   `protobuf:"varint,1,opt,name=paused,proto3" json:"paused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetHealPaused) Reset() {
+	*x = SetHealPaused{}
+	mi := &file_metapb_meta_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetHealPaused) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetHealPaused) ProtoMessage() {}
+
+func (x *SetHealPaused) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetHealPaused.ProtoReflect.Descriptor instead.
+func (*SetHealPaused) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SetHealPaused) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
 type CommandResult struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Code    ErrorCode              `protobuf:"varint,1,opt,name=code,proto3,enum=cairn.meta.v1.ErrorCode" json:"code,omitempty"`
@@ -3031,7 +3576,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_metapb_meta_proto_msgTypes[33]
+	mi := &file_metapb_meta_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3043,7 +3588,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[33]
+	mi := &file_metapb_meta_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3056,7 +3601,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{33}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CommandResult) GetCode() ErrorCode {
@@ -3087,6 +3632,547 @@ func (x *CommandResult) GetPrevious() *ObjectVersion {
 	return nil
 }
 
+type ShardReport struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	NodeId  string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DriveId string                 `protobuf:"bytes,2,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	// "<data_id>.<index>".
+	ShardId string      `protobuf:"bytes,3,opt,name=shard_id,json=shardId,proto3" json:"shard_id,omitempty"`
+	Health  ShardHealth `protobuf:"varint,4,opt,name=health,proto3,enum=cairn.meta.v1.ShardHealth" json:"health,omitempty"`
+	// The digest the node computed for the shard, when it read all of it.
+	Digest        []byte `protobuf:"bytes,5,opt,name=digest,proto3" json:"digest,omitempty"`
+	Detail        string `protobuf:"bytes,6,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardReport) Reset() {
+	*x = ShardReport{}
+	mi := &file_metapb_meta_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardReport) ProtoMessage() {}
+
+func (x *ShardReport) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardReport.ProtoReflect.Descriptor instead.
+func (*ShardReport) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ShardReport) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ShardReport) GetDriveId() string {
+	if x != nil {
+		return x.DriveId
+	}
+	return ""
+}
+
+func (x *ShardReport) GetShardId() string {
+	if x != nil {
+		return x.ShardId
+	}
+	return ""
+}
+
+func (x *ShardReport) GetHealth() ShardHealth {
+	if x != nil {
+		return x.Health
+	}
+	return ShardHealth_SHARD_OK
+}
+
+func (x *ShardReport) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *ShardReport) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+type ReportShardsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The reporter, for logs: a storage node ID or "gateway".
+	Reporter      string         `protobuf:"bytes,1,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	Shards        []*ShardReport `protobuf:"bytes,2,rep,name=shards,proto3" json:"shards,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportShardsRequest) Reset() {
+	*x = ReportShardsRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportShardsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportShardsRequest) ProtoMessage() {}
+
+func (x *ReportShardsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportShardsRequest.ProtoReflect.Descriptor instead.
+func (*ReportShardsRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ReportShardsRequest) GetReporter() string {
+	if x != nil {
+		return x.Reporter
+	}
+	return ""
+}
+
+func (x *ReportShardsRequest) GetShards() []*ShardReport {
+	if x != nil {
+		return x.Shards
+	}
+	return nil
+}
+
+type ReportShardsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Reports the leader queued for repair.
+	Queued        uint32 `protobuf:"varint,1,opt,name=queued,proto3" json:"queued,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportShardsResponse) Reset() {
+	*x = ReportShardsResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportShardsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportShardsResponse) ProtoMessage() {}
+
+func (x *ReportShardsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportShardsResponse.ProtoReflect.Descriptor instead.
+func (*ReportShardsResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ReportShardsResponse) GetQueued() uint32 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+type HealStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HealStatusRequest) Reset() {
+	*x = HealStatusRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HealStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HealStatusRequest) ProtoMessage() {}
+
+func (x *HealStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HealStatusRequest.ProtoReflect.Descriptor instead.
+func (*HealStatusRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{42}
+}
+
+type RiskLevel struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Shards still readable of k+m.
+	Surviving      uint32 `protobuf:"varint,1,opt,name=surviving,proto3" json:"surviving,omitempty"`
+	DataShards     uint32 `protobuf:"varint,2,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
+	ParityShards   uint32 `protobuf:"varint,3,opt,name=parity_shards,json=parityShards,proto3" json:"parity_shards,omitempty"`
+	Bodies         uint64 `protobuf:"varint,4,opt,name=bodies,proto3" json:"bodies,omitempty"`
+	BytesToRebuild uint64 `protobuf:"varint,5,opt,name=bytes_to_rebuild,json=bytesToRebuild,proto3" json:"bytes_to_rebuild,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RiskLevel) Reset() {
+	*x = RiskLevel{}
+	mi := &file_metapb_meta_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RiskLevel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RiskLevel) ProtoMessage() {}
+
+func (x *RiskLevel) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RiskLevel.ProtoReflect.Descriptor instead.
+func (*RiskLevel) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *RiskLevel) GetSurviving() uint32 {
+	if x != nil {
+		return x.Surviving
+	}
+	return 0
+}
+
+func (x *RiskLevel) GetDataShards() uint32 {
+	if x != nil {
+		return x.DataShards
+	}
+	return 0
+}
+
+func (x *RiskLevel) GetParityShards() uint32 {
+	if x != nil {
+		return x.ParityShards
+	}
+	return 0
+}
+
+func (x *RiskLevel) GetBodies() uint64 {
+	if x != nil {
+		return x.Bodies
+	}
+	return 0
+}
+
+func (x *RiskLevel) GetBytesToRebuild() uint64 {
+	if x != nil {
+		return x.BytesToRebuild
+	}
+	return 0
+}
+
+type HealStatusResponse struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Paused bool                   `protobuf:"varint,1,opt,name=paused,proto3" json:"paused,omitempty"`
+	// A scan of the metadata is under way; the figures may still grow.
+	Scanning bool `protobuf:"varint,2,opt,name=scanning,proto3" json:"scanning,omitempty"`
+	// Bodies below full redundancy, most at risk first.
+	AtRisk         []*RiskLevel `protobuf:"bytes,3,rep,name=at_risk,json=atRisk,proto3" json:"at_risk,omitempty"`
+	BytesToRebuild uint64       `protobuf:"varint,4,opt,name=bytes_to_rebuild,json=bytesToRebuild,proto3" json:"bytes_to_rebuild,omitempty"`
+	// Since the leader took over.
+	BytesRebuilt       uint64  `protobuf:"varint,5,opt,name=bytes_rebuilt,json=bytesRebuilt,proto3" json:"bytes_rebuilt,omitempty"`
+	ShardsRebuilt      uint64  `protobuf:"varint,6,opt,name=shards_rebuilt,json=shardsRebuilt,proto3" json:"shards_rebuilt,omitempty"`
+	RepairFailures     uint64  `protobuf:"varint,7,opt,name=repair_failures,json=repairFailures,proto3" json:"repair_failures,omitempty"`
+	RateBytesPerSecond float64 `protobuf:"fixed64,8,opt,name=rate_bytes_per_second,json=rateBytesPerSecond,proto3" json:"rate_bytes_per_second,omitempty"`
+	// -1 when unknown (no rate yet).
+	EtaSeconds       float64 `protobuf:"fixed64,9,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	LastScanUnixNano int64   `protobuf:"varint,10,opt,name=last_scan_unix_nano,json=lastScanUnixNano,proto3" json:"last_scan_unix_nano,omitempty"`
+	LeaderId         string  `protobuf:"bytes,11,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	// Scrub progress: shards verified and damage found by the current or
+	// last pass.
+	ScrubShardsVerified uint64 `protobuf:"varint,12,opt,name=scrub_shards_verified,json=scrubShardsVerified,proto3" json:"scrub_shards_verified,omitempty"`
+	ScrubDamageFound    uint64 `protobuf:"varint,13,opt,name=scrub_damage_found,json=scrubDamageFound,proto3" json:"scrub_damage_found,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *HealStatusResponse) Reset() {
+	*x = HealStatusResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HealStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HealStatusResponse) ProtoMessage() {}
+
+func (x *HealStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HealStatusResponse.ProtoReflect.Descriptor instead.
+func (*HealStatusResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *HealStatusResponse) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *HealStatusResponse) GetScanning() bool {
+	if x != nil {
+		return x.Scanning
+	}
+	return false
+}
+
+func (x *HealStatusResponse) GetAtRisk() []*RiskLevel {
+	if x != nil {
+		return x.AtRisk
+	}
+	return nil
+}
+
+func (x *HealStatusResponse) GetBytesToRebuild() uint64 {
+	if x != nil {
+		return x.BytesToRebuild
+	}
+	return 0
+}
+
+func (x *HealStatusResponse) GetBytesRebuilt() uint64 {
+	if x != nil {
+		return x.BytesRebuilt
+	}
+	return 0
+}
+
+func (x *HealStatusResponse) GetShardsRebuilt() uint64 {
+	if x != nil {
+		return x.ShardsRebuilt
+	}
+	return 0
+}
+
+func (x *HealStatusResponse) GetRepairFailures() uint64 {
+	if x != nil {
+		return x.RepairFailures
+	}
+	return 0
+}
+
+func (x *HealStatusResponse) GetRateBytesPerSecond() float64 {
+	if x != nil {
+		return x.RateBytesPerSecond
+	}
+	return 0
+}
+
+func (x *HealStatusResponse) GetEtaSeconds() float64 {
+	if x != nil {
+		return x.EtaSeconds
+	}
+	return 0
+}
+
+func (x *HealStatusResponse) GetLastScanUnixNano() int64 {
+	if x != nil {
+		return x.LastScanUnixNano
+	}
+	return 0
+}
+
+func (x *HealStatusResponse) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
+func (x *HealStatusResponse) GetScrubShardsVerified() uint64 {
+	if x != nil {
+		return x.ScrubShardsVerified
+	}
+	return 0
+}
+
+func (x *HealStatusResponse) GetScrubDamageFound() uint64 {
+	if x != nil {
+		return x.ScrubDamageFound
+	}
+	return 0
+}
+
+type ScrubRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for the whole cluster.
+	NodeId        string `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Bucket        string `protobuf:"bytes,2,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScrubRequest) Reset() {
+	*x = ScrubRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScrubRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScrubRequest) ProtoMessage() {}
+
+func (x *ScrubRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScrubRequest.ProtoReflect.Descriptor instead.
+func (*ScrubRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ScrubRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ScrubRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+type ScrubResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Storage nodes (or bodies, for a bucket) the pass was started on.
+	Started       uint32 `protobuf:"varint,1,opt,name=started,proto3" json:"started,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScrubResponse) Reset() {
+	*x = ScrubResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScrubResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScrubResponse) ProtoMessage() {}
+
+func (x *ScrubResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScrubResponse.ProtoReflect.Descriptor instead.
+func (*ScrubResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *ScrubResponse) GetStarted() uint32 {
+	if x != nil {
+		return x.Started
+	}
+	return 0
+}
+
 type ListObjectVersionsRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Bucket    string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
@@ -3102,7 +4188,7 @@ type ListObjectVersionsRequest struct {
 
 func (x *ListObjectVersionsRequest) Reset() {
 	*x = ListObjectVersionsRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[34]
+	mi := &file_metapb_meta_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3114,7 +4200,7 @@ func (x *ListObjectVersionsRequest) String() string {
 func (*ListObjectVersionsRequest) ProtoMessage() {}
 
 func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[34]
+	mi := &file_metapb_meta_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3127,7 +4213,7 @@ func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListObjectVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{34}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListObjectVersionsRequest) GetBucket() string {
@@ -3187,7 +4273,7 @@ type ListObjectVersionsResponse struct {
 
 func (x *ListObjectVersionsResponse) Reset() {
 	*x = ListObjectVersionsResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[35]
+	mi := &file_metapb_meta_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3199,7 +4285,7 @@ func (x *ListObjectVersionsResponse) String() string {
 func (*ListObjectVersionsResponse) ProtoMessage() {}
 
 func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[35]
+	mi := &file_metapb_meta_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3212,7 +4298,7 @@ func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListObjectVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{35}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListObjectVersionsResponse) GetCode() ErrorCode {
@@ -3266,7 +4352,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[36]
+	mi := &file_metapb_meta_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3278,7 +4364,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[36]
+	mi := &file_metapb_meta_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3291,7 +4377,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{36}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *GetUserRequest) GetAccessKey() string {
@@ -3311,7 +4397,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[37]
+	mi := &file_metapb_meta_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3323,7 +4409,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[37]
+	mi := &file_metapb_meta_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3336,7 +4422,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{37}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetUserResponse) GetCode() ErrorCode {
@@ -3361,7 +4447,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[38]
+	mi := &file_metapb_meta_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3373,7 +4459,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[38]
+	mi := &file_metapb_meta_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3386,7 +4472,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{38}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{51}
 }
 
 type ListUsersResponse struct {
@@ -3398,7 +4484,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[39]
+	mi := &file_metapb_meta_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3410,7 +4496,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[39]
+	mi := &file_metapb_meta_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3423,7 +4509,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{39}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -3447,7 +4533,7 @@ type GetMultipartUploadRequest struct {
 
 func (x *GetMultipartUploadRequest) Reset() {
 	*x = GetMultipartUploadRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[40]
+	mi := &file_metapb_meta_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3459,7 +4545,7 @@ func (x *GetMultipartUploadRequest) String() string {
 func (*GetMultipartUploadRequest) ProtoMessage() {}
 
 func (x *GetMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[40]
+	mi := &file_metapb_meta_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3472,7 +4558,7 @@ func (x *GetMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{40}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetMultipartUploadRequest) GetBucket() string {
@@ -3522,7 +4608,7 @@ type GetMultipartUploadResponse struct {
 
 func (x *GetMultipartUploadResponse) Reset() {
 	*x = GetMultipartUploadResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[41]
+	mi := &file_metapb_meta_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3534,7 +4620,7 @@ func (x *GetMultipartUploadResponse) String() string {
 func (*GetMultipartUploadResponse) ProtoMessage() {}
 
 func (x *GetMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[41]
+	mi := &file_metapb_meta_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3547,7 +4633,7 @@ func (x *GetMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*GetMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{41}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetMultipartUploadResponse) GetCode() ErrorCode {
@@ -3592,7 +4678,7 @@ type ListMultipartUploadsRequest struct {
 
 func (x *ListMultipartUploadsRequest) Reset() {
 	*x = ListMultipartUploadsRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[42]
+	mi := &file_metapb_meta_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3604,7 +4690,7 @@ func (x *ListMultipartUploadsRequest) String() string {
 func (*ListMultipartUploadsRequest) ProtoMessage() {}
 
 func (x *ListMultipartUploadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[42]
+	mi := &file_metapb_meta_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3617,7 +4703,7 @@ func (x *ListMultipartUploadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMultipartUploadsRequest.ProtoReflect.Descriptor instead.
 func (*ListMultipartUploadsRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{42}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListMultipartUploadsRequest) GetBucket() string {
@@ -3676,7 +4762,7 @@ type ListMultipartUploadsResponse struct {
 
 func (x *ListMultipartUploadsResponse) Reset() {
 	*x = ListMultipartUploadsResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[43]
+	mi := &file_metapb_meta_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3688,7 +4774,7 @@ func (x *ListMultipartUploadsResponse) String() string {
 func (*ListMultipartUploadsResponse) ProtoMessage() {}
 
 func (x *ListMultipartUploadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[43]
+	mi := &file_metapb_meta_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3701,7 +4787,7 @@ func (x *ListMultipartUploadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMultipartUploadsResponse.ProtoReflect.Descriptor instead.
 func (*ListMultipartUploadsResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{43}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListMultipartUploadsResponse) GetCode() ErrorCode {
@@ -3755,7 +4841,7 @@ type ProposeRequest struct {
 
 func (x *ProposeRequest) Reset() {
 	*x = ProposeRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[44]
+	mi := &file_metapb_meta_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3767,7 +4853,7 @@ func (x *ProposeRequest) String() string {
 func (*ProposeRequest) ProtoMessage() {}
 
 func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[44]
+	mi := &file_metapb_meta_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3780,7 +4866,7 @@ func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{44}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ProposeRequest) GetCommand() *Command {
@@ -3799,7 +4885,7 @@ type ProposeResponse struct {
 
 func (x *ProposeResponse) Reset() {
 	*x = ProposeResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[45]
+	mi := &file_metapb_meta_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3811,7 +4897,7 @@ func (x *ProposeResponse) String() string {
 func (*ProposeResponse) ProtoMessage() {}
 
 func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[45]
+	mi := &file_metapb_meta_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3824,7 +4910,7 @@ func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeResponse.ProtoReflect.Descriptor instead.
 func (*ProposeResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{45}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ProposeResponse) GetResult() *CommandResult {
@@ -3843,7 +4929,7 @@ type GetBucketRequest struct {
 
 func (x *GetBucketRequest) Reset() {
 	*x = GetBucketRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[46]
+	mi := &file_metapb_meta_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3855,7 +4941,7 @@ func (x *GetBucketRequest) String() string {
 func (*GetBucketRequest) ProtoMessage() {}
 
 func (x *GetBucketRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[46]
+	mi := &file_metapb_meta_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3868,7 +4954,7 @@ func (x *GetBucketRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBucketRequest.ProtoReflect.Descriptor instead.
 func (*GetBucketRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{46}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetBucketRequest) GetName() string {
@@ -3888,7 +4974,7 @@ type GetBucketResponse struct {
 
 func (x *GetBucketResponse) Reset() {
 	*x = GetBucketResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[47]
+	mi := &file_metapb_meta_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3900,7 +4986,7 @@ func (x *GetBucketResponse) String() string {
 func (*GetBucketResponse) ProtoMessage() {}
 
 func (x *GetBucketResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[47]
+	mi := &file_metapb_meta_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3913,7 +4999,7 @@ func (x *GetBucketResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBucketResponse.ProtoReflect.Descriptor instead.
 func (*GetBucketResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{47}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetBucketResponse) GetCode() ErrorCode {
@@ -3938,7 +5024,7 @@ type ListBucketsRequest struct {
 
 func (x *ListBucketsRequest) Reset() {
 	*x = ListBucketsRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[48]
+	mi := &file_metapb_meta_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3950,7 +5036,7 @@ func (x *ListBucketsRequest) String() string {
 func (*ListBucketsRequest) ProtoMessage() {}
 
 func (x *ListBucketsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[48]
+	mi := &file_metapb_meta_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3963,7 +5049,7 @@ func (x *ListBucketsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBucketsRequest.ProtoReflect.Descriptor instead.
 func (*ListBucketsRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{48}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{61}
 }
 
 type ListBucketsResponse struct {
@@ -3975,7 +5061,7 @@ type ListBucketsResponse struct {
 
 func (x *ListBucketsResponse) Reset() {
 	*x = ListBucketsResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[49]
+	mi := &file_metapb_meta_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3987,7 +5073,7 @@ func (x *ListBucketsResponse) String() string {
 func (*ListBucketsResponse) ProtoMessage() {}
 
 func (x *ListBucketsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[49]
+	mi := &file_metapb_meta_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4000,7 +5086,7 @@ func (x *ListBucketsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBucketsResponse.ProtoReflect.Descriptor instead.
 func (*ListBucketsResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{49}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListBucketsResponse) GetBuckets() []*Bucket {
@@ -4022,7 +5108,7 @@ type GetObjectRequest struct {
 
 func (x *GetObjectRequest) Reset() {
 	*x = GetObjectRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[50]
+	mi := &file_metapb_meta_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4034,7 +5120,7 @@ func (x *GetObjectRequest) String() string {
 func (*GetObjectRequest) ProtoMessage() {}
 
 func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[50]
+	mi := &file_metapb_meta_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4047,7 +5133,7 @@ func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectRequest.ProtoReflect.Descriptor instead.
 func (*GetObjectRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{50}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetObjectRequest) GetBucket() string {
@@ -4081,7 +5167,7 @@ type GetObjectResponse struct {
 
 func (x *GetObjectResponse) Reset() {
 	*x = GetObjectResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[51]
+	mi := &file_metapb_meta_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4093,7 +5179,7 @@ func (x *GetObjectResponse) String() string {
 func (*GetObjectResponse) ProtoMessage() {}
 
 func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[51]
+	mi := &file_metapb_meta_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4106,7 +5192,7 @@ func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectResponse.ProtoReflect.Descriptor instead.
 func (*GetObjectResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{51}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetObjectResponse) GetCode() ErrorCode {
@@ -4138,7 +5224,7 @@ type ListObjectsRequest struct {
 
 func (x *ListObjectsRequest) Reset() {
 	*x = ListObjectsRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[52]
+	mi := &file_metapb_meta_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4150,7 +5236,7 @@ func (x *ListObjectsRequest) String() string {
 func (*ListObjectsRequest) ProtoMessage() {}
 
 func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[52]
+	mi := &file_metapb_meta_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4163,7 +5249,7 @@ func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsRequest.ProtoReflect.Descriptor instead.
 func (*ListObjectsRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{52}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListObjectsRequest) GetBucket() string {
@@ -4217,7 +5303,7 @@ type ListObjectsResponse struct {
 
 func (x *ListObjectsResponse) Reset() {
 	*x = ListObjectsResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[53]
+	mi := &file_metapb_meta_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4229,7 +5315,7 @@ func (x *ListObjectsResponse) String() string {
 func (*ListObjectsResponse) ProtoMessage() {}
 
 func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[53]
+	mi := &file_metapb_meta_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4242,7 +5328,7 @@ func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsResponse.ProtoReflect.Descriptor instead.
 func (*ListObjectsResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{53}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ListObjectsResponse) GetCode() ErrorCode {
@@ -4288,7 +5374,7 @@ type GetClusterMapRequest struct {
 
 func (x *GetClusterMapRequest) Reset() {
 	*x = GetClusterMapRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[54]
+	mi := &file_metapb_meta_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4300,7 +5386,7 @@ func (x *GetClusterMapRequest) String() string {
 func (*GetClusterMapRequest) ProtoMessage() {}
 
 func (x *GetClusterMapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[54]
+	mi := &file_metapb_meta_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4313,7 +5399,7 @@ func (x *GetClusterMapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterMapRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterMapRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{54}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{67}
 }
 
 type GetClusterMapResponse struct {
@@ -4325,7 +5411,7 @@ type GetClusterMapResponse struct {
 
 func (x *GetClusterMapResponse) Reset() {
 	*x = GetClusterMapResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[55]
+	mi := &file_metapb_meta_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4337,7 +5423,7 @@ func (x *GetClusterMapResponse) String() string {
 func (*GetClusterMapResponse) ProtoMessage() {}
 
 func (x *GetClusterMapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[55]
+	mi := &file_metapb_meta_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4350,7 +5436,7 @@ func (x *GetClusterMapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterMapResponse.ProtoReflect.Descriptor instead.
 func (*GetClusterMapResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{55}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *GetClusterMapResponse) GetMap() *ClusterMap {
@@ -4369,7 +5455,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[56]
+	mi := &file_metapb_meta_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4381,7 +5467,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[56]
+	mi := &file_metapb_meta_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4394,7 +5480,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{56}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *HeartbeatRequest) GetNode() *Node {
@@ -4413,7 +5499,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[57]
+	mi := &file_metapb_meta_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4425,7 +5511,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[57]
+	mi := &file_metapb_meta_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4438,7 +5524,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{57}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *HeartbeatResponse) GetEpoch() uint64 {
@@ -4456,7 +5542,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[58]
+	mi := &file_metapb_meta_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4468,7 +5554,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[58]
+	mi := &file_metapb_meta_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4481,7 +5567,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{58}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{71}
 }
 
 type StatusResponse struct {
@@ -4500,7 +5586,7 @@ type StatusResponse struct {
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[59]
+	mi := &file_metapb_meta_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4512,7 +5598,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[59]
+	mi := &file_metapb_meta_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4525,7 +5611,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{59}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -4579,7 +5665,7 @@ type UnknownDataRequest struct {
 
 func (x *UnknownDataRequest) Reset() {
 	*x = UnknownDataRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[60]
+	mi := &file_metapb_meta_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4591,7 +5677,7 @@ func (x *UnknownDataRequest) String() string {
 func (*UnknownDataRequest) ProtoMessage() {}
 
 func (x *UnknownDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[60]
+	mi := &file_metapb_meta_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4604,7 +5690,7 @@ func (x *UnknownDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnknownDataRequest.ProtoReflect.Descriptor instead.
 func (*UnknownDataRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{60}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *UnknownDataRequest) GetDataIds() []string {
@@ -4624,7 +5710,7 @@ type UnknownDataResponse struct {
 
 func (x *UnknownDataResponse) Reset() {
 	*x = UnknownDataResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[61]
+	mi := &file_metapb_meta_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4636,7 +5722,7 @@ func (x *UnknownDataResponse) String() string {
 func (*UnknownDataResponse) ProtoMessage() {}
 
 func (x *UnknownDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[61]
+	mi := &file_metapb_meta_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4649,7 +5735,7 @@ func (x *UnknownDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnknownDataResponse.ProtoReflect.Descriptor instead.
 func (*UnknownDataResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{61}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *UnknownDataResponse) GetUnknown() []string {
@@ -4721,8 +5807,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"block_size\x18\x03 \x01(\rR\tblockSize\"D\n" +
 	"\x0eShardPlacement\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
-	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\xf9\n" +
-	"\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\x9e\v\n" +
 	"\rObjectVersion\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -4757,7 +5842,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"legal_hold\x18\x19 \x01(\bR\tlegalHold\x12-\n" +
 	"\x05parts\x18\x1a \x03(\v2\x17.cairn.meta.v1.PartInfoR\x05parts\x12#\n" +
 	"\rchecksum_type\x18\x1b \x01(\tR\fchecksumType\x12\x1b\n" +
-	"\tis_latest\x18\x1c \x01(\bR\bisLatest\x1a:\n" +
+	"\tis_latest\x18\x1c \x01(\bR\bisLatest\x12#\n" +
+	"\rshard_digests\x18\x1d \x03(\fR\fshardDigests\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
@@ -4781,7 +5867,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x12bucket_key_enabled\x18\x05 \x01(\bR\x10bucketKeyEnabled\x12(\n" +
 	"\x10customer_key_md5\x18\x06 \x01(\tR\x0ecustomerKeyMd5\x12!\n" +
 	"\fpackage_size\x18\a \x01(\rR\vpackageSize\x12\x14\n" +
-	"\x05nonce\x18\b \x01(\fR\x05nonce\"\xdb\x03\n" +
+	"\x05nonce\x18\b \x01(\fR\x05nonce\"\x80\x04\n" +
 	"\bPartInfo\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\rR\x06number\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x12\n" +
@@ -4796,7 +5882,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\n" +
 	"encryption\x18\n" +
 	" \x01(\v2\x19.cairn.meta.v1.EncryptionR\n" +
-	"encryption\x1a<\n" +
+	"encryption\x12#\n" +
+	"\rshard_digests\x18\v \x03(\fR\fshardDigests\x1a<\n" +
 	"\x0eChecksumsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf1\x01\n" +
@@ -4813,13 +5900,14 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x11secret_ciphertext\x18\x02 \x01(\fR\x10secretCiphertext\x12!\n" +
 	"\fcanonical_id\x18\x03 \x01(\tR\vcanonicalId\x12!\n" +
 	"\fdisplay_name\x18\x04 \x01(\tR\vdisplayName\x12*\n" +
-	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNano\"\x99\x01\n" +
+	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNano\"\xaf\x01\n" +
 	"\x05Drive\x12\x19\n" +
 	"\bdrive_id\x18\x01 \x01(\tR\adriveId\x12%\n" +
 	"\x0ecapacity_bytes\x18\x02 \x01(\x04R\rcapacityBytes\x12\x1d\n" +
 	"\n" +
 	"free_bytes\x18\x03 \x01(\x04R\tfreeBytes\x12/\n" +
-	"\x05state\x18\x04 \x01(\x0e2\x19.cairn.meta.v1.DriveStateR\x05state\"\x81\x02\n" +
+	"\x05state\x18\x04 \x01(\x0e2\x19.cairn.meta.v1.DriveStateR\x05state\x12\x14\n" +
+	"\x05fault\x18\x05 \x01(\tR\x05fault\"\xc6\x02\n" +
 	"\x04Node\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
 	"\x04addr\x18\x02 \x01(\tR\x04addr\x12%\n" +
@@ -4827,7 +5915,9 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x06drives\x18\x04 \x03(\v2\x14.cairn.meta.v1.DriveR\x06drives\x127\n" +
 	"\x18last_heartbeat_unix_nano\x18\x05 \x01(\x03R\x15lastHeartbeatUnixNano\x12.\n" +
 	"\x05state\x18\x06 \x01(\x0e2\x18.cairn.meta.v1.NodeStateR\x05state\x12\x0e\n" +
-	"\x02up\x18\a \x01(\bR\x02up\"M\n" +
+	"\x02up\x18\a \x01(\bR\x02up\x12\x12\n" +
+	"\x04down\x18\b \x01(\bR\x04down\x12/\n" +
+	"\x14down_since_unix_nano\x18\t \x01(\x03R\x11downSinceUnixNano\"M\n" +
 	"\n" +
 	"ClusterMap\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12)\n" +
@@ -4836,7 +5926,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x17\n" +
 	"\adata_id\x18\x02 \x01(\tR\x06dataId\x125\n" +
 	"\x06shards\x18\x03 \x03(\v2\x1d.cairn.meta.v1.ShardPlacementR\x06shards\x12,\n" +
-	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\"\xdf\a\n" +
+	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\"\xf5\t\n" +
 	"\aCommand\x12B\n" +
 	"\rcreate_bucket\x18\x01 \x01(\v2\x1b.cairn.meta.v1.CreateBucketH\x00R\fcreateBucket\x12B\n" +
 	"\rdelete_bucket\x18\x02 \x01(\v2\x1b.cairn.meta.v1.DeleteBucketH\x00R\fdeleteBucket\x129\n" +
@@ -4854,7 +5944,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x17create_multipart_upload\x18\v \x01(\v2$.cairn.meta.v1.CreateMultipartUploadH\x00R\x15createMultipartUpload\x123\n" +
 	"\bput_part\x18\f \x01(\v2\x16.cairn.meta.v1.PutPartH\x00R\aputPart\x12d\n" +
 	"\x19complete_multipart_upload\x18\r \x01(\v2&.cairn.meta.v1.CompleteMultipartUploadH\x00R\x17completeMultipartUpload\x12[\n" +
-	"\x16abort_multipart_upload\x18\x0e \x01(\v2#.cairn.meta.v1.AbortMultipartUploadH\x00R\x14abortMultipartUploadB\x04\n" +
+	"\x16abort_multipart_upload\x18\x0e \x01(\v2#.cairn.meta.v1.AbortMultipartUploadH\x00R\x14abortMultipartUpload\x12@\n" +
+	"\rset_node_down\x18\x0f \x01(\v2\x1a.cairn.meta.v1.SetNodeDownH\x00R\vsetNodeDown\x12F\n" +
+	"\x0fset_drive_state\x18\x10 \x01(\v2\x1c.cairn.meta.v1.SetDriveStateH\x00R\rsetDriveState\x12B\n" +
+	"\rrepair_shards\x18\x11 \x01(\v2\x1b.cairn.meta.v1.RepairShardsH\x00R\frepairShards\x12F\n" +
+	"\x0fset_heal_paused\x18\x12 \x01(\v2\x1c.cairn.meta.v1.SetHealPausedH\x00R\rsetHealPausedB\x04\n" +
 	"\x02op\"=\n" +
 	"\fCreateBucket\x12-\n" +
 	"\x06bucket\x18\x01 \x01(\v2\x15.cairn.meta.v1.BucketR\x06bucket\"\"\n" +
@@ -4923,12 +6017,81 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\v2\x13.cairn.meta.v1.NodeR\x04node\x12\x1b\n" +
 	"\tunix_nano\x18\x02 \x01(\x03R\bunixNano\"\x1b\n" +
 	"\x05AckGC\x12\x12\n" +
-	"\x04seqs\x18\x01 \x03(\x04R\x04seqs\"\xc9\x01\n" +
+	"\x04seqs\x18\x01 \x03(\x04R\x04seqs\"W\n" +
+	"\vSetNodeDown\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04down\x18\x02 \x01(\bR\x04down\x12\x1b\n" +
+	"\tunix_nano\x18\x03 \x01(\x03R\bunixNano\"\x8c\x01\n" +
+	"\rSetDriveState\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\x12/\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x19.cairn.meta.v1.DriveStateR\x05state\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x9b\x01\n" +
+	"\tShardMove\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\rR\x05index\x121\n" +
+	"\x04from\x18\x02 \x01(\v2\x1d.cairn.meta.v1.ShardPlacementR\x04from\x12-\n" +
+	"\x02to\x18\x03 \x01(\v2\x1d.cairn.meta.v1.ShardPlacementR\x02to\x12\x16\n" +
+	"\x06digest\x18\x04 \x01(\fR\x06digest\"\x9e\x02\n" +
+	"\fRepairShards\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x12\x1b\n" +
+	"\tupload_id\x18\x04 \x01(\tR\buploadId\x12\x1f\n" +
+	"\vpart_number\x18\x05 \x01(\rR\n" +
+	"partNumber\x12\x17\n" +
+	"\adata_id\x18\x06 \x01(\tR\x06dataId\x12.\n" +
+	"\x05moves\x18\a \x03(\v2\x18.cairn.meta.v1.ShardMoveR\x05moves\x12!\n" +
+	"\funder_spread\x18\b \x01(\bR\vunderSpread\x12\x1b\n" +
+	"\tunix_nano\x18\t \x01(\x03R\bunixNano\"'\n" +
+	"\rSetHealPaused\x12\x16\n" +
+	"\x06paused\x18\x01 \x01(\bR\x06paused\"\xc9\x01\n" +
 	"\rCommandResult\x12,\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x18.cairn.meta.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x126\n" +
 	"\aversion\x18\x03 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\aversion\x128\n" +
-	"\bprevious\x18\x04 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\bprevious\"\xcf\x01\n" +
+	"\bprevious\x18\x04 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\bprevious\"\xc0\x01\n" +
+	"\vShardReport\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\x12\x19\n" +
+	"\bshard_id\x18\x03 \x01(\tR\ashardId\x122\n" +
+	"\x06health\x18\x04 \x01(\x0e2\x1a.cairn.meta.v1.ShardHealthR\x06health\x12\x16\n" +
+	"\x06digest\x18\x05 \x01(\fR\x06digest\x12\x16\n" +
+	"\x06detail\x18\x06 \x01(\tR\x06detail\"e\n" +
+	"\x13ReportShardsRequest\x12\x1a\n" +
+	"\breporter\x18\x01 \x01(\tR\breporter\x122\n" +
+	"\x06shards\x18\x02 \x03(\v2\x1a.cairn.meta.v1.ShardReportR\x06shards\".\n" +
+	"\x14ReportShardsResponse\x12\x16\n" +
+	"\x06queued\x18\x01 \x01(\rR\x06queued\"\x13\n" +
+	"\x11HealStatusRequest\"\xb1\x01\n" +
+	"\tRiskLevel\x12\x1c\n" +
+	"\tsurviving\x18\x01 \x01(\rR\tsurviving\x12\x1f\n" +
+	"\vdata_shards\x18\x02 \x01(\rR\n" +
+	"dataShards\x12#\n" +
+	"\rparity_shards\x18\x03 \x01(\rR\fparityShards\x12\x16\n" +
+	"\x06bodies\x18\x04 \x01(\x04R\x06bodies\x12(\n" +
+	"\x10bytes_to_rebuild\x18\x05 \x01(\x04R\x0ebytesToRebuild\"\x9c\x04\n" +
+	"\x12HealStatusResponse\x12\x16\n" +
+	"\x06paused\x18\x01 \x01(\bR\x06paused\x12\x1a\n" +
+	"\bscanning\x18\x02 \x01(\bR\bscanning\x121\n" +
+	"\aat_risk\x18\x03 \x03(\v2\x18.cairn.meta.v1.RiskLevelR\x06atRisk\x12(\n" +
+	"\x10bytes_to_rebuild\x18\x04 \x01(\x04R\x0ebytesToRebuild\x12#\n" +
+	"\rbytes_rebuilt\x18\x05 \x01(\x04R\fbytesRebuilt\x12%\n" +
+	"\x0eshards_rebuilt\x18\x06 \x01(\x04R\rshardsRebuilt\x12'\n" +
+	"\x0frepair_failures\x18\a \x01(\x04R\x0erepairFailures\x121\n" +
+	"\x15rate_bytes_per_second\x18\b \x01(\x01R\x12rateBytesPerSecond\x12\x1f\n" +
+	"\veta_seconds\x18\t \x01(\x01R\n" +
+	"etaSeconds\x12-\n" +
+	"\x13last_scan_unix_nano\x18\n" +
+	" \x01(\x03R\x10lastScanUnixNano\x12\x1b\n" +
+	"\tleader_id\x18\v \x01(\tR\bleaderId\x122\n" +
+	"\x15scrub_shards_verified\x18\f \x01(\x04R\x13scrubShardsVerified\x12,\n" +
+	"\x12scrub_damage_found\x18\r \x01(\x04R\x10scrubDamageFound\"?\n" +
+	"\fScrubRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x16\n" +
+	"\x06bucket\x18\x02 \x01(\tR\x06bucket\")\n" +
+	"\rScrubResponse\x12\x18\n" +
+	"\astarted\x18\x01 \x01(\rR\astarted\"\xcf\x01\n" +
 	"\x19ListObjectVersionsRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1c\n" +
@@ -5045,7 +6208,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\fDRIVE_FAILED\x10\x02*/\n" +
 	"\tNodeState\x12\x0f\n" +
 	"\vNODE_ACTIVE\x10\x00\x12\x11\n" +
-	"\rNODE_DRAINING\x10\x01*\xd9\x02\n" +
+	"\rNODE_DRAINING\x10\x01*\xe4\x02\n" +
 	"\tErrorCode\x12\x06\n" +
 	"\x02OK\x10\x00\x12\x19\n" +
 	"\x15BUCKET_ALREADY_EXISTS\x10\x01\x12\x12\n" +
@@ -5063,7 +6226,13 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\rACCESS_DENIED\x10\f\x12\x10\n" +
 	"\fNO_SUCH_USER\x10\r\x12\x17\n" +
 	"\x13USER_ALREADY_EXISTS\x10\x0e\x12\x18\n" +
-	"\x14CONDITIONAL_CONFLICT\x10\x0f2\xc6\t\n" +
+	"\x14CONDITIONAL_CONFLICT\x10\x0f\x12\t\n" +
+	"\x05STALE\x10\x10*W\n" +
+	"\vShardHealth\x12\f\n" +
+	"\bSHARD_OK\x10\x00\x12\x11\n" +
+	"\rSHARD_CORRUPT\x10\x01\x12\x11\n" +
+	"\rSHARD_MISSING\x10\x02\x12\x14\n" +
+	"\x10SHARD_UNREADABLE\x10\x032\xb6\v\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -5078,7 +6247,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\tListUsers\x12\x1f.cairn.meta.v1.ListUsersRequest\x1a .cairn.meta.v1.ListUsersResponse\x12i\n" +
 	"\x12GetMultipartUpload\x12(.cairn.meta.v1.GetMultipartUploadRequest\x1a).cairn.meta.v1.GetMultipartUploadResponse\x12o\n" +
 	"\x14ListMultipartUploads\x12*.cairn.meta.v1.ListMultipartUploadsRequest\x1a+.cairn.meta.v1.ListMultipartUploadsResponse\x12T\n" +
-	"\vUnknownData\x12!.cairn.meta.v1.UnknownDataRequest\x1a\".cairn.meta.v1.UnknownDataResponseB(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
+	"\vUnknownData\x12!.cairn.meta.v1.UnknownDataRequest\x1a\".cairn.meta.v1.UnknownDataResponse\x12W\n" +
+	"\fReportShards\x12\".cairn.meta.v1.ReportShardsRequest\x1a#.cairn.meta.v1.ReportShardsResponse\x12Q\n" +
+	"\n" +
+	"HealStatus\x12 .cairn.meta.v1.HealStatusRequest\x1a!.cairn.meta.v1.HealStatusResponse\x12B\n" +
+	"\x05Scrub\x12\x1b.cairn.meta.v1.ScrubRequest\x1a\x1c.cairn.meta.v1.ScrubResponseB(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
 
 var (
 	file_metapb_meta_proto_rawDescOnce sync.Once
@@ -5092,192 +6265,223 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 	return file_metapb_meta_proto_rawDescData
 }
 
-var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
 	(NodeState)(0),                       // 2: cairn.meta.v1.NodeState
 	(ErrorCode)(0),                       // 3: cairn.meta.v1.ErrorCode
-	(*Bucket)(nil),                       // 4: cairn.meta.v1.Bucket
-	(*DefaultRetention)(nil),             // 5: cairn.meta.v1.DefaultRetention
-	(*Grant)(nil),                        // 6: cairn.meta.v1.Grant
-	(*AccessControlList)(nil),            // 7: cairn.meta.v1.AccessControlList
-	(*BucketEncryption)(nil),             // 8: cairn.meta.v1.BucketEncryption
-	(*LifecycleRule)(nil),                // 9: cairn.meta.v1.LifecycleRule
-	(*ErasureProfile)(nil),               // 10: cairn.meta.v1.ErasureProfile
-	(*ShardPlacement)(nil),               // 11: cairn.meta.v1.ShardPlacement
-	(*ObjectVersion)(nil),                // 12: cairn.meta.v1.ObjectVersion
-	(*Encryption)(nil),                   // 13: cairn.meta.v1.Encryption
-	(*PartInfo)(nil),                     // 14: cairn.meta.v1.PartInfo
-	(*MultipartUpload)(nil),              // 15: cairn.meta.v1.MultipartUpload
-	(*User)(nil),                         // 16: cairn.meta.v1.User
-	(*Drive)(nil),                        // 17: cairn.meta.v1.Drive
-	(*Node)(nil),                         // 18: cairn.meta.v1.Node
-	(*ClusterMap)(nil),                   // 19: cairn.meta.v1.ClusterMap
-	(*GCEntry)(nil),                      // 20: cairn.meta.v1.GCEntry
-	(*Command)(nil),                      // 21: cairn.meta.v1.Command
-	(*CreateBucket)(nil),                 // 22: cairn.meta.v1.CreateBucket
-	(*DeleteBucket)(nil),                 // 23: cairn.meta.v1.DeleteBucket
-	(*PutObject)(nil),                    // 24: cairn.meta.v1.PutObject
-	(*DeleteObject)(nil),                 // 25: cairn.meta.v1.DeleteObject
-	(*UpdateBucket)(nil),                 // 26: cairn.meta.v1.UpdateBucket
-	(*UpdateObject)(nil),                 // 27: cairn.meta.v1.UpdateObject
-	(*PutUser)(nil),                      // 28: cairn.meta.v1.PutUser
-	(*DeleteUser)(nil),                   // 29: cairn.meta.v1.DeleteUser
-	(*CreateMultipartUpload)(nil),        // 30: cairn.meta.v1.CreateMultipartUpload
-	(*PutPart)(nil),                      // 31: cairn.meta.v1.PutPart
-	(*CompletePart)(nil),                 // 32: cairn.meta.v1.CompletePart
-	(*CompleteMultipartUpload)(nil),      // 33: cairn.meta.v1.CompleteMultipartUpload
-	(*AbortMultipartUpload)(nil),         // 34: cairn.meta.v1.AbortMultipartUpload
-	(*NodeHeartbeat)(nil),                // 35: cairn.meta.v1.NodeHeartbeat
-	(*AckGC)(nil),                        // 36: cairn.meta.v1.AckGC
-	(*CommandResult)(nil),                // 37: cairn.meta.v1.CommandResult
-	(*ListObjectVersionsRequest)(nil),    // 38: cairn.meta.v1.ListObjectVersionsRequest
-	(*ListObjectVersionsResponse)(nil),   // 39: cairn.meta.v1.ListObjectVersionsResponse
-	(*GetUserRequest)(nil),               // 40: cairn.meta.v1.GetUserRequest
-	(*GetUserResponse)(nil),              // 41: cairn.meta.v1.GetUserResponse
-	(*ListUsersRequest)(nil),             // 42: cairn.meta.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),            // 43: cairn.meta.v1.ListUsersResponse
-	(*GetMultipartUploadRequest)(nil),    // 44: cairn.meta.v1.GetMultipartUploadRequest
-	(*GetMultipartUploadResponse)(nil),   // 45: cairn.meta.v1.GetMultipartUploadResponse
-	(*ListMultipartUploadsRequest)(nil),  // 46: cairn.meta.v1.ListMultipartUploadsRequest
-	(*ListMultipartUploadsResponse)(nil), // 47: cairn.meta.v1.ListMultipartUploadsResponse
-	(*ProposeRequest)(nil),               // 48: cairn.meta.v1.ProposeRequest
-	(*ProposeResponse)(nil),              // 49: cairn.meta.v1.ProposeResponse
-	(*GetBucketRequest)(nil),             // 50: cairn.meta.v1.GetBucketRequest
-	(*GetBucketResponse)(nil),            // 51: cairn.meta.v1.GetBucketResponse
-	(*ListBucketsRequest)(nil),           // 52: cairn.meta.v1.ListBucketsRequest
-	(*ListBucketsResponse)(nil),          // 53: cairn.meta.v1.ListBucketsResponse
-	(*GetObjectRequest)(nil),             // 54: cairn.meta.v1.GetObjectRequest
-	(*GetObjectResponse)(nil),            // 55: cairn.meta.v1.GetObjectResponse
-	(*ListObjectsRequest)(nil),           // 56: cairn.meta.v1.ListObjectsRequest
-	(*ListObjectsResponse)(nil),          // 57: cairn.meta.v1.ListObjectsResponse
-	(*GetClusterMapRequest)(nil),         // 58: cairn.meta.v1.GetClusterMapRequest
-	(*GetClusterMapResponse)(nil),        // 59: cairn.meta.v1.GetClusterMapResponse
-	(*HeartbeatRequest)(nil),             // 60: cairn.meta.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),            // 61: cairn.meta.v1.HeartbeatResponse
-	(*StatusRequest)(nil),                // 62: cairn.meta.v1.StatusRequest
-	(*StatusResponse)(nil),               // 63: cairn.meta.v1.StatusResponse
-	(*UnknownDataRequest)(nil),           // 64: cairn.meta.v1.UnknownDataRequest
-	(*UnknownDataResponse)(nil),          // 65: cairn.meta.v1.UnknownDataResponse
-	nil,                                  // 66: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 67: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 68: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 69: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 70: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 71: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 72: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(ShardHealth)(0),                     // 4: cairn.meta.v1.ShardHealth
+	(*Bucket)(nil),                       // 5: cairn.meta.v1.Bucket
+	(*DefaultRetention)(nil),             // 6: cairn.meta.v1.DefaultRetention
+	(*Grant)(nil),                        // 7: cairn.meta.v1.Grant
+	(*AccessControlList)(nil),            // 8: cairn.meta.v1.AccessControlList
+	(*BucketEncryption)(nil),             // 9: cairn.meta.v1.BucketEncryption
+	(*LifecycleRule)(nil),                // 10: cairn.meta.v1.LifecycleRule
+	(*ErasureProfile)(nil),               // 11: cairn.meta.v1.ErasureProfile
+	(*ShardPlacement)(nil),               // 12: cairn.meta.v1.ShardPlacement
+	(*ObjectVersion)(nil),                // 13: cairn.meta.v1.ObjectVersion
+	(*Encryption)(nil),                   // 14: cairn.meta.v1.Encryption
+	(*PartInfo)(nil),                     // 15: cairn.meta.v1.PartInfo
+	(*MultipartUpload)(nil),              // 16: cairn.meta.v1.MultipartUpload
+	(*User)(nil),                         // 17: cairn.meta.v1.User
+	(*Drive)(nil),                        // 18: cairn.meta.v1.Drive
+	(*Node)(nil),                         // 19: cairn.meta.v1.Node
+	(*ClusterMap)(nil),                   // 20: cairn.meta.v1.ClusterMap
+	(*GCEntry)(nil),                      // 21: cairn.meta.v1.GCEntry
+	(*Command)(nil),                      // 22: cairn.meta.v1.Command
+	(*CreateBucket)(nil),                 // 23: cairn.meta.v1.CreateBucket
+	(*DeleteBucket)(nil),                 // 24: cairn.meta.v1.DeleteBucket
+	(*PutObject)(nil),                    // 25: cairn.meta.v1.PutObject
+	(*DeleteObject)(nil),                 // 26: cairn.meta.v1.DeleteObject
+	(*UpdateBucket)(nil),                 // 27: cairn.meta.v1.UpdateBucket
+	(*UpdateObject)(nil),                 // 28: cairn.meta.v1.UpdateObject
+	(*PutUser)(nil),                      // 29: cairn.meta.v1.PutUser
+	(*DeleteUser)(nil),                   // 30: cairn.meta.v1.DeleteUser
+	(*CreateMultipartUpload)(nil),        // 31: cairn.meta.v1.CreateMultipartUpload
+	(*PutPart)(nil),                      // 32: cairn.meta.v1.PutPart
+	(*CompletePart)(nil),                 // 33: cairn.meta.v1.CompletePart
+	(*CompleteMultipartUpload)(nil),      // 34: cairn.meta.v1.CompleteMultipartUpload
+	(*AbortMultipartUpload)(nil),         // 35: cairn.meta.v1.AbortMultipartUpload
+	(*NodeHeartbeat)(nil),                // 36: cairn.meta.v1.NodeHeartbeat
+	(*AckGC)(nil),                        // 37: cairn.meta.v1.AckGC
+	(*SetNodeDown)(nil),                  // 38: cairn.meta.v1.SetNodeDown
+	(*SetDriveState)(nil),                // 39: cairn.meta.v1.SetDriveState
+	(*ShardMove)(nil),                    // 40: cairn.meta.v1.ShardMove
+	(*RepairShards)(nil),                 // 41: cairn.meta.v1.RepairShards
+	(*SetHealPaused)(nil),                // 42: cairn.meta.v1.SetHealPaused
+	(*CommandResult)(nil),                // 43: cairn.meta.v1.CommandResult
+	(*ShardReport)(nil),                  // 44: cairn.meta.v1.ShardReport
+	(*ReportShardsRequest)(nil),          // 45: cairn.meta.v1.ReportShardsRequest
+	(*ReportShardsResponse)(nil),         // 46: cairn.meta.v1.ReportShardsResponse
+	(*HealStatusRequest)(nil),            // 47: cairn.meta.v1.HealStatusRequest
+	(*RiskLevel)(nil),                    // 48: cairn.meta.v1.RiskLevel
+	(*HealStatusResponse)(nil),           // 49: cairn.meta.v1.HealStatusResponse
+	(*ScrubRequest)(nil),                 // 50: cairn.meta.v1.ScrubRequest
+	(*ScrubResponse)(nil),                // 51: cairn.meta.v1.ScrubResponse
+	(*ListObjectVersionsRequest)(nil),    // 52: cairn.meta.v1.ListObjectVersionsRequest
+	(*ListObjectVersionsResponse)(nil),   // 53: cairn.meta.v1.ListObjectVersionsResponse
+	(*GetUserRequest)(nil),               // 54: cairn.meta.v1.GetUserRequest
+	(*GetUserResponse)(nil),              // 55: cairn.meta.v1.GetUserResponse
+	(*ListUsersRequest)(nil),             // 56: cairn.meta.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),            // 57: cairn.meta.v1.ListUsersResponse
+	(*GetMultipartUploadRequest)(nil),    // 58: cairn.meta.v1.GetMultipartUploadRequest
+	(*GetMultipartUploadResponse)(nil),   // 59: cairn.meta.v1.GetMultipartUploadResponse
+	(*ListMultipartUploadsRequest)(nil),  // 60: cairn.meta.v1.ListMultipartUploadsRequest
+	(*ListMultipartUploadsResponse)(nil), // 61: cairn.meta.v1.ListMultipartUploadsResponse
+	(*ProposeRequest)(nil),               // 62: cairn.meta.v1.ProposeRequest
+	(*ProposeResponse)(nil),              // 63: cairn.meta.v1.ProposeResponse
+	(*GetBucketRequest)(nil),             // 64: cairn.meta.v1.GetBucketRequest
+	(*GetBucketResponse)(nil),            // 65: cairn.meta.v1.GetBucketResponse
+	(*ListBucketsRequest)(nil),           // 66: cairn.meta.v1.ListBucketsRequest
+	(*ListBucketsResponse)(nil),          // 67: cairn.meta.v1.ListBucketsResponse
+	(*GetObjectRequest)(nil),             // 68: cairn.meta.v1.GetObjectRequest
+	(*GetObjectResponse)(nil),            // 69: cairn.meta.v1.GetObjectResponse
+	(*ListObjectsRequest)(nil),           // 70: cairn.meta.v1.ListObjectsRequest
+	(*ListObjectsResponse)(nil),          // 71: cairn.meta.v1.ListObjectsResponse
+	(*GetClusterMapRequest)(nil),         // 72: cairn.meta.v1.GetClusterMapRequest
+	(*GetClusterMapResponse)(nil),        // 73: cairn.meta.v1.GetClusterMapResponse
+	(*HeartbeatRequest)(nil),             // 74: cairn.meta.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),            // 75: cairn.meta.v1.HeartbeatResponse
+	(*StatusRequest)(nil),                // 76: cairn.meta.v1.StatusRequest
+	(*StatusResponse)(nil),               // 77: cairn.meta.v1.StatusResponse
+	(*UnknownDataRequest)(nil),           // 78: cairn.meta.v1.UnknownDataRequest
+	(*UnknownDataResponse)(nil),          // 79: cairn.meta.v1.UnknownDataResponse
+	nil,                                  // 80: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 81: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 82: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 83: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 84: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 85: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 86: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
-	0,  // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
-	5,  // 1: cairn.meta.v1.Bucket.default_retention:type_name -> cairn.meta.v1.DefaultRetention
-	7,  // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
-	8,  // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
-	9,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	66, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
-	6,  // 6: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
-	10, // 7: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
-	11, // 8: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	67, // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	68, // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	69, // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	70, // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
-	13, // 13: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
-	7,  // 14: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
-	14, // 15: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
-	10, // 16: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
-	11, // 17: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	71, // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
-	13, // 19: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
-	12, // 20: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
-	1,  // 21: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
-	17, // 22: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
-	2,  // 23: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
-	18, // 24: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
-	11, // 25: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
-	22, // 26: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
-	23, // 27: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
-	24, // 28: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
-	25, // 29: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
-	35, // 30: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
-	36, // 31: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
-	26, // 32: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
-	27, // 33: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
-	28, // 34: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
-	29, // 35: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
-	30, // 36: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
-	31, // 37: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
-	33, // 38: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
-	34, // 39: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
-	4,  // 40: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	12, // 41: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
-	4,  // 42: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	12, // 43: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
-	16, // 44: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
-	15, // 45: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
-	14, // 46: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	72, // 47: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
-	32, // 48: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
-	12, // 49: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
-	18, // 50: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
-	3,  // 51: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
-	12, // 52: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
-	12, // 53: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
-	3,  // 54: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	12, // 55: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
-	3,  // 56: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16, // 57: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
-	16, // 58: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
-	3,  // 59: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	15, // 60: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
-	14, // 61: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
-	3,  // 62: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	15, // 63: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
-	21, // 64: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
-	37, // 65: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
-	3,  // 66: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	4,  // 67: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
-	4,  // 68: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
-	3,  // 69: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	12, // 70: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
-	3,  // 71: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	12, // 72: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
-	19, // 73: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
-	18, // 74: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
-	48, // 75: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	50, // 76: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	52, // 77: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	54, // 78: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	56, // 79: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	58, // 80: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	60, // 81: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	62, // 82: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	38, // 83: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
-	40, // 84: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
-	42, // 85: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
-	44, // 86: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
-	46, // 87: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	64, // 88: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
-	49, // 89: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	51, // 90: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	53, // 91: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	55, // 92: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	57, // 93: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	59, // 94: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	61, // 95: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	63, // 96: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	39, // 97: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	41, // 98: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	43, // 99: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	45, // 100: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	47, // 101: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	65, // 102: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	89, // [89:103] is the sub-list for method output_type
-	75, // [75:89] is the sub-list for method input_type
-	75, // [75:75] is the sub-list for extension type_name
-	75, // [75:75] is the sub-list for extension extendee
-	0,  // [0:75] is the sub-list for field type_name
+	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
+	6,   // 1: cairn.meta.v1.Bucket.default_retention:type_name -> cairn.meta.v1.DefaultRetention
+	8,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
+	9,   // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
+	10,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
+	80,  // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	7,   // 6: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
+	11,  // 7: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
+	12,  // 8: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
+	81,  // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	82,  // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	83,  // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	84,  // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	14,  // 13: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
+	8,   // 14: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
+	15,  // 15: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
+	11,  // 16: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
+	12,  // 17: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
+	85,  // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	14,  // 19: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
+	13,  // 20: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
+	1,   // 21: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
+	18,  // 22: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
+	2,   // 23: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
+	19,  // 24: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
+	12,  // 25: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
+	23,  // 26: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
+	24,  // 27: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
+	25,  // 28: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
+	26,  // 29: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
+	36,  // 30: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
+	37,  // 31: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
+	27,  // 32: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
+	28,  // 33: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
+	29,  // 34: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
+	30,  // 35: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
+	31,  // 36: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
+	32,  // 37: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
+	34,  // 38: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
+	35,  // 39: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
+	38,  // 40: cairn.meta.v1.Command.set_node_down:type_name -> cairn.meta.v1.SetNodeDown
+	39,  // 41: cairn.meta.v1.Command.set_drive_state:type_name -> cairn.meta.v1.SetDriveState
+	41,  // 42: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
+	42,  // 43: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
+	5,   // 44: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 45: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
+	5,   // 46: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 47: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
+	17,  // 48: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
+	16,  // 49: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 50: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
+	86,  // 51: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	33,  // 52: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
+	13,  // 53: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
+	19,  // 54: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
+	1,   // 55: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
+	12,  // 56: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
+	12,  // 57: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
+	40,  // 58: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
+	3,   // 59: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 60: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
+	13,  // 61: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
+	4,   // 62: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
+	44,  // 63: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
+	48,  // 64: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
+	3,   // 65: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 66: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 67: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	17,  // 68: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
+	17,  // 69: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
+	3,   // 70: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 71: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 72: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
+	3,   // 73: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 74: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
+	22,  // 75: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
+	43,  // 76: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
+	3,   // 77: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	5,   // 78: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
+	5,   // 79: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
+	3,   // 80: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 81: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 82: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 83: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
+	20,  // 84: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
+	19,  // 85: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
+	62,  // 86: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	64,  // 87: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	66,  // 88: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	68,  // 89: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	70,  // 90: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	72,  // 91: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	74,  // 92: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	76,  // 93: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	52,  // 94: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	54,  // 95: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	56,  // 96: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	58,  // 97: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	60,  // 98: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	78,  // 99: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	45,  // 100: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
+	47,  // 101: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
+	50,  // 102: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
+	63,  // 103: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	65,  // 104: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	67,  // 105: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	69,  // 106: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	71,  // 107: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	73,  // 108: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	75,  // 109: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	77,  // 110: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	53,  // 111: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	55,  // 112: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	57,  // 113: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	59,  // 114: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	61,  // 115: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	79,  // 116: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	46,  // 117: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	49,  // 118: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	51,  // 119: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	103, // [103:120] is the sub-list for method output_type
+	86,  // [86:103] is the sub-list for method input_type
+	86,  // [86:86] is the sub-list for extension type_name
+	86,  // [86:86] is the sub-list for extension extendee
+	0,   // [0:86] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -5300,14 +6504,18 @@ func file_metapb_meta_proto_init() {
 		(*Command_PutPart)(nil),
 		(*Command_CompleteMultipartUpload)(nil),
 		(*Command_AbortMultipartUpload)(nil),
+		(*Command_SetNodeDown)(nil),
+		(*Command_SetDriveState)(nil),
+		(*Command_RepairShards)(nil),
+		(*Command_SetHealPaused)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   69,
+			NumEnums:      5,
+			NumMessages:   82,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

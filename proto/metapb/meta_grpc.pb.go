@@ -38,6 +38,9 @@ const (
 	Meta_GetMultipartUpload_FullMethodName   = "/cairn.meta.v1.Meta/GetMultipartUpload"
 	Meta_ListMultipartUploads_FullMethodName = "/cairn.meta.v1.Meta/ListMultipartUploads"
 	Meta_UnknownData_FullMethodName          = "/cairn.meta.v1.Meta/UnknownData"
+	Meta_ReportShards_FullMethodName         = "/cairn.meta.v1.Meta/ReportShards"
+	Meta_HealStatus_FullMethodName           = "/cairn.meta.v1.Meta/HealStatus"
+	Meta_Scrub_FullMethodName                = "/cairn.meta.v1.Meta/Scrub"
 )
 
 // MetaClient is the client API for Meta service.
@@ -68,6 +71,16 @@ type MetaClient interface {
 	// acknowledged names them. Their shards are orphans. At most 1,000 IDs
 	// per call (INVALID_ARGUMENT status beyond).
 	UnknownData(ctx context.Context, in *UnknownDataRequest, opts ...grpc.CallOption) (*UnknownDataResponse, error)
+	// ReportShards tells the leader's repairer about shards a storage node's
+	// scrub verified or found damaged, or that a gateway's read had to work
+	// around. Served by the leader (forwarded there).
+	ReportShards(ctx context.Context, in *ReportShardsRequest, opts ...grpc.CallOption) (*ReportShardsResponse, error)
+	// HealStatus reports the repairer's view: versions at risk grouped by
+	// surviving shards, bytes to rebuild, rate and ETA. Served by the leader.
+	HealStatus(ctx context.Context, in *HealStatusRequest, opts ...grpc.CallOption) (*HealStatusResponse, error)
+	// Scrub starts a scrub pass on demand over the cluster, one storage node
+	// or one bucket (cairn admin scrub). Served by the leader.
+	Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.CallOption) (*ScrubResponse, error)
 }
 
 type metaClient struct {
@@ -218,6 +231,36 @@ func (c *metaClient) UnknownData(ctx context.Context, in *UnknownDataRequest, op
 	return out, nil
 }
 
+func (c *metaClient) ReportShards(ctx context.Context, in *ReportShardsRequest, opts ...grpc.CallOption) (*ReportShardsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportShardsResponse)
+	err := c.cc.Invoke(ctx, Meta_ReportShards_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) HealStatus(ctx context.Context, in *HealStatusRequest, opts ...grpc.CallOption) (*HealStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HealStatusResponse)
+	err := c.cc.Invoke(ctx, Meta_HealStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.CallOption) (*ScrubResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScrubResponse)
+	err := c.cc.Invoke(ctx, Meta_Scrub_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MetaServer is the server API for Meta service.
 // All implementations must embed UnimplementedMetaServer
 // for forward compatibility.
@@ -246,6 +289,16 @@ type MetaServer interface {
 	// acknowledged names them. Their shards are orphans. At most 1,000 IDs
 	// per call (INVALID_ARGUMENT status beyond).
 	UnknownData(context.Context, *UnknownDataRequest) (*UnknownDataResponse, error)
+	// ReportShards tells the leader's repairer about shards a storage node's
+	// scrub verified or found damaged, or that a gateway's read had to work
+	// around. Served by the leader (forwarded there).
+	ReportShards(context.Context, *ReportShardsRequest) (*ReportShardsResponse, error)
+	// HealStatus reports the repairer's view: versions at risk grouped by
+	// surviving shards, bytes to rebuild, rate and ETA. Served by the leader.
+	HealStatus(context.Context, *HealStatusRequest) (*HealStatusResponse, error)
+	// Scrub starts a scrub pass on demand over the cluster, one storage node
+	// or one bucket (cairn admin scrub). Served by the leader.
+	Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error)
 	mustEmbedUnimplementedMetaServer()
 }
 
@@ -297,6 +350,15 @@ func (UnimplementedMetaServer) ListMultipartUploads(context.Context, *ListMultip
 }
 func (UnimplementedMetaServer) UnknownData(context.Context, *UnknownDataRequest) (*UnknownDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UnknownData not implemented")
+}
+func (UnimplementedMetaServer) ReportShards(context.Context, *ReportShardsRequest) (*ReportShardsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportShards not implemented")
+}
+func (UnimplementedMetaServer) HealStatus(context.Context, *HealStatusRequest) (*HealStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HealStatus not implemented")
+}
+func (UnimplementedMetaServer) Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Scrub not implemented")
 }
 func (UnimplementedMetaServer) mustEmbedUnimplementedMetaServer() {}
 func (UnimplementedMetaServer) testEmbeddedByValue()              {}
@@ -571,6 +633,60 @@ func _Meta_UnknownData_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_ReportShards_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportShardsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).ReportShards(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_ReportShards_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).ReportShards(ctx, req.(*ReportShardsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_HealStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HealStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).HealStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_HealStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).HealStatus(ctx, req.(*HealStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_Scrub_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScrubRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).Scrub(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_Scrub_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).Scrub(ctx, req.(*ScrubRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Meta_ServiceDesc is the grpc.ServiceDesc for Meta service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -633,6 +749,18 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UnknownData",
 			Handler:    _Meta_UnknownData_Handler,
+		},
+		{
+			MethodName: "ReportShards",
+			Handler:    _Meta_ReportShards_Handler,
+		},
+		{
+			MethodName: "HealStatus",
+			Handler:    _Meta_HealStatus_Handler,
+		},
+		{
+			MethodName: "Scrub",
+			Handler:    _Meta_Scrub_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

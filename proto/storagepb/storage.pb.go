@@ -169,8 +169,12 @@ func (x *WriteShardRequest) GetTotalSize() uint64 {
 }
 
 type WriteShardResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Size          uint64                 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Size  uint64                 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	// Digest of the durable shard: a hash of its block size, data size and
+	// every block checksum, recorded in the version so that reads and scrubs
+	// can tell this shard from any other file of the same name.
+	Digest        []byte `protobuf:"bytes,2,opt,name=digest,proto3" json:"digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -212,12 +216,22 @@ func (x *WriteShardResponse) GetSize() uint64 {
 	return 0
 }
 
+func (x *WriteShardResponse) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
 type ReadShardRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Ref    *ShardRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
 	Offset uint64                 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
 	// 0 means to the end of the shard.
-	Length        uint64 `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	Length uint64 `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	// When set, the read fails with DataLoss unless the shard's digest is
+	// this one (a stale, misplaced or forged file).
+	ExpectDigest  []byte `protobuf:"bytes,4,opt,name=expect_digest,json=expectDigest,proto3" json:"expect_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -271,6 +285,13 @@ func (x *ReadShardRequest) GetLength() uint64 {
 		return x.Length
 	}
 	return 0
+}
+
+func (x *ReadShardRequest) GetExpectDigest() []byte {
+	if x != nil {
+		return x.ExpectDigest
+	}
+	return nil
 }
 
 type ReadShardResponse struct {
@@ -454,6 +475,7 @@ type StatShardResponse struct {
 	Size          uint64                 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
 	BlockSize     uint32                 `protobuf:"varint,2,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
 	MtimeUnixNano int64                  `protobuf:"varint,3,opt,name=mtime_unix_nano,json=mtimeUnixNano,proto3" json:"mtime_unix_nano,omitempty"`
+	Digest        []byte                 `protobuf:"bytes,4,opt,name=digest,proto3" json:"digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -509,6 +531,200 @@ func (x *StatShardResponse) GetMtimeUnixNano() int64 {
 	return 0
 }
 
+func (x *StatShardResponse) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+type VerifyShardRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ref   *ShardRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	// When set, a shard whose digest differs is reported corrupt.
+	ExpectDigest  []byte `protobuf:"bytes,2,opt,name=expect_digest,json=expectDigest,proto3" json:"expect_digest,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyShardRequest) Reset() {
+	*x = VerifyShardRequest{}
+	mi := &file_storagepb_storage_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyShardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyShardRequest) ProtoMessage() {}
+
+func (x *VerifyShardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storagepb_storage_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyShardRequest.ProtoReflect.Descriptor instead.
+func (*VerifyShardRequest) Descriptor() ([]byte, []int) {
+	return file_storagepb_storage_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *VerifyShardRequest) GetRef() *ShardRef {
+	if x != nil {
+		return x.Ref
+	}
+	return nil
+}
+
+func (x *VerifyShardRequest) GetExpectDigest() []byte {
+	if x != nil {
+		return x.ExpectDigest
+	}
+	return nil
+}
+
+type VerifyShardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The digest computed from every block read and verified.
+	Digest        []byte `protobuf:"bytes,1,opt,name=digest,proto3" json:"digest,omitempty"`
+	Size          uint64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyShardResponse) Reset() {
+	*x = VerifyShardResponse{}
+	mi := &file_storagepb_storage_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyShardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyShardResponse) ProtoMessage() {}
+
+func (x *VerifyShardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_storagepb_storage_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyShardResponse.ProtoReflect.Descriptor instead.
+func (*VerifyShardResponse) Descriptor() ([]byte, []int) {
+	return file_storagepb_storage_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *VerifyShardResponse) GetDigest() []byte {
+	if x != nil {
+		return x.Digest
+	}
+	return nil
+}
+
+func (x *VerifyShardResponse) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type ScrubRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScrubRequest) Reset() {
+	*x = ScrubRequest{}
+	mi := &file_storagepb_storage_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScrubRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScrubRequest) ProtoMessage() {}
+
+func (x *ScrubRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_storagepb_storage_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScrubRequest.ProtoReflect.Descriptor instead.
+func (*ScrubRequest) Descriptor() ([]byte, []int) {
+	return file_storagepb_storage_proto_rawDescGZIP(), []int{11}
+}
+
+type ScrubResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// False when a pass was already running (it goes on).
+	Started       bool `protobuf:"varint,1,opt,name=started,proto3" json:"started,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScrubResponse) Reset() {
+	*x = ScrubResponse{}
+	mi := &file_storagepb_storage_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScrubResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScrubResponse) ProtoMessage() {}
+
+func (x *ScrubResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_storagepb_storage_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScrubResponse.ProtoReflect.Descriptor instead.
+func (*ScrubResponse) Descriptor() ([]byte, []int) {
+	return file_storagepb_storage_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ScrubResponse) GetStarted() bool {
+	if x != nil {
+		return x.Started
+	}
+	return false
+}
+
 type ListShardsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The drive to list; empty lists every drive of the node.
@@ -525,7 +741,7 @@ type ListShardsRequest struct {
 
 func (x *ListShardsRequest) Reset() {
 	*x = ListShardsRequest{}
-	mi := &file_storagepb_storage_proto_msgTypes[9]
+	mi := &file_storagepb_storage_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -537,7 +753,7 @@ func (x *ListShardsRequest) String() string {
 func (*ListShardsRequest) ProtoMessage() {}
 
 func (x *ListShardsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_storagepb_storage_proto_msgTypes[9]
+	mi := &file_storagepb_storage_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -550,7 +766,7 @@ func (x *ListShardsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListShardsRequest.ProtoReflect.Descriptor instead.
 func (*ListShardsRequest) Descriptor() ([]byte, []int) {
-	return file_storagepb_storage_proto_rawDescGZIP(), []int{9}
+	return file_storagepb_storage_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListShardsRequest) GetDriveId() string {
@@ -584,7 +800,7 @@ type ListedShard struct {
 
 func (x *ListedShard) Reset() {
 	*x = ListedShard{}
-	mi := &file_storagepb_storage_proto_msgTypes[10]
+	mi := &file_storagepb_storage_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -596,7 +812,7 @@ func (x *ListedShard) String() string {
 func (*ListedShard) ProtoMessage() {}
 
 func (x *ListedShard) ProtoReflect() protoreflect.Message {
-	mi := &file_storagepb_storage_proto_msgTypes[10]
+	mi := &file_storagepb_storage_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -609,7 +825,7 @@ func (x *ListedShard) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListedShard.ProtoReflect.Descriptor instead.
 func (*ListedShard) Descriptor() ([]byte, []int) {
-	return file_storagepb_storage_proto_rawDescGZIP(), []int{10}
+	return file_storagepb_storage_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListedShard) GetShardId() string {
@@ -637,7 +853,7 @@ type ListShardsResponse struct {
 
 func (x *ListShardsResponse) Reset() {
 	*x = ListShardsResponse{}
-	mi := &file_storagepb_storage_proto_msgTypes[11]
+	mi := &file_storagepb_storage_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +865,7 @@ func (x *ListShardsResponse) String() string {
 func (*ListShardsResponse) ProtoMessage() {}
 
 func (x *ListShardsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_storagepb_storage_proto_msgTypes[11]
+	mi := &file_storagepb_storage_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +878,7 @@ func (x *ListShardsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListShardsResponse.ProtoReflect.Descriptor instead.
 func (*ListShardsResponse) Descriptor() ([]byte, []int) {
-	return file_storagepb_storage_proto_rawDescGZIP(), []int{11}
+	return file_storagepb_storage_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListShardsResponse) GetDriveId() string {
@@ -696,13 +912,15 @@ const file_storagepb_storage_proto_rawDesc = "" +
 	"dataCrc32c\x12\x16\n" +
 	"\x06commit\x18\x05 \x01(\bR\x06commit\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x06 \x01(\x04R\ttotalSize\"(\n" +
+	"total_size\x18\x06 \x01(\x04R\ttotalSize\"@\n" +
 	"\x12WriteShardResponse\x12\x12\n" +
-	"\x04size\x18\x01 \x01(\x04R\x04size\"p\n" +
+	"\x04size\x18\x01 \x01(\x04R\x04size\x12\x16\n" +
+	"\x06digest\x18\x02 \x01(\fR\x06digest\"\x95\x01\n" +
 	"\x10ReadShardRequest\x12,\n" +
 	"\x03ref\x18\x01 \x01(\v2\x1a.cairn.storage.v1.ShardRefR\x03ref\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x16\n" +
-	"\x06length\x18\x03 \x01(\x04R\x06length\"'\n" +
+	"\x06length\x18\x03 \x01(\x04R\x06length\x12#\n" +
+	"\rexpect_digest\x18\x04 \x01(\fR\fexpectDigest\"'\n" +
 	"\x11ReadShardResponse\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\"B\n" +
 	"\x12DeleteShardRequest\x12,\n" +
@@ -710,12 +928,22 @@ const file_storagepb_storage_proto_rawDesc = "" +
 	"\x13DeleteShardResponse\x12\x18\n" +
 	"\aexisted\x18\x01 \x01(\bR\aexisted\"@\n" +
 	"\x10StatShardRequest\x12,\n" +
-	"\x03ref\x18\x01 \x01(\v2\x1a.cairn.storage.v1.ShardRefR\x03ref\"n\n" +
+	"\x03ref\x18\x01 \x01(\v2\x1a.cairn.storage.v1.ShardRefR\x03ref\"\x86\x01\n" +
 	"\x11StatShardResponse\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x04R\x04size\x12\x1d\n" +
 	"\n" +
 	"block_size\x18\x02 \x01(\rR\tblockSize\x12&\n" +
-	"\x0fmtime_unix_nano\x18\x03 \x01(\x03R\rmtimeUnixNano\"|\n" +
+	"\x0fmtime_unix_nano\x18\x03 \x01(\x03R\rmtimeUnixNano\x12\x16\n" +
+	"\x06digest\x18\x04 \x01(\fR\x06digest\"g\n" +
+	"\x12VerifyShardRequest\x12,\n" +
+	"\x03ref\x18\x01 \x01(\v2\x1a.cairn.storage.v1.ShardRefR\x03ref\x12#\n" +
+	"\rexpect_digest\x18\x02 \x01(\fR\fexpectDigest\"A\n" +
+	"\x13VerifyShardResponse\x12\x16\n" +
+	"\x06digest\x18\x01 \x01(\fR\x06digest\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"\x0e\n" +
+	"\fScrubRequest\")\n" +
+	"\rScrubResponse\x12\x18\n" +
+	"\astarted\x18\x01 \x01(\bR\astarted\"|\n" +
 	"\x11ListShardsRequest\x12\x19\n" +
 	"\bdrive_id\x18\x01 \x01(\tR\adriveId\x12/\n" +
 	"\x14older_than_unix_nano\x18\x02 \x01(\x03R\x11olderThanUnixNano\x12\x1b\n" +
@@ -725,7 +953,7 @@ const file_storagepb_storage_proto_rawDesc = "" +
 	"\x0fmtime_unix_nano\x18\x02 \x01(\x03R\rmtimeUnixNano\"f\n" +
 	"\x12ListShardsResponse\x12\x19\n" +
 	"\bdrive_id\x18\x01 \x01(\tR\adriveId\x125\n" +
-	"\x06shards\x18\x02 \x03(\v2\x1d.cairn.storage.v1.ListedShardR\x06shards2\xc9\x03\n" +
+	"\x06shards\x18\x02 \x03(\v2\x1d.cairn.storage.v1.ListedShardR\x06shards2\xef\x04\n" +
 	"\aStorage\x12Y\n" +
 	"\n" +
 	"WriteShard\x12#.cairn.storage.v1.WriteShardRequest\x1a$.cairn.storage.v1.WriteShardResponse(\x01\x12V\n" +
@@ -733,7 +961,9 @@ const file_storagepb_storage_proto_rawDesc = "" +
 	"\vDeleteShard\x12$.cairn.storage.v1.DeleteShardRequest\x1a%.cairn.storage.v1.DeleteShardResponse\x12T\n" +
 	"\tStatShard\x12\".cairn.storage.v1.StatShardRequest\x1a#.cairn.storage.v1.StatShardResponse\x12Y\n" +
 	"\n" +
-	"ListShards\x12#.cairn.storage.v1.ListShardsRequest\x1a$.cairn.storage.v1.ListShardsResponse0\x01B+Z)github.com/cairn-io/cairn/proto/storagepbb\x06proto3"
+	"ListShards\x12#.cairn.storage.v1.ListShardsRequest\x1a$.cairn.storage.v1.ListShardsResponse0\x01\x12Z\n" +
+	"\vVerifyShard\x12$.cairn.storage.v1.VerifyShardRequest\x1a%.cairn.storage.v1.VerifyShardResponse\x12H\n" +
+	"\x05Scrub\x12\x1e.cairn.storage.v1.ScrubRequest\x1a\x1f.cairn.storage.v1.ScrubResponseB+Z)github.com/cairn-io/cairn/proto/storagepbb\x06proto3"
 
 var (
 	file_storagepb_storage_proto_rawDescOnce sync.Once
@@ -747,7 +977,7 @@ func file_storagepb_storage_proto_rawDescGZIP() []byte {
 	return file_storagepb_storage_proto_rawDescData
 }
 
-var file_storagepb_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_storagepb_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_storagepb_storage_proto_goTypes = []any{
 	(*ShardRef)(nil),            // 0: cairn.storage.v1.ShardRef
 	(*WriteShardRequest)(nil),   // 1: cairn.storage.v1.WriteShardRequest
@@ -758,31 +988,40 @@ var file_storagepb_storage_proto_goTypes = []any{
 	(*DeleteShardResponse)(nil), // 6: cairn.storage.v1.DeleteShardResponse
 	(*StatShardRequest)(nil),    // 7: cairn.storage.v1.StatShardRequest
 	(*StatShardResponse)(nil),   // 8: cairn.storage.v1.StatShardResponse
-	(*ListShardsRequest)(nil),   // 9: cairn.storage.v1.ListShardsRequest
-	(*ListedShard)(nil),         // 10: cairn.storage.v1.ListedShard
-	(*ListShardsResponse)(nil),  // 11: cairn.storage.v1.ListShardsResponse
+	(*VerifyShardRequest)(nil),  // 9: cairn.storage.v1.VerifyShardRequest
+	(*VerifyShardResponse)(nil), // 10: cairn.storage.v1.VerifyShardResponse
+	(*ScrubRequest)(nil),        // 11: cairn.storage.v1.ScrubRequest
+	(*ScrubResponse)(nil),       // 12: cairn.storage.v1.ScrubResponse
+	(*ListShardsRequest)(nil),   // 13: cairn.storage.v1.ListShardsRequest
+	(*ListedShard)(nil),         // 14: cairn.storage.v1.ListedShard
+	(*ListShardsResponse)(nil),  // 15: cairn.storage.v1.ListShardsResponse
 }
 var file_storagepb_storage_proto_depIdxs = []int32{
 	0,  // 0: cairn.storage.v1.WriteShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
 	0,  // 1: cairn.storage.v1.ReadShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
 	0,  // 2: cairn.storage.v1.DeleteShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
 	0,  // 3: cairn.storage.v1.StatShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
-	10, // 4: cairn.storage.v1.ListShardsResponse.shards:type_name -> cairn.storage.v1.ListedShard
-	1,  // 5: cairn.storage.v1.Storage.WriteShard:input_type -> cairn.storage.v1.WriteShardRequest
-	3,  // 6: cairn.storage.v1.Storage.ReadShard:input_type -> cairn.storage.v1.ReadShardRequest
-	5,  // 7: cairn.storage.v1.Storage.DeleteShard:input_type -> cairn.storage.v1.DeleteShardRequest
-	7,  // 8: cairn.storage.v1.Storage.StatShard:input_type -> cairn.storage.v1.StatShardRequest
-	9,  // 9: cairn.storage.v1.Storage.ListShards:input_type -> cairn.storage.v1.ListShardsRequest
-	2,  // 10: cairn.storage.v1.Storage.WriteShard:output_type -> cairn.storage.v1.WriteShardResponse
-	4,  // 11: cairn.storage.v1.Storage.ReadShard:output_type -> cairn.storage.v1.ReadShardResponse
-	6,  // 12: cairn.storage.v1.Storage.DeleteShard:output_type -> cairn.storage.v1.DeleteShardResponse
-	8,  // 13: cairn.storage.v1.Storage.StatShard:output_type -> cairn.storage.v1.StatShardResponse
-	11, // 14: cairn.storage.v1.Storage.ListShards:output_type -> cairn.storage.v1.ListShardsResponse
-	10, // [10:15] is the sub-list for method output_type
-	5,  // [5:10] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	0,  // 4: cairn.storage.v1.VerifyShardRequest.ref:type_name -> cairn.storage.v1.ShardRef
+	14, // 5: cairn.storage.v1.ListShardsResponse.shards:type_name -> cairn.storage.v1.ListedShard
+	1,  // 6: cairn.storage.v1.Storage.WriteShard:input_type -> cairn.storage.v1.WriteShardRequest
+	3,  // 7: cairn.storage.v1.Storage.ReadShard:input_type -> cairn.storage.v1.ReadShardRequest
+	5,  // 8: cairn.storage.v1.Storage.DeleteShard:input_type -> cairn.storage.v1.DeleteShardRequest
+	7,  // 9: cairn.storage.v1.Storage.StatShard:input_type -> cairn.storage.v1.StatShardRequest
+	13, // 10: cairn.storage.v1.Storage.ListShards:input_type -> cairn.storage.v1.ListShardsRequest
+	9,  // 11: cairn.storage.v1.Storage.VerifyShard:input_type -> cairn.storage.v1.VerifyShardRequest
+	11, // 12: cairn.storage.v1.Storage.Scrub:input_type -> cairn.storage.v1.ScrubRequest
+	2,  // 13: cairn.storage.v1.Storage.WriteShard:output_type -> cairn.storage.v1.WriteShardResponse
+	4,  // 14: cairn.storage.v1.Storage.ReadShard:output_type -> cairn.storage.v1.ReadShardResponse
+	6,  // 15: cairn.storage.v1.Storage.DeleteShard:output_type -> cairn.storage.v1.DeleteShardResponse
+	8,  // 16: cairn.storage.v1.Storage.StatShard:output_type -> cairn.storage.v1.StatShardResponse
+	15, // 17: cairn.storage.v1.Storage.ListShards:output_type -> cairn.storage.v1.ListShardsResponse
+	10, // 18: cairn.storage.v1.Storage.VerifyShard:output_type -> cairn.storage.v1.VerifyShardResponse
+	12, // 19: cairn.storage.v1.Storage.Scrub:output_type -> cairn.storage.v1.ScrubResponse
+	13, // [13:20] is the sub-list for method output_type
+	6,  // [6:13] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_storagepb_storage_proto_init() }
@@ -796,7 +1035,7 @@ func file_storagepb_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_storagepb_storage_proto_rawDesc), len(file_storagepb_storage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,8 @@ const (
 	Storage_DeleteShard_FullMethodName = "/cairn.storage.v1.Storage/DeleteShard"
 	Storage_StatShard_FullMethodName   = "/cairn.storage.v1.Storage/StatShard"
 	Storage_ListShards_FullMethodName  = "/cairn.storage.v1.Storage/ListShards"
+	Storage_VerifyShard_FullMethodName = "/cairn.storage.v1.Storage/VerifyShard"
+	Storage_Scrub_FullMethodName       = "/cairn.storage.v1.Storage/Scrub"
 )
 
 // StorageClient is the client API for Storage service.
@@ -53,6 +55,12 @@ type StorageClient interface {
 	// fan-out directory at a time: memory stays bounded however many shards
 	// a drive holds.
 	ListShards(ctx context.Context, in *ListShardsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ListShardsResponse], error)
+	// VerifyShard reads every block of a shard, verifies its checksums and
+	// its digest, and returns the digest: DataLoss if corrupt, NotFound if
+	// missing. Used by bucket scrubs and by the repairer.
+	VerifyShard(ctx context.Context, in *VerifyShardRequest, opts ...grpc.CallOption) (*VerifyShardResponse, error)
+	// Scrub starts a scrub pass over every drive of the node now.
+	Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.CallOption) (*ScrubResponse, error)
 }
 
 type storageClient struct {
@@ -134,6 +142,26 @@ func (c *storageClient) ListShards(ctx context.Context, in *ListShardsRequest, o
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Storage_ListShardsClient = grpc.ServerStreamingClient[ListShardsResponse]
 
+func (c *storageClient) VerifyShard(ctx context.Context, in *VerifyShardRequest, opts ...grpc.CallOption) (*VerifyShardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyShardResponse)
+	err := c.cc.Invoke(ctx, Storage_VerifyShard_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *storageClient) Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.CallOption) (*ScrubResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScrubResponse)
+	err := c.cc.Invoke(ctx, Storage_Scrub_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // StorageServer is the server API for Storage service.
 // All implementations must embed UnimplementedStorageServer
 // for forward compatibility.
@@ -157,6 +185,12 @@ type StorageServer interface {
 	// fan-out directory at a time: memory stays bounded however many shards
 	// a drive holds.
 	ListShards(*ListShardsRequest, grpc.ServerStreamingServer[ListShardsResponse]) error
+	// VerifyShard reads every block of a shard, verifies its checksums and
+	// its digest, and returns the digest: DataLoss if corrupt, NotFound if
+	// missing. Used by bucket scrubs and by the repairer.
+	VerifyShard(context.Context, *VerifyShardRequest) (*VerifyShardResponse, error)
+	// Scrub starts a scrub pass over every drive of the node now.
+	Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error)
 	mustEmbedUnimplementedStorageServer()
 }
 
@@ -181,6 +215,12 @@ func (UnimplementedStorageServer) StatShard(context.Context, *StatShardRequest) 
 }
 func (UnimplementedStorageServer) ListShards(*ListShardsRequest, grpc.ServerStreamingServer[ListShardsResponse]) error {
 	return status.Error(codes.Unimplemented, "method ListShards not implemented")
+}
+func (UnimplementedStorageServer) VerifyShard(context.Context, *VerifyShardRequest) (*VerifyShardResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyShard not implemented")
+}
+func (UnimplementedStorageServer) Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Scrub not implemented")
 }
 func (UnimplementedStorageServer) mustEmbedUnimplementedStorageServer() {}
 func (UnimplementedStorageServer) testEmbeddedByValue()                 {}
@@ -268,6 +308,42 @@ func _Storage_ListShards_Handler(srv interface{}, stream grpc.ServerStream) erro
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Storage_ListShardsServer = grpc.ServerStreamingServer[ListShardsResponse]
 
+func _Storage_VerifyShard_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyShardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServer).VerifyShard(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Storage_VerifyShard_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServer).VerifyShard(ctx, req.(*VerifyShardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Storage_Scrub_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScrubRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(StorageServer).Scrub(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Storage_Scrub_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(StorageServer).Scrub(ctx, req.(*ScrubRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Storage_ServiceDesc is the grpc.ServiceDesc for Storage service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -282,6 +358,14 @@ var Storage_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "StatShard",
 			Handler:    _Storage_StatShard_Handler,
+		},
+		{
+			MethodName: "VerifyShard",
+			Handler:    _Storage_VerifyShard_Handler,
+		},
+		{
+			MethodName: "Scrub",
+			Handler:    _Storage_Scrub_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
