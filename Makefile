@@ -12,7 +12,7 @@ GOBIN     := $(shell $(GO) env GOPATH)/bin
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/cairn
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/cairn
 
 # A whole local cluster on loopback: 3 meta voters, 6 storage nodes, 1 gateway.
 # S3_ADDR and DATA_DIR may be overridden: make run S3_ADDR=127.0.0.1:9100

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -33,6 +34,9 @@ func applyEnvAndFile(fs *flag.FlagSet) error {
 			if err := yaml.Unmarshal(b, &file); err != nil {
 				return fmt.Errorf("parse config %s: %w", path, err)
 			}
+			if err := checkKeys(fs, file); err != nil {
+				return fmt.Errorf("config %s: %w", path, err)
+			}
 		}
 	}
 	var errs []error
@@ -53,6 +57,23 @@ func applyEnvAndFile(fs *flag.FlagSet) error {
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// checkKeys refuses a configuration file with a key that is not a flag of
+// fs: a mistyped key (drivez: for drives:) must stop the process, not
+// leave it running with a default nobody chose.
+func checkKeys(fs *flag.FlagSet, file map[string]any) error {
+	var unknown []string
+	for k := range file {
+		if k == "config" || fs.Lookup(k) == nil {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	slices.Sort(unknown)
+	return fmt.Errorf("unknown key(s) %s (every key is a flag of 'cairn %s -h')", strings.Join(unknown, ", "), fs.Name())
 }
 
 func envName(flagName string) string {

@@ -5,8 +5,12 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 const usage = `cairn: a distributed, erasure-coded, S3-compatible object store
@@ -31,18 +35,25 @@ func main() {
 	var err error
 	switch os.Args[1] {
 	case "server":
+		// SIGHUP must not kill a server (a closed terminal, a reload
+		// request sent out of habit).
+		signal.Ignore(syscall.SIGHUP)
 		err = runServer(os.Args[2:])
 	case "dev":
 		err = runDev(os.Args[2:])
 	case "admin":
 		err = runAdmin(os.Args[2:])
 	case "version", "--version", "-version":
-		fmt.Println("cairn", version)
+		fmt.Println(versionString())
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
 		fmt.Fprintf(os.Stderr, "cairn: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		// -h printed the flags, as asked: not a failure.
+		return
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)
