@@ -2,10 +2,10 @@ package pki_test
 
 import (
 	"crypto/tls"
-	"errors"
-	"io"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"io"
 	"net"
 	"net/url"
 	"os"
