@@ -196,22 +196,25 @@ func (sc *scrubber) pass(ctx context.Context) {
 		}
 	}
 	end := s.cfg.Now()
+	done := ctx.Err() == nil
+	if done {
+		for _, id := range s.order {
+			if err := s.drives[id].saveScrubEnd(end); err != nil {
+				s.log.Warn("scrub: record pass end", "drive_id", id, "err", err)
+			}
+		}
+	}
 	sc.mu.Lock()
 	st := &sc.mu.stats
 	st.Running = false
-	if ctx.Err() == nil {
+	if done {
 		st.PassEnd = end
 		st.Passes++
 	}
 	stats := *st
 	sc.mu.Unlock()
-	if ctx.Err() != nil {
+	if !done {
 		return
-	}
-	for _, id := range s.order {
-		if err := s.drives[id].saveScrubEnd(end); err != nil {
-			s.log.Warn("scrub: record pass end", "drive_id", id, "err", err)
-		}
 	}
 	s.log.Info("scrub pass ended", "shards", stats.ShardsVerified, "damaged", stats.DamageFound,
 		"bytes", stats.BytesRead, "took", end.Sub(start))
