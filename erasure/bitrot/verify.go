@@ -31,7 +31,7 @@ func ReadInfo(ra io.ReaderAt, framedSize int64, name string) (Info, error) {
 	}
 	info := Info{Header: h, DataSize: size}
 	if h.Version >= Version {
-		t, err := readTrailer(ra, framedSize)
+		t, err := ReadTrailer(ra, framedSize)
 		if err != nil {
 			return Info{}, err
 		}
@@ -70,7 +70,7 @@ func Verify(ra io.ReaderAt, framedSize int64, name string) (Info, error) {
 	}
 	var trailer Trailer
 	if h.Version >= Version {
-		if trailer, err = readTrailer(ra, framedSize); err != nil {
+		if trailer, err = ReadTrailer(ra, framedSize); err != nil {
 			return Info{}, err
 		}
 		if trailer.DataSize != size {
@@ -133,7 +133,9 @@ func readMeta(ra io.ReaderAt, framedSize int64) (Header, int64, error) {
 	return h, size, nil
 }
 
-func readTrailer(ra io.ReaderAt, framedSize int64) (Trailer, error) {
+// ReadTrailer reads and parses the trailer of a version 2 shard of
+// framedSize bytes. Errors wrap ErrBadTrailer or those of ra.
+func ReadTrailer(ra io.ReaderAt, framedSize int64) (Trailer, error) {
 	var tb [TrailerSize]byte
 	if err := readFull(ra, tb[:], framedSize-TrailerSize); err != nil {
 		return Trailer{}, fmt.Errorf("bitrot: read trailer: %w", err)

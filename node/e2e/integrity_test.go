@@ -176,4 +176,3 @@ func (c *cluster) shardFile(t *testing.T, nodeID, shardID string) string {
 	require.NotEmpty(t, found, "shard %s on %s", shardID, nodeID)
 	return found
 }
-
