@@ -11,6 +11,7 @@ import (
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/server"
+	"github.com/cairn-io/cairn/node/storage"
 )
 
 func runServer(args []string) error {
@@ -44,6 +45,9 @@ func runServer(args []string) error {
 	// The meta role's orphan sweep.
 	orphanGrace := fs.Duration("orphan-grace", meta.DefaultOrphanGrace, "meta role: the orphan sweep deletes unreferenced shards only once they are this old")
 	sweepInterval := fs.Duration("sweep-interval", meta.DefaultSweepInterval, "meta role: how often the leader sweeps storage nodes for orphan shards")
+	// The storage role's scrubber.
+	scrubRate := fs.Int64("scrub-rate", storage.DefaultScrubRate, "storage role: bytes per second the scrubber reads from the node's drives")
+	scrubInterval := fs.Duration("scrub-interval", storage.DefaultScrubInterval, "storage role: pause from the end of one scrub pass to the start of the next (negative: only on demand)")
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -75,6 +79,8 @@ func runServer(args []string) error {
 		FailureDomain: *domain,
 		OrphanGrace:   *orphanGrace,
 		SweepInterval: *sweepInterval,
+		ScrubRate:     *scrubRate,
+		ScrubInterval: *scrubInterval,
 		S3Addr:        *s3Addr,
 		AccessKey:     *accessKey,
 		SecretKey:     *secretKey,

@@ -12,8 +12,12 @@ const (
 	HeaderSize = 16
 	// ChecksumSize is the length of the checksum after every block.
 	ChecksumSize = 4
-	// Version is the format version written by this package.
-	Version = 1
+	// Version is the format version written by this package: blocks as in
+	// version 1, followed by a trailer holding the shard's digest.
+	Version = 2
+	// Version1 is the first format: header and blocks, no trailer. It is
+	// still read.
+	Version1 = 1
 	// AlgorithmCRC32C identifies CRC32 with the Castagnoli polynomial.
 	AlgorithmCRC32C = 1
 	// MaxBlockSize bounds the block size a reader will allocate for, so a
@@ -80,7 +84,7 @@ func ParseHeader(b []byte) (Header, error) {
 	}
 	h := Header{Version: b[4], Algorithm: b[5], BlockSize: binary.LittleEndian.Uint32(b[8:])}
 	switch {
-	case h.Version != Version:
+	case h.Version != Version && h.Version != Version1:
 		return Header{}, fmt.Errorf("%w: unsupported version %d", ErrBadHeader, h.Version)
 	case h.Algorithm != AlgorithmCRC32C:
 		return Header{}, fmt.Errorf("%w: unsupported checksum algorithm %d", ErrBadHeader, h.Algorithm)
@@ -92,33 +96,44 @@ func ParseHeader(b []byte) (Header, error) {
 	return h, nil
 }
 
-// FramedSize returns the length of a framed shard holding dataSize bytes:
-// header, data and one checksum per block.
-func FramedSize(dataSize int64, blockSize int) int64 {
-	if dataSize <= 0 || blockSize <= 0 {
-		return HeaderSize
+// FramedSize returns the length of a framed shard of this header's version
+// and block size holding dataSize bytes: header, data, one checksum per
+// block and, from version 2, the trailer.
+func (h Header) FramedSize(dataSize int64) int64 {
+	n := int64(HeaderSize) + h.trailerSize()
+	if dataSize <= 0 || h.BlockSize == 0 {
+		return n
 	}
-	blocks := (dataSize + int64(blockSize) - 1) / int64(blockSize)
-	return HeaderSize + dataSize + blocks*ChecksumSize
+	bs := int64(h.BlockSize)
+	blocks := (dataSize + bs - 1) / bs
+	return n + dataSize + blocks*ChecksumSize
 }
 
 // DataSize inverts FramedSize. A length no data size frames to (a shard cut
 // short inside a checksum or the header) wraps ErrCorrupt.
-func DataSize(framedSize int64, blockSize int) (int64, error) {
-	if err := validBlockSize(blockSize); err != nil {
+func (h Header) DataSize(framedSize int64) (int64, error) {
+	if err := validBlockSize(int(h.BlockSize)); err != nil {
 		return 0, err
 	}
-	body := framedSize - HeaderSize
+	body := framedSize - HeaderSize - h.trailerSize()
 	if body < 0 {
-		return 0, fmt.Errorf("bitrot: framed size %d is shorter than the header: %w", framedSize, ErrCorrupt)
+		return 0, fmt.Errorf("bitrot: framed size %d is shorter than header and trailer: %w", framedSize, ErrCorrupt)
 	}
-	frame := int64(blockSize) + ChecksumSize
+	bs := int64(h.BlockSize)
+	frame := bs + ChecksumSize
 	full, rem := body/frame, body%frame
 	if rem == 0 {
-		return full * int64(blockSize), nil
+		return full * bs, nil
 	}
 	if rem <= ChecksumSize {
 		return 0, fmt.Errorf("bitrot: framed size %d ends inside a checksum: %w", framedSize, ErrCorrupt)
 	}
-	return full*int64(blockSize) + rem - ChecksumSize, nil
+	return full*bs + rem - ChecksumSize, nil
+}
+
+func (h Header) trailerSize() int64 {
+	if h.Version >= Version {
+		return TrailerSize
+	}
+	return 0
 }

@@ -2,6 +2,7 @@ package bitrot
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -22,11 +23,38 @@ func testData(size int64) []byte {
 	return b
 }
 
-// frame is an independent reference implementation of the format, so the
-// Writer is checked against the documented layout, not against itself.
-func frame(data []byte, blockSize int) []byte {
+// frame is an independent reference implementation of format version 1,
+// as the version 1 Writer wrote it (testdata/v1-*.shard comes from that
+// Writer itself).
+func frame(data []byte, blockSize int) []byte { return frameVersion(data, blockSize, 1) }
+
+// frameV2 is an independent reference implementation of format version 2:
+// version 1's header (version byte 2) and blocks, then the trailer with
+// the digest as doc.go documents it.
+func frameV2(data []byte, blockSize int, name string) []byte {
+	out := frameVersion(data, blockSize, 2)
 	tab := crc32.MakeTable(crc32.Castagnoli)
-	out := []byte{'C', 'R', 'N', 'S', 1, 1, 0, 0}
+	h := sha256.New()
+	h.Write([]byte("cairn shard digest v1\x00"))
+	h.Write(binary.LittleEndian.AppendUint16(nil, uint16(len(name))))
+	h.Write([]byte(name))
+	h.Write(binary.LittleEndian.AppendUint32(nil, uint32(blockSize)))
+	for p := data; len(p) > 0; {
+		blk := p[:min(blockSize, len(p))]
+		p = p[len(blk):]
+		h.Write(binary.LittleEndian.AppendUint32(nil, crc32.Checksum(blk, tab)))
+	}
+	h.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(data))))
+	tr := []byte{'C', 'R', 'N', 'T', 1, 0, 0, 0}
+	tr = binary.LittleEndian.AppendUint64(tr, uint64(len(data)))
+	tr = append(tr, h.Sum(nil)[:16]...)
+	tr = binary.LittleEndian.AppendUint32(tr, crc32.Checksum(tr, tab))
+	return append(out, tr...)
+}
+
+func frameVersion(data []byte, blockSize int, version byte) []byte {
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	out := []byte{'C', 'R', 'N', 'S', version, 1, 0, 0}
 	out = binary.LittleEndian.AppendUint32(out, uint32(blockSize))
 	out = binary.LittleEndian.AppendUint32(out, crc32.Checksum(out, tab))
 	for len(data) > 0 {
@@ -38,12 +66,15 @@ func frame(data []byte, blockSize int) []byte {
 	return out
 }
 
+// testName is the shard name the tests frame under.
+const testName = "0123456789abcdef.3"
+
 // writeFramed frames data through a Writer, feeding it chunk bytes at a
 // time (all at once if chunk <= 0).
 func writeFramed(t testing.TB, data []byte, blockSize, chunk int) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w := NewWriter(&buf, blockSize)
+	w := NewWriter(&buf, blockSize, testName)
 	if chunk <= 0 {
 		chunk = max(len(data), 1)
 	}
@@ -56,6 +87,7 @@ func writeFramed(t testing.TB, data []byte, blockSize, chunk int) []byte {
 	}
 	require.NoError(t, w.Close())
 	require.Equal(t, int64(len(data)), w.DataWritten())
+	require.Len(t, w.Digest(), DigestSize)
 	return buf.Bytes()
 }
 
@@ -67,13 +99,15 @@ func readRange(t testing.TB, framed []byte, dataSize int64, blockSize int, off, 
 }
 
 func TestHeaderRoundTrip(t *testing.T) {
-	h := Header{Version: Version, Algorithm: AlgorithmCRC32C, BlockSize: 1 << 20}
-	b := h.Marshal()
-	require.Len(t, b, HeaderSize)
-	require.Equal(t, frame(nil, 1<<20), b)
-	got, err := ParseHeader(b)
-	require.NoError(t, err)
-	require.Equal(t, h, got)
+	for _, v := range []uint8{Version1, Version} {
+		h := Header{Version: v, Algorithm: AlgorithmCRC32C, BlockSize: 1 << 20}
+		b := h.Marshal()
+		require.Len(t, b, HeaderSize)
+		require.Equal(t, frameVersion(nil, 1<<20, v), b)
+		got, err := ParseHeader(b)
+		require.NoError(t, err)
+		require.Equal(t, h, got)
+	}
 }
 
 func TestParseHeaderErrors(t *testing.T) {
@@ -98,7 +132,7 @@ func TestParseHeaderErrors(t *testing.T) {
 		{"bad magic", edit(func(b []byte) { b[0] = 'X'; resign(b) }), false},
 		{"header checksum", edit(func(b []byte) { b[9] ^= 1 }), true},
 		{"stored checksum", edit(func(b []byte) { b[15] ^= 0x80 }), true},
-		{"version 2", edit(func(b []byte) { b[4] = 2; resign(b) }), false},
+		{"version 3", edit(func(b []byte) { b[4] = 3; resign(b) }), false},
 		{"version 0", edit(func(b []byte) { b[4] = 0; resign(b) }), false},
 		{"algorithm 2", edit(func(b []byte) { b[5] = 2; resign(b) }), false},
 		{"reserved set", edit(func(b []byte) { b[7] = 1; resign(b) }), false},
@@ -126,11 +160,18 @@ func TestSizes(t *testing.T) {
 			}
 		}
 		for _, size := range sizes {
-			f := FramedSize(size, bs)
-			require.Equal(t, int64(len(frame(testData(size), bs))), f, "bs=%d size=%d", bs, size)
-			got, err := DataSize(f, bs)
-			require.NoError(t, err)
-			require.Equal(t, size, got)
+			for _, v := range []uint8{Version1, Version} {
+				h := Header{Version: v, Algorithm: AlgorithmCRC32C, BlockSize: uint32(bs)}
+				want := frame(testData(size), bs)
+				if v == Version {
+					want = frameV2(testData(size), bs, testName)
+				}
+				f := h.FramedSize(size)
+				require.Equal(t, int64(len(want)), f, "v=%d bs=%d size=%d", v, bs, size)
+				got, err := h.DataSize(f)
+				require.NoError(t, err)
+				require.Equal(t, size, got)
+			}
 		}
 	}
 	tests := []struct {
@@ -147,7 +188,12 @@ func TestSizes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := DataSize(tt.framed, tt.bs)
+			h := Header{Version: Version1, Algorithm: AlgorithmCRC32C, BlockSize: uint32(tt.bs)}
+			_, err := h.DataSize(tt.framed)
+			require.ErrorIs(t, err, tt.want)
+			// Version 2 adds the trailer to every length.
+			h.Version = Version
+			_, err = h.DataSize(tt.framed + TrailerSize)
 			require.ErrorIs(t, err, tt.want)
 		})
 	}
@@ -163,8 +209,7 @@ func TestRoundTrip(t *testing.T) {
 				t.Run(fmt.Sprintf("bs=%d/size=%d/chunk=%d", bs, size, chunk), func(t *testing.T) {
 					data := testData(size)
 					framed := writeFramed(t, data, bs, chunk)
-					require.Equal(t, frame(data, bs), framed)
-					require.Equal(t, FramedSize(size, bs), int64(len(framed)))
+					require.Equal(t, frameV2(data, bs, testName), framed)
 					got, err := readRange(t, framed, size, bs, 0, size)
 					require.NoError(t, err)
 					require.Equal(t, data, append([]byte{}, got...))
@@ -204,7 +249,8 @@ func TestReadRangeCatchesEveryFlip(t *testing.T) {
 	const bs, size = 16, 40 // blocks of 16, 16, 8
 	data := testData(size)
 	framed := writeFramed(t, data, bs, 0)
-	for pos := range framed {
+	// ReadRange reads header and blocks; the trailer is Verify's.
+	for pos := range len(framed) - TrailerSize {
 		for _, mask := range []byte{0x01, 0x80} {
 			bad := bytes.Clone(framed)
 			bad[pos] ^= mask
@@ -227,7 +273,7 @@ func TestReadRangeTruncated(t *testing.T) {
 	const bs, size = 16, 40
 	data := testData(size)
 	framed := writeFramed(t, data, bs, 0)
-	for cut := range len(framed) {
+	for cut := range len(framed) - TrailerSize {
 		got, err := readRange(t, framed[:cut], size, bs, 0, size)
 		require.ErrorIs(t, err, ErrCorrupt, "cut at %d", cut)
 		require.True(t, bytes.HasPrefix(data, got), "cut at %d delivered unverified bytes", cut)
@@ -287,14 +333,14 @@ func TestReadRangeErrors(t *testing.T) {
 func TestWriterErrors(t *testing.T) {
 	ioErr := errors.New("disk full")
 	t.Run("header write fails", func(t *testing.T) {
-		w := NewWriter(&errWriter{err: ioErr}, 4)
+		w := NewWriter(&errWriter{err: ioErr}, 4, testName)
 		n, err := w.Write([]byte("abc"))
 		require.ErrorIs(t, err, ioErr)
 		require.Zero(t, n)
 		require.ErrorIs(t, w.Close(), ioErr)
 	})
 	t.Run("block write fails and sticks", func(t *testing.T) {
-		w := NewWriter(&errWriter{after: 2, err: ioErr}, 4) // header and one block succeed
+		w := NewWriter(&errWriter{after: 2, err: ioErr}, 4, testName) // header and one block succeed
 		n, err := w.Write([]byte("abcdefghij"))
 		require.ErrorIs(t, err, ioErr)
 		require.Equal(t, 8, n)
@@ -304,16 +350,23 @@ func TestWriterErrors(t *testing.T) {
 	})
 	t.Run("write after close", func(t *testing.T) {
 		var buf bytes.Buffer
-		w := NewWriter(&buf, 4)
+		w := NewWriter(&buf, 4, testName)
 		require.NoError(t, w.Close())
 		require.NoError(t, w.Close(), "second close is a no-op")
 		_, err := w.Write([]byte("x"))
 		require.ErrorIs(t, err, ErrClosed)
-		require.Equal(t, frame(nil, 4), buf.Bytes(), "an empty shard is its header")
+		require.Equal(t, frameV2(nil, 4, testName), buf.Bytes(), "an empty shard is its header and trailer")
+	})
+	t.Run("trailer write fails", func(t *testing.T) {
+		w := NewWriter(&errWriter{after: 2, err: ioErr}, 4, testName) // header and the block succeed
+		_, err := w.Write([]byte("abc"))
+		require.NoError(t, err)
+		require.ErrorIs(t, w.Close(), ioErr)
+		require.Nil(t, w.Digest(), "no digest for a shard whose trailer was not written")
 	})
 	t.Run("invalid block size", func(t *testing.T) {
 		var buf bytes.Buffer
-		w := NewWriter(&buf, 0)
+		w := NewWriter(&buf, 0, testName)
 		_, err := w.Write([]byte("x"))
 		require.ErrorIs(t, err, ErrBlockSize)
 		require.ErrorIs(t, w.Close(), ErrBlockSize)
@@ -378,7 +431,7 @@ func BenchmarkWriter(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				w := NewWriter(io.Discard, bs)
+				w := NewWriter(io.Discard, bs, testName)
 				if _, err := w.Write(data); err != nil {
 					b.Fatal(err)
 				}

@@ -19,18 +19,23 @@ type Writer struct {
 	header    bool   // header written
 	closed    bool
 	err       error // sticky: a failed underlying write leaves w unusable
+	digester  *Digester
+	digest    []byte // set by a successful Close
 }
 
-// NewWriter returns a Writer that frames data into w with blocks of
-// blockSize bytes. The header is written on the first Write or on Close. An
-// invalid blockSize makes every Write and Close fail with ErrBlockSize.
-func NewWriter(w io.Writer, blockSize int) *Writer {
+// NewWriter returns a Writer that frames the data of shard name into w in
+// the current format (Version) with blocks of blockSize bytes. The header is
+// written on the first Write or on Close, the trailer with the shard's
+// digest (see Digester) on Close. An invalid blockSize makes every Write and
+// Close fail with ErrBlockSize.
+func NewWriter(w io.Writer, blockSize int, name string) *Writer {
 	fw := &Writer{w: w, blockSize: blockSize}
 	if err := validBlockSize(blockSize); err != nil {
 		fw.err = err
 		return fw
 	}
 	fw.frame = make([]byte, blockSize+ChecksumSize)
+	fw.digester = NewDigester(name, blockSize)
 	return fw
 }
 
@@ -62,8 +67,9 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return accepted, nil
 }
 
-// Close writes the header if nothing was written yet and the final partial
-// block. It does not close the underlying writer. Closing twice is a no-op.
+// Close writes the header if nothing was written yet, the final partial
+// block and the trailer. It does not close the underlying writer. Closing
+// twice is a no-op.
 func (w *Writer) Close() error {
 	if w.closed {
 		return w.err
@@ -76,10 +82,21 @@ func (w *Writer) Close() error {
 		return err
 	}
 	if w.n > 0 {
-		return w.flush()
+		if err := w.flush(); err != nil {
+			return err
+		}
 	}
+	digest := w.digester.Sum(w.written)
+	if _, err := w.w.Write(Trailer{DataSize: w.written, Digest: digest}.Marshal()); err != nil {
+		w.err = fmt.Errorf("bitrot: write trailer: %w", err)
+		return w.err
+	}
+	w.digest = digest
 	return nil
 }
+
+// Digest returns the shard's digest once Close has succeeded, nil before.
+func (w *Writer) Digest() []byte { return w.digest }
 
 // DataWritten returns the number of data bytes accepted so far, excluding
 // framing.
@@ -99,7 +116,9 @@ func (w *Writer) writeHeader() error {
 }
 
 func (w *Writer) flush() error {
-	binary.LittleEndian.PutUint32(w.frame[w.n:], checksum(w.frame[:w.n]))
+	crc := checksum(w.frame[:w.n])
+	binary.LittleEndian.PutUint32(w.frame[w.n:], crc)
+	w.digester.Add(crc)
 	block := (w.written - int64(w.n)) / int64(w.blockSize)
 	if _, err := w.w.Write(w.frame[:w.n+ChecksumSize]); err != nil {
 		w.err = fmt.Errorf("bitrot: write block %d: %w", block, err)

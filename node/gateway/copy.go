@@ -257,6 +257,7 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	v.DataId = stored.DataID
 	v.Profile = objio.ProfileToProto(stored.Profile)
 	v.Shards = stored.Shards
+	v.ShardDigests = stored.ShardDigests
 	v.UnderSpread = stored.UnderSpread
 	v.Checksums = stored.sums
 	v.Encryption = enc.record()
@@ -349,6 +350,7 @@ func (g *Gateway) uploadPartCopy(ctx context.Context, w http.ResponseWriter, rq 
 		DataId:        stored.DataID,
 		Profile:       objio.ProfileToProto(stored.Profile),
 		Shards:        stored.Shards,
+		ShardDigests:  stored.ShardDigests,
 		Checksums:     stored.sums,
 		MtimeUnixNano: now.UnixNano(),
 		Encryption:    enc.record(),

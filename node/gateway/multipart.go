@@ -329,6 +329,7 @@ func (g *Gateway) uploadPart(ctx context.Context, w http.ResponseWriter, rq *req
 		DataId:        stored.DataID,
 		Profile:       objio.ProfileToProto(stored.Profile),
 		Shards:        stored.Shards,
+		ShardDigests:  stored.ShardDigests,
 		Checksums:     sums,
 		MtimeUnixNano: g.cfg.Now().UnixNano(),
 		Encryption:    enc.record(),

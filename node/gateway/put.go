@@ -161,6 +161,7 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 			BlockSize:    uint32(stored.Profile.BlockSize),
 		},
 		Shards:       stored.Shards,
+		ShardDigests: stored.ShardDigests,
 		ContentType:  contentType(r.Header),
 		Headers:      standardHeaders(r.Header),
 		UserMetadata: userMeta,

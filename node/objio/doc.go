@@ -20,7 +20,10 @@
 //     stripe is in flight a shard whose node cannot be reached is moved to a
 //     replacement drive; afterwards any shard failure fails the PUT.
 //  3. Commit: every stream sends commit and waits for its ack; the body
-//     exists only when all K+M acks arrived.
+//     exists only when all K+M acks arrived. Each ack carries the shard's
+//     digest, which must equal the one computed from the blocks sent
+//     (each block is one bitrot block on the node); Body.ShardDigests
+//     keeps them for the record, and reads pass them as expect_digest.
 //
 // On any failure every stream is cancelled (storage drops uncommitted
 // shards) and every shard that may have been committed is deleted, best

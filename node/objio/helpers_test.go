@@ -70,7 +70,7 @@ func payload(seed uint64, n int) []byte {
 func version(b *objio.Body) *metapb.ObjectVersion {
 	return &metapb.ObjectVersion{
 		Bucket: "b", Key: "k", DataId: b.DataID, Size: b.Size,
-		Profile: objio.ProfileToProto(b.Profile), Shards: b.Shards,
+		Profile: objio.ProfileToProto(b.Profile), Shards: b.Shards, ShardDigests: b.ShardDigests,
 	}
 }
 

@@ -147,6 +147,12 @@ func TestDegradedRead(t *testing.T) {
 			require.True(t, srv.Remove(drive, id))
 		}
 	}
+	misplace := func(i int) func(*testing.T, *objiotest.Cluster, *objio.Body) {
+		return func(t *testing.T, c *objiotest.Cluster, b *objio.Body) {
+			srv, drive, id := shardHolder(c, b, i)
+			require.True(t, srv.Misplace(drive, id))
+		}
+	}
 	type damage = func(*testing.T, *objiotest.Cluster, *objio.Body)
 	tests := []struct {
 		name    string
@@ -158,6 +164,8 @@ func TestDegradedRead(t *testing.T) {
 		{"two data nodes stopped", []damage{stop(1, 3)}, 2, nil},
 		{"parity node stopped", []damage{stop(4)}, 0, nil},
 		{"data shard missing", []damage{remove(2)}, 1, nil},
+		{"data shard with another digest", []damage{misplace(1)}, 1, nil},
+		{"three shards with other digests", []damage{misplace(0), misplace(2), misplace(5)}, 3, objio.ErrDataUnavailable},
 		{"data shard corrupt in stripe 0", []damage{corrupt(0, 10)}, 1, nil},
 		{"data shard corrupt mid-body", []damage{corrupt(1, 3*bs+5)}, 1, nil},
 		{"two shards corrupt in different stripes", []damage{corrupt(0, 2*bs), corrupt(3, 5*bs+1)}, 2, nil},

@@ -12,16 +12,17 @@ import (
 // body of its own: what ReadBody needs to read it.
 func PartVersion(v *metapb.ObjectVersion, p *metapb.PartInfo) *metapb.ObjectVersion {
 	return &metapb.ObjectVersion{
-		Bucket:     v.GetBucket(),
-		Key:        v.GetKey(),
-		VersionId:  v.GetVersionId(),
-		Size:       p.GetSize(),
-		Etag:       p.GetEtag(),
-		DataId:     p.GetDataId(),
-		Profile:    p.GetProfile(),
-		Shards:     p.GetShards(),
-		StoredSize: p.GetStoredSize(),
-		Encryption: p.GetEncryption(),
+		Bucket:       v.GetBucket(),
+		Key:          v.GetKey(),
+		VersionId:    v.GetVersionId(),
+		Size:         p.GetSize(),
+		Etag:         p.GetEtag(),
+		DataId:       p.GetDataId(),
+		Profile:      p.GetProfile(),
+		Shards:       p.GetShards(),
+		ShardDigests: p.GetShardDigests(),
+		StoredSize:   p.GetStoredSize(),
+		Encryption:   p.GetEncryption(),
 	}
 }
 

@@ -218,6 +218,16 @@ func (g *get) start(ctx context.Context, idx int, from int64) *shardReader {
 	return r
 }
 
+// expectDigest returns shard idx's recorded digest; nil for records
+// written before digests (read against their frames only).
+func (g *get) expectDigest(idx int) []byte {
+	ds := g.v.GetShardDigests()
+	if len(ds) != g.p.K+g.p.M {
+		return nil
+	}
+	return ds[idx]
+}
+
 func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 	sp := g.v.GetShards()[r.idx]
 	c, err := g.s.client(sp.GetNodeId())
@@ -230,6 +240,9 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 		Ref:    &storagepb.ShardRef{DriveId: sp.GetDriveId(), ShardId: ShardID(g.v.GetDataId(), r.idx)},
 		Offset: uint64(start),
 		Length: uint64(end - start),
+		// A shard whose digest is not the recorded one fails with
+		// DataLoss, and is read around like any corrupt shard.
+		ExpectDigest: g.expectDigest(r.idx),
 	})
 	if err != nil {
 		return err

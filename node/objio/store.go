@@ -43,6 +43,9 @@ var (
 	// ErrInvalidArgument marks a request that cannot be served as asked: a
 	// bad profile, a range outside the body or a record without placement.
 	ErrInvalidArgument = errors.New("objio: invalid argument")
+	// ErrDigestMismatch means a storage node acknowledged a shard whose
+	// digest is not that of the blocks sent to it.
+	ErrDigestMismatch = errors.New("objio: shard digest mismatch")
 )
 
 // Maps is the view of the cluster map that the pipelines need;
@@ -158,6 +161,11 @@ type Body struct {
 	// Shards[i] holds shard i, named ShardID(DataID, i).
 	Shards      []*metapb.ShardPlacement
 	UnderSpread bool
+	// ShardDigests[i] is shard i's digest (see bitrot.Digester), computed
+	// from the blocks sent and matched against the node's acknowledgement:
+	// the record keeps them so reads and scrubs can tell the shard from
+	// any other file of its name.
+	ShardDigests [][]byte
 }
 
 // ShardID names shard i of a body on its drive.

@@ -1,6 +1,7 @@
 package objio
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/grpc/mem"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/erasure/bitrot"
 	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/placement"
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -72,7 +74,9 @@ type put struct {
 		exclude []placement.NodeID
 		// tried lists every target a stream was opened to, for cleanup.
 		tried []tried
-		err   error
+		// digests[i] is shard i's digest once its commit was acknowledged.
+		digests [][]byte
+		err     error
 	}
 	cancel context.CancelFunc
 }
@@ -111,6 +115,7 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 	defer cancel()
 	w := &put{s: s, p: p, dataID: dataID, free: make(chan *stripe, s.cfg.StripesInFlight), cancel: cancel}
 	w.mu.shards = append([]placement.Shard(nil), res.Shards...)
+	w.mu.digests = make([][]byte, p.K+p.M)
 
 	var wg sync.WaitGroup
 	ins := make([]chan *stripe, p.K+p.M)
@@ -150,6 +155,7 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 	w.mu.Lock()
 	err = w.mu.err
 	shards := append([]placement.Shard(nil), w.mu.shards...)
+	digests := w.mu.digests
 	w.mu.Unlock()
 	if err == nil && ctx.Err() != nil {
 		// Every ack arrived, but the caller gave up: it will not record the
@@ -161,7 +167,7 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 		return nil, err
 	}
 	w.dropAbandoned(ctx, shards)
-	body := &Body{DataID: dataID, Size: size, MD5: md.Sum(nil), Profile: p, UnderSpread: res.UnderSpread}
+	body := &Body{DataID: dataID, Size: size, MD5: md.Sum(nil), Profile: p, UnderSpread: res.UnderSpread, ShardDigests: digests}
 	perNode := map[placement.NodeID]int{}
 	for _, sh := range shards {
 		body.Shards = append(body.Shards, &metapb.ShardPlacement{NodeId: string(sh.Node), DriveId: string(sh.Drive)})
@@ -432,12 +438,23 @@ type shardStream struct {
 	block  uint32
 	total  uint64
 	where  placement.Shard
+	// digest is computed from the blocks sent, as the storage node
+	// computes it from the blocks it frames (see bitrot.Digester).
+	digest *bitrot.Digester
 }
 
 // send sends data, which is nil or a block of st, in chunks. The chunks go
 // by reference (see shardcodec), each holding st until gRPC is done with
-// it, except tiny ones, which are copied.
+// it, except tiny ones, which are copied. Each block is one bitrot block on
+// the storage node (the stream's block size is the profile's), so its
+// checksum goes into the shard's digest.
 func (ss *shardStream) send(st *stripe, data []byte, commit bool) error {
+	oneChunk := len(data) <= sendChunk
+	if len(data) > 0 && !oneChunk {
+		// A block sent in several chunks: one more CRC32C pass (hardware
+		// accelerated, far cheaper than the encoding) for its checksum.
+		ss.digest.Add(crc32.Checksum(data, castagnoli))
+	}
 	for {
 		chunk := data[:min(len(data), sendChunk)]
 		data = data[len(chunk):]
@@ -448,6 +465,9 @@ func (ss *shardStream) send(st *stripe, data []byte, commit bool) error {
 		}
 		if len(chunk) > 0 {
 			req.DataCRC32C = crc32.Checksum(chunk, castagnoli)
+			if oneChunk {
+				ss.digest.Add(req.DataCRC32C)
+			}
 			if st == nil || mem.IsBelowBufferPoolingThreshold(cap(chunk)) {
 				req.Data = mem.SliceBuffer(append([]byte(nil), chunk...))
 			} else {
@@ -504,9 +524,11 @@ func (w *put) open(ctx, base context.Context, i int) (*shardStream, error) {
 		cancel()
 		return nil, err
 	}
+	id := ShardID(w.dataID, i)
 	return &shardStream{
 		stream: stream, cancel: cancel, detach: detach, where: t, block: uint32(w.p.BlockSize),
-		ref: &storagepb.ShardRef{DriveId: string(t.Drive), ShardId: ShardID(w.dataID, i)},
+		ref:    &storagepb.ShardRef{DriveId: string(t.Drive), ShardId: id},
+		digest: bitrot.NewDigester(id, w.p.BlockSize),
 	}, nil
 }
 
@@ -589,8 +611,11 @@ func (w *put) shard(ctx, base context.Context, i int, in <-chan *stripe) error {
 				return ctx.Err()
 			}
 		}
-		err = w.commit(ss)
+		digest, err := w.commit(ss)
 		if err == nil {
+			w.mu.Lock()
+			w.mu.digests[i] = digest
+			w.mu.Unlock()
 			return nil
 		}
 		if more || ctx.Err() != nil {
@@ -606,22 +631,32 @@ func (w *put) shard(ctx, base context.Context, i int, in <-chan *stripe) error {
 }
 
 // commit ends shard stream ss and waits for the storage node's ack, which
-// it sends only once the shard is durable.
-func (w *put) commit(ss *shardStream) error {
+// it sends only once the shard is durable, and returns the shard's digest.
+// A node that acknowledges a digest other than the one of the blocks sent
+// made durable something else than what it was sent (corrupted on its way
+// to disk): the shard fails. A node that acknowledges none (written before
+// digests existed) is taken at its word; the digest recorded is the one
+// computed from the blocks sent, which is what it will report when it
+// knows digests.
+func (w *put) commit(ss *shardStream) ([]byte, error) {
 	if !ss.detach() {
-		return context.Canceled
+		return nil, context.Canceled
 	}
 	if err := ss.send(nil, nil, true); err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := ss.stream.CloseAndRecv()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if resp.GetSize() != ss.total {
-		return fmt.Errorf("storage acknowledged %d bytes, sent %d", resp.GetSize(), ss.total)
+		return nil, fmt.Errorf("storage acknowledged %d bytes, sent %d", resp.GetSize(), ss.total)
 	}
-	return nil
+	digest := ss.digest.Sum(int64(ss.total))
+	if got := resp.GetDigest(); len(got) > 0 && !bytes.Equal(got, digest) {
+		return nil, fmt.Errorf("%w: storage acknowledged shard digest %x, the blocks sent have %x", ErrDigestMismatch, got, digest)
+	}
+	return digest, nil
 }
 
 func (w *put) shardErr(ctx context.Context, i int, ss *shardStream, err error) error {

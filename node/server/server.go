@@ -63,6 +63,11 @@ type Config struct {
 	// Storage role.
 	Drives        []string
 	FailureDomain string
+	// ScrubRate (bytes per second, per node) and ScrubInterval (pause
+	// after a pass; negative: on demand only) pace the scrubber; zero
+	// means the storage package's defaults.
+	ScrubRate     int64
+	ScrubInterval time.Duration
 
 	// Gateway role.
 	S3Addr    string
@@ -280,6 +285,8 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			Drives:        cfg.Drives,
 			MetaAddrs:     cfg.MetaAddrs,
 			Dialer:        cfg.Dialer,
+			ScrubRate:     cfg.ScrubRate,
+			ScrubInterval: cfg.ScrubInterval,
 			Logger:        s.logger.With("role", "storage"),
 		})
 		if err != nil {

@@ -10,8 +10,20 @@ import (
 	"github.com/cairn-io/cairn/node/vfs"
 )
 
-// DefaultHeartbeatInterval is used when Config.HeartbeatInterval is zero.
-const DefaultHeartbeatInterval = time.Second
+// Defaults for zero Config fields.
+const (
+	// DefaultHeartbeatInterval is used when Config.HeartbeatInterval is zero.
+	DefaultHeartbeatInterval = time.Second
+	// DefaultScrubRate bounds the scrubber's reads, per node: a 10 TB node
+	// is read in about a week, while the drives keep most of their
+	// bandwidth for foreground I/O.
+	DefaultScrubRate = 16 << 20
+	// DefaultScrubInterval is the pause between the end of a scrub pass
+	// and the start of the next.
+	DefaultScrubInterval = 7 * 24 * time.Hour
+	// DefaultScrubBatch is how many verified shards go in one report.
+	DefaultScrubBatch = 500
+)
 
 // Config configures a storage Server.
 type Config struct {
@@ -33,6 +45,29 @@ type Config struct {
 	// Dialer makes the connections to the meta group; nil means
 	// dial.Default() (plaintext).
 	Dialer *dial.Dialer
+	// ScrubRate bounds the bytes per second the scrubber reads from all
+	// the node's drives together; zero means DefaultScrubRate.
+	ScrubRate int64
+	// ScrubInterval is the pause from the end of one scrub pass to the
+	// start of the next (the time of the last pass is kept on the drives,
+	// so restarts do not postpone it); zero means DefaultScrubInterval,
+	// negative means passes run only on demand (Storage.Scrub).
+	ScrubInterval time.Duration
+	// ScrubBatch is how many verified shards one report to the meta group
+	// carries; zero means DefaultScrubBatch.
+	ScrubBatch int
+	// Reporter receives the scrubber's reports; nil means the meta group
+	// at MetaAddrs (with the heartbeats' failover), or nowhere without
+	// MetaAddrs.
+	Reporter ShardReporter
+	// FaultErrors I/O errors (EIO and the like) on one drive within
+	// FaultWindow mark it faulty; zero means DefaultFaultErrors and
+	// DefaultFaultWindow.
+	FaultErrors int
+	FaultWindow time.Duration
+	// Now is the clock of the fault rule and scrub times; nil means
+	// time.Now.
+	Now func() time.Time
 	// FS is the filesystem of the drives; nil means vfs.Default.
 	FS vfs.FS
 	// Logger receives structured logs; nil discards them.
@@ -49,6 +84,24 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.FS == nil {
 		out.FS = vfs.Default
+	}
+	if out.ScrubRate == 0 {
+		out.ScrubRate = DefaultScrubRate
+	}
+	if out.ScrubInterval == 0 {
+		out.ScrubInterval = DefaultScrubInterval
+	}
+	if out.ScrubBatch == 0 {
+		out.ScrubBatch = DefaultScrubBatch
+	}
+	if out.FaultErrors == 0 {
+		out.FaultErrors = DefaultFaultErrors
+	}
+	if out.FaultWindow == 0 {
+		out.FaultWindow = DefaultFaultWindow
+	}
+	if out.Now == nil {
+		out.Now = time.Now
 	}
 	if out.Logger == nil {
 		out.Logger = slog.New(slog.DiscardHandler)
@@ -85,6 +138,15 @@ func (c *Config) Validate() error {
 	}
 	if c.HeartbeatInterval < 0 {
 		return fmt.Errorf("%w: negative HeartbeatInterval", ErrConfig)
+	}
+	if c.ScrubRate < 0 {
+		return fmt.Errorf("%w: negative ScrubRate", ErrConfig)
+	}
+	if c.ScrubBatch < 0 {
+		return fmt.Errorf("%w: negative ScrubBatch", ErrConfig)
+	}
+	if c.FaultErrors < 0 || c.FaultWindow < 0 {
+		return fmt.Errorf("%w: negative FaultErrors or FaultWindow", ErrConfig)
 	}
 	return nil
 }

@@ -14,10 +14,42 @@
 // the first time this process uses them, so a crash can never lose the
 // directory an acknowledged shard lives in.
 //
-// # Reads
+// # Reads and digests
 //
 // Every block is verified before any of its bytes leave the node; a mismatch
-// fails the read with codes.DataLoss.
+// fails the read with codes.DataLoss. A shard is written in bitrot format 2,
+// whose trailer holds the shard's digest (bitrot.Digester); WriteShard and
+// StatShard return it (StatShard returns none for a version 1 shard). A
+// ReadShard with expect_digest compares it with the trailer's (for version 1,
+// one computed from the stored checksums) before sending anything, and fails
+// with DataLoss on a difference. VerifyShard reads every block, recomputes
+// the digest and checks it against the trailer and expect_digest.
+//
+// # Scrubber
+//
+// One goroutine per node (started by Start, stopped by Close) walks every
+// drive that is not faulty, fan-out directory by directory, and verifies
+// every shard whole through a token bucket of Config.ScrubRate bytes per
+// second (reads of about 1 MiB). Damage (SHARD_CORRUPT, or SHARD_UNREADABLE
+// on I/O errors) is reported at once through ShardReporter
+// (Meta.ReportShards over the heartbeats' connections, with their
+// failover); verified shards go with their digests in batches of
+// Config.ScrubBatch; the meta leader compares them with the records. Damage
+// the meta group did not take is sent again with the next report. A pass
+// starts Config.ScrubInterval after the last one ended (recorded in
+// scrub.json on each drive) or on Storage.Scrub; ScrubStats shows progress.
+//
+// # Faulty drives
+//
+// A drive is faulty after Config.FaultErrors I/O errors (EIO, ENXIO, ENODEV,
+// EROFS; never not-found, no-space, corruption or cancellation) within
+// Config.FaultWindow, or when the check run before every heartbeat finds its
+// root, shards/ or tmp/ directory or its format.json missing, unreadable or
+// naming another drive (a write that finds tmp/ missing runs the check at
+// once). A faulty drive refuses WriteShard with codes.FailedPrecondition
+// (not Unavailable: the node is fine) and is reported DRIVE_FAILED with the
+// reason in Drive.fault; reads are still served. A check fault clears when
+// the check passes again; an I/O fault stays until the process restarts.
 //
 // # Listing
 //
@@ -35,6 +67,7 @@
 // # Imports and locks
 //
 // storage imports erasure/bitrot, node/vfs and proto/...; never another role
-// or package metadata (deps_test.go). Locks: Server.mu and drive.mu are
-// leaves; no lock is held across I/O or while taking another.
+// or package metadata (deps_test.go). Locks: Server.mu, drive.mu,
+// health.mu, metaGroup.mu, scrubber.mu and limiter.mu are leaves; no lock
+// is held across I/O or while taking another.
 package storage

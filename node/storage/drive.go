@@ -44,6 +44,9 @@ type drive struct {
 	root string
 	fs   vfs.FS
 
+	// health is the drive's fault state (health.go).
+	health health
+
 	mu struct {
 		sync.Mutex
 		// durableDirs holds the fan-out directories whose entries in their
@@ -251,10 +254,10 @@ func (d *drive) create(shardID string, blockSize int) (*pendingShard, error) {
 	p := &pendingShard{d: d, shardID: shardID, tmp: tmp, f: f}
 	if blockSize < writeBufSize {
 		p.buf = bufio.NewWriterSize(f, writeBufSize)
-		p.bw = bitrot.NewWriter(p.buf, blockSize)
+		p.bw = bitrot.NewWriter(p.buf, blockSize, shardID)
 	} else {
 		// Large blocks already reach the file as one write each.
-		p.bw = bitrot.NewWriter(f, blockSize)
+		p.bw = bitrot.NewWriter(f, blockSize, shardID)
 	}
 	return p, nil
 }
@@ -268,6 +271,9 @@ func (p *pendingShard) Write(b []byte) (int, error) {
 }
 
 func (p *pendingShard) dataWritten() int64 { return p.bw.DataWritten() }
+
+// digest is the shard's digest once commit succeeded.
+func (p *pendingShard) digest() []byte { return p.bw.Digest() }
 
 // commit makes the shard durable under its name. On error the shard is not
 // visible and the temp file is gone.
@@ -331,10 +337,15 @@ func (p *pendingShard) abort() {
 
 // shardFile is an open, committed shard.
 type shardFile struct {
-	f        vfs.File
-	header   bitrot.Header
-	dataSize int64
-	modTime  time.Time
+	f         vfs.File
+	name      string
+	header    bitrot.Header
+	dataSize  int64
+	framedLen int64
+	modTime   time.Time
+	// digest is the trailer's (format version 2); nil for a version 1
+	// shard, whose digest takes a read of every checksum (digestOf).
+	digest []byte
 }
 
 func (d *drive) open(shardID string) (*shardFile, error) {
@@ -342,7 +353,7 @@ func (d *drive) open(shardID string) (*shardFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storage: open shard %s: %w", shardID, err)
 	}
-	sf, err := readShardMeta(f)
+	sf, err := readShardMeta(f, shardID)
 	if err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("storage: open shard %s: %w", shardID, err)
@@ -350,7 +361,7 @@ func (d *drive) open(shardID string) (*shardFile, error) {
 	return sf, nil
 }
 
-func readShardMeta(f vfs.File) (*shardFile, error) {
+func readShardMeta(f vfs.File, name string) (*shardFile, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -366,11 +377,40 @@ func readShardMeta(f vfs.File) (*shardFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	size, err := bitrot.DataSize(fi.Size(), int(h.BlockSize))
+	size, err := h.DataSize(fi.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return &shardFile{f: f, header: h, dataSize: size, modTime: fi.ModTime()}, nil
+	sf := &shardFile{f: f, name: name, header: h, dataSize: size, framedLen: fi.Size(), modTime: fi.ModTime()}
+	if h.Version >= bitrot.Version {
+		// One small read: the trailer must agree with the file's length
+		// (a shard cut at a block boundary is caught here) and holds the
+		// digest reads compare with the version record's.
+		t, err := bitrot.ReadTrailer(f, fi.Size())
+		if err != nil {
+			return nil, err
+		}
+		if t.DataSize != size {
+			return nil, fmt.Errorf("%w: trailer says %d data bytes, the file holds %d", bitrot.ErrBadTrailer, t.DataSize, size)
+		}
+		sf.digest = t.Digest
+	}
+	return sf, nil
+}
+
+// digestOf returns the shard's digest without verifying its blocks: the
+// trailer's, or for a version 1 shard one computed from its stored
+// checksums.
+func (sf *shardFile) digestOf() ([]byte, error) {
+	if sf.digest != nil {
+		return sf.digest, nil
+	}
+	info, err := bitrot.ReadInfo(sf.f, sf.framedLen, sf.name)
+	if err != nil {
+		return nil, err
+	}
+	sf.digest = info.Digest
+	return sf.digest, nil
 }
 
 func (d *drive) stat(shardID string) (*shardFile, error) {

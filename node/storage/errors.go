@@ -27,6 +27,11 @@ var (
 	ErrOutOfRange = errors.New("storage: range out of bounds")
 	// ErrUnavailable: the server is shutting down.
 	ErrUnavailable = errors.New("storage: unavailable")
+	// ErrDriveFaulty: the drive is marked faulty (I/O errors, or its
+	// directory or format file vanished) and takes no new shards. Not
+	// Unavailable: the node and its other drives are fine, so a writer
+	// must move the shard to another drive without suspecting the node.
+	ErrDriveFaulty = errors.New("storage: drive faulty")
 )
 
 // codeTable is the one place where sentinels meet gRPC codes. Clients of the
@@ -41,6 +46,7 @@ var codeTable = []struct {
 	{ErrInvalid, codes.InvalidArgument},
 	{ErrOutOfRange, codes.OutOfRange},
 	{ErrUnavailable, codes.Unavailable},
+	{ErrDriveFaulty, codes.FailedPrecondition},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

@@ -84,7 +84,8 @@ func TestReadFaults(t *testing.T) {
 	}{
 		{"open fails", faultfs.Rule{Op: faultfs.OpOpen, PathContains: shardsDir}, codes.Internal},
 		{"header read fails", faultfs.Rule{Op: faultfs.OpReadAt, Nth: 1}, codes.Internal},
-		{"block read fails", faultfs.Rule{Op: faultfs.OpReadAt, Nth: 2}, codes.Internal},
+		{"trailer read fails", faultfs.Rule{Op: faultfs.OpReadAt, Nth: 2}, codes.Internal},
+		{"block read fails", faultfs.Rule{Op: faultfs.OpReadAt, Nth: 3}, codes.Internal},
 		{"shard vanishes", faultfs.Rule{Op: faultfs.OpOpen, Err: syscall.ENOENT}, codes.NotFound},
 	}
 	for _, tc := range tests {

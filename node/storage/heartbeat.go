@@ -2,6 +2,9 @@ package storage
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -28,8 +31,6 @@ func (s *Server) heartbeatLoop(ctx context.Context) {
 // heartbeater is owned by the heartbeat goroutine; it needs no lock.
 type heartbeater struct {
 	s *Server
-	// next is the meta address to try first: the last one that answered.
-	next int
 	// failing suppresses repeated warnings while the meta group is out of
 	// reach.
 	failing bool
@@ -37,32 +38,74 @@ type heartbeater struct {
 
 func (h *heartbeater) beat(ctx context.Context) {
 	s := h.s
+	// The drive check runs first, so a vanished drive is reported in the
+	// heartbeat that follows it.
+	s.checkDrives()
 	req := &metapb.HeartbeatRequest{Node: s.nodeInfo()}
 	timeout := max(s.cfg.HeartbeatInterval, minHeartbeatTimeout)
+	addr, err := s.metas.call(ctx, timeout, "heartbeat", func(ctx context.Context, c metapb.MetaClient) error {
+		_, err := c.Heartbeat(ctx, req)
+		return err
+	})
+	switch {
+	case err == nil:
+		if h.failing {
+			s.log.Info("heartbeat recovered", "meta", addr)
+		}
+		h.failing = false
+	case ctx.Err() != nil:
+	default:
+		if !h.failing {
+			s.log.Warn("heartbeat failed on every meta address", "count", len(s.metas.conns), "err", err)
+		}
+		h.failing = true
+	}
+}
+
+// metaGroup is the node's connections to the meta group, shared by the
+// heartbeats and the scrubber's reports: a call goes to the address that
+// last answered and fails over to the others in turn.
+type metaGroup struct {
+	conns []metaConn
+	log   *slog.Logger
+
+	mu struct {
+		sync.Mutex
+		// next is the address to try first: the last one that answered.
+		next int
+	}
+}
+
+// call runs fn against each meta address in turn, each try bounded by
+// timeout, until one succeeds; it returns the address that answered, or
+// the last error. It stops early when ctx ends.
+func (g *metaGroup) call(ctx context.Context, timeout time.Duration, op string, fn func(context.Context, metapb.MetaClient) error) (string, error) {
+	if len(g.conns) == 0 {
+		return "", fmt.Errorf("%w: no meta addresses", ErrUnavailable)
+	}
+	g.mu.Lock()
+	next := g.mu.next
+	g.mu.Unlock()
 	var lastErr error
-	for i := range s.metas {
-		idx := (h.next + i) % len(s.metas)
-		m := s.metas[idx]
+	for i := range g.conns {
+		idx := (next + i) % len(g.conns)
+		m := g.conns[idx]
 		cctx, cancel := context.WithTimeout(ctx, timeout)
-		_, err := m.client.Heartbeat(cctx, req)
+		err := fn(cctx, m.client)
 		cancel()
 		if err == nil {
-			if h.failing {
-				s.log.Info("heartbeat recovered", "meta", m.addr)
-			}
-			h.next, h.failing = idx, false
-			return
+			g.mu.Lock()
+			g.mu.next = idx
+			g.mu.Unlock()
+			return m.addr, nil
 		}
 		if ctx.Err() != nil {
-			return
+			return "", ctx.Err()
 		}
-		s.log.Debug("heartbeat failed", "meta", m.addr, "err", err)
+		g.log.Debug("meta call failed", "op", op, "meta", m.addr, "err", err)
 		lastErr = err
 	}
-	if !h.failing {
-		s.log.Warn("heartbeat failed on every meta address", "count", len(s.metas), "err", lastErr)
-	}
-	h.failing = true
+	return "", lastErr
 }
 
 // nodeInfo describes this node and the current usage of its drives.
@@ -78,9 +121,13 @@ func (s *Server) nodeInfo() *metapb.Node {
 		capacity, free, err := s.cfg.FS.DiskUsage(d.root)
 		if err != nil {
 			dr.State = metapb.DriveState_DRIVE_FAILED
+			dr.Fault = "disk usage unavailable: " + pathless(err)
 			s.log.Debug("drive usage unavailable", "drive_id", id, "err", err)
 		} else {
 			dr.CapacityBytes, dr.FreeBytes = capacity, free
+		}
+		if faulty, reason := d.health.faulty(); faulty {
+			dr.State, dr.Fault = metapb.DriveState_DRIVE_FAILED, reason
 		}
 		n.Drives = append(n.Drives, dr)
 	}

@@ -151,11 +151,11 @@ func TestHeartbeatStopsWithContext(t *testing.T) {
 	require.NoError(t, e.srv.Close())
 }
 
-func TestNoMetaNoLoop(t *testing.T) {
-	e := startServer(t, Config{})
+func TestNoMetaNoHeartbeats(t *testing.T) {
+	e := startServer(t, Config{ScrubInterval: -1})
 	e.srv.Start(t.Context())
 	e.srv.mu.Lock()
-	started := e.srv.mu.started
+	heartbeats := e.srv.mu.heartbeats
 	e.srv.mu.Unlock()
-	require.False(t, started)
+	require.False(t, heartbeats)
 }

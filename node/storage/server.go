@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"log/slog"
 	"sync"
 
@@ -33,14 +34,16 @@ type Server struct {
 	log    *slog.Logger
 	drives map[string]*drive
 	order  []string // drive IDs in Config.Drives order
-	metas  []metaConn
+	metas  *metaGroup
+	scrub  *scrubber
 	wg     sync.WaitGroup
 
 	mu struct {
 		sync.Mutex
-		started bool
-		closed  bool
-		cancel  context.CancelFunc
+		started    bool
+		heartbeats bool // the heartbeat loop runs
+		closed     bool
+		cancel     context.CancelFunc
 	}
 }
 
@@ -62,6 +65,7 @@ func New(cfg Config) (*Server, error) {
 		log:    cfg.Logger.With("node_id", cfg.NodeID),
 		drives: make(map[string]*drive, len(cfg.Drives)),
 	}
+	s.metas = &metaGroup{log: s.log}
 	for _, root := range cfg.Drives {
 		d, err := openDrive(cfg.FS, root, s.log)
 		if err != nil {
@@ -83,8 +87,13 @@ func New(cfg Config) (*Server, error) {
 			s.closeConns()
 			return nil, fmt.Errorf("storage: meta client %s: %w", addr, err)
 		}
-		s.metas = append(s.metas, metaConn{addr: addr, conn: conn, client: metapb.NewMetaClient(conn)})
+		s.metas.conns = append(s.metas.conns, metaConn{addr: addr, conn: conn, client: metapb.NewMetaClient(conn)})
 	}
+	reporter := cfg.Reporter
+	if reporter == nil && len(s.metas.conns) > 0 {
+		reporter = metaReporter{s.metas}
+	}
+	s.scrub = newScrubber(s, reporter)
 	return s, nil
 }
 
@@ -98,22 +107,26 @@ func (s *Server) Register(g grpc.ServiceRegistrar) {
 	storagepb.RegisterStorageServer(g, &service{s: s})
 }
 
-// Start starts the heartbeat loop, which runs until ctx ends or Close is
-// called. It does nothing without MetaAddrs, when already started or after
-// Close.
+// Start starts the background loops, which run until ctx ends or Close is
+// called: the heartbeat loop (with MetaAddrs only) and the scrubber. It
+// does nothing when already started or after Close.
 func (s *Server) Start(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.mu.started || s.mu.closed || len(s.metas) == 0 {
+	if s.mu.started || s.mu.closed {
 		return
 	}
 	s.mu.started = true
 	ctx, cancel := context.WithCancel(ctx)
 	s.mu.cancel = cancel
-	s.wg.Go(func() { s.heartbeatLoop(ctx) })
+	if len(s.metas.conns) > 0 {
+		s.mu.heartbeats = true
+		s.wg.Go(func() { s.heartbeatLoop(ctx) })
+	}
+	s.wg.Go(func() { s.scrub.loop(ctx) })
 }
 
-// Close stops the heartbeat loop, waits for it and closes the meta
+// Close stops the background loops, waits for them and closes the meta
 // connections. Stop the gRPC server first: in-flight RPCs are its own.
 func (s *Server) Close() error {
 	s.mu.Lock()
@@ -133,7 +146,7 @@ func (s *Server) Close() error {
 
 func (s *Server) closeConns() error {
 	var errs []error
-	for _, m := range s.metas {
+	for _, m := range s.metas.conns {
 		if err := m.conn.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("storage: close meta conn %s: %w", m.addr, err))
 		}
@@ -165,8 +178,10 @@ func (s *Server) resolve(ref *storagepb.ShardRef) (*drive, string, error) {
 }
 
 // fail turns err into the status sent to the client, logging the detail the
-// status leaves out when the fault is ours rather than the caller's.
+// status leaves out when the fault is ours rather than the caller's, and
+// feeds the error to the drive's fault rule.
 func (s *Server) fail(op string, ref *storagepb.ShardRef, err error) error {
+	s.noteErr(s.drives[ref.GetDriveId()], err)
 	st := toStatus(op, ref.GetShardId(), err)
 	switch code, _ := codeOf(err); code {
 	case codes.DataLoss:
@@ -197,53 +212,64 @@ func (v *service) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteSh
 		return v.s.fail("write", nil, err)
 	}
 	ref := first.GetRef()
-	size, err := v.s.writeShard(stream, first)
+	resp, err := v.s.writeShard(stream, first)
 	if err != nil {
 		return v.s.fail("write", ref, err)
 	}
-	return stream.SendAndClose(&storagepb.WriteShardResponse{Size: uint64(size)})
+	return stream.SendAndClose(resp)
 }
 
-func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteShardRequest, storagepb.WriteShardResponse], first *storagepb.WriteShardRequest) (int64, error) {
+func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteShardRequest, storagepb.WriteShardResponse], first *storagepb.WriteShardRequest) (*storagepb.WriteShardResponse, error) {
 	d, id, err := s.resolve(first.GetRef())
 	if err != nil {
-		return 0, err
+		return nil, err
+	}
+	if faulty, reason := d.health.faulty(); faulty {
+		return nil, fmt.Errorf("%w: %s", ErrDriveFaulty, reason)
 	}
 	bs := first.GetBlockSize()
 	if bs == 0 || bs > maxBlockSize {
-		return 0, fmt.Errorf("%w: block size %d", ErrInvalid, bs)
+		return nil, fmt.Errorf("%w: block size %d", ErrInvalid, bs)
 	}
 	p, err := d.create(id, int(bs))
+	if errors.Is(err, fs.ErrNotExist) {
+		// The temp directory always exists on a healthy drive: check
+		// the drive now rather than at the next heartbeat.
+		s.checkDrive(d)
+		if faulty, reason := d.health.faulty(); faulty {
+			return nil, fmt.Errorf("%w: %s", ErrDriveFaulty, reason)
+		}
+	}
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer p.abort()
 	msg := first
 	for {
 		if crc32.Checksum(msg.GetData(), castagnoli) != msg.GetDataCrc32C() {
-			return 0, fmt.Errorf("storage: write shard %s: data_crc32c mismatch at offset %d: %w", id, p.dataWritten(), ErrCorrupt)
+			return nil, fmt.Errorf("storage: write shard %s: data_crc32c mismatch at offset %d: %w", id, p.dataWritten(), ErrCorrupt)
 		}
 		if _, err := p.Write(msg.GetData()); err != nil {
-			return 0, err
+			return nil, err
 		}
 		if msg.GetCommit() {
 			break
 		}
 		err = stream.RecvMsg(msg)
 		if errors.Is(err, io.EOF) {
-			return 0, fmt.Errorf("%w: stream ended without commit", ErrInvalid)
+			return nil, fmt.Errorf("%w: stream ended without commit", ErrInvalid)
 		}
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	if got := p.dataWritten(); uint64(got) != msg.GetTotalSize() {
-		return 0, fmt.Errorf("%w: total_size %d, received %d bytes", ErrInvalid, msg.GetTotalSize(), got)
+		return nil, fmt.Errorf("%w: total_size %d, received %d bytes", ErrInvalid, msg.GetTotalSize(), got)
 	}
 	if err := p.commit(stream.Context()); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return p.dataWritten(), nil
+	return &storagepb.WriteShardResponse{Size: uint64(p.dataWritten()), Digest: p.digest()}, nil
 }
 
 func (v *service) ReadShard(req *storagepb.ReadShardRequest, stream grpc.ServerStreamingServer[storagepb.ReadShardResponse]) error {
@@ -263,6 +289,11 @@ func (s *Server) readShard(req *storagepb.ReadShardRequest, stream grpc.ServerSt
 		return err
 	}
 	defer sf.f.Close()
+	if want := req.GetExpectDigest(); len(want) > 0 {
+		if err := sf.expect(want); err != nil {
+			return fmt.Errorf("storage: read shard %s: %w", id, err)
+		}
+	}
 	off, n, err := readRange(req.GetOffset(), req.GetLength(), sf.dataSize)
 	if err != nil {
 		return err
@@ -351,5 +382,6 @@ func (v *service) StatShard(_ context.Context, req *storagepb.StatShardRequest) 
 		Size:          uint64(sf.dataSize),
 		BlockSize:     sf.header.BlockSize,
 		MtimeUnixNano: sf.modTime.UnixNano(),
+		Digest:        sf.digest,
 	}, nil
 }

@@ -1,6 +1,7 @@
 package objiotest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"hash/crc32"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cairn-io/cairn/erasure/bitrot"
 	"github.com/cairn-io/cairn/placement"
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
@@ -28,6 +30,9 @@ type shard struct {
 	size      uint64
 	blockSize uint32
 	corrupt   map[int64]bool // bitrot block indexes that fail verification
+	// digest is computed as a real node does: by framing the data it
+	// received (bitrot.Writer), here into nowhere.
+	digest []byte
 }
 
 // Server is an in-memory storage node on 127.0.0.1 that speaks the real
@@ -52,6 +57,10 @@ type Server struct {
 		failCommits bool
 		stopped     bool
 		writeCalls  int
+		// wrongDigest makes commits answer a digest other than the one of
+		// the data received, as a node whose bytes changed on their way to
+		// disk would.
+		wrongDigest bool
 	}
 }
 
@@ -108,6 +117,40 @@ func (s *Server) FailCommits(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mu.failCommits = on
+}
+
+// AnswerWrongDigest makes every commit acknowledge a digest that does not
+// match the data sent.
+func (s *Server) AnswerWrongDigest(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.wrongDigest = on
+}
+
+// Digest returns the digest the server computed for a shard.
+func (s *Server) Digest(drive, shardID string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.mu.shards[drive+"/"+shardID]
+	if !ok {
+		return nil, false
+	}
+	return append([]byte(nil), sh.digest...), true
+}
+
+// Misplace gives a shard another digest, as a file of another shard copied
+// under its name would have: its frames verify, but a read that expects
+// its recorded digest fails with DataLoss.
+func (s *Server) Misplace(drive, shardID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh, ok := s.mu.shards[drive+"/"+shardID]
+	if !ok {
+		return false
+	}
+	sh.digest = append([]byte(nil), sh.digest...)
+	sh.digest[0] ^= 0xff
+	return true
 }
 
 // WriteCalls counts WriteShard streams received.
@@ -172,6 +215,7 @@ func (s *Server) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 	var (
 		key string
 		sh  = &shard{corrupt: map[int64]bool{}}
+		fw  *bitrot.Writer
 	)
 	for first := true; ; first = false {
 		req, err := stream.Recv()
@@ -187,6 +231,7 @@ func (s *Server) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 				return status.Error(codes.InvalidArgument, "first message needs ref and block_size")
 			}
 			key, sh.blockSize = ref.GetDriveId()+"/"+ref.GetShardId(), req.GetBlockSize()
+			fw = bitrot.NewWriter(io.Discard, int(req.GetBlockSize()), ref.GetShardId())
 		} else if req.GetRef() != nil {
 			return status.Error(codes.InvalidArgument, "ref on a later message")
 		}
@@ -195,6 +240,9 @@ func (s *Server) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 				return status.Error(codes.DataLoss, "crc32c mismatch in transit")
 			}
 			sh.size += uint64(len(d))
+			if _, err := fw.Write(d); err != nil {
+				return status.Error(codes.InvalidArgument, err.Error())
+			}
 			if !discard {
 				sh.data = append(sh.data, d...)
 			}
@@ -209,13 +257,22 @@ func (s *Server) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 			break
 		}
 	}
+	if err := fw.Close(); err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	sh.digest = fw.Digest()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.mu.stopped || s.mu.failCommits {
 		return status.Error(codes.Unavailable, "stopping")
 	}
 	s.mu.shards[key] = sh
-	return stream.SendAndClose(&storagepb.WriteShardResponse{Size: sh.size})
+	digest := sh.digest
+	if s.mu.wrongDigest {
+		digest = append([]byte(nil), digest...)
+		digest[len(digest)-1] ^= 1
+	}
+	return stream.SendAndClose(&storagepb.WriteShardResponse{Size: sh.size, Digest: digest})
 }
 
 // ReadShard implements storagepb.StorageServer.
@@ -229,6 +286,10 @@ func (s *Server) ReadShard(req *storagepb.ReadShardRequest, stream grpc.ServerSt
 		bs      int64
 		size    uint64
 	)
+	if ok && len(req.GetExpectDigest()) > 0 && !bytes.Equal(req.GetExpectDigest(), sh.digest) {
+		s.mu.Unlock()
+		return status.Errorf(codes.DataLoss, "shard %s: digest mismatch", key)
+	}
 	if ok {
 		data, bs, size = sh.data, int64(sh.blockSize), sh.size
 		corrupt = make(map[int64]bool, len(sh.corrupt))
@@ -286,5 +347,5 @@ func (s *Server) StatShard(_ context.Context, req *storagepb.StatShardRequest) (
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "shard %s", key)
 	}
-	return &storagepb.StatShardResponse{Size: sh.size, BlockSize: sh.blockSize}, nil
+	return &storagepb.StatShardResponse{Size: sh.size, BlockSize: sh.blockSize, Digest: sh.digest}, nil
 }
