@@ -52,8 +52,10 @@ func (l *liveness) observe(term uint64, n *metapb.Node, now int64) {
 func (l *liveness) view(term uint64) map[string]sighting {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.resetLocked(term)
-	return maps(l.mu.nodes)
+	if l.mu.term != term {
+		return nil
+	}
+	return copySightings(l.mu.nodes)
 }
 
 func (l *liveness) resetLocked(term uint64) {
@@ -63,7 +65,7 @@ func (l *liveness) resetLocked(term uint64) {
 	}
 }
 
-func maps(m map[string]sighting) map[string]sighting {
+func copySightings(m map[string]sighting) map[string]sighting {
 	out := make(map[string]sighting, len(m))
 	for k, v := range m {
 		out[k] = v
@@ -338,20 +340,26 @@ func (n *Node) runLiveness(ctx context.Context) {
 func (n *Node) reconcileLiveness(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, defaultOpTimeout)
 	defer cancel()
-	term := n.raft.CurrentTerm()
-	if n.readyTerm.Load() != term {
-		// leaderSince is set once the leader is ready to read.
-		if err := n.linearize(ctx); err != nil {
-			return fmt.Errorf("meta: liveness: %w", err)
-		}
+	if err := n.ensureReady(ctx); err != nil {
+		return fmt.Errorf("meta: liveness: %w", err)
 	}
 	m, err := n.fsm.ClusterMap()
 	if err != nil {
 		return fmt.Errorf("meta: liveness: %w", err)
 	}
-	cmds := decide(m.GetNodes(), n.live.view(term), n.rules())
+	cmds := decide(m.GetNodes(), n.live.view(n.readyTerm.Load()), n.rules())
 	if err := n.commitAll(ctx, cmds); err != nil {
 		return fmt.Errorf("meta: liveness: %w", err)
 	}
 	return nil
+}
+
+// ensureReady makes sure this leader has completed the barrier of its
+// term, which sets leaderSince: the liveness decisions and the served map
+// count from it.
+func (n *Node) ensureReady(ctx context.Context) error {
+	if n.readyTerm.Load() == n.raft.CurrentTerm() {
+		return nil
+	}
+	return n.linearize(ctx)
 }
