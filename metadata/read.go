@@ -3,6 +3,7 @@ package metadata
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/cockroachdb/pebble"
@@ -226,6 +227,9 @@ func (f *FSM) PendingGC(limit int) ([]*metapb.GCEntry, error) {
 // the whole queue, so that entries it cannot finish yet (a node out of
 // reach) never hide the ones behind them.
 func (f *FSM) PendingGCAfter(after uint64, limit int) ([]*metapb.GCEntry, error) {
+	if after == math.MaxUint64 {
+		return nil, nil // nothing can follow
+	}
 	if limit <= 0 {
 		limit = defaultGCLimit
 	}

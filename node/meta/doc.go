@@ -44,6 +44,6 @@
 // liveness loop and the future waiters are started through Node.wg
 // (waiters: Node.waiters) and joined by Close.
 //
-// Lock order: Node.mu (client connection caches) and liveness.mu (soft
-// state) are leaf locks.
+// Lock order: Node.gcMu (one GC round at a time) before Node.mu; Node.mu
+// (client connection caches) and liveness.mu (soft state) are leaf locks.
 package meta

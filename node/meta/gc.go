@@ -60,6 +60,8 @@ func (n *Node) runCollector(ctx context.Context) {
 // shards deleted so far, so that when a node comes back only its own
 // shards are left to collect. It returns the number of entries finished.
 func (n *Node) collect(ctx context.Context) (int, error) {
+	n.gcMu.Lock()
+	defer n.gcMu.Unlock()
 	if err := n.ensureReady(ctx); err != nil {
 		return 0, fmt.Errorf("meta: gc: %w", err)
 	}

@@ -80,8 +80,9 @@ type Node struct {
 	leaderSince atomic.Int64
 	// live is the leader's soft state about storage nodes (liveness.go).
 	live liveness
-	// gcCursor is the seq the GC collector resumes after; only the
-	// collector goroutine uses it.
+	// gcMu serializes GC rounds and guards gcCursor, the seq the next
+	// round resumes after.
+	gcMu     sync.Mutex
 	gcCursor uint64
 
 	stop      context.CancelFunc // stops the collector
