@@ -142,6 +142,10 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.putUser(op.PutUser)
 	case *metapb.Command_DeleteUser:
 		return t.deleteUser(op.DeleteUser)
+	case *metapb.Command_SetNodeDown:
+		return t.setNodeDown(op.SetNodeDown)
+	case *metapb.Command_SetDriveState:
+		return t.setDriveState(op.SetDriveState)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}
@@ -472,9 +476,15 @@ func (t *txn) deleteObject(c *metapb.DeleteObject) (*metapb.CommandResult, error
 	return res, t.refreshCurrent(c.Bucket, c.Key)
 }
 
-// nodeHeartbeat upserts a node. The admin state of a known node is kept; the
-// map epoch moves only when what placement depends on changes: address,
-// failure domain, or the set of drives and their states.
+// nodeHeartbeat upserts a node. The admin state and the committed liveness
+// (down, down since) of a known node are kept; the map epoch moves only when
+// what placement depends on changes: address, failure domain, or the set of
+// drives and their states.
+//
+// Since liveness became the leader's soft state, the leader proposes this
+// only when a node is new or its address, failure domain or drives change,
+// with free space left out; logs written before then carry one per
+// heartbeat, and apply here the same way.
 func (t *txn) nodeHeartbeat(c *metapb.NodeHeartbeat) (*metapb.CommandResult, error) {
 	n := c.GetNode()
 	if n.GetNodeId() == "" {
@@ -491,6 +501,7 @@ func (t *txn) nodeHeartbeat(c *metapb.NodeHeartbeat) (*metapb.CommandResult, err
 	stored.LastHeartbeatUnixNano = c.UnixNano
 	if found {
 		stored.State = old.State
+		stored.Down, stored.DownSinceUnixNano = old.Down, old.DownSinceUnixNano
 	}
 	if !found || old.Addr != n.Addr || old.FailureDomain != n.FailureDomain || !sameDrives(old.Drives, n.Drives) {
 		if err := t.bumpEpoch(); err != nil {
@@ -512,7 +523,15 @@ func sameDrives(a, b []*metapb.Drive) bool {
 	return slices.Equal(ids(a), ids(b))
 }
 
+// ackGC drops the entries whose shards are all deleted and clears, in the
+// others, the placements of shards deleted so far. An ack of an entry that
+// is gone (acknowledged twice) changes nothing.
 func (t *txn) ackGC(c *metapb.AckGC) (*metapb.CommandResult, error) {
+	for _, a := range c.GetShards() {
+		if err := t.trimGC(a); err != nil {
+			return nil, err
+		}
+	}
 	for _, seq := range c.GetSeqs() {
 		if err := t.forgetBody(seq); err != nil {
 			return nil, err

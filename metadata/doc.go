@@ -17,6 +17,18 @@
 // Timestamps come inside commands; the FSM reads no clock and draws no random
 // numbers, so every replica reaches the same state.
 //
+// Cluster map: node records change only through NodeHeartbeat (a new or
+// changed node; the leader sends it only on a change, older logs once per
+// heartbeat), SetNodeDown and SetDriveState. Each moves the map epoch only
+// when something placement depends on changes, and a record keeps its
+// committed down state and admin state across NodeHeartbeat. Liveness (up)
+// and free space are not stored: the leader serves them from soft state.
+//
+// GC queue: AckGC drops finished entries and clears, in unfinished ones,
+// the placements of shards already deleted (GCShardAck), so that a node
+// out of reach holds back only its own shards; PendingGCAfter pages
+// through the queue by seq.
+//
 // Stored values are one format byte followed by the protobuf encoding; the
 // key layout is metadata/keys. Both are covered by keys.FormatVersion, which
 // Open checks against the database.

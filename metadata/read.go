@@ -3,6 +3,7 @@ package metadata
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/cockroachdb/pebble"
@@ -218,6 +219,17 @@ func (f *FSM) ClusterMap() (*metapb.ClusterMap, error) {
 // PendingGC returns up to limit GC entries, oldest first; limit <= 0 means
 // 1000.
 func (f *FSM) PendingGC(limit int) ([]*metapb.GCEntry, error) {
+	return f.PendingGCAfter(0, limit)
+}
+
+// PendingGCAfter returns up to limit GC entries with a seq above after,
+// oldest first; limit <= 0 means 1000. It lets the collector page through
+// the whole queue, so that entries it cannot finish yet (a node out of
+// reach) never hide the ones behind them.
+func (f *FSM) PendingGCAfter(after uint64, limit int) ([]*metapb.GCEntry, error) {
+	if after == math.MaxUint64 {
+		return nil, nil // nothing can follow
+	}
 	if limit <= 0 {
 		limit = defaultGCLimit
 	}
@@ -227,7 +239,8 @@ func (f *FSM) PendingGC(limit int) ([]*metapb.GCEntry, error) {
 	}
 	defer f.mu.RUnlock()
 	var out []*metapb.GCEntry
-	err = scan(db, keys.TablePrefix(keys.TableGC), limit, func(k, v []byte) error {
+	prefix := keys.TablePrefix(keys.TableGC)
+	err = scanFrom(db, prefix, keys.GCKey(after+1), limit, func(k, v []byte) error {
 		e := &metapb.GCEntry{}
 		out = append(out, e)
 		return decodeValue(k, v, e)
@@ -240,7 +253,12 @@ func (f *FSM) PendingGC(limit int) ([]*metapb.GCEntry, error) {
 
 // scan calls fn for up to limit (0: all) entries under prefix.
 func scan(r reader, prefix []byte, limit int, fn func(k, v []byte) error) error {
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keys.PrefixEnd(prefix)})
+	return scanFrom(r, prefix, prefix, limit, fn)
+}
+
+// scanFrom is scan starting at the first key at or above from.
+func scanFrom(r reader, prefix, from []byte, limit int, fn func(k, v []byte) error) error {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: from, UpperBound: keys.PrefixEnd(prefix)})
 	if err != nil {
 		return err
 	}

@@ -26,9 +26,13 @@
 // drives are ranked by the same kind of hash and a node's shards go to its
 // drives in rank order, distinct drives first.
 //
-// Placement ignores free space beyond excluding full drives: weighting by a
-// quantity that changes with every write would reshuffle placements
-// constantly for no durability gain.
+// Placement ignores free space beyond excluding drives below the map's
+// Reserve (the larger of a byte floor and a percentage of the drive;
+// DefaultReserve is 1 GiB or 1 %): weighting by a quantity that changes
+// with every write would reshuffle placements constantly for no
+// durability gain. Nodes that are not Up, that are Down (committed down
+// past their grace) or Draining, and drives that are not Active (draining
+// or failed) take no shards.
 //
 // # Role and imports
 //

@@ -37,8 +37,12 @@ type Node struct {
 	ID NodeID
 	// Domain is the failure domain (rack, room, ...); empty means the node
 	// shares a failure domain with no other node.
-	Domain   string
-	Up       bool
+	Domain string
+	// Up: the node heartbeated within the node timeout.
+	Up bool
+	// Down: the node was committed down, silent past its grace; its
+	// shards are being re-protected elsewhere.
+	Down     bool
 	Draining bool
 	Drives   []Drive
 }
@@ -47,6 +51,38 @@ type Node struct {
 type Map struct {
 	Epoch uint64
 	Nodes []Node
+	// Reserve is the free space every drive keeps back: a drive below it
+	// takes no new shards. The zero Reserve excludes only drives with no
+	// free space at all.
+	Reserve Reserve
+}
+
+// Reserve is the free space a drive keeps back from new shards: the larger
+// of Bytes and Percent of the drive's capacity. It leaves room for writes
+// already placed, for the repairer's rebuilds and for the filesystem's
+// own needs, and makes a drive that fills up drop out of placement before
+// writes to it fail.
+type Reserve struct {
+	Bytes   uint64
+	Percent float64
+}
+
+// DefaultReserve keeps back 1 GiB or 1 % of a drive, whichever is larger:
+// 1 GiB covers a few hundred stripes in flight on a small drive, 1 % scales
+// that to large drives without stranding much of them.
+var DefaultReserve = Reserve{Bytes: 1 << 30, Percent: 1}
+
+// Validate reports a Reserve that cannot apply; errors wrap ErrInvalid.
+func (r Reserve) Validate() error {
+	if !(r.Percent >= 0 && r.Percent < 100) {
+		return fmt.Errorf("%w: reserve of %v%% of a drive", ErrInvalid, r.Percent)
+	}
+	return nil
+}
+
+// floor is the free space below which a drive of capacity is full.
+func (r Reserve) floor(capacity uint64) uint64 {
+	return max(r.Bytes, uint64(float64(capacity)*r.Percent/100))
 }
 
 // Shard is where one shard lives.
@@ -73,8 +109,9 @@ type candidate struct {
 }
 
 // Choose picks k+mm drives for the object placed under key. It uses only
-// nodes that are Up, not Draining and not in exclude, and on them only
-// drives that are Active with FreeBytes > 0. With at least k+mm such nodes
+// nodes that are Up, not Down, not Draining and not in exclude, and on them
+// only usable drives: Active, with free space above m.Reserve (or usage
+// not reported yet). With at least k+mm such nodes
 // every shard gets its own node, spread over as many failure domains as
 // possible. With fewer, nodes take several shards but none more than mm and
 // the Result is UnderSpread. When even that is impossible (fewer than
@@ -146,7 +183,7 @@ func Choose(m Map, key string, k, mm int, exclude ...NodeID) (Result, error) {
 	for i, j := range assigned {
 		c := &nodes[j]
 		if next[j] == 0 {
-			c.drives = rankDrives(m.Nodes[c.index], c.hash, keyHash)
+			c.drives = rankDrives(m.Nodes[c.index], m.Reserve, c.hash, keyHash)
 		}
 		res.Shards[i] = Shard{Node: c.id, Drive: c.drives[next[j]%len(c.drives)]}
 		next[j]++
@@ -169,7 +206,8 @@ func eligible(m Map, exclude []NodeID) ([]candidate, int, error) {
 			return nil, 0, fmt.Errorf("%w: node %q listed twice in map epoch %d", ErrInvalid, node.ID, m.Epoch)
 		}
 		seen[node.ID] = struct{}{}
-		if !node.Up || node.Draining || slices.Contains(exclude, node.ID) || !slices.ContainsFunc(node.Drives, usable) {
+		if !node.Up || node.Down || node.Draining || slices.Contains(exclude, node.ID) ||
+			!slices.ContainsFunc(node.Drives, m.Reserve.usable) {
 			continue
 		}
 		dk := domainKey{named: node.Domain}
@@ -186,7 +224,24 @@ func eligible(m Map, exclude []NodeID) ([]candidate, int, error) {
 	return out, len(domainIndex), nil
 }
 
-func usable(d Drive) bool { return d.Active && d.FreeBytes > 0 }
+// usable reports whether d may take new shards. A drive whose usage is
+// unknown (no capacity and no free space reported, as after a meta
+// leader change, until its node's next heartbeat) is not held back: its
+// node refuses a write it has no room for, and the writer places that
+// shard elsewhere.
+func (r Reserve) usable(d Drive) bool {
+	if !d.Active {
+		return false
+	}
+	if d.CapacityBytes == 0 && d.FreeBytes == 0 {
+		return true
+	}
+	return d.FreeBytes > 0 && d.FreeBytes >= r.floor(d.CapacityBytes)
+}
+
+// Usable reports whether the drive d of m may take new shards: Active, and
+// not below m.Reserve.
+func (m Map) Usable(d Drive) bool { return m.Reserve.usable(d) }
 
 // Feasible reports whether a k+mm profile can be placed on m at all, and
 // whether it would be under-spread. It lets the cluster refuse a profile it

@@ -24,7 +24,7 @@ func cluster(n, drives int) Map {
 }
 
 func with(m Map, fn func(nodes []Node)) Map {
-	out := Map{Epoch: m.Epoch, Nodes: make([]Node, len(m.Nodes))}
+	out := Map{Epoch: m.Epoch, Nodes: make([]Node, len(m.Nodes)), Reserve: m.Reserve}
 	for i, n := range m.Nodes {
 		n.Drives = slices.Clone(n.Drives)
 		out.Nodes[i] = n
@@ -53,12 +53,12 @@ func checkInvariants(t *testing.T, m Map, r Result, k, mm int, exclude []NodeID)
 	for i, s := range r.Shards {
 		n, ok := nodes[s.Node]
 		require.True(t, ok, "shard %d on unknown node %q", i, s.Node)
-		require.True(t, n.Up && !n.Draining, "shard %d on unhealthy node %q", i, s.Node)
+		require.True(t, n.Up && !n.Down && !n.Draining, "shard %d on unhealthy node %q", i, s.Node)
 		require.NotContains(t, exclude, s.Node, "shard %d on excluded node", i)
 		idx := slices.IndexFunc(n.Drives, func(d Drive) bool { return d.ID == s.Drive })
 		require.GreaterOrEqual(t, idx, 0, "shard %d on unknown drive %q", i, s.Drive)
 		d := n.Drives[idx]
-		require.True(t, d.Active && d.FreeBytes > 0, "shard %d on unusable drive %s/%s", i, s.Node, s.Drive)
+		require.True(t, m.Usable(d), "shard %d on unusable drive %s/%s", i, s.Node, s.Drive)
 		perDrive[s]++
 	}
 	counts := perNode(r)
@@ -76,7 +76,7 @@ func checkInvariants(t *testing.T, m Map, r Result, k, mm int, exclude []NodeID)
 		under = under || c > 1
 		usable := 0
 		for _, d := range nodes[id].Drives {
-			if d.Active && d.FreeBytes > 0 {
+			if m.Usable(d) {
 				usable++
 			}
 		}
@@ -136,6 +136,54 @@ func TestChoose(t *testing.T) {
 			}),
 			k: 4, mm: 2, wantNodes: 4, wantUnder: true, wantMaxNode: 2,
 			wantAbsent: []NodeID{"n00", "n03", "n06"},
+		},
+		{
+			name: "committed down skipped even if up",
+			m: with(cluster(7, 2), func(n []Node) {
+				n[2].Down = true
+				n[5].Up, n[5].Down = false, true
+			}),
+			k: 4, mm: 2, wantNodes: 5, wantUnder: true, wantMaxNode: 2,
+			wantAbsent: []NodeID{"n02", "n05"},
+		},
+		{
+			// Capacity 1 TiB: the default reserve is 1 % (about 11 GB).
+			name: "drives below the default reserve skipped",
+			m: reserve(with(cluster(7, 2), func(n []Node) {
+				n[1].Drives[0].FreeBytes = 10 << 30 // below 1 %
+				n[1].Drives[1].FreeBytes = 1 << 30
+				n[4].Drives[0].FreeBytes = 11 << 30 // at 1 %: usable
+				n[4].Drives[1].FreeBytes = 0
+			}), DefaultReserve),
+			k: 4, mm: 2, wantNodes: 6, wantMaxNode: 1,
+			wantAbsent: []NodeID{"n01"},
+		},
+		{
+			name: "absolute reserve above the percentage",
+			m: reserve(with(cluster(6, 1), func(n []Node) {
+				n[0].Drives[0] = Drive{ID: "small", CapacityBytes: 10 << 30, FreeBytes: 1<<30 - 1, Active: true}
+				n[1].Drives[0] = Drive{ID: "small", CapacityBytes: 10 << 30, FreeBytes: 1 << 30, Active: true}
+			}), DefaultReserve),
+			k: 2, mm: 2, wantNodes: 4, wantMaxNode: 1,
+			wantAbsent: []NodeID{"n00"},
+		},
+		{
+			name: "usage not reported yet counts as room",
+			m: reserve(with(cluster(6, 1), func(n []Node) {
+				for i := range n {
+					n[i].Drives[0].CapacityBytes, n[i].Drives[0].FreeBytes = 0, 0
+				}
+			}), DefaultReserve),
+			k: 4, mm: 2, wantNodes: 6, wantMaxNode: 1,
+		},
+		{
+			name: "every drive below the reserve",
+			m: reserve(with(cluster(6, 1), func(n []Node) {
+				for i := range n {
+					n[i].Drives[0].FreeBytes = 1 << 20
+				}
+			}), DefaultReserve),
+			k: 4, mm: 2, wantErr: ErrInsufficient,
 		},
 		{
 			name: "exclude honoured",
@@ -404,6 +452,34 @@ func BenchmarkChoose(b *testing.B) {
 				if _, err := Choose(m, fmt.Sprintf("bench/%d", i), 4, 2); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+func reserve(m Map, r Reserve) Map {
+	m.Reserve = r
+	return m
+}
+
+func TestReserveValidate(t *testing.T) {
+	tests := []struct {
+		r       Reserve
+		wantErr bool
+	}{
+		{Reserve{}, false},
+		{DefaultReserve, false},
+		{Reserve{Bytes: 1, Percent: 99.9}, false},
+		{Reserve{Percent: 100}, true},
+		{Reserve{Percent: -1}, true},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%+v", tc.r), func(t *testing.T) {
+			err := tc.r.Validate()
+			if tc.wantErr {
+				require.ErrorIs(t, err, ErrInvalid)
+			} else {
+				require.NoError(t, err)
 			}
 		})
 	}

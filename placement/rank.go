@@ -83,14 +83,14 @@ func (q *pairQueue) down(i int) {
 }
 
 // rankDrives returns node's usable drives ordered for the key, best first.
-func rankDrives(node Node, nodeHash, keyHash uint64) []DriveID {
+func rankDrives(node Node, r Reserve, nodeHash, keyHash uint64) []DriveID {
 	type ranked struct {
 		id    DriveID
 		score uint64
 	}
 	var drives []ranked
 	for _, d := range node.Drives {
-		if usable(d) {
+		if r.usable(d) {
 			drives = append(drives, ranked{d.ID, mix(keyHash ^ mix(nodeHash^mix(hashString(string(d.ID)))))})
 		}
 	}

@@ -28,6 +28,8 @@ func runDev(args []string) error {
 	var (
 		s3Addr  = fs.String("s3-addr", "127.0.0.1:9000", "S3 endpoint address of the gateway")
 		dataDir = fs.String("data-dir", ".cairn-dev", "directory holding every node's data, logs and the cluster layout")
+		// Passed to every process; zero keeps the server's default.
+		nodeDownAfter = fs.Duration("node-down-after", 0, "a storage node without heartbeats this long is committed down (default: the server's, 10m)")
 	)
 	fs.String("config", "", "YAML configuration file")
 	if err := fs.Parse(args); err != nil {
@@ -59,9 +61,16 @@ func runDev(args []string) error {
 	if err != nil {
 		return fmt.Errorf("find own binary: %w", err)
 	}
+	env := []string{"CAIRN_ACCESS_KEY=" + creds.AccessKey, "CAIRN_SECRET_KEY=" + creds.SecretKey, "CAIRN_MASTER_KEY=" + masterKey}
+	if *nodeDownAfter < 0 {
+		return fmt.Errorf("--node-down-after %v is negative", *nodeDownAfter)
+	}
+	if *nodeDownAfter > 0 {
+		env = append(env, "CAIRN_NODE_DOWN_AFTER="+nodeDownAfter.String())
+	}
 	cl, err := devcluster.New(layout, devcluster.Options{
 		Binary:     bin,
-		Env:        []string{"CAIRN_ACCESS_KEY=" + creds.AccessKey, "CAIRN_SECRET_KEY=" + creds.SecretKey, "CAIRN_MASTER_KEY=" + masterKey},
+		Env:        env,
 		GatewayEnv: keys.KMSEnv(),
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/server"
 	"github.com/cairn-io/cairn/node/storage"
+	"github.com/cairn-io/cairn/placement"
 )
 
 func runServer(args []string) error {
@@ -48,6 +49,14 @@ func runServer(args []string) error {
 	// The storage role's scrubber.
 	scrubRate := fs.Int64("scrub-rate", storage.DefaultScrubRate, "storage role: bytes per second the scrubber reads from the node's drives")
 	scrubInterval := fs.Duration("scrub-interval", storage.DefaultScrubInterval, "storage role: pause from the end of one scrub pass to the start of the next (negative: only on demand)")
+	// Liveness and Raft timing of the meta role.
+	nodeDownAfter := fs.Duration("node-down-after", meta.DefaultNodeDownAfter, "meta role: a storage node without heartbeats this long is committed down and its shards are re-protected elsewhere")
+	raftHeartbeat := fs.Duration("raft-heartbeat-timeout", meta.DefaultRaftHeartbeatTimeout, "meta role: Raft heartbeat timeout (a follower without contact this long starts an election)")
+	raftElection := fs.Duration("raft-election-timeout", meta.DefaultRaftElectionTimeout, "meta role: Raft election timeout")
+	raftLease := fs.Duration("raft-leader-lease-timeout", meta.DefaultRaftLeaderLeaseTimeout, "meta role: Raft leader lease (a leader without quorum contact this long steps down)")
+	// Placement's free-space reserve (gateway role).
+	minFreeBytes := fs.Uint64("min-free-bytes", placement.DefaultReserve.Bytes, "gateway role: a drive with less free space than this (or than --min-free-percent of it) takes no new shards")
+	minFreePercent := fs.Float64("min-free-percent", placement.DefaultReserve.Percent, "gateway role: a drive with less free space than this percentage of its capacity (or than --min-free-bytes) takes no new shards")
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -81,11 +90,18 @@ func runServer(args []string) error {
 		SweepInterval: *sweepInterval,
 		ScrubRate:     *scrubRate,
 		ScrubInterval: *scrubInterval,
-		S3Addr:        *s3Addr,
-		AccessKey:     *accessKey,
-		SecretKey:     *secretKey,
-		Region:        *region,
-		Profile:       erasure.Profile{K: *ecK, M: *ecM, BlockSize: *ecBlock},
+
+		NodeDownAfter:          *nodeDownAfter,
+		RaftHeartbeatTimeout:   *raftHeartbeat,
+		RaftElectionTimeout:    *raftElection,
+		RaftLeaderLeaseTimeout: *raftLease,
+		Reserve:                &placement.Reserve{Bytes: *minFreeBytes, Percent: *minFreePercent},
+
+		S3Addr:    *s3Addr,
+		AccessKey: *accessKey,
+		SecretKey: *secretKey,
+		Region:    *region,
+		Profile:   erasure.Profile{K: *ecK, M: *ecM, BlockSize: *ecBlock},
 		StorageClasses: map[string]erasure.Profile{
 			"STANDARD":           {K: *ecK, M: *ecM, BlockSize: *ecBlock},
 			"REDUCED_REDUNDANCY": {K: *rrK, M: *rrM, BlockSize: *ecBlock},

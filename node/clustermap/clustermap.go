@@ -3,6 +3,10 @@
 //
 // Imports: placement and proto/metapb only; it never imports a role.
 //
+// The served map carries liveness (up, committed down) and drive usage;
+// the cache adds the free-space Reserve from its Config, so that placement
+// skips drives below it.
+//
 // On top of the served map it keeps local suspicions: a caller that failed to
 // reach a storage node marks it suspect for a while, and Map reports it down
 // until then. This lets the next PUTs avoid a dead node at once instead of
@@ -43,6 +47,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock used for suspicions; time.Now when nil.
 	Now func() time.Time
+	// Reserve is the free space every drive keeps back from new shards
+	// (placement.Map.Reserve). Nil means placement.DefaultReserve; point
+	// at a zero Reserve to hold back nothing but full drives.
+	Reserve *placement.Reserve
 }
 
 func (c *Config) setDefaults() {
@@ -55,6 +63,10 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Reserve == nil {
+		r := placement.DefaultReserve
+		c.Reserve = &r
+	}
 }
 
 // Validate reports whether the Config, after defaults, can work.
@@ -65,6 +77,9 @@ func (c Config) Validate() error {
 	}
 	if c.Interval < 0 {
 		return fmt.Errorf("%w: negative Interval %v", ErrInvalidConfig, c.Interval)
+	}
+	if err := c.Reserve.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }
@@ -151,6 +166,7 @@ func (c *Cache) Refresh(ctx context.Context) error {
 		return fmt.Errorf("clustermap: get cluster map: %w", err)
 	}
 	m, addrs := convert(resp.GetMap())
+	m.Reserve = *c.cfg.Reserve
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if m.Epoch < c.mu.m.Epoch {
@@ -169,6 +185,7 @@ func convert(pm *metapb.ClusterMap) (placement.Map, map[placement.NodeID]string)
 			ID:       placement.NodeID(pn.GetNodeId()),
 			Domain:   pn.GetFailureDomain(),
 			Up:       pn.GetUp(),
+			Down:     pn.GetDown(),
 			Draining: pn.GetState() == metapb.NodeState_NODE_DRAINING,
 			Drives:   make([]placement.Drive, 0, len(pn.GetDrives())),
 		}
@@ -193,7 +210,7 @@ func (c *Cache) Map() placement.Map {
 	now := c.cfg.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m := placement.Map{Epoch: c.mu.m.Epoch, Nodes: append([]placement.Node(nil), c.mu.m.Nodes...)}
+	m := placement.Map{Epoch: c.mu.m.Epoch, Nodes: append([]placement.Node(nil), c.mu.m.Nodes...), Reserve: c.mu.m.Reserve}
 	if len(c.mu.suspects) == 0 {
 		return m
 	}

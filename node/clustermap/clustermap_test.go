@@ -59,13 +59,14 @@ func sampleMap(epoch uint64) *metapb.ClusterMap {
 			}},
 		{NodeId: "n2", Addr: "10.0.0.2:7000", FailureDomain: "rack2", Up: false, State: metapb.NodeState_NODE_DRAINING},
 		{NodeId: "n3", Addr: "", Up: true},
+		{NodeId: "n4", Addr: "10.0.0.4:7000", Up: true, Down: true, DownSinceUnixNano: 5},
 	}}
 }
 
 func TestConvert(t *testing.T) {
 	c := New(Config{Meta: &fakeMeta{m: sampleMap(3)}, Logger: testLogger(t)})
 	require.NoError(t, c.Refresh(context.Background()))
-	want := placement.Map{Epoch: 3, Nodes: []placement.Node{
+	want := placement.Map{Epoch: 3, Reserve: placement.DefaultReserve, Nodes: []placement.Node{
 		{ID: "n1", Domain: "rack1", Up: true, Drives: []placement.Drive{
 			{ID: "d1", CapacityBytes: 100, FreeBytes: 40, Active: true},
 			{ID: "d2", CapacityBytes: 100, FreeBytes: 90},
@@ -73,8 +74,15 @@ func TestConvert(t *testing.T) {
 		}},
 		{ID: "n2", Domain: "rack2", Up: false, Draining: true, Drives: []placement.Drive{}},
 		{ID: "n3", Up: true, Drives: []placement.Drive{}},
+		{ID: "n4", Up: true, Down: true, Drives: []placement.Drive{}},
 	}}
 	require.Equal(t, want, c.Map())
+
+	// A reserve set by the operator replaces the default.
+	r := placement.Reserve{Bytes: 7}
+	c = New(Config{Meta: &fakeMeta{m: sampleMap(3)}, Logger: testLogger(t), Reserve: &r})
+	require.NoError(t, c.Refresh(context.Background()))
+	require.Equal(t, r, c.Map().Reserve)
 
 	tests := []struct {
 		node placement.NodeID
@@ -103,7 +111,7 @@ func TestRefreshKeepsNewestEpoch(t *testing.T) {
 	f.set(&metapb.ClusterMap{Epoch: 4}, nil)
 	require.NoError(t, c.Refresh(context.Background()))
 	require.EqualValues(t, 5, c.Map().Epoch)
-	require.Len(t, c.Map().Nodes, 3)
+	require.Len(t, c.Map().Nodes, 4)
 
 	// Same epoch, changed liveness: taken, since up is computed when served.
 	m := sampleMap(5)
@@ -192,6 +200,8 @@ func TestValidate(t *testing.T) {
 		{"defaults", Config{Meta: &fakeMeta{}}, true},
 		{"no meta", Config{}, false},
 		{"negative interval", Config{Meta: &fakeMeta{}, Interval: -time.Second}, false},
+		{"no reserve", Config{Meta: &fakeMeta{}, Reserve: &placement.Reserve{}}, true},
+		{"reserve of the whole drive", Config{Meta: &fakeMeta{}, Reserve: &placement.Reserve{Percent: 100}}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,27 @@ const (
 	DefaultOrphanGrace = 6 * time.Hour
 	// DefaultSweepInterval is how often the leader's orphan sweep runs.
 	DefaultSweepInterval = 10 * time.Minute
+	// DefaultNodeDownAfter is how long a storage node may go without a
+	// heartbeat before the leader commits it down and its shards are
+	// re-protected elsewhere: long enough to ride out a reboot or a
+	// rolling upgrade without moving data, short enough that a dead
+	// node's stripes do not stay one failure short for long.
+	DefaultNodeDownAfter = 10 * time.Minute
+)
+
+// Raft timing defaults. hashicorp/raft's own (1 s heartbeat and election,
+// 500 ms lease) assume an idle machine: on a loaded host with two cores,
+// a leader whose goroutines wait a second for the CPU, or whose fsync
+// stalls behind a burst of shard writes, misses its lease and steps down,
+// and followers start elections that stall every write for their length.
+// Twice as long keeps a killed leader's replacement within a few seconds
+// while riding out such pauses.
+const (
+	DefaultRaftHeartbeatTimeout   = 2 * time.Second
+	DefaultRaftElectionTimeout    = 2 * time.Second
+	DefaultRaftLeaderLeaseTimeout = time.Second
+	// minRaftTimeout is hashicorp/raft's floor for every timeout.
+	minRaftTimeout = 5 * time.Millisecond
 )
 
 // ErrInvalidConfig marks a Config that fails Validate.
@@ -67,6 +88,17 @@ type Config struct {
 	// NodeTimeout: a storage node without a heartbeat for this long is
 	// reported down in the cluster map. Default DefaultNodeTimeout.
 	NodeTimeout time.Duration
+	// NodeDownAfter: a storage node without a heartbeat for this long is
+	// committed down (metapb.Node.down), and committed back when it
+	// heartbeats again. At least NodeTimeout. Default DefaultNodeDownAfter.
+	NodeDownAfter time.Duration
+	// RaftHeartbeatTimeout, RaftElectionTimeout and RaftLeaderLeaseTimeout
+	// are hashicorp/raft's timeouts (see raft.Config). The lease must not
+	// exceed the heartbeat timeout, nor the heartbeat timeout the election
+	// timeout. Defaults DefaultRaft*.
+	RaftHeartbeatTimeout   time.Duration
+	RaftElectionTimeout    time.Duration
+	RaftLeaderLeaseTimeout time.Duration
 	// GCInterval is how often the leader's collector runs. Default
 	// DefaultGCInterval.
 	GCInterval time.Duration
@@ -95,6 +127,18 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.NodeTimeout == 0 {
 		c.NodeTimeout = DefaultNodeTimeout
+	}
+	if c.NodeDownAfter == 0 {
+		c.NodeDownAfter = DefaultNodeDownAfter
+	}
+	if c.RaftHeartbeatTimeout == 0 {
+		c.RaftHeartbeatTimeout = DefaultRaftHeartbeatTimeout
+	}
+	if c.RaftElectionTimeout == 0 {
+		c.RaftElectionTimeout = DefaultRaftElectionTimeout
+	}
+	if c.RaftLeaderLeaseTimeout == 0 {
+		c.RaftLeaderLeaseTimeout = DefaultRaftLeaderLeaseTimeout
 	}
 	if c.GCInterval == 0 {
 		c.GCInterval = DefaultGCInterval
@@ -133,6 +177,27 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeTimeout < 0 {
 		return invalid("negative node timeout %v", c.NodeTimeout)
+	}
+	if c.NodeDownAfter < c.NodeTimeout {
+		return invalid("node down-after %v is shorter than the node timeout %v", c.NodeDownAfter, c.NodeTimeout)
+	}
+	for _, rt := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"raft heartbeat timeout", c.RaftHeartbeatTimeout},
+		{"raft election timeout", c.RaftElectionTimeout},
+		{"raft leader lease timeout", c.RaftLeaderLeaseTimeout},
+	} {
+		if rt.d < minRaftTimeout {
+			return invalid("%s %v is below %v", rt.name, rt.d, minRaftTimeout)
+		}
+	}
+	if c.RaftLeaderLeaseTimeout > c.RaftHeartbeatTimeout {
+		return invalid("raft leader lease timeout %v exceeds the heartbeat timeout %v", c.RaftLeaderLeaseTimeout, c.RaftHeartbeatTimeout)
+	}
+	if c.RaftElectionTimeout < c.RaftHeartbeatTimeout {
+		return invalid("raft election timeout %v is shorter than the heartbeat timeout %v", c.RaftElectionTimeout, c.RaftHeartbeatTimeout)
 	}
 	if c.GCInterval < 0 {
 		return invalid("negative GC interval %v", c.GCInterval)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 )
 
@@ -52,6 +53,15 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative GC interval", mutate: func(c *Config) { c.GCInterval = -time.Second }, wantErr: true},
 		{name: "negative orphan grace", mutate: func(c *Config) { c.OrphanGrace = -time.Second }, wantErr: true},
 		{name: "negative sweep interval", mutate: func(c *Config) { c.SweepInterval = -time.Second }, wantErr: true},
+		{name: "node down-after below the node timeout", mutate: func(c *Config) { c.NodeTimeout, c.NodeDownAfter = 10*time.Second, 5*time.Second }, wantErr: true},
+		{name: "short node down-after", mutate: func(c *Config) { c.NodeTimeout, c.NodeDownAfter = time.Second, 2*time.Second }},
+		{name: "hashicorp's raft timeouts", mutate: func(c *Config) {
+			c.RaftHeartbeatTimeout, c.RaftElectionTimeout, c.RaftLeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
+		}},
+		{name: "raft lease beyond heartbeat", mutate: func(c *Config) { c.RaftHeartbeatTimeout, c.RaftLeaderLeaseTimeout = time.Second, 2*time.Second }, wantErr: true},
+		{name: "raft election below heartbeat", mutate: func(c *Config) { c.RaftHeartbeatTimeout, c.RaftElectionTimeout = 3*time.Second, 2*time.Second }, wantErr: true},
+		{name: "raft timeout below the floor", mutate: func(c *Config) { c.RaftLeaderLeaseTimeout = time.Millisecond }, wantErr: true},
+		{name: "negative raft timeout", mutate: func(c *Config) { c.RaftElectionTimeout = -time.Second }, wantErr: true},
 		{name: "short grace and interval", mutate: func(c *Config) { c.OrphanGrace, c.SweepInterval = time.Second, time.Millisecond }},
 	}
 	for _, tt := range tests {
@@ -76,6 +86,13 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, DefaultGCInterval, c.GCInterval)
 	require.Equal(t, 6*time.Hour, c.OrphanGrace)
 	require.Equal(t, 10*time.Minute, c.SweepInterval)
+	require.Equal(t, 10*time.Minute, c.NodeDownAfter)
+	require.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second, time.Second},
+		[]time.Duration{c.RaftHeartbeatTimeout, c.RaftElectionTimeout, c.RaftLeaderLeaseTimeout})
+	// The defaults are ones hashicorp/raft accepts.
+	rc := raftConfig(&c, c.Logger)
+	rc.LocalID = "a"
+	require.NoError(t, raft.ValidateConfig(rc))
 	require.NotNil(t, c.Logger)
 	require.NotNil(t, c.Now)
 }

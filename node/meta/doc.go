@@ -3,9 +3,10 @@
 //
 // Role: wire hashicorp/raft (transport, Pebble log store, file snapshots,
 // bootstrap) to package metadata; forward writes and reads from followers
-// to the leader; serve linearizable reads on the leader; stamp storage
-// node heartbeats with the leader's clock; run the GC collector that
-// deletes the shards of unreferenced bodies; and run the orphan sweep
+// to the leader; serve linearizable reads on the leader; keep storage
+// node liveness as the leader's soft state (liveness.go); run the GC
+// collector that deletes the shards of unreferenced bodies; and run the
+// orphan sweep
 // (sweep.go) that deletes shards older than Config.OrphanGrace whose data
 // ID has no commit record: bodies whose write never committed.
 //
@@ -25,10 +26,24 @@
 //     retries, so leadership changes cannot create forwarding loops.
 //   - Proposals are not serialized: concurrent callers reach raft
 //     concurrently and raft batches them.
+//   - Heartbeats are not Raft entries. The leader keeps, in memory and for
+//     its term only, when each storage node last heartbeated (its own
+//     clock) and what it reported (drive usage, faults); the served map
+//     merges that into the committed records. Only changes are committed:
+//     a new or changed node record (address, failure domain, set of
+//     drives; never free space), a drive failing or recovering
+//     (SetDriveState), and a node silent for longer than NodeDownAfter or
+//     back again (SetNodeDown). A new leader starts with no soft state and
+//     counts every node's silence from when it became ready (leaderSince).
+//   - The GC collector never stalls: each round resumes a cursor over the
+//     queue's seqs, skips nodes that are not up or are down, and
+//     acknowledges per shard, so an entry with a shard on a dead node
+//     neither blocks the others nor has its other shards deleted twice.
 //
-// Goroutines: the GC collector, the upload expiry, the orphan sweeper and
-// the future waiters are started through Node.wg (waiters: Node.waiters)
-// and joined by Close.
+// Goroutines: the GC collector, the upload expiry, the orphan sweeper, the
+// liveness loop and the future waiters are started through Node.wg
+// (waiters: Node.waiters) and joined by Close.
 //
-// Lock order: Node.mu (client connection caches) is a leaf lock.
+// Lock order: Node.gcMu (one GC round at a time) before Node.mu; Node.mu
+// (client connection caches) and liveness.mu (soft state) are leaf locks.
 package meta

@@ -13,7 +13,12 @@ import (
 )
 
 const (
+	// gcBatch is the page of the GC queue read and acknowledged at once.
 	gcBatch = 256
+	// gcPagesPerRound bounds one round, so that a queue filling as fast
+	// as it drains cannot keep a round (and its ctx) going forever; the
+	// next round resumes at the cursor.
+	gcPagesPerRound = 64
 	// gcCallTimeout bounds one DeleteShard or AckGC call.
 	gcCallTimeout = 5 * time.Second
 )
@@ -47,72 +52,114 @@ func (n *Node) runCollector(ctx context.Context) {
 	})
 }
 
-// collect runs one GC round: it deletes the shards of up to gcBatch pending
-// entries and acknowledges the entries whose shards are all gone. Entries
-// with shards that could not be deleted stay queued for the next round.
+// collect runs one GC round. It pages through the queue from the cursor
+// the last round stopped at, wrapping to the start once it reaches the end,
+// so that entries it cannot finish never hide the ones behind them. It
+// deletes the shards on nodes that are up and not down, and acknowledges
+// per shard: a whole entry once all its shards are gone, otherwise the
+// shards deleted so far, so that when a node comes back only its own
+// shards are left to collect. It returns the number of entries finished.
 func (n *Node) collect(ctx context.Context) (int, error) {
-	entries, err := n.fsm.PendingGC(gcBatch)
-	if err != nil {
-		return 0, fmt.Errorf("meta: gc: pending: %w", err)
+	n.gcMu.Lock()
+	defer n.gcMu.Unlock()
+	if err := n.ensureReady(ctx); err != nil {
+		return 0, fmt.Errorf("meta: gc: %w", err)
 	}
-	if len(entries) == 0 {
-		return 0, nil
-	}
-	m, err := n.fsm.ClusterMap()
+	m, err := n.clusterMap()
 	if err != nil {
 		return 0, fmt.Errorf("meta: gc: cluster map: %w", err)
 	}
-	addrs := map[string]string{}
+	nodes := map[string]gcNode{}
 	for _, node := range m.GetNodes() {
-		addrs[node.GetNodeId()] = node.GetAddr()
+		nodes[node.GetNodeId()] = gcNode{addr: node.GetAddr(), reachable: node.GetUp() && !node.GetDown()}
 	}
 	// Nodes that failed this round are skipped for the rest of it, so one
 	// dead node costs one timeout per round, not one per shard.
 	failed := map[string]bool{}
-	var done []uint64
-	for _, e := range entries {
-		if ctx.Err() != nil {
-			break
+	done := 0
+	for range gcPagesPerRound {
+		page, err := n.fsm.PendingGCAfter(n.gcCursor, gcBatch)
+		if err != nil {
+			return done, fmt.Errorf("meta: gc: pending: %w", err)
 		}
-		if n.deleteShards(ctx, e, addrs, failed) {
-			done = append(done, e.GetSeq())
+		if len(page) == 0 {
+			n.gcCursor = 0
+			return done, nil
+		}
+		ack := &metapb.AckGC{}
+		for _, e := range page {
+			if ctx.Err() != nil {
+				break
+			}
+			deleted, all := n.deleteShards(ctx, e, nodes, failed)
+			switch {
+			case all:
+				ack.Seqs = append(ack.Seqs, e.GetSeq())
+			case len(deleted) > 0:
+				ack.Shards = append(ack.Shards, &metapb.GCShardAck{Seq: e.GetSeq(), Indexes: deleted})
+			}
+		}
+		if err := n.ackGC(ctx, ack); err != nil {
+			// The cursor stays: the page is retried next round.
+			return done, err
+		}
+		done += len(ack.Seqs)
+		if ctx.Err() != nil {
+			return done, ctx.Err()
+		}
+		n.gcCursor = page[len(page)-1].GetSeq()
+		if len(page) < gcBatch {
+			n.gcCursor = 0
+			return done, nil
 		}
 	}
-	if len(done) == 0 {
-		return 0, nil
+	return done, nil
+}
+
+// gcNode is what a GC round knows of a storage node.
+type gcNode struct {
+	addr      string
+	reachable bool // up and not down: worth a call
+}
+
+func (n *Node) ackGC(ctx context.Context, ack *metapb.AckGC) error {
+	if len(ack.Seqs) == 0 && len(ack.Shards) == 0 {
+		return nil
 	}
 	actx, cancel := context.WithTimeout(ctx, gcCallTimeout)
 	defer cancel()
-	res, err := n.Propose(actx, &metapb.Command{Op: &metapb.Command_AckGc{AckGc: &metapb.AckGC{Seqs: done}}})
+	res, err := n.Propose(actx, &metapb.Command{Op: &metapb.Command_AckGc{AckGc: ack}})
 	if err != nil {
-		return 0, fmt.Errorf("meta: gc: ack %d entries: %w", len(done), err)
+		return fmt.Errorf("meta: gc: ack %d entries, %d partly: %w", len(ack.Seqs), len(ack.Shards), err)
 	}
 	if res.GetCode() != metapb.ErrorCode_OK {
-		return 0, fmt.Errorf("meta: gc: ack %d entries: %w: %s: %s", len(done), errRejected, res.GetCode(), res.GetMessage())
+		return fmt.Errorf("meta: gc: ack %d entries: %w: %s: %s", len(ack.Seqs), errRejected, res.GetCode(), res.GetMessage())
 	}
-	return len(done), nil
+	return nil
 }
 
-// deleteShards deletes every shard of e and reports whether all are gone.
-func (n *Node) deleteShards(ctx context.Context, e *metapb.GCEntry, addrs map[string]string, failed map[string]bool) bool {
+// deleteShards deletes the shards of e it can reach. It returns the
+// indexes it deleted and whether every shard of e is now gone.
+func (n *Node) deleteShards(ctx context.Context, e *metapb.GCEntry, nodes map[string]gcNode, failed map[string]bool) ([]uint32, bool) {
 	all := true
+	var deleted []uint32
 	for i, sh := range e.GetShards() {
 		if sh.GetNodeId() == "" {
-			continue // no shard was placed at this index
+			continue // no shard was placed at this index, or it is deleted
 		}
 		id := fmt.Sprintf("%s.%d", e.GetDataId(), i)
 		log := n.log.With("data_id", e.GetDataId(), "shard", id, "storage_node", sh.GetNodeId())
-		addr, ok := addrs[sh.GetNodeId()]
+		node, ok := nodes[sh.GetNodeId()]
 		if !ok {
 			log.Warn("gc: shard's node is not in the cluster map")
 			all = false
 			continue
 		}
-		if failed[addr] {
+		if !node.reachable || failed[node.addr] {
 			all = false
 			continue
 		}
-		c, err := n.storageClient(addr)
+		c, err := n.storageClient(node.addr)
 		if err == nil {
 			cctx, cancel := context.WithTimeout(ctx, gcCallTimeout)
 			_, err = c.DeleteShard(cctx, &storagepb.DeleteShardRequest{
@@ -121,12 +168,14 @@ func (n *Node) deleteShards(ctx context.Context, e *metapb.GCEntry, addrs map[st
 			cancel()
 		}
 		if err != nil && status.Code(err) != codes.NotFound {
-			log.Warn("gc: delete shard failed", "addr", addr, "err", err)
-			failed[addr] = true
+			log.Warn("gc: delete shard failed", "addr", node.addr, "err", err)
+			failed[node.addr] = true
 			all = false
+			continue
 		}
+		deleted = append(deleted, uint32(i))
 	}
-	return all
+	return deleted, all
 }
 
 func (n *Node) storageClient(addr string) (ShardDeleter, error) {

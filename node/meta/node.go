@@ -30,8 +30,8 @@ var (
 	ErrClosed = errors.New("meta: node closed")
 )
 
-// Raft transport and timing. The timeouts suit a LAN: a killed leader is
-// replaced within about two heartbeat timeouts.
+// Raft transport and timing. The timeouts are in Config: a killed leader
+// is replaced within about two heartbeat timeouts.
 const (
 	transportMaxPool  = 3
 	transportTimeout  = 10 * time.Second
@@ -44,12 +44,12 @@ const (
 	closeWaitLimit = 5 * time.Second
 )
 
-func raftConfig(id string, l *slog.Logger) *raft.Config {
+func raftConfig(cfg *Config, l *slog.Logger) *raft.Config {
 	c := raft.DefaultConfig()
-	c.LocalID = raft.ServerID(id)
-	c.HeartbeatTimeout = time.Second
-	c.ElectionTimeout = time.Second
-	c.LeaderLeaseTimeout = 500 * time.Millisecond
+	c.LocalID = raft.ServerID(cfg.NodeID)
+	c.HeartbeatTimeout = cfg.RaftHeartbeatTimeout
+	c.ElectionTimeout = cfg.RaftElectionTimeout
+	c.LeaderLeaseTimeout = cfg.RaftLeaderLeaseTimeout
 	c.CommitTimeout = 20 * time.Millisecond
 	// The FSM is persistent and skips entries it has applied, so restoring
 	// the last snapshot on start would only waste time.
@@ -78,6 +78,12 @@ type Node struct {
 	// leaderSince is when this node, as leader, became ready to serve
 	// reads; storage nodes get one NodeTimeout from then to find it.
 	leaderSince atomic.Int64
+	// live is the leader's soft state about storage nodes (liveness.go).
+	live liveness
+	// gcMu serializes GC rounds and guards gcCursor, the seq the next
+	// round resumes after.
+	gcMu     sync.Mutex
+	gcCursor uint64
 
 	stop      context.CancelFunc // stops the collector
 	done      chan struct{}      // closed by Close
@@ -132,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.wg.Go(func() { n.runCollector(gcCtx) })
 	n.wg.Go(func() { n.runUploadExpiry(gcCtx, uploadExpiryInterval) })
 	n.wg.Go(func() { n.runSweeper(gcCtx) })
+	n.wg.Go(func() { n.runLiveness(gcCtx) })
 	return n, nil
 }
 
@@ -170,7 +177,7 @@ func (n *Node) open() error {
 		Logger:  newHclog(n.log.With("component", "raft-transport")),
 	})
 
-	rc := raftConfig(n.cfg.NodeID, n.log)
+	rc := raftConfig(&n.cfg, n.log)
 	existing, err := raft.HasExistingState(n.logs, n.logs, snaps)
 	if err != nil {
 		return fmt.Errorf("meta: check raft state: %w", err)

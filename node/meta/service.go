@@ -6,7 +6,8 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/raft"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cairn-io/cairn/metadata"
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -96,31 +97,20 @@ func (s *service) GetClusterMap(ctx context.Context, req *metapb.GetClusterMapRe
 	return resp, toStatus(err)
 }
 
-// Heartbeat is proposed by the leader so that last-heartbeat times all come
-// from one clock: the leader's.
+// Heartbeat records a storage node's heartbeat in the leader's soft state,
+// stamped with the leader's clock. Only a change of what placement depends
+// on (a new node, address, failure domain, drives, a drive failing or
+// recovering, a return from down) is committed through Raft.
 func (s *service) Heartbeat(ctx context.Context, req *metapb.HeartbeatRequest) (*metapb.HeartbeatResponse, error) {
+	if req.GetNode().GetNodeId() == "" {
+		return nil, status.Error(codes.InvalidArgument, "meta: heartbeat: empty node ID")
+	}
 	var resp *metapb.HeartbeatResponse
 	err := s.n.onLeader(ctx, "heartbeat",
 		func(ctx context.Context) error {
-			data, err := proto.Marshal(&metapb.Command{Op: &metapb.Command_NodeHeartbeat{
-				NodeHeartbeat: &metapb.NodeHeartbeat{Node: req.GetNode(), UnixNano: s.n.cfg.Now().UnixNano()},
-			}})
-			if err != nil {
-				return fmt.Errorf("encode command: %w", err)
-			}
-			res, err := s.n.apply(ctx, data)
-			if err != nil {
-				return err
-			}
-			if res.GetCode() != metapb.ErrorCode_OK {
-				return fmt.Errorf("%w: %s: %s", errRejected, res.GetCode(), res.GetMessage())
-			}
-			m, err := s.n.fsm.ClusterMap()
-			if err != nil {
-				return err
-			}
-			resp = &metapb.HeartbeatResponse{Epoch: m.GetEpoch()}
-			return nil
+			var err error
+			resp, err = s.n.heartbeat(ctx, req.GetNode())
+			return err
 		},
 		func(ctx context.Context, c metapb.MetaClient) error {
 			var err error
@@ -197,21 +187,23 @@ func notFoundCode(err error) (metapb.ErrorCode, bool) {
 	return metapb.ErrorCode_OK, false
 }
 
-// clusterMap reads the map and computes liveness with the leader's clock.
-// Heartbeats only reach a leader, so after an election (or a restart of the
-// whole group) every node has one NodeTimeout from the new leader's start
-// to check in before it is reported down; otherwise the whole cluster would
-// look dead for the length of the election.
+// clusterMap reads the committed map and merges the leader's soft state
+// into it: up, last heartbeat, drive usage and reported drive faults. It
+// runs on the leader after linearize, which sets leaderSince for the
+// current term. Heartbeats only reach a leader, so after an election (or a
+// restart of the whole group) every node has one NodeTimeout from the new
+// leader's start to check in before it is reported down; otherwise the
+// whole cluster would look dead for the length of the election.
 func (n *Node) clusterMap() (*metapb.ClusterMap, error) {
 	m, err := n.fsm.ClusterMap()
 	if err != nil {
 		return nil, err
 	}
-	now := n.cfg.Now().UnixNano()
-	since := n.leaderSince.Load()
+	seen := n.live.view(n.readyTerm.Load())
+	r := n.rules()
 	for _, node := range m.GetNodes() {
-		seen := max(node.GetLastHeartbeatUnixNano(), since)
-		node.Up = now-seen < n.cfg.NodeTimeout.Nanoseconds()
+		s, ok := seen[node.GetNodeId()]
+		merge(node, s, ok, r)
 	}
 	return m, nil
 }

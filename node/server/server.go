@@ -28,6 +28,7 @@ import (
 	"github.com/cairn-io/cairn/node/metaclient"
 	"github.com/cairn-io/cairn/node/objio"
 	"github.com/cairn-io/cairn/node/storage"
+	"github.com/cairn-io/cairn/placement"
 )
 
 // Role names accepted in Config.Roles.
@@ -59,6 +60,13 @@ type Config struct {
 	// meta package's defaults.
 	OrphanGrace   time.Duration
 	SweepInterval time.Duration
+	// Meta role: a storage node silent for NodeDownAfter is committed down
+	// (its shards are re-protected elsewhere); and the Raft timeouts. Zero
+	// means the meta package's defaults.
+	NodeDownAfter          time.Duration
+	RaftHeartbeatTimeout   time.Duration
+	RaftElectionTimeout    time.Duration
+	RaftLeaderLeaseTimeout time.Duration
 
 	// Storage role.
 	Drives        []string
@@ -80,6 +88,9 @@ type Config struct {
 	// shard (DefaultReducedProfile with the defaults).
 	StorageClasses      map[string]erasure.Profile
 	VirtualHostSuffixes []string
+	// Reserve is the free space every drive keeps back from new shards;
+	// nil means placement.DefaultReserve.
+	Reserve *placement.Reserve
 	// MasterKey (32 bytes) is the cluster master key: it wraps the data
 	// keys of SSE-S3 objects and seals the secrets of users; nil refuses
 	// SSE-S3 and lets only the root credentials sign in. KMSKeys are the
@@ -171,6 +182,11 @@ func (c *Config) Validate() error {
 		}
 		if err := c.Profile.Validate(); err != nil {
 			return fmt.Errorf("server: erasure profile: %w", err)
+		}
+	}
+	if c.Reserve != nil {
+		if err := c.Reserve.Validate(); err != nil {
+			return fmt.Errorf("server: free-space reserve: %w", err)
 		}
 	}
 	if len(c.MasterKey) != 0 && len(c.MasterKey) != 32 {
@@ -270,6 +286,11 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 
 			OrphanGrace:   cfg.OrphanGrace,
 			SweepInterval: cfg.SweepInterval,
+
+			NodeDownAfter:          cfg.NodeDownAfter,
+			RaftHeartbeatTimeout:   cfg.RaftHeartbeatTimeout,
+			RaftElectionTimeout:    cfg.RaftElectionTimeout,
+			RaftLeaderLeaseTimeout: cfg.RaftLeaderLeaseTimeout,
 		})
 		if err != nil {
 			return fmt.Errorf("server: start meta: %w", err)
@@ -316,7 +337,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		return fmt.Errorf("server: dial meta: %w", err)
 	}
 	s.mc = mc
-	s.maps = clustermap.New(clustermap.Config{Meta: mc, Logger: s.logger.With("role", "clustermap")})
+	s.maps = clustermap.New(clustermap.Config{Meta: mc, Logger: s.logger.With("role", "clustermap"), Reserve: cfg.Reserve})
 	if err := s.maps.Start(runCtx); err != nil {
 		return fmt.Errorf("server: cluster map: %w", err)
 	}
