@@ -360,3 +360,15 @@ func (m *fakeMeta) ListMultipartUploads(context.Context, *metapb.ListMultipartUp
 func (m *fakeMeta) UnknownData(context.Context, *metapb.UnknownDataRequest, ...grpc.CallOption) (*metapb.UnknownDataResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "fake meta: UnknownData")
 }
+
+func (m *fakeMeta) ReportShards(context.Context, *metapb.ReportShardsRequest, ...grpc.CallOption) (*metapb.ReportShardsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: ReportShards")
+}
+
+func (m *fakeMeta) HealStatus(context.Context, *metapb.HealStatusRequest, ...grpc.CallOption) (*metapb.HealStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: HealStatus")
+}
+
+func (m *fakeMeta) Scrub(context.Context, *metapb.ScrubRequest, ...grpc.CallOption) (*metapb.ScrubResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: Scrub")
+}
