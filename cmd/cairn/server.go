@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/gateway"
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/server"
 )
@@ -44,6 +45,7 @@ func runServer(args []string) error {
 	// The meta role's orphan sweep.
 	orphanGrace := fs.Duration("orphan-grace", meta.DefaultOrphanGrace, "meta role: the orphan sweep deletes unreferenced shards only once they are this old")
 	sweepInterval := fs.Duration("sweep-interval", meta.DefaultSweepInterval, "meta role: how often the leader sweeps storage nodes for orphan shards")
+	bodyStall := fs.Duration("body-stall-timeout", gateway.DefaultBodyStallTimeout, "gateway role: a request body that sends nothing for this long is cut with 400 RequestTimeout (negative: never)")
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -85,6 +87,7 @@ func runServer(args []string) error {
 			"REDUCED_REDUNDANCY": {K: *rrK, M: *rrM, BlockSize: *ecBlock},
 		},
 		VirtualHostSuffixes: splitList(*vhosts),
+		BodyStallTimeout:    *bodyStall,
 		MasterKey:           keys.master,
 		KMSKeys:             keys.kms,
 		Logger:              logger.With("node", *nodeID),
