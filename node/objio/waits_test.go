@@ -42,13 +42,22 @@ func (f *failures) get() map[int]error {
 	return out
 }
 
-// freezeShard freezes reads of shard i of b on the node holding it and
-// returns that node's server.
-func freezeShard(c *objiotest.Cluster, b *objio.Body, i int) *objiotest.Server {
-	srv := c.Server(b.Shards[i].GetNodeId())
-	id := objio.ShardID(b.DataID, i)
-	srv.FreezeReads(func(s string) bool { return s == id })
-	return srv
+// freezeShards freezes reads of the given shards of b on the nodes holding
+// them (two may share a node if the PUT moved one) and returns the server
+// of the first.
+func freezeShards(c *objiotest.Cluster, b *objio.Body, idx ...int) *objiotest.Server {
+	ids := map[string]map[string]bool{}
+	for _, i := range idx {
+		n := b.Shards[i].GetNodeId()
+		if ids[n] == nil {
+			ids[n] = map[string]bool{}
+		}
+		ids[n][objio.ShardID(b.DataID, i)] = true
+	}
+	for n, set := range ids {
+		c.Server(n).FreezeReads(func(s string) bool { return set[s] })
+	}
+	return c.Server(b.Shards[idx[0]].GetNodeId())
 }
 
 // TestHedgedReadAroundFrozenShard: a data shard whose drive stops answering
@@ -64,7 +73,7 @@ func TestHedgedReadAroundFrozenShard(t *testing.T) {
 	})
 	data := payload(1, 3*small.K*small.BlockSize+123)
 	b := put(t, s, small, data)
-	srv := freezeShard(c, b, 1)
+	srv := freezeShards(c, b, 1)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -91,11 +100,11 @@ func TestStalledShardWithoutHedging(t *testing.T) {
 		cfg.OnReadFailure = f.hook
 		cfg.HedgeFloor = -1
 		cfg.HedgeCap = time.Second
-		cfg.StallTimeout = 50 * time.Millisecond
+		cfg.StallTimeout = time.Second
 	})
 	data := payload(2, 2*small.K*small.BlockSize)
 	b := put(t, s, small, data)
-	freezeShard(c, b, 2)
+	freezeShards(c, b, 2)
 
 	requireSame(t, data, readRange(t, s, b, 0, int64(len(data))))
 	require.Zero(t, s.Hedges())
@@ -109,13 +118,11 @@ func TestStalledShardWithoutHedging(t *testing.T) {
 func TestTooManyFrozenShards(t *testing.T) {
 	s, c := newStore(t, 6, func(cfg *objio.Config) {
 		cfg.HedgeFloor = time.Millisecond
-		cfg.StallTimeout = 50 * time.Millisecond
+		cfg.StallTimeout = 200 * time.Millisecond
 	})
 	data := payload(3, small.K*small.BlockSize)
 	b := put(t, s, small, data)
-	for i := range small.M + 1 {
-		freezeShard(c, b, i)
-	}
+	freezeShards(c, b, 0, 1, 2)
 	var buf bytes.Buffer
 	err := s.ReadBody(context.Background(), version(b), 0, int64(len(data)), &buf)
 	require.ErrorIs(t, err, objio.ErrDataUnavailable)
@@ -127,8 +134,9 @@ func TestTooManyFrozenShards(t *testing.T) {
 // node and succeeds, and the node is suspected.
 func TestPutAroundFrozenNode(t *testing.T) {
 	s, c := newStore(t, 8, func(cfg *objio.Config) {
-		cfg.StallTimeout = 50 * time.Millisecond
-		cfg.CommitTimeout = 50 * time.Millisecond
+		// Long enough for healthy nodes under the race detector.
+		cfg.StallTimeout = time.Second
+		cfg.CommitTimeout = time.Second
 	})
 	frozen := c.Servers[0]
 	frozen.FreezeWritesAfter(0)
@@ -148,7 +156,9 @@ func TestPutAroundFrozenNode(t *testing.T) {
 // nothing behind.
 func TestPutFrozenPastFirstStripe(t *testing.T) {
 	s, c := newStore(t, 6, func(cfg *objio.Config) {
-		cfg.StallTimeout = 50 * time.Millisecond
+		// Long enough for healthy sends under the race detector.
+		cfg.StallTimeout = time.Second
+		cfg.CommitTimeout = time.Second
 	})
 	for _, srv := range c.Servers {
 		srv.FreezeWritesAfter(int64(small.BlockSize))
