@@ -109,6 +109,10 @@ func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, leng
 			if got >= p.K {
 				break
 			}
+			if err := ctx.Err(); err != nil {
+				// The readers failed because the caller gave up.
+				return fmt.Errorf("objio: read %s: %w", v.GetDataId(), err)
+			}
 			if len(c.active) < p.K {
 				return fmt.Errorf("%w: %s stripe %d: %d of %d shards failed: %w",
 					ErrDataUnavailable, v.GetDataId(), st, len(g.failed), p.K+p.M, errors.Join(g.failed...))
