@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/gateway"
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/server"
 	"github.com/cairn-io/cairn/node/storage"
@@ -57,6 +58,7 @@ func runServer(args []string) error {
 	// Placement's free-space reserve (gateway role).
 	minFreeBytes := fs.Uint64("min-free-bytes", placement.DefaultReserve.Bytes, "gateway role: a drive with less free space than this (or than --min-free-percent of it) takes no new shards")
 	minFreePercent := fs.Float64("min-free-percent", placement.DefaultReserve.Percent, "gateway role: a drive with less free space than this percentage of its capacity (or than --min-free-bytes) takes no new shards")
+	bodyStall := fs.Duration("body-stall-timeout", gateway.DefaultBodyStallTimeout, "gateway role: a request body that sends nothing for this long is cut with 400 RequestTimeout (negative: never)")
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -107,6 +109,7 @@ func runServer(args []string) error {
 			"REDUCED_REDUNDANCY": {K: *rrK, M: *rrM, BlockSize: *ecBlock},
 		},
 		VirtualHostSuffixes: splitList(*vhosts),
+		BodyStallTimeout:    *bodyStall,
 		MasterKey:           keys.master,
 		KMSKeys:             keys.kms,
 		Logger:              logger.With("node", *nodeID),

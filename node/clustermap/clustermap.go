@@ -10,7 +10,12 @@
 // On top of the served map it keeps local suspicions: a caller that failed to
 // reach a storage node marks it suspect for a while, and Map reports it down
 // until then. This lets the next PUTs avoid a dead node at once instead of
-// waiting for the meta group's heartbeat timeout.
+// waiting for the meta group's heartbeat timeout. A suspicion ends early when
+// a refreshed map shows a heartbeat from the node stamped after the
+// suspicion began: the node is alive again (restarted, resumed), so it is
+// used again within a heartbeat and a poll instead of a whole suspicion.
+// A drive can be suspected on its own (it reported itself full): Map then
+// reports that drive inactive until the suspicion ends.
 //
 // Lock order: Cache.mu is a leaf lock; nothing is called while holding it.
 package clustermap
@@ -92,10 +97,18 @@ type Cache struct {
 		sync.Mutex
 		m        placement.Map
 		addrs    map[placement.NodeID]string
-		suspects map[placement.NodeID]time.Time // until when
+		beats    map[placement.NodeID]int64 // last heartbeat, unix nanos
+		suspects map[placement.NodeID]suspicion
+		drives   map[placement.DriveID]time.Time // suspected drives, until when
 		cancel   context.CancelFunc
 	}
 	wg sync.WaitGroup
+}
+
+// suspicion is one suspected node.
+type suspicion struct {
+	since, until time.Time
+	beat         int64 // the node's last heartbeat when suspected
 }
 
 // New returns an empty cache; call Refresh or Start to fill it.
@@ -103,7 +116,9 @@ func New(cfg Config) *Cache {
 	cfg.setDefaults()
 	c := &Cache{cfg: cfg}
 	c.mu.addrs = map[placement.NodeID]string{}
-	c.mu.suspects = map[placement.NodeID]time.Time{}
+	c.mu.suspects = map[placement.NodeID]suspicion{}
+	c.mu.drives = map[placement.DriveID]time.Time{}
+	c.mu.beats = map[placement.NodeID]int64{}
 	return c
 }
 
@@ -165,7 +180,7 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("clustermap: get cluster map: %w", err)
 	}
-	m, addrs := convert(resp.GetMap())
+	m, addrs, beats := convert(resp.GetMap())
 	m.Reserve = *c.cfg.Reserve
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -174,12 +189,19 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	}
 	c.mu.m = m
 	c.mu.addrs = addrs
+	c.mu.beats = beats
+	for id, s := range c.mu.suspects {
+		if b := beats[id]; b > s.beat && b > s.since.UnixNano() {
+			delete(c.mu.suspects, id)
+		}
+	}
 	return nil
 }
 
-func convert(pm *metapb.ClusterMap) (placement.Map, map[placement.NodeID]string) {
+func convert(pm *metapb.ClusterMap) (placement.Map, map[placement.NodeID]string, map[placement.NodeID]int64) {
 	m := placement.Map{Epoch: pm.GetEpoch(), Nodes: make([]placement.Node, 0, len(pm.GetNodes()))}
 	addrs := make(map[placement.NodeID]string, len(pm.GetNodes()))
+	beats := make(map[placement.NodeID]int64, len(pm.GetNodes()))
 	for _, pn := range pm.GetNodes() {
 		n := placement.Node{
 			ID:       placement.NodeID(pn.GetNodeId()),
@@ -199,8 +221,9 @@ func convert(pm *metapb.ClusterMap) (placement.Map, map[placement.NodeID]string)
 		}
 		m.Nodes = append(m.Nodes, n)
 		addrs[n.ID] = pn.GetAddr()
+		beats[n.ID] = pn.GetLastHeartbeatUnixNano()
 	}
-	return m, addrs
+	return m, addrs, beats
 }
 
 // Map returns the current map with suspected nodes marked down. The Nodes
@@ -211,21 +234,35 @@ func (c *Cache) Map() placement.Map {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m := placement.Map{Epoch: c.mu.m.Epoch, Nodes: append([]placement.Node(nil), c.mu.m.Nodes...), Reserve: c.mu.m.Reserve}
-	if len(c.mu.suspects) == 0 {
+	for id, s := range c.mu.suspects {
+		if !now.Before(s.until) {
+			delete(c.mu.suspects, id)
+		}
+	}
+	for id, until := range c.mu.drives {
+		if !now.Before(until) {
+			delete(c.mu.drives, id)
+		}
+	}
+	if len(c.mu.suspects) == 0 && len(c.mu.drives) == 0 {
 		return m
 	}
 	for i := range m.Nodes {
-		until, ok := c.mu.suspects[m.Nodes[i].ID]
-		if !ok {
-			continue
+		n := &m.Nodes[i]
+		if _, ok := c.mu.suspects[n.ID]; ok {
+			n.Up = false
 		}
-		if now.Before(until) {
-			m.Nodes[i].Up = false
-		}
-	}
-	for id, until := range c.mu.suspects {
-		if !now.Before(until) {
-			delete(c.mu.suspects, id)
+		copied := false
+		for j, d := range n.Drives {
+			if _, ok := c.mu.drives[d.ID]; !ok {
+				continue
+			}
+			if !copied {
+				// The cached slice is shared: copy before the first change.
+				n.Drives = append([]placement.Drive(nil), n.Drives...)
+				copied = true
+			}
+			n.Drives[j].Active = false
 		}
 	}
 	return m
@@ -242,11 +279,24 @@ func (c *Cache) Addr(node placement.NodeID) (string, bool) {
 // Suspect makes Map report node as down for d from now, whatever the meta
 // group says. A later call extends the suspicion, never shortens it.
 func (c *Cache) Suspect(node placement.NodeID, d time.Duration) {
+	now := c.cfg.Now()
+	until := now.Add(d)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur, ok := c.mu.suspects[node]; ok && cur.until.After(until) {
+		return
+	}
+	c.mu.suspects[node] = suspicion{since: now, until: until, beat: c.mu.beats[node]}
+}
+
+// SuspectDrive makes Map report drive as inactive for d from now; a later
+// call extends the suspicion, never shortens it.
+func (c *Cache) SuspectDrive(drive placement.DriveID, d time.Duration) {
 	until := c.cfg.Now().Add(d)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cur, ok := c.mu.suspects[node]; ok && cur.After(until) {
+	if cur, ok := c.mu.drives[drive]; ok && cur.After(until) {
 		return
 	}
-	c.mu.suspects[node] = until
+	c.mu.drives[drive] = until
 }

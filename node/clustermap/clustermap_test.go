@@ -226,3 +226,52 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestFreshHeartbeatEndsSuspicion: a node suspected after a failed call is
+// used again as soon as a refreshed map shows a heartbeat stamped after the
+// suspicion began; a heartbeat from before (the frozen node's last one)
+// does not count.
+func TestFreshHeartbeatEndsSuspicion(t *testing.T) {
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	f := &fakeMeta{}
+	withBeat := func(beat time.Time) *metapb.ClusterMap {
+		m := sampleMap(1)
+		m.Nodes[0].LastHeartbeatUnixNano = beat.UnixNano()
+		return m
+	}
+	f.set(withBeat(now.Add(-time.Second)), nil)
+	c := New(Config{Meta: f, Logger: testLogger(t), Now: clock})
+	require.NoError(t, c.Refresh(context.Background()))
+
+	c.Suspect("n1", time.Hour)
+	require.False(t, c.Map().Nodes[0].Up)
+
+	// The same old heartbeat, refreshed: still suspected.
+	require.NoError(t, c.Refresh(context.Background()))
+	require.False(t, c.Map().Nodes[0].Up)
+
+	// A heartbeat from after the suspicion: the node is back.
+	f.set(withBeat(now.Add(2*time.Second)), nil)
+	require.NoError(t, c.Refresh(context.Background()))
+	require.True(t, c.Map().Nodes[0].Up)
+}
+
+func TestSuspectDrive(t *testing.T) {
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { return now }
+	c := New(Config{Meta: &fakeMeta{m: sampleMap(1)}, Logger: testLogger(t), Now: clock})
+	require.NoError(t, c.Refresh(context.Background()))
+
+	c.SuspectDrive("d1", 10*time.Second)
+	m := c.Map()
+	require.True(t, m.Nodes[0].Up, "a full drive is not a down node")
+	require.False(t, m.Nodes[0].Drives[0].Active)
+	// The cached map is not changed by the view.
+	c.mu.Lock()
+	require.True(t, c.mu.m.Nodes[0].Drives[0].Active)
+	c.mu.Unlock()
+
+	now = now.Add(10 * time.Second)
+	require.True(t, c.Map().Nodes[0].Drives[0].Active)
+}

@@ -155,7 +155,7 @@ func (g *Gateway) copyBody(ctx context.Context, src *metapb.ObjectVersion, dec *
 		if rerr == nil {
 			rerr = fmt.Errorf("copied %d bytes, want %d", stored.Size, enc.storedSize(length))
 		}
-		return nil, fmt.Errorf("%w: copy %s/%s: %w", s3err.ServiceUnavailable, src.GetBucket(), src.GetKey(), rerr)
+		return nil, unavailable(fmt.Sprintf("copy %s/%s", src.GetBucket(), src.GetKey()), rerr)
 	}
 	return stored, nil
 }

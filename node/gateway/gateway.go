@@ -82,6 +82,10 @@ type Config struct {
 	// UserCacheTTL bounds how long a user lookup is trusted; default
 	// DefaultUserCacheTTL.
 	UserCacheTTL time.Duration
+	// BodyStallTimeout cuts a request whose body sends nothing for this
+	// long with 400 RequestTimeout; default DefaultBodyStallTimeout,
+	// negative never.
+	BodyStallTimeout time.Duration
 }
 
 // Validate fills in defaults for zero fields and reports an invalid
@@ -104,6 +108,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UserCacheTTL == 0 {
 		c.UserCacheTTL = DefaultUserCacheTTL
+	}
+	if c.BodyStallTimeout == 0 {
+		c.BodyStallTimeout = DefaultBodyStallTimeout
 	}
 	switch {
 	case c.AccessKey == "" || c.SecretKey == "":
@@ -189,6 +196,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("x-amz-request-id", id)
 	h.Set("x-amz-id-2", newHostID())
 
+	if body := newStallBody(w, r, g.cfg.BodyStallTimeout); body != r.Body {
+		r.Body = body
+		defer body.(*stallBody).done()
+	}
 	rq := &request{r: r, id: id}
 	if err := g.serve(w, rq); err != nil {
 		g.writeError(w, rq, err)

@@ -133,7 +133,7 @@ func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	}
 	if err := g.readBody(ctx, v, dec, rng.start, rng.length, lw); err != nil {
 		if !lw.started {
-			return fmt.Errorf("%w: read body: %w", s3err.ServiceUnavailable, err)
+			return unavailable("read body", err)
 		}
 		g.abort(rq, lw, rng.length, err)
 	}
@@ -311,4 +311,15 @@ func (g *Gateway) deleteObject(ctx context.Context, w http.ResponseWriter, rq *r
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// unavailable wraps a failed body read for the client. An error the S3
+// table knows (data unavailable, a stalled node, a cancelled request) keeps
+// its own code and message; anything else is still the service's fault of
+// the moment, so it says ServiceUnavailable rather than InternalError.
+func unavailable(op string, err error) error {
+	if s3err.FromError(err) == s3err.InternalError {
+		return fmt.Errorf("%w: %s: %w", s3err.ServiceUnavailable, op, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }

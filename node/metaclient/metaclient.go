@@ -1,23 +1,38 @@
 // Package metaclient is a metapb.MetaClient that spreads over several meta
 // nodes. Every meta node forwards writes and linearizable reads to the Raft
 // leader, so any reachable node serves any call; the client therefore only
-// has to find one that answers. It sticks to the last node that answered and
-// moves on to the next one when a call fails at the connection level.
+// has to find one that answers, preferring the leader (no forwarding hop).
 //
-// Imports: proto/metapb and gRPC only.
+// Imports: proto/metapb, node/dial and gRPC only.
 //
-// A Propose that fails with Unavailable may have reached the leader before
-// the connection broke; retrying it on another node can apply it twice.
-// Commands are written so that a replay is harmless (PutObject carries its
-// version ID, CreateBucket answers BUCKET_ALREADY_EXISTS), which is why the
-// client retries them like reads.
+// Every call is bounded: a read gets at most ReadTimeout and a Propose at
+// most ProposeTimeout (or less, if the caller's context says so), so a meta
+// group without quorum yields Unavailable or DeadlineExceeded within that
+// bound instead of a hang. Within the call each node gets an attempt of at
+// most AttemptTimeout (ProposeAttemptTimeout for proposals), so a node that
+// hangs (a stopped process, a partition that drops packets) is abandoned and
+// the next one tried; the last candidate gets whatever time is left. A node
+// whose attempt timed out is avoided for AvoidFor: later calls try it only
+// after every other node. The leader is learnt from Meta.Status, at start,
+// every LeaderRefresh and after every failover, and is tried first.
+//
+// A Propose that fails with Unavailable or times out may have reached the
+// leader before the connection broke; retrying it on another node can apply
+// it twice. Commands are written so that a replay is harmless (PutObject
+// carries its version ID, CreateBucket answers BUCKET_ALREADY_EXISTS), which
+// is why the client retries them like reads.
+//
+// Lock order: Client.mu is a leaf lock.
 package metaclient
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -27,49 +42,166 @@ import (
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
-// ErrNoAddrs is returned by Dial when it is given no meta node address.
-var ErrNoAddrs = errors.New("metaclient: no meta node addresses")
+// Defaults for Config. A hung meta group therefore costs a read at most
+// DefaultReadTimeout and a write at most DefaultProposeTimeout.
+const (
+	DefaultReadTimeout           = 6 * time.Second
+	DefaultProposeTimeout        = 10 * time.Second
+	DefaultAttemptTimeout        = 2 * time.Second
+	DefaultProposeAttemptTimeout = 4 * time.Second
+	DefaultAvoidFor              = 15 * time.Second
+	DefaultLeaderRefresh         = 10 * time.Second
+)
+
+var (
+	// ErrNoAddrs is returned by Dial when it is given no meta node address.
+	ErrNoAddrs = errors.New("metaclient: no meta node addresses")
+	// ErrInvalidConfig marks a Config that Validate rejects.
+	ErrInvalidConfig = errors.New("metaclient: invalid config")
+)
+
+// Config configures a Client. Zero durations take the defaults above.
+type Config struct {
+	// Addrs are the meta nodes' gRPC addresses; required.
+	Addrs []string
+	// Dialer makes the connections; nil means dial.Default().
+	Dialer *dial.Dialer
+	// ReadTimeout bounds every call but Propose, failover included.
+	ReadTimeout time.Duration
+	// ProposeTimeout bounds a Propose, failover included.
+	ProposeTimeout time.Duration
+	// AttemptTimeout bounds one node's attempt at a read;
+	// ProposeAttemptTimeout one node's attempt at a Propose. A proposal's
+	// attempt must outlast a leader election, a read's need not.
+	AttemptTimeout        time.Duration
+	ProposeAttemptTimeout time.Duration
+	// AvoidFor is how long a node whose attempt timed out is tried last.
+	AvoidFor time.Duration
+	// LeaderRefresh is how often the leader is looked up again.
+	LeaderRefresh time.Duration
+	// Now is the clock of avoidance; time.Now when nil.
+	Now func() time.Time
+	// Logger receives failovers; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.ReadTimeout, DefaultReadTimeout)
+	def(&c.ProposeTimeout, DefaultProposeTimeout)
+	def(&c.AttemptTimeout, DefaultAttemptTimeout)
+	def(&c.ProposeAttemptTimeout, DefaultProposeAttemptTimeout)
+	def(&c.AvoidFor, DefaultAvoidFor)
+	def(&c.LeaderRefresh, DefaultLeaderRefresh)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Dialer == nil {
+		c.Dialer = dial.Default()
+	}
+}
+
+// Validate reports whether the Config, after defaults, can work.
+func (c Config) Validate() error {
+	c.setDefaults()
+	if len(c.Addrs) == 0 {
+		return ErrNoAddrs
+	}
+	for _, d := range []time.Duration{c.ReadTimeout, c.ProposeTimeout, c.AttemptTimeout, c.ProposeAttemptTimeout, c.AvoidFor, c.LeaderRefresh} {
+		if d < 0 {
+			return fmt.Errorf("%w: negative duration %v", ErrInvalidConfig, d)
+		}
+	}
+	return nil
+}
 
 // Client calls the Meta service of one of several meta nodes, failing over
 // between them. It is safe for concurrent use.
 type Client struct {
+	cfg     Config
 	addrs   []string
 	conns   []*grpc.ClientConn
 	clients []metapb.MetaClient
-	// cur indexes the node that answered last; calls start there.
-	cur atomic.Int64
+
+	mu struct {
+		sync.Mutex
+		// cur indexes the node that answered last; leader the node
+		// Status named leader, -1 when unknown.
+		cur, leader int
+		// avoid[i] is when node i may be tried in turn again.
+		avoid []time.Time
+	}
+
+	kick   chan struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 var _ metapb.MetaClient = (*Client)(nil)
 
 // Dial prepares connections to every address in addrs with the process's
-// dial options (d; nil means dial.Default()). Connections are made lazily by
-// gRPC, so Dial succeeds even when some nodes are down.
+// dial options (d; nil means dial.Default()) and the default timeouts.
 func Dial(ctx context.Context, addrs []string, d *dial.Dialer) (*Client, error) {
-	if len(addrs) == 0 {
-		return nil, ErrNoAddrs
+	return New(ctx, Config{Addrs: addrs, Dialer: d})
+}
+
+// New prepares connections to every node of cfg. Connections are made
+// lazily by gRPC, so New succeeds even when some nodes are down. It starts
+// the leader lookup, which Close stops.
+func New(ctx context.Context, cfg Config) (*Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("metaclient: dial: %w", err)
 	}
-	if d == nil {
-		d = dial.Default()
-	}
-	c := &Client{addrs: append([]string(nil), addrs...)}
-	for _, addr := range addrs {
-		cc, err := d.GRPC(addr)
+	cfg.setDefaults()
+	var conns []*grpc.ClientConn
+	var clients []metapb.MetaClient
+	for _, addr := range cfg.Addrs {
+		cc, err := cfg.Dialer.GRPC(addr)
 		if err != nil {
-			_ = c.Close()
+			for _, c := range conns {
+				_ = c.Close()
+			}
 			return nil, fmt.Errorf("metaclient: %w", err)
 		}
-		c.conns = append(c.conns, cc)
-		c.clients = append(c.clients, metapb.NewMetaClient(cc))
+		conns = append(conns, cc)
+		clients = append(clients, metapb.NewMetaClient(cc))
 	}
+	c := start(cfg, clients)
+	c.conns = conns
 	return c, nil
 }
 
-// Close closes every connection.
+// start builds a Client over given clients (tests pass fakes) and
+// starts its leader lookup.
+func start(cfg Config, clients []metapb.MetaClient) *Client {
+	cfg.setDefaults()
+	c := &Client{cfg: cfg, addrs: append([]string(nil), cfg.Addrs...), clients: clients, kick: make(chan struct{}, 1)}
+	c.mu.leader = -1
+	c.mu.avoid = make([]time.Time, len(clients))
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.watchLeader(ctx)
+	}()
+	return c
+}
+
+// Close stops the leader lookup and closes every connection.
 func (c *Client) Close() error {
+	c.cancel()
+	c.wg.Wait()
 	var errs []error
 	for i, cc := range c.conns {
 		if err := cc.Close(); err != nil {
@@ -79,9 +211,107 @@ func (c *Client) Close() error {
 	return errors.Join(errs...)
 }
 
+// Leader returns the address of the node last named leader, if any.
+func (c *Client) Leader() (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.leader < 0 {
+		return "", false
+	}
+	return c.addrs[c.mu.leader], true
+}
+
+// watchLeader looks the leader up at start, every LeaderRefresh and when
+// kicked, until ctx ends.
+func (c *Client) watchLeader(ctx context.Context) {
+	t := time.NewTicker(c.cfg.LeaderRefresh)
+	defer t.Stop()
+	for {
+		c.refreshLeader(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.kick:
+		}
+	}
+}
+
+func (c *Client) refreshLeader(ctx context.Context) {
+	st, err := call(ctx, c, c.cfg.ReadTimeout, c.cfg.AttemptTimeout, func(ctx context.Context, m metapb.MetaClient) (*metapb.StatusResponse, error) {
+		return m.Status(ctx, &metapb.StatusRequest{})
+	})
+	if err != nil {
+		return
+	}
+	idx := slices.Index(c.addrs, st.GetLeaderAddr())
+	c.mu.Lock()
+	c.mu.leader = idx
+	c.mu.Unlock()
+}
+
+// kickLeader asks watchLeader for a lookup without waiting for it.
+func (c *Client) kickLeader() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// order returns the node indexes in the order a call tries them: the
+// leader, then the node that answered last, then the others; nodes being
+// avoided go last, soonest-forgiven first.
+func (c *Client) order() []int {
+	now := c.cfg.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := len(c.clients)
+	out := make([]int, 0, n)
+	if c.mu.leader >= 0 {
+		out = append(out, c.mu.leader)
+	}
+	for i := range n {
+		if idx := (c.mu.cur + i) % n; idx != c.mu.leader {
+			out = append(out, idx)
+		}
+	}
+	avoided := func(i int) bool { return now.Before(c.mu.avoid[i]) }
+	slices.SortStableFunc(out, func(a, b int) int {
+		switch aa, ab := avoided(a), avoided(b); {
+		case aa && ab:
+			return c.mu.avoid[a].Compare(c.mu.avoid[b])
+		case aa:
+			return 1
+		case ab:
+			return -1
+		}
+		return 0
+	})
+	return out
+}
+
+// answered records that node idx served a call.
+func (c *Client) answered(idx int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.mu.cur = idx
+	c.mu.avoid[idx] = time.Time{}
+}
+
+// hung records that node idx let an attempt time out.
+func (c *Client) hung(idx int) {
+	c.mu.Lock()
+	c.mu.avoid[idx] = c.cfg.Now().Add(c.cfg.AvoidFor)
+	if c.mu.leader == idx {
+		c.mu.leader = -1
+	}
+	c.mu.Unlock()
+	c.cfg.Logger.Warn("meta node did not answer in time; avoiding it", "addr", c.addrs[idx], "for", c.cfg.AvoidFor)
+}
+
 // retryable reports whether err says the node could not serve the call, as
 // opposed to the call itself failing. A DeadlineExceeded caused by the
-// caller's own context is final: another node would not have more time.
+// call's own deadline is final: another node would not have more time.
 func retryable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil {
 		return false
@@ -93,25 +323,39 @@ func retryable(ctx context.Context, err error) bool {
 	return false
 }
 
-// call runs fn against each node in turn, starting with the last good one,
-// until one answers or fails with a non-retryable error.
-func call[T any](ctx context.Context, c *Client, fn func(metapb.MetaClient) (T, error)) (T, error) {
-	n := int64(len(c.clients))
-	start := c.cur.Load()
+// call runs fn against the nodes in order() until one answers or fails with
+// a non-retryable error, all within timeout (or the caller's deadline, if
+// sooner). Each attempt but the last gets at most attempt.
+func call[T any](ctx context.Context, c *Client, timeout, attempt time.Duration, fn func(context.Context, metapb.MetaClient) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	var (
 		zero    T
 		lastErr error
 	)
-	for i := int64(0); i < n; i++ {
-		idx := (start + i) % n
-		resp, err := fn(c.clients[idx])
+	order := c.order()
+	for n, idx := range order {
+		actx, acancel := ctx, context.CancelFunc(func() {})
+		if n < len(order)-1 {
+			actx, acancel = context.WithTimeout(ctx, attempt)
+		}
+		resp, err := fn(actx, c.clients[idx])
+		timedOut := actx.Err() != nil && ctx.Err() == nil
+		acancel()
 		if err == nil {
-			if idx != start {
-				c.cur.CompareAndSwap(start, idx)
+			c.answered(idx)
+			if n > 0 {
+				c.kickLeader()
 			}
 			return resp, nil
 		}
 		lastErr = err
+		if timedOut {
+			c.hung(idx)
+			c.kickLeader()
+			err = status.Errorf(codes.DeadlineExceeded, "metaclient: %s did not answer within %v: %v", c.addrs[idx], attempt, err)
+			lastErr = err
+		}
 		if !retryable(ctx, err) {
 			return zero, err
 		}
@@ -121,102 +365,127 @@ func call[T any](ctx context.Context, c *Client, fn func(metapb.MetaClient) (T, 
 	return zero, lastErr
 }
 
+// read runs a read-only call with the read bounds.
+func read[T any](ctx context.Context, c *Client, fn func(context.Context, metapb.MetaClient) (T, error)) (T, error) {
+	return call(ctx, c, c.cfg.ReadTimeout, c.cfg.AttemptTimeout, fn)
+}
+
 // Propose implements metapb.MetaClient.
 func (c *Client) Propose(ctx context.Context, in *metapb.ProposeRequest, opts ...grpc.CallOption) (*metapb.ProposeResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ProposeResponse, error) { return m.Propose(ctx, in, opts...) })
+	return call(ctx, c, c.cfg.ProposeTimeout, c.cfg.ProposeAttemptTimeout, func(ctx context.Context, m metapb.MetaClient) (*metapb.ProposeResponse, error) {
+		return m.Propose(ctx, in, opts...)
+	})
 }
 
 // GetBucket implements metapb.MetaClient.
 func (c *Client) GetBucket(ctx context.Context, in *metapb.GetBucketRequest, opts ...grpc.CallOption) (*metapb.GetBucketResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.GetBucketResponse, error) { return m.GetBucket(ctx, in, opts...) })
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.GetBucketResponse, error) {
+		return m.GetBucket(ctx, in, opts...)
+	})
 }
 
 // ListBuckets implements metapb.MetaClient.
 func (c *Client) ListBuckets(ctx context.Context, in *metapb.ListBucketsRequest, opts ...grpc.CallOption) (*metapb.ListBucketsResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListBucketsResponse, error) { return m.ListBuckets(ctx, in, opts...) })
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.ListBucketsResponse, error) {
+		return m.ListBuckets(ctx, in, opts...)
+	})
 }
 
 // GetObject implements metapb.MetaClient.
 func (c *Client) GetObject(ctx context.Context, in *metapb.GetObjectRequest, opts ...grpc.CallOption) (*metapb.GetObjectResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.GetObjectResponse, error) { return m.GetObject(ctx, in, opts...) })
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.GetObjectResponse, error) {
+		return m.GetObject(ctx, in, opts...)
+	})
 }
 
 // ListObjects implements metapb.MetaClient.
 func (c *Client) ListObjects(ctx context.Context, in *metapb.ListObjectsRequest, opts ...grpc.CallOption) (*metapb.ListObjectsResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListObjectsResponse, error) { return m.ListObjects(ctx, in, opts...) })
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.ListObjectsResponse, error) {
+		return m.ListObjects(ctx, in, opts...)
+	})
 }
 
 // GetClusterMap implements metapb.MetaClient.
 func (c *Client) GetClusterMap(ctx context.Context, in *metapb.GetClusterMapRequest, opts ...grpc.CallOption) (*metapb.GetClusterMapResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.GetClusterMapResponse, error) {
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.GetClusterMapResponse, error) {
 		return m.GetClusterMap(ctx, in, opts...)
 	})
 }
 
 // Heartbeat implements metapb.MetaClient.
 func (c *Client) Heartbeat(ctx context.Context, in *metapb.HeartbeatRequest, opts ...grpc.CallOption) (*metapb.HeartbeatResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.HeartbeatResponse, error) { return m.Heartbeat(ctx, in, opts...) })
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.HeartbeatResponse, error) {
+		return m.Heartbeat(ctx, in, opts...)
+	})
 }
 
 // Status implements metapb.MetaClient. It answers for whichever node it
 // reaches, which is what tools asking "is any node up" want.
 func (c *Client) Status(ctx context.Context, in *metapb.StatusRequest, opts ...grpc.CallOption) (*metapb.StatusResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.StatusResponse, error) { return m.Status(ctx, in, opts...) })
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.StatusResponse, error) {
+		return m.Status(ctx, in, opts...)
+	})
 }
 
 // ListObjectVersions implements metapb.MetaClient.
 func (c *Client) ListObjectVersions(ctx context.Context, in *metapb.ListObjectVersionsRequest, opts ...grpc.CallOption) (*metapb.ListObjectVersionsResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListObjectVersionsResponse, error) {
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.ListObjectVersionsResponse, error) {
 		return m.ListObjectVersions(ctx, in, opts...)
 	})
 }
 
 // GetUser implements metapb.MetaClient.
 func (c *Client) GetUser(ctx context.Context, in *metapb.GetUserRequest, opts ...grpc.CallOption) (*metapb.GetUserResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.GetUserResponse, error) { return m.GetUser(ctx, in, opts...) })
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.GetUserResponse, error) {
+		return m.GetUser(ctx, in, opts...)
+	})
 }
 
 // ListUsers implements metapb.MetaClient.
 func (c *Client) ListUsers(ctx context.Context, in *metapb.ListUsersRequest, opts ...grpc.CallOption) (*metapb.ListUsersResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListUsersResponse, error) { return m.ListUsers(ctx, in, opts...) })
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.ListUsersResponse, error) {
+		return m.ListUsers(ctx, in, opts...)
+	})
 }
 
 // GetMultipartUpload implements metapb.MetaClient.
 func (c *Client) GetMultipartUpload(ctx context.Context, in *metapb.GetMultipartUploadRequest, opts ...grpc.CallOption) (*metapb.GetMultipartUploadResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.GetMultipartUploadResponse, error) {
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.GetMultipartUploadResponse, error) {
 		return m.GetMultipartUpload(ctx, in, opts...)
 	})
 }
 
 // ListMultipartUploads implements metapb.MetaClient.
 func (c *Client) ListMultipartUploads(ctx context.Context, in *metapb.ListMultipartUploadsRequest, opts ...grpc.CallOption) (*metapb.ListMultipartUploadsResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ListMultipartUploadsResponse, error) {
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.ListMultipartUploadsResponse, error) {
 		return m.ListMultipartUploads(ctx, in, opts...)
 	})
 }
 
 // UnknownData implements metapb.MetaClient.
 func (c *Client) UnknownData(ctx context.Context, in *metapb.UnknownDataRequest, opts ...grpc.CallOption) (*metapb.UnknownDataResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.UnknownDataResponse, error) {
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.UnknownDataResponse, error) {
 		return m.UnknownData(ctx, in, opts...)
 	})
 }
 
 // ReportShards implements metapb.MetaClient.
 func (c *Client) ReportShards(ctx context.Context, in *metapb.ReportShardsRequest, opts ...grpc.CallOption) (*metapb.ReportShardsResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ReportShardsResponse, error) {
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.ReportShardsResponse, error) {
 		return m.ReportShards(ctx, in, opts...)
 	})
 }
 
 // HealStatus implements metapb.MetaClient.
 func (c *Client) HealStatus(ctx context.Context, in *metapb.HealStatusRequest, opts ...grpc.CallOption) (*metapb.HealStatusResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.HealStatusResponse, error) {
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.HealStatusResponse, error) {
 		return m.HealStatus(ctx, in, opts...)
 	})
 }
 
 // Scrub implements metapb.MetaClient.
 func (c *Client) Scrub(ctx context.Context, in *metapb.ScrubRequest, opts ...grpc.CallOption) (*metapb.ScrubResponse, error) {
-	return call(ctx, c, func(m metapb.MetaClient) (*metapb.ScrubResponse, error) { return m.Scrub(ctx, in, opts...) })
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.ScrubResponse, error) {
+		return m.Scrub(ctx, in, opts...)
+	})
 }

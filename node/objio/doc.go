@@ -25,6 +25,23 @@
 //     (each block is one bitrot block on the node); Body.ShardDigests
 //     keeps them for the record, and reads pass them as expect_digest.
 //
+// Every wait on a storage node is bounded. A watchdog per shard stream is
+// armed only while the pipeline waits on the peer (opening the stream,
+// sending or receiving one message: StallTimeout; the durable ack:
+// CommitTimeout) and disarmed while the pipeline waits on its own client, so
+// a slow upload or download is never cut, but a stopped or partitioned node
+// is, and counts as unreachable. A full drive (ResourceExhausted) is
+// suspected through DriveSuspecter and, while the first stripe is held,
+// replaced.
+//
+// GET reads are hedged: when the collector is blocked on a stripe for
+// longer than the recent p95 of shard block reads (clamped to
+// [HedgeFloor, HedgeCap]), it starts the next parity shard from that
+// stripe; the first K shards to deliver a stripe win and the others are
+// cancelled. Hedges are counted (Store.Hedges), not reported through
+// OnReadFailure, which is for real failures only. Memory stays bounded: at
+// most K+M readers of StripesInFlight+1 blocks each.
+//
 // On any failure every stream is cancelled (storage drops uncommitted
 // shards) and every shard that may have been committed is deleted, best
 // effort; the meta group's orphan sweep reclaims what that misses.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/placement"
@@ -21,30 +22,37 @@ type blockMsg struct {
 
 // shardReader streams one shard's blocks for consecutive stripes.
 type shardReader struct {
-	idx  int
-	out  chan blockMsg
-	free chan []byte
+	idx    int
+	out    chan blockMsg
+	free   chan []byte
+	cancel context.CancelFunc
 }
 
 // get is the state of one ReadBody call.
 type get struct {
-	s      *Store
-	v      *metapb.ObjectVersion
-	p      erasure.Profile
-	size   int64
-	last   int64 // last stripe needed
-	wg     sync.WaitGroup
-	depth  int
+	s     *Store
+	v     *metapb.ObjectVersion
+	p     erasure.Profile
+	size  int64
+	last  int64 // last stripe needed
+	wg    sync.WaitGroup
+	depth int
+	// ready is signalled (without blocking) whenever a reader queued a
+	// block or an error, so the collector can wait on all readers at once.
+	ready  chan struct{}
 	failed []error
 }
 
 // ReadBody writes bytes [off, off+length) of v's body to w, reading only
 // the stripes that hold them. Data shards are read in parallel; a shard that
-// is missing, unreachable or corrupt is replaced by a parity shard from the
-// stripe where it failed, and the stripe is reconstructed. Only whole,
-// verified stripes are written, in order. More than M failed shards make the
-// error wrap ErrDataUnavailable; bytes of earlier stripes may already have
-// been written then.
+// is missing, unreachable, stalled or corrupt is replaced by a parity shard
+// from the stripe where it failed, and the stripe is reconstructed. A data
+// shard that is merely slow (later than the hedging delay, see
+// DefaultHedgeFloor) gets a parity read started beside it, and whichever K
+// shards deliver a stripe first are used; the laggard is cancelled. Only
+// whole, verified stripes are written, in order. More than M failed shards
+// make the error wrap ErrDataUnavailable; bytes of earlier stripes may
+// already have been written then.
 func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, length int64, w io.Writer) error {
 	if len(v.GetParts()) > 0 {
 		return s.readParts(ctx, v, off, length, w)
@@ -75,55 +83,72 @@ func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, leng
 	}
 	first, last := p.StripeSpan(size, off, length)
 
-	g := &get{s: s, v: v, p: p, size: size, last: last, depth: s.cfg.StripesInFlight}
+	g := &get{s: s, v: v, p: p, size: size, last: last, depth: s.cfg.StripesInFlight, ready: make(chan struct{}, 1)}
 	rctx, cancel := context.WithCancel(ctx)
 	defer g.wg.Wait()
 	defer cancel()
 
-	active := make([]*shardReader, 0, p.K)
+	c := &collector{g: g, ctx: ctx, rctx: rctx, nextParity: p.K,
+		blocks: make([][]byte, p.K+p.M), owner: make([]*shardReader, p.K+p.M)}
 	for i := range p.K {
-		active = append(active, g.start(rctx, i, first))
+		c.active = append(c.active, g.start(rctx, i, first))
 	}
-	nextParity := p.K
-	blocks := make([][]byte, p.K+p.M)
-	owner := make([]*shardReader, p.K+p.M)
+	var hedge *time.Timer
+	defer func() {
+		if hedge != nil {
+			hedge.Stop()
+		}
+	}()
 	scratch := make([][]byte, p.K)
 	for st := first; st <= last; st++ {
-		clear(blocks)
-		clear(owner)
+		clear(c.blocks)
+		clear(c.owner)
+		armed := false
 		for {
-			var pending []*shardReader
-			for _, r := range active {
-				if owner[r.idx] == nil {
-					pending = append(pending, r)
-				}
-			}
-			if len(pending) == 0 {
+			got := c.poll(st)
+			if got >= p.K {
 				break
 			}
-			for _, r := range pending {
-				var m blockMsg
-				select {
-				case m = <-r.out:
-				case <-ctx.Done():
-					return fmt.Errorf("objio: read %s: %w", v.GetDataId(), ctx.Err())
+			if err := ctx.Err(); err != nil {
+				// The readers failed because the caller gave up.
+				return fmt.Errorf("objio: read %s: %w", v.GetDataId(), err)
+			}
+			if len(c.active) < p.K {
+				return fmt.Errorf("%w: %s stripe %d: %d of %d shards failed: %w",
+					ErrDataUnavailable, v.GetDataId(), st, len(g.failed), p.K+p.M, errors.Join(g.failed...))
+			}
+			// Blocked on a shard: start the hedging clock for this stripe.
+			var hedgeC <-chan time.Time
+			if c.nextParity < p.K+p.M && s.cfg.HedgeFloor >= 0 {
+				if !armed {
+					d := min(max(s.lat.p95(), s.cfg.HedgeFloor), s.cfg.HedgeCap)
+					if hedge == nil {
+						hedge = time.NewTimer(d)
+					} else {
+						hedge.Reset(d)
+					}
+					armed = true
 				}
-				if m.err == nil {
-					blocks[r.idx], owner[r.idx] = m.buf, r
-					continue
-				}
-				g.shardFailed(ctx, r.idx, m.err)
-				active = remove(active, r)
-				if nextParity < p.K+p.M {
-					active = append(active, g.start(rctx, nextParity, st))
-					nextParity++
-				}
+				hedgeC = hedge.C
+			}
+			select {
+			case <-g.ready:
+			case <-hedgeC:
+				// Slow, not failed: read one more shard and take the
+				// first K; later hedges of this stripe wait another delay.
+				c.startParity(st)
+				s.hedges.Add(1)
+				armed = false
+			case <-ctx.Done():
+				return fmt.Errorf("objio: read %s: %w", v.GetDataId(), ctx.Err())
 			}
 		}
-		if len(active) < p.K {
-			return fmt.Errorf("%w: %s stripe %d: %d of %d shards failed: %w",
-				ErrDataUnavailable, v.GetDataId(), st, len(g.failed), p.K+p.M, errors.Join(g.failed...))
+		if armed {
+			// Since Go 1.23 a stopped timer delivers no stale tick.
+			hedge.Stop()
 		}
+		c.dropLaggards()
+		blocks := c.blocks
 		for i := range p.K {
 			if blocks[i] == nil {
 				blocks[i] = scratch[i][:0]
@@ -133,14 +158,14 @@ func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, leng
 			return fmt.Errorf("%w: %s stripe %d: %w", ErrDataUnavailable, v.GetDataId(), st, err)
 		}
 		for i := range p.K {
-			if owner[i] == nil {
+			if c.owner[i] == nil {
 				scratch[i] = blocks[i]
 			}
 		}
 		if err := g.write(w, st, off, length, blocks); err != nil {
 			return err
 		}
-		for i, r := range owner {
+		for i, r := range c.owner {
 			if r != nil {
 				r.free <- blocks[i] // never blocks: free holds every buffer r made
 			}
@@ -149,13 +174,69 @@ func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, leng
 	return nil
 }
 
-func remove(rs []*shardReader, r *shardReader) []*shardReader {
-	for i, x := range rs {
-		if x == r {
-			return append(rs[:i], rs[i+1:]...)
+// collector gathers one stripe's blocks from the active shard readers.
+type collector struct {
+	g          *get
+	ctx, rctx  context.Context
+	active     []*shardReader
+	nextParity int
+	blocks     [][]byte
+	owner      []*shardReader
+}
+
+// poll takes, without waiting, every block of stripe st that has arrived,
+// replaces failed readers with parity readers, and returns how many blocks
+// of the stripe are in hand.
+func (c *collector) poll(st int64) int {
+	got := 0
+	for i := 0; i < len(c.active); i++ {
+		r := c.active[i]
+		if c.owner[r.idx] != nil {
+			got++
+			continue
+		}
+		var m blockMsg
+		select {
+		case m = <-r.out:
+		default:
+			continue
+		}
+		if m.err == nil {
+			c.blocks[r.idx], c.owner[r.idx] = m.buf, r
+			got++
+			continue
+		}
+		c.g.shardFailed(c.ctx, r.idx, m.err)
+		r.cancel()
+		c.active = append(c.active[:i], c.active[i+1:]...)
+		i--
+		c.startParity(st)
+	}
+	return got
+}
+
+// startParity starts the next parity shard from stripe st, if any is left.
+func (c *collector) startParity(st int64) {
+	if c.nextParity < c.g.p.K+c.g.p.M {
+		c.active = append(c.active, c.g.start(c.rctx, c.nextParity, st))
+		c.nextParity++
+	}
+}
+
+// dropLaggards cancels the readers that did not deliver the stripe just
+// completed: K others did, so the stripe (and every later one) is served
+// without them.
+func (c *collector) dropLaggards() {
+	kept := c.active[:0]
+	for _, r := range c.active {
+		if c.owner[r.idx] != nil {
+			kept = append(kept, r)
+		} else {
+			r.cancel()
 		}
 	}
-	return rs
+	clear(c.active[len(kept):])
+	c.active = kept
 }
 
 func (g *get) shardFailed(ctx context.Context, idx int, err error) {
@@ -202,15 +283,16 @@ func (g *get) write(w io.Writer, st, off, length int64, blocks [][]byte) error {
 // streams its blocks on the returned reader's out channel. The goroutine
 // ends after the last block, after its first error, or when ctx ends.
 func (g *get) start(ctx context.Context, idx int, from int64) *shardReader {
-	r := &shardReader{idx: idx, out: make(chan blockMsg, g.depth), free: make(chan []byte, g.depth+1)}
+	ctx, cancel := context.WithCancel(ctx)
+	r := &shardReader{idx: idx, out: make(chan blockMsg, g.depth), free: make(chan []byte, g.depth+1), cancel: cancel}
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
-		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		if err := g.stream(ctx, r, from); err != nil {
 			select {
 			case r.out <- blockMsg{err: err}:
+				g.notify()
 			case <-ctx.Done():
 			}
 		}
@@ -228,6 +310,15 @@ func (g *get) expectDigest(idx int) []byte {
 	return ds[idx]
 }
 
+// notify wakes the collector without blocking; one pending wake-up is
+// enough, since the collector polls every reader when it wakes.
+func (g *get) notify() {
+	select {
+	case g.ready <- struct{}{}:
+	default:
+	}
+}
+
 func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 	sp := g.v.GetShards()[r.idx]
 	c, err := g.s.client(sp.GetNodeId())
@@ -236,6 +327,10 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 	}
 	start := g.p.ShardOffset(from)
 	end := g.p.ShardOffset(g.last) + int64(g.p.BlockLen(g.size, g.last))
+	ctx, wd := watch(ctx)
+	defer wd.stop()
+	stall := g.s.cfg.StallTimeout
+	wd.arm(stall)
 	stream, err := c.ReadShard(ctx, &storagepb.ReadShardRequest{
 		Ref:    &storagepb.ShardRef{DriveId: sp.GetDriveId(), ShardId: ShardID(g.v.GetDataId(), r.idx)},
 		Offset: uint64(start),
@@ -244,8 +339,9 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 		// DataLoss, and is read around like any corrupt shard.
 		ExpectDigest: g.expectDigest(r.idx),
 	})
+	wd.disarm()
 	if err != nil {
-		return err
+		return wd.check(ctx, err)
 	}
 	var (
 		pending []byte
@@ -269,14 +365,17 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 			}
 		}
 		buf = buf[:0]
+		began := g.s.cfg.Now()
 		for len(buf) < bl {
 			if len(pending) == 0 {
+				wd.arm(stall)
 				msg, err := stream.Recv()
+				wd.disarm()
 				if errors.Is(err, io.EOF) {
 					return fmt.Errorf("shard ended at %d bytes of %d: %w", int64(st)*int64(g.p.BlockSize)+int64(len(buf)), end, io.ErrUnexpectedEOF)
 				}
 				if err != nil {
-					return err
+					return wd.check(ctx, err)
 				}
 				pending = msg.GetData()
 			}
@@ -284,8 +383,10 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 			buf = append(buf, pending[:n]...)
 			pending = pending[n:]
 		}
+		g.s.lat.add(g.s.cfg.Now().Sub(began))
 		select {
 		case r.out <- blockMsg{buf: buf}:
+			g.notify()
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	md5simd "github.com/minio/md5-simd"
@@ -24,8 +25,26 @@ import (
 // Defaults for Config.
 const (
 	DefaultStripesInFlight = 2
-	DefaultSuspectFor      = 5 * time.Second
-	DefaultCleanupTimeout  = 30 * time.Second
+	// DefaultSuspectFor keeps a failed node out of placements; a fresh
+	// heartbeat in the cluster map ends the suspicion sooner (see
+	// clustermap), so a restarted node is used again within seconds.
+	DefaultSuspectFor     = 15 * time.Second
+	DefaultCleanupTimeout = 30 * time.Second
+	// DefaultStallTimeout is how long a shard stream may make no progress
+	// (no message sent or received, from open to the last message) while
+	// the pipeline waits on it.
+	DefaultStallTimeout = 5 * time.Second
+	// DefaultCommitTimeout bounds the wait for a storage node's durable
+	// ack (fsync and rename) after the last message of a shard.
+	DefaultCommitTimeout = 10 * time.Second
+	// DefaultCallTimeout bounds a unary storage call (delete, stat).
+	DefaultCallTimeout = 5 * time.Second
+	// DefaultHedgeFloor and DefaultHedgeCap clamp the hedging delay of a
+	// read: a data shard whose block is later than the recent p95 of block
+	// reads (at least the floor, at most the cap) gets a parity read
+	// started beside it.
+	DefaultHedgeFloor = 50 * time.Millisecond
+	DefaultHedgeCap   = time.Second
 )
 
 var (
@@ -57,6 +76,13 @@ type Maps interface {
 	Suspect(node placement.NodeID, d time.Duration)
 }
 
+// DriveSuspecter is implemented by Maps that can keep one drive (rather
+// than its whole node) out of placements for a while; clustermap.Cache
+// does. objio uses it when a drive reports itself full.
+type DriveSuspecter interface {
+	SuspectDrive(drive placement.DriveID, d time.Duration)
+}
+
 // Dialer hands out storage clients, pooled by address; Pool implements it.
 type Dialer interface {
 	Storage(addr string) (storagepb.StorageClient, error)
@@ -80,9 +106,21 @@ type Config struct {
 	// Now stamps data IDs; time.Now if nil.
 	Now func() time.Time
 	// OnReadFailure, if set, is told of every shard a read had to work
-	// around (missing, unreachable, corrupt), so it can be queued for
-	// repair. It is called synchronously and must not block.
+	// around (missing, unreachable, stalled, corrupt), so it can be queued
+	// for repair. A shard that was merely slow and lost to a hedged read is
+	// not reported (see Hedges). It is called synchronously and must not
+	// block.
 	OnReadFailure func(v *metapb.ObjectVersion, shard int, err error)
+	// StallTimeout cuts a shard stream that makes no progress for this long
+	// while the pipeline waits on it; CommitTimeout bounds the wait for a
+	// shard's durable ack; CallTimeout bounds a unary storage call.
+	StallTimeout  time.Duration
+	CommitTimeout time.Duration
+	CallTimeout   time.Duration
+	// HedgeFloor and HedgeCap clamp the hedging delay (see
+	// DefaultHedgeFloor). A negative HedgeFloor turns hedging off.
+	HedgeFloor time.Duration
+	HedgeCap   time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -101,6 +139,21 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.StallTimeout == 0 {
+		c.StallTimeout = DefaultStallTimeout
+	}
+	if c.CommitTimeout == 0 {
+		c.CommitTimeout = DefaultCommitTimeout
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = DefaultCallTimeout
+	}
+	if c.HedgeFloor == 0 {
+		c.HedgeFloor = DefaultHedgeFloor
+	}
+	if c.HedgeCap == 0 {
+		c.HedgeCap = DefaultHedgeCap
+	}
 }
 
 // Validate reports whether the Config, after defaults, can work.
@@ -113,8 +166,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: Dialer is nil", ErrInvalidConfig)
 	case c.StripesInFlight < 1:
 		return fmt.Errorf("%w: StripesInFlight %d < 1", ErrInvalidConfig, c.StripesInFlight)
-	case c.SuspectFor < 0 || c.CleanupTimeout < 0:
+	case c.SuspectFor < 0 || c.CleanupTimeout < 0 || c.StallTimeout < 0 || c.CommitTimeout < 0 || c.CallTimeout < 0 || c.HedgeCap < 0:
 		return fmt.Errorf("%w: negative duration", ErrInvalidConfig)
+	case c.HedgeFloor > c.HedgeCap:
+		return fmt.Errorf("%w: HedgeFloor %v above HedgeCap %v", ErrInvalidConfig, c.HedgeFloor, c.HedgeCap)
 	}
 	return nil
 }
@@ -124,6 +179,9 @@ func (c Config) Validate() error {
 type Store struct {
 	cfg Config
 	log *slog.Logger
+
+	lat    latencies     // recent shard block read times
+	hedges atomic.Uint64 // parity reads started because a shard was slow
 
 	md5 struct {
 		sync.Mutex
@@ -217,6 +275,23 @@ func unreachable(err error) bool {
 	return status.Code(err) == codes.Unavailable
 }
 
+// Hedges counts the parity reads started because a data shard was slower
+// than the recent p95 of shard reads (not because it failed).
+func (s *Store) Hedges() uint64 { return s.hedges.Load() }
+
+// full reports whether err says the drive is out of space.
+func full(err error) bool {
+	return status.Code(err) == codes.ResourceExhausted
+}
+
+// suspectFull keeps a full drive out of placements for SuspectFor, when the
+// map can do that.
+func (s *Store) suspectFull(drive placement.DriveID) {
+	if ds, ok := s.cfg.Maps.(DriveSuspecter); ok {
+		ds.SuspectDrive(drive, s.cfg.SuspectFor)
+	}
+}
+
 // DeleteBody deletes every shard of a body, in parallel. Shards already gone
 // count as deleted. It tries all shards whatever fails and returns the
 // failures joined.
@@ -237,6 +312,8 @@ func (s *Store) DeleteBody(ctx context.Context, dataID string, shards []*metapb.
 func (s *Store) deleteShard(ctx context.Context, dataID string, i int, sp *metapb.ShardPlacement) error {
 	c, err := s.client(sp.GetNodeId())
 	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.CallTimeout)
+		defer cancel()
 		_, err = c.DeleteShard(ctx, &storagepb.DeleteShardRequest{Ref: &storagepb.ShardRef{DriveId: sp.GetDriveId(), ShardId: ShardID(dataID, i)}})
 	}
 	if err != nil && status.Code(err) != codes.NotFound {

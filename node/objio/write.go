@@ -372,6 +372,9 @@ func (w *put) replace(i int, cause error) error {
 	if unreachable(cause) {
 		w.s.cfg.Maps.Suspect(old.Node, w.s.cfg.SuspectFor)
 	}
+	if full(cause) {
+		w.s.suspectFull(old.Drive)
+	}
 	excluded := false
 	for _, n := range w.mu.exclude {
 		excluded = excluded || n == old.Node
@@ -430,6 +433,9 @@ func pickReplacement(cands, current []placement.Shard, i, m int) (placement.Shar
 // shardStream is one WriteShard stream to one drive.
 type shardStream struct {
 	stream grpc.ClientStreamingClient[storagepb.WriteShardRequest, storagepb.WriteShardResponse]
+	ctx    context.Context // the stream's, cancelled by wd on a stall
+	wd     *watchdog
+	stall  time.Duration
 	cancel context.CancelFunc
 	// detach stops the PUT's failure from cancelling the stream; it reports
 	// false if that cancellation already began.
@@ -481,6 +487,9 @@ func (ss *shardStream) send(st *stripe, data []byte, commit bool) error {
 			req.Commit = true
 			req.TotalSize = ss.total
 		}
+		// SendMsg blocks while the peer's flow-control window is full: a
+		// peer that stops reading stalls here.
+		ss.wd.arm(ss.stall)
 		err := ss.stream.SendMsg(req)
 		if req.Data != nil {
 			req.Data.Free()
@@ -493,8 +502,10 @@ func (ss *shardStream) send(st *stripe, data []byte, commit bool) error {
 					err = io.ErrUnexpectedEOF
 				}
 			}
-			return err
+			ss.wd.disarm()
+			return ss.wd.check(ss.ctx, err)
 		}
+		ss.wd.disarm()
 		if last {
 			return nil
 		}
@@ -512,21 +523,30 @@ func (w *put) open(ctx, base context.Context, i int) (*shardStream, error) {
 	if err != nil {
 		return nil, err
 	}
-	sctx, cancel := context.WithCancel(base)
+	sctx, cancelBase := context.WithCancel(base)
+	sctx, wd := watch(sctx)
+	cancel := func() {
+		wd.stop()
+		cancelBase()
+	}
 	detach := context.AfterFunc(ctx, cancel)
 	// No replay buffer: gRPC would keep every chunk of a stream (and so
 	// its stripe) referenced until 256 KiB had been sent or the server
 	// answered, which a PUT of small blocks never reaches before it needs
 	// its stripes back. A stream that fails is replaced by the PUT itself.
+	wd.arm(w.s.cfg.StallTimeout)
 	stream, err := c.WriteShard(sctx, grpc.CallContentSubtype(shardcodec.Name), grpc.MaxRetryRPCBufferSize(0))
+	wd.disarm()
 	if err != nil {
+		err = wd.check(sctx, err)
 		detach()
 		cancel()
 		return nil, err
 	}
 	id := ShardID(w.dataID, i)
 	return &shardStream{
-		stream: stream, cancel: cancel, detach: detach, where: t, block: uint32(w.p.BlockSize),
+		stream: stream, ctx: sctx, wd: wd, stall: w.s.cfg.StallTimeout,
+		cancel: cancel, detach: detach, where: t, block: uint32(w.p.BlockSize),
 		ref:    &storagepb.ShardRef{DriveId: string(t.Drive), ShardId: id},
 		digest: bitrot.NewDigester(id, w.p.BlockSize),
 	}, nil
@@ -645,9 +665,13 @@ func (w *put) commit(ss *shardStream) ([]byte, error) {
 	if err := ss.send(nil, nil, true); err != nil {
 		return nil, err
 	}
+	// The ack comes once the shard is durable (fsync, rename): a wait
+	// longer than one message's, but still bounded.
+	ss.wd.arm(w.s.cfg.CommitTimeout)
 	resp, err := ss.stream.CloseAndRecv()
+	ss.wd.disarm()
 	if err != nil {
-		return nil, err
+		return nil, ss.wd.check(ss.ctx, err)
 	}
 	if resp.GetSize() != ss.total {
 		return nil, fmt.Errorf("storage acknowledged %d bytes, sent %d", resp.GetSize(), ss.total)
@@ -665,6 +689,11 @@ func (w *put) shardErr(ctx context.Context, i int, ss *shardStream, err error) e
 	}
 	if unreachable(err) {
 		w.s.cfg.Maps.Suspect(ss.where.Node, w.s.cfg.SuspectFor)
+	}
+	if full(err) {
+		// Past the first stripe the shard cannot move (its earlier blocks
+		// are gone); the PUT fails, and the next one avoids the drive.
+		w.s.suspectFull(ss.where.Drive)
 	}
 	return fmt.Errorf("%w: shard %s on %s/%s: %w", ErrShardWrite, ShardID(w.dataID, i), ss.where.Node, ss.where.Drive, err)
 }

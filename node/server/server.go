@@ -91,6 +91,9 @@ type Config struct {
 	// Reserve is the free space every drive keeps back from new shards;
 	// nil means placement.DefaultReserve.
 	Reserve *placement.Reserve
+	// BodyStallTimeout cuts a request body silent for this long with 400
+	// RequestTimeout; zero means gateway.DefaultBodyStallTimeout.
+	BodyStallTimeout time.Duration
 	// MasterKey (32 bytes) is the cluster master key: it wraps the data
 	// keys of SSE-S3 objects and seals the secrets of users; nil refuses
 	// SSE-S3 and lets only the root credentials sign in. KMSKeys are the
@@ -332,7 +335,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 
 func (s *Server) startGateway(ctx, runCtx context.Context) error {
 	cfg := &s.cfg
-	mc, err := metaclient.Dial(ctx, cfg.MetaAddrs, cfg.Dialer)
+	mc, err := metaclient.New(ctx, metaclient.Config{Addrs: cfg.MetaAddrs, Dialer: cfg.Dialer, Logger: s.logger.With("role", "metaclient")})
 	if err != nil {
 		return fmt.Errorf("server: dial meta: %w", err)
 	}
@@ -361,6 +364,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		Profile:             cfg.Profile,
 		StorageClasses:      cfg.StorageClasses,
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
+		BodyStallTimeout:    cfg.BodyStallTimeout,
 		Keyring:             keyring,
 		MasterKey:           cfg.MasterKey,
 		Logger:              s.logger.With("role", "gateway"),

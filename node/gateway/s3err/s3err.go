@@ -89,7 +89,8 @@ var (
 	NotImplemented               = newErr("NotImplemented", http.StatusNotImplemented, "A header or query you provided implies functionality that is not implemented.")
 	PreconditionFailed           = newErr("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the pre-conditions you specified did not hold")
 	RequestTimeTooSkewed         = newErr("RequestTimeTooSkewed", http.StatusForbidden, "The difference between the request time and the server's time is too large.")
-	ServiceUnavailable           = newErr("ServiceUnavailable", http.StatusServiceUnavailable, "Please reduce your request rate.")
+	RequestTimeout               = newErr("RequestTimeout", http.StatusBadRequest, "Your socket connection to the server was not read from or written to within the timeout period.")
+	ServiceUnavailable           = newErr("ServiceUnavailable", http.StatusServiceUnavailable, "Service is unable to handle request.")
 	SignatureDoesNotMatch        = newErr("SignatureDoesNotMatch", http.StatusForbidden, "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
 	SlowDown                     = newErr("SlowDown", http.StatusServiceUnavailable, "Please reduce your request rate.")
 	UserKeyMustBeSpecified       = newErr("UserKeyMustBeSpecified", http.StatusBadRequest, "The request was not a valid request. A key must be specified.")
@@ -203,6 +204,11 @@ func FromError(err error) *Error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return ServiceUnavailable
 	}
+	// A gRPC status here comes from a meta or storage call that no
+	// sentinel above claimed. A node that is down, hung (its call timed
+	// out) or without a leader is ServiceUnavailable; only a node refusing
+	// work (ResourceExhausted) says SlowDown, which tells a client to ask
+	// less often.
 	if st, ok := status.FromError(err); ok {
 		switch st.Code() {
 		case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted:

@@ -62,6 +62,9 @@ func TestFromError(t *testing.T) {
 		{"meta ACCESS_DENIED", &MetaError{Code: metapb.ErrorCode_ACCESS_DENIED}, "AccessDenied", 403},
 		{"meta unknown code", &MetaError{Code: metapb.ErrorCode(99)}, "InternalError", 500},
 		{"grpc Unavailable", status.Error(codes.Unavailable, "no leader"), "ServiceUnavailable", 503},
+		{"grpc DeadlineExceeded", status.Error(codes.DeadlineExceeded, "meta node hung"), "ServiceUnavailable", 503},
+		{"stalled body", fmt.Errorf("%w: no bytes for 30s", RequestTimeout), "RequestTimeout", 400},
+		{"data unavailable wrapping shard statuses", fmt.Errorf("%w: %w", objio.ErrDataUnavailable, status.Error(codes.ResourceExhausted, "x")), "ServiceUnavailable", 503},
 		{"grpc ResourceExhausted", status.Error(codes.ResourceExhausted, "busy"), "SlowDown", 503},
 		{"grpc Internal", status.Error(codes.Internal, "boom"), "InternalError", 500},
 		{"deadline", context.DeadlineExceeded, "ServiceUnavailable", 503},
@@ -117,6 +120,7 @@ func TestTable(t *testing.T) {
 		{NotImplemented, "NotImplemented", 501},
 		{PreconditionFailed, "PreconditionFailed", 412},
 		{RequestTimeTooSkewed, "RequestTimeTooSkewed", 403},
+		{RequestTimeout, "RequestTimeout", 400},
 		{ServiceUnavailable, "ServiceUnavailable", 503},
 		{SignatureDoesNotMatch, "SignatureDoesNotMatch", 403},
 		{SlowDown, "SlowDown", 503},
@@ -129,6 +133,20 @@ func TestTable(t *testing.T) {
 			require.NotEmpty(t, tc.e.Message)
 		})
 	}
+}
+
+// TestHonest503 checks that unreadable data is not blamed on the client's
+// request rate.
+func TestHonest503(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("read: %w", objio.ErrDataUnavailable),
+		fmt.Errorf("read: %w: %w", objio.ErrDataUnavailable, status.Error(codes.DataLoss, "rot")),
+	} {
+		e := FromError(err)
+		require.Equal(t, "ServiceUnavailable", e.Code)
+		require.Contains(t, e.Message, "temporarily unavailable")
+	}
+	require.NotContains(t, ServiceUnavailable.Message, "request rate")
 }
 
 func TestWithMessage(t *testing.T) {

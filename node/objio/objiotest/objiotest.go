@@ -26,6 +26,8 @@ type Maps struct {
 		addrs     map[placement.NodeID]string
 		suspects  map[placement.NodeID]bool
 		suspected []placement.NodeID
+		// fullDrives are drives suspected of being full: inactive in Map.
+		fullDrives map[placement.DriveID]bool
 	}
 }
 
@@ -34,6 +36,7 @@ func NewMaps() *Maps {
 	m := &Maps{}
 	m.mu.addrs = map[placement.NodeID]string{}
 	m.mu.suspects = map[placement.NodeID]bool{}
+	m.mu.fullDrives = map[placement.DriveID]bool{}
 	return m
 }
 
@@ -60,6 +63,14 @@ func (m *Maps) Map() placement.Map {
 		if m.mu.suspects[n.ID] {
 			n.Up = false
 		}
+		drives := make([]placement.Drive, len(n.Drives))
+		for i, d := range n.Drives {
+			if m.mu.fullDrives[d.ID] {
+				d.Active = false
+			}
+			drives[i] = d
+		}
+		n.Drives = drives
 		out.Nodes = append(out.Nodes, n)
 	}
 	return out
@@ -81,11 +92,30 @@ func (m *Maps) Suspect(id placement.NodeID, _ time.Duration) {
 	m.mu.suspected = append(m.mu.suspected, id)
 }
 
+// SuspectDrive implements objio.DriveSuspecter; the duration is ignored.
+func (m *Maps) SuspectDrive(id placement.DriveID, _ time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.mu.fullDrives[id] = true
+}
+
+// SuspectedDrives lists the drives suspected of being full.
+func (m *Maps) SuspectedDrives() []placement.DriveID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []placement.DriveID
+	for d := range m.mu.fullDrives {
+		out = append(out, d)
+	}
+	return out
+}
+
 // Unsuspect clears every suspicion.
 func (m *Maps) Unsuspect() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	clear(m.mu.suspects)
+	clear(m.mu.fullDrives)
 }
 
 // Suspected lists every Suspect call's node, in order.

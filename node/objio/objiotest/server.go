@@ -61,6 +61,17 @@ type Server struct {
 		// the data received, as a node whose bytes changed on their way to
 		// disk would.
 		wrongDigest bool
+		// fullAfter fails write streams with ResourceExhausted (a full
+		// drive) past this many bytes; <0 never.
+		fullAfter int64
+		// freezeAfter makes write streams stop reading past this many
+		// bytes, as a stopped process does; <0 never.
+		freezeAfter int64
+		// freezeRead makes ReadShard of matching shards hang.
+		freezeRead func(shardID string) bool
+		// readsCancelled counts frozen reads whose caller gave up.
+		readsCancelled int
+		readCalls      map[string]int // shard id → ReadShard calls
 	}
 }
 
@@ -75,6 +86,9 @@ func StartServer(tb testing.TB, id placement.NodeID, opts ...grpc.ServerOption) 
 	s := &Server{ID: id, Addr: lis.Addr().String(), srv: grpc.NewServer(opts...), done: make(chan struct{})}
 	s.mu.shards = map[string]*shard{}
 	s.mu.failAfter = -1
+	s.mu.fullAfter = -1
+	s.mu.freezeAfter = -1
+	s.mu.readCalls = map[string]int{}
 	storagepb.RegisterStorageServer(s.srv, s)
 	go func() {
 		defer close(s.done)
@@ -109,6 +123,47 @@ func (s *Server) FailWritesAfter(n int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mu.failAfter = n
+}
+
+// FillAfter makes every WriteShard stream fail with ResourceExhausted, as
+// a full drive does, once it has received more than n bytes; n < 0 turns
+// that off.
+func (s *Server) FillAfter(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.fullAfter = n
+}
+
+// FreezeWritesAfter makes every WriteShard stream stop reading once it has
+// received more than n bytes, until its caller gives up; n < 0 turns that
+// off for new streams.
+func (s *Server) FreezeWritesAfter(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.freezeAfter = n
+}
+
+// FreezeReads makes ReadShard of every shard for which match returns true
+// hang until its caller gives up, as a frozen drive does; nil turns that
+// off.
+func (s *Server) FreezeReads(match func(shardID string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.freezeRead = match
+}
+
+// ReadsCancelled counts frozen reads whose caller gave up.
+func (s *Server) ReadsCancelled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.readsCancelled
+}
+
+// ReadCalls counts ReadShard calls for shardID.
+func (s *Server) ReadCalls(shardID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.readCalls[shardID]
 }
 
 // FailCommits makes every WriteShard commit fail with Unavailable after all
@@ -209,7 +264,7 @@ func (s *Server) Remove(drive, shardID string) bool {
 func (s *Server) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteShardRequest, storagepb.WriteShardResponse]) error {
 	s.mu.Lock()
 	s.mu.writeCalls++
-	discard, failAfter := s.mu.discard, s.mu.failAfter
+	discard, failAfter, fullAfter, freezeAfter := s.mu.discard, s.mu.failAfter, s.mu.fullAfter, s.mu.freezeAfter
 	s.mu.Unlock()
 
 	var (
@@ -250,6 +305,13 @@ func (s *Server) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 		if failAfter >= 0 && sh.size > uint64(failAfter) {
 			return status.Error(codes.Internal, "injected drive failure")
 		}
+		if fullAfter >= 0 && sh.size > uint64(fullAfter) {
+			return status.Error(codes.ResourceExhausted, "no space left on drive")
+		}
+		if freezeAfter >= 0 && sh.size > uint64(freezeAfter) {
+			<-stream.Context().Done()
+			return stream.Context().Err()
+		}
 		if req.GetCommit() {
 			if req.GetTotalSize() != sh.size {
 				return status.Errorf(codes.InvalidArgument, "total_size %d, received %d", req.GetTotalSize(), sh.size)
@@ -279,6 +341,15 @@ func (s *Server) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 func (s *Server) ReadShard(req *storagepb.ReadShardRequest, stream grpc.ServerStreamingServer[storagepb.ReadShardResponse]) error {
 	key := req.GetRef().GetDriveId() + "/" + req.GetRef().GetShardId()
 	s.mu.Lock()
+	s.mu.readCalls[req.GetRef().GetShardId()]++
+	if f := s.mu.freezeRead; f != nil && f(req.GetRef().GetShardId()) {
+		s.mu.Unlock()
+		<-stream.Context().Done()
+		s.mu.Lock()
+		s.mu.readsCancelled++
+		s.mu.Unlock()
+		return stream.Context().Err()
+	}
 	sh, ok := s.mu.shards[key]
 	var (
 		data    []byte
