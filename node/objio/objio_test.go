@@ -243,7 +243,12 @@ func TestDeadNodeAtPut(t *testing.T) {
 			for _, n := range c.Maps.Suspected() {
 				require.True(t, dead[string(n)], "suspected live node %s", n)
 			}
-			require.NotEmpty(t, c.Maps.Suspected())
+			if tc.nodes == len(b.Shards) {
+				// Every node is in the placement, so the dead ones were
+				// tried and suspected. With spare nodes the random data ID
+				// may place the body around the dead ones altogether.
+				require.NotEmpty(t, c.Maps.Suspected())
+			}
 			requireSame(t, data, readRange(t, s, b, 0, b.Size))
 		})
 	}
