@@ -142,6 +142,10 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.putUser(op.PutUser)
 	case *metapb.Command_DeleteUser:
 		return t.deleteUser(op.DeleteUser)
+	case *metapb.Command_RepairShards:
+		return t.repairShards(op.RepairShards)
+	case *metapb.Command_SetHealPaused:
+		return t.setHealPaused(op.SetHealPaused)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}
