@@ -9,7 +9,9 @@ import (
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
-func sp(node string) *metapb.ShardPlacement { return &metapb.ShardPlacement{NodeId: node, DriveId: "d1"} }
+func sp(node string) *metapb.ShardPlacement {
+	return &metapb.ShardPlacement{NodeId: node, DriveId: "d1"}
+}
 
 func move(i uint32, from, to *metapb.ShardPlacement, digest string) *metapb.ShardMove {
 	return &metapb.ShardMove{Index: i, From: from, To: to, Digest: []byte(digest)}
