@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/meta"
+	"github.com/cairn-io/cairn/node/repair"
 	"github.com/cairn-io/cairn/node/server"
 )
 
@@ -44,6 +45,10 @@ func runServer(args []string) error {
 	// The meta role's orphan sweep.
 	orphanGrace := fs.Duration("orphan-grace", meta.DefaultOrphanGrace, "meta role: the orphan sweep deletes unreferenced shards only once they are this old")
 	sweepInterval := fs.Duration("sweep-interval", meta.DefaultSweepInterval, "meta role: how often the leader sweeps storage nodes for orphan shards")
+	// The meta role's repairer.
+	repairBandwidth := fs.Int64("repair-bandwidth", repair.DefaultBandwidth, "meta role: bytes per second the repairer and bucket scrubs may read; 0 means unlimited")
+	repairConcurrency := fs.Int("repair-concurrency", repair.DefaultConcurrency, "meta role: bodies the repairer rebuilds at once")
+	repairDownAfter := fs.Duration("repair-down-after", 0, "meta role: treat a storage node silent this long as lost even before it is committed down (0: rely on the committed state)")
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -75,11 +80,15 @@ func runServer(args []string) error {
 		FailureDomain: *domain,
 		OrphanGrace:   *orphanGrace,
 		SweepInterval: *sweepInterval,
-		S3Addr:        *s3Addr,
-		AccessKey:     *accessKey,
-		SecretKey:     *secretKey,
-		Region:        *region,
-		Profile:       erasure.Profile{K: *ecK, M: *ecM, BlockSize: *ecBlock},
+
+		RepairBandwidth:   bandwidth(*repairBandwidth),
+		RepairConcurrency: *repairConcurrency,
+		RepairDownAfter:   *repairDownAfter,
+		S3Addr:            *s3Addr,
+		AccessKey:         *accessKey,
+		SecretKey:         *secretKey,
+		Region:            *region,
+		Profile:           erasure.Profile{K: *ecK, M: *ecM, BlockSize: *ecBlock},
 		StorageClasses: map[string]erasure.Profile{
 			"STANDARD":           {K: *ecK, M: *ecM, BlockSize: *ecBlock},
 			"REDUCED_REDUNDANCY": {K: *rrK, M: *rrM, BlockSize: *ecBlock},
@@ -113,4 +122,12 @@ func runServer(args []string) error {
 		err = cerr
 	}
 	return err
+}
+
+// bandwidth maps the flag's "0 means unlimited" to the config's negative.
+func bandwidth(flag int64) int64 {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }

@@ -59,6 +59,12 @@ type Config struct {
 	// meta package's defaults.
 	OrphanGrace   time.Duration
 	SweepInterval time.Duration
+	// Meta role: the repairer's bandwidth (bytes/s; zero: default,
+	// negative: unlimited), concurrency and node-down fallback (see
+	// meta.Config).
+	RepairBandwidth   int64
+	RepairConcurrency int
+	RepairDownAfter   time.Duration
 
 	// Storage role.
 	Drives        []string
@@ -265,6 +271,10 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 
 			OrphanGrace:   cfg.OrphanGrace,
 			SweepInterval: cfg.SweepInterval,
+
+			RepairBandwidth:   cfg.RepairBandwidth,
+			RepairConcurrency: cfg.RepairConcurrency,
+			RepairDownAfter:   cfg.RepairDownAfter,
 		})
 		if err != nil {
 			return fmt.Errorf("server: start meta: %w", err)
