@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,9 +64,9 @@ func (c *cluster) healStatus(t *testing.T, ctx context.Context) (healStatus, err
 	return st, nil
 }
 
-// waitHealed waits until a full scan has found nothing at risk, and
-// returns the last status.
-func (c *cluster) waitHealed(t *testing.T, ctx context.Context, within time.Duration, onStatus func(healStatus)) healStatus {
+// waitHealed waits until at least shards shards were rebuilt and a full
+// scan has found nothing at risk, and returns the last status.
+func (c *cluster) waitHealed(t *testing.T, ctx context.Context, within time.Duration, shards int, onStatus func(healStatus)) healStatus {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -74,7 +75,7 @@ func (c *cluster) waitHealed(t *testing.T, ctx context.Context, within time.Dura
 			if onStatus != nil {
 				onStatus(st)
 			}
-			if !st.Scanning && st.LastScan != nil && st.BodiesAtRisk == 0 {
+			if !st.Scanning && st.LastScan != nil && st.BodiesAtRisk == 0 && st.ShardsRebuilt >= uint64(shards) {
 				return st
 			}
 		}
@@ -170,19 +171,23 @@ func TestRepairNodeLoss(t *testing.T) {
 	objects["mp"] = append(append([]byte(nil), partA...), partB...)
 	keys = append(keys, "mp")
 	pendingID, pendingParts := c.uploadParts(ctx, t, "heal", "pending", [][]byte{body(202, 5<<20)})
-	st := c.waitHealed(t, ctx, time.Minute, nil)
+	st := c.waitHealed(t, ctx, time.Minute, 0, nil)
 	require.Zero(t, st.ShardsRebuilt, "a healthy cluster needs no repair")
 
-	held := 0
-	for _, k := range keys {
-		for _, shards := range bodiesOf(c.metaObject(t, "heal", k)) {
-			for _, sh := range shards {
-				if sh.GetNodeId() == "storage-1" {
-					held++
+	heldBy := func(nodes ...string) int {
+		held := 0
+		for _, k := range keys {
+			for _, shards := range bodiesOf(c.metaObject(t, "heal", k)) {
+				for _, sh := range shards {
+					if slices.Contains(nodes, sh.GetNodeId()) {
+						held++
+					}
 				}
 			}
 		}
+		return held
 	}
+	held := heldBy("storage-1")
 	require.Positive(t, held)
 	require.NoError(t, c.procs.Kill("storage-1"))
 	killed := time.Now()
@@ -195,7 +200,7 @@ func TestRepairNodeLoss(t *testing.T) {
 		firstRate   float64
 		lastRebuilt uint64
 	)
-	st = c.waitHealed(t, ctx, 3*time.Minute, func(s healStatus) {
+	st = c.waitHealed(t, ctx, 3*time.Minute, held, func(s healStatus) {
 		if predictedAt.IsZero() && s.BytesToRebuild > 0 && s.ETA > 0 {
 			predicted, predictedAt, firstRate = s.ETA, time.Now(), s.Rate
 			t.Logf("after %v: %d bodies at risk, %d bytes to rebuild, rate %.1f MiB/s, ETA %.1fs",
@@ -215,6 +220,7 @@ func TestRepairNodeLoss(t *testing.T) {
 	c.requireSpread(t, "heal", keys, "storage-1")
 
 	// Two more nodes gone: four of six shards are left of every body.
+	held2 := heldBy("storage-2", "storage-3")
 	require.NoError(t, c.procs.Kill("storage-2"))
 	require.NoError(t, c.procs.Kill("storage-3"))
 	for _, k := range keys {
@@ -223,7 +229,7 @@ func TestRepairNodeLoss(t *testing.T) {
 		require.True(t, bytes.Equal(objects[k], got), "%s differs with three storage nodes down", k)
 	}
 	// And they heal too, two shards per node at most.
-	st = c.waitHealed(t, ctx, 3*time.Minute, nil)
+	st = c.waitHealed(t, ctx, 3*time.Minute, held+held2, nil)
 	require.Zero(t, st.BodiesAtRisk)
 	for _, k := range keys {
 		for _, shards := range bodiesOf(c.metaObject(t, "heal", k)) {
