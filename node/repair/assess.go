@@ -178,8 +178,12 @@ func (v *view) eligibleNodes() int {
 	return c
 }
 
-// errNoTarget means no drive can take a shard now.
-var errNoTarget = errors.New("repair: no target drive")
+var (
+	// errNoTarget means no drive can take a shard now.
+	errNoTarget = errors.New("repair: no target drive")
+	// errUnrecoverable means fewer than K shards of a body survive.
+	errUnrecoverable = errors.New("repair: too few shards left to rebuild from")
+)
 
 // targets chooses a drive for every shard of t that needs work: a damaged
 // shard on a healthy drive is rewritten in place; the others go to nodes
@@ -189,12 +193,25 @@ var errNoTarget = errors.New("repair: no target drive")
 // under-spread. It reports whether the result is under-spread.
 func (v *view) targets(t *task) (map[int]*metapb.ShardPlacement, bool, error) {
 	b := &t.body
+	if t.lostCount() > b.m() {
+		return nil, false, fmt.Errorf("%w: %s has %d of %d shards left, needs %d", errUnrecoverable, b.DataID, len(b.Shards)-t.lostCount(), len(b.Shards), b.k())
+	}
 	out := map[int]*metapb.ShardPlacement{}
 	var move []int
 	keep := map[string]int{} // node → shards staying there
 	domains := map[string]bool{}
+	// One rebuild writes at most M shards: lost ones first, then as many
+	// misplaced ones as fit; the rest move in a later round.
+	room := b.m() - t.lostCount()
 	for i, s := range t.states {
 		sh := b.Shards[i]
+		if s == shardMisplace {
+			if room == 0 {
+				s = shardOK
+			} else {
+				room--
+			}
+		}
 		switch s {
 		case shardOK:
 			keep[sh.GetNodeId()]++

@@ -453,3 +453,25 @@ func TestStatusFigures(t *testing.T) {
 	require.InDelta(t, float64(5000)/500, st.EtaSeconds, 0.01)
 	require.Len(t, st.AtRisk, 2)
 }
+
+// TestTargetsAtMostM checks that one round rebuilds at most M shards:
+// lost ones first, misplaced ones as room allows.
+func TestTargetsAtMostM(t *testing.T) {
+	m := clusterMap(9, 0)
+	node(m, "n0").Down = true
+	v := newView(m, map[damageKey]bool{}, downLost)
+	// n1 holds three shards, two of them misplaced; one more is lost.
+	tk := v.assess(body("a", 4, 2, "n0", "n1", "n1", "n1", "n4", "n5"))
+	require.Equal(t, "L.MM.. surviving=5", states(tk))
+	got, _, err := v.targets(tk)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Contains(t, got, 0, "the lost shard first")
+
+	node(m, "n4").Down = true
+	node(m, "n5").Down = true
+	v = newView(m, map[damageKey]bool{}, downLost)
+	tk = v.assess(body("a", 4, 2, "n0", "n1", "n2", "n3", "n4", "n5"))
+	_, _, err = v.targets(tk)
+	require.ErrorIs(t, err, errUnrecoverable)
+}
