@@ -298,7 +298,14 @@ func (r *Repairer) repair(ctx context.Context, t *task) bool {
 			avoid = append(avoid, i)
 		}
 	}
-	rebuilt, err := r.cfg.Rebuilder.RebuildShards(ctx, ver, targets, objio.RebuildOptions{Avoid: avoid, Throttle: r.lim.wait})
+	throttle := func(ctx context.Context, n int) error {
+		// n bytes read make len(targets)/K as many bytes of new shards.
+		r.mu.Lock()
+		r.mu.fig.progress(int64(n)*int64(len(targets))/int64(b.k()), r.cfg.Now())
+		r.mu.Unlock()
+		return r.lim.wait(ctx, n)
+	}
+	rebuilt, err := r.cfg.Rebuilder.RebuildShards(ctx, ver, targets, objio.RebuildOptions{Avoid: avoid, Throttle: throttle})
 	if err != nil {
 		if ctx.Err() == nil {
 			r.failed(log, "rebuild", err)

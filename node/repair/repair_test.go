@@ -447,6 +447,8 @@ func TestStatusFigures(t *testing.T) {
 	require.Equal(t, []string{"2+1:2=1/1000", "4+2:4=2/4000", "4+2:5=1/1000"}, got)
 
 	f.started(now)
+	f.progress(600, now.Add(time.Second))
+	f.progress(400, now.Add(2*time.Second))
 	f.repaired(tasks[0], 1, 1000, now.Add(2*time.Second))
 	st = f.status(now.Add(2*time.Second), false)
 	require.InDelta(t, 500, st.RateBytesPerSecond, 1)

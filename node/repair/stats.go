@@ -63,10 +63,16 @@ func (f *figures) count(levels map[levelKey]*level, t *task, sign int64) {
 func (f *figures) repaired(t *task, shards int, bytes int64, now time.Time) {
 	f.shardsRebuilt += uint64(shards)
 	f.bytesRebuilt += uint64(bytes)
-	f.window = append(f.window, sample{at: now, bytes: bytes})
 	if f.last != nil {
 		f.count(f.last, t, -1)
 	}
+}
+
+// progress records bytes of shards rebuilt (written, not yet committed):
+// the rate follows the data as it flows, not the bodies as they finish,
+// which would lag behind by a body per worker.
+func (f *figures) progress(bytes int64, now time.Time) {
+	f.window = append(f.window, sample{at: now, bytes: bytes})
 }
 
 // started notes that repairs are under way, for the rate's time base.
