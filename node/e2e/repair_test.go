@@ -293,6 +293,13 @@ func TestRepairDeletedParityShard(t *testing.T) {
 		require.NoError(t, c.put(ctx, "rot", k, v))
 	}
 	mc := c.metaClient(t)
+	// Bodies written before the gateway saw all seven nodes may be
+	// under-spread: let the repairer spread them before shards go.
+	deadline := time.Now().Add(time.Minute)
+	for !c.spread("rot", []string{"reported", "scrubbed"}) {
+		require.True(t, time.Now().Before(deadline), "bodies not spread within a minute")
+		time.Sleep(200 * time.Millisecond)
+	}
 
 	_, err := c.healAdmin(ctx, "heal", "pause")
 	require.NoError(t, err)

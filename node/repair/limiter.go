@@ -7,7 +7,9 @@ import (
 )
 
 // limiter paces reads to a bandwidth: a token bucket of one second's
-// worth of bytes. A zero rate never waits.
+// worth of bytes that starts empty, so that even the first second keeps to
+// the rate (and the repair rate shown, and so the ETA, is right from the
+// start). A zero rate never waits.
 type limiter struct {
 	rate  float64 // bytes per second; 0 = unlimited
 	now   func() time.Time
@@ -19,7 +21,7 @@ type limiter struct {
 }
 
 func newLimiter(rate int64, now func() time.Time, sleep func(context.Context, time.Duration) error) *limiter {
-	return &limiter{rate: float64(rate), now: now, sleep: sleep, tokens: float64(rate), last: now()}
+	return &limiter{rate: float64(rate), now: now, sleep: sleep, last: now()}
 }
 
 // wait takes n bytes from the bucket, sleeping until they are there.

@@ -299,11 +299,14 @@ func (r *Repairer) repair(ctx context.Context, t *task) bool {
 		}
 	}
 	throttle := func(ctx context.Context, n int) error {
+		if err := r.lim.wait(ctx, n); err != nil {
+			return err
+		}
 		// n bytes read make len(targets)/K as many bytes of new shards.
 		r.mu.Lock()
 		r.mu.fig.progress(int64(n)*int64(len(targets))/int64(b.k()), r.cfg.Now())
 		r.mu.Unlock()
-		return r.lim.wait(ctx, n)
+		return nil
 	}
 	rebuilt, err := r.cfg.Rebuilder.RebuildShards(ctx, ver, targets, objio.RebuildOptions{Avoid: avoid, Throttle: throttle})
 	if err != nil {

@@ -322,18 +322,18 @@ func TestThrottleConfig(t *testing.T) {
 	r, err = New(cfg)
 	require.NoError(t, err)
 	ctx := context.Background()
-	require.NoError(t, r.lim.wait(ctx, 1000), "one second's worth passes at once")
-	require.Empty(t, clock.slept)
+	require.NoError(t, r.lim.wait(ctx, 1000), "the bucket starts empty")
+	require.Equal(t, []time.Duration{time.Second}, clock.slept)
 	require.NoError(t, r.lim.wait(ctx, 3000))
-	require.Equal(t, []time.Duration{3 * time.Second}, clock.slept)
+	require.Equal(t, []time.Duration{time.Second, 3 * time.Second}, clock.slept)
+	clock.advance(10 * time.Second)
+	require.NoError(t, r.lim.wait(ctx, 1000), "idle time fills the bucket, up to one second's worth")
+	require.NoError(t, r.lim.wait(ctx, 500))
 	var total time.Duration
-	for range 10 {
-		require.NoError(t, r.lim.wait(ctx, 500))
-	}
 	for _, d := range clock.slept {
 		total += d
 	}
-	require.Equal(t, 8*time.Second, total, "3s of debt, then half a second per 500 bytes")
+	require.Equal(t, 4500*time.Millisecond, total)
 
 	for _, bad := range []func(*Config){
 		func(c *Config) { c.Concurrency = -1 },

@@ -10,6 +10,9 @@ import (
 // rateWindow is the span of the moving average of the repair rate.
 const rateWindow = 30 * time.Second
 
+// minRateSpan keeps the first samples from making an absurd rate.
+const minRateSpan = 250 * time.Millisecond
+
 type levelKey struct{ k, m, surviving int }
 
 type level struct {
@@ -103,7 +106,7 @@ func (f *figures) rate(now time.Time) float64 {
 		return 0
 	}
 	span := min(rateWindow, now.Sub(f.workStart))
-	span = max(span, time.Second)
+	span = max(span, minRateSpan)
 	return float64(sum) / span.Seconds()
 }
 
