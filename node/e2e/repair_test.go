@@ -278,6 +278,25 @@ func TestRepairNodeLoss(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("cairn admin heal status:\n%s", out)
 	require.Contains(t, out, "Bodies at risk: none")
+	c.logRepairFailures(t)
+}
+
+// logRepairFailures logs the meta nodes' repair failures, which are
+// retried and so do not fail a test, but explain a slow repair.
+func (c *cluster) logRepairFailures(t *testing.T) {
+	for _, name := range c.layout.Names("meta") {
+		b, err := os.ReadFile(filepath.Join(c.procs.LogDir(), name+".log"))
+		if err != nil {
+			continue
+		}
+		n := 0
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "repair:") && strings.Contains(line, "failed") && n < 10 {
+				t.Logf("%s: %s", name, line)
+				n++
+			}
+		}
+	}
 }
 
 // TestRepairDeletedParityShard deletes parity shard files on disk and

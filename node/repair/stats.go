@@ -10,8 +10,9 @@ import (
 // rateWindow is the span of the moving average of the repair rate.
 const rateWindow = 30 * time.Second
 
-// minRateSpan keeps the first samples from making an absurd rate.
-const minRateSpan = 250 * time.Millisecond
+// minRateSpan is how long repairs must have run before a rate (and so an
+// ETA) is given: the first stripes make no estimate worth showing.
+const minRateSpan = time.Second
 
 type levelKey struct{ k, m, surviving int }
 
@@ -102,11 +103,10 @@ func (f *figures) rate(now time.Time) float64 {
 	for _, s := range f.window {
 		sum += s.bytes
 	}
-	if sum == 0 {
+	span := min(rateWindow, now.Sub(f.workStart))
+	if sum == 0 || span < minRateSpan {
 		return 0
 	}
-	span := min(rateWindow, now.Sub(f.workStart))
-	span = max(span, minRateSpan)
 	return float64(sum) / span.Seconds()
 }
 
