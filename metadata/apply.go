@@ -146,6 +146,10 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.setNodeDown(op.SetNodeDown)
 	case *metapb.Command_SetDriveState:
 		return t.setDriveState(op.SetDriveState)
+	case *metapb.Command_RepairShards:
+		return t.repairShards(op.RepairShards)
+	case *metapb.Command_SetHealPaused:
+		return t.setHealPaused(op.SetHealPaused)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}

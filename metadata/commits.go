@@ -203,7 +203,7 @@ func (t *txn) removedMultipart(old *metapb.ObjectVersion) error {
 func (t *txn) forgetBody(seq uint64) error {
 	var e metapb.GCEntry
 	found, err := getProto(t.b, keys.GCKey(seq), &e)
-	if err != nil || !found || e.DataId == "" {
+	if err != nil || !found || e.DataId == "" || e.ShardsOnly {
 		return err
 	}
 	rec, err := t.bodyRecord(e.DataId)

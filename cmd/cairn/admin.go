@@ -18,6 +18,11 @@ const adminUsage = `usage:
   cairn admin user create --name NAME   create a user; prints its access key and secret key
   cairn admin user delete --access-key K
   cairn admin user list
+  cairn admin heal status [--watch] [--json] [--interval D]
+                                        bodies at risk, bytes to rebuild, repair rate and ETA
+  cairn admin heal pause|resume         stop or restart the repairer (committed: survives a new leader)
+  cairn admin scrub [--node ID | --bucket NAME]
+                                        verify shards now: every storage node, one node, or one bucket
 
 Flags (also CAIRN_<FLAG> or the --config file):
   --meta-addrs   meta gRPC addresses, comma-separated
@@ -26,9 +31,15 @@ Flags (also CAIRN_<FLAG> or the --config file):
 `
 
 func runAdmin(args []string) error {
+	if len(args) >= 1 && args[0] == "heal" {
+		return runAdminHeal(args[1:])
+	}
+	if len(args) >= 1 && args[0] == "scrub" {
+		return runAdminScrub(args[1:])
+	}
 	if len(args) < 2 || args[0] != "user" {
 		fmt.Fprint(os.Stderr, adminUsage)
-		return errors.New("admin: want 'user create|delete|list'")
+		return usageError{errors.New("admin: want 'user create|delete|list', 'heal status|pause|resume' or 'scrub'")}
 	}
 	verb := args[1]
 	fs := flag.NewFlagSet("admin user "+verb, flag.ContinueOnError)

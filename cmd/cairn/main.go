@@ -19,6 +19,8 @@ usage:
   cairn server [flags]   run the roles given by --roles (gateway,storage,meta)
   cairn dev [flags]      run a whole local cluster: 3 meta, 6 storage, 1 gateway
   cairn admin user ...   create, delete and list users (see 'cairn admin')
+  cairn admin heal ...   repair status (--watch, --json), pause and resume
+  cairn admin scrub      verify shards now (--node ID or --bucket NAME)
   cairn version          print the version
 
 Every flag can also be given as an environment variable CAIRN_<FLAG> (upper
@@ -57,6 +59,10 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cairn:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway"
 	"github.com/cairn-io/cairn/node/meta"
+	"github.com/cairn-io/cairn/node/repair"
 	"github.com/cairn-io/cairn/node/server"
 	"github.com/cairn-io/cairn/node/storage"
 	"github.com/cairn-io/cairn/placement"
@@ -59,6 +60,10 @@ func runServer(args []string) error {
 	minFreeBytes := fs.Uint64("min-free-bytes", placement.DefaultReserve.Bytes, "gateway role: a drive with less free space than this (or than --min-free-percent of it) takes no new shards")
 	minFreePercent := fs.Float64("min-free-percent", placement.DefaultReserve.Percent, "gateway role: a drive with less free space than this percentage of its capacity (or than --min-free-bytes) takes no new shards")
 	bodyStall := fs.Duration("body-stall-timeout", gateway.DefaultBodyStallTimeout, "gateway role: a request body that sends nothing for this long is cut with 400 RequestTimeout (negative: never)")
+	// The meta role's repairer.
+	repairBandwidth := fs.Int64("repair-bandwidth", repair.DefaultBandwidth, "meta role: bytes per second the repairer and bucket scrubs may read; 0 means unlimited")
+	repairConcurrency := fs.Int("repair-concurrency", repair.DefaultConcurrency, "meta role: bodies the repairer rebuilds at once")
+	repairDownAfter := fs.Duration("repair-down-after", 0, "meta role: treat a storage node silent this long as lost even before it is committed down (0: rely on the committed state)")
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -104,6 +109,10 @@ func runServer(args []string) error {
 		SecretKey: *secretKey,
 		Region:    *region,
 		Profile:   erasure.Profile{K: *ecK, M: *ecM, BlockSize: *ecBlock},
+
+		RepairBandwidth:   bandwidth(*repairBandwidth),
+		RepairConcurrency: *repairConcurrency,
+		RepairDownAfter:   *repairDownAfter,
 		StorageClasses: map[string]erasure.Profile{
 			"STANDARD":           {K: *ecK, M: *ecM, BlockSize: *ecBlock},
 			"REDUCED_REDUNDANCY": {K: *rrK, M: *rrM, BlockSize: *ecBlock},
@@ -138,4 +147,12 @@ func runServer(args []string) error {
 		err = cerr
 	}
 	return err
+}
+
+// bandwidth maps the flag's "0 means unlimited" to the config's negative.
+func bandwidth(flag int64) int64 {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }

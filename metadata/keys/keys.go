@@ -55,6 +55,8 @@ const (
 	SysFormat  = "format"  // key/value format version
 	SysSeq     = "seq"     // last assigned commit sequence
 	SysEpoch   = "epoch"   // cluster map epoch
+	// SysHealPaused holds 1 while the repairer is paused (SetHealPaused).
+	SysHealPaused = "heal_paused"
 )
 
 // ErrMalformed marks a key that does not decode under this layout.

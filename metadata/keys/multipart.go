@@ -78,3 +78,10 @@ func DecodePartKey(k []byte) (bucket, key, uploadID string, n uint32, err error)
 	}
 	return bucket, key, uploadID, binary.BigEndian.Uint32(rest), nil
 }
+
+// KeyPartsPrefix is the prefix of the parts of every upload of exactly
+// bucket/key.
+func KeyPartsPrefix(bucket, key string) []byte {
+	k := AppendString(newKey(TablePart, len(bucket)+len(key)+4), bucket)
+	return AppendString(k, key)
+}

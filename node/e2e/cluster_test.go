@@ -64,8 +64,16 @@ type cluster struct {
 // grace.
 func startCluster(t testing.TB, extraEnv ...string) *cluster {
 	t.Helper()
+	return startClusterSpec(t, devcluster.Spec{}, extraEnv...)
+}
+
+// startClusterSpec is startCluster with the cluster's shape (Meta and
+// Storage counts) from spec; its Dir is the test's.
+func startClusterSpec(t testing.TB, spec devcluster.Spec, extraEnv ...string) *cluster {
+	t.Helper()
 	dir := t.TempDir()
-	layout, err := devcluster.LoadOrCreate(devcluster.Spec{Dir: dir})
+	spec.Dir = dir
+	layout, err := devcluster.LoadOrCreate(spec)
 	require.NoError(t, err)
 	keys, err := devcluster.LoadOrCreateKeys(dir)
 	require.NoError(t, err)

@@ -109,6 +109,17 @@ type Config struct {
 	// SweepInterval is how often the leader's orphan sweep runs. Default
 	// DefaultSweepInterval.
 	SweepInterval time.Duration
+	// RepairBandwidth caps the bytes per second the leader's repairer
+	// and bucket scrubs read; zero means repair.DefaultBandwidth, negative
+	// unlimited.
+	RepairBandwidth int64
+	// RepairConcurrency is how many bodies the repairer rebuilds at once;
+	// zero means repair.DefaultConcurrency.
+	RepairConcurrency int
+	// RepairDownAfter, when positive, makes the repairer treat a storage
+	// node without a heartbeat for this long as lost even before the meta
+	// group commits it down. Zero relies on the committed state alone.
+	RepairDownAfter time.Duration
 	// Logger receives the node's and raft's logs. Nil discards them.
 	Logger *slog.Logger
 	// Storage dials storage nodes for the GC collector and the orphan
@@ -204,6 +215,9 @@ func (c *Config) Validate() error {
 	}
 	if c.OrphanGrace < 0 {
 		return invalid("negative orphan grace %v", c.OrphanGrace)
+	}
+	if c.RepairConcurrency < 0 || c.RepairDownAfter < 0 {
+		return invalid("negative repair concurrency %d or down-after %v", c.RepairConcurrency, c.RepairDownAfter)
 	}
 	if c.SweepInterval < 0 {
 		return invalid("negative sweep interval %v", c.SweepInterval)

@@ -8,10 +8,14 @@
 // collector that deletes the shards of unreferenced bodies; and run the
 // orphan sweep
 // (sweep.go) that deletes shards older than Config.OrphanGrace whose data
-// ID has no commit record: bodies whose write never committed.
+// ID has no commit record: bodies whose write never committed. While it
+// leads it also runs a repairer (package node/repair, repair.go here), a
+// fresh one per term, and serves ReportShards, HealStatus and Scrub from
+// it; the repairer rebuilds shards through an objio.Store over this node's
+// own view of the cluster map.
 //
-// Imports: metadata, metadata/raftlog, proto/metapb, proto/storagepb,
-// hashicorp/raft and grpc. It must not import node/gateway or
+// Imports: metadata, metadata/raftlog, node/repair, node/objio,
+// proto/metapb, proto/storagepb, hashicorp/raft and grpc. It must not import node/gateway or
 // node/storage: it reaches storage nodes only through storagepb clients.
 //
 // Invariants:
@@ -41,8 +45,9 @@
 //     neither blocks the others nor has its other shards deleted twice.
 //
 // Goroutines: the GC collector, the upload expiry, the orphan sweeper, the
-// liveness loop and the future waiters are started through Node.wg
-// (waiters: Node.waiters) and joined by Close.
+// liveness loop, the repairer's runner and the future waiters are started
+// through Node.wg (waiters: Node.waiters) and joined by Close; the runner
+// joins each repairer it started before it returns.
 //
 // Lock order: Node.gcMu (one GC round at a time) before Node.mu; Node.mu
 // (client connection caches) and liveness.mu (soft state) are leaf locks.

@@ -18,6 +18,8 @@ import (
 	"github.com/cairn-io/cairn/metadata"
 	"github.com/cairn-io/cairn/metadata/raftlog"
 	"github.com/cairn-io/cairn/node/dial"
+	"github.com/cairn-io/cairn/node/objio"
+	"github.com/cairn-io/cairn/node/repair"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -97,6 +99,14 @@ type Node struct {
 	waitersMu     sync.Mutex
 	waitersClosed bool
 
+	// The repairer's pieces: the store it rebuilds through, its
+	// connections and map view; repairer is set while this node leads.
+	objio       *objio.Store
+	objioPool   *objio.Pool // nil when Config.Storage dials
+	objioDialer objio.Dialer
+	maps        *fsmMaps
+	repairer    atomic.Pointer[repair.Repairer]
+
 	mu struct {
 		sync.Mutex
 		peerConns    map[string]*grpc.ClientConn
@@ -130,6 +140,9 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	for _, p := range cfg.Peers {
 		n.peers[raft.ServerID(p.ID)] = p
 	}
+	if err := n.newObjio(); err != nil {
+		return nil, err
+	}
 	if err := n.open(); err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
@@ -139,6 +152,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.wg.Go(func() { n.runUploadExpiry(gcCtx, uploadExpiryInterval) })
 	n.wg.Go(func() { n.runSweeper(gcCtx) })
 	n.wg.Go(func() { n.runLiveness(gcCtx) })
+	n.wg.Go(func() { n.runRepairer(gcCtx) })
 	return n, nil
 }
 
@@ -258,6 +272,12 @@ func (n *Node) closeStores() error {
 		errs = append(errs, n.trans.Close())
 	case n.trans == nil && n.lis != nil:
 		errs = append(errs, n.lis.Close())
+	}
+	if n.objio != nil {
+		errs = append(errs, n.objio.Close())
+	}
+	if n.objioPool != nil {
+		errs = append(errs, n.objioPool.Close())
 	}
 	if n.fsm != nil {
 		errs = append(errs, n.fsm.Close())

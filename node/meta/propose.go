@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cairn-io/cairn/node/repair"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -233,9 +234,15 @@ func toStatus(err error) error {
 	}
 	var code codes.Code
 	switch {
-	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrClosed),
+	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrClosed), errors.Is(err, errNoRepairer),
 		errors.Is(err, raft.ErrRaftShutdown), retryableRaft(err):
 		code = codes.Unavailable
+	case errors.Is(err, repair.ErrNoSuchNode), errors.Is(err, repair.ErrNoSuchBucket):
+		code = codes.NotFound
+	case errors.Is(err, repair.ErrScrubUnsupported):
+		code = codes.Unimplemented
+	case errors.Is(err, repair.ErrBusy):
+		code = codes.ResourceExhausted
 	case errors.Is(err, context.DeadlineExceeded):
 		code = codes.DeadlineExceeded
 	case errors.Is(err, context.Canceled):

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cairn-io/cairn/metadata"
+	"github.com/cairn-io/cairn/node/repair"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -206,4 +207,76 @@ func (n *Node) clusterMap() (*metapb.ClusterMap, error) {
 		merge(node, s, ok, r)
 	}
 	return m, nil
+}
+
+// onRepairer runs fn with the leader's repairer, forwarding from a
+// follower like any leader-only call.
+func onRepairer[T any](ctx context.Context, n *Node, op string,
+	local func(ctx context.Context, r *repair.Repairer) (T, error),
+	remote func(ctx context.Context, c metapb.MetaClient) (T, error),
+) (T, error) {
+	var out T
+	err := n.onLeader(ctx, op,
+		func(ctx context.Context) error {
+			r := n.repairer.Load()
+			if r == nil {
+				return errNoRepairer
+			}
+			var err error
+			out, err = local(ctx, r)
+			return err
+		},
+		func(ctx context.Context, c metapb.MetaClient) error {
+			var err error
+			out, err = remote(ctx, c)
+			return err
+		})
+	return out, err
+}
+
+// ReportShards queues reported damage with the leader's repairer.
+func (s *service) ReportShards(ctx context.Context, req *metapb.ReportShardsRequest) (*metapb.ReportShardsResponse, error) {
+	resp, err := onRepairer(ctx, s.n, "report shards",
+		func(ctx context.Context, r *repair.Repairer) (*metapb.ReportShardsResponse, error) {
+			q, err := r.Report(ctx, req.GetShards())
+			return &metapb.ReportShardsResponse{Queued: uint32(q)}, err
+		},
+		func(ctx context.Context, c metapb.MetaClient) (*metapb.ReportShardsResponse, error) {
+			return c.ReportShards(ctx, req)
+		})
+	return resp, toStatus(err)
+}
+
+// HealStatus returns the leader's repairer's figures.
+func (s *service) HealStatus(ctx context.Context, req *metapb.HealStatusRequest) (*metapb.HealStatusResponse, error) {
+	resp, err := onRepairer(ctx, s.n, "heal status",
+		func(ctx context.Context, r *repair.Repairer) (*metapb.HealStatusResponse, error) {
+			st := r.Status()
+			st.LeaderId = s.n.cfg.NodeID
+			// The pause flag is committed: report it even before the
+			// repairer first read it.
+			p, err := s.n.fsm.HealPaused()
+			st.Paused = p
+			return st, err
+		},
+		func(ctx context.Context, c metapb.MetaClient) (*metapb.HealStatusResponse, error) {
+			return c.HealStatus(ctx, req)
+		})
+	return resp, toStatus(err)
+}
+
+// Scrub starts a scrub pass through the leader's repairer.
+func (s *service) Scrub(ctx context.Context, req *metapb.ScrubRequest) (*metapb.ScrubResponse, error) {
+	if req.GetBucket() != "" && req.GetNodeId() != "" {
+		return nil, status.Error(codes.InvalidArgument, "meta: scrub: give a node or a bucket, not both")
+	}
+	resp, err := onRepairer(ctx, s.n, "scrub",
+		func(ctx context.Context, r *repair.Repairer) (*metapb.ScrubResponse, error) {
+			n, err := r.Scrub(ctx, req)
+			return &metapb.ScrubResponse{Started: n}, err
+		},
+		func(ctx context.Context, c metapb.MetaClient) (*metapb.ScrubResponse, error) {
+			return c.Scrub(ctx, req)
+		})
+	return resp, toStatus(err)
 }

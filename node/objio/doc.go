@@ -46,6 +46,12 @@
 // shards) and every shard that may have been committed is deleted, best
 // effort; the meta group's orphan sweep reclaims what that misses.
 //
+// Rebuild (RebuildShards, for the repairer): read K healthy shards stripe
+// by stripe through the GET path's shard streams, reconstruct the lost ones
+// and stream each to its new drive as the PUT path writes shards, under the
+// same name; the caller commits the new placement, or the shards are
+// deleted (those rewritten in place excepted).
+//
 // Lock order: Store has no lock; a PUT's placement state (write.mu) is a
 // leaf lock held only around placement decisions.
 package objio

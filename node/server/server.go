@@ -67,6 +67,12 @@ type Config struct {
 	RaftHeartbeatTimeout   time.Duration
 	RaftElectionTimeout    time.Duration
 	RaftLeaderLeaseTimeout time.Duration
+	// Meta role: the repairer's bandwidth (bytes/s; zero: default,
+	// negative: unlimited), concurrency and node-down fallback (see
+	// meta.Config).
+	RepairBandwidth   int64
+	RepairConcurrency int
+	RepairDownAfter   time.Duration
 
 	// Storage role.
 	Drives        []string
@@ -294,6 +300,9 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			RaftHeartbeatTimeout:   cfg.RaftHeartbeatTimeout,
 			RaftElectionTimeout:    cfg.RaftElectionTimeout,
 			RaftLeaderLeaseTimeout: cfg.RaftLeaderLeaseTimeout,
+			RepairBandwidth:        cfg.RepairBandwidth,
+			RepairConcurrency:      cfg.RepairConcurrency,
+			RepairDownAfter:        cfg.RepairDownAfter,
 		})
 		if err != nil {
 			return fmt.Errorf("server: start meta: %w", err)

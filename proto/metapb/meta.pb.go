@@ -1864,8 +1864,12 @@ type GCEntry struct {
 	DataId           string                 `protobuf:"bytes,2,opt,name=data_id,json=dataId,proto3" json:"data_id,omitempty"`
 	Shards           []*ShardPlacement      `protobuf:"bytes,3,rep,name=shards,proto3" json:"shards,omitempty"`
 	EnqueuedUnixNano int64                  `protobuf:"varint,4,opt,name=enqueued_unix_nano,json=enqueuedUnixNano,proto3" json:"enqueued_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Set on entries of shards a repair replaced, or rebuilt in vain: the
+	// body itself may still be live, so acknowledging the entry keeps its
+	// commit record (which the orphan sweep relies on).
+	ShardsOnly    bool `protobuf:"varint,5,opt,name=shards_only,json=shardsOnly,proto3" json:"shards_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GCEntry) Reset() {
@@ -1924,6 +1928,13 @@ func (x *GCEntry) GetEnqueuedUnixNano() int64 {
 		return x.EnqueuedUnixNano
 	}
 	return 0
+}
+
+func (x *GCEntry) GetShardsOnly() bool {
+	if x != nil {
+		return x.ShardsOnly
+	}
+	return false
 }
 
 type Command struct {
@@ -5987,12 +5998,14 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\n" +
 	"ClusterMap\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12)\n" +
-	"\x05nodes\x18\x02 \x03(\v2\x13.cairn.meta.v1.NodeR\x05nodes\"\x99\x01\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x13.cairn.meta.v1.NodeR\x05nodes\"\xba\x01\n" +
 	"\aGCEntry\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x17\n" +
 	"\adata_id\x18\x02 \x01(\tR\x06dataId\x125\n" +
 	"\x06shards\x18\x03 \x03(\v2\x1d.cairn.meta.v1.ShardPlacementR\x06shards\x12,\n" +
-	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\"\xf5\t\n" +
+	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\x12\x1f\n" +
+	"\vshards_only\x18\x05 \x01(\bR\n" +
+	"shardsOnly\"\xf5\t\n" +
 	"\aCommand\x12B\n" +
 	"\rcreate_bucket\x18\x01 \x01(\v2\x1b.cairn.meta.v1.CreateBucketH\x00R\fcreateBucket\x12B\n" +
 	"\rdelete_bucket\x18\x02 \x01(\v2\x1b.cairn.meta.v1.DeleteBucketH\x00R\fdeleteBucket\x129\n" +
