@@ -1,6 +1,7 @@
 package objio
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/erasure/bitrot"
 	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/placement"
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -259,22 +261,32 @@ func (s *Store) feedRebuild(ctx context.Context, v *metapb.ObjectVersion, p eras
 	return nil
 }
 
-// writeRebuilt streams one rebuilt shard to its target and commits it.
+// writeRebuilt streams one rebuilt shard to its target and commits it, with
+// the same stall watchdog and digest check as a PUT's shard streams.
 func (s *Store) writeRebuilt(ctx context.Context, dataID string, p erasure.Profile, w *rebuildWriter) (*RebuiltShard, error) {
 	c, err := s.client(w.target.GetNodeId())
 	if err != nil {
 		return nil, err
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	sctx, cancelBase := context.WithCancel(ctx)
+	sctx, wd := watch(sctx)
+	defer func() {
+		wd.stop()
+		cancelBase()
+	}()
+	wd.arm(s.cfg.StallTimeout)
 	stream, err := c.WriteShard(sctx, grpc.CallContentSubtype(shardcodec.Name), grpc.MaxRetryRPCBufferSize(0))
+	wd.disarm()
 	if err != nil {
-		return nil, err
+		return nil, wd.check(sctx, err)
 	}
+	id := ShardID(dataID, w.index)
 	ss := &shardStream{
-		stream: stream, cancel: cancel, detach: func() bool { return true }, block: uint32(p.BlockSize),
-		ref:   &storagepb.ShardRef{DriveId: w.target.GetDriveId(), ShardId: ShardID(dataID, w.index)},
-		where: placement.Shard{Node: placement.NodeID(w.target.GetNodeId()), Drive: placement.DriveID(w.target.GetDriveId())},
+		stream: stream, ctx: sctx, wd: wd, stall: s.cfg.StallTimeout,
+		cancel: cancelBase, detach: func() bool { return true }, block: uint32(p.BlockSize),
+		ref:    &storagepb.ShardRef{DriveId: w.target.GetDriveId(), ShardId: id},
+		where:  placement.Shard{Node: placement.NodeID(w.target.GetNodeId()), Drive: placement.DriveID(w.target.GetDriveId())},
+		digest: bitrot.NewDigester(id, p.BlockSize),
 	}
 	for {
 		var b []byte
@@ -298,14 +310,20 @@ func (s *Store) writeRebuilt(ctx context.Context, dataID string, p erasure.Profi
 	if err := ss.send(nil, nil, true); err != nil {
 		return nil, err
 	}
+	wd.arm(s.cfg.CommitTimeout)
 	resp, err := ss.stream.CloseAndRecv()
+	wd.disarm()
 	if err != nil {
-		return nil, err
+		return nil, wd.check(sctx, err)
 	}
 	if resp.GetSize() != ss.total {
 		return nil, fmt.Errorf("storage acknowledged %d bytes, sent %d", resp.GetSize(), ss.total)
 	}
-	return &RebuiltShard{Index: w.index, Target: w.target, Digest: resp.GetDigest(), Size: ss.total}, nil
+	digest := ss.digest.Sum(int64(ss.total))
+	if got := resp.GetDigest(); len(got) > 0 && !bytes.Equal(got, digest) {
+		return nil, fmt.Errorf("%w: storage acknowledged shard digest %x, the blocks sent have %x", ErrDigestMismatch, got, digest)
+	}
+	return &RebuiltShard{Index: w.index, Target: w.target, Digest: digest, Size: ss.total}, nil
 }
 
 // dropRebuilt deletes, best effort, the new shards of a failed rebuild
