@@ -1,6 +1,7 @@
 // Command cairn is the single binary of the Cairn object store. Its
 // subcommands run one process of a cluster (server), a whole local cluster
-// (dev), or print the version (version). Only this package reads flags,
+// (dev), measure a local cluster with a load generator (bench), or print
+// the version (version). Only this package reads flags,
 // CAIRN_* environment variables and configuration files.
 package main
 
@@ -19,6 +20,7 @@ usage:
   cairn server [flags]   run the roles given by --roles (gateway,storage,meta)
   cairn dev [flags]      run a whole local cluster: 3 meta, 6 storage, 1 gateway
   cairn admin user ...   create, delete and list users (see 'cairn admin')
+  cairn bench [flags]    measure a fresh local cluster with MinIO's warp
   cairn version          print the version
 
 Every flag can also be given as an environment variable CAIRN_<FLAG> (upper
@@ -43,6 +45,8 @@ func main() {
 		err = runDev(os.Args[2:])
 	case "admin":
 		err = runAdmin(os.Args[2:])
+	case "bench":
+		err = runBench(os.Args[2:])
 	case "version", "--version", "-version":
 		fmt.Println(versionString())
 	case "help", "-h", "--help":
