@@ -149,7 +149,7 @@ func measured(b BenchLine, unit string) (float64, bool) {
 // the ceilings no benchmark measures.
 func WriteCeilingTable(w io.Writer, lines []BenchLine) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "package\tbenchmark\tmeasured\tceiling\tof ceiling\tstage")
+	fmt.Fprintln(tw, "package\tbenchmark\tmeasured\tof ceiling\tceiling\tstage")
 	for _, b := range lines {
 		c, ok := ceilingFor(b)
 		if !ok {
@@ -168,11 +168,11 @@ func WriteCeilingTable(w io.Writer, lines []BenchLine) error {
 				pct = fmt.Sprintf("%.0f%%", 100*v/c.Value)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.Pkg, b.Name, fig, c.Text, pct, c.Stage)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", b.Pkg, b.Name, fig, pct, c.Text, c.Stage)
 	}
 	for _, c := range Ceilings {
 		if c.Bench == "" {
-			fmt.Fprintf(tw, "%s\t(no micro-benchmark)\t-\t%s\t-\t%s\n", c.Pkg, c.Text, c.Stage)
+			fmt.Fprintf(tw, "%s\t(no micro-benchmark)\t-\t-\t%s\t%s\n", c.Pkg, c.Text, c.Stage)
 		}
 	}
 	return tw.Flush()

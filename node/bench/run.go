@@ -253,22 +253,37 @@ func fillResult(res *Result, wr warpResult, h history) {
 	}
 }
 
-// underFault applies the fault, runs fn, and lifts the fault whatever fn
-// did: frozen nodes are always resumed and killed nodes restarted, then
-// the cluster is waited for. restoreErr is an error lifting the fault or
-// waiting for the cluster.
+// underFault applies the fault to the first two storage nodes, runs fn,
+// and lifts the fault whatever fn did (see applyFault).
 func (r *run) underFault(ctx context.Context, f Fault, fn func() ([]byte, error)) (out []byte, runErr, restoreErr error) {
 	victims := r.layout.Names("storage")
 	if len(victims) > 2 {
 		victims = victims[:2]
 	}
+	return applyFault(ctx, r.cl, r.waitReady, f, victims, fn)
+}
+
+// faultTarget is what a fault is done to: the processes of a local
+// cluster (devcluster.Cluster).
+type faultTarget interface {
+	Kill(name string) error
+	StartProc(name string) error
+	Signal(name string, sig syscall.Signal) error
+}
+
+// applyFault applies f to victims, runs fn, and lifts the fault whatever fn
+// did: frozen nodes are always resumed (also when freezing the second one
+// failed, or fn failed) and killed nodes restarted, then ready is waited
+// for. restoreErr is an error lifting the fault or waiting for the
+// cluster.
+func applyFault(ctx context.Context, t faultTarget, ready func(context.Context) error, f Fault, victims []string, fn func() ([]byte, error)) (out []byte, runErr, restoreErr error) {
 	switch f {
 	case NoFault:
 		out, runErr = fn()
 		return out, runErr, nil
 	case KillTwo:
 		for _, v := range victims {
-			if err := r.cl.Kill(v); err != nil {
+			if err := t.Kill(v); err != nil {
 				runErr = fmt.Errorf("bench: kill %s: %w", v, err)
 				break
 			}
@@ -278,12 +293,12 @@ func (r *run) underFault(ctx context.Context, f Fault, fn func() ([]byte, error)
 		}
 		var errs []error
 		for _, v := range victims {
-			if err := r.cl.StartProc(v); err != nil {
+			if err := t.StartProc(v); err != nil {
 				errs = append(errs, err)
 			}
 		}
 		if len(errs) == 0 {
-			errs = append(errs, r.waitReady(ctx))
+			errs = append(errs, ready(ctx))
 		}
 		return out, runErr, errors.Join(errs...)
 	case FreezeTwo:
@@ -291,17 +306,17 @@ func (r *run) underFault(ctx context.Context, f Fault, fn func() ([]byte, error)
 		defer func() {
 			var errs []error
 			for _, v := range frozen {
-				if err := r.cl.Signal(v, syscall.SIGCONT); err != nil {
+				if err := t.Signal(v, syscall.SIGCONT); err != nil {
 					errs = append(errs, err)
 				}
 			}
 			if len(errs) == 0 {
-				errs = append(errs, r.waitReady(ctx))
+				errs = append(errs, ready(ctx))
 			}
 			restoreErr = errors.Join(errs...)
 		}()
 		for _, v := range victims {
-			if err := r.cl.Signal(v, syscall.SIGSTOP); err != nil {
+			if err := t.Signal(v, syscall.SIGSTOP); err != nil {
 				return nil, fmt.Errorf("bench: freeze %s: %w", v, err), nil
 			}
 			frozen = append(frozen, v)
