@@ -114,13 +114,20 @@ func cores(cpuSeconds float64, over time.Duration) float64 {
 // WriteTable prints the report as one table and a few lines that explain
 // it.
 func WriteTable(w io.Writer, r Report) error {
+	// Numbers align right; the workload names are padded so that they
+	// read left-aligned.
+	width := len("workload")
+	for _, res := range r.Results {
+		width = max(width, len(res.Workload))
+	}
+	name := func(s string) string { return fmt.Sprintf("%-*s", width, s) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\t\t\t\t\t\t\tCPU-s per GiB\t\t\tpeak RSS MiB\t\t\t")
-	fmt.Fprintln(tw, "workload\tMiB/s\tobj/s\tp50\tp99\terrors\t\tgateway\tstorage\tmeta\tgateway\tstorage\tmeta\t")
+	fmt.Fprintf(tw, "%s\t\t\t\t\t\t\tCPU-s per GiB\t\t\tpeak RSS MiB\t\t\t\n", name(""))
+	fmt.Fprintf(tw, "%s\tMiB/s\tobj/s\tp50\tp99\terrors\t\tgateway\tstorage\tmeta\tgateway\tstorage\tmeta\t\n", name("workload"))
 	var notes []string
 	for _, res := range r.Results {
 		if res.Failed != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t\t-\t-\t-\t-\t-\t-\t\n", res.Workload)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t\t-\t-\t-\t-\t-\t-\t\n", name(res.Workload))
 			notes = append(notes, fmt.Sprintf("%s failed: %s", res.Workload, res.Failed))
 			continue
 		}
@@ -134,7 +141,7 @@ func WriteTable(w io.Writer, r Report) error {
 			}
 			rss = append(rss, fmt.Sprintf("%.0f", res.PeakRSS.Get(role)/mib))
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%s\t%d\t\t%s\t%s\t\n", res.Workload, res.MiBPerSec, res.ObjPerSec,
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%s\t%s\t%d\t\t%s\t%s\t\n", name(res.Workload), res.MiBPerSec, res.ObjPerSec,
 			fmtMillis(res.P50Millis), fmtMillis(res.P99Millis), res.Errors, strings.Join(cpu, "\t"), strings.Join(rss, "\t"))
 		if res.Errors > 0 {
 			first := ""

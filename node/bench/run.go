@@ -65,12 +65,12 @@ func Run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 	failed := false
 	defer func() {
-		rep.WallSeconds = time.Since(start).Seconds()
 		if temp && !cfg.Keep && !failed && err == nil {
 			_ = os.RemoveAll(cfg.Dir)
-			return
+		} else {
+			rep.KeptDirectory = cfg.Dir
 		}
-		rep.KeptDirectory = cfg.Dir
+		rep.WallSeconds = time.Since(start).Seconds()
 	}()
 
 	r, err := newRun(cfg)
