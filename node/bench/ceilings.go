@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // Units a ceiling is stated in.
@@ -153,10 +154,9 @@ func WriteCeilingTable(w io.Writer, lines []BenchLine) error {
 	for _, b := range lines {
 		c, ok := ceilingFor(b)
 		if !ok {
-			fig := fmt.Sprintf("%.0f ns/op", b.NsPerOp)
-			if b.MBps > 0 {
-				fig = fmt.Sprintf("%.2f GB/s", b.MBps/1000)
-			}
+			// No ceiling: the time per operation, which every benchmark
+			// reports (its bytes may count something other than data).
+			fig := time.Duration(b.NsPerOp).String() + "/op"
 			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\n", b.Pkg, b.Name, fig)
 			continue
 		}
