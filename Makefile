@@ -7,7 +7,7 @@ BIN       := bin/cairn
 PKGS_UNIT := $(shell $(GO) list ./... | grep -v /node/e2e)
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 
-.PHONY: all build run test test-unit test-e2e lint bench fuzz proto proto-tools deps deps-awscli clean
+.PHONY: all build run test test-unit test-e2e lint bench bench-cluster bench-micro bench-e2e warp fuzz proto proto-tools deps deps-awscli clean
 
 all: build
 
@@ -66,10 +66,50 @@ test-unit:
 test-e2e:
 	$(GO) test -count=1 -timeout 20m -v ./node/e2e/
 
-# Benchmarks never run inside `make test`. Compare runs with benchstat.
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 $(PKGS_UNIT)
+# Benchmarks never run inside `make test`. `make bench` measures a fresh
+# local cluster with MinIO's warp (`cairn bench`, one table), then runs the Go
+# micro-benchmarks and prints each beside its ceiling on this machine kind.
+# Pass flags to cairn bench with BENCH_FLAGS, e.g.
+#   make bench BENCH_FLAGS="--duration 5s --workloads put-4k,get-1m"
+# and pick micro-benchmarks with MICRO (a -bench regexp). Compare runs of
+# the micro-benchmarks with benchstat (the raw output is bin/bench-micro.txt).
+BENCH_FLAGS ?=
+MICRO       ?= .
+bench: bench-cluster bench-micro
+
+bench-cluster: build warp
+	./$(BIN) bench --warp $(WARP) $(BENCH_FLAGS)
+
+bench-micro: build
+	@mkdir -p bin
+	@# The table is printed even when a package fails; the target fails after it.
+	@set -o pipefail; $(GO) test -run '^$$' -bench '$(MICRO)' -benchmem -count=1 $(PKGS_UNIT) 2>&1 | tee bin/bench-micro.txt; rc=$$?; \
+	  echo; ./$(BIN) bench ceilings bin/bench-micro.txt && exit $$rc
+
+# The multi-process Go benchmarks of node/e2e (64 MiB PUT/GET, multipart,
+# listing at scale).
+bench-e2e:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 -timeout 30m -v ./node/e2e/
+
+# MinIO's warp, the load generator users compare object stores with, built
+# once from its module source into a cache outside the repository. Its
+# module's checksum is not in the checksum database, hence GOSUMDB=off; the
+# version is pinned, and the module proxy's zip is what gets built.
+WARP_VERSION := v1.3.1
+WARP_DIR     ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/cairn/warp-$(WARP_VERSION)
+WARP         := $(WARP_DIR)/warp
+
+warp: $(WARP)
+
+$(WARP):
+	@mkdir -p $(WARP_DIR)
+	@set -eo pipefail; cd $(WARP_DIR); \
+	  mod=$$(GOFLAGS=-mod=mod GOSUMDB=off $(GO) mod download -json github.com/minio/warp@$(WARP_VERSION) | \
+	    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
+	  test -n "$$mod" || { echo "warp: go mod download gave no source directory"; exit 1; }; \
+	  rm -rf src && cp -r "$$mod" src && chmod -R u+w src; \
+	  echo "warp: building $(WARP_VERSION) into $(WARP_DIR) (about a minute)"; \
+	  cd src && GOFLAGS=-mod=mod GOSUMDB=off $(GO) build -trimpath -o ../warp.tmp . && mv ../warp.tmp ../warp
 
 fuzz:
 	@echo "run one target for a while, e.g.: go test -fuzz FuzzChunkDecoder ./node/gateway/sigv4/"

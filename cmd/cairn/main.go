@@ -1,6 +1,7 @@
 // Command cairn is the single binary of the Cairn object store. Its
 // subcommands run one process of a cluster (server), a whole local cluster
-// (dev), or print the version (version). Only this package reads flags,
+// (dev), measure a local cluster with a load generator (bench), or print
+// the version (version). Only this package reads flags,
 // CAIRN_* environment variables and configuration files.
 package main
 
@@ -21,6 +22,7 @@ usage:
   cairn admin user ...   create, delete and list users (see 'cairn admin')
   cairn admin heal ...   repair status (--watch, --json), pause and resume
   cairn admin scrub      verify shards now (--node ID or --bucket NAME)
+  cairn bench [flags]    measure a fresh local cluster with MinIO's warp
   cairn version          print the version
 
 Every flag can also be given as an environment variable CAIRN_<FLAG> (upper
@@ -45,6 +47,8 @@ func main() {
 		err = runDev(os.Args[2:])
 	case "admin":
 		err = runAdmin(os.Args[2:])
+	case "bench":
+		err = runBench(os.Args[2:])
 	case "version", "--version", "-version":
 		fmt.Println(versionString())
 	case "help", "-h", "--help":
