@@ -162,8 +162,12 @@ func (n *Node) deleteShards(ctx context.Context, e *metapb.GCEntry, nodes map[st
 		c, err := n.storageClient(node.addr)
 		if err == nil {
 			cctx, cancel := context.WithTimeout(ctx, gcCallTimeout)
+			// A shard written after the entry was queued is a new one of
+			// the same name (a repair moved the shard back to this drive):
+			// the node keeps it.
 			_, err = c.DeleteShard(cctx, &storagepb.DeleteShardRequest{
-				Ref: &storagepb.ShardRef{DriveId: sh.GetDriveId(), ShardId: id},
+				Ref:                     &storagepb.ShardRef{DriveId: sh.GetDriveId(), ShardId: id},
+				UnlessNewerThanUnixNano: e.GetEnqueuedUnixNano(),
 			})
 			cancel()
 		}

@@ -53,6 +53,10 @@ type drive struct {
 		// parents are known to be on disk.
 		durableDirs map[uint16]bool
 	}
+	// names serializes a shard's rename into place with a conditional
+	// delete, so that the delete's look at the file's age and its removal
+	// see the same file. A leaf lock, held only around those calls.
+	names sync.Mutex
 }
 
 func openDrive(fsys vfs.FS, root string, log *slog.Logger) (*drive, error) {
@@ -311,7 +315,10 @@ func (p *pendingShard) commitSteps(ctx context.Context) error {
 		return err
 	}
 	final := filepath.Join(dir, p.shardID)
-	if err := p.d.fs.Rename(p.tmp, final); err != nil {
+	p.d.names.Lock()
+	err = p.d.fs.Rename(p.tmp, final)
+	p.d.names.Unlock()
+	if err != nil {
 		return err
 	}
 	p.done = true
@@ -425,7 +432,33 @@ func (d *drive) stat(shardID string) (*shardFile, error) {
 // remove deletes a shard. The directory is not fsync'd: a delete lost in a
 // crash leaves an unreferenced shard, which the orphan sweep collects.
 func (d *drive) remove(shardID string) (existed bool, err error) {
-	err = d.fs.Remove(d.shardPath(shardID))
+	existed, _, err = d.removeIf(shardID, time.Time{})
+	return existed, err
+}
+
+// removeIf deletes a shard unless cutoff is set and the file was modified
+// after it, in which case it keeps it and reports kept.
+func (d *drive) removeIf(shardID string, cutoff time.Time) (existed, kept bool, err error) {
+	path := d.shardPath(shardID)
+	d.names.Lock()
+	defer d.names.Unlock()
+	if !cutoff.IsZero() {
+		fi, err := d.fs.Stat(path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return false, false, nil
+		case err != nil:
+			return false, false, fmt.Errorf("storage: delete shard %s: %w", shardID, err)
+		case fi.ModTime().After(cutoff):
+			return true, true, nil
+		}
+	}
+	existed, err = d.removeLocked(path, shardID)
+	return existed, false, err
+}
+
+func (d *drive) removeLocked(path, shardID string) (existed bool, err error) {
+	err = d.fs.Remove(path)
 	switch {
 	case err == nil:
 		return true, nil

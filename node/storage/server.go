@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -362,11 +363,18 @@ func (v *service) DeleteShard(_ context.Context, req *storagepb.DeleteShardReque
 	if err != nil {
 		return nil, v.s.fail("delete", req.GetRef(), err)
 	}
-	existed, err := d.remove(id)
+	var cutoff time.Time
+	if ns := req.GetUnlessNewerThanUnixNano(); ns > 0 {
+		cutoff = time.Unix(0, ns)
+	}
+	existed, kept, err := d.removeIf(id, cutoff)
 	if err != nil {
 		return nil, v.s.fail("delete", req.GetRef(), err)
 	}
-	return &storagepb.DeleteShardResponse{Existed: existed}, nil
+	if kept {
+		v.s.log.Info("kept a shard newer than its deletion", "drive_id", d.id, "shard", id)
+	}
+	return &storagepb.DeleteShardResponse{Existed: existed, Kept: kept}, nil
 }
 
 func (v *service) StatShard(_ context.Context, req *storagepb.StatShardRequest) (*storagepb.StatShardResponse, error) {

@@ -361,3 +361,42 @@ func TestNewRejectsBadDrives(t *testing.T) {
 		})
 	}
 }
+
+// A GC deletion decided before a shard of the same name was written again
+// (a repair moved it back to this drive) must not remove the new file.
+func TestDeleteUnlessNewer(t *testing.T) {
+	e := startServer(t, Config{})
+	ctx := t.Context()
+	r := ref(e.srv.DriveIDs()[0], "data.1")
+	_, err := writeShard(ctx, e.client, r, 4096, []byte("first"), 5)
+	require.NoError(t, err)
+	st, err := e.client.StatShard(ctx, &storagepb.StatShardRequest{Ref: r})
+	require.NoError(t, err)
+	written := st.GetMtimeUnixNano()
+
+	cases := []struct {
+		name   string
+		cutoff int64
+		kept   bool
+	}{
+		{"decided before the file was written: kept", written - int64(time.Second), true},
+		{"decided after: deleted", written + int64(time.Second), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			del, err := e.client.DeleteShard(ctx, &storagepb.DeleteShardRequest{Ref: r, UnlessNewerThanUnixNano: tc.cutoff})
+			require.NoError(t, err)
+			require.True(t, del.GetExisted())
+			require.Equal(t, tc.kept, del.GetKept())
+			_, err = readShard(ctx, e.client, r, 0, 0)
+			if tc.kept {
+				require.NoError(t, err)
+			} else {
+				requireCode(t, err, codes.NotFound)
+			}
+		})
+	}
+	del, err := e.client.DeleteShard(ctx, &storagepb.DeleteShardRequest{Ref: r, UnlessNewerThanUnixNano: written})
+	require.NoError(t, err)
+	require.False(t, del.GetExisted(), "a missing shard is simply gone")
+}

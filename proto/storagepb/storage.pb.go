@@ -339,10 +339,15 @@ func (x *ReadShardResponse) GetData() []byte {
 }
 
 type DeleteShardRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Ref           *ShardRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ref   *ShardRef              `protobuf:"bytes,1,opt,name=ref,proto3" json:"ref,omitempty"`
+	// When set, a shard file last modified after this time (unix
+	// nanoseconds) is kept: it was written after the deletion was decided,
+	// so it is a new shard of the same name (a repair moved the shard back
+	// to this drive), not the one to delete.
+	UnlessNewerThanUnixNano int64 `protobuf:"varint,2,opt,name=unless_newer_than_unix_nano,json=unlessNewerThanUnixNano,proto3" json:"unless_newer_than_unix_nano,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *DeleteShardRequest) Reset() {
@@ -382,9 +387,18 @@ func (x *DeleteShardRequest) GetRef() *ShardRef {
 	return nil
 }
 
+func (x *DeleteShardRequest) GetUnlessNewerThanUnixNano() int64 {
+	if x != nil {
+		return x.UnlessNewerThanUnixNano
+	}
+	return 0
+}
+
 type DeleteShardResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Existed       bool                   `protobuf:"varint,1,opt,name=existed,proto3" json:"existed,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Existed bool                   `protobuf:"varint,1,opt,name=existed,proto3" json:"existed,omitempty"`
+	// The shard was newer than unless_newer_than_unix_nano and was kept.
+	Kept          bool `protobuf:"varint,2,opt,name=kept,proto3" json:"kept,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -422,6 +436,13 @@ func (*DeleteShardResponse) Descriptor() ([]byte, []int) {
 func (x *DeleteShardResponse) GetExisted() bool {
 	if x != nil {
 		return x.Existed
+	}
+	return false
+}
+
+func (x *DeleteShardResponse) GetKept() bool {
+	if x != nil {
+		return x.Kept
 	}
 	return false
 }
@@ -922,11 +943,13 @@ const file_storagepb_storage_proto_rawDesc = "" +
 	"\x06length\x18\x03 \x01(\x04R\x06length\x12#\n" +
 	"\rexpect_digest\x18\x04 \x01(\fR\fexpectDigest\"'\n" +
 	"\x11ReadShardResponse\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data\"B\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"\x80\x01\n" +
 	"\x12DeleteShardRequest\x12,\n" +
-	"\x03ref\x18\x01 \x01(\v2\x1a.cairn.storage.v1.ShardRefR\x03ref\"/\n" +
+	"\x03ref\x18\x01 \x01(\v2\x1a.cairn.storage.v1.ShardRefR\x03ref\x12<\n" +
+	"\x1bunless_newer_than_unix_nano\x18\x02 \x01(\x03R\x17unlessNewerThanUnixNano\"C\n" +
 	"\x13DeleteShardResponse\x12\x18\n" +
-	"\aexisted\x18\x01 \x01(\bR\aexisted\"@\n" +
+	"\aexisted\x18\x01 \x01(\bR\aexisted\x12\x12\n" +
+	"\x04kept\x18\x02 \x01(\bR\x04kept\"@\n" +
 	"\x10StatShardRequest\x12,\n" +
 	"\x03ref\x18\x01 \x01(\v2\x1a.cairn.storage.v1.ShardRefR\x03ref\"\x86\x01\n" +
 	"\x11StatShardResponse\x12\x12\n" +
