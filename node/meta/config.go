@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/node/dial"
+	"github.com/cairn-io/cairn/node/pki"
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
 
@@ -130,6 +131,10 @@ type Config struct {
 	// services, to storage nodes and the Raft transport's. Nil means
 	// dial.Default() (plaintext).
 	Dialer *dial.Dialer
+	// TLS, when set, secures the Raft transport with mutual TLS: peers
+	// must present a certificate of the cluster with the meta role. Nil
+	// means plaintext Raft (--insecure-internal).
+	TLS *pki.Reloader
 	// Now is the clock used to stamp heartbeats and compute liveness.
 	// Nil means time.Now.
 	Now func() time.Time

@@ -184,8 +184,12 @@ func (n *Node) open() error {
 			return fmt.Errorf("meta: raft listen %s: %w", n.cfg.RaftBind, err)
 		}
 	}
+	var stream raft.StreamLayer = &streamLayer{Listener: n.lis, advertise: advertise, dialer: n.cfg.Dialer}
+	if n.cfg.TLS != nil {
+		stream = &tlsStreamLayer{Listener: n.lis, advertise: advertise, dialer: n.cfg.Dialer, tls: n.cfg.TLS}
+	}
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &streamLayer{Listener: n.lis, advertise: advertise, dialer: n.cfg.Dialer},
+		Stream:  stream,
 		MaxPool: transportMaxPool,
 		Timeout: transportTimeout,
 		Logger:  newHclog(n.log.With("component", "raft-transport")),
