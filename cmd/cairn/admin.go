@@ -23,11 +23,20 @@ const adminUsage = `usage:
   cairn admin heal pause|resume         stop or restart the repairer (committed: survives a new leader)
   cairn admin scrub [--node ID | --bucket NAME]
                                         verify shards now: every storage node, one node, or one bucket
+  cairn admin ca init --dir DIR [--cluster-id ID]
+                                        create the cluster CA (ca.pem, ca.key); never overwrites
+  cairn admin cert issue --ca-dir DIR --node-id N --role meta,storage[,gateway|admin] [--host h1,h2] --out DIR
+                                        issue a node (or admin) certificate: <node-id>.pem, <node-id>.key
 
 Flags (also CAIRN_<FLAG> or the --config file):
   --meta-addrs   meta gRPC addresses, comma-separated
   --master-key   cluster master key (create only: it seals the new secret)
   --timeout      how long to wait for the meta group (default 30s)
+  --tls-ca, --tls-cert, --tls-key
+                 the cluster CA and an admin certificate (cairn admin cert issue
+                 --role admin): the meta group refuses admin calls without one
+  --insecure-internal
+                 dial a plaintext cluster (one started with --insecure-internal)
 `
 
 func runAdmin(args []string) error {
@@ -37,9 +46,15 @@ func runAdmin(args []string) error {
 	if len(args) >= 1 && args[0] == "scrub" {
 		return runAdminScrub(args[1:])
 	}
+	if len(args) >= 1 && args[0] == "ca" {
+		return runAdminCA(args[1:])
+	}
+	if len(args) >= 1 && args[0] == "cert" {
+		return runAdminCert(args[1:])
+	}
 	if len(args) < 2 || args[0] != "user" {
 		fmt.Fprint(os.Stderr, adminUsage)
-		return usageError{errors.New("admin: want 'user create|delete|list', 'heal status|pause|resume' or 'scrub'")}
+		return usageError{errors.New("admin: want 'user create|delete|list', 'heal status|pause|resume', 'scrub', 'ca init' or 'cert issue'")}
 	}
 	verb := args[1]
 	fs := flag.NewFlagSet("admin user "+verb, flag.ContinueOnError)
@@ -51,6 +66,7 @@ func runAdmin(args []string) error {
 		timeout   = fs.Duration("timeout", 30*time.Second, "how long to wait for the meta group")
 	)
 	fs.String("config", "", "YAML configuration file")
+	tlsf := addTLSFlags(fs)
 	if err := fs.Parse(args[2:]); err != nil {
 		return err
 	}
@@ -63,7 +79,11 @@ func runAdmin(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	mc, err := metaclient.Dial(ctx, addrs, nil)
+	adminTLS, err := tlsf.reloader()
+	if err != nil {
+		return fmt.Errorf("admin: %w", err)
+	}
+	mc, err := metaclient.Dial(ctx, addrs, clientDialer(adminTLS))
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ type adminFlags struct {
 	fs        *flag.FlagSet
 	metaAddrs *string
 	timeout   *time.Duration
+	tls       tlsFlags
 }
 
 func newAdminFlags(name string) adminFlags {
@@ -40,6 +41,7 @@ func newAdminFlags(name string) adminFlags {
 		timeout:   fs.Duration("timeout", 30*time.Second, "how long to wait for the meta group"),
 	}
 	fs.String("config", "", "YAML configuration file")
+	a.tls = addTLSFlags(fs)
 	return a
 }
 
@@ -59,9 +61,13 @@ func (a adminFlags) parse(ctx context.Context, args []string) (*metaclient.Clien
 	if len(addrs) == 0 {
 		return nil, usageError{errors.New("admin: --meta-addrs (or CAIRN_META_ADDRS) is required")}
 	}
+	adminTLS, err := a.tls.reloader()
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
 	dctx, cancel := context.WithTimeout(ctx, *a.timeout)
 	defer cancel()
-	return metaclient.Dial(dctx, addrs, nil)
+	return metaclient.Dial(dctx, addrs, clientDialer(adminTLS))
 }
 
 func runAdminHeal(args []string) error {

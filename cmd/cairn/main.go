@@ -40,7 +40,8 @@ func main() {
 	switch os.Args[1] {
 	case "server":
 		// SIGHUP must not kill a server (a closed terminal, a reload
-		// request sent out of habit).
+		// request sent out of habit): ignored until runServer installs the
+		// handler that reloads the process's certificates.
 		signal.Ignore(syscall.SIGHUP)
 		err = runServer(os.Args[2:])
 	case "dev":

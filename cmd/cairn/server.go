@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway"
 	"github.com/cairn-io/cairn/node/meta"
+	"github.com/cairn-io/cairn/node/pki"
 	"github.com/cairn-io/cairn/node/repair"
 	"github.com/cairn-io/cairn/node/server"
 	"github.com/cairn-io/cairn/node/storage"
@@ -30,7 +32,10 @@ func runServer(args []string) error {
 		metaAddrs  = fs.String("meta-addrs", "", "meta gRPC addresses for gateway and storage, comma-separated (default: from --meta-peers)")
 		drives     = fs.String("drives", "", "drive directories of the storage role, comma-separated (default: <data-dir>/drive0)")
 		domain     = fs.String("failure-domain", "", "failure domain of this storage node (rack, host)")
-		s3Addr     = fs.String("s3-addr", "127.0.0.1:9000", "S3 listen address of the gateway role")
+		s3Addr     = fs.String("s3-addr", "127.0.0.1:9000", "S3 (plain HTTP) listen address of the gateway role; empty: no plain HTTP")
+		s3TLSAddr  = fs.String("s3-tls-addr", "", "S3 HTTPS listen address of the gateway role (needs --s3-tls-cert and --s3-tls-key)")
+		s3TLSCert  = fs.String("s3-tls-cert", "", "certificate (PEM, chain first) the S3 HTTPS endpoint serves; reloaded when the file changes or on SIGHUP")
+		s3TLSKey   = fs.String("s3-tls-key", "", "key of --s3-tls-cert (PEM)")
 		accessKey  = fs.String("access-key", "", "root access key of the gateway")
 		secretKey  = fs.String("secret-key", "", "root secret key of the gateway")
 		region     = fs.String("region", "us-east-1", "S3 region the gateway answers for")
@@ -64,6 +69,7 @@ func runServer(args []string) error {
 	repairBandwidth := fs.Int64("repair-bandwidth", repair.DefaultBandwidth, "meta role: bytes per second the repairer and bucket scrubs may read; 0 means unlimited")
 	repairConcurrency := fs.Int("repair-concurrency", repair.DefaultConcurrency, "meta role: bodies the repairer rebuilds at once")
 	repairDownAfter := fs.Duration("repair-down-after", 0, "meta role: treat a storage node silent this long as lost even before it is committed down (0: rely on the committed state)")
+	internalTLS := addTLSFlags(fs)
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -83,6 +89,31 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
+	var certs reloaders
+	nodeTLS, err := internalTLS.reloader()
+	if err != nil {
+		return err
+	}
+	certs.add("internal", nodeTLS)
+	if nodeTLS == nil {
+		logger.Warn("INSECURE: --insecure-internal: traffic between nodes is plaintext and unauthenticated; " +
+			"anyone who can reach the gRPC and Raft ports can read and overwrite every object and change every setting")
+	}
+	var s3TLS *pki.Reloader
+	if (*s3TLSCert == "") != (*s3TLSKey == "") {
+		return errors.New("--s3-tls-cert and --s3-tls-key go together")
+	}
+	if *s3TLSCert != "" {
+		if *s3TLSAddr == "" {
+			return errors.New("--s3-tls-cert needs --s3-tls-addr, the HTTPS listen address")
+		}
+		if s3TLS, err = pki.NewReloader(pki.Files{Cert: *s3TLSCert, Key: *s3TLSKey}); err != nil {
+			return fmt.Errorf("S3 TLS: %w", err)
+		}
+		certs.add("s3", s3TLS)
+	}
+	stopHUP := handleSIGHUP(&certs, logger)
+	defer stopHUP()
 	cfg := server.Config{
 		NodeID:        *nodeID,
 		Roles:         splitList(*roles),
@@ -105,6 +136,8 @@ func runServer(args []string) error {
 		Reserve:                &placement.Reserve{Bytes: *minFreeBytes, Percent: *minFreePercent},
 
 		S3Addr:    *s3Addr,
+		S3TLSAddr: *s3TLSAddr,
+		S3TLS:     s3TLS,
 		AccessKey: *accessKey,
 		SecretKey: *secretKey,
 		Region:    *region,
@@ -122,6 +155,18 @@ func runServer(args []string) error {
 		MasterKey:           keys.master,
 		KMSKeys:             keys.kms,
 		Logger:              logger.With("node", *nodeID),
+
+		TLS:              nodeTLS,
+		InsecureInternal: nodeTLS == nil,
+	}
+	if nodeTLS != nil {
+		// The node ID is the certificate's; --node-id, if given, must match
+		// (server.Config.Validate).
+		if cfg.NodeID == "" {
+			cfg.NodeID = nodeTLS.Identity().NodeID
+		}
+		cfg.Dialer = clientDialer(nodeTLS)
+		cfg.Logger = logger.With("node", cfg.NodeID)
 	}
 	if *pprofAddr != "" {
 		stopPprof, err := startPprof(*pprofAddr, logger)
@@ -136,7 +181,7 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("cairn server started", "roles", *roles, "node", *nodeID, "grpc", *grpcAddr, "s3", srv.S3Addr())
+	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "mtls", nodeTLS != nil)
 	select {
 	case <-ctx.Done():
 	case err = <-srv.Err():

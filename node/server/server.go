@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/clustermap"
@@ -27,6 +28,8 @@ import (
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/metaclient"
 	"github.com/cairn-io/cairn/node/objio"
+	"github.com/cairn-io/cairn/node/pki"
+	"github.com/cairn-io/cairn/node/rpcauth"
 	"github.com/cairn-io/cairn/node/storage"
 	"github.com/cairn-io/cairn/placement"
 )
@@ -83,8 +86,11 @@ type Config struct {
 	ScrubRate     int64
 	ScrubInterval time.Duration
 
-	// Gateway role.
+	// Gateway role. S3Addr serves plain HTTP and S3TLSAddr HTTPS with
+	// the certificate of S3TLS; either may be empty, not both.
 	S3Addr    string
+	S3TLSAddr string
+	S3TLS     *pki.Reloader
 	AccessKey string
 	SecretKey string
 	Region    string
@@ -110,6 +116,13 @@ type Config struct {
 	// Dialer makes every connection this process opens to other nodes;
 	// nil means dial.Default() (plaintext gRPC, default keepalive).
 	Dialer *dial.Dialer
+	// TLS is this process's certificate under the cluster CA: the gRPC
+	// server requires mutual TLS and authorizes every call by the caller's
+	// roles (rpcauth), the Raft transport runs over it, and the node ID and
+	// roles must be the certificate's (NodeID may be left empty). Nil
+	// needs InsecureInternal: plaintext, unauthenticated internal traffic.
+	TLS              *pki.Reloader
+	InsecureInternal bool
 
 	Logger *slog.Logger
 }
@@ -128,8 +141,15 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.TLS != nil && c.NodeID == "" {
+		c.NodeID = c.TLS.Identity().NodeID
+	}
 	if c.Dialer == nil {
-		c.Dialer = dial.Default()
+		if c.TLS != nil {
+			c.Dialer = dial.New(dial.Config{Creds: credentials.NewTLS(c.TLS.ClientConfig())})
+		} else {
+			c.Dialer = dial.Default()
+		}
 	}
 	if c.Region == "" {
 		c.Region = "us-east-1"
@@ -159,6 +179,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("server: unknown role %q (want gateway, storage or meta)", r)
 		}
 	}
+	if err := c.validateIdentity(); err != nil {
+		return err
+	}
 	if c.NodeID == "" && (c.has(RoleMeta) || c.has(RoleStorage)) {
 		return errors.New("server: node id is required for the meta and storage roles")
 	}
@@ -183,8 +206,11 @@ func (c *Config) Validate() error {
 		return errors.New("server: at least one drive is required for the storage role")
 	}
 	if c.has(RoleGateway) {
-		if c.S3Addr == "" {
-			return errors.New("server: s3 address is required for the gateway role")
+		if c.S3Addr == "" && c.S3TLSAddr == "" {
+			return errors.New("server: an s3 address (HTTP or TLS) is required for the gateway role")
+		}
+		if c.S3TLSAddr != "" && c.S3TLS == nil {
+			return errors.New("server: the s3 TLS address needs a certificate and key (--s3-tls-cert, --s3-tls-key)")
 		}
 		if c.AccessKey == "" || c.SecretKey == "" {
 			return errors.New("server: access key and secret key are required for the gateway role")
@@ -200,6 +226,36 @@ func (c *Config) Validate() error {
 	}
 	if len(c.MasterKey) != 0 && len(c.MasterKey) != 32 {
 		return fmt.Errorf("server: master key is %d bytes, want 32", len(c.MasterKey))
+	}
+	return nil
+}
+
+// ErrNoInternalTLS refuses a process configured with neither a
+// certificate nor an explicit choice of plaintext internal traffic.
+var ErrNoInternalTLS = errors.New("server: internal traffic needs mutual TLS: give --tls-ca, --tls-cert and --tls-key " +
+	"(certificates from 'cairn admin ca init' and 'cairn admin cert issue'), or --insecure-internal to run unauthenticated on a trusted network")
+
+// validateIdentity checks that the node ID and roles are the
+// certificate's: a process cannot claim an identity its certificate does
+// not give it.
+func (c *Config) validateIdentity() error {
+	if c.TLS == nil {
+		if !c.InsecureInternal {
+			return ErrNoInternalTLS
+		}
+		return nil
+	}
+	id := c.TLS.Identity()
+	if id.NodeID == "" {
+		return errors.New("server: the TLS certificate carries no cairn identity")
+	}
+	if c.NodeID != id.NodeID {
+		return fmt.Errorf("server: node id %q is not the certificate's (%q)", c.NodeID, id.NodeID)
+	}
+	for _, r := range c.Roles {
+		if !id.Has(r) {
+			return fmt.Errorf("server: role %s is not in the certificate of %s", r, id)
+		}
 	}
 	return nil
 }
@@ -229,6 +285,7 @@ type Server struct {
 	grpcLis  net.Listener
 	grpcSrv  *grpc.Server
 	s3Lis    net.Listener
+	s3TLSLis net.Listener
 	httpSrv  *http.Server
 	metaNode *meta.Node
 	store    *storage.Server
@@ -282,7 +339,12 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			return fmt.Errorf("server: listen grpc %s: %w", cfg.GRPCAddr, err)
 		}
 		s.grpcLis = lis
-		s.grpcSrv = grpc.NewServer(grpcServerOptions()...)
+		opts := grpcServerOptions()
+		if cfg.TLS != nil {
+			opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS.ServerConfig())))
+			opts = append(opts, rpcauth.ServerOptions(true)...)
+		}
+		s.grpcSrv = grpc.NewServer(opts...)
 	}
 	if cfg.has(RoleMeta) {
 		n, err := meta.New(ctx, meta.Config{
@@ -292,6 +354,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			Peers:    cfg.MetaPeers,
 			Logger:   s.logger.With("role", "meta"),
 			Dialer:   cfg.Dialer,
+			TLS:      cfg.TLS,
 
 			OrphanGrace:   cfg.OrphanGrace,
 			SweepInterval: cfg.SweepInterval,
@@ -382,23 +445,46 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		return fmt.Errorf("server: gateway: %w", err)
 	}
 	var lc net.ListenConfig
-	lis, err := lc.Listen(ctx, "tcp", cfg.S3Addr)
-	if err != nil {
-		return fmt.Errorf("server: listen s3 %s: %w", cfg.S3Addr, err)
+	if cfg.S3Addr != "" {
+		lis, err := lc.Listen(ctx, "tcp", cfg.S3Addr)
+		if err != nil {
+			return fmt.Errorf("server: listen s3 %s: %w", cfg.S3Addr, err)
+		}
+		s.s3Lis = lis
 	}
-	s.s3Lis = lis
+	if cfg.S3TLSAddr != "" {
+		lis, err := lc.Listen(ctx, "tcp", cfg.S3TLSAddr)
+		if err != nil {
+			return fmt.Errorf("server: listen s3 tls %s: %w", cfg.S3TLSAddr, err)
+		}
+		s.s3TLSLis = lis
+	}
 	s.httpSrv = &http.Server{
 		Handler:           gw,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 	}
-	s.goServe("s3", func() error {
-		if err := s.httpSrv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
+	if s.s3Lis != nil {
+		s.goServe("s3", func() error {
+			if err := s.httpSrv.Serve(s.s3Lis); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
+	if s.s3TLSLis != nil {
+		// The certificate is looked up per handshake, so rotated files
+		// (or SIGHUP) take effect for new connections while established
+		// ones keep theirs.
+		s.httpSrv.TLSConfig = cfg.S3TLS.ServedConfig()
+		s.goServe("s3-tls", func() error {
+			if err := s.httpSrv.ServeTLS(s.s3TLSLis, "", ""); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	return nil
 }
 
@@ -448,6 +534,14 @@ func (s *Server) S3Addr() string {
 	return s.s3Lis.Addr().String()
 }
 
+// S3TLSAddr is the gateway's HTTPS listening address.
+func (s *Server) S3TLSAddr() string {
+	if s.s3TLSLis == nil {
+		return ""
+	}
+	return s.s3TLSLis.Addr().String()
+}
+
 // Err delivers the first failure of a listener after Start.
 func (s *Server) Err() <-chan error { return s.errc }
 
@@ -455,6 +549,14 @@ func (s *Server) Err() <-chan error { return s.errc }
 // metadata services, and waits for their goroutines.
 func (s *Server) Close() error {
 	var errs []error
+	if s.httpSrv == nil {
+		// Listeners opened before a failed start.
+		for _, lis := range []net.Listener{s.s3Lis, s.s3TLSLis} {
+			if lis != nil {
+				_ = lis.Close()
+			}
+		}
+	}
 	if s.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
