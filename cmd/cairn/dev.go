@@ -29,6 +29,7 @@ func runDev(args []string) error {
 		s3Addr  = fs.String("s3-addr", "127.0.0.1:9000", "S3 endpoint address of the gateway")
 		dataDir = fs.String("data-dir", ".cairn-dev", "directory holding every node's data, logs and the cluster layout")
 		// Passed to every process; zero keeps the server's default.
+		insecure      = fs.Bool("insecure-internal", false, "run the processes without mutual TLS between them (default: certificates made in <data-dir>/tls)")
 		nodeDownAfter = fs.Duration("node-down-after", 0, "a storage node without heartbeats this long is committed down (default: the server's, 10m)")
 	)
 	fs.String("config", "", "YAML configuration file")
@@ -72,9 +73,17 @@ func runDev(args []string) error {
 		Binary:     bin,
 		Env:        env,
 		GatewayEnv: keys.KMSEnv(),
+
+		InsecureInternal: *insecure,
 	})
 	if err != nil {
 		return err
+	}
+	// What admin commands need to authenticate to the meta group.
+	adminTLSEnv := "  export CAIRN_INSECURE_INTERNAL=true\n"
+	if certs := cl.Certs(); certs != nil {
+		f := certs.Files(devcluster.AdminCert)
+		adminTLSEnv = fmt.Sprintf("  export CAIRN_TLS_CA=%s\n  export CAIRN_TLS_CERT=%s\n  export CAIRN_TLS_KEY=%s\n", f.CA, f.Cert, f.Key)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -109,17 +118,18 @@ Try it with the AWS CLI:
   aws --endpoint-url %[1]s s3 cp README.md s3://demo/README.md
   aws --endpoint-url %[1]s s3 ls s3://demo
 
-Users with their own keys (the master key seals their secrets):
+Users with their own keys (the master key seals their secrets; admin
+commands authenticate with the admin certificate):
 
   export CAIRN_META_ADDRS=%[6]s
   export CAIRN_MASTER_KEY='%[7]s'
-  %[8]s admin user create --name alice
+%[9]s  %[8]s admin user create --name alice
   %[8]s admin user list
   %[8]s admin user delete --access-key <key>
 
 Press Ctrl-C to stop; running it again finds the data.
 `, endpoint, creds.AccessKey, creds.SecretKey, layout.Dir, cl.LogDir(),
-		strings.Join(layout.MetaAddrs(), ","), masterKey, bin)
+		strings.Join(layout.MetaAddrs(), ","), masterKey, bin, adminTLSEnv)
 
 	watchCtx, watchCancel := context.WithCancel(ctx)
 	defer watchCancel()

@@ -3,6 +3,8 @@ package devcluster
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -41,8 +43,20 @@ func S3Client(l *Layout, accessKey, secretKey string) *s3.Client {
 
 // WaitReady waits until the meta group has a leader, every storage node of
 // the layout is registered and up, and the gateway answers a signed S3
-// request.
+// request. It dials meta with the layout's admin certificate when the
+// layout has certificates.
 func WaitReady(ctx context.Context, l *Layout, accessKey, secretKey string) error {
+	d := dial.Default()
+	certs := Certs{Dir: filepath.Join(l.Dir, tlsDirName)}
+	if _, err := os.Stat(certs.Files(AdminCert).Cert); err == nil {
+		if d, err = certs.Dialer(AdminCert); err != nil {
+			return err
+		}
+	}
+	return waitReady(ctx, l, d, accessKey, secretKey)
+}
+
+func waitReady(ctx context.Context, l *Layout, d *dial.Dialer, accessKey, secretKey string) error {
 	var metaAddr string
 	for _, p := range l.Procs {
 		if p.RaftAddr != "" {
@@ -50,7 +64,7 @@ func WaitReady(ctx context.Context, l *Layout, accessKey, secretKey string) erro
 			break
 		}
 	}
-	conn, err := dial.Default().GRPC(metaAddr)
+	conn, err := d.GRPC(metaAddr)
 	if err != nil {
 		return fmt.Errorf("devcluster: dial meta: %w", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cairn-io/cairn/node/dial"
 )
 
 // Cluster runs the processes of a Layout.
@@ -20,6 +22,9 @@ type Cluster struct {
 	env    []string
 	gwEnv  []string
 	logDir string
+	// certs is nil for a plaintext cluster (Options.InsecureInternal).
+	certs  *Certs
+	dialer *dial.Dialer
 
 	mu struct {
 		sync.Mutex
@@ -41,6 +46,10 @@ type Options struct {
 	// server-side encryption keys).
 	GatewayEnv []string
 	LogDir     string // one log file per process; default <data dir>/logs
+	// InsecureInternal runs the processes with --insecure-internal
+	// (plaintext, unauthenticated traffic between them) instead of
+	// mutual TLS with certificates made in <data dir>/tls.
+	InsecureInternal bool
 }
 
 // New prepares a Cluster; Start launches it.
@@ -54,10 +63,30 @@ func New(l *Layout, opts Options) (*Cluster, error) {
 	if err := os.MkdirAll(opts.LogDir, 0o755); err != nil {
 		return nil, fmt.Errorf("devcluster: create log dir: %w", err)
 	}
-	c := &Cluster{layout: l, binary: opts.Binary, env: opts.Env, gwEnv: opts.GatewayEnv, logDir: opts.LogDir}
+	c := &Cluster{layout: l, binary: opts.Binary, env: opts.Env, gwEnv: opts.GatewayEnv, logDir: opts.LogDir, dialer: dial.Default()}
+	if opts.InsecureInternal {
+		c.env = append(slices.Clone(c.env), "CAIRN_INSECURE_INTERNAL=true")
+	} else {
+		certs, err := LoadOrCreateCerts(l)
+		if err != nil {
+			return nil, err
+		}
+		if c.dialer, err = certs.Dialer(AllRolesCert); err != nil {
+			return nil, err
+		}
+		c.certs = &certs
+	}
 	c.mu.procs = make(map[string]*running)
 	return c, nil
 }
+
+// Certs are the cluster's certificates; nil for a plaintext cluster.
+func (c *Cluster) Certs() *Certs { return c.certs }
+
+// Dialer dials the cluster's nodes with a certificate of every role
+// (AllRolesCert) under mutual TLS, plaintext for an insecure cluster: for
+// tests that call the nodes directly, and readiness probes.
+func (c *Cluster) Dialer() *dial.Dialer { return c.dialer }
 
 // Layout returns the cluster's layout.
 func (c *Cluster) Layout() *Layout { return c.layout }
@@ -98,6 +127,9 @@ func (c *Cluster) StartProc(name string) error {
 	cmd.Env = append(os.Environ(), c.env...)
 	if slices.Contains(p.Roles, "gateway") {
 		cmd.Env = append(cmd.Env, c.gwEnv...)
+	}
+	if c.certs != nil {
+		cmd.Env = append(cmd.Env, c.certs.Env(certName(p))...)
 	}
 	cmd.Stdout = logf
 	cmd.Stderr = logf
@@ -237,7 +269,7 @@ func (c *Cluster) WaitReady(ctx context.Context, accessKey, secretKey string) er
 			}
 		}()
 	}
-	err := WaitReady(ctx, c.layout, accessKey, secretKey)
+	err := waitReady(ctx, c.layout, c.dialer, accessKey, secretKey)
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}

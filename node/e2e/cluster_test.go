@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairn-io/cairn/node/devcluster"
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -81,6 +80,8 @@ func startClusterSpec(t testing.TB, spec devcluster.Spec, extraEnv ...string) *c
 		Binary:     cairnBin,
 		Env:        append([]string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_LOG_LEVEL=debug", "CAIRN_MASTER_KEY=" + testMasterKey}, extraEnv...),
 		GatewayEnv: keys.KMSEnv(),
+
+		InsecureInternal: insecureInternal(),
 	})
 	require.NoError(t, err)
 	c := &cluster{t: t, layout: layout, procs: procs, s3: devcluster.S3Client(layout, testAccessKey, testSecretKey)}
@@ -97,6 +98,14 @@ func startClusterSpec(t testing.TB, spec devcluster.Spec, extraEnv ...string) *c
 	require.NoError(t, procs.Start())
 	c.waitReady()
 	return c
+}
+
+// insecureInternal reports whether CAIRN_E2E_INSECURE_INTERNAL asks for
+// clusters without mutual TLS between their processes, to measure what
+// TLS costs (see BenchmarkThroughput64MiB); by default they use it.
+func insecureInternal() bool {
+	v, _ := strconv.ParseBool(os.Getenv("CAIRN_E2E_INSECURE_INTERNAL"))
+	return v
 }
 
 func (c *cluster) waitReady() {
@@ -128,7 +137,7 @@ func (c *cluster) metaLeader(ctx context.Context) (string, error) {
 			continue
 		}
 		p, _ := c.layout.Proc(name)
-		conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := c.procs.Dialer().GRPC(p.GRPCAddr)
 		if err != nil {
 			return "", err
 		}

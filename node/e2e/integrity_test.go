@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -140,7 +138,7 @@ func (c *cluster) storageClients(t *testing.T) map[string]storagepb.StorageClien
 		if n.GetAddr() == "" {
 			continue
 		}
-		conn, err := grpc.NewClient(n.GetAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := c.procs.Dialer().GRPC(n.GetAddr())
 		require.NoError(t, err)
 		t.Cleanup(func() { conn.Close() })
 		out[n.GetNodeId()] = storagepb.NewStorageClient(conn)

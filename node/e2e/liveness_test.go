@@ -12,8 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairn-io/cairn/proto/metapb"
 )
@@ -190,7 +188,7 @@ func (c *cluster) metaStatus(t *testing.T, ctx context.Context, name string) *me
 	t.Helper()
 	p, ok := c.layout.Proc(name)
 	require.True(t, ok)
-	conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := c.procs.Dialer().GRPC(p.GRPCAddr)
 	require.NoError(t, err)
 	defer conn.Close()
 	st, err := metapb.NewMetaClient(conn).Status(ctx, &metapb.StatusRequest{})

@@ -16,8 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairn-io/cairn/node/gateway/checksum"
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -365,7 +363,7 @@ func (c *cluster) metaObject(t *testing.T, bucket, key string) *metapb.ObjectVer
 	t.Helper()
 	p, ok := c.layout.Proc(c.layout.Names("meta")[0])
 	require.True(t, ok)
-	conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := c.procs.Dialer().GRPC(p.GRPCAddr)
 	require.NoError(t, err)
 	defer conn.Close()
 	resp, err := metapb.NewMetaClient(conn).GetObject(ctxT(t, 10*time.Second), &metapb.GetObjectRequest{Bucket: bucket, Key: key})

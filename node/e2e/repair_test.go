@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/cairn-io/cairn/node/devcluster"
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -90,7 +88,7 @@ func (c *cluster) metaClient(t *testing.T) metapb.MetaClient {
 	t.Helper()
 	p, ok := c.layout.Proc(c.layout.Names("meta")[0])
 	require.True(t, ok)
-	conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := c.procs.Dialer().GRPC(p.GRPCAddr)
 	require.NoError(t, err)
 	t.Cleanup(func() { conn.Close() })
 	return metapb.NewMetaClient(conn)

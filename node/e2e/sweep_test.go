@@ -13,9 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -63,7 +61,7 @@ func TestOrphanSweep(t *testing.T) {
 	require.Len(t, nodes, len(c.layout.Names("storage")))
 	clients := map[string]storagepb.StorageClient{}
 	for _, n := range nodes {
-		conn, err := grpc.NewClient(n.GetAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := c.procs.Dialer().GRPC(n.GetAddr())
 		require.NoError(t, err)
 		t.Cleanup(func() { conn.Close() })
 		clients[n.GetNodeId()] = storagepb.NewStorageClient(conn)
@@ -130,7 +128,7 @@ func (c *cluster) clusterMap(t *testing.T, ctx context.Context) *metapb.ClusterM
 	t.Helper()
 	p, ok := c.layout.Proc(c.layout.Names("meta")[0])
 	require.True(t, ok)
-	conn, err := grpc.NewClient(p.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := c.procs.Dialer().GRPC(p.GRPCAddr)
 	require.NoError(t, err)
 	defer conn.Close()
 	resp, err := metapb.NewMetaClient(conn).GetClusterMap(ctx, &metapb.GetClusterMapRequest{})
