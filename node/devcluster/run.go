@@ -25,6 +25,7 @@ type Cluster struct {
 	// certs is nil for a plaintext cluster (Options.InsecureInternal).
 	certs  *Certs
 	dialer *dial.Dialer
+	s3TLS  bool
 
 	mu struct {
 		sync.Mutex
@@ -50,6 +51,10 @@ type Options struct {
 	// (plaintext, unauthenticated traffic between them) instead of
 	// mutual TLS with certificates made in <data dir>/tls.
 	InsecureInternal bool
+	// S3TLS serves the gateway's S3 endpoint over HTTPS only, with the
+	// gateway's certificate (it names 127.0.0.1 and localhost); S3Client
+	// then trusts the cluster CA. It needs mutual TLS (certificates).
+	S3TLS bool
 }
 
 // New prepares a Cluster; Start launches it.
@@ -64,6 +69,10 @@ func New(l *Layout, opts Options) (*Cluster, error) {
 		return nil, fmt.Errorf("devcluster: create log dir: %w", err)
 	}
 	c := &Cluster{layout: l, binary: opts.Binary, env: opts.Env, gwEnv: opts.GatewayEnv, logDir: opts.LogDir, dialer: dial.Default()}
+	if opts.S3TLS && opts.InsecureInternal {
+		return nil, errors.New("devcluster: S3TLS needs the cluster's certificates; it cannot go with InsecureInternal")
+	}
+	c.s3TLS = opts.S3TLS
 	if opts.InsecureInternal {
 		c.env = append(slices.Clone(c.env), "CAIRN_INSECURE_INTERNAL=true")
 	} else {
@@ -123,7 +132,12 @@ func (c *Cluster) StartProc(name string) error {
 	if err != nil {
 		return fmt.Errorf("devcluster: open log of %s: %w", name, err)
 	}
-	cmd := exec.Command(c.binary, c.layout.Args(p)...)
+	args := c.layout.Args(p)
+	if c.s3TLS && p.S3Addr != "" {
+		f := c.certs.Files(certName(p))
+		args = append(args, "--s3-addr", "", "--s3-tls-addr", p.S3Addr, "--s3-tls-cert", f.Cert, "--s3-tls-key", f.Key)
+	}
+	cmd := exec.Command(c.binary, args...)
 	cmd.Env = append(os.Environ(), c.env...)
 	if slices.Contains(p.Roles, "gateway") {
 		cmd.Env = append(cmd.Env, c.gwEnv...)
@@ -269,7 +283,7 @@ func (c *Cluster) WaitReady(ctx context.Context, accessKey, secretKey string) er
 			}
 		}()
 	}
-	err := waitReady(ctx, c.layout, c.dialer, accessKey, secretKey)
+	err := waitReady(ctx, c.layout, c.dialer, c.S3Client(accessKey, secretKey))
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}

@@ -70,21 +70,25 @@ func startCluster(t testing.TB, extraEnv ...string) *cluster {
 // Storage counts) from spec; its Dir is the test's.
 func startClusterSpec(t testing.TB, spec devcluster.Spec, extraEnv ...string) *cluster {
 	t.Helper()
+	return startClusterOpts(t, spec, devcluster.Options{InsecureInternal: insecureInternal(), S3TLS: s3TLS()}, extraEnv...)
+}
+
+// startClusterOpts is startClusterSpec with the devcluster options whose
+// Binary and Env (before extraEnv) it sets.
+func startClusterOpts(t testing.TB, spec devcluster.Spec, opts devcluster.Options, extraEnv ...string) *cluster {
+	t.Helper()
 	dir := t.TempDir()
 	spec.Dir = dir
 	layout, err := devcluster.LoadOrCreate(spec)
 	require.NoError(t, err)
 	keys, err := devcluster.LoadOrCreateKeys(dir)
 	require.NoError(t, err)
-	procs, err := devcluster.New(layout, devcluster.Options{
-		Binary:     cairnBin,
-		Env:        append([]string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_LOG_LEVEL=debug", "CAIRN_MASTER_KEY=" + testMasterKey}, extraEnv...),
-		GatewayEnv: keys.KMSEnv(),
-
-		InsecureInternal: insecureInternal(),
-	})
+	opts.Binary = cairnBin
+	opts.Env = append([]string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_LOG_LEVEL=debug", "CAIRN_MASTER_KEY=" + testMasterKey}, extraEnv...)
+	opts.GatewayEnv = keys.KMSEnv()
+	procs, err := devcluster.New(layout, opts)
 	require.NoError(t, err)
-	c := &cluster{t: t, layout: layout, procs: procs, s3: devcluster.S3Client(layout, testAccessKey, testSecretKey)}
+	c := &cluster{t: t, layout: layout, procs: procs, s3: procs.S3Client(testAccessKey, testSecretKey)}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -105,6 +109,13 @@ func startClusterSpec(t testing.TB, spec devcluster.Spec, extraEnv ...string) *c
 // TLS costs (see BenchmarkThroughput64MiB); by default they use it.
 func insecureInternal() bool {
 	v, _ := strconv.ParseBool(os.Getenv("CAIRN_E2E_INSECURE_INTERNAL"))
+	return v
+}
+
+// s3TLS reports whether CAIRN_E2E_S3_TLS asks for gateways that serve S3
+// over HTTPS only.
+func s3TLS() bool {
+	v, _ := strconv.ParseBool(os.Getenv("CAIRN_E2E_S3_TLS"))
 	return v
 }
 
