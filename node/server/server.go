@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -478,6 +479,9 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		// (or SIGHUP) take effect for new connections while established
 		// ones keep theirs.
 		s.httpSrv.TLSConfig = cfg.S3TLS.ServedConfig()
+		// HTTP/1.1 only, as S3 itself serves: the S3 request paths
+		// (aws-chunked bodies, 100-continue) are built and tested on it.
+		s.httpSrv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 		s.goServe("s3-tls", func() error {
 			if err := s.httpSrv.ServeTLS(s.s3TLSLis, "", ""); !errors.Is(err, http.ErrServerClosed) {
 				return err

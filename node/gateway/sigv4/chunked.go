@@ -15,9 +15,10 @@ import (
 	"github.com/cairn-io/cairn/node/gateway/checksum"
 )
 
-// MaxChunkSize bounds one aws-chunked chunk. SDKs send 64 KiB to 1 MiB; a
-// signed chunk is held in memory until its signature verifies, so this is
-// also the per-request memory bound.
+// MaxChunkSize bounds one signed aws-chunked chunk. SDKs send 64 KiB to
+// 1 MiB; a signed chunk is held in memory until its signature verifies, so
+// this is also the per-request memory bound. Unsigned chunks stream and
+// are not bounded.
 const MaxChunkSize = 16 << 20
 
 const (
@@ -395,11 +396,17 @@ func parseChunkHeader(line []byte, signed bool) (int64, []byte, error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("sigv4: chunk size %q: %w", truncate(sizeStr), ErrMalformedChunk)
 	}
+	if !signed {
+		// Unsigned chunks stream through, so their size costs no memory:
+		// the AWS SDK for Go sends a whole seekable body as one chunk over
+		// HTTPS. The declared decoded length still bounds it.
+		if size > 1<<62 {
+			return 0, nil, fmt.Errorf("sigv4: chunk size %d: %w", size, ErrMalformedChunk)
+		}
+		return int64(size), nil, nil
+	}
 	if size > MaxChunkSize {
 		return 0, nil, fmt.Errorf("sigv4: chunk size %d over %d: %w", size, MaxChunkSize, ErrMalformedChunk)
-	}
-	if !signed {
-		return int64(size), nil, nil
 	}
 	var sig []byte
 	for ext := range strings.SplitSeq(exts, ";") {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -223,7 +224,10 @@ func TestChunkDecoderLimits(t *testing.T) {
 		cfg     chunkConfig
 		wantErr error
 	}{
-		{"absurd chunk size", "1000001\r\n", chunkConfig{decodedLength: -1}, ErrMalformedChunk},
+		// Unsigned chunks stream, so a size over MaxChunkSize is not
+		// malformed (see TestUnsignedChunkOverMaxChunkSize); the body
+		// that does not carry it is incomplete.
+		{"chunk size beyond the body", "1000001\r\n", chunkConfig{decodedLength: -1}, ErrIncompleteBody},
 		{"huge hex", "ffffffffffffffffff\r\n", chunkConfig{decodedLength: -1}, ErrMalformedChunk},
 		{"negative size", "-1\r\n", chunkConfig{decodedLength: -1}, ErrMalformedChunk},
 		{"empty size", ";x=y\r\n", chunkConfig{decodedLength: -1}, ErrMalformedChunk},
@@ -285,4 +289,19 @@ func BenchmarkChunkDecoder(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestUnsignedChunkOverMaxChunkSize: an unsigned chunk larger than the
+// signed-chunk bound streams through (the AWS SDK for Go sends a whole
+// 64 MiB body as one chunk over HTTPS); a signed one is refused.
+func TestUnsignedChunkOverMaxChunkSize(t *testing.T) {
+	data := bytes.Repeat([]byte("x"), MaxChunkSize+1)
+	body := fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(data), data)
+	d := newChunkDecoder(io.NopCloser(strings.NewReader(body)), chunkConfig{decodedLength: int64(len(data))})
+	got, err := io.ReadAll(d)
+	require.NoError(t, err)
+	require.Equal(t, len(data), len(got))
+
+	_, _, err = parseChunkHeader([]byte(fmt.Sprintf("%x;chunk-signature=%064x", len(data), 0)), true)
+	require.ErrorIs(t, err, ErrMalformedChunk)
 }
