@@ -114,8 +114,8 @@ func (c *cluster) dumpLogs() {
 			continue
 		}
 		lines := strings.Split(string(b), "\n")
-		if len(lines) > 40 {
-			lines = lines[len(lines)-40:]
+		if len(lines) > 150 {
+			lines = lines[len(lines)-150:]
 		}
 		c.t.Logf("---- %s ----\n%s", p.Name, strings.Join(lines, "\n"))
 	}
