@@ -161,6 +161,12 @@ func (n *Node) open() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("meta: create data dir: %w", err)
 	}
+	// The stores sync their own directories' entries in dir; dir's entry
+	// in its parent must be durable too, or a crash soon after the first
+	// start can lose the whole group state.
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return fmt.Errorf("meta: sync data dir entry: %w", err)
+	}
 	var err error
 	n.logs, err = raftlog.Open(filepath.Join(dir, "raft"), raftlog.Options{Logger: n.log})
 	if err != nil {
@@ -364,3 +370,13 @@ func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 }
 
 func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+// syncDir fsyncs a directory, making its entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}
