@@ -42,8 +42,10 @@ func main() {
 		// SIGHUP must not kill a server (a closed terminal, a reload
 		// request sent out of habit).
 		signal.Ignore(syscall.SIGHUP)
+		restrictUmask()
 		err = runServer(os.Args[2:])
 	case "dev":
+		restrictUmask()
 		err = runDev(os.Args[2:])
 	case "admin":
 		err = runAdmin(os.Args[2:])
