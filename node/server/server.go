@@ -302,6 +302,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			NodeID:   cfg.NodeID,
 			DataDir:  filepath.Join(cfg.DataDir, "meta"),
 			RaftBind: cfg.RaftAddr,
+			Version:  cfg.Version,
 			Peers:    cfg.MetaPeers,
 			Logger:   s.logger.With("role", "meta"),
 			Dialer:   cfg.Dialer,
@@ -328,6 +329,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			NodeID:        cfg.NodeID,
 			ClusterID:     cfg.ClusterID,
 			FormatDrives:  cfg.FormatDrives,
+			Version:       cfg.Version,
 			Addr:          cfg.GRPCAddr,
 			FailureDomain: cfg.FailureDomain,
 			Drives:        cfg.Drives,
@@ -364,6 +366,11 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		return fmt.Errorf("server: dial meta: %w", err)
 	}
 	s.mc = mc
+	if len(cfg.MasterKey) != 0 {
+		if err := s.checkMasterKey(ctx, mc); err != nil {
+			return fmt.Errorf("server: gateway: %w", err)
+		}
+	}
 	s.maps = clustermap.New(clustermap.Config{Meta: mc, Logger: s.logger.With("role", "clustermap"), Reserve: cfg.Reserve})
 	if err := s.maps.Start(runCtx); err != nil {
 		return fmt.Errorf("server: cluster map: %w", err)

@@ -37,6 +37,8 @@ type Config struct {
 	// refuses them: a disk that failed to mount leaves an empty directory
 	// that must not take shards.
 	FormatDrives bool
+	// Version is the binary's version string, sent in heartbeats.
+	Version string
 	// Addr is the advertised gRPC address of this node's Storage service.
 	Addr string
 	// FailureDomain groups nodes that may fail together (rack, host, ...).
