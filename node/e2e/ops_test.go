@@ -175,6 +175,12 @@ func TestOpsCluster(t *testing.T) {
 		out, err = runCairn(ctx, env, "admin", "user", "list")
 		require.NoError(t, err, out)
 		require.NotContains(t, out, "wrongkey", "no user was created")
+		// A gateway with the other key exits at start.
+		out, err = runCairn(ctx, []string{"CAIRN_ACCESS_KEY=" + testAccessKey, "CAIRN_SECRET_KEY=" + testSecretKey, "CAIRN_MASTER_KEY=" + other},
+			"server", "--roles", "gateway", "--meta-addrs", strings.Join(c.layout.MetaAddrs(), ","), "--s3-addr", "127.0.0.1:0")
+		require.Error(t, err, out)
+		require.Contains(t, out, "master key does not match")
+		require.NotContains(t, out, other)
 		// The right key still works.
 		u := c.createUser(ctx, "rightkey")
 		require.NotEmpty(t, u.accessKey)
