@@ -251,12 +251,11 @@ func runAdminStatus(args []string) error {
 	ctx, cancel := context.WithTimeout(ctx, *a.timeout)
 	defer cancel()
 	voters := askVoters(ctx, splitList(*a.metaAddrs))
-	var m *metapb.ClusterMap
-	if resp, err := mc.GetClusterMap(ctx, &metapb.GetClusterMapRequest{}); err != nil {
+	resp, err := mc.GetClusterMap(ctx, &metapb.GetClusterMapRequest{})
+	if err != nil {
 		return fmt.Errorf("admin status: cluster map: %w", explain(err))
-	} else {
-		m = resp.GetMap()
 	}
+	m := resp.GetMap()
 	heal, healErr := mc.HealStatus(ctx, &metapb.HealStatusRequest{})
 	if healErr != nil {
 		healErr = explain(healErr)
