@@ -23,6 +23,8 @@ func runServer(args []string) error {
 		configPath = fs.String("config", "", "YAML configuration file")
 		roles      = fs.String("roles", "gateway,storage,meta", "roles to run: gateway, storage, meta")
 		nodeID     = fs.String("node-id", "", "node ID (meta and storage roles)")
+		clusterID  = fs.String("cluster-id", "", "cluster ID, written to and checked against every drive (storage role)")
+		formatNew  = fs.Bool("format-drives", false, "storage role: format drive directories without a format file and adopt version 1 drives (first start only)")
 		dataDir    = fs.String("data-dir", "", "directory for this node's state")
 		grpcAddr   = fs.String("grpc-addr", "", "address of the meta and storage gRPC services (advertised to peers)")
 		raftAddr   = fs.String("raft-addr", "", "address of the meta role's Raft transport")
@@ -85,6 +87,9 @@ func runServer(args []string) error {
 	}
 	cfg := server.Config{
 		NodeID:        *nodeID,
+		ClusterID:     *clusterID,
+		FormatDrives:  *formatNew,
+		Version:       versionString(),
 		Roles:         splitList(*roles),
 		DataDir:       *dataDir,
 		GRPCAddr:      *grpcAddr,

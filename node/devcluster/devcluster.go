@@ -9,6 +9,8 @@
 package devcluster
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +38,10 @@ type Proc struct {
 type Layout struct {
 	Version int    `json:"version"`
 	Dir     string `json:"-"`
-	Procs   []Proc `json:"procs"`
+	// ClusterID is chosen once, with the layout, and passed to every
+	// process; the storage nodes write it to their drives.
+	ClusterID string `json:"cluster_id,omitempty"`
+	Procs     []Proc `json:"procs"`
 }
 
 // Spec says what cluster to lay out when none exists yet.
@@ -62,7 +67,7 @@ func LoadOrCreate(spec Spec) (*Layout, error) {
 		return nil, fmt.Errorf("devcluster: data dir: %w", err)
 	}
 	spec.Dir = abs
-	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(spec.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("devcluster: create data dir: %w", err)
 	}
 	path := filepath.Join(spec.Dir, layoutFile)
@@ -77,6 +82,13 @@ func LoadOrCreate(spec Spec) (*Layout, error) {
 			return nil, fmt.Errorf("devcluster: %s has version %d, want %d", layoutFile, l.Version, layoutVersion)
 		}
 		l.Dir = spec.Dir
+		if l.ClusterID == "" {
+			// A layout from before cluster IDs: its storage nodes adopt
+			// their version 1 drives on the next start (--format-drives).
+			if l.ClusterID, err = newClusterID(); err != nil {
+				return nil, err
+			}
+		}
 		if spec.S3Addr != "" {
 			for i := range l.Procs {
 				if l.Procs[i].S3Addr != "" {
@@ -106,7 +118,11 @@ func newLayout(spec Spec) (*Layout, error) {
 	if spec.Storage == 0 {
 		spec.Storage = 6
 	}
-	l := &Layout{Version: layoutVersion, Dir: spec.Dir}
+	cid, err := newClusterID()
+	if err != nil {
+		return nil, err
+	}
+	l := &Layout{Version: layoutVersion, Dir: spec.Dir, ClusterID: cid}
 	// Every listener stays open until all ports are chosen, so the kernel
 	// cannot hand the same port out twice.
 	var held []net.Listener
@@ -154,13 +170,21 @@ func newLayout(spec Spec) (*Layout, error) {
 	return l, nil
 }
 
+func newClusterID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("devcluster: cluster id: %w", err)
+	}
+	return "dev-" + hex.EncodeToString(b[:]), nil
+}
+
 func (l *Layout) save() error {
 	b, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {
 		return fmt.Errorf("devcluster: encode layout: %w", err)
 	}
 	tmp := filepath.Join(l.Dir, layoutFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("devcluster: write layout: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(l.Dir, layoutFile)); err != nil {
@@ -224,7 +248,14 @@ func (l *Layout) MetaAddrs() []string {
 // environment.
 func (l *Layout) Args(p Proc) []string {
 	peers, addrs := l.metaPeers()
-	args := []string{"server", "--roles", strings.Join(p.Roles, ","), "--data-dir", filepath.Join(l.Dir, p.DataDir)}
+	args := []string{"server", "--roles", strings.Join(p.Roles, ","), "--data-dir", filepath.Join(l.Dir, p.DataDir), "--cluster-id", l.ClusterID}
+	for _, r := range p.Roles {
+		if r == "storage" {
+			// A local cluster's drives are its own directories: formatted
+			// on first start, checked on every later one.
+			args = append(args, "--format-drives")
+		}
+	}
 	if p.NodeID != "" {
 		args = append(args, "--node-id", p.NodeID)
 	}

@@ -76,6 +76,8 @@ type Config struct {
 	NodeID string
 	// DataDir holds the Raft log, stable store, snapshots and FSM.
 	DataDir string
+	// Version is the binary's version string, reported by Status.
+	Version string
 	// RaftBind is the TCP address the Raft transport listens on. The
 	// address advertised to peers is this node's Peer.RaftAddr.
 	RaftBind string

@@ -158,7 +158,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 
 func (n *Node) open() error {
 	dir := n.cfg.DataDir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("meta: create data dir: %w", err)
 	}
 	// The stores sync their own directories' entries in dir; dir's entry

@@ -45,6 +45,16 @@ type Config struct {
 	Roles   []string
 	DataDir string
 
+	// ClusterID names the cluster. The storage role requires it: every
+	// drive carries it, and a drive of another cluster is refused.
+	ClusterID string
+	// FormatDrives lets the storage role format drive directories that
+	// have no format file (first start) and adopt version 1 drives.
+	FormatDrives bool
+	// Version is the binary's version string, reported in heartbeats and
+	// the meta role's Status.
+	Version string
+
 	// GRPCAddr is where the meta and storage services listen; it is also the
 	// address advertised to peers, so it must be reachable by them.
 	GRPCAddr string
@@ -161,6 +171,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeID == "" && (c.has(RoleMeta) || c.has(RoleStorage)) {
 		return errors.New("server: node id is required for the meta and storage roles")
+	}
+	if c.ClusterID == "" && c.has(RoleStorage) {
+		return errors.New("server: cluster id is required for the storage role (it is written to and checked against every drive)")
 	}
 	if (c.has(RoleMeta) || c.has(RoleStorage)) && c.GRPCAddr == "" {
 		return errors.New("server: grpc address is required for the meta and storage roles")
@@ -289,6 +302,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			NodeID:   cfg.NodeID,
 			DataDir:  filepath.Join(cfg.DataDir, "meta"),
 			RaftBind: cfg.RaftAddr,
+			Version:  cfg.Version,
 			Peers:    cfg.MetaPeers,
 			Logger:   s.logger.With("role", "meta"),
 			Dialer:   cfg.Dialer,
@@ -313,6 +327,9 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 	if cfg.has(RoleStorage) {
 		st, err := storage.New(storage.Config{
 			NodeID:        cfg.NodeID,
+			ClusterID:     cfg.ClusterID,
+			FormatDrives:  cfg.FormatDrives,
+			Version:       cfg.Version,
 			Addr:          cfg.GRPCAddr,
 			FailureDomain: cfg.FailureDomain,
 			Drives:        cfg.Drives,
@@ -349,6 +366,11 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		return fmt.Errorf("server: dial meta: %w", err)
 	}
 	s.mc = mc
+	if len(cfg.MasterKey) != 0 {
+		if err := s.checkMasterKey(ctx, mc); err != nil {
+			return fmt.Errorf("server: gateway: %w", err)
+		}
+	}
 	s.maps = clustermap.New(clustermap.Config{Meta: mc, Logger: s.logger.With("role", "clustermap"), Reserve: cfg.Reserve})
 	if err := s.maps.Start(runCtx); err != nil {
 		return fmt.Errorf("server: cluster map: %w", err)

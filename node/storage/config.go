@@ -29,6 +29,16 @@ const (
 type Config struct {
 	// NodeID names this node in the cluster map.
 	NodeID string
+	// ClusterID names the cluster; every drive carries it in its format
+	// file, and a drive of another cluster is refused.
+	ClusterID string
+	// FormatDrives formats drive directories that have no format file and
+	// adopts version 1 drives (which name no cluster). Without it, New
+	// refuses them: a disk that failed to mount leaves an empty directory
+	// that must not take shards.
+	FormatDrives bool
+	// Version is the binary's version string, sent in heartbeats.
+	Version string
 	// Addr is the advertised gRPC address of this node's Storage service.
 	Addr string
 	// FailureDomain groups nodes that may fail together (rack, host, ...).
@@ -114,6 +124,9 @@ func (c *Config) withDefaults() Config {
 func (c *Config) Validate() error {
 	if c.NodeID == "" {
 		return fmt.Errorf("%w: NodeID is empty", ErrConfig)
+	}
+	if c.ClusterID == "" {
+		return fmt.Errorf("%w: ClusterID is empty", ErrConfig)
 	}
 	if c.Addr == "" {
 		return fmt.Errorf("%w: Addr is empty", ErrConfig)

@@ -130,7 +130,7 @@ func (d *drive) check() error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("drive check: parse %s: %w", formatFile, err)
 	}
-	if f.Version != formatVersion || f.DriveID != d.id {
+	if f.Version != formatVersion || f.DriveID != d.id || f.ClusterID != d.clusterID {
 		return fmt.Errorf("drive check: %s names drive %q (version %d), want %q", formatFile, f.DriveID, f.Version, d.id)
 	}
 	return nil

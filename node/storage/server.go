@@ -54,8 +54,8 @@ type metaConn struct {
 	client metapb.MetaClient
 }
 
-// New opens the drives in cfg (formatting new ones and removing stale temp
-// files) and prepares, without dialing, the connections to the meta group.
+// New opens the drives in cfg (checking their identity, formatting new
+// ones with FormatDrives, and removing stale temp files) and prepares, without dialing, the connections to the meta group.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -68,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metas = &metaGroup{log: s.log}
 	for _, root := range cfg.Drives {
-		d, err := openDrive(cfg.FS, root, s.log)
+		d, err := openDrive(cfg.FS, root, FormatOptions{ClusterID: cfg.ClusterID, NodeID: cfg.NodeID, Create: cfg.FormatDrives}, s.log)
 		if err != nil {
 			return nil, err
 		}
