@@ -222,6 +222,26 @@ func (f *FSM) PendingGC(limit int) ([]*metapb.GCEntry, error) {
 	return f.PendingGCAfter(0, limit)
 }
 
+// CountGC counts the GC queue's entries, stopping at limit (a backlog past
+// it reads as limit): a scrape must stay cheap however long the queue.
+func (f *FSM) CountGC(limit int) (int, error) {
+	db, err := f.acquire()
+	if err != nil {
+		return 0, err
+	}
+	defer f.mu.RUnlock()
+	n := 0
+	prefix := keys.TablePrefix(keys.TableGC)
+	err = scan(db, prefix, limit, func(_, _ []byte) error {
+		n++
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("metadata: count gc queue: %w", err)
+	}
+	return n, nil
+}
+
 // PendingGCAfter returns up to limit GC entries with a seq above after,
 // oldest first; limit <= 0 means 1000. It lets the collector page through
 // the whole queue, so that entries it cannot finish yet (a node out of

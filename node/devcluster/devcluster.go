@@ -29,7 +29,9 @@ type Proc struct {
 	GRPCAddr string   `json:"grpc_addr,omitempty"`
 	RaftAddr string   `json:"raft_addr,omitempty"`
 	S3Addr   string   `json:"s3_addr,omitempty"`
-	DataDir  string   `json:"data_dir"`
+	// AdminAddr serves the process's /metrics, /healthz and /readyz.
+	AdminAddr string `json:"admin_addr,omitempty"`
+	DataDir   string `json:"data_dir"`
 }
 
 // Layout is the persisted shape of a cluster.
@@ -151,6 +153,13 @@ func newLayout(spec Spec) (*Layout, error) {
 		}
 	}
 	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, DataDir: "gateway"})
+	for i := range l.Procs {
+		a, err := port()
+		if err != nil {
+			return nil, err
+		}
+		l.Procs[i].AdminAddr = a
+	}
 	return l, nil
 }
 
@@ -238,6 +247,9 @@ func (l *Layout) Args(p Proc) []string {
 	}
 	if p.S3Addr != "" {
 		args = append(args, "--s3-addr", p.S3Addr)
+	}
+	if p.AdminAddr != "" {
+		args = append(args, "--admin-addr", p.AdminAddr)
 	}
 	return args
 }
