@@ -48,6 +48,9 @@ type Spec struct {
 	S3Addr  string // gateway address; "" picks a free port
 	Meta    int    // meta voters, default 3
 	Storage int    // storage nodes, default 6
+	// NoAdmin leaves the processes without admin listeners, and so
+	// without metrics (to measure what metrics cost).
+	NoAdmin bool
 }
 
 const layoutFile = "cluster.json"
@@ -154,6 +157,9 @@ func newLayout(spec Spec) (*Layout, error) {
 	}
 	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, DataDir: "gateway"})
 	for i := range l.Procs {
+		if spec.NoAdmin {
+			break
+		}
 		a, err := port()
 		if err != nil {
 			return nil, err

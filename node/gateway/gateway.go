@@ -208,8 +208,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Server", "Cairn")
 	h.Set("x-amz-request-id", id)
 	h.Set("x-amz-id-2", newHostID())
-	g.metrics.inFlight.Inc()
-	defer g.metrics.inFlight.Dec()
+	g.metrics.begin()
 
 	r = r.WithContext(observe.WithRequestID(r.Context(), id))
 	in := &countingBody{ReadCloser: r.Body}
@@ -231,10 +230,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // account counts a finished request and writes its access-log line.
 func (g *Gateway) account(rq *request, sw *statusWriter, in int64, d time.Duration) {
 	code := sw.code()
-	g.metrics.requests.WithLabelValues(rq.op, statusLabel(code)).Inc()
-	g.metrics.duration.WithLabelValues(rq.op).Observe(d.Seconds())
-	g.metrics.in.WithLabelValues(rq.op).Add(float64(in))
-	g.metrics.out.WithLabelValues(rq.op).Add(float64(sw.bytes))
+	g.metrics.end(rq.op, code, in, sw.bytes, d)
 	accessKey := "anonymous"
 	if rq.auth != nil && !rq.auth.Anonymous {
 		accessKey = rq.auth.AccessKey

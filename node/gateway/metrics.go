@@ -25,7 +25,13 @@ type metrics struct {
 	putPhase *prometheus.HistogramVec
 }
 
+// newMetrics registers the gateway's series on reg; with a nil reg it
+// returns nil, whose methods do nothing, so that a gateway without metrics
+// pays nothing for them.
 func newMetrics(reg prometheus.Registerer) *metrics {
+	if reg == nil {
+		return nil
+	}
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cairn_s3_requests_total",
@@ -55,10 +61,26 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Buckets: durationBuckets,
 		}, []string{"phase"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.in, m.out, m.inFlight, m.putPhase)
-	}
+	reg.MustRegister(m.requests, m.duration, m.in, m.out, m.inFlight, m.putPhase)
 	return m
+}
+
+// begin and end bracket a request.
+func (m *metrics) begin() {
+	if m != nil {
+		m.inFlight.Inc()
+	}
+}
+
+func (m *metrics) end(op string, code int, in, out int64, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.inFlight.Dec()
+	m.requests.WithLabelValues(op, strconv.Itoa(code)).Inc()
+	m.duration.WithLabelValues(op).Observe(d.Seconds())
+	m.in.WithLabelValues(op).Add(float64(in))
+	m.out.WithLabelValues(op).Add(float64(out))
 }
 
 // PUT phases, the label values of cairn_s3_put_phase_duration_seconds.
@@ -70,6 +92,9 @@ const (
 
 // phase observes the time since *start as phase p and moves *start to now.
 func (m *metrics) phase(p string, start *time.Time) {
+	if m == nil {
+		return
+	}
 	now := time.Now()
 	m.putPhase.WithLabelValues(p).Observe(now.Sub(*start).Seconds())
 	*start = now
@@ -135,5 +160,3 @@ func (w *statusWriter) code() int {
 	}
 	return w.status
 }
-
-func statusLabel(code int) string { return strconv.Itoa(code) }

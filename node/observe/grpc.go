@@ -28,12 +28,15 @@ type GRPC struct {
 
 // NewGRPC registers the metrics of side ("client" or "server") on reg:
 // cairn_grpc_<side>_calls_total{method,code} and
-// cairn_grpc_<side>_call_duration_seconds{method}. A nil reg registers
-// nowhere (the interceptors still pass request IDs on). Failed server
+// cairn_grpc_<side>_call_duration_seconds{method}. With a nil reg nothing
+// is counted (the interceptors still pass request IDs on). Failed server
 // calls are logged at debug level to log (nil discards).
 func NewGRPC(reg prometheus.Registerer, side string, log *slog.Logger) *GRPC {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		return &GRPC{log: log}
 	}
 	m := &GRPC{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -47,13 +50,14 @@ func NewGRPC(reg prometheus.Registerer, side string, log *slog.Logger) *GRPC {
 		}, []string{"method"}),
 		log: log,
 	}
-	if reg != nil {
-		reg.MustRegister(m.calls, m.latency)
-	}
+	reg.MustRegister(m.calls, m.latency)
 	return m
 }
 
 func (m *GRPC) observe(method string, start time.Time, err error) {
+	if m.calls == nil {
+		return
+	}
 	m.calls.WithLabelValues(method, status.Code(err).String()).Inc()
 	m.latency.WithLabelValues(method).Observe(time.Since(start).Seconds())
 }
