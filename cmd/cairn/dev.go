@@ -204,4 +204,9 @@ func printAdmin(layout *devcluster.Layout) {
 			fmt.Printf("  %-10s http://%s/metrics\n", p.Name, p.AdminAddr)
 		}
 	}
+	if path, err := layout.WritePrometheusTargets(); err == nil {
+		fmt.Printf("  Prometheus targets (file_sd_configs): %s\n", path)
+	} else {
+		fmt.Fprintf(os.Stderr, "cairn dev: %v\n", err)
+	}
 }

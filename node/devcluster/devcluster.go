@@ -259,3 +259,33 @@ func (l *Layout) Args(p Proc) []string {
 	}
 	return args
 }
+
+// PrometheusTargets is the file, in the data directory, that lists the
+// admin listeners for Prometheus's file_sd_configs.
+const PrometheusTargets = "prometheus-targets.json"
+
+// WritePrometheusTargets writes every process's admin address, labelled with
+// its role and name, to PrometheusTargets in the data directory and returns
+// the file's path.
+func (l *Layout) WritePrometheusTargets() (string, error) {
+	type group struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
+	}
+	var groups []group
+	for _, p := range l.Procs {
+		if p.AdminAddr == "" {
+			continue
+		}
+		groups = append(groups, group{Targets: []string{p.AdminAddr}, Labels: map[string]string{"role": strings.Join(p.Roles, ","), "name": p.Name}})
+	}
+	b, err := json.MarshalIndent(groups, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("devcluster: encode prometheus targets: %w", err)
+	}
+	path := filepath.Join(l.Dir, PrometheusTargets)
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return "", fmt.Errorf("devcluster: write prometheus targets: %w", err)
+	}
+	return path, nil
+}
