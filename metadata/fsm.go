@@ -170,6 +170,17 @@ func (f *FSM) Close() error {
 // persisted.
 func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
 
+// Metrics returns the state machine database's Pebble metrics (for
+// monitoring); ErrClosed once closed.
+func (f *FSM) Metrics() (*pebble.Metrics, error) {
+	db, err := f.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer f.mu.RUnlock()
+	return db.Metrics(), nil
+}
+
 // acquire read-locks the database; release with f.mu.RUnlock.
 func (f *FSM) acquire() (*pebble.DB, error) {
 	f.mu.RLock()

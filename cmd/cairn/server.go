@@ -44,6 +44,7 @@ func runServer(args []string) error {
 		rrM        = fs.Int("rr-parity", server.DefaultReducedProfile.M, "parity shards of the REDUCED_REDUNDANCY profile")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
 		masterKey  = fs.String("master-key", "", "base64 256-bit cluster master key: wraps SSE-S3 data keys and seals user secrets (prefer CAIRN_MASTER_KEY)")
+		adminAddr  = fs.String("admin-addr", "", "serve /metrics, /healthz and /readyz on this address (host:port); off when empty")
 		pprofAddr  = fs.String("pprof-addr", "", "serve net/http/pprof on this loopback address (host:port, port 0 picks one); off when empty")
 		kmsKeys    = fs.String("kms-keys", "", "SSE-KMS key ring as id=base64,... of 256-bit keys, the first is the default (gateway role; prefer CAIRN_KMS_KEYS)")
 	)
@@ -126,6 +127,7 @@ func runServer(args []string) error {
 		BodyStallTimeout:    *bodyStall,
 		MasterKey:           keys.master,
 		KMSKeys:             keys.kms,
+		AdminAddr:           *adminAddr,
 		Logger:              logger.With("node", *nodeID),
 	}
 	if *pprofAddr != "" {
@@ -141,7 +143,7 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("cairn server started", "roles", *roles, "node", *nodeID, "grpc", *grpcAddr, "s3", srv.S3Addr())
+	logger.Info("cairn server started", "roles", *roles, "node", *nodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "admin", srv.AdminAddr())
 	select {
 	case <-ctx.Done():
 	case err = <-srv.Err():

@@ -31,7 +31,9 @@ type Proc struct {
 	GRPCAddr string   `json:"grpc_addr,omitempty"`
 	RaftAddr string   `json:"raft_addr,omitempty"`
 	S3Addr   string   `json:"s3_addr,omitempty"`
-	DataDir  string   `json:"data_dir"`
+	// AdminAddr serves the process's /metrics, /healthz and /readyz.
+	AdminAddr string `json:"admin_addr,omitempty"`
+	DataDir   string `json:"data_dir"`
 }
 
 // Layout is the persisted shape of a cluster.
@@ -51,6 +53,9 @@ type Spec struct {
 	S3Addr  string // gateway address; "" picks a free port
 	Meta    int    // meta voters, default 3
 	Storage int    // storage nodes, default 6
+	// NoAdmin leaves the processes without admin listeners, and so
+	// without metrics (to measure what metrics cost).
+	NoAdmin bool
 }
 
 const layoutFile = "cluster.json"
@@ -167,6 +172,16 @@ func newLayout(spec Spec) (*Layout, error) {
 		}
 	}
 	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, DataDir: "gateway"})
+	for i := range l.Procs {
+		if spec.NoAdmin {
+			break
+		}
+		a, err := port()
+		if err != nil {
+			return nil, err
+		}
+		l.Procs[i].AdminAddr = a
+	}
 	return l, nil
 }
 
@@ -270,5 +285,38 @@ func (l *Layout) Args(p Proc) []string {
 	if p.S3Addr != "" {
 		args = append(args, "--s3-addr", p.S3Addr)
 	}
+	if p.AdminAddr != "" {
+		args = append(args, "--admin-addr", p.AdminAddr)
+	}
 	return args
+}
+
+// PrometheusTargets is the file, in the data directory, that lists the
+// admin listeners for Prometheus's file_sd_configs.
+const PrometheusTargets = "prometheus-targets.json"
+
+// WritePrometheusTargets writes every process's admin address, labelled with
+// its role and name, to PrometheusTargets in the data directory and returns
+// the file's path.
+func (l *Layout) WritePrometheusTargets() (string, error) {
+	type group struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
+	}
+	var groups []group
+	for _, p := range l.Procs {
+		if p.AdminAddr == "" {
+			continue
+		}
+		groups = append(groups, group{Targets: []string{p.AdminAddr}, Labels: map[string]string{"role": strings.Join(p.Roles, ","), "name": p.Name}})
+	}
+	b, err := json.MarshalIndent(groups, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("devcluster: encode prometheus targets: %w", err)
+	}
+	path := filepath.Join(l.Dir, PrometheusTargets)
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return "", fmt.Errorf("devcluster: write prometheus targets: %w", err)
+	}
+	return path, nil
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/node/dial"
@@ -135,6 +136,9 @@ type Config struct {
 	// Now is the clock used to stamp heartbeats and compute liveness.
 	// Nil means time.Now.
 	Now func() time.Time
+	// Metrics registers the node's series (cairn_meta_*); nil registers
+	// nowhere.
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) setDefaults() {

@@ -82,6 +82,7 @@ type Node struct {
 	leaderSince atomic.Int64
 	// live is the leader's soft state about storage nodes (liveness.go).
 	live liveness
+	met  *metrics
 	// gcMu serializes GC rounds and guards gcCursor, the seq the next
 	// round resumes after.
 	gcMu     sync.Mutex
@@ -146,6 +147,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err := n.open(); err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
+	n.met = newMetrics(cfg.Metrics, n, n.log)
 	gcCtx, stop := context.WithCancel(context.Background())
 	n.stop = stop
 	n.wg.Go(func() { n.runCollector(gcCtx) })

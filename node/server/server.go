@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/erasure"
@@ -27,6 +28,7 @@ import (
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/metaclient"
 	"github.com/cairn-io/cairn/node/objio"
+	"github.com/cairn-io/cairn/node/observe"
 	"github.com/cairn-io/cairn/node/storage"
 	"github.com/cairn-io/cairn/placement"
 )
@@ -120,6 +122,10 @@ type Config struct {
 	// Dialer makes every connection this process opens to other nodes;
 	// nil means dial.Default() (plaintext gRPC, default keepalive).
 	Dialer *dial.Dialer
+
+	// AdminAddr is where the admin HTTP listener serves /metrics,
+	// /healthz and /readyz; empty means none (and no metrics are kept).
+	AdminAddr string
 
 	Logger *slog.Logger
 }
@@ -241,14 +247,21 @@ type Server struct {
 
 	grpcLis  net.Listener
 	grpcSrv  *grpc.Server
-	s3Lis    net.Listener
-	httpSrv  *http.Server
-	metaNode *meta.Node
-	store    *storage.Server
-	mc       *metaclient.Client
-	maps     *clustermap.Cache
-	pool     *objio.Pool
-	bodies   *objio.Store
+	adminLis net.Listener
+	adminSrv *http.Server
+	// metrics is the process's registry; nil without AdminAddr.
+	metrics *prometheus.Registry
+	// rpc counts the process's gRPC calls and passes request IDs on.
+	rpcClient, rpcServer *observe.GRPC
+	gw                   *gateway.Gateway
+	s3Lis                net.Listener
+	httpSrv              *http.Server
+	metaNode             *meta.Node
+	store                *storage.Server
+	mc                   *metaclient.Client
+	maps                 *clustermap.Cache
+	pool                 *objio.Pool
+	bodies               *objio.Store
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -276,7 +289,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// Log lines written with a request's context name its request ID.
+	cfg.Logger = slog.New(observe.LogHandler(cfg.Logger.Handler()))
 	s := &Server{cfg: cfg, logger: cfg.Logger, errc: make(chan error, 4)}
+	s.setupMetrics()
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if err := s.start(ctx, runCtx); err != nil {
@@ -284,6 +300,28 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// setupMetrics creates the process's registry (with AdminAddr) and the
+// gRPC interceptors, which pass request IDs on with or without metrics.
+func (s *Server) setupMetrics() {
+	cfg := &s.cfg
+	var reg prometheus.Registerer
+	if cfg.AdminAddr != "" {
+		s.metrics = observe.NewRegistry()
+		reg = s.metrics
+	}
+	s.rpcClient = observe.NewGRPC(reg, "client", nil)
+	s.rpcServer = observe.NewGRPC(reg, "server", s.logger.With("role", "grpc"))
+	cfg.Dialer = cfg.Dialer.With(s.rpcClient.DialOptions()...)
+}
+
+// registerer is where roles register their series; nil without AdminAddr.
+func (s *Server) registerer() prometheus.Registerer {
+	if s.metrics == nil {
+		return nil
+	}
+	return s.metrics
 }
 
 func (s *Server) start(ctx, runCtx context.Context) error {
@@ -295,7 +333,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			return fmt.Errorf("server: listen grpc %s: %w", cfg.GRPCAddr, err)
 		}
 		s.grpcLis = lis
-		s.grpcSrv = grpc.NewServer(grpcServerOptions()...)
+		s.grpcSrv = grpc.NewServer(append(grpcServerOptions(), s.rpcServer.ServerOptions()...)...)
 	}
 	if cfg.has(RoleMeta) {
 		n, err := meta.New(ctx, meta.Config{
@@ -317,6 +355,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			RepairBandwidth:        cfg.RepairBandwidth,
 			RepairConcurrency:      cfg.RepairConcurrency,
 			RepairDownAfter:        cfg.RepairDownAfter,
+			Metrics:                s.registerer(),
 		})
 		if err != nil {
 			return fmt.Errorf("server: start meta: %w", err)
@@ -338,6 +377,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			ScrubRate:     cfg.ScrubRate,
 			ScrubInterval: cfg.ScrubInterval,
 			Logger:        s.logger.With("role", "storage"),
+			Metrics:       s.registerer(),
 		})
 		if err != nil {
 			return fmt.Errorf("server: start storage: %w", err)
@@ -356,7 +396,50 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			return err
 		}
 	}
+	return s.startAdmin(ctx)
+}
+
+// startAdmin serves /metrics, /healthz and /readyz on AdminAddr.
+func (s *Server) startAdmin(ctx context.Context) error {
+	if s.cfg.AdminAddr == "" {
+		return nil
+	}
+	var checks []observe.Check
+	if s.metaNode != nil {
+		checks = append(checks, observe.Check{Role: RoleMeta, Fn: s.metaNode.Ready})
+	}
+	if s.store != nil {
+		checks = append(checks, observe.Check{Role: RoleStorage, Fn: s.store.Ready})
+	}
+	if s.gw != nil {
+		checks = append(checks, observe.Check{Role: RoleGateway, Fn: s.gw.Ready})
+	}
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", s.cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("server: listen admin %s: %w", s.cfg.AdminAddr, err)
+	}
+	s.adminLis = lis
+	s.adminSrv = &http.Server{
+		Handler:           observe.Handler(s.metrics, checks),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	s.goServe("admin", func() error {
+		if err := s.adminSrv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
 	return nil
+}
+
+// AdminAddr is the admin listener's address (useful with port 0), or "".
+func (s *Server) AdminAddr() string {
+	if s.adminLis == nil {
+		return ""
+	}
+	return s.adminLis.Addr().String()
 }
 
 func (s *Server) startGateway(ctx, runCtx context.Context) error {
@@ -377,7 +460,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 	}
 	s.awaitClusterMap(ctx)
 	s.pool = objio.NewPool(cfg.Dialer)
-	store, err := objio.New(objio.Config{Maps: s.maps, Dialer: s.pool, Logger: s.logger.With("role", "objio")})
+	store, err := objio.New(objio.Config{Maps: s.maps, Dialer: s.pool, Logger: s.logger.With("role", "objio"), Metrics: s.registerer()})
 	if err != nil {
 		return fmt.Errorf("server: objio: %w", err)
 	}
@@ -399,10 +482,12 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		Keyring:             keyring,
 		MasterKey:           cfg.MasterKey,
 		Logger:              s.logger.With("role", "gateway"),
+		Metrics:             s.registerer(),
 	})
 	if err != nil {
 		return fmt.Errorf("server: gateway: %w", err)
 	}
+	s.gw = gw
 	var lc net.ListenConfig
 	lis, err := lc.Listen(ctx, "tcp", cfg.S3Addr)
 	if err != nil {
@@ -477,6 +562,10 @@ func (s *Server) Err() <-chan error { return s.errc }
 // metadata services, and waits for their goroutines.
 func (s *Server) Close() error {
 	var errs []error
+	if s.adminSrv != nil {
+		// Probes see the process go away first.
+		_ = s.adminSrv.Close()
+	}
 	if s.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := s.httpSrv.Shutdown(ctx); err != nil {

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/node/vfs"
 )
@@ -82,6 +84,9 @@ type Config struct {
 	FS vfs.FS
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// Metrics registers the node's series (cairn_storage_*); nil registers
+	// nowhere.
+	Metrics prometheus.Registerer
 }
 
 // ErrConfig marks an invalid Config.

@@ -150,6 +150,7 @@ func (s *Server) noteErr(d *drive, err error) {
 	if d == nil || !isIOError(err) {
 		return
 	}
+	s.met.ioErrors.WithLabelValues(d.id).Inc()
 	if d.health.noteIOError(s.cfg.Now(), err, s.cfg.FaultErrors, s.cfg.FaultWindow) {
 		_, reason := d.health.faulty()
 		s.log.Error("drive faulty: no new shards are written to it", "drive_id", d.id, "reason", reason)
