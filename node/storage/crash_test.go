@@ -224,7 +224,7 @@ func readCrashed(t *testing.T, e *env, driveID, id string, digests map[string][]
 func TestCrashWhileFormatting(t *testing.T) {
 	f := newCrashFS(t)
 	base := f.Ops()
-	srv, err := New(Config{NodeID: "n", Addr: "a:1", Drives: []string{crashRoot}, FS: f})
+	srv, err := New(Config{NodeID: "node-1", Addr: "a:1", ClusterID: testCluster, FormatDrives: true, Drives: []string{crashRoot}, FS: f})
 	require.NoError(t, err)
 	require.NoError(t, srv.Close())
 	total := f.Ops() - base
@@ -234,7 +234,7 @@ func TestCrashWhileFormatting(t *testing.T) {
 			t.Run(fmt.Sprintf("op %d seed %d", n, seed), func(t *testing.T) {
 				f := newCrashFS(t)
 				f.StopAfter(n)
-				if srv, err := New(Config{NodeID: "n", Addr: "a:1", Drives: []string{crashRoot}, FS: f}); err == nil {
+				if srv, err := New(Config{NodeID: "node-1", Addr: "a:1", ClusterID: testCluster, FormatDrives: true, Drives: []string{crashRoot}, FS: f}); err == nil {
 					require.NoError(t, srv.Close())
 				}
 				e := startCrashServer(t, f.Crash(seed))
