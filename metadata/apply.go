@@ -150,6 +150,8 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.repairShards(op.RepairShards)
 	case *metapb.Command_SetHealPaused:
 		return t.setHealPaused(op.SetHealPaused)
+	case *metapb.Command_SetMasterKeyCheck:
+		return t.setMasterKeyCheck(op.SetMasterKeyCheck)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-io/cairn/metadata/keys"
@@ -44,6 +45,9 @@ const valueFormat byte = 1
 type Options struct {
 	// Logger receives the database's log. Nil discards it.
 	Logger *slog.Logger
+	// FS is the filesystem the database lives on; nil means the operating
+	// system's. Tests pass a strict in-memory one to simulate crashes.
+	FS vfs.FS
 }
 
 func (o Options) withDefaults() Options {
@@ -79,9 +83,12 @@ type FSM struct {
 // Open opens (creating if needed) the Pebble database in dir.
 func Open(dir string, opts Options) (*FSM, error) {
 	opts = opts.withDefaults()
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log: opts.Logger, exit: os.Exit}})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log: opts.Logger, exit: os.Exit}, FS: opts.FS})
 	if err != nil {
 		return nil, fmt.Errorf("metadata: open %s: %w", dir, err)
+	}
+	if err := syncParent(opts.FS, dir); err != nil {
+		return nil, errors.Join(fmt.Errorf("metadata: open %s: %w", dir, err), db.Close())
 	}
 	f := &FSM{log: opts.Logger}
 	f.mu.db = db
@@ -90,6 +97,25 @@ func Open(dir string, opts Options) (*FSM, error) {
 		return nil, errors.Join(err, db.Close())
 	}
 	return f, nil
+}
+
+// syncParent makes dir's entry in its parent directory durable. Pebble
+// syncs what it creates inside dir but not dir itself, so without this a
+// crash soon after the first start could lose every applied command.
+func syncParent(fsys vfs.FS, dir string) error {
+	if fsys == nil {
+		fsys = vfs.Default
+	}
+	parent := fsys.PathDir(dir)
+	d, err := fsys.OpenDir(parent)
+	if err != nil {
+		return fmt.Errorf("sync parent directory: %w", err)
+	}
+	if err := d.Sync(); err != nil {
+		_ = d.Close()
+		return fmt.Errorf("sync parent directory %s: %w", parent, err)
+	}
+	return d.Close()
 }
 
 func (f *FSM) init(db *pebble.DB) error {
@@ -143,6 +169,17 @@ func (f *FSM) Close() error {
 // AppliedIndex is the index of the last Raft entry whose effects are
 // persisted.
 func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// Metrics returns the state machine database's Pebble metrics (for
+// monitoring); ErrClosed once closed.
+func (f *FSM) Metrics() (*pebble.Metrics, error) {
+	db, err := f.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer f.mu.RUnlock()
+	return db.Metrics(), nil
+}
 
 // acquire read-locks the database; release with f.mu.RUnlock.
 func (f *FSM) acquire() (*pebble.DB, error) {

@@ -252,6 +252,17 @@ func TestOverwriteEnqueuesGC(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, limited, 2)
 
+	for _, tc := range []struct {
+		limit uint64
+		n     uint64
+		more  bool
+	}{{10, 3, false}, {3, 3, false}, {2, 2, true}} {
+		n, more, err := h.f.CountGC(tc.limit)
+		require.NoError(t, err)
+		require.Equal(t, tc.n, n, "limit %d", tc.limit)
+		require.Equal(t, tc.more, more, "limit %d", tc.limit)
+	}
+
 	h.mustApply(ackGC(gc[0].Seq, gc[2].Seq, 9999))
 	gc, err = h.f.PendingGC(0)
 	require.NoError(t, err)

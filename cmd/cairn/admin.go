@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-io/cairn/node/identity"
 	"github.com/cairn-io/cairn/node/metaclient"
+	"github.com/cairn-io/cairn/node/server"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -21,6 +22,10 @@ const adminUsage = `usage:
   cairn admin heal status [--watch] [--json] [--interval D]
                                         bodies at risk, bytes to rebuild, repair rate and ETA
   cairn admin heal pause|resume         stop or restart the repairer (committed: survives a new leader)
+  cairn admin status [--json]           leader, voters, nodes, drives, capacity, risk, GC backlog;
+                                        exits 1 when the cluster is unhealthy
+  cairn admin drive format --cluster-id ID --node-id N [--reassign] DIR...
+                                        give drives their identity (offline, on the storage host)
   cairn admin scrub [--node ID | --bucket NAME]
                                         verify shards now: every storage node, one node, or one bucket
   cairn admin ca init --dir DIR [--cluster-id ID]
@@ -42,6 +47,12 @@ Flags (also CAIRN_<FLAG> or the --config file):
 func runAdmin(args []string) error {
 	if len(args) >= 1 && args[0] == "heal" {
 		return runAdminHeal(args[1:])
+	}
+	if len(args) >= 1 && args[0] == "drive" {
+		return runAdminDrive(args[1:])
+	}
+	if len(args) >= 1 && args[0] == "status" {
+		return runAdminStatus(args[1:])
 	}
 	if len(args) >= 1 && args[0] == "scrub" {
 		return runAdminScrub(args[1:])
@@ -122,6 +133,15 @@ func adminCreateUser(ctx context.Context, mc *metaclient.Client, name, masterKey
 	sealer, err := identity.NewSealer(mk)
 	if err != nil {
 		return err
+	}
+	// A user sealed under another key could never sign a request (the
+	// gateways answer 500): check the key first, recording it if the
+	// cluster has none yet.
+	if err := server.CheckMasterKey(ctx, mc, mk); err != nil {
+		if errors.Is(err, server.ErrMasterKeyMismatch) {
+			return fmt.Errorf("admin: --master-key: %w; no user created", err)
+		}
+		return fmt.Errorf("admin: %w", err)
 	}
 	u := &metapb.User{
 		AccessKey:       identity.NewAccessKey(),

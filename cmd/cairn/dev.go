@@ -130,6 +130,7 @@ commands authenticate with the admin certificate):
 Press Ctrl-C to stop; running it again finds the data.
 `, endpoint, creds.AccessKey, creds.SecretKey, layout.Dir, cl.LogDir(),
 		strings.Join(layout.MetaAddrs(), ","), masterKey, bin, adminTLSEnv)
+	printAdmin(layout)
 
 	watchCtx, watchCancel := context.WithCancel(ctx)
 	defer watchCancel()
@@ -202,4 +203,20 @@ func randomString(n int, alphabet string) string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
+}
+
+// printAdmin lists each process's metrics URL (its /healthz and /readyz sit
+// beside it).
+func printAdmin(layout *devcluster.Layout) {
+	fmt.Println("\nMetrics (with /healthz and /readyz beside them):")
+	for _, p := range layout.Procs {
+		if p.AdminAddr != "" {
+			fmt.Printf("  %-10s http://%s/metrics\n", p.Name, p.AdminAddr)
+		}
+	}
+	if path, err := layout.WritePrometheusTargets(); err == nil {
+		fmt.Printf("  Prometheus targets (file_sd_configs): %s\n", path)
+	} else {
+		fmt.Fprintf(os.Stderr, "cairn dev: %v\n", err)
+	}
 }

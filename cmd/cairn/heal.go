@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/node/metaclient"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
@@ -31,6 +32,8 @@ type adminFlags struct {
 	metaAddrs *string
 	timeout   *time.Duration
 	tls       tlsFlags
+	// dialer is set by parse: the admin certificate's, or plaintext.
+	dialer **dial.Dialer
 }
 
 func newAdminFlags(name string) adminFlags {
@@ -42,6 +45,7 @@ func newAdminFlags(name string) adminFlags {
 	}
 	fs.String("config", "", "YAML configuration file")
 	a.tls = addTLSFlags(fs)
+	a.dialer = new(*dial.Dialer)
 	return a
 }
 
@@ -65,9 +69,10 @@ func (a adminFlags) parse(ctx context.Context, args []string) (*metaclient.Clien
 	if err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
+	*a.dialer = clientDialer(adminTLS)
 	dctx, cancel := context.WithTimeout(ctx, *a.timeout)
 	defer cancel()
-	return metaclient.Dial(dctx, addrs, clientDialer(adminTLS))
+	return metaclient.Dial(dctx, addrs, *a.dialer)
 }
 
 func runAdminHeal(args []string) error {

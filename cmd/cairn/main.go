@@ -22,6 +22,9 @@ usage:
   cairn admin user ...   create, delete and list users (see 'cairn admin')
   cairn admin heal ...   repair status (--watch, --json), pause and resume
   cairn admin scrub      verify shards now (--node ID or --bucket NAME)
+  cairn admin status     cluster health: meta, nodes, drives, capacity, risk (--json)
+  cairn admin drive format ...
+                         give drives their cluster, drive and node identity
   cairn bench [flags]    measure a fresh local cluster with MinIO's warp
   cairn version          print the version
 
@@ -43,8 +46,10 @@ func main() {
 		// request sent out of habit): ignored until runServer installs the
 		// handler that reloads the process's certificates.
 		signal.Ignore(syscall.SIGHUP)
+		restrictUmask()
 		err = runServer(os.Args[2:])
 	case "dev":
+		restrictUmask()
 		err = runDev(os.Args[2:])
 	case "admin":
 		err = runAdmin(os.Args[2:])

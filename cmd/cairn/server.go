@@ -25,6 +25,8 @@ func runServer(args []string) error {
 		configPath = fs.String("config", "", "YAML configuration file")
 		roles      = fs.String("roles", "gateway,storage,meta", "roles to run: gateway, storage, meta")
 		nodeID     = fs.String("node-id", "", "node ID (meta and storage roles)")
+		clusterID  = fs.String("cluster-id", "", "cluster ID, written to and checked against every drive (storage role)")
+		formatNew  = fs.Bool("format-drives", false, "storage role: format drive directories without a format file and adopt version 1 drives (first start only)")
 		dataDir    = fs.String("data-dir", "", "directory for this node's state")
 		grpcAddr   = fs.String("grpc-addr", "", "address of the meta and storage gRPC services (advertised to peers)")
 		raftAddr   = fs.String("raft-addr", "", "address of the meta role's Raft transport")
@@ -47,6 +49,7 @@ func runServer(args []string) error {
 		rrM        = fs.Int("rr-parity", server.DefaultReducedProfile.M, "parity shards of the REDUCED_REDUNDANCY profile")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
 		masterKey  = fs.String("master-key", "", "base64 256-bit cluster master key: wraps SSE-S3 data keys and seals user secrets (prefer CAIRN_MASTER_KEY)")
+		adminAddr  = fs.String("admin-addr", "", "serve /metrics, /healthz and /readyz on this address (host:port); off when empty")
 		pprofAddr  = fs.String("pprof-addr", "", "serve net/http/pprof on this loopback address (host:port, port 0 picks one); off when empty")
 		kmsKeys    = fs.String("kms-keys", "", "SSE-KMS key ring as id=base64,... of 256-bit keys, the first is the default (gateway role; prefer CAIRN_KMS_KEYS)")
 	)
@@ -116,6 +119,9 @@ func runServer(args []string) error {
 	defer stopHUP()
 	cfg := server.Config{
 		NodeID:        *nodeID,
+		ClusterID:     *clusterID,
+		FormatDrives:  *formatNew,
+		Version:       versionString(),
 		Roles:         splitList(*roles),
 		DataDir:       *dataDir,
 		GRPCAddr:      *grpcAddr,
@@ -154,6 +160,7 @@ func runServer(args []string) error {
 		BodyStallTimeout:    *bodyStall,
 		MasterKey:           keys.master,
 		KMSKeys:             keys.kms,
+		AdminAddr:           *adminAddr,
 		Logger:              logger.With("node", *nodeID),
 
 		TLS:              nodeTLS,
@@ -181,7 +188,7 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "mtls", nodeTLS != nil)
+	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "admin", srv.AdminAddr(), "mtls", nodeTLS != nil)
 	select {
 	case <-ctx.Done():
 	case err = <-srv.Err():

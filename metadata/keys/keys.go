@@ -57,6 +57,9 @@ const (
 	SysEpoch   = "epoch"   // cluster map epoch
 	// SysHealPaused holds 1 while the repairer is paused (SetHealPaused).
 	SysHealPaused = "heal_paused"
+	// SysMasterKeyCheck holds the master key check value, set once
+	// (SetMasterKeyCheck).
+	SysMasterKeyCheck = "master_key_check"
 )
 
 // ErrMalformed marks a key that does not decode under this layout.

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 	"github.com/hashicorp/raft"
 )
 
@@ -29,6 +30,9 @@ var (
 type Options struct {
 	// Logger receives Pebble's messages. Nil discards them.
 	Logger *slog.Logger
+	// FS is the filesystem the database lives on; nil means the operating
+	// system's. Tests pass a strict in-memory one to simulate crashes.
+	FS vfs.FS
 }
 
 func (o *Options) ensureDefaults() {
@@ -69,9 +73,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	opts.ensureDefaults()
 	db, err := pebble.Open(dir, &pebble.Options{
 		Logger: pebbleLogger{l: opts.Logger.With("component", "raftlog")},
+		FS:     opts.FS,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("raftlog: open %s: %w", dir, err)
+	}
+	if err := syncParent(opts.FS, dir); err != nil {
+		return nil, errors.Join(fmt.Errorf("raftlog: open %s: %w", dir, err), db.Close())
 	}
 	s := &Store{db: db}
 	first, last, err := s.scanBounds()
@@ -80,6 +88,26 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s.mu.first, s.mu.last = first, last
 	return s, nil
+}
+
+// syncParent makes dir's entry in its parent directory durable. Pebble
+// syncs what it creates inside dir but not dir itself, so without this a
+// crash soon after the first start could lose the whole log, entries that
+// StoreLogs acknowledged included.
+func syncParent(fsys vfs.FS, dir string) error {
+	if fsys == nil {
+		fsys = vfs.Default
+	}
+	parent := fsys.PathDir(dir)
+	d, err := fsys.OpenDir(parent)
+	if err != nil {
+		return fmt.Errorf("sync parent directory: %w", err)
+	}
+	if err := d.Sync(); err != nil {
+		_ = d.Close()
+		return fmt.Errorf("sync parent directory %s: %w", parent, err)
+	}
+	return d.Close()
 }
 
 // Close closes the database. Later calls return ErrClosed; Close itself is

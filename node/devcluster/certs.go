@@ -17,7 +17,8 @@ import (
 // (ca.pem, ca.key) and one certificate per process (<name>.pem,
 // <name>.key), plus AdminCert for the operator's commands and the tests.
 const (
-	tlsDirName   = "tls"
+	tlsDirName = "tls"
+	// devClusterID names the CA's cluster when the layout has no ID.
 	devClusterID = "cairn-dev"
 	// AdminCert names the admin client certificate of a local cluster.
 	AdminCert = "admin"
@@ -95,7 +96,11 @@ func LoadOrCreateCerts(l *Layout) (Certs, error) {
 	}
 	ca, err := c.CA()
 	if errors.Is(err, os.ErrNotExist) {
-		ca, err = c.newCA()
+		cluster := l.ClusterID
+		if cluster == "" {
+			cluster = devClusterID
+		}
+		ca, err = c.newCA(cluster)
 	}
 	if err != nil {
 		return Certs{}, err
@@ -126,8 +131,8 @@ func LoadOrCreateCerts(l *Layout) (Certs, error) {
 	return c, nil
 }
 
-func (c Certs) newCA() (*pki.CA, error) {
-	ca, err := pki.NewCA(devClusterID, time.Now(), devCAValidity)
+func (c Certs) newCA(cluster string) (*pki.CA, error) {
+	ca, err := pki.NewCA(cluster, time.Now(), devCAValidity)
 	if err != nil {
 		return nil, fmt.Errorf("devcluster: %w", err)
 	}

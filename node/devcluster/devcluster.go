@@ -9,6 +9,8 @@
 package devcluster
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,14 +31,19 @@ type Proc struct {
 	GRPCAddr string   `json:"grpc_addr,omitempty"`
 	RaftAddr string   `json:"raft_addr,omitempty"`
 	S3Addr   string   `json:"s3_addr,omitempty"`
-	DataDir  string   `json:"data_dir"`
+	// AdminAddr serves the process's /metrics, /healthz and /readyz.
+	AdminAddr string `json:"admin_addr,omitempty"`
+	DataDir   string `json:"data_dir"`
 }
 
 // Layout is the persisted shape of a cluster.
 type Layout struct {
 	Version int    `json:"version"`
 	Dir     string `json:"-"`
-	Procs   []Proc `json:"procs"`
+	// ClusterID is chosen once, with the layout, and passed to every
+	// process; the storage nodes write it to their drives.
+	ClusterID string `json:"cluster_id,omitempty"`
+	Procs     []Proc `json:"procs"`
 }
 
 // Spec says what cluster to lay out when none exists yet.
@@ -46,6 +53,9 @@ type Spec struct {
 	S3Addr  string // gateway address; "" picks a free port
 	Meta    int    // meta voters, default 3
 	Storage int    // storage nodes, default 6
+	// NoAdmin leaves the processes without admin listeners, and so
+	// without metrics (to measure what metrics cost).
+	NoAdmin bool
 }
 
 const layoutFile = "cluster.json"
@@ -62,7 +72,7 @@ func LoadOrCreate(spec Spec) (*Layout, error) {
 		return nil, fmt.Errorf("devcluster: data dir: %w", err)
 	}
 	spec.Dir = abs
-	if err := os.MkdirAll(spec.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(spec.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("devcluster: create data dir: %w", err)
 	}
 	path := filepath.Join(spec.Dir, layoutFile)
@@ -77,6 +87,13 @@ func LoadOrCreate(spec Spec) (*Layout, error) {
 			return nil, fmt.Errorf("devcluster: %s has version %d, want %d", layoutFile, l.Version, layoutVersion)
 		}
 		l.Dir = spec.Dir
+		if l.ClusterID == "" {
+			// A layout from before cluster IDs: its storage nodes adopt
+			// their version 1 drives on the next start (--format-drives).
+			if l.ClusterID, err = newClusterID(); err != nil {
+				return nil, err
+			}
+		}
 		if spec.S3Addr != "" {
 			for i := range l.Procs {
 				if l.Procs[i].S3Addr != "" {
@@ -106,7 +123,11 @@ func newLayout(spec Spec) (*Layout, error) {
 	if spec.Storage == 0 {
 		spec.Storage = 6
 	}
-	l := &Layout{Version: layoutVersion, Dir: spec.Dir}
+	cid, err := newClusterID()
+	if err != nil {
+		return nil, err
+	}
+	l := &Layout{Version: layoutVersion, Dir: spec.Dir, ClusterID: cid}
 	// Every listener stays open until all ports are chosen, so the kernel
 	// cannot hand the same port out twice.
 	var held []net.Listener
@@ -151,7 +172,25 @@ func newLayout(spec Spec) (*Layout, error) {
 		}
 	}
 	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, DataDir: "gateway"})
+	for i := range l.Procs {
+		if spec.NoAdmin {
+			break
+		}
+		a, err := port()
+		if err != nil {
+			return nil, err
+		}
+		l.Procs[i].AdminAddr = a
+	}
 	return l, nil
+}
+
+func newClusterID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("devcluster: cluster id: %w", err)
+	}
+	return "dev-" + hex.EncodeToString(b[:]), nil
 }
 
 func (l *Layout) save() error {
@@ -160,7 +199,7 @@ func (l *Layout) save() error {
 		return fmt.Errorf("devcluster: encode layout: %w", err)
 	}
 	tmp := filepath.Join(l.Dir, layoutFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return fmt.Errorf("devcluster: write layout: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(l.Dir, layoutFile)); err != nil {
@@ -224,7 +263,14 @@ func (l *Layout) MetaAddrs() []string {
 // environment.
 func (l *Layout) Args(p Proc) []string {
 	peers, addrs := l.metaPeers()
-	args := []string{"server", "--roles", strings.Join(p.Roles, ","), "--data-dir", filepath.Join(l.Dir, p.DataDir)}
+	args := []string{"server", "--roles", strings.Join(p.Roles, ","), "--data-dir", filepath.Join(l.Dir, p.DataDir), "--cluster-id", l.ClusterID}
+	for _, r := range p.Roles {
+		if r == "storage" {
+			// A local cluster's drives are its own directories: formatted
+			// on first start, checked on every later one.
+			args = append(args, "--format-drives")
+		}
+	}
 	if p.NodeID != "" {
 		args = append(args, "--node-id", p.NodeID)
 	}
@@ -239,5 +285,38 @@ func (l *Layout) Args(p Proc) []string {
 	if p.S3Addr != "" {
 		args = append(args, "--s3-addr", p.S3Addr)
 	}
+	if p.AdminAddr != "" {
+		args = append(args, "--admin-addr", p.AdminAddr)
+	}
 	return args
+}
+
+// PrometheusTargets is the file, in the data directory, that lists the
+// admin listeners for Prometheus's file_sd_configs.
+const PrometheusTargets = "prometheus-targets.json"
+
+// WritePrometheusTargets writes every process's admin address, labelled with
+// its role and name, to PrometheusTargets in the data directory and returns
+// the file's path.
+func (l *Layout) WritePrometheusTargets() (string, error) {
+	type group struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
+	}
+	var groups []group
+	for _, p := range l.Procs {
+		if p.AdminAddr == "" {
+			continue
+		}
+		groups = append(groups, group{Targets: []string{p.AdminAddr}, Labels: map[string]string{"role": strings.Join(p.Roles, ","), "name": p.Name}})
+	}
+	b, err := json.MarshalIndent(groups, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("devcluster: encode prometheus targets: %w", err)
+	}
+	path := filepath.Join(l.Dir, PrometheusTargets)
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return "", fmt.Errorf("devcluster: write prometheus targets: %w", err)
+	}
+	return path, nil
 }

@@ -65,7 +65,7 @@ func New(l *Layout, opts Options) (*Cluster, error) {
 	if opts.LogDir == "" {
 		opts.LogDir = filepath.Join(l.Dir, "logs")
 	}
-	if err := os.MkdirAll(opts.LogDir, 0o755); err != nil {
+	if err := os.MkdirAll(opts.LogDir, 0o700); err != nil {
 		return nil, fmt.Errorf("devcluster: create log dir: %w", err)
 	}
 	c := &Cluster{layout: l, binary: opts.Binary, env: opts.Env, gwEnv: opts.GatewayEnv, logDir: opts.LogDir, dialer: dial.Default()}
@@ -128,7 +128,7 @@ func (c *Cluster) StartProc(name string) error {
 			return nil
 		}
 	}
-	logf, err := os.OpenFile(filepath.Join(c.logDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(filepath.Join(c.logDir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("devcluster: open log of %s: %w", name, err)
 	}

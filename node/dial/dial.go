@@ -58,6 +58,10 @@ type Config struct {
 	KeepaliveTimeout time.Duration
 	MaxBackoff       time.Duration
 	ConnectTimeout   time.Duration
+	// Extra are dial options added to every gRPC connection after the
+	// ones above, such as the interceptors that count calls and pass the
+	// request ID on.
+	Extra []grpc.DialOption
 }
 
 func (c *Config) setDefaults() {
@@ -93,7 +97,7 @@ type Dialer struct {
 func New(cfg Config) *Dialer {
 	cfg.setDefaults()
 	netDial := cfg.Net
-	return &Dialer{cfg: cfg, opts: []grpc.DialOption{
+	d := &Dialer{cfg: cfg, opts: []grpc.DialOption{
 		grpc.WithTransportCredentials(cfg.Creds),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return netDial(ctx, "tcp", addr)
@@ -113,6 +117,17 @@ func New(cfg Config) *Dialer {
 			MinConnectTimeout: cfg.ConnectTimeout,
 		}),
 	}}
+	d.opts = append(d.opts, cfg.Extra...)
+	return d
+}
+
+// With returns a Dialer that adds extra to every connection's options
+// (after those of d), such as interceptors; d is unchanged.
+func (d *Dialer) With(extra ...grpc.DialOption) *Dialer {
+	out := &Dialer{cfg: d.cfg, opts: make([]grpc.DialOption, 0, len(d.opts)+len(extra))}
+	out.opts = append(append(out.opts, d.opts...), extra...)
+	out.cfg.Extra = append(append([]grpc.DialOption(nil), d.cfg.Extra...), extra...)
+	return out
 }
 
 // Default is a Dialer with the zero Config: plaintext, default timings.

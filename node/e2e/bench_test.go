@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-io/cairn/node/devcluster"
 )
 
 // BenchmarkThroughput64MiB measures PUT and then GET throughput of 64 MiB
@@ -22,13 +24,16 @@ import (
 // storage processes spent per GiB stored. Every process shares this
 // machine's cores, so throughput is relative to the machine and its load;
 // CPU time per GiB is the steadier figure to compare runs by.
+//
+// CAIRN_BENCH_NO_METRICS=1 runs the cluster without admin listeners and so
+// without metrics, to measure what they cost.
 func BenchmarkThroughput64MiB(b *testing.B) {
 	const (
 		clients   = 4
 		perClient = 4
 		size      = 64 << 20
 	)
-	c := startCluster(b)
+	c := startClusterSpec(b, devcluster.Spec{NoAdmin: os.Getenv("CAIRN_BENCH_NO_METRICS") != ""})
 	ctx := ctxT(b, 20*time.Minute)
 	c.mustCreateBucket(ctx, "bench")
 	data := body(42, size)

@@ -119,6 +119,19 @@ func s3TLS() bool {
 	return v
 }
 
+// adminEnv is the environment `cairn admin` needs to reach the cluster:
+// the admin certificate, or plaintext for an insecure cluster.
+func (c *cluster) adminEnv() []string { return c.procEnv(devcluster.AdminCert) }
+
+// procEnv is the environment that gives a process the named certificate
+// of the cluster (a process name or devcluster.AdminCert).
+func (c *cluster) procEnv(name string) []string {
+	if certs := c.procs.Certs(); certs != nil {
+		return certs.Env(name)
+	}
+	return []string{"CAIRN_INSECURE_INTERNAL=true"}
+}
+
 func (c *cluster) waitReady() {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -134,8 +147,8 @@ func (c *cluster) dumpLogs() {
 			continue
 		}
 		lines := strings.Split(string(b), "\n")
-		if len(lines) > 40 {
-			lines = lines[len(lines)-40:]
+		if len(lines) > 150 {
+			lines = lines[len(lines)-150:]
 		}
 		c.t.Logf("---- %s ----\n%s", p.Name, strings.Join(lines, "\n"))
 	}

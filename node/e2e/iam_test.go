@@ -33,6 +33,7 @@ func (c *cluster) admin(ctx context.Context, args ...string) (string, error) {
 	cmd.Env = append(os.Environ(),
 		"CAIRN_META_ADDRS="+strings.Join(c.layout.MetaAddrs(), ","),
 		"CAIRN_MASTER_KEY="+testMasterKey)
+	cmd.Env = append(cmd.Env, c.adminEnv()...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("cairn admin user %s: %w: %s", strings.Join(args, " "), err, out)

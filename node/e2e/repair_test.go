@@ -20,11 +20,10 @@ import (
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
-// repairEnv makes lost storage nodes count as down within seconds. The
-// committed down state comes from the meta group's liveness
-// (--node-down-after); the repairer's own fallback (--repair-down-after)
-// counts a node silent that long as lost where the former is absent.
-var repairEnv = []string{"CAIRN_NODE_DOWN_AFTER=3s", "CAIRN_REPAIR_DOWN_AFTER=3s"}
+// repairEnv makes the meta group commit a lost storage node down within
+// seconds (--node-down-after may not be shorter than the 6 s node
+// timeout); the repairer acts on that committed state.
+var repairEnv = []string{"CAIRN_NODE_DOWN_AFTER=6s"}
 
 // healStatus is what `cairn admin heal status --json` prints.
 type healStatus struct {
@@ -44,6 +43,7 @@ type healStatus struct {
 func (c *cluster) healAdmin(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, cairnBin, append([]string{"admin"}, args...)...)
 	cmd.Env = append(os.Environ(), "CAIRN_META_ADDRS="+strings.Join(c.layout.MetaAddrs(), ","))
+	cmd.Env = append(cmd.Env, c.adminEnv()...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {

@@ -254,7 +254,7 @@ func TestTLSCluster(t *testing.T) {
 		// storage-2.
 		st := issueIdentity(t, c, storP.NodeID, pki.RoleStorage)
 		other := c.layout.Names("storage")[1]
-		out, err := runCairn(t, ctx, st.env(), "server", "--roles", "storage", "--node-id", other,
+		out, err := runCairnClean(t, ctx, st.env(), "server", "--roles", "storage", "--node-id", other,
 			"--data-dir", t.TempDir(), "--grpc-addr", freeAddr(t), "--meta-addrs", strings.Join(c.layout.MetaAddrs(), ","))
 		require.Error(t, err)
 		require.Contains(t, out, "is not the certificate's")
@@ -276,15 +276,15 @@ func TestTLSCluster(t *testing.T) {
 	t.Run("admin commands need the admin certificate", func(t *testing.T) {
 		certs := c.procs.Certs()
 		metaEnv := "CAIRN_META_ADDRS=" + strings.Join(c.layout.MetaAddrs(), ",")
-		out, err := runCairn(t, ctx, append(certs.Env(devcluster.AdminCert), metaEnv, "CAIRN_TIMEOUT=10s"), "admin", "user", "list")
+		out, err := runCairnClean(t, ctx, append(certs.Env(devcluster.AdminCert), metaEnv, "CAIRN_TIMEOUT=10s"), "admin", "user", "list")
 		require.NoError(t, err, out)
 		require.Contains(t, out, "ACCESS KEY")
 		// Plaintext against the mTLS cluster fails.
-		_, err = runCairn(t, ctx, []string{metaEnv, "CAIRN_INSECURE_INTERNAL=true", "CAIRN_TIMEOUT=5s"}, "admin", "user", "list")
+		_, err = runCairnClean(t, ctx, []string{metaEnv, "CAIRN_INSECURE_INTERNAL=true", "CAIRN_TIMEOUT=5s"}, "admin", "user", "list")
 		require.Error(t, err)
 		// A gateway certificate may not create users.
 		gw := issueIdentity(t, c, "gw-admin", pki.RoleGateway)
-		out, err = runCairn(t, ctx, append(gw.env(), metaEnv, "CAIRN_MASTER_KEY="+testMasterKey, "CAIRN_TIMEOUT=10s"), "admin", "user", "create", "--name", "eve")
+		out, err = runCairnClean(t, ctx, append(gw.env(), metaEnv, "CAIRN_MASTER_KEY="+testMasterKey, "CAIRN_TIMEOUT=10s"), "admin", "user", "create", "--name", "eve")
 		require.Error(t, err)
 		require.Contains(t, out, "PermissionDenied")
 	})
@@ -372,7 +372,7 @@ func TestTLSCluster(t *testing.T) {
 // --insecure-internal a server does not start, and says how to fix it.
 func TestTLSServerRefusesPlaintextByDefault(t *testing.T) {
 	ctx := ctxT(t, time.Minute)
-	out, err := runCairn(t, ctx, nil, "server", "--roles", "storage", "--node-id", "s1",
+	out, err := runCairnClean(t, ctx, nil, "server", "--roles", "storage", "--node-id", "s1",
 		"--data-dir", t.TempDir(), "--grpc-addr", freeAddr(t), "--meta-addrs", "127.0.0.1:1")
 	require.Error(t, err)
 	require.Contains(t, out, "--tls-ca")
@@ -385,8 +385,9 @@ func cairnEnv(env []string) []string {
 	return append(out, env...)
 }
 
-// runCairn runs the binary to completion and returns its combined output.
-func runCairn(t *testing.T, ctx context.Context, env []string, args ...string) (string, error) {
+// runCairnClean runs the binary to completion, without the CAIRN_
+// variables of the test's environment, and returns its combined output.
+func runCairnClean(t *testing.T, ctx context.Context, env []string, args ...string) (string, error) {
 	t.Helper()
 	cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway/access"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
@@ -21,6 +23,7 @@ import (
 	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/node/identity"
 	"github.com/cairn-io/cairn/node/objio"
+	"github.com/cairn-io/cairn/node/observe"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -86,6 +89,9 @@ type Config struct {
 	// long with 400 RequestTimeout; default DefaultBodyStallTimeout,
 	// negative never.
 	BodyStallTimeout time.Duration
+	// Metrics registers the gateway's series (cairn_s3_*); nil registers
+	// nowhere.
+	Metrics prometheus.Registerer
 }
 
 // Validate fills in defaults for zero fields and reports an invalid
@@ -145,6 +151,7 @@ type Gateway struct {
 	verifier *sigv4.Verifier
 	ids      *identities
 	log      *slog.Logger
+	metrics  *metrics
 }
 
 // New returns a Gateway for cfg.
@@ -169,8 +176,9 @@ func New(cfg Config) (*Gateway, error) {
 			Now:     cfg.Now,
 			MaxSkew: DefaultMaxSkew,
 		},
-		ids: ids,
-		log: cfg.Logger,
+		ids:     ids,
+		log:     cfg.Logger,
+		metrics: newMetrics(cfg.Metrics),
 	}, nil
 }
 
@@ -181,6 +189,8 @@ type request struct {
 	bucket string
 	key    string
 	auth   *sigv4.Result
+	// op names the S3 operation for metrics and the access log.
+	op string
 	// caller is who signed the request (or an anonymous caller).
 	caller access.Caller
 	// owner is the canonical ID of the caller, the owner of what it
@@ -188,32 +198,83 @@ type request struct {
 	owner string
 }
 
-// ServeHTTP implements the S3 API.
+// ServeHTTP implements the S3 API. Every request is counted, timed and
+// logged in one access-log line, and its ID travels with its context to
+// the meta and storage calls made for it.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	id := newRequestID()
 	h := w.Header()
 	h.Set("Server", "Cairn")
 	h.Set("x-amz-request-id", id)
 	h.Set("x-amz-id-2", newHostID())
+	g.metrics.begin()
 
+	r = r.WithContext(observe.WithRequestID(r.Context(), id))
+	in := &countingBody{ReadCloser: r.Body}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = in
+	}
 	if body := newStallBody(w, r, g.cfg.BodyStallTimeout); body != r.Body {
 		r.Body = body
 		defer body.(*stallBody).done()
 	}
-	rq := &request{r: r, id: id}
-	if err := g.serve(w, rq); err != nil {
-		g.writeError(w, rq, err)
+	sw := &statusWriter{ResponseWriter: w}
+	rq := &request{r: r, id: id, op: opUnknown}
+	if err := g.serve(sw, rq); err != nil {
+		g.writeError(sw, rq, err)
 	}
+	g.account(rq, sw, in.n, time.Since(start))
+}
+
+// account counts a finished request and writes its access-log line.
+func (g *Gateway) account(rq *request, sw *statusWriter, in int64, d time.Duration) {
+	code := sw.code()
+	g.metrics.end(rq.op, code, in, sw.bytes, d)
+	accessKey := "anonymous"
+	if rq.auth != nil && !rq.auth.Anonymous {
+		accessKey = rq.auth.AccessKey
+	}
+	g.log.LogAttrs(rq.r.Context(), slog.LevelInfo, "s3 request",
+		slog.String("request_id", rq.id),
+		slog.String("op", rq.op),
+		slog.String("method", rq.r.Method),
+		slog.String("bucket", rq.bucket),
+		slog.String("key", rq.key),
+		slog.Int("status", code),
+		slog.Int64("bytes_in", in),
+		slog.Int64("bytes_out", sw.bytes),
+		slog.Duration("duration", d),
+		slog.String("access_key", accessKey),
+		slog.String("remote", rq.r.RemoteAddr),
+	)
+}
+
+// countingBody counts the request body bytes the handler reads.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }
 
 func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 	r := rq.r
+	// Name the operation before authenticating, so that refused requests
+	// are counted under the operation they tried.
+	rq.bucket, rq.key = g.route(r)
+	if op, err := resolve(r, rq.bucket, rq.key); err == nil {
+		rq.op = opName(op, r.Method)
+	}
 	res, err := g.verifier.Verify(r)
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
 	}
 	rq.auth = res
-	rq.bucket, rq.key = g.route(r)
 	if res.Anonymous {
 		rq.caller = access.Caller{Anonymous: true}
 	} else {

@@ -111,10 +111,12 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if src, err = enc.wrap(src); err != nil {
 		return err
 	}
+	phaseStart := time.Now()
 	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: extras.profile, Size: enc.storedSize(size)})
 	if err != nil {
 		return writeFailure(ctx, body, err)
 	}
+	g.metrics.phase(phaseBody, &phaseStart)
 	// Drain to EOF: a signed payload's hash, the last chunk signature and a
 	// trailing checksum are verified only there.
 	if err := body.finish(); err != nil {
@@ -175,9 +177,13 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		v.StoredSize = stored.Size
 	}
 	extras.apply(v)
+	g.metrics.phase(phaseVerify, &phaseStart)
 	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{
 		Version: v, IfMatch: ifMatch, IfNoneMatch: ifNoneMatch, BypassGovernance: extras.bypass,
 	}}})
+	if err == nil {
+		g.metrics.phase(phaseCommit, &phaseStart)
+	}
 	if err != nil {
 		// Even when the propose failed in transit it may have committed;
 		// deleting then would lose the object, so only delete on a

@@ -17,6 +17,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -167,3 +168,28 @@ func (s *Sealer) Open(accessKey string, sealed []byte) (string, error) {
 }
 
 func additionalData(accessKey string) []byte { return []byte("cairn user\x00" + accessKey) }
+
+// checkInfo separates the key of the master key check value from every
+// other key derived from the master key.
+const checkInfo = "cairn master key check v1"
+
+// checkLabel is the message the check value authenticates.
+const checkLabel = "cairn master key check"
+
+// KeyCheckValue derives the check value of masterKey: HMAC-SHA256 of a
+// fixed label under a key derived with HKDF. It identifies the key without
+// revealing it, so the meta group can record it and every process that
+// seals or unseals with a master key can learn whether it has the
+// cluster's.
+func KeyCheckValue(masterKey []byte) ([]byte, error) {
+	if len(masterKey) != MasterKeySize {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrInvalidMasterKey, len(masterKey), MasterKeySize)
+	}
+	key, err := hkdf.Key(sha256.New, masterKey, nil, checkInfo, 32)
+	if err != nil {
+		return nil, fmt.Errorf("identity: derive key: %w", err)
+	}
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(checkLabel))
+	return mac.Sum(nil), nil
+}

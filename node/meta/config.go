@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/node/dial"
@@ -77,6 +78,8 @@ type Config struct {
 	NodeID string
 	// DataDir holds the Raft log, stable store, snapshots and FSM.
 	DataDir string
+	// Version is the binary's version string, reported by Status.
+	Version string
 	// RaftBind is the TCP address the Raft transport listens on. The
 	// address advertised to peers is this node's Peer.RaftAddr.
 	RaftBind string
@@ -138,6 +141,9 @@ type Config struct {
 	// Now is the clock used to stamp heartbeats and compute liveness.
 	// Nil means time.Now.
 	Now func() time.Time
+	// Metrics registers the node's series (cairn_meta_*); nil registers
+	// nowhere.
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) setDefaults() {

@@ -235,6 +235,8 @@ func merge(rec *metapb.Node, s sighting, ok bool, r livenessRules) {
 	rec.Up = r.up(s, ok)
 	if ok {
 		rec.LastHeartbeatUnixNano = s.at
+		// Soft state: an upgrade must not cost a commit per node.
+		rec.Version = s.node.GetVersion()
 	}
 	for _, d := range rec.GetDrives() {
 		d.CapacityBytes, d.FreeBytes = 0, 0

@@ -180,10 +180,12 @@ func TestMerge(t *testing.T) {
 	}
 	t.Run("reported", func(t *testing.T) {
 		n := rec()
-		merge(n, sighting{at: 99 * sec, node: &metapb.Node{Drives: []*metapb.Drive{
+		n.Version = "old"
+		merge(n, sighting{at: 99 * sec, node: &metapb.Node{Version: "v2", Drives: []*metapb.Drive{
 			drive("d1", active, "", 10), drive("d2", active, "", 20), drive("d3", failed, "io", 0),
 		}}}, true, r)
 		require.True(t, n.Up)
+		require.Equal(t, "v2", n.Version, "the version is served from the last heartbeat")
 		require.Equal(t, 99*sec, n.LastHeartbeatUnixNano)
 		require.Equal(t, uint64(10), n.Drives[0].FreeBytes)
 		require.Equal(t, draining, n.Drives[1].State)
@@ -198,8 +200,10 @@ func TestMerge(t *testing.T) {
 	})
 	t.Run("not seen by this leader, within its first timeout", func(t *testing.T) {
 		n := rec()
+		n.Version = "committed"
 		merge(n, sighting{}, false, livenessRules{now: r.now, since: r.now - 1, nodeTimeout: r.nodeTimeout})
 		require.True(t, n.Up)
+		require.Equal(t, "committed", n.Version)
 		require.Equal(t, int64(7), n.LastHeartbeatUnixNano)
 		for _, d := range n.Drives {
 			require.Zero(t, d.CapacityBytes, "usage unknown")

@@ -82,6 +82,7 @@ type Node struct {
 	leaderSince atomic.Int64
 	// live is the leader's soft state about storage nodes (liveness.go).
 	live liveness
+	met  *metrics
 	// gcMu serializes GC rounds and guards gcCursor, the seq the next
 	// round resumes after.
 	gcMu     sync.Mutex
@@ -146,6 +147,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	if err := n.open(); err != nil {
 		return nil, errors.Join(err, n.closeStores())
 	}
+	n.met = newMetrics(cfg.Metrics, n, n.log)
 	gcCtx, stop := context.WithCancel(context.Background())
 	n.stop = stop
 	n.wg.Go(func() { n.runCollector(gcCtx) })
@@ -158,8 +160,14 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 
 func (n *Node) open() error {
 	dir := n.cfg.DataDir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("meta: create data dir: %w", err)
+	}
+	// The stores sync their own directories' entries in dir; dir's entry
+	// in its parent must be durable too, or a crash soon after the first
+	// start can lose the whole group state.
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return fmt.Errorf("meta: sync data dir entry: %w", err)
 	}
 	var err error
 	n.logs, err = raftlog.Open(filepath.Join(dir, "raft"), raftlog.Options{Logger: n.log})
@@ -368,3 +376,13 @@ func (s *streamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 }
 
 func (s *streamLayer) Addr() net.Addr { return s.advertise }
+
+// syncDir fsyncs a directory, making its entries durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}

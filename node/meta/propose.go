@@ -68,10 +68,12 @@ func (n *Node) apply(ctx context.Context, data []byte) (*metapb.CommandResult, e
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	f := n.raft.Apply(data, timeout)
 	if err := n.await(ctx, f); err != nil {
 		return nil, err
 	}
+	n.met.apply.Observe(time.Since(start).Seconds())
 	switch r := f.Response().(type) {
 	case *metapb.CommandResult:
 		return r, nil

@@ -131,6 +131,7 @@ func (s *service) Status(ctx context.Context, _ *metapb.StatusRequest) (*metapb.
 		NodeId:       n.cfg.NodeID,
 		RaftState:    n.raft.State().String(),
 		AppliedIndex: n.raft.AppliedIndex(),
+		Version:      n.cfg.Version,
 	}
 	if p, ok := n.leader(); ok {
 		resp.LeaderId, resp.LeaderAddr = p.ID, p.GRPCAddr
@@ -247,6 +248,9 @@ func (s *service) ReportShards(ctx context.Context, req *metapb.ReportShardsRequ
 	return resp, toStatus(err)
 }
 
+// gcBacklogLimit bounds the GC entries HealStatus counts.
+const gcBacklogLimit = 1_000_000
+
 // HealStatus returns the leader's repairer's figures.
 func (s *service) HealStatus(ctx context.Context, req *metapb.HealStatusRequest) (*metapb.HealStatusResponse, error) {
 	resp, err := onRepairer(ctx, s.n, "heal status",
@@ -256,7 +260,13 @@ func (s *service) HealStatus(ctx context.Context, req *metapb.HealStatusRequest)
 			// The pause flag is committed: report it even before the
 			// repairer first read it.
 			p, err := s.n.fsm.HealPaused()
+			if err != nil {
+				return nil, err
+			}
 			st.Paused = p
+			// Counted up to a bound: a backlog that large is reported
+			// as "at least".
+			st.GcBacklog, _, err = s.n.fsm.CountGC(gcBacklogLimit)
 			return st, err
 		},
 		func(ctx context.Context, c metapb.MetaClient) (*metapb.HealStatusResponse, error) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	md5simd "github.com/minio/md5-simd"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -121,6 +122,9 @@ type Config struct {
 	// DefaultHedgeFloor). A negative HedgeFloor turns hedging off.
 	HedgeFloor time.Duration
 	HedgeCap   time.Duration
+	// Metrics registers the store's series (cairn_objio_*); nil registers
+	// nowhere. Give it to one Store per process.
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) setDefaults() {
@@ -180,7 +184,8 @@ type Store struct {
 	cfg Config
 	log *slog.Logger
 
-	lat    latencies     // recent shard block read times
+	lat    latencies // recent shard block read times
+	phases *prometheus.HistogramVec
 	hedges atomic.Uint64 // parity reads started because a shard was slow
 
 	md5 struct {
@@ -198,7 +203,18 @@ func New(cfg Config) (*Store, error) {
 		return nil, err
 	}
 	cfg.setDefaults()
-	return &Store{cfg: cfg, log: cfg.Logger}, nil
+	phases := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "cairn_objio_write_phase_duration_seconds",
+		Help: "Duration of the phases of a body write: stream (read the body, hash, encode and hand " +
+			"every stripe to the shard streams) and durable (wait for every shard's durable ack).",
+		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+	}, []string{"phase"})
+	if cfg.Metrics != nil {
+		if err := cfg.Metrics.Register(phases); err != nil {
+			return nil, fmt.Errorf("objio: register metrics: %w", err)
+		}
+	}
+	return &Store{cfg: cfg, log: cfg.Logger, phases: phases}, nil
 }
 
 // WriteOptions tells WriteBody how to store a body.

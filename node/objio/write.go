@@ -142,15 +142,21 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 	for _, in := range ins {
 		outs = append(outs, in)
 	}
+	start := time.Now()
 	size, err := w.feed(gctx, r, opts.Size, coder, outs)
 	if err != nil {
 		w.fail(err)
 	}
+	fed := time.Now()
 	close(hashIn)
 	for _, in := range ins {
 		close(in)
 	}
 	wg.Wait()
+	if err == nil {
+		s.phases.WithLabelValues("stream").Observe(fed.Sub(start).Seconds())
+		s.phases.WithLabelValues("durable").Observe(time.Since(fed).Seconds())
+	}
 
 	w.mu.Lock()
 	err = w.mu.err

@@ -85,6 +85,10 @@ func commandRoles(cmd *metapb.Command) []string {
 		*metapb.Command_CreateMultipartUpload, *metapb.Command_PutPart,
 		*metapb.Command_CompleteMultipartUpload, *metapb.Command_AbortMultipartUpload:
 		return []string{gateway, meta}
+	case *metapb.Command_SetMasterKeyCheck:
+		// The gateway checks its master key at start, the admin before
+		// it seals a user's secret.
+		return []string{gateway, admin, meta}
 	case *metapb.Command_PutUser, *metapb.Command_DeleteUser,
 		*metapb.Command_SetHealPaused, *metapb.Command_SetDriveState:
 		return []string{admin, meta}

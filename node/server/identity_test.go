@@ -40,7 +40,8 @@ func TestIdentityFromCertificate(t *testing.T) {
 		{name: "another node's id", cfg: Config{NodeID: "s2", Roles: []string{RoleStorage}, TLS: r}, wantErr: "not the certificate's"},
 		{name: "a role the certificate lacks", cfg: Config{Roles: []string{RoleStorage, RoleMeta}, TLS: r}, wantErr: "role meta is not in the certificate"},
 		{name: "no certificate", cfg: Config{NodeID: "s1", Roles: []string{RoleStorage}}, wantErr: "--insecure-internal"},
-		{name: "explicitly insecure", cfg: Config{NodeID: "s1", Roles: []string{RoleStorage}, InsecureInternal: true}, wantID: "s1"},
+		{name: "another cluster", cfg: Config{ClusterID: "c2", Roles: []string{RoleStorage}, TLS: r}, wantErr: "cluster id \"c2\" is not the certificate's"},
+		{name: "explicitly insecure", cfg: Config{NodeID: "s1", ClusterID: "c1", Roles: []string{RoleStorage}, InsecureInternal: true}, wantID: "s1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

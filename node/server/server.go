@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/metaclient"
 	"github.com/cairn-io/cairn/node/objio"
+	"github.com/cairn-io/cairn/node/observe"
 	"github.com/cairn-io/cairn/node/pki"
 	"github.com/cairn-io/cairn/node/rpcauth"
 	"github.com/cairn-io/cairn/node/storage"
@@ -48,6 +50,17 @@ type Config struct {
 	NodeID  string
 	Roles   []string
 	DataDir string
+
+	// ClusterID names the cluster (with TLS, the certificate's cluster; it
+	// may be left empty then). The storage role requires it: every
+	// drive carries it, and a drive of another cluster is refused.
+	ClusterID string
+	// FormatDrives lets the storage role format drive directories that
+	// have no format file (first start) and adopt version 1 drives.
+	FormatDrives bool
+	// Version is the binary's version string, reported in heartbeats and
+	// the meta role's Status.
+	Version string
 
 	// GRPCAddr is where the meta and storage services listen; it is also the
 	// address advertised to peers, so it must be reachable by them.
@@ -125,6 +138,10 @@ type Config struct {
 	TLS              *pki.Reloader
 	InsecureInternal bool
 
+	// AdminAddr is where the admin HTTP listener serves /metrics,
+	// /healthz and /readyz; empty means none (and no metrics are kept).
+	AdminAddr string
+
 	Logger *slog.Logger
 }
 
@@ -144,6 +161,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TLS != nil && c.NodeID == "" {
 		c.NodeID = c.TLS.Identity().NodeID
+	}
+	if c.TLS != nil && c.ClusterID == "" {
+		c.ClusterID = c.TLS.Identity().ClusterID
 	}
 	if c.Dialer == nil {
 		if c.TLS != nil {
@@ -185,6 +205,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NodeID == "" && (c.has(RoleMeta) || c.has(RoleStorage)) {
 		return errors.New("server: node id is required for the meta and storage roles")
+	}
+	if c.ClusterID == "" && c.has(RoleStorage) {
+		return errors.New("server: cluster id is required for the storage role (it is written to and checked against every drive)")
 	}
 	if (c.has(RoleMeta) || c.has(RoleStorage)) && c.GRPCAddr == "" {
 		return errors.New("server: grpc address is required for the meta and storage roles")
@@ -253,6 +276,9 @@ func (c *Config) validateIdentity() error {
 	if c.NodeID != id.NodeID {
 		return fmt.Errorf("server: node id %q is not the certificate's (%q)", c.NodeID, id.NodeID)
 	}
+	if c.ClusterID != id.ClusterID {
+		return fmt.Errorf("server: cluster id %q is not the certificate's (%q)", c.ClusterID, id.ClusterID)
+	}
 	for _, r := range c.Roles {
 		if !id.Has(r) {
 			return fmt.Errorf("server: role %s is not in the certificate of %s", r, id)
@@ -285,15 +311,22 @@ type Server struct {
 
 	grpcLis  net.Listener
 	grpcSrv  *grpc.Server
-	s3Lis    net.Listener
-	s3TLSLis net.Listener
-	httpSrv  *http.Server
-	metaNode *meta.Node
-	store    *storage.Server
-	mc       *metaclient.Client
-	maps     *clustermap.Cache
-	pool     *objio.Pool
-	bodies   *objio.Store
+	adminLis net.Listener
+	adminSrv *http.Server
+	// metrics is the process's registry; nil without AdminAddr.
+	metrics *prometheus.Registry
+	// rpc counts the process's gRPC calls and passes request IDs on.
+	rpcClient, rpcServer *observe.GRPC
+	gw                   *gateway.Gateway
+	s3Lis                net.Listener
+	s3TLSLis             net.Listener
+	httpSrv              *http.Server
+	metaNode             *meta.Node
+	store                *storage.Server
+	mc                   *metaclient.Client
+	maps                 *clustermap.Cache
+	pool                 *objio.Pool
+	bodies               *objio.Store
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -321,7 +354,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// Log lines written with a request's context name its request ID.
+	cfg.Logger = slog.New(observe.LogHandler(cfg.Logger.Handler()))
 	s := &Server{cfg: cfg, logger: cfg.Logger, errc: make(chan error, 4)}
+	s.setupMetrics()
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if err := s.start(ctx, runCtx); err != nil {
@@ -329,6 +365,28 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// setupMetrics creates the process's registry (with AdminAddr) and the
+// gRPC interceptors, which pass request IDs on with or without metrics.
+func (s *Server) setupMetrics() {
+	cfg := &s.cfg
+	var reg prometheus.Registerer
+	if cfg.AdminAddr != "" {
+		s.metrics = observe.NewRegistry()
+		reg = s.metrics
+	}
+	s.rpcClient = observe.NewGRPC(reg, "client", nil)
+	s.rpcServer = observe.NewGRPC(reg, "server", s.logger.With("role", "grpc"))
+	cfg.Dialer = cfg.Dialer.With(s.rpcClient.DialOptions()...)
+}
+
+// registerer is where roles register their series; nil without AdminAddr.
+func (s *Server) registerer() prometheus.Registerer {
+	if s.metrics == nil {
+		return nil
+	}
+	return s.metrics
 }
 
 func (s *Server) start(ctx, runCtx context.Context) error {
@@ -340,8 +398,10 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			return fmt.Errorf("server: listen grpc %s: %w", cfg.GRPCAddr, err)
 		}
 		s.grpcLis = lis
-		opts := grpcServerOptions()
+		opts := append(grpcServerOptions(), s.rpcServer.ServerOptions()...)
 		if cfg.TLS != nil {
+			// After the metrics interceptors, so that refused calls are
+			// counted too.
 			opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS.ServerConfig())))
 			opts = append(opts, rpcauth.ServerOptions(true)...)
 		}
@@ -352,6 +412,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			NodeID:   cfg.NodeID,
 			DataDir:  filepath.Join(cfg.DataDir, "meta"),
 			RaftBind: cfg.RaftAddr,
+			Version:  cfg.Version,
 			Peers:    cfg.MetaPeers,
 			Logger:   s.logger.With("role", "meta"),
 			Dialer:   cfg.Dialer,
@@ -367,6 +428,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			RepairBandwidth:        cfg.RepairBandwidth,
 			RepairConcurrency:      cfg.RepairConcurrency,
 			RepairDownAfter:        cfg.RepairDownAfter,
+			Metrics:                s.registerer(),
 		})
 		if err != nil {
 			return fmt.Errorf("server: start meta: %w", err)
@@ -377,6 +439,9 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 	if cfg.has(RoleStorage) {
 		st, err := storage.New(storage.Config{
 			NodeID:        cfg.NodeID,
+			ClusterID:     cfg.ClusterID,
+			FormatDrives:  cfg.FormatDrives,
+			Version:       cfg.Version,
 			Addr:          cfg.GRPCAddr,
 			FailureDomain: cfg.FailureDomain,
 			Drives:        cfg.Drives,
@@ -385,6 +450,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			ScrubRate:     cfg.ScrubRate,
 			ScrubInterval: cfg.ScrubInterval,
 			Logger:        s.logger.With("role", "storage"),
+			Metrics:       s.registerer(),
 		})
 		if err != nil {
 			return fmt.Errorf("server: start storage: %w", err)
@@ -403,7 +469,50 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			return err
 		}
 	}
+	return s.startAdmin(ctx)
+}
+
+// startAdmin serves /metrics, /healthz and /readyz on AdminAddr.
+func (s *Server) startAdmin(ctx context.Context) error {
+	if s.cfg.AdminAddr == "" {
+		return nil
+	}
+	var checks []observe.Check
+	if s.metaNode != nil {
+		checks = append(checks, observe.Check{Role: RoleMeta, Fn: s.metaNode.Ready})
+	}
+	if s.store != nil {
+		checks = append(checks, observe.Check{Role: RoleStorage, Fn: s.store.Ready})
+	}
+	if s.gw != nil {
+		checks = append(checks, observe.Check{Role: RoleGateway, Fn: s.gw.Ready})
+	}
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", s.cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("server: listen admin %s: %w", s.cfg.AdminAddr, err)
+	}
+	s.adminLis = lis
+	s.adminSrv = &http.Server{
+		Handler:           observe.Handler(s.metrics, checks),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	s.goServe("admin", func() error {
+		if err := s.adminSrv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
 	return nil
+}
+
+// AdminAddr is the admin listener's address (useful with port 0), or "".
+func (s *Server) AdminAddr() string {
+	if s.adminLis == nil {
+		return ""
+	}
+	return s.adminLis.Addr().String()
 }
 
 func (s *Server) startGateway(ctx, runCtx context.Context) error {
@@ -413,13 +522,18 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		return fmt.Errorf("server: dial meta: %w", err)
 	}
 	s.mc = mc
+	if len(cfg.MasterKey) != 0 {
+		if err := s.checkMasterKey(ctx, mc); err != nil {
+			return fmt.Errorf("server: gateway: %w", err)
+		}
+	}
 	s.maps = clustermap.New(clustermap.Config{Meta: mc, Logger: s.logger.With("role", "clustermap"), Reserve: cfg.Reserve})
 	if err := s.maps.Start(runCtx); err != nil {
 		return fmt.Errorf("server: cluster map: %w", err)
 	}
 	s.awaitClusterMap(ctx)
 	s.pool = objio.NewPool(cfg.Dialer)
-	store, err := objio.New(objio.Config{Maps: s.maps, Dialer: s.pool, Logger: s.logger.With("role", "objio")})
+	store, err := objio.New(objio.Config{Maps: s.maps, Dialer: s.pool, Logger: s.logger.With("role", "objio"), Metrics: s.registerer()})
 	if err != nil {
 		return fmt.Errorf("server: objio: %w", err)
 	}
@@ -441,10 +555,12 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		Keyring:             keyring,
 		MasterKey:           cfg.MasterKey,
 		Logger:              s.logger.With("role", "gateway"),
+		Metrics:             s.registerer(),
 	})
 	if err != nil {
 		return fmt.Errorf("server: gateway: %w", err)
 	}
+	s.gw = gw
 	var lc net.ListenConfig
 	if cfg.S3Addr != "" {
 		lis, err := lc.Listen(ctx, "tcp", cfg.S3Addr)
@@ -553,13 +669,9 @@ func (s *Server) Err() <-chan error { return s.errc }
 // metadata services, and waits for their goroutines.
 func (s *Server) Close() error {
 	var errs []error
-	if s.httpSrv == nil {
-		// Listeners opened before a failed start.
-		for _, lis := range []net.Listener{s.s3Lis, s.s3TLSLis} {
-			if lis != nil {
-				_ = lis.Close()
-			}
-		}
+	if s.adminSrv != nil {
+		// Probes see the process go away first.
+		_ = s.adminSrv.Close()
 	}
 	if s.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

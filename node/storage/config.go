@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/node/vfs"
 )
@@ -29,6 +31,16 @@ const (
 type Config struct {
 	// NodeID names this node in the cluster map.
 	NodeID string
+	// ClusterID names the cluster; every drive carries it in its format
+	// file, and a drive of another cluster is refused.
+	ClusterID string
+	// FormatDrives formats drive directories that have no format file and
+	// adopts version 1 drives (which name no cluster). Without it, New
+	// refuses them: a disk that failed to mount leaves an empty directory
+	// that must not take shards.
+	FormatDrives bool
+	// Version is the binary's version string, sent in heartbeats.
+	Version string
 	// Addr is the advertised gRPC address of this node's Storage service.
 	Addr string
 	// FailureDomain groups nodes that may fail together (rack, host, ...).
@@ -72,6 +84,9 @@ type Config struct {
 	FS vfs.FS
 	// Logger receives structured logs; nil discards them.
 	Logger *slog.Logger
+	// Metrics registers the node's series (cairn_storage_*); nil registers
+	// nowhere.
+	Metrics prometheus.Registerer
 }
 
 // ErrConfig marks an invalid Config.
@@ -114,6 +129,9 @@ func (c *Config) withDefaults() Config {
 func (c *Config) Validate() error {
 	if c.NodeID == "" {
 		return fmt.Errorf("%w: NodeID is empty", ErrConfig)
+	}
+	if c.ClusterID == "" {
+		return fmt.Errorf("%w: ClusterID is empty", ErrConfig)
 	}
 	if c.Addr == "" {
 		return fmt.Errorf("%w: Addr is empty", ErrConfig)

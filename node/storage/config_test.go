@@ -8,7 +8,7 @@ import (
 
 func TestConfigValidate(t *testing.T) {
 	valid := func() Config {
-		return Config{NodeID: "n1", Addr: "127.0.0.1:9000", Drives: []string{"/a", "/b"}, MetaAddrs: []string{"m:1"}}
+		return Config{NodeID: "n1", ClusterID: "c1", Addr: "127.0.0.1:9000", Drives: []string{"/a", "/b"}, MetaAddrs: []string{"m:1"}}
 	}
 	tests := []struct {
 		name   string
@@ -20,6 +20,7 @@ func TestConfigValidate(t *testing.T) {
 		{"zero interval takes default", func(c *Config) { c.HeartbeatInterval = 0 }, true},
 		{"no node id", func(c *Config) { c.NodeID = "" }, false},
 		{"no addr", func(c *Config) { c.Addr = "" }, false},
+		{"no cluster id", func(c *Config) { c.ClusterID = "" }, false},
 		{"no drives", func(c *Config) { c.Drives = nil }, false},
 		{"empty drive", func(c *Config) { c.Drives = []string{""} }, false},
 		{"duplicate drive", func(c *Config) { c.Drives = []string{"/a", "/a"} }, false},

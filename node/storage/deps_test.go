@@ -10,5 +10,5 @@ import (
 // never imports another role or the metadata layer.
 func TestDeps(t *testing.T) {
 	const m = depstest.Module
-	depstest.Forbid(t, depstest.Deps(t), m+"node/gateway", m+"node/meta", m+"metadata", m+"node/vfs/faultfs")
+	depstest.Forbid(t, depstest.Deps(t), m+"node/gateway", m+"node/meta", m+"metadata", m+"node/vfs/faultfs", m+"node/vfs/crashfs")
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -20,10 +19,8 @@ import (
 )
 
 const (
-	formatFile    = "format.json"
-	formatVersion = 1
-	shardsDir     = "shards"
-	tmpDir        = "tmp"
+	shardsDir = "shards"
+	tmpDir    = "tmp"
 
 	maxShardIDLen = 200
 	maxBlockSize  = 16 << 20
@@ -31,18 +28,12 @@ const (
 	writeBufSize = 256 << 10
 )
 
-// format is the persisted identity of a drive. Bump formatVersion on any
-// change to it or to the drive layout.
-type format struct {
-	Version int    `json:"version"`
-	DriveID string `json:"drive_id"`
-}
-
 // drive is one directory tree holding shards.
 type drive struct {
-	id   string
-	root string
-	fs   vfs.FS
+	id        string
+	clusterID string
+	root      string
+	fs        vfs.FS
 
 	// health is the drive's fault state (health.go).
 	health health
@@ -59,9 +50,23 @@ type drive struct {
 	names sync.Mutex
 }
 
-func openDrive(fsys vfs.FS, root string, log *slog.Logger) (*drive, error) {
+// openDrive opens the drive at root, which must carry the identity in opts
+// (or, with opts.Create, may be given it). Nothing is created in a
+// directory that is not this node's drive: a mount point whose disk failed
+// to mount stays empty, and the node refuses to start.
+func openDrive(fsys vfs.FS, root string, opts FormatOptions, log *slog.Logger) (*drive, error) {
 	d := &drive{root: root, fs: fsys}
 	d.mu.durableDirs = make(map[uint16]bool)
+	if opts.Create {
+		if err := fsys.MkdirAll(root); err != nil {
+			return nil, fmt.Errorf("storage: open drive %s: %w", root, err)
+		}
+	}
+	f, err := d.ensureFormat(opts, log)
+	if err != nil {
+		return nil, fmt.Errorf("storage: open drive %s: %w", root, err)
+	}
+	d.id, d.clusterID = f.DriveID, f.ClusterID
 	for _, dir := range []string{d.path(shardsDir), d.path(tmpDir)} {
 		if err := fsys.MkdirAll(dir); err != nil {
 			return nil, fmt.Errorf("storage: open drive %s: %w", root, err)
@@ -70,11 +75,6 @@ func openDrive(fsys vfs.FS, root string, log *slog.Logger) (*drive, error) {
 	if err := fsys.SyncDir(root); err != nil {
 		return nil, fmt.Errorf("storage: open drive %s: %w", root, err)
 	}
-	id, err := d.loadOrCreateFormat(log)
-	if err != nil {
-		return nil, fmt.Errorf("storage: open drive %s: %w", root, err)
-	}
-	d.id = id
 	if err := d.removeTemps(log); err != nil {
 		return nil, fmt.Errorf("storage: open drive %s: %w", root, err)
 	}
@@ -83,50 +83,6 @@ func openDrive(fsys vfs.FS, root string, log *slog.Logger) (*drive, error) {
 
 func (d *drive) path(elem ...string) string {
 	return filepath.Join(append([]string{d.root}, elem...)...)
-}
-
-func (d *drive) loadOrCreateFormat(log *slog.Logger) (string, error) {
-	b, err := vfs.ReadFile(d.fs, d.path(formatFile))
-	switch {
-	case err == nil:
-		var f format
-		if err := json.Unmarshal(b, &f); err != nil {
-			return "", fmt.Errorf("parse %s: %w", formatFile, err)
-		}
-		if f.Version != formatVersion {
-			return "", fmt.Errorf("%s: unsupported version %d", formatFile, f.Version)
-		}
-		if f.DriveID == "" {
-			return "", fmt.Errorf("%s: empty drive_id", formatFile)
-		}
-		return f.DriveID, nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return "", fmt.Errorf("read %s: %w", formatFile, err)
-	}
-	id, err := newID()
-	if err != nil {
-		return "", err
-	}
-	b, err = json.Marshal(format{Version: formatVersion, DriveID: id})
-	if err != nil {
-		return "", err
-	}
-	tmp := d.path(tmpDir, formatFile)
-	// A leftover from a crash during a previous format attempt.
-	if err := d.fs.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", err
-	}
-	if err := writeFileSync(d.fs, tmp, b); err != nil {
-		return "", fmt.Errorf("write %s: %w", formatFile, err)
-	}
-	if err := d.fs.Rename(tmp, d.path(formatFile)); err != nil {
-		return "", fmt.Errorf("write %s: %w", formatFile, err)
-	}
-	if err := d.fs.SyncDir(d.root); err != nil {
-		return "", fmt.Errorf("write %s: %w", formatFile, err)
-	}
-	log.Info("formatted drive", "drive", d.root, "drive_id", id)
-	return id, nil
 }
 
 func writeFileSync(fsys vfs.FS, name string, b []byte) error {

@@ -130,13 +130,13 @@ func TestNewFaults(t *testing.T) {
 			ffs := faultfs.New(vfs.Default)
 			ffs.Inject(tc.rule)
 			root := t.TempDir()
-			_, err := New(Config{NodeID: "n", Addr: "a", Drives: []string{root}, FS: ffs, Logger: testLogger(t)})
+			_, err := New(Config{NodeID: "n", Addr: "a", ClusterID: testCluster, FormatDrives: true, Drives: []string{root}, FS: ffs, Logger: testLogger(t)})
 			require.ErrorIs(t, err, faultfs.ErrInjected)
 
 			// A failed format attempt leaves no identity behind, and the
 			// next attempt succeeds.
 			ffs.Clear()
-			s, err := New(Config{NodeID: "n", Addr: "a", Drives: []string{root}, FS: ffs, Logger: testLogger(t)})
+			s, err := New(Config{NodeID: "n", Addr: "a", ClusterID: testCluster, FormatDrives: true, Drives: []string{root}, FS: ffs, Logger: testLogger(t)})
 			require.NoError(t, err)
 			require.Len(t, s.DriveIDs(), 1)
 			require.NoError(t, s.Close())

@@ -130,7 +130,7 @@ func (d *drive) check() error {
 	if err := json.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("drive check: parse %s: %w", formatFile, err)
 	}
-	if f.Version != formatVersion || f.DriveID != d.id {
+	if f.Version != formatVersion || f.DriveID != d.id || f.ClusterID != d.clusterID {
 		return fmt.Errorf("drive check: %s names drive %q (version %d), want %q", formatFile, f.DriveID, f.Version, d.id)
 	}
 	return nil
@@ -150,6 +150,7 @@ func (s *Server) noteErr(d *drive, err error) {
 	if d == nil || !isIOError(err) {
 		return
 	}
+	s.met.ioErrors.WithLabelValues(d.id).Inc()
 	if d.health.noteIOError(s.cfg.Now(), err, s.cfg.FaultErrors, s.cfg.FaultWindow) {
 		_, reason := d.health.faulty()
 		s.log.Error("drive faulty: no new shards are written to it", "drive_id", d.id, "reason", reason)

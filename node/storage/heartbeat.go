@@ -114,6 +114,7 @@ func (s *Server) nodeInfo() *metapb.Node {
 		NodeId:        s.cfg.NodeID,
 		Addr:          s.cfg.Addr,
 		FailureDomain: s.cfg.FailureDomain,
+		Version:       s.cfg.Version,
 	}
 	for _, id := range s.order {
 		d := s.drives[id]

@@ -115,7 +115,7 @@ func TestHeartbeat(t *testing.T) {
 
 func TestStartAfterCloseIsNoop(t *testing.T) {
 	_, liveAddr := startFakeMeta(t)
-	s, err := New(Config{NodeID: "n", Addr: "a", Drives: []string{t.TempDir()}, MetaAddrs: []string{liveAddr}, Logger: testLogger(t)})
+	s, err := New(Config{NodeID: "n", Addr: "a", ClusterID: testCluster, FormatDrives: true, Drives: []string{t.TempDir()}, MetaAddrs: []string{liveAddr}, Logger: testLogger(t)})
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	s.Start(t.Context())

@@ -42,6 +42,9 @@ type env struct {
 
 // startServer runs a Server behind a real gRPC server on loopback; cleanup
 // stops everything and joins every goroutine before the test ends.
+// testCluster is the cluster ID of test servers.
+const testCluster = "test-cluster"
+
 func startServer(tb testing.TB, cfg Config) *env {
 	tb.Helper()
 	if cfg.NodeID == "" {
@@ -49,6 +52,10 @@ func startServer(tb testing.TB, cfg Config) *env {
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:1"
+	}
+	if cfg.ClusterID == "" {
+		cfg.ClusterID = testCluster
+		cfg.FormatDrives = true
 	}
 	if len(cfg.Drives) == 0 {
 		cfg.Drives = []string{tb.TempDir(), tb.TempDir()}

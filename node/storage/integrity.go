@@ -45,7 +45,7 @@ func (sf *shardFile) verify(ra io.ReaderAt, want []byte) (bitrot.Info, error) {
 func (v *service) VerifyShard(ctx context.Context, req *storagepb.VerifyShardRequest) (*storagepb.VerifyShardResponse, error) {
 	info, err := v.s.verifyShard(ctx, req)
 	if err != nil {
-		return nil, v.s.fail("verify", req.GetRef(), err)
+		return nil, v.s.fail(ctx, "verify", req.GetRef(), err)
 	}
 	return &storagepb.VerifyShardResponse{Digest: info.Digest, Size: uint64(info.DataSize)}, nil
 }

@@ -24,7 +24,7 @@ const (
 // ListShards implements storagepb.StorageServer.
 func (v *service) ListShards(req *storagepb.ListShardsRequest, stream grpc.ServerStreamingServer[storagepb.ListShardsResponse]) error {
 	if err := v.s.listShards(stream.Context(), req, stream.Send); err != nil {
-		return v.s.fail("list", &storagepb.ShardRef{DriveId: req.GetDriveId()}, err)
+		return v.s.fail(stream.Context(), "list", &storagepb.ShardRef{DriveId: req.GetDriveId()}, err)
 	}
 	return nil
 }

@@ -165,7 +165,7 @@ func TestScrubTriggerWhileRunning(t *testing.T) {
 // TestScrubStopsOnClose: a pass slowed by its rate limit ends with Close.
 func TestScrubStopsOnClose(t *testing.T) {
 	rep := &fakeReporter{}
-	srv, err := New(Config{NodeID: "n", Addr: "a", Drives: []string{t.TempDir()}, Logger: testLogger(t),
+	srv, err := New(Config{NodeID: "n", Addr: "a", ClusterID: testCluster, FormatDrives: true, Drives: []string{t.TempDir()}, Logger: testLogger(t),
 		Reporter: rep, ScrubRate: 1, ScrubInterval: time.Hour})
 	require.NoError(t, err)
 	d := srv.drives[srv.order[0]]

@@ -37,6 +37,7 @@ type Server struct {
 	order  []string // drive IDs in Config.Drives order
 	metas  *metaGroup
 	scrub  *scrubber
+	met    *metrics
 	wg     sync.WaitGroup
 
 	mu struct {
@@ -54,8 +55,8 @@ type metaConn struct {
 	client metapb.MetaClient
 }
 
-// New opens the drives in cfg (formatting new ones and removing stale temp
-// files) and prepares, without dialing, the connections to the meta group.
+// New opens the drives in cfg (checking their identity, formatting new
+// ones with FormatDrives, and removing stale temp files) and prepares, without dialing, the connections to the meta group.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -68,7 +69,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.metas = &metaGroup{log: s.log}
 	for _, root := range cfg.Drives {
-		d, err := openDrive(cfg.FS, root, s.log)
+		d, err := openDrive(cfg.FS, root, FormatOptions{ClusterID: cfg.ClusterID, NodeID: cfg.NodeID, Create: cfg.FormatDrives}, s.log)
 		if err != nil {
 			return nil, err
 		}
@@ -95,6 +96,12 @@ func New(cfg Config) (*Server, error) {
 		reporter = metaReporter{s.metas}
 	}
 	s.scrub = newScrubber(s, reporter)
+	met, err := newMetrics(cfg.Metrics, s)
+	if err != nil {
+		s.closeConns()
+		return nil, err
+	}
+	s.met = met
 	return s, nil
 }
 
@@ -181,14 +188,14 @@ func (s *Server) resolve(ref *storagepb.ShardRef) (*drive, string, error) {
 // fail turns err into the status sent to the client, logging the detail the
 // status leaves out when the fault is ours rather than the caller's, and
 // feeds the error to the drive's fault rule.
-func (s *Server) fail(op string, ref *storagepb.ShardRef, err error) error {
+func (s *Server) fail(ctx context.Context, op string, ref *storagepb.ShardRef, err error) error {
 	s.noteErr(s.drives[ref.GetDriveId()], err)
 	st := toStatus(op, ref.GetShardId(), err)
 	switch code, _ := codeOf(err); code {
 	case codes.DataLoss:
-		s.log.Error("shard corrupt", "op", op, "drive_id", ref.GetDriveId(), "shard_id", ref.GetShardId(), "err", err)
+		s.log.ErrorContext(ctx, "shard corrupt", "op", op, "drive_id", ref.GetDriveId(), "shard_id", ref.GetShardId(), "err", err)
 	case codes.Internal, codes.ResourceExhausted:
-		s.log.Warn("shard operation failed", "op", op, "drive_id", ref.GetDriveId(), "shard_id", ref.GetShardId(), "err", err)
+		s.log.WarnContext(ctx, "shard operation failed", "op", op, "drive_id", ref.GetDriveId(), "shard_id", ref.GetShardId(), "err", err)
 	}
 	return st
 }
@@ -210,12 +217,12 @@ func (v *service) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteSh
 		if errors.Is(err, io.EOF) {
 			err = fmt.Errorf("%w: empty write stream", ErrInvalid)
 		}
-		return v.s.fail("write", nil, err)
+		return v.s.fail(stream.Context(), "write", nil, err)
 	}
 	ref := first.GetRef()
 	resp, err := v.s.writeShard(stream, first)
 	if err != nil {
-		return v.s.fail("write", ref, err)
+		return v.s.fail(stream.Context(), "write", ref, err)
 	}
 	return stream.SendAndClose(resp)
 }
@@ -270,12 +277,13 @@ func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 	if err := p.commit(stream.Context()); err != nil {
 		return nil, err
 	}
+	s.met.written.WithLabelValues(d.id).Add(float64(p.dataWritten()))
 	return &storagepb.WriteShardResponse{Size: uint64(p.dataWritten()), Digest: p.digest()}, nil
 }
 
 func (v *service) ReadShard(req *storagepb.ReadShardRequest, stream grpc.ServerStreamingServer[storagepb.ReadShardResponse]) error {
 	if err := v.s.readShard(req, stream); err != nil {
-		return v.s.fail("read", req.GetRef(), err)
+		return v.s.fail(stream.Context(), "read", req.GetRef(), err)
 	}
 	return nil
 }
@@ -303,6 +311,7 @@ func (s *Server) readShard(req *storagepb.ReadShardRequest, stream grpc.ServerSt
 		return nil
 	}
 	cs := &chunkSender{stream: stream}
+	defer func() { s.met.read.WithLabelValues(d.id).Add(float64(cs.sent)) }()
 	if err := bitrot.ReadRange(sf.f, sf.dataSize, int(sf.header.BlockSize), off, n, cs); err != nil {
 		return fmt.Errorf("storage: read shard %s [%d,+%d): %w", id, off, n, err)
 	}
@@ -329,6 +338,7 @@ func readRange(offset, length uint64, size int64) (off, n int64, err error) {
 type chunkSender struct {
 	stream grpc.ServerStreamingServer[storagepb.ReadShardResponse]
 	buf    []byte
+	sent   int64 // bytes sent
 }
 
 func (c *chunkSender) Write(p []byte) (int, error) {
@@ -354,14 +364,17 @@ func (c *chunkSender) flush() error {
 		return nil
 	}
 	err := c.stream.Send(&storagepb.ReadShardResponse{Data: c.buf})
+	if err == nil {
+		c.sent += int64(len(c.buf))
+	}
 	c.buf = nil
 	return err
 }
 
-func (v *service) DeleteShard(_ context.Context, req *storagepb.DeleteShardRequest) (*storagepb.DeleteShardResponse, error) {
+func (v *service) DeleteShard(ctx context.Context, req *storagepb.DeleteShardRequest) (*storagepb.DeleteShardResponse, error) {
 	d, id, err := v.s.resolve(req.GetRef())
 	if err != nil {
-		return nil, v.s.fail("delete", req.GetRef(), err)
+		return nil, v.s.fail(ctx, "delete", req.GetRef(), err)
 	}
 	var cutoff time.Time
 	if ns := req.GetUnlessNewerThanUnixNano(); ns > 0 {
@@ -369,7 +382,7 @@ func (v *service) DeleteShard(_ context.Context, req *storagepb.DeleteShardReque
 	}
 	existed, kept, err := d.removeIf(id, cutoff)
 	if err != nil {
-		return nil, v.s.fail("delete", req.GetRef(), err)
+		return nil, v.s.fail(ctx, "delete", req.GetRef(), err)
 	}
 	if kept {
 		v.s.log.Info("kept a shard newer than its deletion", "drive_id", d.id, "shard", id)
@@ -377,14 +390,14 @@ func (v *service) DeleteShard(_ context.Context, req *storagepb.DeleteShardReque
 	return &storagepb.DeleteShardResponse{Existed: existed, Kept: kept}, nil
 }
 
-func (v *service) StatShard(_ context.Context, req *storagepb.StatShardRequest) (*storagepb.StatShardResponse, error) {
+func (v *service) StatShard(ctx context.Context, req *storagepb.StatShardRequest) (*storagepb.StatShardResponse, error) {
 	d, id, err := v.s.resolve(req.GetRef())
 	if err != nil {
-		return nil, v.s.fail("stat", req.GetRef(), err)
+		return nil, v.s.fail(ctx, "stat", req.GetRef(), err)
 	}
 	sf, err := d.stat(id)
 	if err != nil {
-		return nil, v.s.fail("stat", req.GetRef(), err)
+		return nil, v.s.fail(ctx, "stat", req.GetRef(), err)
 	}
 	return &storagepb.StatShardResponse{
 		Size:          uint64(sf.dataSize),

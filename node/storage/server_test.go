@@ -331,7 +331,7 @@ func TestRestartKeepsDrivesAndShards(t *testing.T) {
 
 func TestNewRejectsBadDrives(t *testing.T) {
 	dir := t.TempDir()
-	_, err := New(Config{NodeID: "n", Addr: "a", Drives: []string{dir}})
+	_, err := New(Config{NodeID: "n", Addr: "a", ClusterID: testCluster, FormatDrives: true, Drives: []string{dir}})
 	require.NoError(t, err)
 	clone := t.TempDir()
 	b, err := os.ReadFile(filepath.Join(dir, formatFile))
@@ -344,7 +344,7 @@ func TestNewRejectsBadDrives(t *testing.T) {
 		drives []string
 	}{
 		{"cloned drive id", "", []string{dir, clone}},
-		{"future version", `{"version":2,"drive_id":"x"}`, nil},
+		{"future version", `{"version":3,"drive_id":"x"}`, nil},
 		{"empty id", `{"version":1,"drive_id":""}`, nil},
 		{"not json", `{`, nil},
 	}
@@ -356,7 +356,7 @@ func TestNewRejectsBadDrives(t *testing.T) {
 				require.NoError(t, os.WriteFile(filepath.Join(d, formatFile), []byte(tc.format), 0o644))
 				drives = []string{d}
 			}
-			_, err := New(Config{NodeID: "n", Addr: "a", Drives: drives})
+			_, err := New(Config{NodeID: "n", Addr: "a", ClusterID: testCluster, FormatDrives: true, Drives: drives})
 			require.Error(t, err)
 		})
 	}

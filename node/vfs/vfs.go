@@ -53,9 +53,12 @@ var ErrUnsupported = errors.New("vfs: unsupported on this platform")
 // Default is the operating system's filesystem.
 var Default FS = osFS{}
 
+// Shards and drive directories are readable by the owner only: object data
+// (and, for SSE, its ciphertext and headers) is no other local user's
+// business.
 const (
-	filePerm = 0o644
-	dirPerm  = 0o755
+	filePerm = 0o600
+	dirPerm  = 0o700
 )
 
 type osFS struct{}

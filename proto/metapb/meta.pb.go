@@ -1707,8 +1707,10 @@ type Node struct {
 	// re-protected elsewhere. Cleared (committed) when it heartbeats again.
 	Down              bool  `protobuf:"varint,8,opt,name=down,proto3" json:"down,omitempty"`
 	DownSinceUnixNano int64 `protobuf:"varint,9,opt,name=down_since_unix_nano,json=downSinceUnixNano,proto3" json:"down_since_unix_nano,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The version string of the node's binary, as sent in its heartbeats.
+	Version       string `protobuf:"bytes,10,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
@@ -1802,6 +1804,13 @@ func (x *Node) GetDownSinceUnixNano() int64 {
 		return x.DownSinceUnixNano
 	}
 	return 0
+}
+
+func (x *Node) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 type ClusterMap struct {
@@ -1959,6 +1968,7 @@ type Command struct {
 	//	*Command_SetDriveState
 	//	*Command_RepairShards
 	//	*Command_SetHealPaused
+	//	*Command_SetMasterKeyCheck
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2163,6 +2173,15 @@ func (x *Command) GetSetHealPaused() *SetHealPaused {
 	return nil
 }
 
+func (x *Command) GetSetMasterKeyCheck() *SetMasterKeyCheck {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetMasterKeyCheck); ok {
+			return x.SetMasterKeyCheck
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -2239,6 +2258,10 @@ type Command_SetHealPaused struct {
 	SetHealPaused *SetHealPaused `protobuf:"bytes,18,opt,name=set_heal_paused,json=setHealPaused,proto3,oneof"`
 }
 
+type Command_SetMasterKeyCheck struct {
+	SetMasterKeyCheck *SetMasterKeyCheck `protobuf:"bytes,19,opt,name=set_master_key_check,json=setMasterKeyCheck,proto3,oneof"`
+}
+
 func (*Command_CreateBucket) isCommand_Op() {}
 
 func (*Command_DeleteBucket) isCommand_Op() {}
@@ -2275,6 +2298,57 @@ func (*Command_RepairShards) isCommand_Op() {}
 
 func (*Command_SetHealPaused) isCommand_Op() {}
 
+func (*Command_SetMasterKeyCheck) isCommand_Op() {}
+
+// SetMasterKeyCheck records the check value of the cluster master key (an
+// HMAC of a fixed label under a key derived from it) when none is stored,
+// and otherwise fails with PRECONDITION_FAILED unless check equals the
+// stored value: so every process that seals or unseals with the master
+// key learns, in one commit, whether it has the cluster's key.
+type SetMasterKeyCheck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Check         []byte                 `protobuf:"bytes,1,opt,name=check,proto3" json:"check,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetMasterKeyCheck) Reset() {
+	*x = SetMasterKeyCheck{}
+	mi := &file_metapb_meta_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetMasterKeyCheck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetMasterKeyCheck) ProtoMessage() {}
+
+func (x *SetMasterKeyCheck) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetMasterKeyCheck.ProtoReflect.Descriptor instead.
+func (*SetMasterKeyCheck) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *SetMasterKeyCheck) GetCheck() []byte {
+	if x != nil {
+		return x.Check
+	}
+	return nil
+}
+
 type CreateBucket struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Bucket        *Bucket                `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
@@ -2284,7 +2358,7 @@ type CreateBucket struct {
 
 func (x *CreateBucket) Reset() {
 	*x = CreateBucket{}
-	mi := &file_metapb_meta_proto_msgTypes[18]
+	mi := &file_metapb_meta_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2296,7 +2370,7 @@ func (x *CreateBucket) String() string {
 func (*CreateBucket) ProtoMessage() {}
 
 func (x *CreateBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[18]
+	mi := &file_metapb_meta_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2309,7 +2383,7 @@ func (x *CreateBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateBucket.ProtoReflect.Descriptor instead.
 func (*CreateBucket) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{18}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateBucket) GetBucket() *Bucket {
@@ -2328,7 +2402,7 @@ type DeleteBucket struct {
 
 func (x *DeleteBucket) Reset() {
 	*x = DeleteBucket{}
-	mi := &file_metapb_meta_proto_msgTypes[19]
+	mi := &file_metapb_meta_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2340,7 +2414,7 @@ func (x *DeleteBucket) String() string {
 func (*DeleteBucket) ProtoMessage() {}
 
 func (x *DeleteBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[19]
+	mi := &file_metapb_meta_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2353,7 +2427,7 @@ func (x *DeleteBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteBucket.ProtoReflect.Descriptor instead.
 func (*DeleteBucket) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{19}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteBucket) GetName() string {
@@ -2382,7 +2456,7 @@ type PutObject struct {
 
 func (x *PutObject) Reset() {
 	*x = PutObject{}
-	mi := &file_metapb_meta_proto_msgTypes[20]
+	mi := &file_metapb_meta_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2394,7 +2468,7 @@ func (x *PutObject) String() string {
 func (*PutObject) ProtoMessage() {}
 
 func (x *PutObject) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[20]
+	mi := &file_metapb_meta_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2407,7 +2481,7 @@ func (x *PutObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutObject.ProtoReflect.Descriptor instead.
 func (*PutObject) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{20}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PutObject) GetVersion() *ObjectVersion {
@@ -2464,7 +2538,7 @@ type DeleteObject struct {
 
 func (x *DeleteObject) Reset() {
 	*x = DeleteObject{}
-	mi := &file_metapb_meta_proto_msgTypes[21]
+	mi := &file_metapb_meta_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2476,7 +2550,7 @@ func (x *DeleteObject) String() string {
 func (*DeleteObject) ProtoMessage() {}
 
 func (x *DeleteObject) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[21]
+	mi := &file_metapb_meta_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2489,7 +2563,7 @@ func (x *DeleteObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObject.ProtoReflect.Descriptor instead.
 func (*DeleteObject) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{21}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteObject) GetBucket() string {
@@ -2554,7 +2628,7 @@ type UpdateBucket struct {
 
 func (x *UpdateBucket) Reset() {
 	*x = UpdateBucket{}
-	mi := &file_metapb_meta_proto_msgTypes[22]
+	mi := &file_metapb_meta_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2566,7 +2640,7 @@ func (x *UpdateBucket) String() string {
 func (*UpdateBucket) ProtoMessage() {}
 
 func (x *UpdateBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[22]
+	mi := &file_metapb_meta_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2579,7 +2653,7 @@ func (x *UpdateBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateBucket.ProtoReflect.Descriptor instead.
 func (*UpdateBucket) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{22}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UpdateBucket) GetBucket() *Bucket {
@@ -2613,7 +2687,7 @@ type UpdateObject struct {
 
 func (x *UpdateObject) Reset() {
 	*x = UpdateObject{}
-	mi := &file_metapb_meta_proto_msgTypes[23]
+	mi := &file_metapb_meta_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2625,7 +2699,7 @@ func (x *UpdateObject) String() string {
 func (*UpdateObject) ProtoMessage() {}
 
 func (x *UpdateObject) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[23]
+	mi := &file_metapb_meta_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2638,7 +2712,7 @@ func (x *UpdateObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateObject.ProtoReflect.Descriptor instead.
 func (*UpdateObject) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{23}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *UpdateObject) GetBucket() string {
@@ -2692,7 +2766,7 @@ type PutUser struct {
 
 func (x *PutUser) Reset() {
 	*x = PutUser{}
-	mi := &file_metapb_meta_proto_msgTypes[24]
+	mi := &file_metapb_meta_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2704,7 +2778,7 @@ func (x *PutUser) String() string {
 func (*PutUser) ProtoMessage() {}
 
 func (x *PutUser) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[24]
+	mi := &file_metapb_meta_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2717,7 +2791,7 @@ func (x *PutUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutUser.ProtoReflect.Descriptor instead.
 func (*PutUser) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{24}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PutUser) GetUser() *User {
@@ -2736,7 +2810,7 @@ type DeleteUser struct {
 
 func (x *DeleteUser) Reset() {
 	*x = DeleteUser{}
-	mi := &file_metapb_meta_proto_msgTypes[25]
+	mi := &file_metapb_meta_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2748,7 +2822,7 @@ func (x *DeleteUser) String() string {
 func (*DeleteUser) ProtoMessage() {}
 
 func (x *DeleteUser) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[25]
+	mi := &file_metapb_meta_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2761,7 +2835,7 @@ func (x *DeleteUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteUser.ProtoReflect.Descriptor instead.
 func (*DeleteUser) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{25}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteUser) GetAccessKey() string {
@@ -2780,7 +2854,7 @@ type CreateMultipartUpload struct {
 
 func (x *CreateMultipartUpload) Reset() {
 	*x = CreateMultipartUpload{}
-	mi := &file_metapb_meta_proto_msgTypes[26]
+	mi := &file_metapb_meta_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2792,7 +2866,7 @@ func (x *CreateMultipartUpload) String() string {
 func (*CreateMultipartUpload) ProtoMessage() {}
 
 func (x *CreateMultipartUpload) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[26]
+	mi := &file_metapb_meta_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2805,7 +2879,7 @@ func (x *CreateMultipartUpload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMultipartUpload.ProtoReflect.Descriptor instead.
 func (*CreateMultipartUpload) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{26}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CreateMultipartUpload) GetUpload() *MultipartUpload {
@@ -2827,7 +2901,7 @@ type PutPart struct {
 
 func (x *PutPart) Reset() {
 	*x = PutPart{}
-	mi := &file_metapb_meta_proto_msgTypes[27]
+	mi := &file_metapb_meta_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2839,7 +2913,7 @@ func (x *PutPart) String() string {
 func (*PutPart) ProtoMessage() {}
 
 func (x *PutPart) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[27]
+	mi := &file_metapb_meta_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2852,7 +2926,7 @@ func (x *PutPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutPart.ProtoReflect.Descriptor instead.
 func (*PutPart) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{27}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PutPart) GetBucket() string {
@@ -2895,7 +2969,7 @@ type CompletePart struct {
 
 func (x *CompletePart) Reset() {
 	*x = CompletePart{}
-	mi := &file_metapb_meta_proto_msgTypes[28]
+	mi := &file_metapb_meta_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2907,7 +2981,7 @@ func (x *CompletePart) String() string {
 func (*CompletePart) ProtoMessage() {}
 
 func (x *CompletePart) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[28]
+	mi := &file_metapb_meta_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2920,7 +2994,7 @@ func (x *CompletePart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompletePart.ProtoReflect.Descriptor instead.
 func (*CompletePart) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{28}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CompletePart) GetNumber() uint32 {
@@ -2962,7 +3036,7 @@ type CompleteMultipartUpload struct {
 
 func (x *CompleteMultipartUpload) Reset() {
 	*x = CompleteMultipartUpload{}
-	mi := &file_metapb_meta_proto_msgTypes[29]
+	mi := &file_metapb_meta_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2974,7 +3048,7 @@ func (x *CompleteMultipartUpload) String() string {
 func (*CompleteMultipartUpload) ProtoMessage() {}
 
 func (x *CompleteMultipartUpload) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[29]
+	mi := &file_metapb_meta_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2987,7 +3061,7 @@ func (x *CompleteMultipartUpload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteMultipartUpload.ProtoReflect.Descriptor instead.
 func (*CompleteMultipartUpload) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{29}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CompleteMultipartUpload) GetBucket() string {
@@ -3057,7 +3131,7 @@ type AbortMultipartUpload struct {
 
 func (x *AbortMultipartUpload) Reset() {
 	*x = AbortMultipartUpload{}
-	mi := &file_metapb_meta_proto_msgTypes[30]
+	mi := &file_metapb_meta_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3069,7 +3143,7 @@ func (x *AbortMultipartUpload) String() string {
 func (*AbortMultipartUpload) ProtoMessage() {}
 
 func (x *AbortMultipartUpload) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[30]
+	mi := &file_metapb_meta_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3082,7 +3156,7 @@ func (x *AbortMultipartUpload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortMultipartUpload.ProtoReflect.Descriptor instead.
 func (*AbortMultipartUpload) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{30}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AbortMultipartUpload) GetBucket() string {
@@ -3117,7 +3191,7 @@ type NodeHeartbeat struct {
 
 func (x *NodeHeartbeat) Reset() {
 	*x = NodeHeartbeat{}
-	mi := &file_metapb_meta_proto_msgTypes[31]
+	mi := &file_metapb_meta_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3129,7 +3203,7 @@ func (x *NodeHeartbeat) String() string {
 func (*NodeHeartbeat) ProtoMessage() {}
 
 func (x *NodeHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[31]
+	mi := &file_metapb_meta_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3142,7 +3216,7 @@ func (x *NodeHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeHeartbeat.ProtoReflect.Descriptor instead.
 func (*NodeHeartbeat) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{31}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *NodeHeartbeat) GetNode() *Node {
@@ -3173,7 +3247,7 @@ type AckGC struct {
 
 func (x *AckGC) Reset() {
 	*x = AckGC{}
-	mi := &file_metapb_meta_proto_msgTypes[32]
+	mi := &file_metapb_meta_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3185,7 +3259,7 @@ func (x *AckGC) String() string {
 func (*AckGC) ProtoMessage() {}
 
 func (x *AckGC) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[32]
+	mi := &file_metapb_meta_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3198,7 +3272,7 @@ func (x *AckGC) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AckGC.ProtoReflect.Descriptor instead.
 func (*AckGC) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{32}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *AckGC) GetSeqs() []uint64 {
@@ -3227,7 +3301,7 @@ type GCShardAck struct {
 
 func (x *GCShardAck) Reset() {
 	*x = GCShardAck{}
-	mi := &file_metapb_meta_proto_msgTypes[33]
+	mi := &file_metapb_meta_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3239,7 +3313,7 @@ func (x *GCShardAck) String() string {
 func (*GCShardAck) ProtoMessage() {}
 
 func (x *GCShardAck) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[33]
+	mi := &file_metapb_meta_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3252,7 +3326,7 @@ func (x *GCShardAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCShardAck.ProtoReflect.Descriptor instead.
 func (*GCShardAck) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{33}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GCShardAck) GetSeq() uint64 {
@@ -3284,7 +3358,7 @@ type SetNodeDown struct {
 
 func (x *SetNodeDown) Reset() {
 	*x = SetNodeDown{}
-	mi := &file_metapb_meta_proto_msgTypes[34]
+	mi := &file_metapb_meta_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3296,7 +3370,7 @@ func (x *SetNodeDown) String() string {
 func (*SetNodeDown) ProtoMessage() {}
 
 func (x *SetNodeDown) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[34]
+	mi := &file_metapb_meta_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3309,7 +3383,7 @@ func (x *SetNodeDown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetNodeDown.ProtoReflect.Descriptor instead.
 func (*SetNodeDown) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{34}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SetNodeDown) GetNodeId() string {
@@ -3347,7 +3421,7 @@ type SetDriveState struct {
 
 func (x *SetDriveState) Reset() {
 	*x = SetDriveState{}
-	mi := &file_metapb_meta_proto_msgTypes[35]
+	mi := &file_metapb_meta_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3359,7 +3433,7 @@ func (x *SetDriveState) String() string {
 func (*SetDriveState) ProtoMessage() {}
 
 func (x *SetDriveState) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[35]
+	mi := &file_metapb_meta_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3372,7 +3446,7 @@ func (x *SetDriveState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDriveState.ProtoReflect.Descriptor instead.
 func (*SetDriveState) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{35}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SetDriveState) GetNodeId() string {
@@ -3419,7 +3493,7 @@ type ShardMove struct {
 
 func (x *ShardMove) Reset() {
 	*x = ShardMove{}
-	mi := &file_metapb_meta_proto_msgTypes[36]
+	mi := &file_metapb_meta_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3431,7 +3505,7 @@ func (x *ShardMove) String() string {
 func (*ShardMove) ProtoMessage() {}
 
 func (x *ShardMove) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[36]
+	mi := &file_metapb_meta_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3444,7 +3518,7 @@ func (x *ShardMove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardMove.ProtoReflect.Descriptor instead.
 func (*ShardMove) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{36}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ShardMove) GetIndex() uint32 {
@@ -3502,7 +3576,7 @@ type RepairShards struct {
 
 func (x *RepairShards) Reset() {
 	*x = RepairShards{}
-	mi := &file_metapb_meta_proto_msgTypes[37]
+	mi := &file_metapb_meta_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3514,7 +3588,7 @@ func (x *RepairShards) String() string {
 func (*RepairShards) ProtoMessage() {}
 
 func (x *RepairShards) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[37]
+	mi := &file_metapb_meta_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3527,7 +3601,7 @@ func (x *RepairShards) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepairShards.ProtoReflect.Descriptor instead.
 func (*RepairShards) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{37}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RepairShards) GetBucket() string {
@@ -3604,7 +3678,7 @@ type SetHealPaused struct {
 
 func (x *SetHealPaused) Reset() {
 	*x = SetHealPaused{}
-	mi := &file_metapb_meta_proto_msgTypes[38]
+	mi := &file_metapb_meta_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3616,7 +3690,7 @@ func (x *SetHealPaused) String() string {
 func (*SetHealPaused) ProtoMessage() {}
 
 func (x *SetHealPaused) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[38]
+	mi := &file_metapb_meta_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3629,7 +3703,7 @@ func (x *SetHealPaused) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetHealPaused.ProtoReflect.Descriptor instead.
 func (*SetHealPaused) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{38}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SetHealPaused) GetPaused() bool {
@@ -3653,7 +3727,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_metapb_meta_proto_msgTypes[39]
+	mi := &file_metapb_meta_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3665,7 +3739,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[39]
+	mi := &file_metapb_meta_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3678,7 +3752,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{39}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CommandResult) GetCode() ErrorCode {
@@ -3725,7 +3799,7 @@ type ShardReport struct {
 
 func (x *ShardReport) Reset() {
 	*x = ShardReport{}
-	mi := &file_metapb_meta_proto_msgTypes[40]
+	mi := &file_metapb_meta_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3737,7 +3811,7 @@ func (x *ShardReport) String() string {
 func (*ShardReport) ProtoMessage() {}
 
 func (x *ShardReport) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[40]
+	mi := &file_metapb_meta_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3750,7 +3824,7 @@ func (x *ShardReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShardReport.ProtoReflect.Descriptor instead.
 func (*ShardReport) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{40}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ShardReport) GetNodeId() string {
@@ -3806,7 +3880,7 @@ type ReportShardsRequest struct {
 
 func (x *ReportShardsRequest) Reset() {
 	*x = ReportShardsRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[41]
+	mi := &file_metapb_meta_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3818,7 +3892,7 @@ func (x *ReportShardsRequest) String() string {
 func (*ReportShardsRequest) ProtoMessage() {}
 
 func (x *ReportShardsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[41]
+	mi := &file_metapb_meta_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3831,7 +3905,7 @@ func (x *ReportShardsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportShardsRequest.ProtoReflect.Descriptor instead.
 func (*ReportShardsRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{41}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ReportShardsRequest) GetReporter() string {
@@ -3858,7 +3932,7 @@ type ReportShardsResponse struct {
 
 func (x *ReportShardsResponse) Reset() {
 	*x = ReportShardsResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[42]
+	mi := &file_metapb_meta_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3870,7 +3944,7 @@ func (x *ReportShardsResponse) String() string {
 func (*ReportShardsResponse) ProtoMessage() {}
 
 func (x *ReportShardsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[42]
+	mi := &file_metapb_meta_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3883,7 +3957,7 @@ func (x *ReportShardsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportShardsResponse.ProtoReflect.Descriptor instead.
 func (*ReportShardsResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{42}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ReportShardsResponse) GetQueued() uint32 {
@@ -3901,7 +3975,7 @@ type HealStatusRequest struct {
 
 func (x *HealStatusRequest) Reset() {
 	*x = HealStatusRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[43]
+	mi := &file_metapb_meta_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3913,7 +3987,7 @@ func (x *HealStatusRequest) String() string {
 func (*HealStatusRequest) ProtoMessage() {}
 
 func (x *HealStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[43]
+	mi := &file_metapb_meta_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3926,7 +4000,7 @@ func (x *HealStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealStatusRequest.ProtoReflect.Descriptor instead.
 func (*HealStatusRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{43}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{44}
 }
 
 type RiskLevel struct {
@@ -3943,7 +4017,7 @@ type RiskLevel struct {
 
 func (x *RiskLevel) Reset() {
 	*x = RiskLevel{}
-	mi := &file_metapb_meta_proto_msgTypes[44]
+	mi := &file_metapb_meta_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3955,7 +4029,7 @@ func (x *RiskLevel) String() string {
 func (*RiskLevel) ProtoMessage() {}
 
 func (x *RiskLevel) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[44]
+	mi := &file_metapb_meta_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3968,7 +4042,7 @@ func (x *RiskLevel) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RiskLevel.ProtoReflect.Descriptor instead.
 func (*RiskLevel) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{44}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RiskLevel) GetSurviving() uint32 {
@@ -4027,13 +4101,15 @@ type HealStatusResponse struct {
 	// last pass.
 	ScrubShardsVerified uint64 `protobuf:"varint,12,opt,name=scrub_shards_verified,json=scrubShardsVerified,proto3" json:"scrub_shards_verified,omitempty"`
 	ScrubDamageFound    uint64 `protobuf:"varint,13,opt,name=scrub_damage_found,json=scrubDamageFound,proto3" json:"scrub_damage_found,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// GC entries (bodies whose shards await deletion) still queued.
+	GcBacklog     uint64 `protobuf:"varint,14,opt,name=gc_backlog,json=gcBacklog,proto3" json:"gc_backlog,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HealStatusResponse) Reset() {
 	*x = HealStatusResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[45]
+	mi := &file_metapb_meta_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4045,7 +4121,7 @@ func (x *HealStatusResponse) String() string {
 func (*HealStatusResponse) ProtoMessage() {}
 
 func (x *HealStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[45]
+	mi := &file_metapb_meta_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4058,7 +4134,7 @@ func (x *HealStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealStatusResponse.ProtoReflect.Descriptor instead.
 func (*HealStatusResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{45}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *HealStatusResponse) GetPaused() bool {
@@ -4152,6 +4228,13 @@ func (x *HealStatusResponse) GetScrubDamageFound() uint64 {
 	return 0
 }
 
+func (x *HealStatusResponse) GetGcBacklog() uint64 {
+	if x != nil {
+		return x.GcBacklog
+	}
+	return 0
+}
+
 type ScrubRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Empty for the whole cluster.
@@ -4163,7 +4246,7 @@ type ScrubRequest struct {
 
 func (x *ScrubRequest) Reset() {
 	*x = ScrubRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[46]
+	mi := &file_metapb_meta_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4175,7 +4258,7 @@ func (x *ScrubRequest) String() string {
 func (*ScrubRequest) ProtoMessage() {}
 
 func (x *ScrubRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[46]
+	mi := &file_metapb_meta_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4188,7 +4271,7 @@ func (x *ScrubRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrubRequest.ProtoReflect.Descriptor instead.
 func (*ScrubRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{46}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ScrubRequest) GetNodeId() string {
@@ -4215,7 +4298,7 @@ type ScrubResponse struct {
 
 func (x *ScrubResponse) Reset() {
 	*x = ScrubResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[47]
+	mi := &file_metapb_meta_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4227,7 +4310,7 @@ func (x *ScrubResponse) String() string {
 func (*ScrubResponse) ProtoMessage() {}
 
 func (x *ScrubResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[47]
+	mi := &file_metapb_meta_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4240,7 +4323,7 @@ func (x *ScrubResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrubResponse.ProtoReflect.Descriptor instead.
 func (*ScrubResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{47}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ScrubResponse) GetStarted() uint32 {
@@ -4265,7 +4348,7 @@ type ListObjectVersionsRequest struct {
 
 func (x *ListObjectVersionsRequest) Reset() {
 	*x = ListObjectVersionsRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[48]
+	mi := &file_metapb_meta_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4277,7 +4360,7 @@ func (x *ListObjectVersionsRequest) String() string {
 func (*ListObjectVersionsRequest) ProtoMessage() {}
 
 func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[48]
+	mi := &file_metapb_meta_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4290,7 +4373,7 @@ func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListObjectVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{48}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListObjectVersionsRequest) GetBucket() string {
@@ -4350,7 +4433,7 @@ type ListObjectVersionsResponse struct {
 
 func (x *ListObjectVersionsResponse) Reset() {
 	*x = ListObjectVersionsResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[49]
+	mi := &file_metapb_meta_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4362,7 +4445,7 @@ func (x *ListObjectVersionsResponse) String() string {
 func (*ListObjectVersionsResponse) ProtoMessage() {}
 
 func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[49]
+	mi := &file_metapb_meta_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4375,7 +4458,7 @@ func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListObjectVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{49}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListObjectVersionsResponse) GetCode() ErrorCode {
@@ -4429,7 +4512,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[50]
+	mi := &file_metapb_meta_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4441,7 +4524,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[50]
+	mi := &file_metapb_meta_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4454,7 +4537,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{50}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetUserRequest) GetAccessKey() string {
@@ -4474,7 +4557,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[51]
+	mi := &file_metapb_meta_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4486,7 +4569,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[51]
+	mi := &file_metapb_meta_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4499,7 +4582,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{51}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetUserResponse) GetCode() ErrorCode {
@@ -4524,7 +4607,7 @@ type ListUsersRequest struct {
 
 func (x *ListUsersRequest) Reset() {
 	*x = ListUsersRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[52]
+	mi := &file_metapb_meta_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4536,7 +4619,7 @@ func (x *ListUsersRequest) String() string {
 func (*ListUsersRequest) ProtoMessage() {}
 
 func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[52]
+	mi := &file_metapb_meta_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4549,7 +4632,7 @@ func (x *ListUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersRequest.ProtoReflect.Descriptor instead.
 func (*ListUsersRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{52}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{53}
 }
 
 type ListUsersResponse struct {
@@ -4561,7 +4644,7 @@ type ListUsersResponse struct {
 
 func (x *ListUsersResponse) Reset() {
 	*x = ListUsersResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[53]
+	mi := &file_metapb_meta_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4573,7 +4656,7 @@ func (x *ListUsersResponse) String() string {
 func (*ListUsersResponse) ProtoMessage() {}
 
 func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[53]
+	mi := &file_metapb_meta_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4586,7 +4669,7 @@ func (x *ListUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListUsersResponse.ProtoReflect.Descriptor instead.
 func (*ListUsersResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{53}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListUsersResponse) GetUsers() []*User {
@@ -4610,7 +4693,7 @@ type GetMultipartUploadRequest struct {
 
 func (x *GetMultipartUploadRequest) Reset() {
 	*x = GetMultipartUploadRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[54]
+	mi := &file_metapb_meta_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4622,7 +4705,7 @@ func (x *GetMultipartUploadRequest) String() string {
 func (*GetMultipartUploadRequest) ProtoMessage() {}
 
 func (x *GetMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[54]
+	mi := &file_metapb_meta_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4635,7 +4718,7 @@ func (x *GetMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{54}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetMultipartUploadRequest) GetBucket() string {
@@ -4685,7 +4768,7 @@ type GetMultipartUploadResponse struct {
 
 func (x *GetMultipartUploadResponse) Reset() {
 	*x = GetMultipartUploadResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[55]
+	mi := &file_metapb_meta_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4697,7 +4780,7 @@ func (x *GetMultipartUploadResponse) String() string {
 func (*GetMultipartUploadResponse) ProtoMessage() {}
 
 func (x *GetMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[55]
+	mi := &file_metapb_meta_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4710,7 +4793,7 @@ func (x *GetMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*GetMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{55}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetMultipartUploadResponse) GetCode() ErrorCode {
@@ -4755,7 +4838,7 @@ type ListMultipartUploadsRequest struct {
 
 func (x *ListMultipartUploadsRequest) Reset() {
 	*x = ListMultipartUploadsRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[56]
+	mi := &file_metapb_meta_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4767,7 +4850,7 @@ func (x *ListMultipartUploadsRequest) String() string {
 func (*ListMultipartUploadsRequest) ProtoMessage() {}
 
 func (x *ListMultipartUploadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[56]
+	mi := &file_metapb_meta_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4780,7 +4863,7 @@ func (x *ListMultipartUploadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMultipartUploadsRequest.ProtoReflect.Descriptor instead.
 func (*ListMultipartUploadsRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{56}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListMultipartUploadsRequest) GetBucket() string {
@@ -4839,7 +4922,7 @@ type ListMultipartUploadsResponse struct {
 
 func (x *ListMultipartUploadsResponse) Reset() {
 	*x = ListMultipartUploadsResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[57]
+	mi := &file_metapb_meta_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4851,7 +4934,7 @@ func (x *ListMultipartUploadsResponse) String() string {
 func (*ListMultipartUploadsResponse) ProtoMessage() {}
 
 func (x *ListMultipartUploadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[57]
+	mi := &file_metapb_meta_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4864,7 +4947,7 @@ func (x *ListMultipartUploadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMultipartUploadsResponse.ProtoReflect.Descriptor instead.
 func (*ListMultipartUploadsResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{57}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListMultipartUploadsResponse) GetCode() ErrorCode {
@@ -4918,7 +5001,7 @@ type ProposeRequest struct {
 
 func (x *ProposeRequest) Reset() {
 	*x = ProposeRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[58]
+	mi := &file_metapb_meta_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4930,7 +5013,7 @@ func (x *ProposeRequest) String() string {
 func (*ProposeRequest) ProtoMessage() {}
 
 func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[58]
+	mi := &file_metapb_meta_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4943,7 +5026,7 @@ func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeRequest.ProtoReflect.Descriptor instead.
 func (*ProposeRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{58}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ProposeRequest) GetCommand() *Command {
@@ -4962,7 +5045,7 @@ type ProposeResponse struct {
 
 func (x *ProposeResponse) Reset() {
 	*x = ProposeResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[59]
+	mi := &file_metapb_meta_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4974,7 +5057,7 @@ func (x *ProposeResponse) String() string {
 func (*ProposeResponse) ProtoMessage() {}
 
 func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[59]
+	mi := &file_metapb_meta_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4987,7 +5070,7 @@ func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProposeResponse.ProtoReflect.Descriptor instead.
 func (*ProposeResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{59}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ProposeResponse) GetResult() *CommandResult {
@@ -5006,7 +5089,7 @@ type GetBucketRequest struct {
 
 func (x *GetBucketRequest) Reset() {
 	*x = GetBucketRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[60]
+	mi := &file_metapb_meta_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5018,7 +5101,7 @@ func (x *GetBucketRequest) String() string {
 func (*GetBucketRequest) ProtoMessage() {}
 
 func (x *GetBucketRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[60]
+	mi := &file_metapb_meta_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5031,7 +5114,7 @@ func (x *GetBucketRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBucketRequest.ProtoReflect.Descriptor instead.
 func (*GetBucketRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{60}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetBucketRequest) GetName() string {
@@ -5051,7 +5134,7 @@ type GetBucketResponse struct {
 
 func (x *GetBucketResponse) Reset() {
 	*x = GetBucketResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[61]
+	mi := &file_metapb_meta_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5063,7 +5146,7 @@ func (x *GetBucketResponse) String() string {
 func (*GetBucketResponse) ProtoMessage() {}
 
 func (x *GetBucketResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[61]
+	mi := &file_metapb_meta_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5076,7 +5159,7 @@ func (x *GetBucketResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBucketResponse.ProtoReflect.Descriptor instead.
 func (*GetBucketResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{61}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetBucketResponse) GetCode() ErrorCode {
@@ -5101,7 +5184,7 @@ type ListBucketsRequest struct {
 
 func (x *ListBucketsRequest) Reset() {
 	*x = ListBucketsRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[62]
+	mi := &file_metapb_meta_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5113,7 +5196,7 @@ func (x *ListBucketsRequest) String() string {
 func (*ListBucketsRequest) ProtoMessage() {}
 
 func (x *ListBucketsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[62]
+	mi := &file_metapb_meta_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5126,7 +5209,7 @@ func (x *ListBucketsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBucketsRequest.ProtoReflect.Descriptor instead.
 func (*ListBucketsRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{62}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{63}
 }
 
 type ListBucketsResponse struct {
@@ -5138,7 +5221,7 @@ type ListBucketsResponse struct {
 
 func (x *ListBucketsResponse) Reset() {
 	*x = ListBucketsResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[63]
+	mi := &file_metapb_meta_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5150,7 +5233,7 @@ func (x *ListBucketsResponse) String() string {
 func (*ListBucketsResponse) ProtoMessage() {}
 
 func (x *ListBucketsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[63]
+	mi := &file_metapb_meta_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5163,7 +5246,7 @@ func (x *ListBucketsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBucketsResponse.ProtoReflect.Descriptor instead.
 func (*ListBucketsResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{63}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListBucketsResponse) GetBuckets() []*Bucket {
@@ -5185,7 +5268,7 @@ type GetObjectRequest struct {
 
 func (x *GetObjectRequest) Reset() {
 	*x = GetObjectRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[64]
+	mi := &file_metapb_meta_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5197,7 +5280,7 @@ func (x *GetObjectRequest) String() string {
 func (*GetObjectRequest) ProtoMessage() {}
 
 func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[64]
+	mi := &file_metapb_meta_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5210,7 +5293,7 @@ func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectRequest.ProtoReflect.Descriptor instead.
 func (*GetObjectRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{64}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetObjectRequest) GetBucket() string {
@@ -5244,7 +5327,7 @@ type GetObjectResponse struct {
 
 func (x *GetObjectResponse) Reset() {
 	*x = GetObjectResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[65]
+	mi := &file_metapb_meta_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5256,7 +5339,7 @@ func (x *GetObjectResponse) String() string {
 func (*GetObjectResponse) ProtoMessage() {}
 
 func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[65]
+	mi := &file_metapb_meta_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5269,7 +5352,7 @@ func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectResponse.ProtoReflect.Descriptor instead.
 func (*GetObjectResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{65}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GetObjectResponse) GetCode() ErrorCode {
@@ -5301,7 +5384,7 @@ type ListObjectsRequest struct {
 
 func (x *ListObjectsRequest) Reset() {
 	*x = ListObjectsRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[66]
+	mi := &file_metapb_meta_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5313,7 +5396,7 @@ func (x *ListObjectsRequest) String() string {
 func (*ListObjectsRequest) ProtoMessage() {}
 
 func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[66]
+	mi := &file_metapb_meta_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5326,7 +5409,7 @@ func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsRequest.ProtoReflect.Descriptor instead.
 func (*ListObjectsRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{66}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ListObjectsRequest) GetBucket() string {
@@ -5380,7 +5463,7 @@ type ListObjectsResponse struct {
 
 func (x *ListObjectsResponse) Reset() {
 	*x = ListObjectsResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[67]
+	mi := &file_metapb_meta_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5392,7 +5475,7 @@ func (x *ListObjectsResponse) String() string {
 func (*ListObjectsResponse) ProtoMessage() {}
 
 func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[67]
+	mi := &file_metapb_meta_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5405,7 +5488,7 @@ func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsResponse.ProtoReflect.Descriptor instead.
 func (*ListObjectsResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{67}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ListObjectsResponse) GetCode() ErrorCode {
@@ -5451,7 +5534,7 @@ type GetClusterMapRequest struct {
 
 func (x *GetClusterMapRequest) Reset() {
 	*x = GetClusterMapRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[68]
+	mi := &file_metapb_meta_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5463,7 +5546,7 @@ func (x *GetClusterMapRequest) String() string {
 func (*GetClusterMapRequest) ProtoMessage() {}
 
 func (x *GetClusterMapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[68]
+	mi := &file_metapb_meta_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5476,7 +5559,7 @@ func (x *GetClusterMapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterMapRequest.ProtoReflect.Descriptor instead.
 func (*GetClusterMapRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{68}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{69}
 }
 
 type GetClusterMapResponse struct {
@@ -5488,7 +5571,7 @@ type GetClusterMapResponse struct {
 
 func (x *GetClusterMapResponse) Reset() {
 	*x = GetClusterMapResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[69]
+	mi := &file_metapb_meta_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5500,7 +5583,7 @@ func (x *GetClusterMapResponse) String() string {
 func (*GetClusterMapResponse) ProtoMessage() {}
 
 func (x *GetClusterMapResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[69]
+	mi := &file_metapb_meta_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5513,7 +5596,7 @@ func (x *GetClusterMapResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetClusterMapResponse.ProtoReflect.Descriptor instead.
 func (*GetClusterMapResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{69}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *GetClusterMapResponse) GetMap() *ClusterMap {
@@ -5532,7 +5615,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[70]
+	mi := &file_metapb_meta_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5544,7 +5627,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[70]
+	mi := &file_metapb_meta_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5557,7 +5640,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{70}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *HeartbeatRequest) GetNode() *Node {
@@ -5576,7 +5659,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[71]
+	mi := &file_metapb_meta_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5588,7 +5671,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[71]
+	mi := &file_metapb_meta_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5601,7 +5684,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{71}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *HeartbeatResponse) GetEpoch() uint64 {
@@ -5619,7 +5702,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[72]
+	mi := &file_metapb_meta_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5631,7 +5714,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[72]
+	mi := &file_metapb_meta_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5644,7 +5727,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{72}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{73}
 }
 
 type StatusResponse struct {
@@ -5654,16 +5737,18 @@ type StatusResponse struct {
 	RaftState string `protobuf:"bytes,2,opt,name=raft_state,json=raftState,proto3" json:"raft_state,omitempty"`
 	LeaderId  string `protobuf:"bytes,3,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
 	// gRPC address of the leader's Meta service.
-	LeaderAddr    string   `protobuf:"bytes,4,opt,name=leader_addr,json=leaderAddr,proto3" json:"leader_addr,omitempty"`
-	AppliedIndex  uint64   `protobuf:"varint,5,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
-	Voters        []string `protobuf:"bytes,6,rep,name=voters,proto3" json:"voters,omitempty"`
+	LeaderAddr   string   `protobuf:"bytes,4,opt,name=leader_addr,json=leaderAddr,proto3" json:"leader_addr,omitempty"`
+	AppliedIndex uint64   `protobuf:"varint,5,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
+	Voters       []string `protobuf:"bytes,6,rep,name=voters,proto3" json:"voters,omitempty"`
+	// The version string of this meta node's binary.
+	Version       string `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
 	*x = StatusResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[73]
+	mi := &file_metapb_meta_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5675,7 +5760,7 @@ func (x *StatusResponse) String() string {
 func (*StatusResponse) ProtoMessage() {}
 
 func (x *StatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[73]
+	mi := &file_metapb_meta_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5688,7 +5773,7 @@ func (x *StatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusResponse.ProtoReflect.Descriptor instead.
 func (*StatusResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{73}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *StatusResponse) GetNodeId() string {
@@ -5733,6 +5818,13 @@ func (x *StatusResponse) GetVoters() []string {
 	return nil
 }
 
+func (x *StatusResponse) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 type UnknownDataRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	DataIds       []string               `protobuf:"bytes,1,rep,name=data_ids,json=dataIds,proto3" json:"data_ids,omitempty"`
@@ -5742,7 +5834,7 @@ type UnknownDataRequest struct {
 
 func (x *UnknownDataRequest) Reset() {
 	*x = UnknownDataRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[74]
+	mi := &file_metapb_meta_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5754,7 +5846,7 @@ func (x *UnknownDataRequest) String() string {
 func (*UnknownDataRequest) ProtoMessage() {}
 
 func (x *UnknownDataRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[74]
+	mi := &file_metapb_meta_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5767,7 +5859,7 @@ func (x *UnknownDataRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnknownDataRequest.ProtoReflect.Descriptor instead.
 func (*UnknownDataRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{74}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *UnknownDataRequest) GetDataIds() []string {
@@ -5787,7 +5879,7 @@ type UnknownDataResponse struct {
 
 func (x *UnknownDataResponse) Reset() {
 	*x = UnknownDataResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[75]
+	mi := &file_metapb_meta_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5799,7 +5891,7 @@ func (x *UnknownDataResponse) String() string {
 func (*UnknownDataResponse) ProtoMessage() {}
 
 func (x *UnknownDataResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[75]
+	mi := &file_metapb_meta_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5812,7 +5904,7 @@ func (x *UnknownDataResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnknownDataResponse.ProtoReflect.Descriptor instead.
 func (*UnknownDataResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{75}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *UnknownDataResponse) GetUnknown() []string {
@@ -5984,7 +6076,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\n" +
 	"free_bytes\x18\x03 \x01(\x04R\tfreeBytes\x12/\n" +
 	"\x05state\x18\x04 \x01(\x0e2\x19.cairn.meta.v1.DriveStateR\x05state\x12\x14\n" +
-	"\x05fault\x18\x05 \x01(\tR\x05fault\"\xc6\x02\n" +
+	"\x05fault\x18\x05 \x01(\tR\x05fault\"\xe0\x02\n" +
 	"\x04Node\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
 	"\x04addr\x18\x02 \x01(\tR\x04addr\x12%\n" +
@@ -5994,7 +6086,9 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x05state\x18\x06 \x01(\x0e2\x18.cairn.meta.v1.NodeStateR\x05state\x12\x0e\n" +
 	"\x02up\x18\a \x01(\bR\x02up\x12\x12\n" +
 	"\x04down\x18\b \x01(\bR\x04down\x12/\n" +
-	"\x14down_since_unix_nano\x18\t \x01(\x03R\x11downSinceUnixNano\"M\n" +
+	"\x14down_since_unix_nano\x18\t \x01(\x03R\x11downSinceUnixNano\x12\x18\n" +
+	"\aversion\x18\n" +
+	" \x01(\tR\aversion\"M\n" +
 	"\n" +
 	"ClusterMap\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12)\n" +
@@ -6005,7 +6099,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x06shards\x18\x03 \x03(\v2\x1d.cairn.meta.v1.ShardPlacementR\x06shards\x12,\n" +
 	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\x12\x1f\n" +
 	"\vshards_only\x18\x05 \x01(\bR\n" +
-	"shardsOnly\"\xf5\t\n" +
+	"shardsOnly\"\xca\n" +
+	"\n" +
 	"\aCommand\x12B\n" +
 	"\rcreate_bucket\x18\x01 \x01(\v2\x1b.cairn.meta.v1.CreateBucketH\x00R\fcreateBucket\x12B\n" +
 	"\rdelete_bucket\x18\x02 \x01(\v2\x1b.cairn.meta.v1.DeleteBucketH\x00R\fdeleteBucket\x129\n" +
@@ -6027,8 +6122,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\rset_node_down\x18\x0f \x01(\v2\x1a.cairn.meta.v1.SetNodeDownH\x00R\vsetNodeDown\x12F\n" +
 	"\x0fset_drive_state\x18\x10 \x01(\v2\x1c.cairn.meta.v1.SetDriveStateH\x00R\rsetDriveState\x12B\n" +
 	"\rrepair_shards\x18\x11 \x01(\v2\x1b.cairn.meta.v1.RepairShardsH\x00R\frepairShards\x12F\n" +
-	"\x0fset_heal_paused\x18\x12 \x01(\v2\x1c.cairn.meta.v1.SetHealPausedH\x00R\rsetHealPausedB\x04\n" +
-	"\x02op\"=\n" +
+	"\x0fset_heal_paused\x18\x12 \x01(\v2\x1c.cairn.meta.v1.SetHealPausedH\x00R\rsetHealPaused\x12S\n" +
+	"\x14set_master_key_check\x18\x13 \x01(\v2 .cairn.meta.v1.SetMasterKeyCheckH\x00R\x11setMasterKeyCheckB\x04\n" +
+	"\x02op\")\n" +
+	"\x11SetMasterKeyCheck\x12\x14\n" +
+	"\x05check\x18\x01 \x01(\fR\x05check\"=\n" +
 	"\fCreateBucket\x12-\n" +
 	"\x06bucket\x18\x01 \x01(\v2\x15.cairn.meta.v1.BucketR\x06bucket\"\"\n" +
 	"\fDeleteBucket\x12\x12\n" +
@@ -6154,7 +6252,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"dataShards\x12#\n" +
 	"\rparity_shards\x18\x03 \x01(\rR\fparityShards\x12\x16\n" +
 	"\x06bodies\x18\x04 \x01(\x04R\x06bodies\x12(\n" +
-	"\x10bytes_to_rebuild\x18\x05 \x01(\x04R\x0ebytesToRebuild\"\x9c\x04\n" +
+	"\x10bytes_to_rebuild\x18\x05 \x01(\x04R\x0ebytesToRebuild\"\xbb\x04\n" +
 	"\x12HealStatusResponse\x12\x16\n" +
 	"\x06paused\x18\x01 \x01(\bR\x06paused\x12\x1a\n" +
 	"\bscanning\x18\x02 \x01(\bR\bscanning\x121\n" +
@@ -6170,7 +6268,9 @@ const file_metapb_meta_proto_rawDesc = "" +
 	" \x01(\x03R\x10lastScanUnixNano\x12\x1b\n" +
 	"\tleader_id\x18\v \x01(\tR\bleaderId\x122\n" +
 	"\x15scrub_shards_verified\x18\f \x01(\x04R\x13scrubShardsVerified\x12,\n" +
-	"\x12scrub_damage_found\x18\r \x01(\x04R\x10scrubDamageFound\"?\n" +
+	"\x12scrub_damage_found\x18\r \x01(\x04R\x10scrubDamageFound\x12\x1d\n" +
+	"\n" +
+	"gc_backlog\x18\x0e \x01(\x04R\tgcBacklog\"?\n" +
 	"\fScrubRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x16\n" +
 	"\x06bucket\x18\x02 \x01(\tR\x06bucket\")\n" +
@@ -6267,7 +6367,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\v2\x13.cairn.meta.v1.NodeR\x04node\")\n" +
 	"\x11HeartbeatResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"\x0f\n" +
-	"\rStatusRequest\"\xc3\x01\n" +
+	"\rStatusRequest\"\xdd\x01\n" +
 	"\x0eStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
@@ -6276,7 +6376,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\vleader_addr\x18\x04 \x01(\tR\n" +
 	"leaderAddr\x12#\n" +
 	"\rapplied_index\x18\x05 \x01(\x04R\fappliedIndex\x12\x16\n" +
-	"\x06voters\x18\x06 \x03(\tR\x06voters\"/\n" +
+	"\x06voters\x18\x06 \x03(\tR\x06voters\x12\x18\n" +
+	"\aversion\x18\a \x01(\tR\aversion\"/\n" +
 	"\x12UnknownDataRequest\x12\x19\n" +
 	"\bdata_ids\x18\x01 \x03(\tR\adataIds\"/\n" +
 	"\x13UnknownDataResponse\x12\x18\n" +
@@ -6350,7 +6451,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -6375,71 +6476,72 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*ClusterMap)(nil),                   // 20: cairn.meta.v1.ClusterMap
 	(*GCEntry)(nil),                      // 21: cairn.meta.v1.GCEntry
 	(*Command)(nil),                      // 22: cairn.meta.v1.Command
-	(*CreateBucket)(nil),                 // 23: cairn.meta.v1.CreateBucket
-	(*DeleteBucket)(nil),                 // 24: cairn.meta.v1.DeleteBucket
-	(*PutObject)(nil),                    // 25: cairn.meta.v1.PutObject
-	(*DeleteObject)(nil),                 // 26: cairn.meta.v1.DeleteObject
-	(*UpdateBucket)(nil),                 // 27: cairn.meta.v1.UpdateBucket
-	(*UpdateObject)(nil),                 // 28: cairn.meta.v1.UpdateObject
-	(*PutUser)(nil),                      // 29: cairn.meta.v1.PutUser
-	(*DeleteUser)(nil),                   // 30: cairn.meta.v1.DeleteUser
-	(*CreateMultipartUpload)(nil),        // 31: cairn.meta.v1.CreateMultipartUpload
-	(*PutPart)(nil),                      // 32: cairn.meta.v1.PutPart
-	(*CompletePart)(nil),                 // 33: cairn.meta.v1.CompletePart
-	(*CompleteMultipartUpload)(nil),      // 34: cairn.meta.v1.CompleteMultipartUpload
-	(*AbortMultipartUpload)(nil),         // 35: cairn.meta.v1.AbortMultipartUpload
-	(*NodeHeartbeat)(nil),                // 36: cairn.meta.v1.NodeHeartbeat
-	(*AckGC)(nil),                        // 37: cairn.meta.v1.AckGC
-	(*GCShardAck)(nil),                   // 38: cairn.meta.v1.GCShardAck
-	(*SetNodeDown)(nil),                  // 39: cairn.meta.v1.SetNodeDown
-	(*SetDriveState)(nil),                // 40: cairn.meta.v1.SetDriveState
-	(*ShardMove)(nil),                    // 41: cairn.meta.v1.ShardMove
-	(*RepairShards)(nil),                 // 42: cairn.meta.v1.RepairShards
-	(*SetHealPaused)(nil),                // 43: cairn.meta.v1.SetHealPaused
-	(*CommandResult)(nil),                // 44: cairn.meta.v1.CommandResult
-	(*ShardReport)(nil),                  // 45: cairn.meta.v1.ShardReport
-	(*ReportShardsRequest)(nil),          // 46: cairn.meta.v1.ReportShardsRequest
-	(*ReportShardsResponse)(nil),         // 47: cairn.meta.v1.ReportShardsResponse
-	(*HealStatusRequest)(nil),            // 48: cairn.meta.v1.HealStatusRequest
-	(*RiskLevel)(nil),                    // 49: cairn.meta.v1.RiskLevel
-	(*HealStatusResponse)(nil),           // 50: cairn.meta.v1.HealStatusResponse
-	(*ScrubRequest)(nil),                 // 51: cairn.meta.v1.ScrubRequest
-	(*ScrubResponse)(nil),                // 52: cairn.meta.v1.ScrubResponse
-	(*ListObjectVersionsRequest)(nil),    // 53: cairn.meta.v1.ListObjectVersionsRequest
-	(*ListObjectVersionsResponse)(nil),   // 54: cairn.meta.v1.ListObjectVersionsResponse
-	(*GetUserRequest)(nil),               // 55: cairn.meta.v1.GetUserRequest
-	(*GetUserResponse)(nil),              // 56: cairn.meta.v1.GetUserResponse
-	(*ListUsersRequest)(nil),             // 57: cairn.meta.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),            // 58: cairn.meta.v1.ListUsersResponse
-	(*GetMultipartUploadRequest)(nil),    // 59: cairn.meta.v1.GetMultipartUploadRequest
-	(*GetMultipartUploadResponse)(nil),   // 60: cairn.meta.v1.GetMultipartUploadResponse
-	(*ListMultipartUploadsRequest)(nil),  // 61: cairn.meta.v1.ListMultipartUploadsRequest
-	(*ListMultipartUploadsResponse)(nil), // 62: cairn.meta.v1.ListMultipartUploadsResponse
-	(*ProposeRequest)(nil),               // 63: cairn.meta.v1.ProposeRequest
-	(*ProposeResponse)(nil),              // 64: cairn.meta.v1.ProposeResponse
-	(*GetBucketRequest)(nil),             // 65: cairn.meta.v1.GetBucketRequest
-	(*GetBucketResponse)(nil),            // 66: cairn.meta.v1.GetBucketResponse
-	(*ListBucketsRequest)(nil),           // 67: cairn.meta.v1.ListBucketsRequest
-	(*ListBucketsResponse)(nil),          // 68: cairn.meta.v1.ListBucketsResponse
-	(*GetObjectRequest)(nil),             // 69: cairn.meta.v1.GetObjectRequest
-	(*GetObjectResponse)(nil),            // 70: cairn.meta.v1.GetObjectResponse
-	(*ListObjectsRequest)(nil),           // 71: cairn.meta.v1.ListObjectsRequest
-	(*ListObjectsResponse)(nil),          // 72: cairn.meta.v1.ListObjectsResponse
-	(*GetClusterMapRequest)(nil),         // 73: cairn.meta.v1.GetClusterMapRequest
-	(*GetClusterMapResponse)(nil),        // 74: cairn.meta.v1.GetClusterMapResponse
-	(*HeartbeatRequest)(nil),             // 75: cairn.meta.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),            // 76: cairn.meta.v1.HeartbeatResponse
-	(*StatusRequest)(nil),                // 77: cairn.meta.v1.StatusRequest
-	(*StatusResponse)(nil),               // 78: cairn.meta.v1.StatusResponse
-	(*UnknownDataRequest)(nil),           // 79: cairn.meta.v1.UnknownDataRequest
-	(*UnknownDataResponse)(nil),          // 80: cairn.meta.v1.UnknownDataResponse
-	nil,                                  // 81: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 82: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 83: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 84: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 85: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 86: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 87: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(*SetMasterKeyCheck)(nil),            // 23: cairn.meta.v1.SetMasterKeyCheck
+	(*CreateBucket)(nil),                 // 24: cairn.meta.v1.CreateBucket
+	(*DeleteBucket)(nil),                 // 25: cairn.meta.v1.DeleteBucket
+	(*PutObject)(nil),                    // 26: cairn.meta.v1.PutObject
+	(*DeleteObject)(nil),                 // 27: cairn.meta.v1.DeleteObject
+	(*UpdateBucket)(nil),                 // 28: cairn.meta.v1.UpdateBucket
+	(*UpdateObject)(nil),                 // 29: cairn.meta.v1.UpdateObject
+	(*PutUser)(nil),                      // 30: cairn.meta.v1.PutUser
+	(*DeleteUser)(nil),                   // 31: cairn.meta.v1.DeleteUser
+	(*CreateMultipartUpload)(nil),        // 32: cairn.meta.v1.CreateMultipartUpload
+	(*PutPart)(nil),                      // 33: cairn.meta.v1.PutPart
+	(*CompletePart)(nil),                 // 34: cairn.meta.v1.CompletePart
+	(*CompleteMultipartUpload)(nil),      // 35: cairn.meta.v1.CompleteMultipartUpload
+	(*AbortMultipartUpload)(nil),         // 36: cairn.meta.v1.AbortMultipartUpload
+	(*NodeHeartbeat)(nil),                // 37: cairn.meta.v1.NodeHeartbeat
+	(*AckGC)(nil),                        // 38: cairn.meta.v1.AckGC
+	(*GCShardAck)(nil),                   // 39: cairn.meta.v1.GCShardAck
+	(*SetNodeDown)(nil),                  // 40: cairn.meta.v1.SetNodeDown
+	(*SetDriveState)(nil),                // 41: cairn.meta.v1.SetDriveState
+	(*ShardMove)(nil),                    // 42: cairn.meta.v1.ShardMove
+	(*RepairShards)(nil),                 // 43: cairn.meta.v1.RepairShards
+	(*SetHealPaused)(nil),                // 44: cairn.meta.v1.SetHealPaused
+	(*CommandResult)(nil),                // 45: cairn.meta.v1.CommandResult
+	(*ShardReport)(nil),                  // 46: cairn.meta.v1.ShardReport
+	(*ReportShardsRequest)(nil),          // 47: cairn.meta.v1.ReportShardsRequest
+	(*ReportShardsResponse)(nil),         // 48: cairn.meta.v1.ReportShardsResponse
+	(*HealStatusRequest)(nil),            // 49: cairn.meta.v1.HealStatusRequest
+	(*RiskLevel)(nil),                    // 50: cairn.meta.v1.RiskLevel
+	(*HealStatusResponse)(nil),           // 51: cairn.meta.v1.HealStatusResponse
+	(*ScrubRequest)(nil),                 // 52: cairn.meta.v1.ScrubRequest
+	(*ScrubResponse)(nil),                // 53: cairn.meta.v1.ScrubResponse
+	(*ListObjectVersionsRequest)(nil),    // 54: cairn.meta.v1.ListObjectVersionsRequest
+	(*ListObjectVersionsResponse)(nil),   // 55: cairn.meta.v1.ListObjectVersionsResponse
+	(*GetUserRequest)(nil),               // 56: cairn.meta.v1.GetUserRequest
+	(*GetUserResponse)(nil),              // 57: cairn.meta.v1.GetUserResponse
+	(*ListUsersRequest)(nil),             // 58: cairn.meta.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),            // 59: cairn.meta.v1.ListUsersResponse
+	(*GetMultipartUploadRequest)(nil),    // 60: cairn.meta.v1.GetMultipartUploadRequest
+	(*GetMultipartUploadResponse)(nil),   // 61: cairn.meta.v1.GetMultipartUploadResponse
+	(*ListMultipartUploadsRequest)(nil),  // 62: cairn.meta.v1.ListMultipartUploadsRequest
+	(*ListMultipartUploadsResponse)(nil), // 63: cairn.meta.v1.ListMultipartUploadsResponse
+	(*ProposeRequest)(nil),               // 64: cairn.meta.v1.ProposeRequest
+	(*ProposeResponse)(nil),              // 65: cairn.meta.v1.ProposeResponse
+	(*GetBucketRequest)(nil),             // 66: cairn.meta.v1.GetBucketRequest
+	(*GetBucketResponse)(nil),            // 67: cairn.meta.v1.GetBucketResponse
+	(*ListBucketsRequest)(nil),           // 68: cairn.meta.v1.ListBucketsRequest
+	(*ListBucketsResponse)(nil),          // 69: cairn.meta.v1.ListBucketsResponse
+	(*GetObjectRequest)(nil),             // 70: cairn.meta.v1.GetObjectRequest
+	(*GetObjectResponse)(nil),            // 71: cairn.meta.v1.GetObjectResponse
+	(*ListObjectsRequest)(nil),           // 72: cairn.meta.v1.ListObjectsRequest
+	(*ListObjectsResponse)(nil),          // 73: cairn.meta.v1.ListObjectsResponse
+	(*GetClusterMapRequest)(nil),         // 74: cairn.meta.v1.GetClusterMapRequest
+	(*GetClusterMapResponse)(nil),        // 75: cairn.meta.v1.GetClusterMapResponse
+	(*HeartbeatRequest)(nil),             // 76: cairn.meta.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),            // 77: cairn.meta.v1.HeartbeatResponse
+	(*StatusRequest)(nil),                // 78: cairn.meta.v1.StatusRequest
+	(*StatusResponse)(nil),               // 79: cairn.meta.v1.StatusResponse
+	(*UnknownDataRequest)(nil),           // 80: cairn.meta.v1.UnknownDataRequest
+	(*UnknownDataResponse)(nil),          // 81: cairn.meta.v1.UnknownDataResponse
+	nil,                                  // 82: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 83: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 84: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 85: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 86: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 87: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 88: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -6447,20 +6549,20 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	8,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
 	9,   // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
 	10,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	81,  // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	82,  // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
 	7,   // 6: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
 	11,  // 7: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 8: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	82,  // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	83,  // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	84,  // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	85,  // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	83,  // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	84,  // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	85,  // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	86,  // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
 	14,  // 13: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
 	8,   // 14: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
 	15,  // 15: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
 	11,  // 16: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 17: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	86,  // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	87,  // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
 	14,  // 19: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
 	13,  // 20: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
 	1,   // 21: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
@@ -6468,106 +6570,107 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	2,   // 23: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
 	19,  // 24: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
 	12,  // 25: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
-	23,  // 26: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
-	24,  // 27: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
-	25,  // 28: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
-	26,  // 29: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
-	36,  // 30: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
-	37,  // 31: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
-	27,  // 32: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
-	28,  // 33: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
-	29,  // 34: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
-	30,  // 35: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
-	31,  // 36: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
-	32,  // 37: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
-	34,  // 38: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
-	35,  // 39: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
-	39,  // 40: cairn.meta.v1.Command.set_node_down:type_name -> cairn.meta.v1.SetNodeDown
-	40,  // 41: cairn.meta.v1.Command.set_drive_state:type_name -> cairn.meta.v1.SetDriveState
-	42,  // 42: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
-	43,  // 43: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
-	5,   // 44: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 45: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
-	5,   // 46: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 47: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
-	17,  // 48: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
-	16,  // 49: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 50: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	87,  // 51: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
-	33,  // 52: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
-	13,  // 53: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
-	19,  // 54: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
-	38,  // 55: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
-	1,   // 56: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
-	12,  // 57: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
-	12,  // 58: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
-	41,  // 59: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
-	3,   // 60: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 61: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
-	13,  // 62: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
-	4,   // 63: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
-	45,  // 64: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
-	49,  // 65: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
-	3,   // 66: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 67: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 68: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	17,  // 69: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
-	17,  // 70: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
-	3,   // 71: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 72: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 73: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
-	3,   // 74: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 75: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
-	22,  // 76: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
-	44,  // 77: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
-	3,   // 78: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	5,   // 79: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
-	5,   // 80: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
-	3,   // 81: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 82: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 83: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 84: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
-	20,  // 85: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
-	19,  // 86: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
-	63,  // 87: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	65,  // 88: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	67,  // 89: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	69,  // 90: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	71,  // 91: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	73,  // 92: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	75,  // 93: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	77,  // 94: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	53,  // 95: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
-	55,  // 96: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
-	57,  // 97: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
-	59,  // 98: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
-	61,  // 99: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	79,  // 100: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
-	46,  // 101: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
-	48,  // 102: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
-	51,  // 103: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
-	64,  // 104: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	66,  // 105: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	68,  // 106: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	70,  // 107: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	72,  // 108: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	74,  // 109: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	76,  // 110: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	78,  // 111: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	54,  // 112: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	56,  // 113: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	58,  // 114: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	60,  // 115: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	62,  // 116: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	80,  // 117: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	47,  // 118: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	50,  // 119: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	52,  // 120: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	104, // [104:121] is the sub-list for method output_type
-	87,  // [87:104] is the sub-list for method input_type
-	87,  // [87:87] is the sub-list for extension type_name
-	87,  // [87:87] is the sub-list for extension extendee
-	0,   // [0:87] is the sub-list for field type_name
+	24,  // 26: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
+	25,  // 27: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
+	26,  // 28: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
+	27,  // 29: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
+	37,  // 30: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
+	38,  // 31: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
+	28,  // 32: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
+	29,  // 33: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
+	30,  // 34: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
+	31,  // 35: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
+	32,  // 36: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
+	33,  // 37: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
+	35,  // 38: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
+	36,  // 39: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
+	40,  // 40: cairn.meta.v1.Command.set_node_down:type_name -> cairn.meta.v1.SetNodeDown
+	41,  // 41: cairn.meta.v1.Command.set_drive_state:type_name -> cairn.meta.v1.SetDriveState
+	43,  // 42: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
+	44,  // 43: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
+	23,  // 44: cairn.meta.v1.Command.set_master_key_check:type_name -> cairn.meta.v1.SetMasterKeyCheck
+	5,   // 45: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 46: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
+	5,   // 47: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 48: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
+	17,  // 49: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
+	16,  // 50: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 51: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
+	88,  // 52: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	34,  // 53: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
+	13,  // 54: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
+	19,  // 55: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
+	39,  // 56: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
+	1,   // 57: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
+	12,  // 58: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
+	12,  // 59: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
+	42,  // 60: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
+	3,   // 61: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 62: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
+	13,  // 63: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
+	4,   // 64: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
+	46,  // 65: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
+	50,  // 66: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
+	3,   // 67: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 68: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 69: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	17,  // 70: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
+	17,  // 71: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
+	3,   // 72: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 73: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 74: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
+	3,   // 75: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 76: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
+	22,  // 77: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
+	45,  // 78: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
+	3,   // 79: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	5,   // 80: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
+	5,   // 81: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
+	3,   // 82: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 83: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 84: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 85: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
+	20,  // 86: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
+	19,  // 87: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
+	64,  // 88: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	66,  // 89: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	68,  // 90: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	70,  // 91: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	72,  // 92: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	74,  // 93: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	76,  // 94: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	78,  // 95: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	54,  // 96: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	56,  // 97: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	58,  // 98: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	60,  // 99: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	62,  // 100: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	80,  // 101: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	47,  // 102: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
+	49,  // 103: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
+	52,  // 104: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
+	65,  // 105: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	67,  // 106: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	69,  // 107: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	71,  // 108: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	73,  // 109: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	75,  // 110: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	77,  // 111: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	79,  // 112: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	55,  // 113: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	57,  // 114: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	59,  // 115: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	61,  // 116: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	63,  // 117: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	81,  // 118: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	48,  // 119: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	51,  // 120: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	53,  // 121: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	105, // [105:122] is the sub-list for method output_type
+	88,  // [88:105] is the sub-list for method input_type
+	88,  // [88:88] is the sub-list for extension type_name
+	88,  // [88:88] is the sub-list for extension extendee
+	0,   // [0:88] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -6594,6 +6697,7 @@ func file_metapb_meta_proto_init() {
 		(*Command_SetDriveState)(nil),
 		(*Command_RepairShards)(nil),
 		(*Command_SetHealPaused)(nil),
+		(*Command_SetMasterKeyCheck)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -6601,7 +6705,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   83,
+			NumMessages:   84,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
