@@ -263,6 +263,7 @@ func TestTLSCluster(t *testing.T) {
 		// heartbeats fail and the map never lists it.
 		logPath := filepath.Join(t.TempDir(), "rogue.log")
 		stop := startCairn(t, logPath, nil, "server", "--roles", "storage", "--node-id", "storage-rogue", "--insecure-internal",
+			"--cluster-id", c.layout.ClusterID, "--format-drives",
 			"--data-dir", t.TempDir(), "--grpc-addr", freeAddr(t), "--meta-addrs", strings.Join(c.layout.MetaAddrs(), ","))
 		defer stop()
 		waitLog(t, logPath, "heartbeat failed on every meta address", 60*time.Second)
