@@ -84,6 +84,13 @@ type DriveSuspecter interface {
 	SuspectDrive(drive placement.DriveID, d time.Duration)
 }
 
+// Refresher is implemented by Maps that can fetch the current map on
+// demand (clustermap.Cache): a PUT that finds no placement looks again
+// once before it refuses.
+type Refresher interface {
+	Refresh(ctx context.Context) error
+}
+
 // Dialer hands out storage clients, pooled by address; Pool implements it.
 type Dialer interface {
 	Storage(addr string) (storagepb.StorageClient, error)

@@ -105,6 +105,13 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 	}
 	res, err := placement.Choose(s.cfg.Maps.Map(), dataID, p.K, p.M)
 	if err != nil {
+		// The local map may lag the meta group's by a poll (nodes that
+		// just joined or came back): look again once before refusing.
+		if r, ok := s.cfg.Maps.(Refresher); ok && r.Refresh(ctx) == nil {
+			res, err = placement.Choose(s.cfg.Maps.Map(), dataID, p.K, p.M)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: place %s (%s): %w", ErrInsufficientDrives, dataID, p, err)
 	}
 	if len(res.Shards) != p.K+p.M {
