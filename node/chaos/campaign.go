@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,6 +37,9 @@ type Config struct {
 	// SecondFault is the chance of a second fault in an episode (default
 	// 0.3; negative for never).
 	SecondFault float64
+
+	// Kinds, when set, limits the faults to these kinds (of those available).
+	Kinds []Kind
 
 	// Loopback forces 127.0.0.x addresses and process faults only.
 	Loopback    bool
@@ -198,8 +202,12 @@ func (c *Campaign) Run(ctx context.Context) (*Report, error) {
 			small = i
 		}
 	}
+	kinds := inj.Kinds()
+	if len(cfg.Kinds) > 0 {
+		kinds = slices.DeleteFunc(kinds, func(k Kind) bool { return !slices.Contains(cfg.Kinds, k) })
+	}
 	plan, err := Plan(PlanConfig{
-		Seed: cfg.Seed, Episodes: episodes, Kinds: inj.Kinds(),
+		Seed: cfg.Seed, Episodes: episodes, Kinds: kinds,
 		StorageNodes: len(cl.Names(RoleStorage)), MetaVoters: len(cl.Names(RoleMeta)),
 		FullDriveNode: small, Repair: cfg.WaitRepaired != nil, Hold: cfg.Hold, SecondFault: cfg.SecondFault,
 	})
@@ -281,8 +289,8 @@ func (c *Campaign) Run(ctx context.Context) (*Report, error) {
 	}
 	if rep.Verdict == NotLinearizable {
 		rep.Visualization = viz
-		c.writeHistory(ops)
 	}
+	c.writeHistory(ops)
 	rep.Faults = inj.Stats()
 	rep.Wall = time.Since(start)
 	return rep, nil
@@ -395,8 +403,8 @@ func (c *Campaign) writeHistory(ops []Op) {
 		b.WriteByte('\n')
 	}
 	p := filepath.Join(c.cfg.Dir, "history.txt")
-	if err := os.WriteFile(p, []byte(b.String()), 0o644); err == nil {
-		c.logf("chaos: history written to %s", p)
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		c.logf("chaos: write history: %v", err)
 	}
 }
 

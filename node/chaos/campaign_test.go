@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +53,7 @@ func campaignEnabled() bool {
 //	CHAOS_DURATION=10m      inject faults for this long, or
 //	CHAOS_EPISODES=n        run this many episodes
 //	CHAOS_HOLD=10s          mean time a fault is held
+//	CHAOS_KINDS=a,b         only these fault kinds (see AllKinds)
 //	CHAOS_LOOPBACK=1        no namespaces: 127.0.0.x and process faults only
 //	CHAOS_JSON=path         also write the report as JSON
 //	CHAOS_KEEP=1            keep the working directory (data, logs) after a pass
@@ -83,6 +85,12 @@ func TestCampaign(t *testing.T) {
 		require.NoError(t, err, "CHAOS_HOLD")
 	}
 	cfg.Loopback = os.Getenv("CHAOS_LOOPBACK") == "1"
+	if s := os.Getenv("CHAOS_KINDS"); s != "" {
+		for _, k := range strings.Split(s, ",") {
+			require.Contains(t, AllKinds, Kind(k), "CHAOS_KINDS")
+			cfg.Kinds = append(cfg.Kinds, Kind(k))
+		}
+	}
 	cfg.Dir, err = os.MkdirTemp("", "cairn-chaos-")
 	require.NoError(t, err)
 

@@ -453,21 +453,27 @@ func (in *Injector) fill(a *Active, name string) error {
 		}
 		return nil
 	}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return fmt.Errorf("statfs %s: %w", dir, err)
-	}
-	free := int64(st.Bavail) * st.Bsize
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := syscall.Fallocate(int(f.Fd()), 0, 0, free); err != nil {
-		_ = a.heal(context.Background())
-		return fmt.Errorf("fallocate %d bytes: %w", free, err)
+	// Allocate in shrinking chunks until the drive refuses even 4 KiB.
+	var size int64
+	for _, chunk := range []int64{64 << 20, 1 << 20, 4 << 10} {
+		for {
+			err := syscall.Fallocate(int(f.Fd()), 0, size, chunk)
+			if errors.Is(err, syscall.ENOSPC) {
+				break
+			}
+			if err != nil {
+				_ = a.heal(context.Background())
+				return fmt.Errorf("fallocate %d bytes at %d: %w", chunk, size, err)
+			}
+			size += chunk
+		}
 	}
-	a.Detail = fmt.Sprintf("%d MiB ballast", free>>20)
+	a.Detail = fmt.Sprintf("%d MiB ballast", size>>20)
 	return nil
 }
 

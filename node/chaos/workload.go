@@ -264,8 +264,9 @@ func Classify(err error) Outcome {
 	if err == nil {
 		return OK
 	}
+	// The SDK reports a failure to send as a response error of status 0.
 	var hs httpStatus
-	if errors.As(err, &hs) {
+	if errors.As(err, &hs) && hs.HTTPStatusCode() != 0 {
 		switch hs.HTTPStatusCode() {
 		case http.StatusPreconditionFailed:
 			return PreconditionFailed
