@@ -167,7 +167,7 @@ func (c *Campaign) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	c.cluster = cl
-	if c.net != nil {
+	if c.net != nil || os.Geteuid() == 0 {
 		caps.SmallDrive = c.mountSmallDrive(ctx, cl)
 	}
 	if c.net != nil {
