@@ -478,6 +478,9 @@ func (c *Campaign) setupNetwork(ctx context.Context) (Capabilities, error) {
 	if err == nil {
 		err = n.Check(ctx)
 	}
+	if err != nil && !errors.Is(err, ErrNoNamespaces) {
+		return Capabilities{}, err
+	}
 	if err != nil {
 		c.note = err.Error()
 		c.logf("chaos: %v; running on loopback with process faults only", err)

@@ -44,7 +44,7 @@ func (c Capabilities) Mechanisms() (avail map[Kind]string, unavail map[Kind]stri
 	set(PauseStorage, true, "SIGSTOP, SIGCONT on heal", "")
 	set(PauseMeta, true, "SIGSTOP, SIGCONT on heal", "")
 	set(PauseGateway, true, "SIGSTOP, SIGCONT on heal", "")
-	set(BitFlip, true, "flip one bit in the data area of up to 8 shard files, flipped back on heal", "")
+	set(BitFlip, true, "flip one bit in the data area of 8 of the 32 newest shard files, flipped back on heal", "")
 	set(DriveRemove, true, "remove the drive directory; heal restarts the node on a fresh drive (shards lost until repaired)", "")
 	noNS := "no network namespaces (loopback)"
 	set(PartitionMeta, c.Netns, "the voter's link down", noNS)
@@ -344,14 +344,32 @@ type flipped struct {
 // value (a repaired or rewritten shard is left alone).
 func (in *Injector) bitflip(a *Active, name string, rng *rand.Rand) error {
 	root := filepath.Join(in.cl.DriveDir(name), "shards")
-	var files []string
+	type shard struct {
+		path  string
+		mtime time.Time
+	}
+	var shards []shard
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.Type().IsRegular() {
-			files = append(files, p)
+			if fi, err := d.Info(); err == nil {
+				shards = append(shards, shard{p, fi.ModTime()})
+			}
 		}
 		return nil
 	})
-	slices.Sort(files)
+	// The newest shards most likely belong to current values, which the
+	// clients read: draw from the 32 newest.
+	slices.SortFunc(shards, func(a, b shard) int {
+		if c := b.mtime.Compare(a.mtime); c != 0 {
+			return c
+		}
+		return strings.Compare(a.path, b.path)
+	})
+	shards = shards[:min(len(shards), 32)]
+	files := make([]string, len(shards))
+	for i, s := range shards {
+		files[i] = s.path
+	}
 	rng.Shuffle(len(files), func(i, j int) { files[i], files[j] = files[j], files[i] })
 	var done []flipped
 	a.heal = func(context.Context) error {

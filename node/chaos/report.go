@@ -148,8 +148,10 @@ func (r *Report) Table() string {
 	if r.Visualization != "" {
 		fmt.Fprintf(&b, "  visualization: %s\n", r.Visualization)
 	}
-	if rp := r.Repair; rp.Measured != 0 || rp.Predicted != 0 || rp.Note != "" {
+	if rp := r.Repair; rp.Measured != 0 || rp.Predicted != 0 {
 		fmt.Fprintf(&b, "repair: measured %v, predicted %v %s\n", rp.Measured.Round(time.Millisecond), rp.Predicted.Round(time.Millisecond), rp.Note)
+	} else if rp.Note != "" {
+		fmt.Fprintf(&b, "repair: %s\n", rp.Note)
 	}
 	if len(r.Problems) > 0 {
 		fmt.Fprintf(&b, "problems: %d\n", len(r.Problems))
