@@ -52,7 +52,7 @@ type Config struct {
 	// FinalReadTimeout bounds the retries of each key's final read
 	// (default 60s): degraded reads reconstruct, a restarted node catches up.
 	FinalReadTimeout time.Duration
-	// CheckTimeout bounds the linearizability check (default 2m).
+	// CheckTimeout bounds the linearizability check (default 5m).
 	CheckTimeout time.Duration
 
 	// WaitRepaired, when set, returns once the product has repaired the
@@ -88,7 +88,7 @@ func (c *Config) withDefaults() Config {
 		out.FinalReadTimeout = 60 * time.Second
 	}
 	if out.CheckTimeout == 0 {
-		out.CheckTimeout = 2 * time.Minute
+		out.CheckTimeout = 5 * time.Minute
 	}
 	return out
 }
@@ -283,10 +283,12 @@ func (c *Campaign) Run(ctx context.Context) (*Report, error) {
 	rep.Lost, rep.Corrupted = CheckDurability(ops)
 	viz := filepath.Join(cfg.Dir, "history.html")
 	c.logf("chaos: checking linearizability of %d operations", len(ops))
+	t0 := time.Now()
 	rep.Verdict, err = CheckLinearizable(ops, cfg.CheckTimeout, viz)
 	if err != nil {
 		rep.Problems = append(rep.Problems, err.Error())
 	}
+	c.logf("chaos: %s (checked in %v)", rep.Verdict, time.Since(t0).Round(time.Millisecond))
 	if rep.Verdict == NotLinearizable {
 		rep.Visualization = viz
 	}

@@ -114,6 +114,11 @@ func TestChecker(t *testing.T) {
 			verdict: NotLinearizable, corrupted: 1,
 		},
 		{
+			name:    "a read of a value never sent",
+			h:       new(hb).put(1, "a", v1, 0, 10).get(2, "a", v3, 20, 30).final("a", v1, 100),
+			verdict: NotLinearizable, corrupted: 1,
+		},
+		{
 			name: "unknown put that took effect",
 			h: new(hb).put(1, "a", v1, 0, 10).put(2, "a", v2, 20, 30, Unknown).get(3, "a", v2, 40, 50).
 				final("a", v2, 100),

@@ -57,6 +57,7 @@
 //
 // # Locks
 //
-// Campaign.mu guards the set of active faults; Cluster.mu the process
-// table; History.mu the recorded operations. No two are held together.
+// Campaign.mu guards the active faults, the mounts and the closed flag;
+// Cluster.mu the process table; Injector.mu the fault counters; History.mu
+// the recorded operations. No two are held together.
 package chaos

@@ -85,9 +85,17 @@ func Candidates(ops []Op) []ValueID {
 func CheckDurability(ops []Op) (lost, corrupted []Finding) {
 	byKey := map[string][]Op{}
 	final := map[string][]Op{}
+	written := map[ValueID]bool{}
+	for _, o := range ops {
+		if o.Kind.IsWrite() && o.Kind != OpDelete {
+			written[o.Value] = true
+		}
+	}
 	for _, o := range ops {
 		if o.Corrupt != "" {
 			corrupted = append(corrupted, Finding{Key: o.Key, Reason: o.Corrupt, At: o.Call})
+		} else if o.Kind == OpGet && o.Outcome == OK && o.Value != Absent && !written[o.Value] {
+			corrupted = append(corrupted, Finding{Key: o.Key, Reason: "a well-formed value no client ever sent", Got: o.Value.String(), At: o.Call})
 		}
 		if o.Final {
 			final[o.Key] = append(final[o.Key], o)
