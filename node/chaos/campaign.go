@@ -49,8 +49,8 @@ type Config struct {
 	// Settle is the wait after the last heal when WaitRepaired is nil
 	// (default 10s).
 	Settle time.Duration
-	// FinalReadTimeout bounds the retries of each key's final read
-	// (default 60s): degraded reads reconstruct, a restarted node catches up.
+	// FinalReadTimeout bounds the retries of the final reads (default
+	// 60s for all keys together).
 	FinalReadTimeout time.Duration
 	// CheckTimeout bounds the linearizability check (default 5m).
 	CheckTimeout time.Duration
@@ -281,6 +281,12 @@ func (c *Campaign) Run(ctx context.Context) (*Report, error) {
 	ops := hist.Ops()
 	rep.Ops = CountOps(ops)
 	rep.Lost, rep.Corrupted = CheckDurability(ops)
+	if rep.Lost == nil {
+		rep.Lost = []Finding{}
+	}
+	if rep.Corrupted == nil {
+		rep.Corrupted = []Finding{}
+	}
 	viz := filepath.Join(cfg.Dir, "history.html")
 	c.logf("chaos: checking linearizability of %d operations", len(ops))
 	t0 := time.Now()
@@ -374,25 +380,35 @@ func (c *Campaign) waitRepaired(ctx context.Context, rep *Report) {
 	rep.Repair.Measured += time.Since(t0)
 }
 
-// finalReads reads every key until a read succeeds or FinalReadTimeout.
+// finalReads reads every key, round after round, until each has been read
+// or FinalReadTimeout has passed: degraded reads reconstruct, a restarted
+// node catches up.
 func (c *Campaign) finalReads(ctx context.Context, cl *s3.Client, hist *History) {
 	wl := NewWorkload(WorkloadConfig{Bucket: bucket, Keys: c.cfg.Keys}, cl, hist)
-	for _, key := range Keys(wl.cfg.Keys) {
-		deadline := time.Now().Add(c.cfg.FinalReadTimeout)
-		for {
-			reader := &client{w: wl, id: 0, known: map[string]known{}}
+	reader := &client{w: wl, id: 0, known: map[string]known{}}
+	pending := Keys(wl.cfg.Keys)
+	deadline := time.Now().Add(c.cfg.FinalReadTimeout)
+	for len(pending) > 0 && ctx.Err() == nil {
+		var failed []string
+		for _, key := range pending {
 			op := Op{Kind: OpGet, Key: key, Final: true}
 			rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 			op.Call = hist.Now()
 			reader.get(rctx, &op)
 			cancel()
 			hist.Add(op)
-			if op.Outcome == OK && op.Corrupt == "" || time.Now().After(deadline) || ctx.Err() != nil {
-				if op.Outcome != OK {
-					c.logf("chaos: final read of %s failed: %s", key, op.Err)
+			if op.Outcome != OK || op.Corrupt != "" {
+				failed = append(failed, key)
+				if time.Now().After(deadline) {
+					c.logf("chaos: final read of %s failed: %s %s", key, op.Err, op.Corrupt)
 				}
-				break
 			}
+		}
+		pending = failed
+		if time.Now().After(deadline) {
+			break
+		}
+		if len(pending) > 0 {
 			sleepCtx(ctx, time.Second)
 		}
 	}
