@@ -138,6 +138,9 @@ func Plan(cfg PlanConfig) ([]Episode, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x706c616e)) // "plan"
 	permanent := map[int]bool{}
 	removed := 0
+	// A shuffled bag of kinds: every kind comes up once before any comes up
+	// again (as far as the budget allows), so short campaigns vary.
+	var bag []Kind
 	var plan []Episode
 	for i := 0; i < cfg.Episodes; i++ {
 		if cfg.Repair {
@@ -153,9 +156,17 @@ func Plan(cfg PlanConfig) ([]Episode, error) {
 		}
 		var faults []FaultSpec
 		for len(faults) < n {
-			f, ok := st.pick(rng, kinds)
+			if len(bag) == 0 {
+				for _, i := range rng.Perm(len(kinds)) {
+					bag = append(bag, kinds[i])
+				}
+			}
+			f, ok := st.pick(rng, bag, kinds)
 			if !ok {
 				break
+			}
+			if i := slices.Index(bag, f.Kind); i >= 0 {
+				bag = slices.Delete(bag, i, i+1)
 			}
 			faults = append(faults, f)
 			if f.Kind == DriveRemove {
@@ -180,11 +191,14 @@ type episodeState struct {
 	removedSoFar int
 }
 
-// pick draws a feasible fault, or reports that none fits.
-func (st *episodeState) pick(rng *rand.Rand, kinds []Kind) (FaultSpec, bool) {
-	order := rng.Perm(len(kinds))
-	for _, i := range order {
-		k := kinds[i]
+// pick draws a feasible fault: the first in bag that fits, else any kind
+// that fits; false when none does.
+func (st *episodeState) pick(rng *rand.Rand, bag, kinds []Kind) (FaultSpec, bool) {
+	order := slices.Clone(bag)
+	for _, i := range rng.Perm(len(kinds)) {
+		order = append(order, kinds[i])
+	}
+	for _, k := range order {
 		roles := kindRoles(k)
 		if len(roles) == 0 {
 			continue

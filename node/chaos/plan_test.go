@@ -123,3 +123,23 @@ func TestPlanOnlyAvailableKinds(t *testing.T) {
 	_, err = Plan(PlanConfig{Episodes: 1, StorageNodes: 7, MetaVoters: 3})
 	require.Error(t, err)
 }
+
+// TestPlanVaries: the first faults of a plan are mostly of distinct kinds
+// (a shuffled bag), so that a short campaign covers many of them.
+func TestPlanVaries(t *testing.T) {
+	for seed := uint64(0); seed < 300; seed++ {
+		plan, err := Plan(planConfig(seed))
+		require.NoError(t, err)
+		seen := map[Kind]bool{}
+		n := 0
+		for _, ep := range plan {
+			for _, f := range ep.Faults {
+				if n < len(AllKinds) {
+					seen[f.Kind] = true
+				}
+				n++
+			}
+		}
+		require.GreaterOrEqual(t, len(seen), len(AllKinds)-3, "seed %d", seed)
+	}
+}
