@@ -149,7 +149,11 @@ func (r *Report) Table() string {
 		fmt.Fprintf(&b, "  visualization: %s\n", r.Visualization)
 	}
 	if rp := r.Repair; rp.Measured != 0 || rp.Predicted != 0 {
-		fmt.Fprintf(&b, "repair: measured %v, predicted %v %s\n", rp.Measured.Round(time.Millisecond), rp.Predicted.Round(time.Millisecond), rp.Note)
+		fmt.Fprintf(&b, "repair: measured %v, predicted %v", rp.Measured.Round(time.Millisecond), rp.Predicted.Round(time.Millisecond))
+		if rp.Note != "" {
+			fmt.Fprintf(&b, " (%s)", rp.Note)
+		}
+		b.WriteByte('\n')
 	} else if rp.Note != "" {
 		fmt.Fprintf(&b, "repair: %s\n", rp.Note)
 	}
