@@ -159,30 +159,9 @@ func (c *Campaign) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	rep.Mode, rep.ModeNote = c.mode, c.note
-	cl, err := NewCluster(ctx, ClusterConfig{
-		Binary: cfg.Binary, Dir: filepath.Join(cfg.Dir, "cluster"), Net: c.net,
-		Env: []string{"CAIRN_ACCESS_KEY=" + accessKey, "CAIRN_SECRET_KEY=" + secretKey, "CAIRN_MASTER_KEY=" + masterKey, "CAIRN_LOG_LEVEL=info"},
-	})
+	cl, err := c.startCluster(ctx, &caps)
 	if err != nil {
 		return nil, err
-	}
-	c.cluster = cl
-	if c.net != nil || os.Geteuid() == 0 {
-		caps.SmallDrive = c.mountSmallDrive(ctx, cl)
-	}
-	if c.net != nil {
-		if err := c.net.CheckRoute(ctx, cl.IP("gateway")); err != nil {
-			return nil, err
-		}
-	}
-	if err := cl.StartAll(); err != nil {
-		return nil, err
-	}
-	rctx, cancel := context.WithTimeout(ctx, 120*time.Second)
-	err = cl.WaitReady(rctx, accessKey, secretKey)
-	cancel()
-	if err != nil {
-		return nil, fmt.Errorf("chaos: cluster not ready: %w", err)
 	}
 	s3c := c.s3Client()
 	if err := createBucket(ctx, s3c); err != nil {
@@ -239,7 +218,7 @@ func (c *Campaign) Run(ctx context.Context) (*Report, error) {
 
 	faultEnd := time.Time{}
 	if cfg.Episodes <= 0 {
-		faultEnd = start.Add(cfg.Duration)
+		faultEnd = time.Now().Add(cfg.Duration)
 	}
 	if !sleepCtx(ctx, cfg.Recover) {
 		return nil, ctx.Err()
@@ -258,13 +237,14 @@ func (c *Campaign) Run(ctx context.Context) (*Report, error) {
 	}
 	stopLoad()
 	inj.Planned(plan[:rep.Episodes])
+	rep.Plan = rep.Plan[:rep.Episodes]
 
 	// Heal whatever is left, bring every process back, settle.
 	c.healAll(ctx, inj, rep)
 	if err := cl.StartAll(); err != nil {
 		return nil, err
 	}
-	rctx, cancel = context.WithTimeout(ctx, 120*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	if err := cl.WaitReady(rctx, accessKey, secretKey); err != nil {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("cluster not ready 120s after the last heal: %v", err))
 	}
@@ -302,6 +282,36 @@ func (c *Campaign) Run(ctx context.Context) (*Report, error) {
 	rep.Faults = inj.Stats()
 	rep.Wall = time.Since(start)
 	return rep, nil
+}
+
+// startCluster lays the cluster out (on the small drive where it can be
+// mounted), starts it and waits until it is ready.
+func (c *Campaign) startCluster(ctx context.Context, caps *Capabilities) (*Cluster, error) {
+	cl, err := NewCluster(ctx, ClusterConfig{
+		Binary: c.cfg.Binary, Dir: filepath.Join(c.cfg.Dir, "cluster"), Net: c.net,
+		Env: []string{"CAIRN_ACCESS_KEY=" + accessKey, "CAIRN_SECRET_KEY=" + secretKey, "CAIRN_MASTER_KEY=" + masterKey, "CAIRN_LOG_LEVEL=info"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.cluster = cl
+	if c.net != nil || os.Geteuid() == 0 {
+		caps.SmallDrive = c.mountSmallDrive(ctx, cl)
+	}
+	if c.net != nil {
+		if err := c.net.CheckRoute(ctx, cl.IP("gateway")); err != nil {
+			return nil, err
+		}
+	}
+	if err := cl.StartAll(); err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+	defer cancel()
+	if err := cl.WaitReady(rctx, accessKey, secretKey); err != nil {
+		return nil, fmt.Errorf("chaos: cluster not ready: %w", err)
+	}
+	return cl, nil
 }
 
 // episode applies, holds and heals one episode's faults; false means the
