@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-io/cairn/metadata/keys"
+	"github.com/cairn-io/cairn/metadata/raftlog"
 )
 
 // Read-side sentinels: callers test them with errors.Is.
@@ -87,7 +88,7 @@ func Open(dir string, opts Options) (*FSM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata: open %s: %w", dir, err)
 	}
-	if err := syncParent(opts.FS, dir); err != nil {
+	if err := raftlog.SyncParent(opts.FS, dir); err != nil {
 		return nil, errors.Join(fmt.Errorf("metadata: open %s: %w", dir, err), db.Close())
 	}
 	f := &FSM{log: opts.Logger}
@@ -97,25 +98,6 @@ func Open(dir string, opts Options) (*FSM, error) {
 		return nil, errors.Join(err, db.Close())
 	}
 	return f, nil
-}
-
-// syncParent makes dir's entry in its parent directory durable. Pebble
-// syncs what it creates inside dir but not dir itself, so without this a
-// crash soon after the first start could lose every applied command.
-func syncParent(fsys vfs.FS, dir string) error {
-	if fsys == nil {
-		fsys = vfs.Default
-	}
-	parent := fsys.PathDir(dir)
-	d, err := fsys.OpenDir(parent)
-	if err != nil {
-		return fmt.Errorf("sync parent directory: %w", err)
-	}
-	if err := d.Sync(); err != nil {
-		_ = d.Close()
-		return fmt.Errorf("sync parent directory %s: %w", parent, err)
-	}
-	return d.Close()
 }
 
 func (f *FSM) init(db *pebble.DB) error {

@@ -78,7 +78,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftlog: open %s: %w", dir, err)
 	}
-	if err := syncParent(opts.FS, dir); err != nil {
+	if err := SyncParent(opts.FS, dir); err != nil {
 		return nil, errors.Join(fmt.Errorf("raftlog: open %s: %w", dir, err), db.Close())
 	}
 	s := &Store{db: db}
@@ -90,11 +90,12 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// syncParent makes dir's entry in its parent directory durable. Pebble
-// syncs what it creates inside dir but not dir itself, so without this a
-// crash soon after the first start could lose the whole log, entries that
-// StoreLogs acknowledged included.
-func syncParent(fsys vfs.FS, dir string) error {
+// SyncParent makes dir's entry in its parent directory durable (fsys nil:
+// the OS). Pebble syncs what it creates inside dir but not dir itself, so
+// without this a crash soon after the first start could lose a whole
+// database: here the log, entries that StoreLogs acknowledged included;
+// for the FSM, which calls it too, every applied command.
+func SyncParent(fsys vfs.FS, dir string) error {
 	if fsys == nil {
 		fsys = vfs.Default
 	}
