@@ -267,7 +267,7 @@ func (in *Injector) apply(ctx context.Context, spec FaultSpec, rng *rand.Rand) (
 			}
 			return cl.Start(name)
 		}
-		return a, os.RemoveAll(dir)
+		return a, removeDrive(dir)
 	}
 	return nil, errors.New("unknown kind")
 }
@@ -503,4 +503,20 @@ func runCmd(ctx context.Context, name string, args ...string) error {
 		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// removeDrive makes a drive directory vanish at once, as a failed mount
+// does: it is renamed aside (atomic, whatever the node is writing into it)
+// and then deleted. A plain RemoveAll races with the node creating files.
+func removeDrive(dir string) error {
+	gone := dir + ".removed"
+	if err := os.RemoveAll(gone); err != nil {
+		return fmt.Errorf("chaos: clear %s: %w", gone, err)
+	}
+	if err := os.Rename(dir, gone); err != nil {
+		return fmt.Errorf("chaos: remove drive: %w", err)
+	}
+	// The node may still hold files open in it; what it writes there now
+	// is lost with the drive, as on real hardware.
+	return os.RemoveAll(gone)
 }
