@@ -16,9 +16,10 @@ import (
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
 
-// TestRepairBitFlipsAndLostDrive flips bits inside shard files, which the
-// storage scrub (started by `cairn admin scrub`) finds and the repairer
-// rewrites in place until the files verify again; then removes a storage
+// TestRepairBitFlipsAndLostDrive flips bits inside shard files, which a
+// degraded GET reports and the storage scrub (started by `cairn admin
+// scrub`) finds, and the repairer rewrites in place until the files verify
+// again; then removes a storage
 // node's drive directory, which the node reports faulty and the repairer
 // answers by rebuilding that drive's shards on other nodes. Every object
 // reads back byte-identical at the end.
@@ -56,24 +57,45 @@ func TestRepairBitFlipsAndLostDrive(t *testing.T) {
 		return err == nil
 	}
 
-	// Bit flips in a data shard of a and a parity shard of b.
+	// flip flips a bit inside shard i of key (the header is 16 bytes, so
+	// byte 100 is in the first block's data) and returns where it is.
+	flip := func(key string, i int) *metapb.ShardPlacement {
+		v := c.metaObject(t, "rot", key)
+		sh := v.GetShards()[i]
+		path, ok := c.findShardFile(t, sh.GetNodeId(), fmt.Sprintf("%s.%d", v.GetDataId(), i))
+		require.True(t, ok)
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		b[100] ^= 0x10
+		require.NoError(t, os.WriteFile(path, b, 0o600))
+		require.False(t, verifies(key, i), "a flipped bit must fail verification")
+		return sh
+	}
+
+	// A GET that reads around a corrupt data shard reports it, and the
+	// repairer rewrites it without waiting for a scrub.
+	was := flip("b", 0)
+	got, err := c.get(ctx, "rot", "b")
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data["b"], got))
+	deadline = time.Now().Add(time.Minute)
+	for !verifies("b", 0) {
+		require.True(t, time.Now().Before(deadline), "shard 0 of b, reported by a degraded read, not repaired")
+		time.Sleep(250 * time.Millisecond)
+	}
+	require.Equal(t, was.GetNodeId(), c.metaObject(t, "rot", "b").GetShards()[0].GetNodeId())
+
+	// Bit flips in a data shard of a and a parity shard of b, found by a
+	// scrub.
 	flipped := []struct {
 		key   string
 		index int
 		was   *metapb.ShardPlacement
 	}{{key: "a", index: 1}, {key: "b", index: 4}}
 	for i, f := range flipped {
-		v := c.metaObject(t, "rot", f.key)
-		flipped[i].was = v.GetShards()[f.index]
-		path, ok := c.findShardFile(t, flipped[i].was.GetNodeId(), fmt.Sprintf("%s.%d", v.GetDataId(), f.index))
-		require.True(t, ok)
-		b, err := os.ReadFile(path)
-		require.NoError(t, err)
-		b[100] ^= 0x10 // inside the first block's data (the header is 16 bytes)
-		require.NoError(t, os.WriteFile(path, b, 0o600))
-		require.False(t, verifies(f.key, f.index), "a flipped bit must fail verification")
+		flipped[i].was = flip(f.key, f.index)
 	}
-	_, err := c.healAdmin(ctx, "scrub")
+	_, err = c.healAdmin(ctx, "scrub")
 	require.NoError(t, err)
 	for _, f := range flipped {
 		deadline := time.Now().Add(2 * time.Minute)

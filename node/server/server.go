@@ -327,6 +327,7 @@ type Server struct {
 	maps                 *clustermap.Cache
 	pool                 *objio.Pool
 	bodies               *objio.Store
+	reports              *objio.Reporter
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -533,7 +534,10 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 	}
 	s.awaitClusterMap(ctx)
 	s.pool = objio.NewPool(cfg.Dialer)
-	store, err := objio.New(objio.Config{Maps: s.maps, Dialer: s.pool, Logger: s.logger.With("role", "objio"), Metrics: s.registerer()})
+	// Shards a GET finds corrupt or missing go to the repairer at once.
+	s.reports = objio.NewReporter(mc, "gateway", s.logger.With("role", "objio"))
+	store, err := objio.New(objio.Config{Maps: s.maps, Dialer: s.pool, Logger: s.logger.With("role", "objio"), Metrics: s.registerer(),
+		OnReadFailure: s.reports.OnReadFailure})
 	if err != nil {
 		return fmt.Errorf("server: objio: %w", err)
 	}
@@ -692,6 +696,9 @@ func (s *Server) Close() error {
 	}
 	if s.bodies != nil {
 		_ = s.bodies.Close()
+	}
+	if s.reports != nil {
+		s.reports.Close()
 	}
 	if s.mc != nil {
 		_ = s.mc.Close()

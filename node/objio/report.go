@@ -1,0 +1,121 @@
+package objio
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cairn-io/cairn/proto/metapb"
+)
+
+// ReportSink receives damage reports: the meta group's repairer
+// (metapb.MetaClient implements it).
+type ReportSink interface {
+	ReportShards(ctx context.Context, in *metapb.ReportShardsRequest, opts ...grpc.CallOption) (*metapb.ReportShardsResponse, error)
+}
+
+// Report limits: a burst of degraded reads queues at most reportQueue
+// shards (more are dropped: a scrub finds them again), sent in batches of
+// at most reportBatch with one call each, bounded by reportTimeout.
+const (
+	reportQueue   = 1024
+	reportBatch   = 256
+	reportTimeout = 5 * time.Second
+)
+
+// Reporter tells the meta group's repairer about the shards that reads had
+// to work around because they were corrupt or missing, so that they are
+// rebuilt without waiting for a scrub. Use its OnReadFailure as
+// Config.OnReadFailure. It owns one goroutine, stopped by Close.
+type Reporter struct {
+	sink     ReportSink
+	reporter string
+	log      *slog.Logger
+	ch       chan *metapb.ShardReport
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	once     sync.Once
+}
+
+// NewReporter starts a Reporter that sends to sink under the name
+// reporter (for the meta group's logs).
+func NewReporter(sink ReportSink, reporter string, log *slog.Logger) *Reporter {
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &Reporter{sink: sink, reporter: reporter, log: log,
+		ch: make(chan *metapb.ShardReport, reportQueue), stop: make(chan struct{})}
+	r.wg.Go(r.run)
+	return r
+}
+
+// healthOf says what a read error proves about a shard. Only corruption
+// and absence are reported: an unreachable or slow node is the liveness
+// machinery's business, and rebuilding its shards on every timeout would
+// move data off a node that is merely restarting.
+func healthOf(err error) (metapb.ShardHealth, bool) {
+	switch status.Code(err) {
+	case codes.DataLoss:
+		return metapb.ShardHealth_SHARD_CORRUPT, true
+	case codes.NotFound:
+		return metapb.ShardHealth_SHARD_MISSING, true
+	}
+	return 0, false
+}
+
+// OnReadFailure queues a report of shard of v's body when err shows it
+// corrupt or missing. It never blocks: a full queue drops the report.
+func (r *Reporter) OnReadFailure(v *metapb.ObjectVersion, shard int, err error) {
+	health, ok := healthOf(err)
+	if !ok || shard < 0 || shard >= len(v.GetShards()) {
+		return
+	}
+	sp := v.GetShards()[shard]
+	rep := &metapb.ShardReport{
+		NodeId: sp.GetNodeId(), DriveId: sp.GetDriveId(), ShardId: ShardID(v.GetDataId(), shard),
+		Health: health, Detail: err.Error(),
+	}
+	select {
+	case r.ch <- rep:
+	default:
+		r.log.Warn("damage report dropped: queue full", "shard", rep.ShardId)
+	}
+}
+
+func (r *Reporter) run() {
+	for {
+		var batch []*metapb.ShardReport
+		select {
+		case <-r.stop:
+			return
+		case rep := <-r.ch:
+			batch = append(batch, rep)
+		}
+	more:
+		for len(batch) < reportBatch {
+			select {
+			case rep := <-r.ch:
+				batch = append(batch, rep)
+			default:
+				break more
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), reportTimeout)
+		_, err := r.sink.ReportShards(ctx, &metapb.ReportShardsRequest{Reporter: r.reporter, Shards: batch})
+		cancel()
+		if err != nil {
+			r.log.Warn("damage report failed; a scrub will find the shards again", "shards", len(batch), "err", err)
+		}
+	}
+}
+
+// Close stops the goroutine; queued reports are dropped.
+func (r *Reporter) Close() {
+	r.once.Do(func() { close(r.stop) })
+	r.wg.Wait()
+}
