@@ -18,12 +18,21 @@
 //     reused only when the MD5 hasher, every shard sender and gRPC are done
 //     with it. While the first
 //     stripe is in flight a shard whose node cannot be reached is moved to a
-//     replacement drive; afterwards any shard failure fails the PUT.
+//     replacement drive. Afterwards a shard whose drive is full or whose
+//     node is unreachable (or stalled) is lost: its stream is dropped, the
+//     others go on, and it is rebuilt after the commit (phase 4); at most
+//     M-1 shards per PUT (1 when M = 1), so K+1 durable ones remain to
+//     rebuild from. Any other shard failure, or one more, fails the PUT.
 //  3. Commit: every stream sends commit and waits for its ack; the body
 //     exists only when all K+M acks arrived. Each ack carries the shard's
 //     digest, which must equal the one computed from the blocks sent
 //     (each block is one bitrot block on the node); Body.ShardDigests
 //     keeps them for the record, and reads pass them as expect_digest.
+//  4. Rebuild, only if a shard was lost: RebuildShards reads K durable
+//     shards, reconstructs the lost ones onto the replacement drives
+//     placement chose (the failed node excluded) and returns their
+//     digests; the body exists once they are durable too. A failed
+//     rebuild fails the PUT. The MD5 is the hasher's, untouched by this.
 //
 // Every wait on a storage node is bounded. A watchdog per shard stream is
 // armed only while the pipeline waits on the peer (opening the stream,
@@ -31,8 +40,8 @@
 // CommitTimeout) and disarmed while the pipeline waits on its own client, so
 // a slow upload or download is never cut, but a stopped or partitioned node
 // is, and counts as unreachable. A full drive (ResourceExhausted) is
-// suspected through DriveSuspecter and, while the first stripe is held,
-// replaced.
+// suspected through DriveSuspecter and its shard replaced (or, past the
+// first stripe, rebuilt).
 //
 // GET reads are hedged: when the collector is blocked on a stripe for
 // longer than the recent p95 of shard block reads (clamped to

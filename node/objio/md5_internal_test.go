@@ -51,3 +51,11 @@ func TestNewMD5(t *testing.T) {
 		require.False(t, simd)
 	}
 }
+
+// TestLostBudget: a PUT rebuilds at most M-1 lost shards (one when M = 1),
+// so at least K+1 durable shards remain to read around one more failure.
+func TestLostBudget(t *testing.T) {
+	for _, c := range []struct{ m, want int }{{1, 1}, {2, 1}, {3, 2}, {4, 3}} {
+		require.Equal(t, c.want, lostBudget(c.m), "m=%d", c.m)
+	}
+}

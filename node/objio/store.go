@@ -213,7 +213,8 @@ func New(cfg Config) (*Store, error) {
 	phases := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "cairn_objio_write_phase_duration_seconds",
 		Help: "Duration of the phases of a body write: stream (read the body, hash, encode and hand " +
-			"every stripe to the shard streams) and durable (wait for every shard's durable ack).",
+			"every stripe to the shard streams), durable (wait for every shard's durable ack) and rebuild " +
+			"(rebuild a shard lost past the first stripe onto a replacement drive).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 	}, []string{"phase"})
 	if cfg.Metrics != nil {

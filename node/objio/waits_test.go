@@ -152,21 +152,36 @@ func TestPutAroundFrozenNode(t *testing.T) {
 }
 
 // TestPutFrozenPastFirstStripe: a node that freezes after the first stripe
-// fails the PUT with ErrShardWrite (503) within the stall bound, and leaves
-// nothing behind.
+// is cut by the watchdog; its shard's stream is dropped, the others go on,
+// and once they are durable the shard is rebuilt on another node: the PUT
+// succeeds and the node is suspected.
 func TestPutFrozenPastFirstStripe(t *testing.T) {
 	s, c := newStore(t, 6, func(cfg *objio.Config) {
 		// Long enough for healthy sends under the race detector.
 		cfg.StallTimeout = time.Second
 		cfg.CommitTimeout = time.Second
 	})
-	for _, srv := range c.Servers {
-		srv.FreezeWritesAfter(int64(small.BlockSize))
-	}
+	frozen := c.Servers[0]
+	frozen.FreezeWritesAfter(int64(small.BlockSize))
 	data := payload(20, 8*small.K*small.BlockSize)
-	_, err := s.WriteBody(context.Background(), bytes.NewReader(data), objio.WriteOptions{Profile: small, Size: int64(len(data))})
-	require.ErrorIs(t, err, objio.ErrShardWrite)
-	require.Zero(t, c.ShardCount())
+	b := put(t, s, small, data)
+	requireRebuiltOffNode(t, c, b, frozen)
+	requireSame(t, data, readRange(t, s, b, 0, int64(len(data))))
+	require.Contains(t, c.Maps.Suspected(), frozen.ID)
+}
+
+// requireRebuiltOffNode checks that no shard of b is on srv, that every
+// shard is on its node with the digest the record holds, and that
+// exactly K+M shards exist.
+func requireRebuiltOffNode(t *testing.T, c *objiotest.Cluster, b *objio.Body, srv *objiotest.Server) {
+	t.Helper()
+	for i, sp := range b.Shards {
+		require.NotEqual(t, string(srv.ID), sp.GetNodeId(), "shard %d", i)
+		got, ok := c.Server(sp.GetNodeId()).Digest(sp.GetDriveId(), objio.ShardID(b.DataID, i))
+		require.True(t, ok, "shard %d is on %s", i, sp.GetNodeId())
+		require.Equal(t, b.ShardDigests[i], got, "shard %d digest", i)
+	}
+	require.Equal(t, b.Profile.K+b.Profile.M, c.ShardCount(), "the lost shard left nothing behind")
 }
 
 // TestPutFullDrive: a drive that answers ResourceExhausted (ENOSPC) while
@@ -195,18 +210,44 @@ func TestPutFullDrive(t *testing.T) {
 	})
 	t.Run("past first stripe", func(t *testing.T) {
 		s, c := newStore(t, 6)
-		for _, srv := range c.Servers {
-			srv.FillAfter(int64(small.BlockSize))
-		}
-		data := payload(40, 4*small.K*small.BlockSize)
+		full := c.Servers[0]
+		full.FillAfter(int64(small.BlockSize))
+		data := payload(40, 4*small.K*small.BlockSize+77)
+		b := put(t, s, small, data)
+		requireRebuiltOffNode(t, c, b, full)
+		requireSame(t, data, readRange(t, s, b, 0, int64(len(data))))
+		require.Equal(t, []placement.DriveID{objiotest.DriveID(full.ID)}, c.Maps.SuspectedDrives())
+		require.NotContains(t, c.Maps.Suspected(), full.ID, "a full drive is not a dead node")
+	})
+	t.Run("more lost than M-1", func(t *testing.T) {
+		// 4+2 on six nodes: every node holds a shard; a second lost shard
+		// would leave only K durable ones to rebuild from.
+		s, c := newStore(t, 6)
+		c.Servers[0].FillAfter(int64(small.BlockSize))
+		c.Servers[1].FillAfter(int64(small.BlockSize))
+		data := payload(41, 4*small.K*small.BlockSize)
 		_, err := s.WriteBody(context.Background(), bytes.NewReader(data), objio.WriteOptions{Profile: small, Size: int64(len(data))})
 		require.ErrorIs(t, err, objio.ErrShardWrite)
 		require.Zero(t, c.ShardCount())
+		require.Subset(t, []placement.DriveID{objiotest.DriveID(c.Servers[0].ID), objiotest.DriveID(c.Servers[1].ID)},
+			c.Maps.SuspectedDrives())
 		require.NotEmpty(t, c.Maps.SuspectedDrives())
-		var suspected []placement.DriveID
+	})
+	t.Run("rebuild fails", func(t *testing.T) {
+		s, c := newStore(t, 6, func(cfg *objio.Config) {
+			cfg.HedgeFloor = -1
+			cfg.StallTimeout = time.Second
+			cfg.CommitTimeout = time.Second
+		})
+		c.Servers[0].FillAfter(int64(small.BlockSize))
+		// No shard can be read back: the rebuild cannot get K of them.
 		for _, srv := range c.Servers {
-			suspected = append(suspected, objiotest.DriveID(srv.ID))
+			srv.FreezeReads(func(string) bool { return true })
 		}
-		require.Subset(t, suspected, c.Maps.SuspectedDrives())
+		data := payload(42, 4*small.K*small.BlockSize)
+		_, err := s.WriteBody(context.Background(), bytes.NewReader(data), objio.WriteOptions{Profile: small, Size: int64(len(data))})
+		require.ErrorIs(t, err, objio.ErrShardWrite)
+		require.ErrorIs(t, err, objio.ErrDataUnavailable)
+		require.Zero(t, c.ShardCount())
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,7 +77,11 @@ type put struct {
 		tried []tried
 		// digests[i] is shard i's digest once its commit was acknowledged.
 		digests [][]byte
-		err     error
+		// lost holds the shards whose stream failed past the first stripe
+		// and that are rebuilt from the others once those are durable, in
+		// the order they were lost.
+		lost []int
+		err  error
 	}
 	cancel context.CancelFunc
 }
@@ -167,6 +172,12 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 
 	w.mu.Lock()
 	err = w.mu.err
+	lost := append([]int(nil), w.mu.lost...)
+	w.mu.Unlock()
+	if err == nil && len(lost) > 0 {
+		err = w.rebuildLost(ctx, size, lost)
+	}
+	w.mu.Lock()
 	shards := append([]placement.Shard(nil), w.mu.shards...)
 	digests := w.mu.digests
 	w.mu.Unlock()
@@ -637,7 +648,8 @@ func (w *put) shard(ctx, base context.Context, i int, in <-chan *stripe) error {
 					first = nil
 				}
 				if err := ss.send(st, st.shards[i], false); err != nil {
-					return w.shardErr(ctx, i, ss, err)
+					w.release(st)
+					return w.lostOrFail(ctx, i, ss, err, in)
 				}
 				w.release(st)
 			case <-ctx.Done():
@@ -651,8 +663,11 @@ func (w *put) shard(ctx, base context.Context, i int, in <-chan *stripe) error {
 			w.mu.Unlock()
 			return nil
 		}
-		if more || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return w.shardErr(ctx, i, ss, err)
+		}
+		if more {
+			return w.lostOrFail(ctx, i, ss, err, in)
 		}
 		if unreachable(err) {
 			w.s.cfg.Maps.Suspect(ss.where.Node, w.s.cfg.SuspectFor)
@@ -704,9 +719,93 @@ func (w *put) shardErr(ctx context.Context, i int, ss *shardStream, err error) e
 		w.s.cfg.Maps.Suspect(ss.where.Node, w.s.cfg.SuspectFor)
 	}
 	if full(err) {
-		// Past the first stripe the shard cannot move (its earlier blocks
-		// are gone); the PUT fails, and the next one avoids the drive.
+		// The next PUT avoids the drive.
 		w.s.suspectFull(ss.where.Drive)
 	}
 	return fmt.Errorf("%w: shard %s on %s/%s: %w", ErrShardWrite, ShardID(w.dataID, i), ss.where.Node, ss.where.Drive, err)
+}
+
+// lostBudget is how many shards of one PUT may be lost past the first
+// stripe and rebuilt: M-1, so that at least K+1 durable shards remain to
+// rebuild from and one more failure during the rebuild is still read
+// around; with M = 1 one all the same (K remain), or a single full drive
+// would fail every large PUT of such a profile.
+func lostBudget(m int) int {
+	if m == 1 {
+		return 1
+	}
+	return m - 1
+}
+
+// lostOrFail handles shard i's stream failing with err past the first
+// stripe, when its earlier blocks are gone and it cannot simply move. A
+// full drive or an unreachable (or stalled) node does not fail the PUT while
+// the budget allows: the stream is dropped (storage discards the temp
+// file), shard i is moved to a replacement drive at once (so the failed
+// node and drive are suspected and excluded now), and the goroutine drains
+// its stripes so the others go on; WriteBody rebuilds the shard there once
+// all the others are durable. Any other failure fails the PUT.
+func (w *put) lostOrFail(ctx context.Context, i int, ss *shardStream, err error, in <-chan *stripe) error {
+	if ctx.Err() != nil || !(full(err) || unreachable(err)) {
+		return w.shardErr(ctx, i, ss, err)
+	}
+	ss.detach()
+	ss.cancel()
+	w.mu.Lock()
+	over := len(w.mu.lost) >= lostBudget(w.p.M)
+	if !over {
+		w.mu.lost = append(w.mu.lost, i)
+	}
+	w.mu.Unlock()
+	if over {
+		return w.shardErr(ctx, i, ss, err)
+	}
+	if rerr := w.replace(i, err); rerr != nil {
+		return rerr
+	}
+	for {
+		select {
+		case st, ok := <-in:
+			if !ok {
+				return nil
+			}
+			w.release(st)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// rebuildLost rebuilds every lost shard from the durable ones onto the
+// drive replace chose for it, and records its digest. The new shards are
+// recorded as tried first, so a failure from here on deletes them with the
+// rest.
+func (w *put) rebuildLost(ctx context.Context, size int64, lost []int) error {
+	w.mu.Lock()
+	// A copy of the digests: the record must not alias those filled below.
+	v := &metapb.ObjectVersion{DataId: w.dataID, Size: size, Profile: ProfileToProto(w.p), ShardDigests: slices.Clone(w.mu.digests)}
+	targets := map[int]*metapb.ShardPlacement{}
+	for i, sh := range w.mu.shards {
+		sp := &metapb.ShardPlacement{NodeId: string(sh.Node), DriveId: string(sh.Drive)}
+		v.Shards = append(v.Shards, sp)
+		if slices.Contains(lost, i) {
+			targets[i] = sp
+			w.mu.tried = append(w.mu.tried, tried{index: i, shard: sh})
+		}
+	}
+	w.mu.Unlock()
+	start := time.Now()
+	res, err := w.s.RebuildShards(ctx, v, targets, RebuildOptions{})
+	if err != nil {
+		return fmt.Errorf("%w: put %s: rebuild lost shards %v: %w", ErrShardWrite, w.dataID, lost, err)
+	}
+	w.s.phases.WithLabelValues("rebuild").Observe(time.Since(start).Seconds())
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range res {
+		w.mu.digests[r.Index] = r.Digest
+		w.s.log.Info("lost shard rebuilt on replacement drive", "data_id", w.dataID, "shard", r.Index,
+			"node", r.Target.GetNodeId(), "drive", r.Target.GetDriveId())
+	}
+	return nil
 }
