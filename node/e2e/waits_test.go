@@ -100,6 +100,14 @@ func TestWaitsMetaQuorumLost(t *testing.T) {
 			return err
 		}},
 	}
+	// The remaining voter may still lead, legitimately, for up to its
+	// leader lease (its followers answered heartbeats sent just before
+	// they stopped): requests may succeed until then, never after.
+	lease := time.Now().Add(15 * time.Second)
+	for ops[0].do() == nil {
+		require.True(t, time.Now().Before(lease), "HEAD still served 15 s after the quorum was lost")
+		time.Sleep(100 * time.Millisecond)
+	}
 	for _, op := range ops {
 		start := time.Now()
 		err := op.do()
