@@ -238,7 +238,7 @@ func (c *Client) watchLeader(ctx context.Context) {
 }
 
 func (c *Client) refreshLeader(ctx context.Context) {
-	st, err := call(ctx, c, c.cfg.ReadTimeout, c.cfg.AttemptTimeout, func(ctx context.Context, m metapb.MetaClient) (*metapb.StatusResponse, error) {
+	st, err := callNodes(ctx, c, c.cfg.ReadTimeout, c.cfg.AttemptTimeout, false, func(ctx context.Context, m metapb.MetaClient) (*metapb.StatusResponse, error) {
 		return m.Status(ctx, &metapb.StatusRequest{})
 	})
 	if err != nil {
@@ -327,6 +327,13 @@ func retryable(ctx context.Context, err error) bool {
 // a non-retryable error, all within timeout (or the caller's deadline, if
 // sooner). Each attempt but the last gets at most attempt.
 func call[T any](ctx context.Context, c *Client, timeout, attempt time.Duration, fn func(context.Context, metapb.MetaClient) (T, error)) (T, error) {
+	return callNodes(ctx, c, timeout, attempt, true, fn)
+}
+
+// callNodes is call; a call that is not sticky (the leader lookup, a
+// background probe) leaves the preferred node and the lookups alone, so
+// that only real traffic moves them.
+func callNodes[T any](ctx context.Context, c *Client, timeout, attempt time.Duration, sticky bool, fn func(context.Context, metapb.MetaClient) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var (
@@ -343,16 +350,20 @@ func call[T any](ctx context.Context, c *Client, timeout, attempt time.Duration,
 		timedOut := actx.Err() != nil && ctx.Err() == nil
 		acancel()
 		if err == nil {
-			c.answered(idx)
-			if n > 0 {
-				c.kickLeader()
+			if sticky {
+				c.answered(idx)
+				if n > 0 {
+					c.kickLeader()
+				}
 			}
 			return resp, nil
 		}
 		lastErr = err
 		if timedOut {
 			c.hung(idx)
-			c.kickLeader()
+			if sticky {
+				c.kickLeader()
+			}
 			err = status.Errorf(codes.DeadlineExceeded, "metaclient: %s did not answer within %v: %v", c.addrs[idx], attempt, err)
 			lastErr = err
 		}
