@@ -28,6 +28,9 @@ const adminUsage = `usage:
                                         give drives their identity (offline, on the storage host)
   cairn admin scrub [--node ID | --bucket NAME]
                                         verify shards now: every storage node, one node, or one bucket
+  cairn admin trace --endpoint URL[,URL...] [--errors] [--bucket B] [--op OP] [--json]
+                                        follow the requests the gateways serve, live (root S3
+                                        credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)
   cairn admin ca init --dir DIR [--cluster-id ID]
                                         create the cluster CA (ca.pem, ca.key); never overwrites
   cairn admin cert issue --ca-dir DIR --node-id N --role meta,storage[,gateway|admin] [--host h1,h2] --out DIR
@@ -53,6 +56,9 @@ func runAdmin(args []string) error {
 	}
 	if len(args) >= 1 && args[0] == "status" {
 		return runAdminStatus(args[1:])
+	}
+	if len(args) >= 1 && args[0] == "trace" {
+		return runAdminTrace(args[1:])
 	}
 	if len(args) >= 1 && args[0] == "scrub" {
 		return runAdminScrub(args[1:])
