@@ -189,12 +189,17 @@ func runServer(args []string) error {
 		return err
 	}
 	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "admin", srv.AdminAddr(), "mtls", nodeTLS != nil)
+	// Listeners are up: a Type=notify systemd unit is started now.
+	if err := sdNotify("READY=1"); err != nil {
+		logger.Warn("could not signal readiness to systemd", "err", err)
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-srv.Err():
 		err = fmt.Errorf("listener failed: %w", err)
 	}
 	logger.Info("cairn server stopping")
+	_ = sdNotify("STOPPING=1")
 	if cerr := srv.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
