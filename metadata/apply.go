@@ -152,6 +152,8 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.setHealPaused(op.SetHealPaused)
 	case *metapb.Command_SetMasterKeyCheck:
 		return t.setMasterKeyCheck(op.SetMasterKeyCheck)
+	case *metapb.Command_SetVoterAddress:
+		return t.setVoterAddress(op.SetVoterAddress)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}

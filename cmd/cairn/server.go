@@ -31,6 +31,7 @@ func runServer(args []string) error {
 		grpcAddr   = fs.String("grpc-addr", "", "address of the meta and storage gRPC services (advertised to peers)")
 		raftAddr   = fs.String("raft-addr", "", "address of the meta role's Raft transport")
 		metaPeers  = fs.String("meta-peers", "", "meta voters as id=raftAddr=grpcAddr, comma-separated")
+		metaJoin   = fs.Bool("meta-join", false, "meta role: a new voter joining a running group; it never bootstraps and waits for cairn admin meta add-voter")
 		metaAddrs  = fs.String("meta-addrs", "", "meta gRPC addresses for gateway and storage, comma-separated (default: from --meta-peers)")
 		drives     = fs.String("drives", "", "drive directories of the storage role, comma-separated (default: <data-dir>/drive0)")
 		domain     = fs.String("failure-domain", "", "failure domain of this storage node (rack, host)")
@@ -127,6 +128,7 @@ func runServer(args []string) error {
 		GRPCAddr:      *grpcAddr,
 		RaftAddr:      *raftAddr,
 		MetaPeers:     peers,
+		MetaJoin:      *metaJoin,
 		MetaAddrs:     splitList(*metaAddrs),
 		Drives:        splitList(*drives),
 		FailureDomain: *domain,

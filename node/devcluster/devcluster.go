@@ -34,6 +34,9 @@ type Proc struct {
 	// AdminAddr serves the process's /metrics, /healthz and /readyz.
 	AdminAddr string `json:"admin_addr,omitempty"`
 	DataDir   string `json:"data_dir"`
+	// MetaJoin starts a meta voter added after the group's first start
+	// with --meta-join: it waits to be added instead of bootstrapping.
+	MetaJoin bool `json:"meta_join,omitempty"`
 }
 
 // Layout is the persisted shape of a cluster.
@@ -279,6 +282,9 @@ func (l *Layout) Args(p Proc) []string {
 	}
 	if p.RaftAddr != "" {
 		args = append(args, "--raft-addr", p.RaftAddr, "--meta-peers", strings.Join(peers, ","))
+		if p.MetaJoin {
+			args = append(args, "--meta-join")
+		}
 	} else {
 		args = append(args, "--meta-addrs", strings.Join(addrs, ","))
 	}
@@ -319,4 +325,25 @@ func (l *Layout) WritePrometheusTargets() (string, error) {
 		return "", fmt.Errorf("devcluster: write prometheus targets: %w", err)
 	}
 	return path, nil
+}
+
+// AddMeta lays out one more meta voter, started with --meta-join, on free
+// loopback ports, and saves the layout. Issue its certificate with
+// LoadOrCreateCerts before starting it.
+func (l *Layout) AddMeta(name string) (Proc, error) {
+	if _, ok := l.Proc(name); ok {
+		return Proc{}, fmt.Errorf("devcluster: process %q exists", name)
+	}
+	var addrs []string
+	for range 2 {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return Proc{}, fmt.Errorf("devcluster: pick a port: %w", err)
+		}
+		defer lis.Close()
+		addrs = append(addrs, lis.Addr().String())
+	}
+	p := Proc{Name: name, Roles: []string{"meta"}, NodeID: name, GRPCAddr: addrs[0], RaftAddr: addrs[1], DataDir: name, MetaJoin: true}
+	l.Procs = append(l.Procs, p)
+	return p, l.save()
 }

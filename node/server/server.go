@@ -69,6 +69,9 @@ type Config struct {
 	RaftAddr string
 	// MetaPeers are all meta voters (meta role) as "id=raftAddr=grpcAddr".
 	MetaPeers []meta.Peer
+	// MetaJoin starts a new meta voter that waits to be added to a
+	// running group instead of bootstrapping (see meta.Config.Join).
+	MetaJoin bool
 	// MetaAddrs are meta gRPC addresses for the gateway and storage roles;
 	// when empty they come from MetaPeers.
 	MetaAddrs []string
@@ -410,14 +413,16 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 	}
 	if cfg.has(RoleMeta) {
 		n, err := meta.New(ctx, meta.Config{
-			NodeID:   cfg.NodeID,
-			DataDir:  filepath.Join(cfg.DataDir, "meta"),
-			RaftBind: cfg.RaftAddr,
-			Version:  cfg.Version,
-			Peers:    cfg.MetaPeers,
-			Logger:   s.logger.With("role", "meta"),
-			Dialer:   cfg.Dialer,
-			TLS:      cfg.TLS,
+			NodeID:    cfg.NodeID,
+			DataDir:   filepath.Join(cfg.DataDir, "meta"),
+			RaftBind:  cfg.RaftAddr,
+			Version:   cfg.Version,
+			Peers:     cfg.MetaPeers,
+			Join:      cfg.MetaJoin,
+			ClusterID: cfg.ClusterID,
+			Logger:    s.logger.With("role", "meta"),
+			Dialer:    cfg.Dialer,
+			TLS:       cfg.TLS,
 
 			OrphanGrace:   cfg.OrphanGrace,
 			SweepInterval: cfg.SweepInterval,
