@@ -22,36 +22,39 @@ import (
 func runServer(args []string) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	var (
-		configPath = fs.String("config", "", "YAML configuration file")
-		roles      = fs.String("roles", "gateway,storage,meta", "roles to run: gateway, storage, meta")
-		nodeID     = fs.String("node-id", "", "node ID (meta and storage roles)")
-		clusterID  = fs.String("cluster-id", "", "cluster ID, written to and checked against every drive (storage role)")
-		formatNew  = fs.Bool("format-drives", false, "storage role: format drive directories without a format file and adopt version 1 drives (first start only)")
-		dataDir    = fs.String("data-dir", "", "directory for this node's state")
-		grpcAddr   = fs.String("grpc-addr", "", "address of the meta and storage gRPC services (advertised to peers)")
-		raftAddr   = fs.String("raft-addr", "", "address of the meta role's Raft transport")
-		metaPeers  = fs.String("meta-peers", "", "meta voters as id=raftAddr=grpcAddr, comma-separated")
-		metaAddrs  = fs.String("meta-addrs", "", "meta gRPC addresses for gateway and storage, comma-separated (default: from --meta-peers)")
-		drives     = fs.String("drives", "", "drive directories of the storage role, comma-separated (default: <data-dir>/drive0)")
-		domain     = fs.String("failure-domain", "", "failure domain of this storage node (rack, host)")
-		s3Addr     = fs.String("s3-addr", "127.0.0.1:9000", "S3 (plain HTTP) listen address of the gateway role; empty: no plain HTTP")
-		s3TLSAddr  = fs.String("s3-tls-addr", "", "S3 HTTPS listen address of the gateway role (needs --s3-tls-cert and --s3-tls-key)")
-		s3TLSCert  = fs.String("s3-tls-cert", "", "certificate (PEM, chain first) the S3 HTTPS endpoint serves; reloaded when the file changes or on SIGHUP")
-		s3TLSKey   = fs.String("s3-tls-key", "", "key of --s3-tls-cert (PEM)")
-		accessKey  = fs.String("access-key", "", "root access key of the gateway")
-		secretKey  = fs.String("secret-key", "", "root secret key of the gateway")
-		region     = fs.String("region", "us-east-1", "S3 region the gateway answers for")
-		vhosts     = fs.String("virtual-host-suffixes", "localhost", "domains for virtual-host addressing (<bucket>.<suffix>), comma-separated")
-		ecK        = fs.Int("ec-data", server.DefaultProfile.K, "data shards of the STANDARD profile")
-		ecM        = fs.Int("ec-parity", server.DefaultProfile.M, "parity shards of the STANDARD profile")
-		ecBlock    = fs.Int("ec-block-size", server.DefaultProfile.BlockSize, "bytes per shard block of a stripe")
-		rrK        = fs.Int("rr-data", server.DefaultReducedProfile.K, "data shards of the REDUCED_REDUNDANCY profile")
-		rrM        = fs.Int("rr-parity", server.DefaultReducedProfile.M, "parity shards of the REDUCED_REDUNDANCY profile")
-		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
-		masterKey  = fs.String("master-key", "", "base64 256-bit cluster master key: wraps SSE-S3 data keys and seals user secrets (prefer CAIRN_MASTER_KEY)")
-		adminAddr  = fs.String("admin-addr", "", "serve /metrics, /healthz and /readyz on this address (host:port); off when empty")
-		pprofAddr  = fs.String("pprof-addr", "", "serve net/http/pprof on this loopback address (host:port, port 0 picks one); off when empty")
-		kmsKeys    = fs.String("kms-keys", "", "SSE-KMS key ring as id=base64,... of 256-bit keys, the first is the default (gateway role; prefer CAIRN_KMS_KEYS)")
+		configPath     = fs.String("config", "", "YAML configuration file")
+		roles          = fs.String("roles", "gateway,storage,meta", "roles to run: gateway, storage, meta")
+		nodeID         = fs.String("node-id", "", "node ID (meta and storage roles)")
+		clusterID      = fs.String("cluster-id", "", "cluster ID, written to and checked against every drive (storage role)")
+		formatNew      = fs.Bool("format-drives", false, "storage role: format drive directories without a format file and adopt version 1 drives (first start only)")
+		dataDir        = fs.String("data-dir", "", "directory for this node's state")
+		grpcAddr       = fs.String("grpc-addr", "", "address of the meta and storage gRPC services (advertised to peers)")
+		raftAddr       = fs.String("raft-addr", "", "address of the meta role's Raft transport")
+		metaPeers      = fs.String("meta-peers", "", "meta voters as id=raftAddr=grpcAddr, comma-separated")
+		metaAddrs      = fs.String("meta-addrs", "", "meta gRPC addresses for gateway and storage, comma-separated (default: from --meta-peers)")
+		drives         = fs.String("drives", "", "drive directories of the storage role, comma-separated (default: <data-dir>/drive0)")
+		domain         = fs.String("failure-domain", "", "failure domain of this storage node (rack, host)")
+		s3Addr         = fs.String("s3-addr", "127.0.0.1:9000", "S3 (plain HTTP) listen address of the gateway role; empty: no plain HTTP")
+		s3TLSAddr      = fs.String("s3-tls-addr", "", "S3 HTTPS listen address of the gateway role (needs --s3-tls-cert and --s3-tls-key)")
+		s3TLSCert      = fs.String("s3-tls-cert", "", "certificate (PEM, chain first) the S3 HTTPS endpoint serves; reloaded when the file changes or on SIGHUP")
+		s3TLSKey       = fs.String("s3-tls-key", "", "key of --s3-tls-cert (PEM)")
+		accessKey      = fs.String("access-key", "", "root access key of the gateway")
+		secretKey      = fs.String("secret-key", "", "root secret key of the gateway")
+		region         = fs.String("region", "us-east-1", "S3 region the gateway answers for")
+		vhosts         = fs.String("virtual-host-suffixes", "localhost", "domains for virtual-host addressing (<bucket>.<suffix>), comma-separated")
+		ecK            = fs.Int("ec-data", server.DefaultProfile.K, "data shards of the STANDARD profile")
+		ecM            = fs.Int("ec-parity", server.DefaultProfile.M, "parity shards of the STANDARD profile")
+		ecBlock        = fs.Int("ec-block-size", server.DefaultProfile.BlockSize, "bytes per shard block of a stripe")
+		rrK            = fs.Int("rr-data", server.DefaultReducedProfile.K, "data shards of the REDUCED_REDUNDANCY profile")
+		rrM            = fs.Int("rr-parity", server.DefaultReducedProfile.M, "parity shards of the REDUCED_REDUNDANCY profile")
+		logLevel       = fs.String("log-level", "info", "debug, info, warn or error")
+		masterKey      = fs.String("master-key", "", "base64 256-bit cluster master key: wraps SSE-S3 data keys and seals user secrets (prefer CAIRN_MASTER_KEY)")
+		adminAddr      = fs.String("admin-addr", "", "serve /metrics, /healthz and /readyz on this address (host:port); off when empty")
+		pprofAddr      = fs.String("pprof-addr", "", "serve net/http/pprof on this loopback address (host:port, port 0 picks one); off when empty")
+		consoleAddr    = fs.String("console-addr", "", "gateway role: serve the web console (plain HTTP) on this address (host:port); off when empty")
+		consoleTLSCert = fs.String("console-tls-cert", "", "gateway role: an admin-role certificate under the cluster CA (--tls-ca) the console uses for heal status and user management")
+		consoleTLSKey  = fs.String("console-tls-key", "", "key of --console-tls-cert (PEM)")
+		kmsKeys        = fs.String("kms-keys", "", "SSE-KMS key ring as id=base64,... of 256-bit keys, the first is the default (gateway role; prefer CAIRN_KMS_KEYS)")
 	)
 	// The meta role's orphan sweep.
 	orphanGrace := fs.Duration("orphan-grace", meta.DefaultOrphanGrace, "meta role: the orphan sweep deletes unreferenced shards only once they are this old")
@@ -115,6 +118,11 @@ func runServer(args []string) error {
 		}
 		certs.add("s3", s3TLS)
 	}
+	consoleTLS, err := consoleReloader(internalTLS, *consoleTLSCert, *consoleTLSKey)
+	if err != nil {
+		return err
+	}
+	certs.add("console", consoleTLS)
 	stopHUP := handleSIGHUP(&certs, logger)
 	defer stopHUP()
 	cfg := server.Config{
@@ -161,6 +169,8 @@ func runServer(args []string) error {
 		MasterKey:           keys.master,
 		KMSKeys:             keys.kms,
 		AdminAddr:           *adminAddr,
+		ConsoleAddr:         *consoleAddr,
+		ConsoleAdminTLS:     consoleTLS,
 		Logger:              logger.With("node", *nodeID),
 
 		TLS:              nodeTLS,
@@ -188,7 +198,7 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "admin", srv.AdminAddr(), "mtls", nodeTLS != nil)
+	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "admin", srv.AdminAddr(), "console", srv.ConsoleAddr(), "mtls", nodeTLS != nil)
 	select {
 	case <-ctx.Done():
 	case err = <-srv.Err():
@@ -207,4 +217,23 @@ func bandwidth(flag int64) int64 {
 		return -1
 	}
 	return flag
+}
+
+// consoleReloader loads the console's admin certificate, which shares the
+// internal CA; nil when none is given.
+func consoleReloader(internal tlsFlags, cert, key string) (*pki.Reloader, error) {
+	if (cert == "") != (key == "") {
+		return nil, errors.New("--console-tls-cert and --console-tls-key go together")
+	}
+	if cert == "" {
+		return nil, nil
+	}
+	if *internal.ca == "" {
+		return nil, errors.New("--console-tls-cert needs --tls-ca, the cluster CA")
+	}
+	r, err := pki.NewReloader(pki.Files{CA: *internal.ca, Cert: cert, Key: key})
+	if err != nil {
+		return nil, fmt.Errorf("console TLS: %w", err)
+	}
+	return r, nil
 }

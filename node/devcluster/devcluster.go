@@ -33,7 +33,9 @@ type Proc struct {
 	S3Addr   string   `json:"s3_addr,omitempty"`
 	// AdminAddr serves the process's /metrics, /healthz and /readyz.
 	AdminAddr string `json:"admin_addr,omitempty"`
-	DataDir   string `json:"data_dir"`
+	// ConsoleAddr serves a gateway's web console.
+	ConsoleAddr string `json:"console_addr,omitempty"`
+	DataDir     string `json:"data_dir"`
 }
 
 // Layout is the persisted shape of a cluster.
@@ -93,6 +95,9 @@ func LoadOrCreate(spec Spec) (*Layout, error) {
 			if l.ClusterID, err = newClusterID(); err != nil {
 				return nil, err
 			}
+		}
+		if err := l.addConsoles(); err != nil {
+			return nil, err
 		}
 		if spec.S3Addr != "" {
 			for i := range l.Procs {
@@ -171,7 +176,11 @@ func newLayout(spec Spec) (*Layout, error) {
 			return nil, err
 		}
 	}
-	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, DataDir: "gateway"})
+	c, err := port()
+	if err != nil {
+		return nil, err
+	}
+	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, ConsoleAddr: c, DataDir: "gateway"})
 	for i := range l.Procs {
 		if spec.NoAdmin {
 			break
@@ -183,6 +192,37 @@ func newLayout(spec Spec) (*Layout, error) {
 		l.Procs[i].AdminAddr = a
 	}
 	return l, nil
+}
+
+// addConsoles gives the gateways of a layout made before the web console
+// a console address on their host.
+func (l *Layout) addConsoles() error {
+	for i, p := range l.Procs {
+		if p.S3Addr == "" || p.ConsoleAddr != "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(p.S3Addr)
+		if err != nil {
+			return fmt.Errorf("devcluster: gateway address %q: %w", p.S3Addr, err)
+		}
+		lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return fmt.Errorf("devcluster: pick a console port: %w", err)
+		}
+		l.Procs[i].ConsoleAddr = lis.Addr().String()
+		lis.Close()
+	}
+	return nil
+}
+
+// ConsoleAddr is the gateway's web console address.
+func (l *Layout) ConsoleAddr() string {
+	for _, p := range l.Procs {
+		if p.ConsoleAddr != "" {
+			return p.ConsoleAddr
+		}
+	}
+	return ""
 }
 
 func newClusterID() (string, error) {
@@ -287,6 +327,9 @@ func (l *Layout) Args(p Proc) []string {
 	}
 	if p.AdminAddr != "" {
 		args = append(args, "--admin-addr", p.AdminAddr)
+	}
+	if p.ConsoleAddr != "" {
+		args = append(args, "--console-addr", p.ConsoleAddr)
 	}
 	return args
 }
