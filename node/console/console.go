@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
 //go:embed static
@@ -83,7 +81,6 @@ func (c *Config) Validate() error {
 // Console serves the web console. It starts no goroutines.
 type Console struct {
 	cfg      Config
-	signer   *v4.Signer
 	sessions *sessions
 	mux      *http.ServeMux
 }
@@ -94,7 +91,7 @@ func New(cfg Config) (*Console, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &Console{cfg: cfg, signer: newSigner(), sessions: newSessions(cfg.SessionTTL, cfg.Now), mux: http.NewServeMux()}
+	c := &Console{cfg: cfg, sessions: newSessions(cfg.SessionTTL, cfg.Now), mux: http.NewServeMux()}
 	c.routes()
 	return c, nil
 }

@@ -206,6 +206,19 @@ func TestAuth(t *testing.T) {
 	}
 }
 
+// TestWrongSecretAfterRightOne guards against signing keys cached by
+// access key: a right sign-in must not make a later wrong secret pass, nor
+// a wrong one make the right one fail.
+func TestWrongSecretAfterRightOne(t *testing.T) {
+	f := newFixture(t)
+	f.login(t, userKey, userSecret)
+	w := f.do("POST", "/api/login", `{"accessKey":"`+userKey+`","secretKey":"not-it"}`, nil, nil)
+	require.Equal(t, http.StatusUnauthorized, w.Code)
+	w = f.do("POST", "/api/login", `{"accessKey":"`+rootKey+`","secretKey":"not-it"}`, nil, nil)
+	require.Equal(t, http.StatusUnauthorized, w.Code)
+	f.login(t, rootKey, rootSecret)
+}
+
 func TestLoginRefused(t *testing.T) {
 	tests := []struct {
 		name string

@@ -95,7 +95,7 @@ func (c *Console) build(ctx context.Context, from *http.Request, sess *session, 
 	req.Host = c.cfg.S3Host
 	req.Header.Set("X-Amz-Content-Sha256", unsignedPayload)
 	creds := aws.Credentials{AccessKeyID: sess.accessKey, SecretAccessKey: sess.secretKey}
-	if err := c.signer.SignHTTP(ctx, creds, req, unsignedPayload, "s3", c.cfg.Region, c.cfg.Now()); err != nil {
+	if err := newSigner().SignHTTP(ctx, creds, req, unsignedPayload, "s3", c.cfg.Region, c.cfg.Now()); err != nil {
 		return nil, fmt.Errorf("console: sign %s %s: %w", q.method, path, err)
 	}
 	if from != nil {
@@ -163,13 +163,18 @@ func (c *Console) presign(ctx context.Context, sess *session, bucket, key, versi
 		return "", fmt.Errorf("console: presign: %w", err)
 	}
 	creds := aws.Credentials{AccessKeyID: sess.accessKey, SecretAccessKey: sess.secretKey}
-	signed, _, err := c.signer.PresignHTTP(ctx, creds, req, unsignedPayload, "s3", c.cfg.Region, c.cfg.Now())
+	signed, _, err := newSigner().PresignHTTP(ctx, creds, req, unsignedPayload, "s3", c.cfg.Region, c.cfg.Now())
 	if err != nil {
 		return "", fmt.Errorf("console: presign: %w", err)
 	}
 	return signed, nil
 }
 
+// newSigner makes a signer for one request. Never share one: the SDK's
+// signer caches derived signing keys by access key, date and scope, not by
+// secret, so a shared signer would sign a later sign-in attempt with an
+// earlier attempt's secret (accepting a wrong secret, or refusing the
+// right one after a wrong one).
 func newSigner() *v4.Signer {
 	// The gateway verifies the path as sent; the SDK's S3 client signs it
 	// without double escaping, and so must we.

@@ -74,7 +74,7 @@ function bar(frac) {
 
 function view(...children) {
   const v = document.getElementById("view");
-  v.replaceChildren(...children);
+  v.replaceChildren(...children.filter(c => c !== null && c !== undefined && c !== false));
   return v;
 }
 
@@ -101,6 +101,9 @@ function signedIn(s) {
 // --- cluster ---------------------------------------------------------------
 
 let refreshTimer = null;
+// uploads lists this bucket's uploads; it outlives the re-rendering of the
+// listing, so finished uploads stay shown.
+let uploads = { bucket: null, box: null };
 
 async function renderCluster() {
   const o = await api("GET", "/api/cluster");
@@ -223,10 +226,10 @@ async function renderObjects(bucket, prefix, token) {
     crumbs.push(" / ", el("a", { href: objHash(bucket, acc) }, part));
   }
   const file = el("input", { type: "file", id: "upload-file", multiple: true });
-  const uploads = el("div", { id: "uploads" });
+  if (uploads.bucket !== bucket) uploads = { bucket, box: el("div", { id: "uploads" }) };
   const upForm = el("form", { class: "row", id: "upload-form", onsubmit: ev => {
     ev.preventDefault();
-    for (const f of file.files) upload(bucket, prefix + f.name, f, uploads, () => renderObjects(bucket, prefix));
+    for (const f of file.files) upload(bucket, prefix + f.name, f, uploads.box, () => renderObjects(bucket, prefix));
     file.value = "";
   } }, file, el("button", { type: "submit", class: "primary", id: "upload-submit" }, "Upload"));
   const folder = el("input", { placeholder: "new folder", id: "new-folder" });
@@ -254,7 +257,7 @@ async function renderObjects(bucket, prefix, token) {
           try { await api("DELETE", base + "/object?" + new URLSearchParams({ key: o.key })); renderObjects(bucket, prefix); } catch (e) { toast(e.message); }
         } }, "Delete"))));
   }
-  const kids = [el("h1", { class: "crumbs" }, crumbs), upForm, uploads, folderForm,
+  const kids = [el("h1", { class: "crumbs" }, crumbs), upForm, uploads.box, folderForm,
     el("table", { id: "objects" }, rows),
     res.folders.length + res.objects.length === 0 ? el("p", { class: "hint" }, "Empty.") : null,
     res.nextToken ? el("button", { onclick: () => renderObjects(bucket, prefix, res.nextToken) }, "Next page") : null,
