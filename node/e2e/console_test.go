@@ -175,6 +175,45 @@ func TestConsoleBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#nodes tr[data-node="storage-1"][data-state="up"]`)),
 	)
 	shot("4-node-down")
+
+	// Root creates a user on the users page; signed in as that user, the
+	// console shows nothing the user may not see.
+	step(30*time.Second,
+		chromedp.Navigate(consoleURL+"#/users"),
+		chromedp.WaitVisible(chromedp.CSS("#new-user")),
+		chromedp.SendKeys(chromedp.CSS("#new-user"), "alice"),
+		chromedp.Click(chromedp.CSS(`#new-user ~ button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#new-user-keys .card")),
+	)
+	ctx, cancel = context.WithTimeout(browser, 10*time.Second)
+	keys, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("#new-user-keys .mono")].map(e => e.textContent.split(": ")[1])`))
+	cancel()
+	require.NoError(t, err)
+	require.Len(t, keys, 2)
+	step(30*time.Second,
+		chromedp.Click(chromedp.CSS("#logout")),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		fill(keys[0], keys[1]),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+		chromedp.WaitVisible(chromedp.CSS("#create-bucket")),
+	)
+	ctx, cancel = context.WithTimeout(browser, 20*time.Second)
+	seen, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(async () => {
+		const status = async p => (await fetch(p)).status;
+		return {
+			buckets: document.querySelectorAll("#buckets tr[data-bucket]").length,
+			clusterNav: !document.getElementById("nav-cluster").hidden,
+			cluster: await status("/api/cluster"),
+			users: await status("/api/users"),
+			rootObject: await status("/api/buckets/console-e2e/object?key=" + encodeURIComponent("photo 1.bin")),
+			rootListing: await status("/api/buckets/console-e2e/objects"),
+		};
+	})()`, chromedp.EvalAwaitPromise))
+	cancel()
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"buckets": 0.0, "clusterNav": false, "cluster": 403.0, "users": 403.0, "rootObject": 403.0, "rootListing": 403.0}, seen)
+	shot("5-user")
 	t.Logf("console test took %v", time.Since(start).Round(time.Second))
 }
 
