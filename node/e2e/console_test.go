@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,6 +167,32 @@ func TestConsoleBrowser(t *testing.T) {
 	down, err := base64.StdEncoding.DecodeString(b64)
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(data, down), "downloaded %d bytes differ from the %d uploaded", len(down), len(data))
+
+	// A presigned link made by the console works without any session.
+	ctx, cancel = context.WithTimeout(browser, 20*time.Second)
+	link, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => {
+		const r = await fetch("/api/buckets/console-e2e/presign", {method: "POST",
+			headers: {"Content-Type": "application/json", "X-CSRF-Token": session.csrfToken},
+			body: JSON.stringify({key: "photo 1.bin", seconds: 600})});
+		if (!r.ok) throw new Error("presign: " + r.status + " " + await r.text());
+		return (await r.json()).url;
+	})()`, chromedp.EvalAwaitPromise))
+	cancel()
+	require.NoError(t, err)
+	client := http.DefaultClient
+	if s3TLS() {
+		// The gateway serves S3 over HTTPS with a cluster-CA certificate.
+		tlsCfg, err := c.procs.Certs().S3TLSConfig()
+		require.NoError(t, err)
+		client = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+	}
+	resp, err := client.Get(link)
+	require.NoError(t, err)
+	viaLink, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", viaLink)
+	require.True(t, bytes.Equal(data, viaLink), "the presigned link serves other bytes")
 
 	// A stopped storage node is shown down on the overview, which
 	// refreshes itself.
