@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -138,7 +139,24 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		h.Set("Cache-Control", "no-store")
 	}
+	if !safeMethod(r.Method) && !sameOrigin(r) {
+		// Covers the sign-in too, which has no session (and so no CSRF
+		// token) yet: another site cannot sign a browser in.
+		writeError(w, http.StatusForbidden, "CrossOrigin", "requests from another origin are refused")
+		return
+	}
 	c.mux.ServeHTTP(w, r)
+}
+
+// sameOrigin reports whether a request's Origin, when the browser sent
+// one, names the console itself.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
 }
 
 // auth admits a request of a live session; state-changing methods must

@@ -137,7 +137,8 @@ func (f *fixture) login(t *testing.T, ak, sk string) (*http.Cookie, string) {
 
 func TestLoginCookie(t *testing.T) {
 	f := newFixture(t)
-	w := f.do("POST", "/api/login", `{"accessKey":"`+userKey+`","secretKey":"`+userSecret+`"}`, nil, nil)
+	// httptest's requests name example.com as their host.
+	w := f.do("POST", "/api/login", `{"accessKey":"`+userKey+`","secretKey":"`+userSecret+`"}`, map[string]string{"Origin": "http://example.com"}, nil)
 	require.Equal(t, http.StatusOK, w.Code)
 	c := w.Result().Cookies()[0]
 	require.Equal(t, cookieName, c.Name)
@@ -229,11 +230,16 @@ func TestLoginRefused(t *testing.T) {
 		{"unknown key", `{"accessKey":"NOBODY","secretKey":"x"}`, http.StatusUnauthorized},
 		{"empty", `{"accessKey":"","secretKey":""}`, http.StatusUnauthorized},
 		{"not json", `accessKey=x`, http.StatusBadRequest},
+		{"from another site", `{"accessKey":"` + userKey + `","secretKey":"` + userSecret + `"}`, http.StatusForbidden},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			w := f.do("POST", "/api/login", tc.body, nil, nil)
+			hdr := map[string]string{}
+			if tc.name == "from another site" {
+				hdr["Origin"] = "https://evil.example"
+			}
+			w := f.do("POST", "/api/login", tc.body, hdr, nil)
 			require.Equal(t, tc.want, w.Code, w.Body.String())
 			require.Empty(t, w.Result().Cookies(), "no session for refused credentials")
 		})
