@@ -571,9 +571,9 @@ func TestNotImplemented(t *testing.T) {
 	e.createBucket("bkt")
 	e.put("bkt", "k", []byte("x"))
 	calls := map[string]func() error{
-		"PutBucketTagging": func() error {
-			_, err := e.client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String("bkt"),
-				Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}})
+		"PutBucketWebsite": func() error {
+			_, err := e.client.PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: aws.String("bkt"),
+				WebsiteConfiguration: &types.WebsiteConfiguration{IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")}}})
 			return err
 		},
 	}
