@@ -132,7 +132,15 @@ func (g *Gateway) createBucket(ctx context.Context, w http.ResponseWriter, rq *r
 		}
 		b, gerr := g.getBucket(ctx, rq.bucket)
 		if gerr == nil && b.GetOwner() == rq.owner {
-			return s3err.BucketAlreadyOwnedByYou
+			if g.cfg.Region != DefaultRegion {
+				return s3err.BucketAlreadyOwnedByYou
+			}
+			// us-east-1 answers a repeated create of one's own bucket
+			// with success (a legacy of S3's first region); the bucket is
+			// unchanged.
+			w.Header().Set("Location", "/"+rq.bucket)
+			w.WriteHeader(http.StatusOK)
+			return nil
 		}
 		return err
 	}

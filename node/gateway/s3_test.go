@@ -40,7 +40,7 @@ func TestBuckets(t *testing.T) {
 	require.Equal(t, "/photos", aws.ToString(out.Location))
 
 	_, err = e.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("photos")})
-	requireS3Error(t, err, "BucketAlreadyOwnedByYou", http.StatusConflict)
+	require.NoError(t, err, "us-east-1 answers 200 to a repeated create of one's own bucket")
 
 	e.meta.addBucket("theirs", "someone-else")
 	_, err = e.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("theirs")})
@@ -101,6 +101,11 @@ func TestCreateBucketLocationConstraint(t *testing.T) {
 	loc, err := client.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String("euro")})
 	require.NoError(t, err)
 	require.Equal(t, types.BucketLocationConstraintEuWest1, loc.LocationConstraint)
+	_, err = client.CreateBucket(ctx, &s3.CreateBucketInput{
+		Bucket:                    aws.String("euro"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraintEuWest1},
+	})
+	requireS3Error(t, err, "BucketAlreadyOwnedByYou", http.StatusConflict)
 
 	_, err = client.CreateBucket(ctx, &s3.CreateBucketInput{
 		Bucket:                    aws.String("elsewhere"),

@@ -1485,8 +1485,11 @@ type MultipartUpload struct {
 	// checksum algorithm and type.
 	Template          *ObjectVersion `protobuf:"bytes,5,opt,name=template,proto3" json:"template,omitempty"`
 	ChecksumAlgorithm string         `protobuf:"bytes,6,opt,name=checksum_algorithm,json=checksumAlgorithm,proto3" json:"checksum_algorithm,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Canonical ID of who initiated the upload; the template's owner is who
+	// will own the object (the bucket owner under BucketOwnerEnforced).
+	Initiator     string `protobuf:"bytes,160,opt,name=initiator,proto3" json:"initiator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MultipartUpload) Reset() {
@@ -1557,6 +1560,13 @@ func (x *MultipartUpload) GetTemplate() *ObjectVersion {
 func (x *MultipartUpload) GetChecksumAlgorithm() string {
 	if x != nil {
 		return x.ChecksumAlgorithm
+	}
+	return ""
+}
+
+func (x *MultipartUpload) GetInitiator() string {
+	if x != nil {
+		return x.Initiator
 	}
 	return ""
 }
@@ -6154,14 +6164,15 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\rshard_digests\x18\v \x03(\fR\fshardDigests\x1a<\n" +
 	"\x0eChecksumsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf1\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x02\n" +
 	"\x0fMultipartUpload\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
 	"\tupload_id\x18\x03 \x01(\tR\buploadId\x12.\n" +
 	"\x13initiated_unix_nano\x18\x04 \x01(\x03R\x11initiatedUnixNano\x128\n" +
 	"\btemplate\x18\x05 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\btemplate\x12-\n" +
-	"\x12checksum_algorithm\x18\x06 \x01(\tR\x11checksumAlgorithm\"\xc4\x01\n" +
+	"\x12checksum_algorithm\x18\x06 \x01(\tR\x11checksumAlgorithm\x12\x1d\n" +
+	"\tinitiator\x18\xa0\x01 \x01(\tR\tinitiator\"\xc4\x01\n" +
 	"\x04User\x12\x1d\n" +
 	"\n" +
 	"access_key\x18\x01 \x01(\tR\taccessKey\x12+\n" +
