@@ -55,3 +55,32 @@ func TestEdgeChecks(t *testing.T) {
 	resp, _ = e.do(e.signedRequest(http.MethodGet, "/edge?list-type=2&prefix=caf%C3%A9", nil, 0, nil))
 	require.Equal(t, http.StatusOK, resp.StatusCode, "valid UTF-8 is served")
 }
+
+func TestWithoutAWSChunked(t *testing.T) {
+	cases := map[string]string{
+		"deflate, gzip":         "deflate, gzip",
+		"gzip":                  "gzip",
+		"aws-chunked":           "",
+		"aws-chunked,gzip":      "gzip",
+		"aws-chunked, br, gzip": "br, gzip",
+		"gzip ,AWS-CHUNKED":     "gzip",
+		"identity,  compress":   "identity,  compress",
+	}
+	for in, want := range cases {
+		require.Equal(t, want, withoutAWSChunked(in), in)
+	}
+}
+
+// TestHeadersVerbatim: a Content-Encoding list and non-ASCII user
+// metadata come back as sent.
+func TestHeadersVerbatim(t *testing.T) {
+	e := newFSMEnv(t, envOptions{})
+	e.createBucket("verb")
+	h := http.Header{"Content-Encoding": {"deflate, gzip"}, "X-Amz-Meta-City": {"Zürich"}}
+	resp, body := e.do(e.signedRequest(http.MethodPut, "/verb/k", strings.NewReader("x"), 1, h))
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+	resp, _ = e.do(e.signedRequest(http.MethodHead, "/verb/k", nil, 0, nil))
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "deflate, gzip", resp.Header.Get("Content-Encoding"))
+	require.Equal(t, []string{"Zürich"}, resp.Header["X-Amz-Meta-City"])
+}
