@@ -11,4 +11,5 @@ var (
 	NoSuchPublicAccessBlockConfiguration = newErr("NoSuchPublicAccessBlockConfiguration", http.StatusNotFound, "The public access block configuration was not found")
 	RequestHeaderSectionTooLarge         = newErr("RequestHeaderSectionTooLarge", http.StatusBadRequest, "Your request header section exceeds the maximum allowed size.")
 	InvalidObjectAttributes              = newErr("InvalidArgument", http.StatusBadRequest, "Invalid attribute name specified.")
+	InvalidRetentionPeriod               = newErr("InvalidRetentionPeriod", http.StatusBadRequest, "Default retention period must be a positive integer value.")
 )

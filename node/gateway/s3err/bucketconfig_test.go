@@ -19,6 +19,7 @@ func TestFromErrorBucketConfig(t *testing.T) {
 		{NoSuchPublicAccessBlockConfiguration, "NoSuchPublicAccessBlockConfiguration", 404},
 		{RequestHeaderSectionTooLarge, "RequestHeaderSectionTooLarge", 400},
 		{InvalidObjectAttributes, "InvalidArgument", 400},
+		{InvalidRetentionPeriod, "InvalidRetentionPeriod", 400},
 	}
 	for _, tc := range cases {
 		t.Run(tc.code, func(t *testing.T) {
