@@ -121,4 +121,3 @@ func TestS3aBucketConfigAndRetries(t *testing.T) {
 		require.NoError(t, err, "every version was deleted")
 	})
 }
-
