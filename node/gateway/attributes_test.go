@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-io/cairn/node/gateway/s3err"
+	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -104,4 +105,49 @@ func TestGetObjectAttributes(t *testing.T) {
 	resp, body := e.do(e.signedRequest(http.MethodGet, "/attrs/k?attributes", nil, 0, http.Header{"X-Amz-Object-Attributes": {"Bogus"}}))
 	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	require.Contains(t, string(body), "<Code>InvalidArgument</Code>")
+}
+
+func TestGetObjectAttributesSSECAndVersions(t *testing.T) {
+	e := newFSMEnv(t, envOptions{})
+	ctx := context.Background()
+	e.createBucket("attrv")
+	b := aws.String("attrv")
+	_, err := e.client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: b, VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}})
+	require.NoError(t, err)
+	etag := []types.ObjectAttributes{types.ObjectAttributesEtag}
+
+	ckAlg, ckKey, ckMD5 := customerKeyInput(sse.NewDataKey())
+	first, err := e.client.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("k"), Body: strings.NewReader("secret"),
+		SSECustomerAlgorithm: ckAlg, SSECustomerKey: ckKey, SSECustomerKeyMD5: ckMD5})
+	require.NoError(t, err)
+	_, err = e.client.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("k"), ObjectAttributes: etag})
+	requireS3Error(t, err, "InvalidRequest", http.StatusBadRequest)
+	_, otherKey, otherMD5 := customerKeyInput(sse.NewDataKey())
+	_, err = e.client.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("k"), ObjectAttributes: etag,
+		SSECustomerAlgorithm: ckAlg, SSECustomerKey: otherKey, SSECustomerKeyMD5: otherMD5})
+	requireS3Error(t, err, "AccessDenied", http.StatusForbidden)
+	out, err := e.client.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("k"), ObjectAttributes: etag,
+		SSECustomerAlgorithm: ckAlg, SSECustomerKey: ckKey, SSECustomerKeyMD5: ckMD5})
+	require.NoError(t, err)
+	require.Equal(t, aws.ToString(first.VersionId), aws.ToString(out.VersionId))
+
+	second := e.put("attrv", "k", []byte("plain"))
+	out, err = e.client.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("k"), ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesObjectSize}})
+	require.NoError(t, err)
+	require.Equal(t, aws.ToString(second.VersionId), aws.ToString(out.VersionId))
+	require.Equal(t, int64(5), aws.ToInt64(out.ObjectSize))
+	out, err = e.client.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String("k"), VersionId: first.VersionId, ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesObjectSize},
+		SSECustomerAlgorithm: ckAlg, SSECustomerKey: ckKey, SSECustomerKeyMD5: ckMD5})
+	require.NoError(t, err)
+	require.Equal(t, int64(6), aws.ToInt64(out.ObjectSize), "versionId selects the version")
+
+	del, err := e.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("k")})
+	require.NoError(t, err)
+	resp, _ := e.do(e.signedRequest(http.MethodGet, "/attrv/k?attributes", nil, 0, http.Header{"X-Amz-Object-Attributes": {"ETag"}}))
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.Equal(t, "true", resp.Header.Get("x-amz-delete-marker"))
+	resp, _ = e.do(e.signedRequest(http.MethodGet, "/attrv/k?attributes&versionId="+aws.ToString(del.VersionId), nil, 0, http.Header{"X-Amz-Object-Attributes": {"ETag"}}))
+	require.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode)
+	require.Equal(t, "true", resp.Header.Get("x-amz-delete-marker"))
+	require.NotEmpty(t, resp.Header.Get("Last-Modified"))
 }

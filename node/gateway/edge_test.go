@@ -84,3 +84,12 @@ func TestHeadersVerbatim(t *testing.T) {
 	require.Equal(t, "deflate, gzip", resp.Header.Get("Content-Encoding"))
 	require.Equal(t, []string{"Zürich"}, resp.Header["X-Amz-Meta-City"])
 }
+
+func TestPolicyNotUTF8(t *testing.T) {
+	e := newFSMEnv(t, envOptions{})
+	e.createBucket("pol")
+	doc := `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pol/*","Sid":"` + "\xff" + `"}]}`
+	resp, body := e.do(e.signedRequest(http.MethodPut, "/pol?policy", strings.NewReader(doc), int64(len(doc)), nil))
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", body)
+	require.Contains(t, string(body), "<Code>MalformedPolicy</Code>")
+}
