@@ -9,6 +9,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+
+	"github.com/cairn-io/cairn/metadata/metatest"
+	"github.com/cairn-io/cairn/node/identity"
+	"github.com/cairn-io/cairn/proto/metapb"
 )
 
 func TestCompleteMultipartUploadRepeated(t *testing.T) {
@@ -75,4 +80,72 @@ func TestMultipartAndCopyACLs(t *testing.T) {
 	requireS3Error(t, err, "AccessControlListNotSupported", http.StatusBadRequest)
 	_, err = e.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("acls"), Key: aws.String("x"), ACL: types.ObjectCannedACLBucketOwnerFullControl})
 	require.NoError(t, err, "bucket-owner-full-control is still accepted")
+}
+
+// userMeta is the real state machine with fixed users.
+type userMeta struct {
+	*metatest.Client
+	users map[string]*metapb.User
+}
+
+func (m userMeta) GetUser(_ context.Context, in *metapb.GetUserRequest, _ ...grpc.CallOption) (*metapb.GetUserResponse, error) {
+	u, ok := m.users[in.GetAccessKey()]
+	if !ok {
+		return &metapb.GetUserResponse{Code: metapb.ErrorCode_NO_SUCH_USER}, nil
+	}
+	return &metapb.GetUserResponse{User: u}, nil
+}
+
+func (m userMeta) ListUsers(context.Context, *metapb.ListUsersRequest, ...grpc.CallOption) (*metapb.ListUsersResponse, error) {
+	resp := &metapb.ListUsersResponse{}
+	for _, u := range m.users {
+		resp.Users = append(resp.Users, u)
+	}
+	return resp, nil
+}
+
+// TestListPartsOwnerEnforced: under BucketOwnerEnforced the bucket owner
+// owns what another user uploads, and ListParts and ListMultipartUploads
+// say so, with the uploader as initiator.
+func TestListPartsOwnerEnforced(t *testing.T) {
+	mk := identity.NewMasterKey()
+	sealer, err := identity.NewSealer(mk)
+	require.NoError(t, err)
+	bobID := identity.NewCanonicalID()
+	meta := userMeta{Client: metatest.New(t), users: map[string]*metapb.User{
+		"AKBOB": {AccessKey: "AKBOB", CanonicalId: bobID, DisplayName: "bob", SecretCiphertext: sealer.Seal("AKBOB", "bob-secret")},
+	}}
+	e := newEnv(t, envOptions{config: func(c *Config) {
+		c.Meta = meta
+		c.MasterKey = mk
+		c.MinPartSize = testMinPart
+	}})
+	ctx := context.Background()
+	rootID := identity.RootCanonicalID(testAccessKey)
+	e.createBucket("shared")
+	_, err = e.client.PutBucketOwnershipControls(ctx, &s3.PutBucketOwnershipControlsInput{Bucket: aws.String("shared"),
+		OwnershipControls: &types.OwnershipControls{Rules: []types.OwnershipControlsRule{{ObjectOwnership: types.ObjectOwnershipBucketOwnerEnforced}}}})
+	require.NoError(t, err)
+	_, err = e.client.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("shared"), Policy: aws.String(
+		`{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + bobID + `"},"Action":["s3:PutObject","s3:ListMultipartUploadParts"],"Resource":"arn:aws:s3:::shared/*"}]}`)})
+	require.NoError(t, err)
+
+	bob := e.newClient("AKBOB", "bob-secret", "")
+	up, err := bob.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("shared"), Key: aws.String("k")})
+	require.NoError(t, err)
+	_, err = bob.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("shared"), Key: aws.String("k"), ACL: types.ObjectCannedACLPublicRead})
+	requireS3Error(t, err, "AccessControlListNotSupported", http.StatusBadRequest)
+
+	parts, err := bob.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("shared"), Key: aws.String("k"), UploadId: up.UploadId})
+	require.NoError(t, err)
+	require.Equal(t, rootID, aws.ToString(parts.Owner.ID), "the bucket owner will own the object")
+	require.Equal(t, "root", aws.ToString(parts.Owner.DisplayName))
+	require.Equal(t, bobID, aws.ToString(parts.Initiator.ID))
+	require.Equal(t, "bob", aws.ToString(parts.Initiator.DisplayName))
+
+	list, err := e.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("shared")})
+	require.NoError(t, err)
+	require.Len(t, list.Uploads, 1)
+	require.Equal(t, rootID, aws.ToString(list.Uploads[0].Owner.ID))
+	require.Equal(t, bobID, aws.ToString(list.Uploads[0].Initiator.ID))
 }
