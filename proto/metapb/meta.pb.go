@@ -2654,7 +2654,7 @@ func (x *DeleteObject) GetIfMatch() string {
 
 // UpdateBucket replaces the named fields of a bucket with those of bucket:
 // "versioning", "default_retention", "policy", "acl", "ownership",
-// "encryption", "lifecycle", "tags".
+// "encryption", "lifecycle", "tags", "cors", "public_access_block".
 type UpdateBucket struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Bucket        *Bucket                `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
