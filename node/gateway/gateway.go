@@ -293,6 +293,15 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 	if isTraceRequest(rq) {
 		rq.op = opTrace
 	}
+	ctx := withBucketMemo(r.Context())
+	if err := checkEdge(rq); err != nil {
+		return err
+	}
+	if rq.bucket != "" && r.Method == http.MethodOptions {
+		rq.op = opPreflight
+		return g.preflight(ctx, w, rq)
+	}
+	g.corsActual(ctx, w, rq)
 	res, err := g.verifier.Verify(r)
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
@@ -315,8 +324,10 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 	if err != nil {
 		return err
 	}
-	ctx := withBucketMemo(r.Context())
 	if err := g.authorize(ctx, rq, op); err != nil {
+		return err
+	}
+	if err := g.checkExpectedOwner(ctx, rq); err != nil {
 		return err
 	}
 	return op.serve(g, ctx, w, rq)

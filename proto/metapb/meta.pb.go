@@ -342,8 +342,11 @@ type Bucket struct {
 	LifecycleXml   string            `protobuf:"bytes,11,opt,name=lifecycle_xml,json=lifecycleXml,proto3" json:"lifecycle_xml,omitempty"`
 	LifecycleRules []*LifecycleRule  `protobuf:"bytes,12,rep,name=lifecycle_rules,json=lifecycleRules,proto3" json:"lifecycle_rules,omitempty"`
 	Tags           map[string]string `protobuf:"bytes,13,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// CORS configuration as received (XML), validated by the gateway.
+	CorsXml           string             `protobuf:"bytes,160,opt,name=cors_xml,json=corsXml,proto3" json:"cors_xml,omitempty"`
+	PublicAccessBlock *PublicAccessBlock `protobuf:"bytes,161,opt,name=public_access_block,json=publicAccessBlock,proto3" json:"public_access_block,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Bucket) Reset() {
@@ -463,6 +466,20 @@ func (x *Bucket) GetLifecycleRules() []*LifecycleRule {
 func (x *Bucket) GetTags() map[string]string {
 	if x != nil {
 		return x.Tags
+	}
+	return nil
+}
+
+func (x *Bucket) GetCorsXml() string {
+	if x != nil {
+		return x.CorsXml
+	}
+	return ""
+}
+
+func (x *Bucket) GetPublicAccessBlock() *PublicAccessBlock {
+	if x != nil {
+		return x.PublicAccessBlock
 	}
 	return nil
 }
@@ -972,7 +989,10 @@ type ObjectVersion struct {
 	// reads and scrubs check a shard against it, so a stale, misplaced or
 	// forged shard file is caught even when its own frames verify. Empty for
 	// bodies written before digests existed (checked against frames only).
-	ShardDigests  [][]byte `protobuf:"bytes,29,rep,name=shard_digests,json=shardDigests,proto3" json:"shard_digests,omitempty"`
+	ShardDigests [][]byte `protobuf:"bytes,29,rep,name=shard_digests,json=shardDigests,proto3" json:"shard_digests,omitempty"`
+	// The multipart upload this version completed, so that a repeated
+	// CompleteMultipartUpload can be answered with the same result.
+	UploadId      string `protobuf:"bytes,160,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1208,6 +1228,13 @@ func (x *ObjectVersion) GetShardDigests() [][]byte {
 		return x.ShardDigests
 	}
 	return nil
+}
+
+func (x *ObjectVersion) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
 }
 
 // Encryption describes how a body was encrypted. Keys are never stored in
@@ -1458,8 +1485,11 @@ type MultipartUpload struct {
 	// checksum algorithm and type.
 	Template          *ObjectVersion `protobuf:"bytes,5,opt,name=template,proto3" json:"template,omitempty"`
 	ChecksumAlgorithm string         `protobuf:"bytes,6,opt,name=checksum_algorithm,json=checksumAlgorithm,proto3" json:"checksum_algorithm,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Canonical ID of who initiated the upload; the template's owner is who
+	// will own the object (the bucket owner under BucketOwnerEnforced).
+	Initiator     string `protobuf:"bytes,160,opt,name=initiator,proto3" json:"initiator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MultipartUpload) Reset() {
@@ -1530,6 +1560,13 @@ func (x *MultipartUpload) GetTemplate() *ObjectVersion {
 func (x *MultipartUpload) GetChecksumAlgorithm() string {
 	if x != nil {
 		return x.ChecksumAlgorithm
+	}
+	return ""
+}
+
+func (x *MultipartUpload) GetInitiator() string {
+	if x != nil {
+		return x.Initiator
 	}
 	return ""
 }
@@ -2634,7 +2671,7 @@ func (x *DeleteObject) GetIfMatch() string {
 
 // UpdateBucket replaces the named fields of a bucket with those of bucket:
 // "versioning", "default_retention", "policy", "acl", "ownership",
-// "encryption", "lifecycle", "tags".
+// "encryption", "lifecycle", "tags", "cors", "public_access_block".
 type UpdateBucket struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Bucket        *Bucket                `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
@@ -6642,11 +6679,80 @@ func (x *BackupHeader) GetCreatedUnixNano() int64 {
 	return 0
 }
 
+// PublicAccessBlock is a bucket's PublicAccessBlockConfiguration.
+type PublicAccessBlock struct {
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	BlockPublicAcls       bool                   `protobuf:"varint,1,opt,name=block_public_acls,json=blockPublicAcls,proto3" json:"block_public_acls,omitempty"`
+	IgnorePublicAcls      bool                   `protobuf:"varint,2,opt,name=ignore_public_acls,json=ignorePublicAcls,proto3" json:"ignore_public_acls,omitempty"`
+	BlockPublicPolicy     bool                   `protobuf:"varint,3,opt,name=block_public_policy,json=blockPublicPolicy,proto3" json:"block_public_policy,omitempty"`
+	RestrictPublicBuckets bool                   `protobuf:"varint,4,opt,name=restrict_public_buckets,json=restrictPublicBuckets,proto3" json:"restrict_public_buckets,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *PublicAccessBlock) Reset() {
+	*x = PublicAccessBlock{}
+	mi := &file_metapb_meta_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicAccessBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicAccessBlock) ProtoMessage() {}
+
+func (x *PublicAccessBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicAccessBlock.ProtoReflect.Descriptor instead.
+func (*PublicAccessBlock) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *PublicAccessBlock) GetBlockPublicAcls() bool {
+	if x != nil {
+		return x.BlockPublicAcls
+	}
+	return false
+}
+
+func (x *PublicAccessBlock) GetIgnorePublicAcls() bool {
+	if x != nil {
+		return x.IgnorePublicAcls
+	}
+	return false
+}
+
+func (x *PublicAccessBlock) GetBlockPublicPolicy() bool {
+	if x != nil {
+		return x.BlockPublicPolicy
+	}
+	return false
+}
+
+func (x *PublicAccessBlock) GetRestrictPublicBuckets() bool {
+	if x != nil {
+		return x.RestrictPublicBuckets
+	}
+	return false
+}
+
 var File_metapb_meta_proto protoreflect.FileDescriptor
 
 const file_metapb_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x11metapb/meta.proto\x12\rcairn.meta.v1\"\xa1\x05\n" +
+	"\x11metapb/meta.proto\x12\rcairn.meta.v1\"\x90\x06\n" +
 	"\x06Bucket\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
 	"\x11created_unix_nano\x18\x02 \x01(\x03R\x0fcreatedUnixNano\x12\x14\n" +
@@ -6665,7 +6771,9 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"encryption\x12#\n" +
 	"\rlifecycle_xml\x18\v \x01(\tR\flifecycleXml\x12E\n" +
 	"\x0flifecycle_rules\x18\f \x03(\v2\x1c.cairn.meta.v1.LifecycleRuleR\x0elifecycleRules\x123\n" +
-	"\x04tags\x18\r \x03(\v2\x1f.cairn.meta.v1.Bucket.TagsEntryR\x04tags\x1a7\n" +
+	"\x04tags\x18\r \x03(\v2\x1f.cairn.meta.v1.Bucket.TagsEntryR\x04tags\x12\x1a\n" +
+	"\bcors_xml\x18\xa0\x01 \x01(\tR\acorsXml\x12Q\n" +
+	"\x13public_access_block\x18\xa1\x01 \x01(\v2 .cairn.meta.v1.PublicAccessBlockR\x11publicAccessBlock\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"P\n" +
@@ -6704,7 +6812,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"block_size\x18\x03 \x01(\rR\tblockSize\"D\n" +
 	"\x0eShardPlacement\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
-	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\x9e\v\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\xbc\v\n" +
 	"\rObjectVersion\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -6740,7 +6848,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x05parts\x18\x1a \x03(\v2\x17.cairn.meta.v1.PartInfoR\x05parts\x12#\n" +
 	"\rchecksum_type\x18\x1b \x01(\tR\fchecksumType\x12\x1b\n" +
 	"\tis_latest\x18\x1c \x01(\bR\bisLatest\x12#\n" +
-	"\rshard_digests\x18\x1d \x03(\fR\fshardDigests\x1a:\n" +
+	"\rshard_digests\x18\x1d \x03(\fR\fshardDigests\x12\x1c\n" +
+	"\tupload_id\x18\xa0\x01 \x01(\tR\buploadId\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
@@ -6783,14 +6892,15 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\rshard_digests\x18\v \x03(\fR\fshardDigests\x1a<\n" +
 	"\x0eChecksumsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf1\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x02\n" +
 	"\x0fMultipartUpload\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
 	"\tupload_id\x18\x03 \x01(\tR\buploadId\x12.\n" +
 	"\x13initiated_unix_nano\x18\x04 \x01(\x03R\x11initiatedUnixNano\x128\n" +
 	"\btemplate\x18\x05 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\btemplate\x12-\n" +
-	"\x12checksum_algorithm\x18\x06 \x01(\tR\x11checksumAlgorithm\"\xc4\x01\n" +
+	"\x12checksum_algorithm\x18\x06 \x01(\tR\x11checksumAlgorithm\x12\x1d\n" +
+	"\tinitiator\x18\xa0\x01 \x01(\tR\tinitiator\"\xc4\x01\n" +
 	"\x04User\x12\x1d\n" +
 	"\n" +
 	"access_key\x18\x01 \x01(\tR\taccessKey\x12+\n" +
@@ -7153,7 +7263,12 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x12\n" +
 	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x17\n" +
 	"\anode_id\x18\x04 \x01(\tR\x06nodeId\x12*\n" +
-	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNano*_\n" +
+	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNano\"\xd5\x01\n" +
+	"\x11PublicAccessBlock\x12*\n" +
+	"\x11block_public_acls\x18\x01 \x01(\bR\x0fblockPublicAcls\x12,\n" +
+	"\x12ignore_public_acls\x18\x02 \x01(\bR\x10ignorePublicAcls\x12.\n" +
+	"\x13block_public_policy\x18\x03 \x01(\bR\x11blockPublicPolicy\x126\n" +
+	"\x17restrict_public_buckets\x18\x04 \x01(\bR\x15restrictPublicBuckets*_\n" +
 	"\x0fVersioningState\x12\x1a\n" +
 	"\x16VERSIONING_UNVERSIONED\x10\x00\x12\x16\n" +
 	"\x12VERSIONING_ENABLED\x10\x01\x12\x18\n" +
@@ -7227,7 +7342,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 97)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -7324,13 +7439,14 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*BackupRequest)(nil),                // 92: cairn.meta.v1.BackupRequest
 	(*BackupChunk)(nil),                  // 93: cairn.meta.v1.BackupChunk
 	(*BackupHeader)(nil),                 // 94: cairn.meta.v1.BackupHeader
-	nil,                                  // 95: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 96: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 97: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 98: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 99: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 100: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 101: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(*PublicAccessBlock)(nil),            // 95: cairn.meta.v1.PublicAccessBlock
+	nil,                                  // 96: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 97: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 98: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 99: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 100: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 101: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 102: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -7338,141 +7454,142 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	8,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
 	9,   // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
 	10,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	95,  // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
-	7,   // 6: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
-	11,  // 7: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
-	12,  // 8: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	96,  // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	97,  // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	98,  // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	99,  // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
-	14,  // 13: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
-	8,   // 14: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
-	15,  // 15: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
-	11,  // 16: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
-	12,  // 17: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	100, // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
-	14,  // 19: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
-	13,  // 20: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
-	1,   // 21: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
-	18,  // 22: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
-	2,   // 23: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
-	19,  // 24: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
-	12,  // 25: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
-	24,  // 26: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
-	25,  // 27: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
-	26,  // 28: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
-	27,  // 29: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
-	37,  // 30: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
-	38,  // 31: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
-	28,  // 32: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
-	29,  // 33: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
-	30,  // 34: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
-	31,  // 35: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
-	32,  // 36: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
-	33,  // 37: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
-	35,  // 38: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
-	36,  // 39: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
-	40,  // 40: cairn.meta.v1.Command.set_node_down:type_name -> cairn.meta.v1.SetNodeDown
-	41,  // 41: cairn.meta.v1.Command.set_drive_state:type_name -> cairn.meta.v1.SetDriveState
-	43,  // 42: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
-	44,  // 43: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
-	23,  // 44: cairn.meta.v1.Command.set_master_key_check:type_name -> cairn.meta.v1.SetMasterKeyCheck
-	82,  // 45: cairn.meta.v1.Command.set_voter_address:type_name -> cairn.meta.v1.SetVoterAddress
-	5,   // 46: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 47: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
-	5,   // 48: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 49: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
-	17,  // 50: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
-	16,  // 51: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 52: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	101, // 53: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
-	34,  // 54: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
-	13,  // 55: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
-	19,  // 56: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
-	39,  // 57: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
-	1,   // 58: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
-	12,  // 59: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
-	12,  // 60: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
-	42,  // 61: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
-	3,   // 62: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 63: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
-	13,  // 64: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
-	4,   // 65: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
-	46,  // 66: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
-	50,  // 67: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
-	3,   // 68: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 69: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 70: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	17,  // 71: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
-	17,  // 72: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
-	3,   // 73: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 74: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 75: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
-	3,   // 76: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 77: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
-	22,  // 78: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
-	45,  // 79: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
-	3,   // 80: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	5,   // 81: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
-	5,   // 82: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
-	3,   // 83: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 84: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 85: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 86: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
-	20,  // 87: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
-	19,  // 88: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
-	85,  // 89: cairn.meta.v1.StatusResponse.voter_info:type_name -> cairn.meta.v1.VoterInfo
-	83,  // 90: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
-	83,  // 91: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
-	94,  // 92: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
-	64,  // 93: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	66,  // 94: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	68,  // 95: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	70,  // 96: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	72,  // 97: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	74,  // 98: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	76,  // 99: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	78,  // 100: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	54,  // 101: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
-	56,  // 102: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
-	58,  // 103: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
-	60,  // 104: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
-	62,  // 105: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	80,  // 106: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
-	47,  // 107: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
-	49,  // 108: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
-	52,  // 109: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
-	86,  // 110: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
-	88,  // 111: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
-	90,  // 112: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
-	92,  // 113: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
-	65,  // 114: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	67,  // 115: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	69,  // 116: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	71,  // 117: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	73,  // 118: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	75,  // 119: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	77,  // 120: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	79,  // 121: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	55,  // 122: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	57,  // 123: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	59,  // 124: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	61,  // 125: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	63,  // 126: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	81,  // 127: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	48,  // 128: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	51,  // 129: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	53,  // 130: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	87,  // 131: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
-	89,  // 132: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
-	91,  // 133: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
-	93,  // 134: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
-	114, // [114:135] is the sub-list for method output_type
-	93,  // [93:114] is the sub-list for method input_type
-	93,  // [93:93] is the sub-list for extension type_name
-	93,  // [93:93] is the sub-list for extension extendee
-	0,   // [0:93] is the sub-list for field type_name
+	96,  // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	95,  // 6: cairn.meta.v1.Bucket.public_access_block:type_name -> cairn.meta.v1.PublicAccessBlock
+	7,   // 7: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
+	11,  // 8: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
+	12,  // 9: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
+	97,  // 10: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	98,  // 11: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	99,  // 12: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	100, // 13: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	14,  // 14: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
+	8,   // 15: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
+	15,  // 16: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
+	11,  // 17: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
+	12,  // 18: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
+	101, // 19: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	14,  // 20: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
+	13,  // 21: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
+	1,   // 22: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
+	18,  // 23: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
+	2,   // 24: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
+	19,  // 25: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
+	12,  // 26: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
+	24,  // 27: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
+	25,  // 28: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
+	26,  // 29: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
+	27,  // 30: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
+	37,  // 31: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
+	38,  // 32: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
+	28,  // 33: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
+	29,  // 34: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
+	30,  // 35: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
+	31,  // 36: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
+	32,  // 37: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
+	33,  // 38: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
+	35,  // 39: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
+	36,  // 40: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
+	40,  // 41: cairn.meta.v1.Command.set_node_down:type_name -> cairn.meta.v1.SetNodeDown
+	41,  // 42: cairn.meta.v1.Command.set_drive_state:type_name -> cairn.meta.v1.SetDriveState
+	43,  // 43: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
+	44,  // 44: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
+	23,  // 45: cairn.meta.v1.Command.set_master_key_check:type_name -> cairn.meta.v1.SetMasterKeyCheck
+	82,  // 46: cairn.meta.v1.Command.set_voter_address:type_name -> cairn.meta.v1.SetVoterAddress
+	5,   // 47: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 48: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
+	5,   // 49: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 50: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
+	17,  // 51: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
+	16,  // 52: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 53: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
+	102, // 54: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	34,  // 55: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
+	13,  // 56: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
+	19,  // 57: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
+	39,  // 58: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
+	1,   // 59: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
+	12,  // 60: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
+	12,  // 61: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
+	42,  // 62: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
+	3,   // 63: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 64: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
+	13,  // 65: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
+	4,   // 66: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
+	46,  // 67: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
+	50,  // 68: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
+	3,   // 69: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 70: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 71: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	17,  // 72: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
+	17,  // 73: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
+	3,   // 74: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 75: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 76: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
+	3,   // 77: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 78: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
+	22,  // 79: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
+	45,  // 80: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
+	3,   // 81: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	5,   // 82: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
+	5,   // 83: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
+	3,   // 84: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 85: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 86: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 87: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
+	20,  // 88: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
+	19,  // 89: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
+	85,  // 90: cairn.meta.v1.StatusResponse.voter_info:type_name -> cairn.meta.v1.VoterInfo
+	83,  // 91: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
+	83,  // 92: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
+	94,  // 93: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
+	64,  // 94: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	66,  // 95: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	68,  // 96: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	70,  // 97: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	72,  // 98: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	74,  // 99: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	76,  // 100: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	78,  // 101: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	54,  // 102: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	56,  // 103: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	58,  // 104: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	60,  // 105: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	62,  // 106: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	80,  // 107: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	47,  // 108: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
+	49,  // 109: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
+	52,  // 110: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
+	86,  // 111: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
+	88,  // 112: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
+	90,  // 113: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
+	92,  // 114: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
+	65,  // 115: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	67,  // 116: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	69,  // 117: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	71,  // 118: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	73,  // 119: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	75,  // 120: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	77,  // 121: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	79,  // 122: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	55,  // 123: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	57,  // 124: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	59,  // 125: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	61,  // 126: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	63,  // 127: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	81,  // 128: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	48,  // 129: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	51,  // 130: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	53,  // 131: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	87,  // 132: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
+	89,  // 133: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
+	91,  // 134: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
+	93,  // 135: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
+	115, // [115:136] is the sub-list for method output_type
+	94,  // [94:115] is the sub-list for method input_type
+	94,  // [94:94] is the sub-list for extension type_name
+	94,  // [94:94] is the sub-list for extension extendee
+	0,   // [0:94] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -7508,7 +7625,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   97,
+			NumMessages:   98,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
