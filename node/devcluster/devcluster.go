@@ -320,3 +320,29 @@ func (l *Layout) WritePrometheusTargets() (string, error) {
 	}
 	return path, nil
 }
+
+// AddStorage lays out one more storage node (storage-N, on a free port of
+// host) and saves the layout; the caller starts it (Cluster.AddStorage
+// also issues its certificate).
+func (l *Layout) AddStorage(host string) (Proc, error) {
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	n := len(l.Names("storage")) + 1
+	name := fmt.Sprintf("storage-%d", n)
+	if _, ok := l.Proc(name); ok {
+		return Proc{}, fmt.Errorf("devcluster: %s exists", name)
+	}
+	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return Proc{}, fmt.Errorf("devcluster: pick a port: %w", err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	p := Proc{Name: name, Roles: []string{"storage"}, NodeID: name, GRPCAddr: addr, DataDir: name}
+	l.Procs = append(l.Procs, p)
+	if err := l.save(); err != nil {
+		return Proc{}, err
+	}
+	return p, nil
+}

@@ -26,6 +26,8 @@ type Cluster struct {
 	certs  *Certs
 	dialer *dial.Dialer
 	s3TLS  bool
+	// manualAdmit: meta runs without --auto-admit-nodes.
+	manualAdmit bool
 
 	mu struct {
 		sync.Mutex
@@ -55,6 +57,10 @@ type Options struct {
 	// gateway's certificate (it names 127.0.0.1 and localhost); S3Client
 	// then trusts the cluster CA. It needs mutual TLS (certificates).
 	S3TLS bool
+	// ManualAdmit runs the meta nodes without --auto-admit-nodes: every
+	// storage node, the first ones included, joins pending until admitted
+	// (cairn admin node add). By default a local cluster admits its nodes.
+	ManualAdmit bool
 }
 
 // New prepares a Cluster; Start launches it.
@@ -73,6 +79,7 @@ func New(l *Layout, opts Options) (*Cluster, error) {
 		return nil, errors.New("devcluster: S3TLS needs the cluster's certificates; it cannot go with InsecureInternal")
 	}
 	c.s3TLS = opts.S3TLS
+	c.manualAdmit = opts.ManualAdmit
 	if opts.InsecureInternal {
 		c.env = append(slices.Clone(c.env), "CAIRN_INSECURE_INTERNAL=true")
 	} else {
@@ -133,6 +140,9 @@ func (c *Cluster) StartProc(name string) error {
 		return fmt.Errorf("devcluster: open log of %s: %w", name, err)
 	}
 	args := c.layout.Args(p)
+	if slices.Contains(p.Roles, "meta") && !c.manualAdmit {
+		args = append(args, "--auto-admit-nodes")
+	}
 	if c.s3TLS && p.S3Addr != "" {
 		f := c.certs.Files(certName(p))
 		args = append(args, "--s3-addr", "", "--s3-tls-addr", p.S3Addr, "--s3-tls-cert", f.Cert, "--s3-tls-key", f.Key)
@@ -288,4 +298,21 @@ func (c *Cluster) WaitReady(ctx context.Context, accessKey, secretKey string) er
 		return cause
 	}
 	return err
+}
+
+// AddStorage lays out one more storage node, issues its certificate and
+// returns its name; StartProc starts it.
+func (c *Cluster) AddStorage() (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, err := c.layout.AddStorage("")
+	if err != nil {
+		return "", err
+	}
+	if c.certs != nil {
+		if _, err := LoadOrCreateCerts(c.layout); err != nil {
+			return "", err
+		}
+	}
+	return p.Name, nil
 }

@@ -46,6 +46,8 @@ type Metadata interface {
 	// ClusterMap returns the map with Node.up computed by the leader.
 	ClusterMap(ctx context.Context) (*metapb.ClusterMap, error)
 	HasBucket(ctx context.Context, name string) (bool, error)
+	// Rebalance returns the committed rebalance setting.
+	Rebalance(ctx context.Context) (*metapb.RebalanceState, error)
 }
 
 // Proposer commits commands through the meta group.

@@ -21,6 +21,16 @@ type fakeMeta struct {
 	bodies []Body
 	m      *metapb.ClusterMap
 	paused bool
+	reb    *metapb.RebalanceState
+}
+
+func (f *fakeMeta) Rebalance(context.Context) (*metapb.RebalanceState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reb == nil {
+		return &metapb.RebalanceState{}, nil
+	}
+	return f.reb, nil
 }
 
 func (f *fakeMeta) ScanBodies(_ context.Context, cursor []byte, limit int) ([]Body, []byte, error) {
@@ -98,6 +108,12 @@ func newProposer(m *fakeMeta) *fakeProposer {
 }
 
 func (p *fakeProposer) Propose(_ context.Context, cmd *metapb.Command) (*metapb.CommandResult, error) {
+	if sr := cmd.GetSetRebalance(); sr != nil {
+		p.meta.mu.Lock()
+		p.meta.reb = &metapb.RebalanceState{Running: sr.Running, BandPercent: sr.BandPercent}
+		p.meta.mu.Unlock()
+		return &metapb.CommandResult{}, nil
+	}
 	c := cmd.GetRepairShards()
 	p.mu.Lock()
 	p.cmds = append(p.cmds, c)

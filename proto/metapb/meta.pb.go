@@ -129,17 +129,22 @@ type NodeState int32
 const (
 	NodeState_NODE_ACTIVE   NodeState = 0
 	NodeState_NODE_DRAINING NodeState = 1
+	// membership: a node the meta group has not admitted yet (cairn admin
+	// node add): it is in the map but takes no shards.
+	NodeState_NODE_PENDING NodeState = 100
 )
 
 // Enum value maps for NodeState.
 var (
 	NodeState_name = map[int32]string{
-		0: "NODE_ACTIVE",
-		1: "NODE_DRAINING",
+		0:   "NODE_ACTIVE",
+		1:   "NODE_DRAINING",
+		100: "NODE_PENDING",
 	}
 	NodeState_value = map[string]int32{
 		"NODE_ACTIVE":   0,
 		"NODE_DRAINING": 1,
+		"NODE_PENDING":  100,
 	}
 )
 
@@ -1969,6 +1974,9 @@ type Command struct {
 	//	*Command_RepairShards
 	//	*Command_SetHealPaused
 	//	*Command_SetMasterKeyCheck
+	//	*Command_SetNodeState
+	//	*Command_RemoveNode
+	//	*Command_SetRebalance
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2182,6 +2190,33 @@ func (x *Command) GetSetMasterKeyCheck() *SetMasterKeyCheck {
 	return nil
 }
 
+func (x *Command) GetSetNodeState() *SetNodeState {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetNodeState); ok {
+			return x.SetNodeState
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRemoveNode() *RemoveNode {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RemoveNode); ok {
+			return x.RemoveNode
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetRebalance() *SetRebalance {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetRebalance); ok {
+			return x.SetRebalance
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -2262,6 +2297,19 @@ type Command_SetMasterKeyCheck struct {
 	SetMasterKeyCheck *SetMasterKeyCheck `protobuf:"bytes,19,opt,name=set_master_key_check,json=setMasterKeyCheck,proto3,oneof"`
 }
 
+type Command_SetNodeState struct {
+	// membership
+	SetNodeState *SetNodeState `protobuf:"bytes,20,opt,name=set_node_state,json=setNodeState,proto3,oneof"`
+}
+
+type Command_RemoveNode struct {
+	RemoveNode *RemoveNode `protobuf:"bytes,21,opt,name=remove_node,json=removeNode,proto3,oneof"`
+}
+
+type Command_SetRebalance struct {
+	SetRebalance *SetRebalance `protobuf:"bytes,22,opt,name=set_rebalance,json=setRebalance,proto3,oneof"`
+}
+
 func (*Command_CreateBucket) isCommand_Op() {}
 
 func (*Command_DeleteBucket) isCommand_Op() {}
@@ -2299,6 +2347,12 @@ func (*Command_RepairShards) isCommand_Op() {}
 func (*Command_SetHealPaused) isCommand_Op() {}
 
 func (*Command_SetMasterKeyCheck) isCommand_Op() {}
+
+func (*Command_SetNodeState) isCommand_Op() {}
+
+func (*Command_RemoveNode) isCommand_Op() {}
+
+func (*Command_SetRebalance) isCommand_Op() {}
 
 // SetMasterKeyCheck records the check value of the cluster master key (an
 // HMAC of a fixed label under a key derived from it) when none is stored,
@@ -5914,6 +5968,643 @@ func (x *UnknownDataResponse) GetUnknown() []string {
 	return nil
 }
 
+// SetNodeState sets a storage node's admin state: NODE_DRAINING (drain),
+// NODE_ACTIVE (admit a pending node, or cancel a drain).
+type SetNodeState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	State         NodeState              `protobuf:"varint,2,opt,name=state,proto3,enum=cairn.meta.v1.NodeState" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeState) Reset() {
+	*x = SetNodeState{}
+	mi := &file_metapb_meta_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeState) ProtoMessage() {}
+
+func (x *SetNodeState) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeState.ProtoReflect.Descriptor instead.
+func (*SetNodeState) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *SetNodeState) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *SetNodeState) GetState() NodeState {
+	if x != nil {
+		return x.State
+	}
+	return NodeState_NODE_ACTIVE
+}
+
+// RemoveNode deletes a storage node from the map and remembers its ID as
+// removed: its heartbeats are refused from then on. It applies only to a
+// node that is draining or committed down; the leader checks before
+// proposing it that no body has a shard there.
+type RemoveNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNode) Reset() {
+	*x = RemoveNode{}
+	mi := &file_metapb_meta_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNode) ProtoMessage() {}
+
+func (x *RemoveNode) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNode.ProtoReflect.Descriptor instead.
+func (*RemoveNode) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *RemoveNode) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// SetRebalance starts (running) or stops the rebalancer. Committed so that
+// a new leader carries on.
+type SetRebalance struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Running bool                   `protobuf:"varint,1,opt,name=running,proto3" json:"running,omitempty"`
+	// Every drive ends within +/- band_percent % of its fair share of the
+	// bytes held (the total in proportion to capacity); 0 means the default.
+	BandPercent   float64 `protobuf:"fixed64,2,opt,name=band_percent,json=bandPercent,proto3" json:"band_percent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRebalance) Reset() {
+	*x = SetRebalance{}
+	mi := &file_metapb_meta_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRebalance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRebalance) ProtoMessage() {}
+
+func (x *SetRebalance) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRebalance.ProtoReflect.Descriptor instead.
+func (*SetRebalance) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *SetRebalance) GetRunning() bool {
+	if x != nil {
+		return x.Running
+	}
+	return false
+}
+
+func (x *SetRebalance) GetBandPercent() float64 {
+	if x != nil {
+		return x.BandPercent
+	}
+	return 0
+}
+
+// RebalanceState is the committed rebalance setting.
+type RebalanceState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Running       bool                   `protobuf:"varint,1,opt,name=running,proto3" json:"running,omitempty"`
+	BandPercent   float64                `protobuf:"fixed64,2,opt,name=band_percent,json=bandPercent,proto3" json:"band_percent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebalanceState) Reset() {
+	*x = RebalanceState{}
+	mi := &file_metapb_meta_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebalanceState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebalanceState) ProtoMessage() {}
+
+func (x *RebalanceState) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebalanceState.ProtoReflect.Descriptor instead.
+func (*RebalanceState) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *RebalanceState) GetRunning() bool {
+	if x != nil {
+		return x.Running
+	}
+	return false
+}
+
+func (x *RebalanceState) GetBandPercent() float64 {
+	if x != nil {
+		return x.BandPercent
+	}
+	return 0
+}
+
+type MembershipStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MembershipStatusRequest) Reset() {
+	*x = MembershipStatusRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MembershipStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MembershipStatusRequest) ProtoMessage() {}
+
+func (x *MembershipStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MembershipStatusRequest.ProtoReflect.Descriptor instead.
+func (*MembershipStatusRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{81}
+}
+
+// DrainProgress is one draining node (drive_id empty) or drive.
+type DrainProgress struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	NodeId  string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DriveId string                 `protobuf:"bytes,2,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	// Shards still on it and their bytes, as of the last scan.
+	ShardsLeft uint64 `protobuf:"varint,3,opt,name=shards_left,json=shardsLeft,proto3" json:"shards_left,omitempty"`
+	BytesLeft  uint64 `protobuf:"varint,4,opt,name=bytes_left,json=bytesLeft,proto3" json:"bytes_left,omitempty"`
+	// Bytes moved off it since this leader's repairer saw it draining.
+	BytesMoved      uint64  `protobuf:"varint,5,opt,name=bytes_moved,json=bytesMoved,proto3" json:"bytes_moved,omitempty"`
+	RateBytesPerSec float64 `protobuf:"fixed64,6,opt,name=rate_bytes_per_sec,json=rateBytesPerSec,proto3" json:"rate_bytes_per_sec,omitempty"`
+	EtaSeconds      float64 `protobuf:"fixed64,7,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	// The node is lost (down): its shards are rebuilt from the others.
+	Lost          bool `protobuf:"varint,8,opt,name=lost,proto3" json:"lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainProgress) Reset() {
+	*x = DrainProgress{}
+	mi := &file_metapb_meta_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainProgress) ProtoMessage() {}
+
+func (x *DrainProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainProgress.ProtoReflect.Descriptor instead.
+func (*DrainProgress) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *DrainProgress) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *DrainProgress) GetDriveId() string {
+	if x != nil {
+		return x.DriveId
+	}
+	return ""
+}
+
+func (x *DrainProgress) GetShardsLeft() uint64 {
+	if x != nil {
+		return x.ShardsLeft
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetBytesLeft() uint64 {
+	if x != nil {
+		return x.BytesLeft
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetBytesMoved() uint64 {
+	if x != nil {
+		return x.BytesMoved
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetRateBytesPerSec() float64 {
+	if x != nil {
+		return x.RateBytesPerSec
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetEtaSeconds() float64 {
+	if x != nil {
+		return x.EtaSeconds
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetLost() bool {
+	if x != nil {
+		return x.Lost
+	}
+	return false
+}
+
+// DriveFill is the bytes of shards a drive holds against its fair share.
+type DriveFill struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DriveId       string                 `protobuf:"bytes,2,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	HeldBytes     uint64                 `protobuf:"varint,3,opt,name=held_bytes,json=heldBytes,proto3" json:"held_bytes,omitempty"`
+	TargetBytes   uint64                 `protobuf:"varint,4,opt,name=target_bytes,json=targetBytes,proto3" json:"target_bytes,omitempty"`
+	CapacityBytes uint64                 `protobuf:"varint,5,opt,name=capacity_bytes,json=capacityBytes,proto3" json:"capacity_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DriveFill) Reset() {
+	*x = DriveFill{}
+	mi := &file_metapb_meta_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DriveFill) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DriveFill) ProtoMessage() {}
+
+func (x *DriveFill) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DriveFill.ProtoReflect.Descriptor instead.
+func (*DriveFill) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *DriveFill) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *DriveFill) GetDriveId() string {
+	if x != nil {
+		return x.DriveId
+	}
+	return ""
+}
+
+func (x *DriveFill) GetHeldBytes() uint64 {
+	if x != nil {
+		return x.HeldBytes
+	}
+	return 0
+}
+
+func (x *DriveFill) GetTargetBytes() uint64 {
+	if x != nil {
+		return x.TargetBytes
+	}
+	return 0
+}
+
+func (x *DriveFill) GetCapacityBytes() uint64 {
+	if x != nil {
+		return x.CapacityBytes
+	}
+	return 0
+}
+
+type MembershipStatusResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Drains    []*DrainProgress       `protobuf:"bytes,1,rep,name=drains,proto3" json:"drains,omitempty"`
+	Rebalance *RebalanceState        `protobuf:"bytes,2,opt,name=rebalance,proto3" json:"rebalance,omitempty"`
+	Fills     []*DriveFill           `protobuf:"bytes,3,rep,name=fills,proto3" json:"fills,omitempty"`
+	// Every drive is within the band.
+	Balanced                 bool    `protobuf:"varint,4,opt,name=balanced,proto3" json:"balanced,omitempty"`
+	RebalanceBytesMoved      uint64  `protobuf:"varint,5,opt,name=rebalance_bytes_moved,json=rebalanceBytesMoved,proto3" json:"rebalance_bytes_moved,omitempty"`
+	RebalanceRateBytesPerSec float64 `protobuf:"fixed64,6,opt,name=rebalance_rate_bytes_per_sec,json=rebalanceRateBytesPerSec,proto3" json:"rebalance_rate_bytes_per_sec,omitempty"`
+	// The figures come from a complete scan (false before the first one).
+	Scanned       bool `protobuf:"varint,7,opt,name=scanned,proto3" json:"scanned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MembershipStatusResponse) Reset() {
+	*x = MembershipStatusResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MembershipStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MembershipStatusResponse) ProtoMessage() {}
+
+func (x *MembershipStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MembershipStatusResponse.ProtoReflect.Descriptor instead.
+func (*MembershipStatusResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *MembershipStatusResponse) GetDrains() []*DrainProgress {
+	if x != nil {
+		return x.Drains
+	}
+	return nil
+}
+
+func (x *MembershipStatusResponse) GetRebalance() *RebalanceState {
+	if x != nil {
+		return x.Rebalance
+	}
+	return nil
+}
+
+func (x *MembershipStatusResponse) GetFills() []*DriveFill {
+	if x != nil {
+		return x.Fills
+	}
+	return nil
+}
+
+func (x *MembershipStatusResponse) GetBalanced() bool {
+	if x != nil {
+		return x.Balanced
+	}
+	return false
+}
+
+func (x *MembershipStatusResponse) GetRebalanceBytesMoved() uint64 {
+	if x != nil {
+		return x.RebalanceBytesMoved
+	}
+	return 0
+}
+
+func (x *MembershipStatusResponse) GetRebalanceRateBytesPerSec() float64 {
+	if x != nil {
+		return x.RebalanceRateBytesPerSec
+	}
+	return 0
+}
+
+func (x *MembershipStatusResponse) GetScanned() bool {
+	if x != nil {
+		return x.Scanned
+	}
+	return false
+}
+
+type RemoveNodeRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The node is dead: mark it down and draining, so that its shards are
+	// rebuilt from the others; the removal follows once none is left.
+	Dead          bool `protobuf:"varint,2,opt,name=dead,proto3" json:"dead,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeRequest) Reset() {
+	*x = RemoveNodeRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeRequest) ProtoMessage() {}
+
+func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *RemoveNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *RemoveNodeRequest) GetDead() bool {
+	if x != nil {
+		return x.Dead
+	}
+	return false
+}
+
+type RemoveNodeResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Removed bool                   `protobuf:"varint,1,opt,name=removed,proto3" json:"removed,omitempty"`
+	// Shards still on the node (removed is false).
+	ShardsLeft    uint64 `protobuf:"varint,2,opt,name=shards_left,json=shardsLeft,proto3" json:"shards_left,omitempty"`
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeResponse) Reset() {
+	*x = RemoveNodeResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeResponse) ProtoMessage() {}
+
+func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
+func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *RemoveNodeResponse) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
+func (x *RemoveNodeResponse) GetShardsLeft() uint64 {
+	if x != nil {
+		return x.ShardsLeft
+	}
+	return 0
+}
+
+func (x *RemoveNodeResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_metapb_meta_proto protoreflect.FileDescriptor
 
 const file_metapb_meta_proto_rawDesc = "" +
@@ -6099,8 +6790,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x06shards\x18\x03 \x03(\v2\x1d.cairn.meta.v1.ShardPlacementR\x06shards\x12,\n" +
 	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\x12\x1f\n" +
 	"\vshards_only\x18\x05 \x01(\bR\n" +
-	"shardsOnly\"\xca\n" +
-	"\n" +
+	"shardsOnly\"\x91\f\n" +
 	"\aCommand\x12B\n" +
 	"\rcreate_bucket\x18\x01 \x01(\v2\x1b.cairn.meta.v1.CreateBucketH\x00R\fcreateBucket\x12B\n" +
 	"\rdelete_bucket\x18\x02 \x01(\v2\x1b.cairn.meta.v1.DeleteBucketH\x00R\fdeleteBucket\x129\n" +
@@ -6123,7 +6813,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x0fset_drive_state\x18\x10 \x01(\v2\x1c.cairn.meta.v1.SetDriveStateH\x00R\rsetDriveState\x12B\n" +
 	"\rrepair_shards\x18\x11 \x01(\v2\x1b.cairn.meta.v1.RepairShardsH\x00R\frepairShards\x12F\n" +
 	"\x0fset_heal_paused\x18\x12 \x01(\v2\x1c.cairn.meta.v1.SetHealPausedH\x00R\rsetHealPaused\x12S\n" +
-	"\x14set_master_key_check\x18\x13 \x01(\v2 .cairn.meta.v1.SetMasterKeyCheckH\x00R\x11setMasterKeyCheckB\x04\n" +
+	"\x14set_master_key_check\x18\x13 \x01(\v2 .cairn.meta.v1.SetMasterKeyCheckH\x00R\x11setMasterKeyCheck\x12C\n" +
+	"\x0eset_node_state\x18\x14 \x01(\v2\x1b.cairn.meta.v1.SetNodeStateH\x00R\fsetNodeState\x12<\n" +
+	"\vremove_node\x18\x15 \x01(\v2\x19.cairn.meta.v1.RemoveNodeH\x00R\n" +
+	"removeNode\x12B\n" +
+	"\rset_rebalance\x18\x16 \x01(\v2\x1b.cairn.meta.v1.SetRebalanceH\x00R\fsetRebalanceB\x04\n" +
 	"\x02op\")\n" +
 	"\x11SetMasterKeyCheck\x12\x14\n" +
 	"\x05check\x18\x01 \x01(\fR\x05check\"=\n" +
@@ -6381,7 +7075,56 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x12UnknownDataRequest\x12\x19\n" +
 	"\bdata_ids\x18\x01 \x03(\tR\adataIds\"/\n" +
 	"\x13UnknownDataResponse\x12\x18\n" +
-	"\aunknown\x18\x01 \x03(\tR\aunknown*_\n" +
+	"\aunknown\x18\x01 \x03(\tR\aunknown\"W\n" +
+	"\fSetNodeState\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12.\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x18.cairn.meta.v1.NodeStateR\x05state\"%\n" +
+	"\n" +
+	"RemoveNode\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"K\n" +
+	"\fSetRebalance\x12\x18\n" +
+	"\arunning\x18\x01 \x01(\bR\arunning\x12!\n" +
+	"\fband_percent\x18\x02 \x01(\x01R\vbandPercent\"M\n" +
+	"\x0eRebalanceState\x12\x18\n" +
+	"\arunning\x18\x01 \x01(\bR\arunning\x12!\n" +
+	"\fband_percent\x18\x02 \x01(\x01R\vbandPercent\"\x19\n" +
+	"\x17MembershipStatusRequest\"\x86\x02\n" +
+	"\rDrainProgress\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\x12\x1f\n" +
+	"\vshards_left\x18\x03 \x01(\x04R\n" +
+	"shardsLeft\x12\x1d\n" +
+	"\n" +
+	"bytes_left\x18\x04 \x01(\x04R\tbytesLeft\x12\x1f\n" +
+	"\vbytes_moved\x18\x05 \x01(\x04R\n" +
+	"bytesMoved\x12+\n" +
+	"\x12rate_bytes_per_sec\x18\x06 \x01(\x01R\x0frateBytesPerSec\x12\x1f\n" +
+	"\veta_seconds\x18\a \x01(\x01R\n" +
+	"etaSeconds\x12\x12\n" +
+	"\x04lost\x18\b \x01(\bR\x04lost\"\xa8\x01\n" +
+	"\tDriveFill\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\x12\x1d\n" +
+	"\n" +
+	"held_bytes\x18\x03 \x01(\x04R\theldBytes\x12!\n" +
+	"\ftarget_bytes\x18\x04 \x01(\x04R\vtargetBytes\x12%\n" +
+	"\x0ecapacity_bytes\x18\x05 \x01(\x04R\rcapacityBytes\"\xe7\x02\n" +
+	"\x18MembershipStatusResponse\x124\n" +
+	"\x06drains\x18\x01 \x03(\v2\x1c.cairn.meta.v1.DrainProgressR\x06drains\x12;\n" +
+	"\trebalance\x18\x02 \x01(\v2\x1d.cairn.meta.v1.RebalanceStateR\trebalance\x12.\n" +
+	"\x05fills\x18\x03 \x03(\v2\x18.cairn.meta.v1.DriveFillR\x05fills\x12\x1a\n" +
+	"\bbalanced\x18\x04 \x01(\bR\bbalanced\x122\n" +
+	"\x15rebalance_bytes_moved\x18\x05 \x01(\x04R\x13rebalanceBytesMoved\x12>\n" +
+	"\x1crebalance_rate_bytes_per_sec\x18\x06 \x01(\x01R\x18rebalanceRateBytesPerSec\x12\x18\n" +
+	"\ascanned\x18\a \x01(\bR\ascanned\"@\n" +
+	"\x11RemoveNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04dead\x18\x02 \x01(\bR\x04dead\"i\n" +
+	"\x12RemoveNodeResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x01(\bR\aremoved\x12\x1f\n" +
+	"\vshards_left\x18\x02 \x01(\x04R\n" +
+	"shardsLeft\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage*_\n" +
 	"\x0fVersioningState\x12\x1a\n" +
 	"\x16VERSIONING_UNVERSIONED\x10\x00\x12\x16\n" +
 	"\x12VERSIONING_ENABLED\x10\x01\x12\x18\n" +
@@ -6390,10 +7133,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"DriveState\x12\x10\n" +
 	"\fDRIVE_ACTIVE\x10\x00\x12\x12\n" +
 	"\x0eDRIVE_DRAINING\x10\x01\x12\x10\n" +
-	"\fDRIVE_FAILED\x10\x02*/\n" +
+	"\fDRIVE_FAILED\x10\x02*A\n" +
 	"\tNodeState\x12\x0f\n" +
 	"\vNODE_ACTIVE\x10\x00\x12\x11\n" +
-	"\rNODE_DRAINING\x10\x01*\xe4\x02\n" +
+	"\rNODE_DRAINING\x10\x01\x12\x10\n" +
+	"\fNODE_PENDING\x10d*\xe4\x02\n" +
 	"\tErrorCode\x12\x06\n" +
 	"\x02OK\x10\x00\x12\x19\n" +
 	"\x15BUCKET_ALREADY_EXISTS\x10\x01\x12\x12\n" +
@@ -6417,7 +7161,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\bSHARD_OK\x10\x00\x12\x11\n" +
 	"\rSHARD_CORRUPT\x10\x01\x12\x11\n" +
 	"\rSHARD_MISSING\x10\x02\x12\x14\n" +
-	"\x10SHARD_UNREADABLE\x10\x032\xb6\v\n" +
+	"\x10SHARD_UNREADABLE\x10\x032\xee\f\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -6436,7 +7180,10 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\fReportShards\x12\".cairn.meta.v1.ReportShardsRequest\x1a#.cairn.meta.v1.ReportShardsResponse\x12Q\n" +
 	"\n" +
 	"HealStatus\x12 .cairn.meta.v1.HealStatusRequest\x1a!.cairn.meta.v1.HealStatusResponse\x12B\n" +
-	"\x05Scrub\x12\x1b.cairn.meta.v1.ScrubRequest\x1a\x1c.cairn.meta.v1.ScrubResponseB(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
+	"\x05Scrub\x12\x1b.cairn.meta.v1.ScrubRequest\x1a\x1c.cairn.meta.v1.ScrubResponse\x12c\n" +
+	"\x10MembershipStatus\x12&.cairn.meta.v1.MembershipStatusRequest\x1a'.cairn.meta.v1.MembershipStatusResponse\x12Q\n" +
+	"\n" +
+	"RemoveNode\x12 .cairn.meta.v1.RemoveNodeRequest\x1a!.cairn.meta.v1.RemoveNodeResponseB(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
 
 var (
 	file_metapb_meta_proto_rawDescOnce sync.Once
@@ -6451,7 +7198,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 94)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -6535,13 +7282,23 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*StatusResponse)(nil),               // 79: cairn.meta.v1.StatusResponse
 	(*UnknownDataRequest)(nil),           // 80: cairn.meta.v1.UnknownDataRequest
 	(*UnknownDataResponse)(nil),          // 81: cairn.meta.v1.UnknownDataResponse
-	nil,                                  // 82: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 83: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 84: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 85: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 86: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 87: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 88: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(*SetNodeState)(nil),                 // 82: cairn.meta.v1.SetNodeState
+	(*RemoveNode)(nil),                   // 83: cairn.meta.v1.RemoveNode
+	(*SetRebalance)(nil),                 // 84: cairn.meta.v1.SetRebalance
+	(*RebalanceState)(nil),               // 85: cairn.meta.v1.RebalanceState
+	(*MembershipStatusRequest)(nil),      // 86: cairn.meta.v1.MembershipStatusRequest
+	(*DrainProgress)(nil),                // 87: cairn.meta.v1.DrainProgress
+	(*DriveFill)(nil),                    // 88: cairn.meta.v1.DriveFill
+	(*MembershipStatusResponse)(nil),     // 89: cairn.meta.v1.MembershipStatusResponse
+	(*RemoveNodeRequest)(nil),            // 90: cairn.meta.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),           // 91: cairn.meta.v1.RemoveNodeResponse
+	nil,                                  // 92: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 93: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 94: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 95: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 96: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 97: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 98: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -6549,20 +7306,20 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	8,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
 	9,   // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
 	10,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	82,  // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	92,  // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
 	7,   // 6: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
 	11,  // 7: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 8: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	83,  // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	84,  // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	85,  // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	86,  // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	93,  // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	94,  // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	95,  // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	96,  // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
 	14,  // 13: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
 	8,   // 14: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
 	15,  // 15: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
 	11,  // 16: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 17: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	87,  // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	97,  // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
 	14,  // 19: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
 	13,  // 20: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
 	1,   // 21: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
@@ -6589,88 +7346,99 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	43,  // 42: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
 	44,  // 43: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
 	23,  // 44: cairn.meta.v1.Command.set_master_key_check:type_name -> cairn.meta.v1.SetMasterKeyCheck
-	5,   // 45: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 46: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
-	5,   // 47: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 48: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
-	17,  // 49: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
-	16,  // 50: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 51: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	88,  // 52: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
-	34,  // 53: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
-	13,  // 54: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
-	19,  // 55: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
-	39,  // 56: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
-	1,   // 57: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
-	12,  // 58: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
-	12,  // 59: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
-	42,  // 60: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
-	3,   // 61: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 62: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
-	13,  // 63: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
-	4,   // 64: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
-	46,  // 65: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
-	50,  // 66: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
-	3,   // 67: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 68: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 69: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	17,  // 70: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
-	17,  // 71: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
-	3,   // 72: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 73: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 74: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
-	3,   // 75: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 76: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
-	22,  // 77: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
-	45,  // 78: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
-	3,   // 79: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	5,   // 80: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
-	5,   // 81: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
-	3,   // 82: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 83: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 84: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 85: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
-	20,  // 86: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
-	19,  // 87: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
-	64,  // 88: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	66,  // 89: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	68,  // 90: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	70,  // 91: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	72,  // 92: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	74,  // 93: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	76,  // 94: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	78,  // 95: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	54,  // 96: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
-	56,  // 97: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
-	58,  // 98: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
-	60,  // 99: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
-	62,  // 100: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	80,  // 101: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
-	47,  // 102: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
-	49,  // 103: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
-	52,  // 104: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
-	65,  // 105: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	67,  // 106: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	69,  // 107: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	71,  // 108: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	73,  // 109: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	75,  // 110: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	77,  // 111: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	79,  // 112: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	55,  // 113: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	57,  // 114: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	59,  // 115: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	61,  // 116: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	63,  // 117: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	81,  // 118: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	48,  // 119: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	51,  // 120: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	53,  // 121: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	105, // [105:122] is the sub-list for method output_type
-	88,  // [88:105] is the sub-list for method input_type
-	88,  // [88:88] is the sub-list for extension type_name
-	88,  // [88:88] is the sub-list for extension extendee
-	0,   // [0:88] is the sub-list for field type_name
+	82,  // 45: cairn.meta.v1.Command.set_node_state:type_name -> cairn.meta.v1.SetNodeState
+	83,  // 46: cairn.meta.v1.Command.remove_node:type_name -> cairn.meta.v1.RemoveNode
+	84,  // 47: cairn.meta.v1.Command.set_rebalance:type_name -> cairn.meta.v1.SetRebalance
+	5,   // 48: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 49: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
+	5,   // 50: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 51: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
+	17,  // 52: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
+	16,  // 53: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 54: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
+	98,  // 55: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	34,  // 56: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
+	13,  // 57: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
+	19,  // 58: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
+	39,  // 59: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
+	1,   // 60: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
+	12,  // 61: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
+	12,  // 62: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
+	42,  // 63: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
+	3,   // 64: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 65: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
+	13,  // 66: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
+	4,   // 67: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
+	46,  // 68: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
+	50,  // 69: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
+	3,   // 70: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 71: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 72: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	17,  // 73: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
+	17,  // 74: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
+	3,   // 75: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 76: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 77: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
+	3,   // 78: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 79: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
+	22,  // 80: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
+	45,  // 81: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
+	3,   // 82: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	5,   // 83: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
+	5,   // 84: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
+	3,   // 85: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 86: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 87: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 88: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
+	20,  // 89: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
+	19,  // 90: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
+	2,   // 91: cairn.meta.v1.SetNodeState.state:type_name -> cairn.meta.v1.NodeState
+	87,  // 92: cairn.meta.v1.MembershipStatusResponse.drains:type_name -> cairn.meta.v1.DrainProgress
+	85,  // 93: cairn.meta.v1.MembershipStatusResponse.rebalance:type_name -> cairn.meta.v1.RebalanceState
+	88,  // 94: cairn.meta.v1.MembershipStatusResponse.fills:type_name -> cairn.meta.v1.DriveFill
+	64,  // 95: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	66,  // 96: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	68,  // 97: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	70,  // 98: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	72,  // 99: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	74,  // 100: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	76,  // 101: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	78,  // 102: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	54,  // 103: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	56,  // 104: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	58,  // 105: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	60,  // 106: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	62,  // 107: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	80,  // 108: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	47,  // 109: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
+	49,  // 110: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
+	52,  // 111: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
+	86,  // 112: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
+	90,  // 113: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
+	65,  // 114: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	67,  // 115: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	69,  // 116: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	71,  // 117: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	73,  // 118: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	75,  // 119: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	77,  // 120: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	79,  // 121: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	55,  // 122: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	57,  // 123: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	59,  // 124: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	61,  // 125: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	63,  // 126: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	81,  // 127: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	48,  // 128: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	51,  // 129: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	53,  // 130: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	89,  // 131: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
+	91,  // 132: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
+	114, // [114:133] is the sub-list for method output_type
+	95,  // [95:114] is the sub-list for method input_type
+	95,  // [95:95] is the sub-list for extension type_name
+	95,  // [95:95] is the sub-list for extension extendee
+	0,   // [0:95] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -6698,6 +7466,9 @@ func file_metapb_meta_proto_init() {
 		(*Command_RepairShards)(nil),
 		(*Command_SetHealPaused)(nil),
 		(*Command_SetMasterKeyCheck)(nil),
+		(*Command_SetNodeState)(nil),
+		(*Command_RemoveNode)(nil),
+		(*Command_SetRebalance)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -6705,7 +7476,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   84,
+			NumMessages:   94,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
