@@ -64,7 +64,7 @@ type nodeStatus struct {
 	ID            string        `json:"id"`
 	Addr          string        `json:"addr"`
 	FailureDomain string        `json:"failure_domain,omitempty"`
-	State         string        `json:"state"` // up, down, draining
+	State         string        `json:"state"` // up, down, draining, pending
 	Version       string        `json:"version,omitempty"`
 	LastHeartbeat string        `json:"last_heartbeat,omitempty"`
 	Drives        []driveStatus `json:"drives"`
