@@ -44,6 +44,10 @@ type Layout struct {
 	// process; the storage nodes write it to their drives.
 	ClusterID string `json:"cluster_id,omitempty"`
 	Procs     []Proc `json:"procs"`
+	// ManualAdmit runs the meta nodes without --auto-admit-nodes: every
+	// storage node, the first ones included, joins pending until admitted
+	// (cairn admin node add). By default a local cluster admits its own.
+	ManualAdmit bool `json:"manual_admit,omitempty"`
 }
 
 // Spec says what cluster to lay out when none exists yet.
@@ -56,6 +60,8 @@ type Spec struct {
 	// NoAdmin leaves the processes without admin listeners, and so
 	// without metrics (to measure what metrics cost).
 	NoAdmin bool
+	// ManualAdmit: see Layout.ManualAdmit.
+	ManualAdmit bool
 }
 
 const layoutFile = "cluster.json"
@@ -127,7 +133,7 @@ func newLayout(spec Spec) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Layout{Version: layoutVersion, Dir: spec.Dir, ClusterID: cid}
+	l := &Layout{Version: layoutVersion, Dir: spec.Dir, ClusterID: cid, ManualAdmit: spec.ManualAdmit}
 	// Every listener stays open until all ports are chosen, so the kernel
 	// cannot hand the same port out twice.
 	var held []net.Listener
@@ -279,6 +285,10 @@ func (l *Layout) Args(p Proc) []string {
 	}
 	if p.RaftAddr != "" {
 		args = append(args, "--raft-addr", p.RaftAddr, "--meta-peers", strings.Join(peers, ","))
+		if !l.ManualAdmit {
+			// A local cluster's storage nodes are its own.
+			args = append(args, "--auto-admit-nodes")
+		}
 	} else {
 		args = append(args, "--meta-addrs", strings.Join(addrs, ","))
 	}

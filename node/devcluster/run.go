@@ -26,8 +26,6 @@ type Cluster struct {
 	certs  *Certs
 	dialer *dial.Dialer
 	s3TLS  bool
-	// manualAdmit: meta runs without --auto-admit-nodes.
-	manualAdmit bool
 
 	mu struct {
 		sync.Mutex
@@ -57,10 +55,6 @@ type Options struct {
 	// gateway's certificate (it names 127.0.0.1 and localhost); S3Client
 	// then trusts the cluster CA. It needs mutual TLS (certificates).
 	S3TLS bool
-	// ManualAdmit runs the meta nodes without --auto-admit-nodes: every
-	// storage node, the first ones included, joins pending until admitted
-	// (cairn admin node add). By default a local cluster admits its nodes.
-	ManualAdmit bool
 }
 
 // New prepares a Cluster; Start launches it.
@@ -79,7 +73,6 @@ func New(l *Layout, opts Options) (*Cluster, error) {
 		return nil, errors.New("devcluster: S3TLS needs the cluster's certificates; it cannot go with InsecureInternal")
 	}
 	c.s3TLS = opts.S3TLS
-	c.manualAdmit = opts.ManualAdmit
 	if opts.InsecureInternal {
 		c.env = append(slices.Clone(c.env), "CAIRN_INSECURE_INTERNAL=true")
 	} else {
@@ -140,9 +133,6 @@ func (c *Cluster) StartProc(name string) error {
 		return fmt.Errorf("devcluster: open log of %s: %w", name, err)
 	}
 	args := c.layout.Args(p)
-	if slices.Contains(p.Roles, "meta") && !c.manualAdmit {
-		args = append(args, "--auto-admit-nodes")
-	}
 	if c.s3TLS && p.S3Addr != "" {
 		f := c.certs.Files(certName(p))
 		args = append(args, "--s3-addr", "", "--s3-tls-addr", p.S3Addr, "--s3-tls-cert", f.Cert, "--s3-tls-key", f.Key)

@@ -314,8 +314,7 @@ func TestMembershipDrainAndRemove(t *testing.T) {
 // rebalance moves shards onto it, under load, until every drive is within
 // the band; every object reads back byte-identical.
 func TestMembershipAddAndRebalance(t *testing.T) {
-	c := startClusterOpts(t, devcluster.Spec{Storage: 6},
-		devcluster.Options{InsecureInternal: insecureInternal(), S3TLS: s3TLS(), ManualAdmit: true}, membershipEnv...)
+	c := startClusterSpec(t, devcluster.Spec{Storage: 6, ManualAdmit: true}, membershipEnv...)
 	ctx := ctxT(t, 3*time.Minute)
 	states, err := c.nodeStates(ctx)
 	require.NoError(t, err)
