@@ -226,6 +226,27 @@ func (p *fillPlan) plan(b Body, limit int) map[int]*metapb.ShardPlacement {
 	return out
 }
 
+// usableTargets reports whether every target is an active drive of an up,
+// active node in v: a rebalance planned on an older view is dropped when
+// not (the next plan decides afresh).
+func (v *view) usableTargets(targets map[int]*metapb.ShardPlacement) bool {
+	for _, sh := range targets {
+		ok := false
+		for _, n := range v.pm.Nodes {
+			if string(n.ID) != sh.GetNodeId() || !n.Up || n.Down || n.Draining {
+				continue
+			}
+			for _, d := range n.Drives {
+				ok = ok || (string(d.ID) == sh.GetDriveId() && d.Active)
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // rebalanceTask is the task moving b's shards to the planned drives.
 func rebalanceTask(b Body, moves map[int]*metapb.ShardPlacement) *task {
 	t := &task{body: b, states: make([]shardState, len(b.Shards)), surviving: len(b.Shards), preset: moves}

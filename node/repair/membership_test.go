@@ -193,3 +193,28 @@ func TestRepairerDrainAndRebalance(t *testing.T) {
 		require.NotEqual(t, "n0", f.NodeId, "a draining node is not a rebalance target")
 	}
 }
+
+// TestUsableTargets checks that a planned rebalance move is dropped when
+// its target stopped taking shards.
+func TestUsableTargets(t *testing.T) {
+	cases := []struct {
+		name string
+		mod  func(m *metapb.ClusterMap)
+		want bool
+	}{
+		{"active", func(*metapb.ClusterMap) {}, true},
+		{"node draining", func(m *metapb.ClusterMap) { node(m, "n2").State = metapb.NodeState_NODE_DRAINING }, false},
+		{"node pending", func(m *metapb.ClusterMap) { node(m, "n2").State = metapb.NodeState_NODE_PENDING }, false},
+		{"node down", func(m *metapb.ClusterMap) { node(m, "n2").Down = true }, false},
+		{"drive draining", func(m *metapb.ClusterMap) { node(m, "n2").Drives[0].State = metapb.DriveState_DRIVE_DRAINING }, false},
+		{"node gone", func(m *metapb.ClusterMap) { m.Nodes = m.Nodes[:2] }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := clusterMap(3, 0)
+			tc.mod(m)
+			v := newView(m, nil, downLost)
+			require.Equal(t, tc.want, v.usableTargets(map[int]*metapb.ShardPlacement{0: {NodeId: "n2", DriveId: "d"}}))
+		})
+	}
+}

@@ -307,8 +307,9 @@ func (r *Repairer) repair(ctx context.Context, t *task) bool {
 	v := r.mu.view
 	v.damaged = r.mu.damaged
 	fresh := v.assess(*b)
-	if fresh == nil && t.preset != nil {
-		// A rebalance move: nothing else is needed, so make it.
+	if fresh == nil && t.preset != nil && v.usableTargets(t.preset) {
+		// A rebalance move: nothing else is needed, and its targets
+		// still take shards, so make it.
 		fresh = t
 	}
 	var (
