@@ -58,6 +58,9 @@ type Proposer interface {
 // Rebuilder rebuilds shards; objio.Store implements it.
 type Rebuilder interface {
 	RebuildShards(ctx context.Context, v *metapb.ObjectVersion, targets map[int]*metapb.ShardPlacement, opts objio.RebuildOptions) ([]objio.RebuiltShard, error)
+	// CopyShards moves readable shards by copying each from its current
+	// place (one read per shard written), with RebuildShards's contract.
+	CopyShards(ctx context.Context, v *metapb.ObjectVersion, targets map[int]*metapb.ShardPlacement, opts objio.RebuildOptions) ([]objio.RebuiltShard, error)
 }
 
 // Shards reaches storage nodes by node ID for scrubs.

@@ -134,9 +134,10 @@ func (p *fakeProposer) commands() []*metapb.RepairShards {
 
 // fakeRebuilder "rebuilds" onto the targets at once.
 type fakeRebuilder struct {
-	mu    sync.Mutex
-	calls []map[int]*metapb.ShardPlacement
-	err   error
+	mu     sync.Mutex
+	calls  []map[int]*metapb.ShardPlacement
+	copies int
+	err    error
 }
 
 func (r *fakeRebuilder) RebuildShards(ctx context.Context, v *metapb.ObjectVersion, targets map[int]*metapb.ShardPlacement, opts objio.RebuildOptions) ([]objio.RebuiltShard, error) {
@@ -159,6 +160,20 @@ func (r *fakeRebuilder) RebuildShards(ctx context.Context, v *metapb.ObjectVersi
 		}
 	}
 	return out, nil
+}
+
+// CopyShards "copies" like RebuildShards, recording the call in copies.
+func (r *fakeRebuilder) CopyShards(ctx context.Context, v *metapb.ObjectVersion, targets map[int]*metapb.ShardPlacement, opts objio.RebuildOptions) ([]objio.RebuiltShard, error) {
+	r.mu.Lock()
+	r.copies++
+	r.mu.Unlock()
+	return r.RebuildShards(ctx, v, targets, opts)
+}
+
+func (r *fakeRebuilder) copyCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.copies
 }
 
 func (r *fakeRebuilder) count() int {

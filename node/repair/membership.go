@@ -247,6 +247,26 @@ func (v *view) usableTargets(targets map[int]*metapb.ShardPlacement) bool {
 	return true
 }
 
+// movesOnly reports whether every target of t moves a shard that is still
+// readable where it is (drained, rebalanced or misplaced) to another
+// drive: such shards can be copied rather than rebuilt.
+func movesOnly(t *task, targets map[int]*metapb.ShardPlacement) bool {
+	if len(targets) == 0 {
+		return false
+	}
+	for i, to := range targets {
+		switch t.states[i] {
+		case shardDrain, shardRebalance, shardMisplace:
+		default:
+			return false
+		}
+		if from := t.body.Shards[i]; from.GetNodeId() == to.GetNodeId() && from.GetDriveId() == to.GetDriveId() {
+			return false
+		}
+	}
+	return true
+}
+
 // rebalanceTask is the task moving b's shards to the planned drives.
 func rebalanceTask(b Body, moves map[int]*metapb.ShardPlacement) *task {
 	t := &task{body: b, states: make([]shardState, len(b.Shards)), surviving: len(b.Shards), preset: moves}

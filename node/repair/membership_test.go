@@ -170,6 +170,7 @@ func TestRepairerDrainAndRebalance(t *testing.T) {
 		st := h.r.Membership()
 		return st.Scanned && len(st.Drains) == 0 && len(h.prop.commands()) >= 8
 	})
+	require.Equal(t, h.rb.count(), h.rb.copyCount(), "drained shards are copied, not rebuilt")
 	for _, c := range h.prop.commands() {
 		require.Len(t, c.Moves, 1)
 		require.Equal(t, "n0", c.Moves[0].From.NodeId)
@@ -215,6 +216,31 @@ func TestUsableTargets(t *testing.T) {
 			tc.mod(m)
 			v := newView(m, nil, downLost)
 			require.Equal(t, tc.want, v.usableTargets(map[int]*metapb.ShardPlacement{0: {NodeId: "n2", DriveId: "d"}}))
+		})
+	}
+}
+
+// TestMovesOnly checks which tasks are copied rather than rebuilt: only
+// those whose every target moves a readable shard to another drive.
+func TestMovesOnly(t *testing.T) {
+	other := &metapb.ShardPlacement{NodeId: "n9", DriveId: "d"}
+	cases := []struct {
+		name    string
+		states  []shardState
+		targets map[int]*metapb.ShardPlacement
+		want    bool
+	}{
+		{"drain", []shardState{shardOK, shardDrain, shardOK}, map[int]*metapb.ShardPlacement{1: other}, true},
+		{"rebalance", []shardState{shardRebalance, shardOK, shardOK}, map[int]*metapb.ShardPlacement{0: other}, true},
+		{"misplaced", []shardState{shardOK, shardOK, shardMisplace}, map[int]*metapb.ShardPlacement{2: other}, true},
+		{"lost and drained", []shardState{shardLost, shardDrain, shardOK}, map[int]*metapb.ShardPlacement{0: other, 1: other}, false},
+		{"damaged in place", []shardState{shardDamaged, shardOK, shardOK}, map[int]*metapb.ShardPlacement{0: {NodeId: "n0", DriveId: "d"}}, false},
+		{"nothing", []shardState{shardOK, shardOK, shardOK}, nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tk := &task{body: body("a", 2, 1, "n0", "n1", "n2"), states: tc.states}
+			require.Equal(t, tc.want, movesOnly(tk, tc.targets))
 		})
 	}
 }

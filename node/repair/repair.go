@@ -349,7 +349,27 @@ func (r *Repairer) repair(ctx context.Context, t *task) bool {
 		r.mu.Unlock()
 		return nil
 	}
-	rebuilt, err := r.cfg.Rebuilder.RebuildShards(ctx, ver, targets, objio.RebuildOptions{Avoid: avoid, Throttle: throttle})
+	var rebuilt []objio.RebuiltShard
+	if movesOnly(t, targets) {
+		// Every shard to write is still readable where it is (a drain,
+		// a rebalance, a spread): copying it reads one shard, not K.
+		copyThrottle := func(ctx context.Context, n int) error {
+			if err := r.lim.wait(ctx, n); err != nil {
+				return err
+			}
+			r.mu.Lock()
+			r.mu.fig.progress(int64(n), r.cfg.Now())
+			r.mu.Unlock()
+			return nil
+		}
+		rebuilt, err = r.cfg.Rebuilder.CopyShards(ctx, ver, targets, objio.RebuildOptions{Throttle: copyThrottle})
+		if err != nil && ctx.Err() == nil {
+			log.Info("repair: copy failed; rebuilding from the other shards instead", "err", err)
+		}
+	}
+	if rebuilt == nil && ctx.Err() == nil {
+		rebuilt, err = r.cfg.Rebuilder.RebuildShards(ctx, ver, targets, objio.RebuildOptions{Avoid: avoid, Throttle: throttle})
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			r.failed(log, "rebuild", err)
