@@ -158,6 +158,8 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.removeNode(op.RemoveNode)
 	case *metapb.Command_SetRebalance:
 		return t.setRebalance(op.SetRebalance)
+	case *metapb.Command_SetVoterAddress:
+		return t.setVoterAddress(op.SetVoterAddress)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}

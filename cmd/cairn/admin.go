@@ -41,6 +41,19 @@ const adminUsage = `usage:
                                         of its share of the bytes, throttled by --repair-bandwidth
   cairn admin scrub [--node ID | --bucket NAME]
                                         verify shards now: every storage node, one node, or one bucket
+  cairn admin trace --endpoint URL[,URL...] [--errors] [--bucket B] [--op OP] [--json]
+                                        follow the requests the gateways serve, live (root S3
+                                        credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)
+  cairn admin meta status               the meta group's voters: addresses, suffrage, leader, state,
+                                        term, applied index, last contact with the leader
+  cairn admin meta add-voter --id ID --raft-addr A --grpc-addr G
+                                        add a voter (start it first with --meta-join)
+  cairn admin meta remove-voter --id ID remove a voter (a dead one too; a majority must remain)
+  cairn admin meta transfer-leader [--to ID]
+                                        hand leadership to another voter
+  cairn admin meta backup FILE          write a consistent snapshot of the metadata (atomically)
+  cairn admin meta restore FILE --data-dir DIR --node-id ID --raft-addr A [--cluster-id C]
+                                        offline: prepare the first voter of a new meta group from FILE
   cairn admin ca init --dir DIR [--cluster-id ID]
                                         create the cluster CA (ca.pem, ca.key); never overwrites
   cairn admin cert issue --ca-dir DIR --node-id N --role meta,storage[,gateway|admin] [--host h1,h2] --out DIR
@@ -75,6 +88,12 @@ func runAdmin(args []string) error {
 	}
 	if len(args) >= 1 && args[0] == "status" {
 		return runAdminStatus(args[1:])
+	}
+	if len(args) >= 1 && args[0] == "trace" {
+		return runAdminTrace(args[1:])
+	}
+	if len(args) >= 1 && args[0] == "meta" {
+		return runAdminMeta(args[1:])
 	}
 	if len(args) >= 1 && args[0] == "scrub" {
 		return runAdminScrub(args[1:])

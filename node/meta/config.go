@@ -88,7 +88,16 @@ type Config struct {
 	// is the seam for tests and fault injection.
 	RaftListener net.Listener
 	// Peers are all voters, including this node. Production uses 3 or 5.
+	// On the first start of the group they are its initial configuration;
+	// afterwards the configuration is Raft's, changed by AddVoter and
+	// RemoveVoter, and Peers only name addresses.
 	Peers []Peer
+	// Join starts a node with no Raft state without bootstrapping: it waits
+	// to be added to a running group (AddVoter). A node with Raft state
+	// never bootstraps, whatever Join says.
+	Join bool
+	// ClusterID names the cluster in backups.
+	ClusterID string
 	// NodeTimeout: a storage node without a heartbeat for this long is
 	// reported down in the cluster map. Default DefaultNodeTimeout.
 	NodeTimeout time.Duration

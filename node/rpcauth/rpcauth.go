@@ -62,6 +62,12 @@ var methods = map[string][]string{
 	"/cairn.meta.v1.Meta/Scrub":                {meta, admin},
 	"/cairn.meta.v1.Meta/MembershipStatus":     {meta, admin},
 	"/cairn.meta.v1.Meta/RemoveNode":           {meta, admin},
+	// metaops: voter changes and backups. Meta too, because followers
+	// forward these to the leader.
+	"/cairn.meta.v1.Meta/AddVoter":       {admin, meta},
+	"/cairn.meta.v1.Meta/RemoveVoter":    {admin, meta},
+	"/cairn.meta.v1.Meta/TransferLeader": {admin, meta},
+	"/cairn.meta.v1.Meta/Backup":         {admin},
 
 	"/grpc.health.v1.Health/Check": everyone,
 	"/grpc.health.v1.Health/Watch": everyone,

@@ -1977,6 +1977,7 @@ type Command struct {
 	//	*Command_SetNodeState
 	//	*Command_RemoveNode
 	//	*Command_SetRebalance
+	//	*Command_SetVoterAddress
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2217,6 +2218,15 @@ func (x *Command) GetSetRebalance() *SetRebalance {
 	return nil
 }
 
+func (x *Command) GetSetVoterAddress() *SetVoterAddress {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetVoterAddress); ok {
+			return x.SetVoterAddress
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -2310,6 +2320,11 @@ type Command_SetRebalance struct {
 	SetRebalance *SetRebalance `protobuf:"bytes,22,opt,name=set_rebalance,json=setRebalance,proto3,oneof"`
 }
 
+type Command_SetVoterAddress struct {
+	// metaops
+	SetVoterAddress *SetVoterAddress `protobuf:"bytes,30,opt,name=set_voter_address,json=setVoterAddress,proto3,oneof"`
+}
+
 func (*Command_CreateBucket) isCommand_Op() {}
 
 func (*Command_DeleteBucket) isCommand_Op() {}
@@ -2353,6 +2368,8 @@ func (*Command_SetNodeState) isCommand_Op() {}
 func (*Command_RemoveNode) isCommand_Op() {}
 
 func (*Command_SetRebalance) isCommand_Op() {}
+
+func (*Command_SetVoterAddress) isCommand_Op() {}
 
 // SetMasterKeyCheck records the check value of the cluster master key (an
 // HMAC of a fixed label under a key derived from it) when none is stored,
@@ -5795,9 +5812,15 @@ type StatusResponse struct {
 	AppliedIndex uint64   `protobuf:"varint,5,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
 	Voters       []string `protobuf:"bytes,6,rep,name=voters,proto3" json:"voters,omitempty"`
 	// The version string of this meta node's binary.
-	Version       string `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Version string `protobuf:"bytes,7,opt,name=version,proto3" json:"version,omitempty"`
+	// metaops: every server of this node's Raft configuration.
+	VoterInfo []*VoterInfo `protobuf:"bytes,120,rep,name=voter_info,json=voterInfo,proto3" json:"voter_info,omitempty"`
+	// metaops: time since this node last heard from the leader (0 on the
+	// leader itself).
+	LastContactNanos int64  `protobuf:"varint,121,opt,name=last_contact_nanos,json=lastContactNanos,proto3" json:"last_contact_nanos,omitempty"`
+	Term             uint64 `protobuf:"varint,122,opt,name=term,proto3" json:"term,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *StatusResponse) Reset() {
@@ -5877,6 +5900,27 @@ func (x *StatusResponse) GetVersion() string {
 		return x.Version
 	}
 	return ""
+}
+
+func (x *StatusResponse) GetVoterInfo() []*VoterInfo {
+	if x != nil {
+		return x.VoterInfo
+	}
+	return nil
+}
+
+func (x *StatusResponse) GetLastContactNanos() int64 {
+	if x != nil {
+		return x.LastContactNanos
+	}
+	return 0
+}
+
+func (x *StatusResponse) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
 }
 
 type UnknownDataRequest struct {
@@ -6605,6 +6649,690 @@ func (x *RemoveNodeResponse) GetMessage() string {
 	return ""
 }
 
+// SetVoterAddress records (or, with remove, forgets) the addresses of a meta
+// voter in the group's address book, so that every node can forward to a
+// voter added after it started.
+type SetVoterAddress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Voter         *VoterAddress          `protobuf:"bytes,1,opt,name=voter,proto3" json:"voter,omitempty"`
+	Remove        bool                   `protobuf:"varint,2,opt,name=remove,proto3" json:"remove,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetVoterAddress) Reset() {
+	*x = SetVoterAddress{}
+	mi := &file_metapb_meta_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetVoterAddress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetVoterAddress) ProtoMessage() {}
+
+func (x *SetVoterAddress) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetVoterAddress.ProtoReflect.Descriptor instead.
+func (*SetVoterAddress) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *SetVoterAddress) GetVoter() *VoterAddress {
+	if x != nil {
+		return x.Voter
+	}
+	return nil
+}
+
+func (x *SetVoterAddress) GetRemove() bool {
+	if x != nil {
+		return x.Remove
+	}
+	return false
+}
+
+type VoterAddress struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RaftAddr      string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	GrpcAddr      string                 `protobuf:"bytes,3,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VoterAddress) Reset() {
+	*x = VoterAddress{}
+	mi := &file_metapb_meta_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VoterAddress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VoterAddress) ProtoMessage() {}
+
+func (x *VoterAddress) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VoterAddress.ProtoReflect.Descriptor instead.
+func (*VoterAddress) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *VoterAddress) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *VoterAddress) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *VoterAddress) GetGrpcAddr() string {
+	if x != nil {
+		return x.GrpcAddr
+	}
+	return ""
+}
+
+// VoterBook is the stored address book (system key "voters").
+type VoterBook struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Voters        []*VoterAddress        `protobuf:"bytes,1,rep,name=voters,proto3" json:"voters,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VoterBook) Reset() {
+	*x = VoterBook{}
+	mi := &file_metapb_meta_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VoterBook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VoterBook) ProtoMessage() {}
+
+func (x *VoterBook) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VoterBook.ProtoReflect.Descriptor instead.
+func (*VoterBook) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *VoterBook) GetVoters() []*VoterAddress {
+	if x != nil {
+		return x.Voters
+	}
+	return nil
+}
+
+type VoterInfo struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RaftAddr string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	// Empty when no node knows it (neither configuration nor address book).
+	GrpcAddr string `protobuf:"bytes,3,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	// "Voter", "Nonvoter", "Staging".
+	Suffrage      string `protobuf:"bytes,4,opt,name=suffrage,proto3" json:"suffrage,omitempty"`
+	Leader        bool   `protobuf:"varint,5,opt,name=leader,proto3" json:"leader,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VoterInfo) Reset() {
+	*x = VoterInfo{}
+	mi := &file_metapb_meta_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VoterInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VoterInfo) ProtoMessage() {}
+
+func (x *VoterInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VoterInfo.ProtoReflect.Descriptor instead.
+func (*VoterInfo) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *VoterInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *VoterInfo) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *VoterInfo) GetGrpcAddr() string {
+	if x != nil {
+		return x.GrpcAddr
+	}
+	return ""
+}
+
+func (x *VoterInfo) GetSuffrage() string {
+	if x != nil {
+		return x.Suffrage
+	}
+	return ""
+}
+
+func (x *VoterInfo) GetLeader() bool {
+	if x != nil {
+		return x.Leader
+	}
+	return false
+}
+
+type AddVoterRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	RaftAddr      string                 `protobuf:"bytes,2,opt,name=raft_addr,json=raftAddr,proto3" json:"raft_addr,omitempty"`
+	GrpcAddr      string                 `protobuf:"bytes,3,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddVoterRequest) Reset() {
+	*x = AddVoterRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddVoterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddVoterRequest) ProtoMessage() {}
+
+func (x *AddVoterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddVoterRequest.ProtoReflect.Descriptor instead.
+func (*AddVoterRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *AddVoterRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AddVoterRequest) GetRaftAddr() string {
+	if x != nil {
+		return x.RaftAddr
+	}
+	return ""
+}
+
+func (x *AddVoterRequest) GetGrpcAddr() string {
+	if x != nil {
+		return x.GrpcAddr
+	}
+	return ""
+}
+
+type AddVoterResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddVoterResponse) Reset() {
+	*x = AddVoterResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddVoterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddVoterResponse) ProtoMessage() {}
+
+func (x *AddVoterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddVoterResponse.ProtoReflect.Descriptor instead.
+func (*AddVoterResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *AddVoterResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+type RemoveVoterRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveVoterRequest) Reset() {
+	*x = RemoveVoterRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveVoterRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveVoterRequest) ProtoMessage() {}
+
+func (x *RemoveVoterRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveVoterRequest.ProtoReflect.Descriptor instead.
+func (*RemoveVoterRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *RemoveVoterRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type RemoveVoterResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveVoterResponse) Reset() {
+	*x = RemoveVoterResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveVoterResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveVoterResponse) ProtoMessage() {}
+
+func (x *RemoveVoterResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveVoterResponse.ProtoReflect.Descriptor instead.
+func (*RemoveVoterResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *RemoveVoterResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+type TransferLeaderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty: the most up-to-date follower.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderRequest) Reset() {
+	*x = TransferLeaderRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderRequest) ProtoMessage() {}
+
+func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
+func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *TransferLeaderRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type TransferLeaderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LeaderId      string                 `protobuf:"bytes,1,opt,name=leader_id,json=leaderId,proto3" json:"leader_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderResponse) Reset() {
+	*x = TransferLeaderResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderResponse) ProtoMessage() {}
+
+func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
+func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *TransferLeaderResponse) GetLeaderId() string {
+	if x != nil {
+		return x.LeaderId
+	}
+	return ""
+}
+
+type BackupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupRequest) Reset() {
+	*x = BackupRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupRequest) ProtoMessage() {}
+
+func (x *BackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
+func (*BackupRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{97}
+}
+
+type BackupChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Set in the first message only.
+	Header        *BackupHeader `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	Data          []byte        `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupChunk) Reset() {
+	*x = BackupChunk{}
+	mi := &file_metapb_meta_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupChunk) ProtoMessage() {}
+
+func (x *BackupChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
+func (*BackupChunk) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *BackupChunk) GetHeader() *BackupHeader {
+	if x != nil {
+		return x.Header
+	}
+	return nil
+}
+
+func (x *BackupChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type BackupHeader struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	ClusterId       string                 `protobuf:"bytes,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Index           uint64                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	Term            uint64                 `protobuf:"varint,3,opt,name=term,proto3" json:"term,omitempty"`
+	NodeId          string                 `protobuf:"bytes,4,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	CreatedUnixNano int64                  `protobuf:"varint,5,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *BackupHeader) Reset() {
+	*x = BackupHeader{}
+	mi := &file_metapb_meta_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupHeader) ProtoMessage() {}
+
+func (x *BackupHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupHeader.ProtoReflect.Descriptor instead.
+func (*BackupHeader) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{99}
+}
+
+func (x *BackupHeader) GetClusterId() string {
+	if x != nil {
+		return x.ClusterId
+	}
+	return ""
+}
+
+func (x *BackupHeader) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *BackupHeader) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *BackupHeader) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *BackupHeader) GetCreatedUnixNano() int64 {
+	if x != nil {
+		return x.CreatedUnixNano
+	}
+	return 0
+}
+
 var File_metapb_meta_proto protoreflect.FileDescriptor
 
 const file_metapb_meta_proto_rawDesc = "" +
@@ -6790,7 +7518,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x06shards\x18\x03 \x03(\v2\x1d.cairn.meta.v1.ShardPlacementR\x06shards\x12,\n" +
 	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\x12\x1f\n" +
 	"\vshards_only\x18\x05 \x01(\bR\n" +
-	"shardsOnly\"\x91\f\n" +
+	"shardsOnly\"\xdf\f\n" +
 	"\aCommand\x12B\n" +
 	"\rcreate_bucket\x18\x01 \x01(\v2\x1b.cairn.meta.v1.CreateBucketH\x00R\fcreateBucket\x12B\n" +
 	"\rdelete_bucket\x18\x02 \x01(\v2\x1b.cairn.meta.v1.DeleteBucketH\x00R\fdeleteBucket\x129\n" +
@@ -6817,7 +7545,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x0eset_node_state\x18\x14 \x01(\v2\x1b.cairn.meta.v1.SetNodeStateH\x00R\fsetNodeState\x12<\n" +
 	"\vremove_node\x18\x15 \x01(\v2\x19.cairn.meta.v1.RemoveNodeH\x00R\n" +
 	"removeNode\x12B\n" +
-	"\rset_rebalance\x18\x16 \x01(\v2\x1b.cairn.meta.v1.SetRebalanceH\x00R\fsetRebalanceB\x04\n" +
+	"\rset_rebalance\x18\x16 \x01(\v2\x1b.cairn.meta.v1.SetRebalanceH\x00R\fsetRebalance\x12L\n" +
+	"\x11set_voter_address\x18\x1e \x01(\v2\x1e.cairn.meta.v1.SetVoterAddressH\x00R\x0fsetVoterAddressB\x04\n" +
 	"\x02op\")\n" +
 	"\x11SetMasterKeyCheck\x12\x14\n" +
 	"\x05check\x18\x01 \x01(\fR\x05check\"=\n" +
@@ -7061,7 +7790,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\v2\x13.cairn.meta.v1.NodeR\x04node\")\n" +
 	"\x11HeartbeatResponse\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"\x0f\n" +
-	"\rStatusRequest\"\xdd\x01\n" +
+	"\rStatusRequest\"\xd8\x02\n" +
 	"\x0eStatusResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1d\n" +
 	"\n" +
@@ -7071,7 +7800,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"leaderAddr\x12#\n" +
 	"\rapplied_index\x18\x05 \x01(\x04R\fappliedIndex\x12\x16\n" +
 	"\x06voters\x18\x06 \x03(\tR\x06voters\x12\x18\n" +
-	"\aversion\x18\a \x01(\tR\aversion\"/\n" +
+	"\aversion\x18\a \x01(\tR\aversion\x127\n" +
+	"\n" +
+	"voter_info\x18x \x03(\v2\x18.cairn.meta.v1.VoterInfoR\tvoterInfo\x12,\n" +
+	"\x12last_contact_nanos\x18y \x01(\x03R\x10lastContactNanos\x12\x12\n" +
+	"\x04term\x18z \x01(\x04R\x04term\"/\n" +
 	"\x12UnknownDataRequest\x12\x19\n" +
 	"\bdata_ids\x18\x01 \x03(\tR\adataIds\"/\n" +
 	"\x13UnknownDataResponse\x12\x18\n" +
@@ -7124,7 +7857,47 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\aremoved\x18\x01 \x01(\bR\aremoved\x12\x1f\n" +
 	"\vshards_left\x18\x02 \x01(\x04R\n" +
 	"shardsLeft\x12\x18\n" +
-	"\amessage\x18\x03 \x01(\tR\amessage*_\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\\\n" +
+	"\x0fSetVoterAddress\x121\n" +
+	"\x05voter\x18\x01 \x01(\v2\x1b.cairn.meta.v1.VoterAddressR\x05voter\x12\x16\n" +
+	"\x06remove\x18\x02 \x01(\bR\x06remove\"X\n" +
+	"\fVoterAddress\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
+	"\tgrpc_addr\x18\x03 \x01(\tR\bgrpcAddr\"@\n" +
+	"\tVoterBook\x123\n" +
+	"\x06voters\x18\x01 \x03(\v2\x1b.cairn.meta.v1.VoterAddressR\x06voters\"\x89\x01\n" +
+	"\tVoterInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
+	"\tgrpc_addr\x18\x03 \x01(\tR\bgrpcAddr\x12\x1a\n" +
+	"\bsuffrage\x18\x04 \x01(\tR\bsuffrage\x12\x16\n" +
+	"\x06leader\x18\x05 \x01(\bR\x06leader\"[\n" +
+	"\x0fAddVoterRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\traft_addr\x18\x02 \x01(\tR\braftAddr\x12\x1b\n" +
+	"\tgrpc_addr\x18\x03 \x01(\tR\bgrpcAddr\"(\n" +
+	"\x10AddVoterResponse\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"$\n" +
+	"\x12RemoveVoterRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"+\n" +
+	"\x13RemoveVoterResponse\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\"'\n" +
+	"\x15TransferLeaderRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"5\n" +
+	"\x16TransferLeaderResponse\x12\x1b\n" +
+	"\tleader_id\x18\x01 \x01(\tR\bleaderId\"\x0f\n" +
+	"\rBackupRequest\"V\n" +
+	"\vBackupChunk\x123\n" +
+	"\x06header\x18\x01 \x01(\v2\x1b.cairn.meta.v1.BackupHeaderR\x06header\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\x9c\x01\n" +
+	"\fBackupHeader\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\tR\tclusterId\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x12\n" +
+	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x17\n" +
+	"\anode_id\x18\x04 \x01(\tR\x06nodeId\x12*\n" +
+	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNano*_\n" +
 	"\x0fVersioningState\x12\x1a\n" +
 	"\x16VERSIONING_UNVERSIONED\x10\x00\x12\x16\n" +
 	"\x12VERSIONING_ENABLED\x10\x01\x12\x18\n" +
@@ -7161,7 +7934,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\bSHARD_OK\x10\x00\x12\x11\n" +
 	"\rSHARD_CORRUPT\x10\x01\x12\x11\n" +
 	"\rSHARD_MISSING\x10\x02\x12\x14\n" +
-	"\x10SHARD_UNREADABLE\x10\x032\xee\f\n" +
+	"\x10SHARD_UNREADABLE\x10\x032\xb6\x0f\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -7183,7 +7956,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x05Scrub\x12\x1b.cairn.meta.v1.ScrubRequest\x1a\x1c.cairn.meta.v1.ScrubResponse\x12c\n" +
 	"\x10MembershipStatus\x12&.cairn.meta.v1.MembershipStatusRequest\x1a'.cairn.meta.v1.MembershipStatusResponse\x12Q\n" +
 	"\n" +
-	"RemoveNode\x12 .cairn.meta.v1.RemoveNodeRequest\x1a!.cairn.meta.v1.RemoveNodeResponseB(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
+	"RemoveNode\x12 .cairn.meta.v1.RemoveNodeRequest\x1a!.cairn.meta.v1.RemoveNodeResponse\x12K\n" +
+	"\bAddVoter\x12\x1e.cairn.meta.v1.AddVoterRequest\x1a\x1f.cairn.meta.v1.AddVoterResponse\x12T\n" +
+	"\vRemoveVoter\x12!.cairn.meta.v1.RemoveVoterRequest\x1a\".cairn.meta.v1.RemoveVoterResponse\x12]\n" +
+	"\x0eTransferLeader\x12$.cairn.meta.v1.TransferLeaderRequest\x1a%.cairn.meta.v1.TransferLeaderResponse\x12D\n" +
+	"\x06Backup\x12\x1c.cairn.meta.v1.BackupRequest\x1a\x1a.cairn.meta.v1.BackupChunk0\x01B(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
 
 var (
 	file_metapb_meta_proto_rawDescOnce sync.Once
@@ -7198,7 +7975,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 94)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 107)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -7292,13 +8069,26 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*MembershipStatusResponse)(nil),     // 89: cairn.meta.v1.MembershipStatusResponse
 	(*RemoveNodeRequest)(nil),            // 90: cairn.meta.v1.RemoveNodeRequest
 	(*RemoveNodeResponse)(nil),           // 91: cairn.meta.v1.RemoveNodeResponse
-	nil,                                  // 92: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 93: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 94: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 95: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 96: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 97: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 98: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(*SetVoterAddress)(nil),              // 92: cairn.meta.v1.SetVoterAddress
+	(*VoterAddress)(nil),                 // 93: cairn.meta.v1.VoterAddress
+	(*VoterBook)(nil),                    // 94: cairn.meta.v1.VoterBook
+	(*VoterInfo)(nil),                    // 95: cairn.meta.v1.VoterInfo
+	(*AddVoterRequest)(nil),              // 96: cairn.meta.v1.AddVoterRequest
+	(*AddVoterResponse)(nil),             // 97: cairn.meta.v1.AddVoterResponse
+	(*RemoveVoterRequest)(nil),           // 98: cairn.meta.v1.RemoveVoterRequest
+	(*RemoveVoterResponse)(nil),          // 99: cairn.meta.v1.RemoveVoterResponse
+	(*TransferLeaderRequest)(nil),        // 100: cairn.meta.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),       // 101: cairn.meta.v1.TransferLeaderResponse
+	(*BackupRequest)(nil),                // 102: cairn.meta.v1.BackupRequest
+	(*BackupChunk)(nil),                  // 103: cairn.meta.v1.BackupChunk
+	(*BackupHeader)(nil),                 // 104: cairn.meta.v1.BackupHeader
+	nil,                                  // 105: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 106: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 107: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 108: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 109: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 110: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 111: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -7306,20 +8096,20 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	8,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
 	9,   // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
 	10,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	92,  // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	105, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
 	7,   // 6: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
 	11,  // 7: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 8: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	93,  // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	94,  // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	95,  // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	96,  // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	106, // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	107, // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	108, // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	109, // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
 	14,  // 13: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
 	8,   // 14: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
 	15,  // 15: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
 	11,  // 16: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 17: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	97,  // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	110, // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
 	14,  // 19: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
 	13,  // 20: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
 	1,   // 21: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
@@ -7349,96 +8139,109 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	82,  // 45: cairn.meta.v1.Command.set_node_state:type_name -> cairn.meta.v1.SetNodeState
 	83,  // 46: cairn.meta.v1.Command.remove_node:type_name -> cairn.meta.v1.RemoveNode
 	84,  // 47: cairn.meta.v1.Command.set_rebalance:type_name -> cairn.meta.v1.SetRebalance
-	5,   // 48: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 49: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
-	5,   // 50: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 51: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
-	17,  // 52: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
-	16,  // 53: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 54: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	98,  // 55: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
-	34,  // 56: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
-	13,  // 57: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
-	19,  // 58: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
-	39,  // 59: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
-	1,   // 60: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
-	12,  // 61: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
-	12,  // 62: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
-	42,  // 63: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
-	3,   // 64: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 65: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
-	13,  // 66: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
-	4,   // 67: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
-	46,  // 68: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
-	50,  // 69: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
-	3,   // 70: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 71: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 72: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	17,  // 73: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
-	17,  // 74: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
-	3,   // 75: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 76: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 77: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
-	3,   // 78: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 79: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
-	22,  // 80: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
-	45,  // 81: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
-	3,   // 82: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	5,   // 83: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
-	5,   // 84: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
-	3,   // 85: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 86: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 87: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 88: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
-	20,  // 89: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
-	19,  // 90: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
-	2,   // 91: cairn.meta.v1.SetNodeState.state:type_name -> cairn.meta.v1.NodeState
-	87,  // 92: cairn.meta.v1.MembershipStatusResponse.drains:type_name -> cairn.meta.v1.DrainProgress
-	85,  // 93: cairn.meta.v1.MembershipStatusResponse.rebalance:type_name -> cairn.meta.v1.RebalanceState
-	88,  // 94: cairn.meta.v1.MembershipStatusResponse.fills:type_name -> cairn.meta.v1.DriveFill
-	64,  // 95: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	66,  // 96: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	68,  // 97: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	70,  // 98: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	72,  // 99: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	74,  // 100: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	76,  // 101: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	78,  // 102: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	54,  // 103: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
-	56,  // 104: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
-	58,  // 105: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
-	60,  // 106: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
-	62,  // 107: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	80,  // 108: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
-	47,  // 109: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
-	49,  // 110: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
-	52,  // 111: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
-	86,  // 112: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
-	90,  // 113: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
-	65,  // 114: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	67,  // 115: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	69,  // 116: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	71,  // 117: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	73,  // 118: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	75,  // 119: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	77,  // 120: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	79,  // 121: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	55,  // 122: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	57,  // 123: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	59,  // 124: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	61,  // 125: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	63,  // 126: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	81,  // 127: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	48,  // 128: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	51,  // 129: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	53,  // 130: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	89,  // 131: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
-	91,  // 132: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
-	114, // [114:133] is the sub-list for method output_type
-	95,  // [95:114] is the sub-list for method input_type
-	95,  // [95:95] is the sub-list for extension type_name
-	95,  // [95:95] is the sub-list for extension extendee
-	0,   // [0:95] is the sub-list for field type_name
+	92,  // 48: cairn.meta.v1.Command.set_voter_address:type_name -> cairn.meta.v1.SetVoterAddress
+	5,   // 49: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 50: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
+	5,   // 51: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 52: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
+	17,  // 53: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
+	16,  // 54: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 55: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
+	111, // 56: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	34,  // 57: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
+	13,  // 58: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
+	19,  // 59: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
+	39,  // 60: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
+	1,   // 61: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
+	12,  // 62: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
+	12,  // 63: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
+	42,  // 64: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
+	3,   // 65: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 66: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
+	13,  // 67: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
+	4,   // 68: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
+	46,  // 69: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
+	50,  // 70: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
+	3,   // 71: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 72: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 73: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	17,  // 74: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
+	17,  // 75: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
+	3,   // 76: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 77: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 78: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
+	3,   // 79: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 80: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
+	22,  // 81: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
+	45,  // 82: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
+	3,   // 83: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	5,   // 84: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
+	5,   // 85: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
+	3,   // 86: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 87: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 88: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 89: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
+	20,  // 90: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
+	19,  // 91: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
+	95,  // 92: cairn.meta.v1.StatusResponse.voter_info:type_name -> cairn.meta.v1.VoterInfo
+	2,   // 93: cairn.meta.v1.SetNodeState.state:type_name -> cairn.meta.v1.NodeState
+	87,  // 94: cairn.meta.v1.MembershipStatusResponse.drains:type_name -> cairn.meta.v1.DrainProgress
+	85,  // 95: cairn.meta.v1.MembershipStatusResponse.rebalance:type_name -> cairn.meta.v1.RebalanceState
+	88,  // 96: cairn.meta.v1.MembershipStatusResponse.fills:type_name -> cairn.meta.v1.DriveFill
+	93,  // 97: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
+	93,  // 98: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
+	104, // 99: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
+	64,  // 100: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	66,  // 101: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	68,  // 102: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	70,  // 103: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	72,  // 104: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	74,  // 105: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	76,  // 106: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	78,  // 107: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	54,  // 108: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	56,  // 109: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	58,  // 110: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	60,  // 111: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	62,  // 112: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	80,  // 113: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	47,  // 114: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
+	49,  // 115: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
+	52,  // 116: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
+	86,  // 117: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
+	90,  // 118: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
+	96,  // 119: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
+	98,  // 120: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
+	100, // 121: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
+	102, // 122: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
+	65,  // 123: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	67,  // 124: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	69,  // 125: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	71,  // 126: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	73,  // 127: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	75,  // 128: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	77,  // 129: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	79,  // 130: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	55,  // 131: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	57,  // 132: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	59,  // 133: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	61,  // 134: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	63,  // 135: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	81,  // 136: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	48,  // 137: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	51,  // 138: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	53,  // 139: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	89,  // 140: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
+	91,  // 141: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
+	97,  // 142: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
+	99,  // 143: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
+	101, // 144: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
+	103, // 145: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
+	123, // [123:146] is the sub-list for method output_type
+	100, // [100:123] is the sub-list for method input_type
+	100, // [100:100] is the sub-list for extension type_name
+	100, // [100:100] is the sub-list for extension extendee
+	0,   // [0:100] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -7469,6 +8272,7 @@ func file_metapb_meta_proto_init() {
 		(*Command_SetNodeState)(nil),
 		(*Command_RemoveNode)(nil),
 		(*Command_SetRebalance)(nil),
+		(*Command_SetVoterAddress)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -7476,7 +8280,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   94,
+			NumMessages:   107,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
