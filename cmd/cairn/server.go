@@ -72,6 +72,7 @@ func runServer(args []string) error {
 	// The meta role's repairer.
 	repairBandwidth := fs.Int64("repair-bandwidth", repair.DefaultBandwidth, "meta role: bytes per second the repairer and bucket scrubs may read; 0 means unlimited")
 	repairConcurrency := fs.Int("repair-concurrency", repair.DefaultConcurrency, "meta role: bodies the repairer rebuilds at once")
+	autoAdmit := fs.Bool("auto-admit-nodes", false, "meta role: admit a storage node never seen before as soon as it heartbeats (default: it joins pending until `cairn admin node add`)")
 	repairDownAfter := fs.Duration("repair-down-after", 0, "meta role: treat a storage node silent this long as lost even before it is committed down (0: rely on the committed state)")
 	// The gateway's web console.
 	consoleAddr := fs.String("console-addr", "", "gateway role: serve the web console (plain HTTP) on this address (host:port); off when empty")
@@ -163,6 +164,7 @@ func runServer(args []string) error {
 		RepairBandwidth:   bandwidth(*repairBandwidth),
 		RepairConcurrency: *repairConcurrency,
 		RepairDownAfter:   *repairDownAfter,
+		AutoAdmitNodes:    *autoAdmit,
 		StorageClasses: map[string]erasure.Profile{
 			"STANDARD":           {K: *ecK, M: *ecM, BlockSize: *ecBlock},
 			"REDUCED_REDUNDANCY": {K: *rrK, M: *rrM, BlockSize: *ecBlock},

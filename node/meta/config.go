@@ -133,6 +133,10 @@ type Config struct {
 	// node without a heartbeat for this long as lost even before the meta
 	// group commits it down. Zero relies on the committed state alone.
 	RepairDownAfter time.Duration
+	// AutoAdmitNodes admits a storage node the group has never seen as
+	// soon as it heartbeats; otherwise it joins NODE_PENDING and takes no
+	// shards until an operator admits it (cairn admin node add).
+	AutoAdmitNodes bool
 	// Logger receives the node's and raft's logs. Nil discards them.
 	Logger *slog.Logger
 	// Storage dials storage nodes for the GC collector and the orphan

@@ -93,6 +93,9 @@ type Config struct {
 	RepairBandwidth   int64
 	RepairConcurrency int
 	RepairDownAfter   time.Duration
+	// AutoAdmitNodes: new storage nodes join active, not pending
+	// (see meta.Config.AutoAdmitNodes).
+	AutoAdmitNodes bool
 
 	// Storage role.
 	Drives        []string
@@ -443,6 +446,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			RepairBandwidth:        cfg.RepairBandwidth,
 			RepairConcurrency:      cfg.RepairConcurrency,
 			RepairDownAfter:        cfg.RepairDownAfter,
+			AutoAdmitNodes:         cfg.AutoAdmitNodes,
 			Metrics:                s.registerer(),
 		})
 		if err != nil {

@@ -129,17 +129,22 @@ type NodeState int32
 const (
 	NodeState_NODE_ACTIVE   NodeState = 0
 	NodeState_NODE_DRAINING NodeState = 1
+	// membership: a node the meta group has not admitted yet (cairn admin
+	// node add): it is in the map but takes no shards.
+	NodeState_NODE_PENDING NodeState = 100
 )
 
 // Enum value maps for NodeState.
 var (
 	NodeState_name = map[int32]string{
-		0: "NODE_ACTIVE",
-		1: "NODE_DRAINING",
+		0:   "NODE_ACTIVE",
+		1:   "NODE_DRAINING",
+		100: "NODE_PENDING",
 	}
 	NodeState_value = map[string]int32{
 		"NODE_ACTIVE":   0,
 		"NODE_DRAINING": 1,
+		"NODE_PENDING":  100,
 	}
 )
 
@@ -2006,6 +2011,9 @@ type Command struct {
 	//	*Command_RepairShards
 	//	*Command_SetHealPaused
 	//	*Command_SetMasterKeyCheck
+	//	*Command_SetNodeState
+	//	*Command_RemoveNode
+	//	*Command_SetRebalance
 	//	*Command_SetVoterAddress
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
@@ -2220,6 +2228,33 @@ func (x *Command) GetSetMasterKeyCheck() *SetMasterKeyCheck {
 	return nil
 }
 
+func (x *Command) GetSetNodeState() *SetNodeState {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetNodeState); ok {
+			return x.SetNodeState
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRemoveNode() *RemoveNode {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RemoveNode); ok {
+			return x.RemoveNode
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetRebalance() *SetRebalance {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetRebalance); ok {
+			return x.SetRebalance
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetSetVoterAddress() *SetVoterAddress {
 	if x != nil {
 		if x, ok := x.Op.(*Command_SetVoterAddress); ok {
@@ -2309,6 +2344,19 @@ type Command_SetMasterKeyCheck struct {
 	SetMasterKeyCheck *SetMasterKeyCheck `protobuf:"bytes,19,opt,name=set_master_key_check,json=setMasterKeyCheck,proto3,oneof"`
 }
 
+type Command_SetNodeState struct {
+	// membership
+	SetNodeState *SetNodeState `protobuf:"bytes,20,opt,name=set_node_state,json=setNodeState,proto3,oneof"`
+}
+
+type Command_RemoveNode struct {
+	RemoveNode *RemoveNode `protobuf:"bytes,21,opt,name=remove_node,json=removeNode,proto3,oneof"`
+}
+
+type Command_SetRebalance struct {
+	SetRebalance *SetRebalance `protobuf:"bytes,22,opt,name=set_rebalance,json=setRebalance,proto3,oneof"`
+}
+
 type Command_SetVoterAddress struct {
 	// metaops
 	SetVoterAddress *SetVoterAddress `protobuf:"bytes,30,opt,name=set_voter_address,json=setVoterAddress,proto3,oneof"`
@@ -2351,6 +2399,12 @@ func (*Command_RepairShards) isCommand_Op() {}
 func (*Command_SetHealPaused) isCommand_Op() {}
 
 func (*Command_SetMasterKeyCheck) isCommand_Op() {}
+
+func (*Command_SetNodeState) isCommand_Op() {}
+
+func (*Command_RemoveNode) isCommand_Op() {}
+
+func (*Command_SetRebalance) isCommand_Op() {}
 
 func (*Command_SetVoterAddress) isCommand_Op() {}
 
@@ -5995,6 +6049,643 @@ func (x *UnknownDataResponse) GetUnknown() []string {
 	return nil
 }
 
+// SetNodeState sets a storage node's admin state: NODE_DRAINING (drain),
+// NODE_ACTIVE (admit a pending node, or cancel a drain).
+type SetNodeState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	State         NodeState              `protobuf:"varint,2,opt,name=state,proto3,enum=cairn.meta.v1.NodeState" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeState) Reset() {
+	*x = SetNodeState{}
+	mi := &file_metapb_meta_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeState) ProtoMessage() {}
+
+func (x *SetNodeState) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeState.ProtoReflect.Descriptor instead.
+func (*SetNodeState) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *SetNodeState) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *SetNodeState) GetState() NodeState {
+	if x != nil {
+		return x.State
+	}
+	return NodeState_NODE_ACTIVE
+}
+
+// RemoveNode deletes a storage node from the map and remembers its ID as
+// removed: its heartbeats are refused from then on. It applies only to a
+// node that is draining or committed down; the leader checks before
+// proposing it that no body has a shard there.
+type RemoveNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNode) Reset() {
+	*x = RemoveNode{}
+	mi := &file_metapb_meta_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNode) ProtoMessage() {}
+
+func (x *RemoveNode) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNode.ProtoReflect.Descriptor instead.
+func (*RemoveNode) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *RemoveNode) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// SetRebalance starts (running) or stops the rebalancer. Committed so that
+// a new leader carries on.
+type SetRebalance struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Running bool                   `protobuf:"varint,1,opt,name=running,proto3" json:"running,omitempty"`
+	// Every drive ends within +/- band_percent % of its fair share of the
+	// bytes held (the total in proportion to capacity); 0 means the default.
+	BandPercent   float64 `protobuf:"fixed64,2,opt,name=band_percent,json=bandPercent,proto3" json:"band_percent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRebalance) Reset() {
+	*x = SetRebalance{}
+	mi := &file_metapb_meta_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRebalance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRebalance) ProtoMessage() {}
+
+func (x *SetRebalance) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRebalance.ProtoReflect.Descriptor instead.
+func (*SetRebalance) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *SetRebalance) GetRunning() bool {
+	if x != nil {
+		return x.Running
+	}
+	return false
+}
+
+func (x *SetRebalance) GetBandPercent() float64 {
+	if x != nil {
+		return x.BandPercent
+	}
+	return 0
+}
+
+// RebalanceState is the committed rebalance setting.
+type RebalanceState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Running       bool                   `protobuf:"varint,1,opt,name=running,proto3" json:"running,omitempty"`
+	BandPercent   float64                `protobuf:"fixed64,2,opt,name=band_percent,json=bandPercent,proto3" json:"band_percent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebalanceState) Reset() {
+	*x = RebalanceState{}
+	mi := &file_metapb_meta_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebalanceState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebalanceState) ProtoMessage() {}
+
+func (x *RebalanceState) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebalanceState.ProtoReflect.Descriptor instead.
+func (*RebalanceState) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *RebalanceState) GetRunning() bool {
+	if x != nil {
+		return x.Running
+	}
+	return false
+}
+
+func (x *RebalanceState) GetBandPercent() float64 {
+	if x != nil {
+		return x.BandPercent
+	}
+	return 0
+}
+
+type MembershipStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MembershipStatusRequest) Reset() {
+	*x = MembershipStatusRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MembershipStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MembershipStatusRequest) ProtoMessage() {}
+
+func (x *MembershipStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MembershipStatusRequest.ProtoReflect.Descriptor instead.
+func (*MembershipStatusRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{81}
+}
+
+// DrainProgress is one draining node (drive_id empty) or drive.
+type DrainProgress struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	NodeId  string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DriveId string                 `protobuf:"bytes,2,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	// Shards still on it and their bytes, as of the last scan.
+	ShardsLeft uint64 `protobuf:"varint,3,opt,name=shards_left,json=shardsLeft,proto3" json:"shards_left,omitempty"`
+	BytesLeft  uint64 `protobuf:"varint,4,opt,name=bytes_left,json=bytesLeft,proto3" json:"bytes_left,omitempty"`
+	// Bytes moved off it since this leader's repairer saw it draining.
+	BytesMoved      uint64  `protobuf:"varint,5,opt,name=bytes_moved,json=bytesMoved,proto3" json:"bytes_moved,omitempty"`
+	RateBytesPerSec float64 `protobuf:"fixed64,6,opt,name=rate_bytes_per_sec,json=rateBytesPerSec,proto3" json:"rate_bytes_per_sec,omitempty"`
+	EtaSeconds      float64 `protobuf:"fixed64,7,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	// The node is lost (down): its shards are rebuilt from the others.
+	Lost          bool `protobuf:"varint,8,opt,name=lost,proto3" json:"lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainProgress) Reset() {
+	*x = DrainProgress{}
+	mi := &file_metapb_meta_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainProgress) ProtoMessage() {}
+
+func (x *DrainProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainProgress.ProtoReflect.Descriptor instead.
+func (*DrainProgress) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *DrainProgress) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *DrainProgress) GetDriveId() string {
+	if x != nil {
+		return x.DriveId
+	}
+	return ""
+}
+
+func (x *DrainProgress) GetShardsLeft() uint64 {
+	if x != nil {
+		return x.ShardsLeft
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetBytesLeft() uint64 {
+	if x != nil {
+		return x.BytesLeft
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetBytesMoved() uint64 {
+	if x != nil {
+		return x.BytesMoved
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetRateBytesPerSec() float64 {
+	if x != nil {
+		return x.RateBytesPerSec
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetEtaSeconds() float64 {
+	if x != nil {
+		return x.EtaSeconds
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetLost() bool {
+	if x != nil {
+		return x.Lost
+	}
+	return false
+}
+
+// DriveFill is the bytes of shards a drive holds against its fair share.
+type DriveFill struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DriveId       string                 `protobuf:"bytes,2,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	HeldBytes     uint64                 `protobuf:"varint,3,opt,name=held_bytes,json=heldBytes,proto3" json:"held_bytes,omitempty"`
+	TargetBytes   uint64                 `protobuf:"varint,4,opt,name=target_bytes,json=targetBytes,proto3" json:"target_bytes,omitempty"`
+	CapacityBytes uint64                 `protobuf:"varint,5,opt,name=capacity_bytes,json=capacityBytes,proto3" json:"capacity_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DriveFill) Reset() {
+	*x = DriveFill{}
+	mi := &file_metapb_meta_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DriveFill) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DriveFill) ProtoMessage() {}
+
+func (x *DriveFill) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DriveFill.ProtoReflect.Descriptor instead.
+func (*DriveFill) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *DriveFill) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *DriveFill) GetDriveId() string {
+	if x != nil {
+		return x.DriveId
+	}
+	return ""
+}
+
+func (x *DriveFill) GetHeldBytes() uint64 {
+	if x != nil {
+		return x.HeldBytes
+	}
+	return 0
+}
+
+func (x *DriveFill) GetTargetBytes() uint64 {
+	if x != nil {
+		return x.TargetBytes
+	}
+	return 0
+}
+
+func (x *DriveFill) GetCapacityBytes() uint64 {
+	if x != nil {
+		return x.CapacityBytes
+	}
+	return 0
+}
+
+type MembershipStatusResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Drains    []*DrainProgress       `protobuf:"bytes,1,rep,name=drains,proto3" json:"drains,omitempty"`
+	Rebalance *RebalanceState        `protobuf:"bytes,2,opt,name=rebalance,proto3" json:"rebalance,omitempty"`
+	Fills     []*DriveFill           `protobuf:"bytes,3,rep,name=fills,proto3" json:"fills,omitempty"`
+	// Every drive is within the band.
+	Balanced                 bool    `protobuf:"varint,4,opt,name=balanced,proto3" json:"balanced,omitempty"`
+	RebalanceBytesMoved      uint64  `protobuf:"varint,5,opt,name=rebalance_bytes_moved,json=rebalanceBytesMoved,proto3" json:"rebalance_bytes_moved,omitempty"`
+	RebalanceRateBytesPerSec float64 `protobuf:"fixed64,6,opt,name=rebalance_rate_bytes_per_sec,json=rebalanceRateBytesPerSec,proto3" json:"rebalance_rate_bytes_per_sec,omitempty"`
+	// The figures come from a complete scan (false before the first one).
+	Scanned       bool `protobuf:"varint,7,opt,name=scanned,proto3" json:"scanned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MembershipStatusResponse) Reset() {
+	*x = MembershipStatusResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MembershipStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MembershipStatusResponse) ProtoMessage() {}
+
+func (x *MembershipStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MembershipStatusResponse.ProtoReflect.Descriptor instead.
+func (*MembershipStatusResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *MembershipStatusResponse) GetDrains() []*DrainProgress {
+	if x != nil {
+		return x.Drains
+	}
+	return nil
+}
+
+func (x *MembershipStatusResponse) GetRebalance() *RebalanceState {
+	if x != nil {
+		return x.Rebalance
+	}
+	return nil
+}
+
+func (x *MembershipStatusResponse) GetFills() []*DriveFill {
+	if x != nil {
+		return x.Fills
+	}
+	return nil
+}
+
+func (x *MembershipStatusResponse) GetBalanced() bool {
+	if x != nil {
+		return x.Balanced
+	}
+	return false
+}
+
+func (x *MembershipStatusResponse) GetRebalanceBytesMoved() uint64 {
+	if x != nil {
+		return x.RebalanceBytesMoved
+	}
+	return 0
+}
+
+func (x *MembershipStatusResponse) GetRebalanceRateBytesPerSec() float64 {
+	if x != nil {
+		return x.RebalanceRateBytesPerSec
+	}
+	return 0
+}
+
+func (x *MembershipStatusResponse) GetScanned() bool {
+	if x != nil {
+		return x.Scanned
+	}
+	return false
+}
+
+type RemoveNodeRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The node is dead: mark it down and draining, so that its shards are
+	// rebuilt from the others; the removal follows once none is left.
+	Dead          bool `protobuf:"varint,2,opt,name=dead,proto3" json:"dead,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeRequest) Reset() {
+	*x = RemoveNodeRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeRequest) ProtoMessage() {}
+
+func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *RemoveNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *RemoveNodeRequest) GetDead() bool {
+	if x != nil {
+		return x.Dead
+	}
+	return false
+}
+
+type RemoveNodeResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Removed bool                   `protobuf:"varint,1,opt,name=removed,proto3" json:"removed,omitempty"`
+	// Shards still on the node (removed is false).
+	ShardsLeft    uint64 `protobuf:"varint,2,opt,name=shards_left,json=shardsLeft,proto3" json:"shards_left,omitempty"`
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeResponse) Reset() {
+	*x = RemoveNodeResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeResponse) ProtoMessage() {}
+
+func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
+func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *RemoveNodeResponse) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
+func (x *RemoveNodeResponse) GetShardsLeft() uint64 {
+	if x != nil {
+		return x.ShardsLeft
+	}
+	return 0
+}
+
+func (x *RemoveNodeResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // SetVoterAddress records (or, with remove, forgets) the addresses of a meta
 // voter in the group's address book, so that every node can forward to a
 // voter added after it started.
@@ -6008,7 +6699,7 @@ type SetVoterAddress struct {
 
 func (x *SetVoterAddress) Reset() {
 	*x = SetVoterAddress{}
-	mi := &file_metapb_meta_proto_msgTypes[77]
+	mi := &file_metapb_meta_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6020,7 +6711,7 @@ func (x *SetVoterAddress) String() string {
 func (*SetVoterAddress) ProtoMessage() {}
 
 func (x *SetVoterAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[77]
+	mi := &file_metapb_meta_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6033,7 +6724,7 @@ func (x *SetVoterAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVoterAddress.ProtoReflect.Descriptor instead.
 func (*SetVoterAddress) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{77}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *SetVoterAddress) GetVoter() *VoterAddress {
@@ -6061,7 +6752,7 @@ type VoterAddress struct {
 
 func (x *VoterAddress) Reset() {
 	*x = VoterAddress{}
-	mi := &file_metapb_meta_proto_msgTypes[78]
+	mi := &file_metapb_meta_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6073,7 +6764,7 @@ func (x *VoterAddress) String() string {
 func (*VoterAddress) ProtoMessage() {}
 
 func (x *VoterAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[78]
+	mi := &file_metapb_meta_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6086,7 +6777,7 @@ func (x *VoterAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoterAddress.ProtoReflect.Descriptor instead.
 func (*VoterAddress) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{78}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *VoterAddress) GetId() string {
@@ -6120,7 +6811,7 @@ type VoterBook struct {
 
 func (x *VoterBook) Reset() {
 	*x = VoterBook{}
-	mi := &file_metapb_meta_proto_msgTypes[79]
+	mi := &file_metapb_meta_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6132,7 +6823,7 @@ func (x *VoterBook) String() string {
 func (*VoterBook) ProtoMessage() {}
 
 func (x *VoterBook) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[79]
+	mi := &file_metapb_meta_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6145,7 +6836,7 @@ func (x *VoterBook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoterBook.ProtoReflect.Descriptor instead.
 func (*VoterBook) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{79}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *VoterBook) GetVoters() []*VoterAddress {
@@ -6170,7 +6861,7 @@ type VoterInfo struct {
 
 func (x *VoterInfo) Reset() {
 	*x = VoterInfo{}
-	mi := &file_metapb_meta_proto_msgTypes[80]
+	mi := &file_metapb_meta_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6182,7 +6873,7 @@ func (x *VoterInfo) String() string {
 func (*VoterInfo) ProtoMessage() {}
 
 func (x *VoterInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[80]
+	mi := &file_metapb_meta_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6195,7 +6886,7 @@ func (x *VoterInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoterInfo.ProtoReflect.Descriptor instead.
 func (*VoterInfo) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{80}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *VoterInfo) GetId() string {
@@ -6244,7 +6935,7 @@ type AddVoterRequest struct {
 
 func (x *AddVoterRequest) Reset() {
 	*x = AddVoterRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[81]
+	mi := &file_metapb_meta_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6256,7 +6947,7 @@ func (x *AddVoterRequest) String() string {
 func (*AddVoterRequest) ProtoMessage() {}
 
 func (x *AddVoterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[81]
+	mi := &file_metapb_meta_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6269,7 +6960,7 @@ func (x *AddVoterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddVoterRequest.ProtoReflect.Descriptor instead.
 func (*AddVoterRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{81}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *AddVoterRequest) GetId() string {
@@ -6302,7 +6993,7 @@ type AddVoterResponse struct {
 
 func (x *AddVoterResponse) Reset() {
 	*x = AddVoterResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[82]
+	mi := &file_metapb_meta_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6314,7 +7005,7 @@ func (x *AddVoterResponse) String() string {
 func (*AddVoterResponse) ProtoMessage() {}
 
 func (x *AddVoterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[82]
+	mi := &file_metapb_meta_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6327,7 +7018,7 @@ func (x *AddVoterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddVoterResponse.ProtoReflect.Descriptor instead.
 func (*AddVoterResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{82}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *AddVoterResponse) GetIndex() uint64 {
@@ -6346,7 +7037,7 @@ type RemoveVoterRequest struct {
 
 func (x *RemoveVoterRequest) Reset() {
 	*x = RemoveVoterRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[83]
+	mi := &file_metapb_meta_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6358,7 +7049,7 @@ func (x *RemoveVoterRequest) String() string {
 func (*RemoveVoterRequest) ProtoMessage() {}
 
 func (x *RemoveVoterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[83]
+	mi := &file_metapb_meta_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6371,7 +7062,7 @@ func (x *RemoveVoterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveVoterRequest.ProtoReflect.Descriptor instead.
 func (*RemoveVoterRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{83}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *RemoveVoterRequest) GetId() string {
@@ -6390,7 +7081,7 @@ type RemoveVoterResponse struct {
 
 func (x *RemoveVoterResponse) Reset() {
 	*x = RemoveVoterResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[84]
+	mi := &file_metapb_meta_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6402,7 +7093,7 @@ func (x *RemoveVoterResponse) String() string {
 func (*RemoveVoterResponse) ProtoMessage() {}
 
 func (x *RemoveVoterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[84]
+	mi := &file_metapb_meta_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6415,7 +7106,7 @@ func (x *RemoveVoterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveVoterResponse.ProtoReflect.Descriptor instead.
 func (*RemoveVoterResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{84}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *RemoveVoterResponse) GetIndex() uint64 {
@@ -6435,7 +7126,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[85]
+	mi := &file_metapb_meta_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6447,7 +7138,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[85]
+	mi := &file_metapb_meta_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6460,7 +7151,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{85}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *TransferLeaderRequest) GetId() string {
@@ -6479,7 +7170,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[86]
+	mi := &file_metapb_meta_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6491,7 +7182,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[86]
+	mi := &file_metapb_meta_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6504,7 +7195,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{86}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *TransferLeaderResponse) GetLeaderId() string {
@@ -6522,7 +7213,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[87]
+	mi := &file_metapb_meta_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6534,7 +7225,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[87]
+	mi := &file_metapb_meta_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6547,7 +7238,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{87}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{97}
 }
 
 type BackupChunk struct {
@@ -6561,7 +7252,7 @@ type BackupChunk struct {
 
 func (x *BackupChunk) Reset() {
 	*x = BackupChunk{}
-	mi := &file_metapb_meta_proto_msgTypes[88]
+	mi := &file_metapb_meta_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6573,7 +7264,7 @@ func (x *BackupChunk) String() string {
 func (*BackupChunk) ProtoMessage() {}
 
 func (x *BackupChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[88]
+	mi := &file_metapb_meta_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6586,7 +7277,7 @@ func (x *BackupChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
 func (*BackupChunk) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{88}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *BackupChunk) GetHeader() *BackupHeader {
@@ -6616,7 +7307,7 @@ type BackupHeader struct {
 
 func (x *BackupHeader) Reset() {
 	*x = BackupHeader{}
-	mi := &file_metapb_meta_proto_msgTypes[89]
+	mi := &file_metapb_meta_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6628,7 +7319,7 @@ func (x *BackupHeader) String() string {
 func (*BackupHeader) ProtoMessage() {}
 
 func (x *BackupHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[89]
+	mi := &file_metapb_meta_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6641,7 +7332,7 @@ func (x *BackupHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupHeader.ProtoReflect.Descriptor instead.
 func (*BackupHeader) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{89}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *BackupHeader) GetClusterId() string {
@@ -6692,7 +7383,7 @@ type PublicAccessBlock struct {
 
 func (x *PublicAccessBlock) Reset() {
 	*x = PublicAccessBlock{}
-	mi := &file_metapb_meta_proto_msgTypes[90]
+	mi := &file_metapb_meta_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6704,7 +7395,7 @@ func (x *PublicAccessBlock) String() string {
 func (*PublicAccessBlock) ProtoMessage() {}
 
 func (x *PublicAccessBlock) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[90]
+	mi := &file_metapb_meta_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6717,7 +7408,7 @@ func (x *PublicAccessBlock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublicAccessBlock.ProtoReflect.Descriptor instead.
 func (*PublicAccessBlock) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{90}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *PublicAccessBlock) GetBlockPublicAcls() bool {
@@ -6937,7 +7628,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x06shards\x18\x03 \x03(\v2\x1d.cairn.meta.v1.ShardPlacementR\x06shards\x12,\n" +
 	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\x12\x1f\n" +
 	"\vshards_only\x18\x05 \x01(\bR\n" +
-	"shardsOnly\"\x98\v\n" +
+	"shardsOnly\"\xdf\f\n" +
 	"\aCommand\x12B\n" +
 	"\rcreate_bucket\x18\x01 \x01(\v2\x1b.cairn.meta.v1.CreateBucketH\x00R\fcreateBucket\x12B\n" +
 	"\rdelete_bucket\x18\x02 \x01(\v2\x1b.cairn.meta.v1.DeleteBucketH\x00R\fdeleteBucket\x129\n" +
@@ -6960,7 +7651,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x0fset_drive_state\x18\x10 \x01(\v2\x1c.cairn.meta.v1.SetDriveStateH\x00R\rsetDriveState\x12B\n" +
 	"\rrepair_shards\x18\x11 \x01(\v2\x1b.cairn.meta.v1.RepairShardsH\x00R\frepairShards\x12F\n" +
 	"\x0fset_heal_paused\x18\x12 \x01(\v2\x1c.cairn.meta.v1.SetHealPausedH\x00R\rsetHealPaused\x12S\n" +
-	"\x14set_master_key_check\x18\x13 \x01(\v2 .cairn.meta.v1.SetMasterKeyCheckH\x00R\x11setMasterKeyCheck\x12L\n" +
+	"\x14set_master_key_check\x18\x13 \x01(\v2 .cairn.meta.v1.SetMasterKeyCheckH\x00R\x11setMasterKeyCheck\x12C\n" +
+	"\x0eset_node_state\x18\x14 \x01(\v2\x1b.cairn.meta.v1.SetNodeStateH\x00R\fsetNodeState\x12<\n" +
+	"\vremove_node\x18\x15 \x01(\v2\x19.cairn.meta.v1.RemoveNodeH\x00R\n" +
+	"removeNode\x12B\n" +
+	"\rset_rebalance\x18\x16 \x01(\v2\x1b.cairn.meta.v1.SetRebalanceH\x00R\fsetRebalance\x12L\n" +
 	"\x11set_voter_address\x18\x1e \x01(\v2\x1e.cairn.meta.v1.SetVoterAddressH\x00R\x0fsetVoterAddressB\x04\n" +
 	"\x02op\")\n" +
 	"\x11SetMasterKeyCheck\x12\x14\n" +
@@ -7223,7 +7918,56 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x12UnknownDataRequest\x12\x19\n" +
 	"\bdata_ids\x18\x01 \x03(\tR\adataIds\"/\n" +
 	"\x13UnknownDataResponse\x12\x18\n" +
-	"\aunknown\x18\x01 \x03(\tR\aunknown\"\\\n" +
+	"\aunknown\x18\x01 \x03(\tR\aunknown\"W\n" +
+	"\fSetNodeState\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12.\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x18.cairn.meta.v1.NodeStateR\x05state\"%\n" +
+	"\n" +
+	"RemoveNode\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"K\n" +
+	"\fSetRebalance\x12\x18\n" +
+	"\arunning\x18\x01 \x01(\bR\arunning\x12!\n" +
+	"\fband_percent\x18\x02 \x01(\x01R\vbandPercent\"M\n" +
+	"\x0eRebalanceState\x12\x18\n" +
+	"\arunning\x18\x01 \x01(\bR\arunning\x12!\n" +
+	"\fband_percent\x18\x02 \x01(\x01R\vbandPercent\"\x19\n" +
+	"\x17MembershipStatusRequest\"\x86\x02\n" +
+	"\rDrainProgress\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\x12\x1f\n" +
+	"\vshards_left\x18\x03 \x01(\x04R\n" +
+	"shardsLeft\x12\x1d\n" +
+	"\n" +
+	"bytes_left\x18\x04 \x01(\x04R\tbytesLeft\x12\x1f\n" +
+	"\vbytes_moved\x18\x05 \x01(\x04R\n" +
+	"bytesMoved\x12+\n" +
+	"\x12rate_bytes_per_sec\x18\x06 \x01(\x01R\x0frateBytesPerSec\x12\x1f\n" +
+	"\veta_seconds\x18\a \x01(\x01R\n" +
+	"etaSeconds\x12\x12\n" +
+	"\x04lost\x18\b \x01(\bR\x04lost\"\xa8\x01\n" +
+	"\tDriveFill\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\x12\x1d\n" +
+	"\n" +
+	"held_bytes\x18\x03 \x01(\x04R\theldBytes\x12!\n" +
+	"\ftarget_bytes\x18\x04 \x01(\x04R\vtargetBytes\x12%\n" +
+	"\x0ecapacity_bytes\x18\x05 \x01(\x04R\rcapacityBytes\"\xe7\x02\n" +
+	"\x18MembershipStatusResponse\x124\n" +
+	"\x06drains\x18\x01 \x03(\v2\x1c.cairn.meta.v1.DrainProgressR\x06drains\x12;\n" +
+	"\trebalance\x18\x02 \x01(\v2\x1d.cairn.meta.v1.RebalanceStateR\trebalance\x12.\n" +
+	"\x05fills\x18\x03 \x03(\v2\x18.cairn.meta.v1.DriveFillR\x05fills\x12\x1a\n" +
+	"\bbalanced\x18\x04 \x01(\bR\bbalanced\x122\n" +
+	"\x15rebalance_bytes_moved\x18\x05 \x01(\x04R\x13rebalanceBytesMoved\x12>\n" +
+	"\x1crebalance_rate_bytes_per_sec\x18\x06 \x01(\x01R\x18rebalanceRateBytesPerSec\x12\x18\n" +
+	"\ascanned\x18\a \x01(\bR\ascanned\"@\n" +
+	"\x11RemoveNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04dead\x18\x02 \x01(\bR\x04dead\"i\n" +
+	"\x12RemoveNodeResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x01(\bR\aremoved\x12\x1f\n" +
+	"\vshards_left\x18\x02 \x01(\x04R\n" +
+	"shardsLeft\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\\\n" +
 	"\x0fSetVoterAddress\x121\n" +
 	"\x05voter\x18\x01 \x01(\v2\x1b.cairn.meta.v1.VoterAddressR\x05voter\x12\x16\n" +
 	"\x06remove\x18\x02 \x01(\bR\x06remove\"X\n" +
@@ -7277,10 +8021,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"DriveState\x12\x10\n" +
 	"\fDRIVE_ACTIVE\x10\x00\x12\x12\n" +
 	"\x0eDRIVE_DRAINING\x10\x01\x12\x10\n" +
-	"\fDRIVE_FAILED\x10\x02*/\n" +
+	"\fDRIVE_FAILED\x10\x02*A\n" +
 	"\tNodeState\x12\x0f\n" +
 	"\vNODE_ACTIVE\x10\x00\x12\x11\n" +
-	"\rNODE_DRAINING\x10\x01*\xe4\x02\n" +
+	"\rNODE_DRAINING\x10\x01\x12\x10\n" +
+	"\fNODE_PENDING\x10d*\xe4\x02\n" +
 	"\tErrorCode\x12\x06\n" +
 	"\x02OK\x10\x00\x12\x19\n" +
 	"\x15BUCKET_ALREADY_EXISTS\x10\x01\x12\x12\n" +
@@ -7304,7 +8049,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\bSHARD_OK\x10\x00\x12\x11\n" +
 	"\rSHARD_CORRUPT\x10\x01\x12\x11\n" +
 	"\rSHARD_MISSING\x10\x02\x12\x14\n" +
-	"\x10SHARD_UNREADABLE\x10\x032\xfe\r\n" +
+	"\x10SHARD_UNREADABLE\x10\x032\xb6\x0f\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -7323,7 +8068,10 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\fReportShards\x12\".cairn.meta.v1.ReportShardsRequest\x1a#.cairn.meta.v1.ReportShardsResponse\x12Q\n" +
 	"\n" +
 	"HealStatus\x12 .cairn.meta.v1.HealStatusRequest\x1a!.cairn.meta.v1.HealStatusResponse\x12B\n" +
-	"\x05Scrub\x12\x1b.cairn.meta.v1.ScrubRequest\x1a\x1c.cairn.meta.v1.ScrubResponse\x12K\n" +
+	"\x05Scrub\x12\x1b.cairn.meta.v1.ScrubRequest\x1a\x1c.cairn.meta.v1.ScrubResponse\x12c\n" +
+	"\x10MembershipStatus\x12&.cairn.meta.v1.MembershipStatusRequest\x1a'.cairn.meta.v1.MembershipStatusResponse\x12Q\n" +
+	"\n" +
+	"RemoveNode\x12 .cairn.meta.v1.RemoveNodeRequest\x1a!.cairn.meta.v1.RemoveNodeResponse\x12K\n" +
 	"\bAddVoter\x12\x1e.cairn.meta.v1.AddVoterRequest\x1a\x1f.cairn.meta.v1.AddVoterResponse\x12T\n" +
 	"\vRemoveVoter\x12!.cairn.meta.v1.RemoveVoterRequest\x1a\".cairn.meta.v1.RemoveVoterResponse\x12]\n" +
 	"\x0eTransferLeader\x12$.cairn.meta.v1.TransferLeaderRequest\x1a%.cairn.meta.v1.TransferLeaderResponse\x12D\n" +
@@ -7342,7 +8090,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 98)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -7426,27 +8174,37 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*StatusResponse)(nil),               // 79: cairn.meta.v1.StatusResponse
 	(*UnknownDataRequest)(nil),           // 80: cairn.meta.v1.UnknownDataRequest
 	(*UnknownDataResponse)(nil),          // 81: cairn.meta.v1.UnknownDataResponse
-	(*SetVoterAddress)(nil),              // 82: cairn.meta.v1.SetVoterAddress
-	(*VoterAddress)(nil),                 // 83: cairn.meta.v1.VoterAddress
-	(*VoterBook)(nil),                    // 84: cairn.meta.v1.VoterBook
-	(*VoterInfo)(nil),                    // 85: cairn.meta.v1.VoterInfo
-	(*AddVoterRequest)(nil),              // 86: cairn.meta.v1.AddVoterRequest
-	(*AddVoterResponse)(nil),             // 87: cairn.meta.v1.AddVoterResponse
-	(*RemoveVoterRequest)(nil),           // 88: cairn.meta.v1.RemoveVoterRequest
-	(*RemoveVoterResponse)(nil),          // 89: cairn.meta.v1.RemoveVoterResponse
-	(*TransferLeaderRequest)(nil),        // 90: cairn.meta.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil),       // 91: cairn.meta.v1.TransferLeaderResponse
-	(*BackupRequest)(nil),                // 92: cairn.meta.v1.BackupRequest
-	(*BackupChunk)(nil),                  // 93: cairn.meta.v1.BackupChunk
-	(*BackupHeader)(nil),                 // 94: cairn.meta.v1.BackupHeader
-	(*PublicAccessBlock)(nil),            // 95: cairn.meta.v1.PublicAccessBlock
-	nil,                                  // 96: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 97: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 98: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 99: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 100: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 101: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 102: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(*SetNodeState)(nil),                 // 82: cairn.meta.v1.SetNodeState
+	(*RemoveNode)(nil),                   // 83: cairn.meta.v1.RemoveNode
+	(*SetRebalance)(nil),                 // 84: cairn.meta.v1.SetRebalance
+	(*RebalanceState)(nil),               // 85: cairn.meta.v1.RebalanceState
+	(*MembershipStatusRequest)(nil),      // 86: cairn.meta.v1.MembershipStatusRequest
+	(*DrainProgress)(nil),                // 87: cairn.meta.v1.DrainProgress
+	(*DriveFill)(nil),                    // 88: cairn.meta.v1.DriveFill
+	(*MembershipStatusResponse)(nil),     // 89: cairn.meta.v1.MembershipStatusResponse
+	(*RemoveNodeRequest)(nil),            // 90: cairn.meta.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),           // 91: cairn.meta.v1.RemoveNodeResponse
+	(*SetVoterAddress)(nil),              // 92: cairn.meta.v1.SetVoterAddress
+	(*VoterAddress)(nil),                 // 93: cairn.meta.v1.VoterAddress
+	(*VoterBook)(nil),                    // 94: cairn.meta.v1.VoterBook
+	(*VoterInfo)(nil),                    // 95: cairn.meta.v1.VoterInfo
+	(*AddVoterRequest)(nil),              // 96: cairn.meta.v1.AddVoterRequest
+	(*AddVoterResponse)(nil),             // 97: cairn.meta.v1.AddVoterResponse
+	(*RemoveVoterRequest)(nil),           // 98: cairn.meta.v1.RemoveVoterRequest
+	(*RemoveVoterResponse)(nil),          // 99: cairn.meta.v1.RemoveVoterResponse
+	(*TransferLeaderRequest)(nil),        // 100: cairn.meta.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),       // 101: cairn.meta.v1.TransferLeaderResponse
+	(*BackupRequest)(nil),                // 102: cairn.meta.v1.BackupRequest
+	(*BackupChunk)(nil),                  // 103: cairn.meta.v1.BackupChunk
+	(*BackupHeader)(nil),                 // 104: cairn.meta.v1.BackupHeader
+	(*PublicAccessBlock)(nil),            // 105: cairn.meta.v1.PublicAccessBlock
+	nil,                                  // 106: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 107: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 108: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 109: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 110: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 111: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 112: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -7454,21 +8212,21 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	8,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
 	9,   // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
 	10,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	96,  // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
-	95,  // 6: cairn.meta.v1.Bucket.public_access_block:type_name -> cairn.meta.v1.PublicAccessBlock
+	106, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	105, // 6: cairn.meta.v1.Bucket.public_access_block:type_name -> cairn.meta.v1.PublicAccessBlock
 	7,   // 7: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
 	11,  // 8: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 9: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	97,  // 10: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	98,  // 11: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	99,  // 12: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	100, // 13: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	107, // 10: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	108, // 11: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	109, // 12: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	110, // 13: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
 	14,  // 14: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
 	8,   // 15: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
 	15,  // 16: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
 	11,  // 17: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 18: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	101, // 19: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	111, // 19: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
 	14,  // 20: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
 	13,  // 21: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
 	1,   // 22: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
@@ -7495,101 +8253,112 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	43,  // 43: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
 	44,  // 44: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
 	23,  // 45: cairn.meta.v1.Command.set_master_key_check:type_name -> cairn.meta.v1.SetMasterKeyCheck
-	82,  // 46: cairn.meta.v1.Command.set_voter_address:type_name -> cairn.meta.v1.SetVoterAddress
-	5,   // 47: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 48: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
-	5,   // 49: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 50: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
-	17,  // 51: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
-	16,  // 52: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 53: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	102, // 54: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
-	34,  // 55: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
-	13,  // 56: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
-	19,  // 57: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
-	39,  // 58: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
-	1,   // 59: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
-	12,  // 60: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
-	12,  // 61: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
-	42,  // 62: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
-	3,   // 63: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 64: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
-	13,  // 65: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
-	4,   // 66: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
-	46,  // 67: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
-	50,  // 68: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
-	3,   // 69: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 70: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 71: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	17,  // 72: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
-	17,  // 73: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
-	3,   // 74: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 75: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 76: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
-	3,   // 77: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 78: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
-	22,  // 79: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
-	45,  // 80: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
-	3,   // 81: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	5,   // 82: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
-	5,   // 83: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
-	3,   // 84: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 85: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 86: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 87: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
-	20,  // 88: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
-	19,  // 89: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
-	85,  // 90: cairn.meta.v1.StatusResponse.voter_info:type_name -> cairn.meta.v1.VoterInfo
-	83,  // 91: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
-	83,  // 92: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
-	94,  // 93: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
-	64,  // 94: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	66,  // 95: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	68,  // 96: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	70,  // 97: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	72,  // 98: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	74,  // 99: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	76,  // 100: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	78,  // 101: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	54,  // 102: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
-	56,  // 103: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
-	58,  // 104: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
-	60,  // 105: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
-	62,  // 106: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	80,  // 107: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
-	47,  // 108: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
-	49,  // 109: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
-	52,  // 110: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
-	86,  // 111: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
-	88,  // 112: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
-	90,  // 113: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
-	92,  // 114: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
-	65,  // 115: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	67,  // 116: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	69,  // 117: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	71,  // 118: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	73,  // 119: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	75,  // 120: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	77,  // 121: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	79,  // 122: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	55,  // 123: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	57,  // 124: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	59,  // 125: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	61,  // 126: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	63,  // 127: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	81,  // 128: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	48,  // 129: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	51,  // 130: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	53,  // 131: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	87,  // 132: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
-	89,  // 133: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
-	91,  // 134: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
-	93,  // 135: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
-	115, // [115:136] is the sub-list for method output_type
-	94,  // [94:115] is the sub-list for method input_type
-	94,  // [94:94] is the sub-list for extension type_name
-	94,  // [94:94] is the sub-list for extension extendee
-	0,   // [0:94] is the sub-list for field type_name
+	82,  // 46: cairn.meta.v1.Command.set_node_state:type_name -> cairn.meta.v1.SetNodeState
+	83,  // 47: cairn.meta.v1.Command.remove_node:type_name -> cairn.meta.v1.RemoveNode
+	84,  // 48: cairn.meta.v1.Command.set_rebalance:type_name -> cairn.meta.v1.SetRebalance
+	92,  // 49: cairn.meta.v1.Command.set_voter_address:type_name -> cairn.meta.v1.SetVoterAddress
+	5,   // 50: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 51: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
+	5,   // 52: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 53: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
+	17,  // 54: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
+	16,  // 55: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 56: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
+	112, // 57: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	34,  // 58: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
+	13,  // 59: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
+	19,  // 60: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
+	39,  // 61: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
+	1,   // 62: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
+	12,  // 63: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
+	12,  // 64: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
+	42,  // 65: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
+	3,   // 66: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 67: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
+	13,  // 68: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
+	4,   // 69: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
+	46,  // 70: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
+	50,  // 71: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
+	3,   // 72: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 73: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 74: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	17,  // 75: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
+	17,  // 76: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
+	3,   // 77: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 78: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 79: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
+	3,   // 80: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 81: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
+	22,  // 82: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
+	45,  // 83: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
+	3,   // 84: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	5,   // 85: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
+	5,   // 86: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
+	3,   // 87: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 88: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 89: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 90: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
+	20,  // 91: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
+	19,  // 92: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
+	95,  // 93: cairn.meta.v1.StatusResponse.voter_info:type_name -> cairn.meta.v1.VoterInfo
+	2,   // 94: cairn.meta.v1.SetNodeState.state:type_name -> cairn.meta.v1.NodeState
+	87,  // 95: cairn.meta.v1.MembershipStatusResponse.drains:type_name -> cairn.meta.v1.DrainProgress
+	85,  // 96: cairn.meta.v1.MembershipStatusResponse.rebalance:type_name -> cairn.meta.v1.RebalanceState
+	88,  // 97: cairn.meta.v1.MembershipStatusResponse.fills:type_name -> cairn.meta.v1.DriveFill
+	93,  // 98: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
+	93,  // 99: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
+	104, // 100: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
+	64,  // 101: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	66,  // 102: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	68,  // 103: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	70,  // 104: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	72,  // 105: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	74,  // 106: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	76,  // 107: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	78,  // 108: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	54,  // 109: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	56,  // 110: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	58,  // 111: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	60,  // 112: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	62,  // 113: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	80,  // 114: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	47,  // 115: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
+	49,  // 116: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
+	52,  // 117: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
+	86,  // 118: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
+	90,  // 119: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
+	96,  // 120: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
+	98,  // 121: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
+	100, // 122: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
+	102, // 123: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
+	65,  // 124: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	67,  // 125: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	69,  // 126: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	71,  // 127: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	73,  // 128: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	75,  // 129: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	77,  // 130: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	79,  // 131: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	55,  // 132: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	57,  // 133: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	59,  // 134: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	61,  // 135: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	63,  // 136: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	81,  // 137: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	48,  // 138: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	51,  // 139: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	53,  // 140: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	89,  // 141: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
+	91,  // 142: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
+	97,  // 143: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
+	99,  // 144: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
+	101, // 145: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
+	103, // 146: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
+	124, // [124:147] is the sub-list for method output_type
+	101, // [101:124] is the sub-list for method input_type
+	101, // [101:101] is the sub-list for extension type_name
+	101, // [101:101] is the sub-list for extension extendee
+	0,   // [0:101] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -7617,6 +8386,9 @@ func file_metapb_meta_proto_init() {
 		(*Command_RepairShards)(nil),
 		(*Command_SetHealPaused)(nil),
 		(*Command_SetMasterKeyCheck)(nil),
+		(*Command_SetNodeState)(nil),
+		(*Command_RemoveNode)(nil),
+		(*Command_SetRebalance)(nil),
 		(*Command_SetVoterAddress)(nil),
 	}
 	type x struct{}
@@ -7625,7 +8397,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   98,
+			NumMessages:   108,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

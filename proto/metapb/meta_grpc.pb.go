@@ -41,6 +41,8 @@ const (
 	Meta_ReportShards_FullMethodName         = "/cairn.meta.v1.Meta/ReportShards"
 	Meta_HealStatus_FullMethodName           = "/cairn.meta.v1.Meta/HealStatus"
 	Meta_Scrub_FullMethodName                = "/cairn.meta.v1.Meta/Scrub"
+	Meta_MembershipStatus_FullMethodName     = "/cairn.meta.v1.Meta/MembershipStatus"
+	Meta_RemoveNode_FullMethodName           = "/cairn.meta.v1.Meta/RemoveNode"
 	Meta_AddVoter_FullMethodName             = "/cairn.meta.v1.Meta/AddVoter"
 	Meta_RemoveVoter_FullMethodName          = "/cairn.meta.v1.Meta/RemoveVoter"
 	Meta_TransferLeader_FullMethodName       = "/cairn.meta.v1.Meta/TransferLeader"
@@ -85,6 +87,14 @@ type MetaClient interface {
 	// Scrub starts a scrub pass on demand over the cluster, one storage node
 	// or one bucket (cairn admin scrub). Served by the leader.
 	Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.CallOption) (*ScrubResponse, error)
+	// membership
+	// MembershipStatus reports the progress of drains and of a rebalance,
+	// as the leader's repairer sees it. Served by the leader.
+	MembershipStatus(ctx context.Context, in *MembershipStatusRequest, opts ...grpc.CallOption) (*MembershipStatusResponse, error)
+	// RemoveNode removes a draining (or, with dead, a lost) storage node
+	// from the map once no body has a shard on it; until then it answers
+	// with the shards left. Served by the leader.
+	RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error)
 	// metaops: voter changes and backups (admin only). Served by the leader
 	// (forwarded there), except Backup, which the leader serves itself.
 	AddVoter(ctx context.Context, in *AddVoterRequest, opts ...grpc.CallOption) (*AddVoterResponse, error)
@@ -273,6 +283,26 @@ func (c *metaClient) Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *metaClient) MembershipStatus(ctx context.Context, in *MembershipStatusRequest, opts ...grpc.CallOption) (*MembershipStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MembershipStatusResponse)
+	err := c.cc.Invoke(ctx, Meta_MembershipStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveNodeResponse)
+	err := c.cc.Invoke(ctx, Meta_RemoveNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *metaClient) AddVoter(ctx context.Context, in *AddVoterRequest, opts ...grpc.CallOption) (*AddVoterResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AddVoterResponse)
@@ -360,6 +390,14 @@ type MetaServer interface {
 	// Scrub starts a scrub pass on demand over the cluster, one storage node
 	// or one bucket (cairn admin scrub). Served by the leader.
 	Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error)
+	// membership
+	// MembershipStatus reports the progress of drains and of a rebalance,
+	// as the leader's repairer sees it. Served by the leader.
+	MembershipStatus(context.Context, *MembershipStatusRequest) (*MembershipStatusResponse, error)
+	// RemoveNode removes a draining (or, with dead, a lost) storage node
+	// from the map once no body has a shard on it; until then it answers
+	// with the shards left. Served by the leader.
+	RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error)
 	// metaops: voter changes and backups (admin only). Served by the leader
 	// (forwarded there), except Backup, which the leader serves itself.
 	AddVoter(context.Context, *AddVoterRequest) (*AddVoterResponse, error)
@@ -428,6 +466,12 @@ func (UnimplementedMetaServer) HealStatus(context.Context, *HealStatusRequest) (
 }
 func (UnimplementedMetaServer) Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Scrub not implemented")
+}
+func (UnimplementedMetaServer) MembershipStatus(context.Context, *MembershipStatusRequest) (*MembershipStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MembershipStatus not implemented")
+}
+func (UnimplementedMetaServer) RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveNode not implemented")
 }
 func (UnimplementedMetaServer) AddVoter(context.Context, *AddVoterRequest) (*AddVoterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddVoter not implemented")
@@ -768,6 +812,42 @@ func _Meta_Scrub_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_MembershipStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MembershipStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).MembershipStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_MembershipStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).MembershipStatus(ctx, req.(*MembershipStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_RemoveNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).RemoveNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_RemoveNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).RemoveNode(ctx, req.(*RemoveNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Meta_AddVoter_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AddVoterRequest)
 	if err := dec(in); err != nil {
@@ -907,6 +987,14 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Scrub",
 			Handler:    _Meta_Scrub_Handler,
+		},
+		{
+			MethodName: "MembershipStatus",
+			Handler:    _Meta_MembershipStatus_Handler,
+		},
+		{
+			MethodName: "RemoveNode",
+			Handler:    _Meta_RemoveNode_Handler,
 		},
 		{
 			MethodName: "AddVoter",
