@@ -972,7 +972,15 @@ type ObjectVersion struct {
 	// reads and scrubs check a shard against it, so a stale, misplaced or
 	// forged shard file is caught even when its own frames verify. Empty for
 	// bodies written before digests existed (checked against frames only).
-	ShardDigests  [][]byte `protobuf:"bytes,29,rep,name=shard_digests,json=shardDigests,proto3" json:"shard_digests,omitempty"`
+	ShardDigests [][]byte `protobuf:"bytes,29,rep,name=shard_digests,json=shardDigests,proto3" json:"shard_digests,omitempty"`
+	// perf (small objects): the body rides in the record itself, so it is
+	// as durable as the Raft log that committed it (see README, "Small
+	// objects"). Inline versions have a data_id (it keys the replay record
+	// of the commit) but no profile, shards or digests; inline_data holds
+	// the stored bytes (ciphertext for encrypted objects). Listings leave
+	// inline_data out.
+	Inline        bool   `protobuf:"varint,140,opt,name=inline,proto3" json:"inline,omitempty"`
+	InlineData    []byte `protobuf:"bytes,141,opt,name=inline_data,json=inlineData,proto3" json:"inline_data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1206,6 +1214,20 @@ func (x *ObjectVersion) GetIsLatest() bool {
 func (x *ObjectVersion) GetShardDigests() [][]byte {
 	if x != nil {
 		return x.ShardDigests
+	}
+	return nil
+}
+
+func (x *ObjectVersion) GetInline() bool {
+	if x != nil {
+		return x.Inline
+	}
+	return false
+}
+
+func (x *ObjectVersion) GetInlineData() []byte {
+	if x != nil {
+		return x.InlineData
 	}
 	return nil
 }
@@ -5976,7 +5998,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"block_size\x18\x03 \x01(\rR\tblockSize\"D\n" +
 	"\x0eShardPlacement\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
-	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\x9e\v\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\xd9\v\n" +
 	"\rObjectVersion\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -6012,7 +6034,10 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x05parts\x18\x1a \x03(\v2\x17.cairn.meta.v1.PartInfoR\x05parts\x12#\n" +
 	"\rchecksum_type\x18\x1b \x01(\tR\fchecksumType\x12\x1b\n" +
 	"\tis_latest\x18\x1c \x01(\bR\bisLatest\x12#\n" +
-	"\rshard_digests\x18\x1d \x03(\fR\fshardDigests\x1a:\n" +
+	"\rshard_digests\x18\x1d \x03(\fR\fshardDigests\x12\x17\n" +
+	"\x06inline\x18\x8c\x01 \x01(\bR\x06inline\x12 \n" +
+	"\vinline_data\x18\x8d\x01 \x01(\fR\n" +
+	"inlineData\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
