@@ -117,6 +117,7 @@ func listVersions(r reader, req *metapb.ListObjectVersionsRequest) (resp *metapb
 		if err := decodeValue(it.Key(), it.Value(), v); err != nil {
 			return nil, visited, errors.Join(err, it.Close())
 		}
+		v.InlineData = nil // listings never carry bodies
 		v.IsLatest = !haveLast || lastKey != key
 		lastKey, haveLast = key, true
 		resp.Versions = append(resp.Versions, v)

@@ -48,6 +48,10 @@ type Bodies interface {
 	ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, length int64, w io.Writer) error
 }
 
+// DefaultInlineMaxBytes is the inline threshold the server flag defaults
+// to (see Config.InlineMaxBytes and README, "Small objects").
+const DefaultInlineMaxBytes = 64 << 10
+
 // Config configures a Gateway.
 type Config struct {
 	// Region the gateway answers for; default DefaultRegion.
@@ -69,6 +73,11 @@ type Config struct {
 	// Keyring holds the keys of SSE-S3 and SSE-KMS; nil refuses both
 	// (SSE-C needs no server keys).
 	Keyring *sse.Keyring
+	// InlineMaxBytes: single-part bodies (PUT, CopyObject) of at most this
+	// many stored bytes are committed inside the version record instead of
+	// being erasure-coded into shards; 0 disables. At most
+	// objio.MaxInlineBytes. Multipart parts always go to shards.
+	InlineMaxBytes int64
 	// MaxPutSize bounds a single PUT; default DefaultMaxPutSize.
 	MaxPutSize int64
 	// MinPartSize is the smallest multipart part but the last;
@@ -127,6 +136,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: bodies store is required", ErrInvalidConfig)
 	case c.MaxPutSize < 0:
 		return fmt.Errorf("%w: max put size %d", ErrInvalidConfig, c.MaxPutSize)
+	case c.InlineMaxBytes < 0 || c.InlineMaxBytes > objio.MaxInlineBytes:
+		return fmt.Errorf("%w: inline max bytes %d outside [0, %d]", ErrInvalidConfig, c.InlineMaxBytes, objio.MaxInlineBytes)
 	}
 	if err := c.validateStorageClasses(); err != nil {
 		return err

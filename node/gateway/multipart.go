@@ -210,7 +210,7 @@ type hashedBody struct {
 
 // writeHashed stores r with profile p, encrypted by enc when not nil,
 // computing the checksums of algs over the plaintext on the way.
-func (g *Gateway) writeHashed(ctx context.Context, r io.Reader, size int64, p erasure.Profile, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
+func (g *Gateway) writeHashed(ctx context.Context, r io.Reader, size int64, p erasure.Profile, inlineMax int64, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
 	hashes := map[checksum.Algorithm]hash.Hash{}
 	var ws []io.Writer
 	for _, a := range algs {
@@ -229,7 +229,7 @@ func (g *Gateway) writeHashed(ctx context.Context, r io.Reader, size int64, p er
 	if size >= 0 {
 		size = enc.storedSize(size)
 	}
-	b, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: p, Size: size})
+	b, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: p, Size: size, InlineMax: inlineMax})
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func (g *Gateway) uploadPart(ctx context.Context, w http.ResponseWriter, rq *req
 		return err
 	}
 	body := &exactReader{r: rq.auth.Body, remaining: size}
-	stored, err := g.writeHashed(ctx, body, size, profile, enc, upAlg, sentAlg)
+	stored, err := g.writeHashed(ctx, body, size, profile, 0, enc, upAlg, sentAlg)
 	if err != nil {
 		return writeFailure(ctx, body, err)
 	}

@@ -126,6 +126,9 @@ type Config struct {
 	// BodyStallTimeout cuts a request body silent for this long with 400
 	// RequestTimeout; zero means gateway.DefaultBodyStallTimeout.
 	BodyStallTimeout time.Duration
+	// InlineMaxBytes is gateway.Config.InlineMaxBytes: bodies up to this
+	// size ride in the version record; zero disables.
+	InlineMaxBytes int64
 	// MasterKey (32 bytes) is the cluster master key: it wraps the data
 	// keys of SSE-S3 objects and seals the secrets of users; nil refuses
 	// SSE-S3 and lets only the root credentials sign in. KMSKeys are the
@@ -574,6 +577,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		StorageClasses:      cfg.StorageClasses,
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
 		BodyStallTimeout:    cfg.BodyStallTimeout,
+		InlineMaxBytes:      cfg.InlineMaxBytes,
 		Keyring:             keyring,
 		MasterKey:           cfg.MasterKey,
 		Logger:              s.logger.With("role", "gateway"),

@@ -997,7 +997,15 @@ type ObjectVersion struct {
 	ShardDigests [][]byte `protobuf:"bytes,29,rep,name=shard_digests,json=shardDigests,proto3" json:"shard_digests,omitempty"`
 	// The multipart upload this version completed, so that a repeated
 	// CompleteMultipartUpload can be answered with the same result.
-	UploadId      string `protobuf:"bytes,160,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	UploadId string `protobuf:"bytes,160,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	// perf (small objects): the body rides in the record itself, so it is
+	// as durable as the Raft log that committed it (see README, "Small
+	// objects"). Inline versions have a data_id (it keys the replay record
+	// of the commit) but no profile, shards or digests; inline_data holds
+	// the stored bytes (ciphertext for encrypted objects). Listings leave
+	// inline_data out.
+	Inline        bool   `protobuf:"varint,140,opt,name=inline,proto3" json:"inline,omitempty"`
+	InlineData    []byte `protobuf:"bytes,141,opt,name=inline_data,json=inlineData,proto3" json:"inline_data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1240,6 +1248,20 @@ func (x *ObjectVersion) GetUploadId() string {
 		return x.UploadId
 	}
 	return ""
+}
+
+func (x *ObjectVersion) GetInline() bool {
+	if x != nil {
+		return x.Inline
+	}
+	return false
+}
+
+func (x *ObjectVersion) GetInlineData() []byte {
+	if x != nil {
+		return x.InlineData
+	}
+	return nil
 }
 
 // Encryption describes how a body was encrypted. Keys are never stored in
@@ -7503,7 +7525,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"block_size\x18\x03 \x01(\rR\tblockSize\"D\n" +
 	"\x0eShardPlacement\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
-	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\xbc\v\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\xf7\v\n" +
 	"\rObjectVersion\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -7540,7 +7562,10 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\rchecksum_type\x18\x1b \x01(\tR\fchecksumType\x12\x1b\n" +
 	"\tis_latest\x18\x1c \x01(\bR\bisLatest\x12#\n" +
 	"\rshard_digests\x18\x1d \x03(\fR\fshardDigests\x12\x1c\n" +
-	"\tupload_id\x18\xa0\x01 \x01(\tR\buploadId\x1a:\n" +
+	"\tupload_id\x18\xa0\x01 \x01(\tR\buploadId\x12\x17\n" +
+	"\x06inline\x18\x8c\x01 \x01(\bR\x06inline\x12 \n" +
+	"\vinline_data\x18\x8d\x01 \x01(\fR\n" +
+	"inlineData\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
