@@ -343,8 +343,10 @@ func grpcServerOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(16<<20),
 		grpc.InitialWindowSize(8<<20),
 		grpc.InitialConnWindowSize(32<<20),
-		grpc.ReadBufferSize(256<<10),
-		grpc.WriteBufferSize(256<<10),
+		// A buffer the size of a 1 MiB block: the transport's writer
+		// flushes (one write system call) about once per block.
+		grpc.ReadBufferSize(512<<10),
+		grpc.WriteBufferSize(1<<20),
 	)
 }
 
