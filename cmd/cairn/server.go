@@ -67,6 +67,7 @@ func runServer(args []string) error {
 	// Placement's free-space reserve (gateway role).
 	minFreeBytes := fs.Uint64("min-free-bytes", placement.DefaultReserve.Bytes, "gateway role: a drive with less free space than this (or than --min-free-percent of it) takes no new shards")
 	minFreePercent := fs.Float64("min-free-percent", placement.DefaultReserve.Percent, "gateway role: a drive with less free space than this percentage of its capacity (or than --min-free-bytes) takes no new shards")
+	noBucketCache := fs.Bool("no-bucket-cache", false, "gateway role: read every bucket from the meta leader (linearizably) instead of serving them from a cache kept current by the leader's watch")
 	bodyStall := fs.Duration("body-stall-timeout", gateway.DefaultBodyStallTimeout, "gateway role: a request body that sends nothing for this long is cut with 400 RequestTimeout (negative: never)")
 	// The meta role's repairer.
 	repairBandwidth := fs.Int64("repair-bandwidth", repair.DefaultBandwidth, "meta role: bytes per second the repairer and bucket scrubs may read; 0 means unlimited")
@@ -158,6 +159,7 @@ func runServer(args []string) error {
 		},
 		VirtualHostSuffixes: splitList(*vhosts),
 		BodyStallTimeout:    *bodyStall,
+		NoBucketCache:       *noBucketCache,
 		MasterKey:           keys.master,
 		KMSKeys:             keys.kms,
 		AdminAddr:           *adminAddr,

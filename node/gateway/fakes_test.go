@@ -372,3 +372,7 @@ func (m *fakeMeta) HealStatus(context.Context, *metapb.HealStatusRequest, ...grp
 func (m *fakeMeta) Scrub(context.Context, *metapb.ScrubRequest, ...grpc.CallOption) (*metapb.ScrubResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "fake meta: Scrub")
 }
+
+func (m *fakeMeta) WatchBuckets(context.Context, *metapb.WatchBucketsRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BucketsEvent], error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: WatchBuckets")
+}

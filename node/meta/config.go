@@ -114,6 +114,9 @@ type Config struct {
 	// RaftCommitTimeout is raft.Config.CommitTimeout; default
 	// DefaultRaftCommitTimeout.
 	RaftCommitTimeout time.Duration
+	// WatchProgress is how often a bucket watch (WatchBuckets) sends an
+	// event when nothing changed; default DefaultWatchProgress.
+	WatchProgress time.Duration
 	// GCInterval is how often the leader's collector runs. Default
 	// DefaultGCInterval.
 	GCInterval time.Duration
@@ -179,6 +182,9 @@ func (c *Config) setDefaults() {
 	if c.GCInterval == 0 {
 		c.GCInterval = DefaultGCInterval
 	}
+	if c.WatchProgress == 0 {
+		c.WatchProgress = DefaultWatchProgress
+	}
 	if c.OrphanGrace == 0 {
 		c.OrphanGrace = DefaultOrphanGrace
 	}
@@ -235,6 +241,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RaftElectionTimeout < c.RaftHeartbeatTimeout {
 		return invalid("raft election timeout %v is shorter than the heartbeat timeout %v", c.RaftElectionTimeout, c.RaftHeartbeatTimeout)
+	}
+	if c.WatchProgress < time.Millisecond {
+		return invalid("watch progress interval %v below 1ms", c.WatchProgress)
 	}
 	if c.GCInterval < 0 {
 		return invalid("negative GC interval %v", c.GCInterval)

@@ -60,6 +60,8 @@ var methods = map[string][]string{
 	"/cairn.meta.v1.Meta/ReportShards":         {storage, gateway, meta},
 	"/cairn.meta.v1.Meta/HealStatus":           {meta, admin},
 	"/cairn.meta.v1.Meta/Scrub":                {meta, admin},
+	// Followers relay the leader's watch (meta).
+	"/cairn.meta.v1.Meta/WatchBuckets": {gateway, meta},
 
 	"/grpc.health.v1.Health/Check": everyone,
 	"/grpc.health.v1.Health/Watch": everyone,

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/bucketcache"
 	"github.com/cairn-io/cairn/node/clustermap"
 	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/node/gateway"
@@ -120,6 +121,10 @@ type Config struct {
 	// BodyStallTimeout cuts a request body silent for this long with 400
 	// RequestTimeout; zero means gateway.DefaultBodyStallTimeout.
 	BodyStallTimeout time.Duration
+	// NoBucketCache makes the gateway read every bucket linearizably
+	// instead of serving them from a cache fed by the meta leader's watch
+	// (node/bucketcache).
+	NoBucketCache bool
 	// MasterKey (32 bytes) is the cluster master key: it wraps the data
 	// keys of SSE-S3 objects and seals the secrets of users; nil refuses
 	// SSE-S3 and lets only the root credentials sign in. KMSKeys are the
@@ -324,6 +329,7 @@ type Server struct {
 	metaNode             *meta.Node
 	store                *storage.Server
 	mc                   *metaclient.Client
+	buckets              *bucketcache.Cache
 	maps                 *clustermap.Cache
 	pool                 *objio.Pool
 	bodies               *objio.Store
@@ -544,6 +550,14 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		return fmt.Errorf("server: objio: %w", err)
 	}
 	s.bodies = store
+	var buckets gateway.BucketCache
+	if !cfg.NoBucketCache {
+		bc, err := bucketcache.New(bucketcache.Config{Meta: mc, Logger: s.logger.With("role", "bucketcache")})
+		if err != nil {
+			return fmt.Errorf("server: bucket cache: %w", err)
+		}
+		s.buckets, buckets = bc, bc
+	}
 	keyring, err := sse.NewKeyring(cfg.MasterKey, cfg.KMSKeys)
 	if err != nil {
 		return fmt.Errorf("server: encryption keys: %w", err)
@@ -562,11 +576,16 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		MasterKey:           cfg.MasterKey,
 		Logger:              s.logger.With("role", "gateway"),
 		Metrics:             s.registerer(),
+		Buckets:             buckets,
 	})
 	if err != nil {
 		return fmt.Errorf("server: gateway: %w", err)
 	}
 	s.gw = gw
+	if s.buckets != nil {
+		// Started after the gateway registered its user-cache hook.
+		s.buckets.Start()
+	}
 	var lc net.ListenConfig
 	if cfg.S3Addr != "" {
 		lis, err := lc.Listen(ctx, "tcp", cfg.S3Addr)
@@ -689,6 +708,9 @@ func (s *Server) Close() error {
 	}
 	if s.cancel != nil {
 		s.cancel()
+	}
+	if s.buckets != nil {
+		s.buckets.Close()
 	}
 	if s.maps != nil {
 		s.maps.Close()

@@ -5914,6 +5914,116 @@ func (x *UnknownDataResponse) GetUnknown() []string {
 	return nil
 }
 
+type WatchBucketsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchBucketsRequest) Reset() {
+	*x = WatchBucketsRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchBucketsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchBucketsRequest) ProtoMessage() {}
+
+func (x *WatchBucketsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchBucketsRequest.ProtoReflect.Descriptor instead.
+func (*WatchBucketsRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{77}
+}
+
+type BucketsEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The leader's applied index when the event was sent.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// Index of the last applied entry that changed a bucket or a user.
+	ChangedIndex uint64 `protobuf:"varint,2,opt,name=changed_index,json=changedIndex,proto3" json:"changed_index,omitempty"`
+	// First event of a stream: drop everything cached before it.
+	Reset_ bool `protobuf:"varint,3,opt,name=reset,proto3" json:"reset,omitempty"`
+	// How often the leader sends an event when nothing changes, in
+	// milliseconds; a client that hears nothing for a few intervals stops
+	// trusting its cache.
+	ProgressIntervalMs uint32 `protobuf:"varint,4,opt,name=progress_interval_ms,json=progressIntervalMs,proto3" json:"progress_interval_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *BucketsEvent) Reset() {
+	*x = BucketsEvent{}
+	mi := &file_metapb_meta_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BucketsEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BucketsEvent) ProtoMessage() {}
+
+func (x *BucketsEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BucketsEvent.ProtoReflect.Descriptor instead.
+func (*BucketsEvent) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *BucketsEvent) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *BucketsEvent) GetChangedIndex() uint64 {
+	if x != nil {
+		return x.ChangedIndex
+	}
+	return 0
+}
+
+func (x *BucketsEvent) GetReset_() bool {
+	if x != nil {
+		return x.Reset_
+	}
+	return false
+}
+
+func (x *BucketsEvent) GetProgressIntervalMs() uint32 {
+	if x != nil {
+		return x.ProgressIntervalMs
+	}
+	return 0
+}
+
 var File_metapb_meta_proto protoreflect.FileDescriptor
 
 const file_metapb_meta_proto_rawDesc = "" +
@@ -6381,7 +6491,13 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x12UnknownDataRequest\x12\x19\n" +
 	"\bdata_ids\x18\x01 \x03(\tR\adataIds\"/\n" +
 	"\x13UnknownDataResponse\x12\x18\n" +
-	"\aunknown\x18\x01 \x03(\tR\aunknown*_\n" +
+	"\aunknown\x18\x01 \x03(\tR\aunknown\"\x15\n" +
+	"\x13WatchBucketsRequest\"\x91\x01\n" +
+	"\fBucketsEvent\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12#\n" +
+	"\rchanged_index\x18\x02 \x01(\x04R\fchangedIndex\x12\x14\n" +
+	"\x05reset\x18\x03 \x01(\bR\x05reset\x120\n" +
+	"\x14progress_interval_ms\x18\x04 \x01(\rR\x12progressIntervalMs*_\n" +
 	"\x0fVersioningState\x12\x1a\n" +
 	"\x16VERSIONING_UNVERSIONED\x10\x00\x12\x16\n" +
 	"\x12VERSIONING_ENABLED\x10\x01\x12\x18\n" +
@@ -6417,7 +6533,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\bSHARD_OK\x10\x00\x12\x11\n" +
 	"\rSHARD_CORRUPT\x10\x01\x12\x11\n" +
 	"\rSHARD_MISSING\x10\x02\x12\x14\n" +
-	"\x10SHARD_UNREADABLE\x10\x032\xb6\v\n" +
+	"\x10SHARD_UNREADABLE\x10\x032\x89\f\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -6436,7 +6552,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\fReportShards\x12\".cairn.meta.v1.ReportShardsRequest\x1a#.cairn.meta.v1.ReportShardsResponse\x12Q\n" +
 	"\n" +
 	"HealStatus\x12 .cairn.meta.v1.HealStatusRequest\x1a!.cairn.meta.v1.HealStatusResponse\x12B\n" +
-	"\x05Scrub\x12\x1b.cairn.meta.v1.ScrubRequest\x1a\x1c.cairn.meta.v1.ScrubResponseB(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
+	"\x05Scrub\x12\x1b.cairn.meta.v1.ScrubRequest\x1a\x1c.cairn.meta.v1.ScrubResponse\x12Q\n" +
+	"\fWatchBuckets\x12\".cairn.meta.v1.WatchBucketsRequest\x1a\x1b.cairn.meta.v1.BucketsEvent0\x01B(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
 
 var (
 	file_metapb_meta_proto_rawDescOnce sync.Once
@@ -6451,7 +6568,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 84)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 86)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -6535,13 +6652,15 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*StatusResponse)(nil),               // 79: cairn.meta.v1.StatusResponse
 	(*UnknownDataRequest)(nil),           // 80: cairn.meta.v1.UnknownDataRequest
 	(*UnknownDataResponse)(nil),          // 81: cairn.meta.v1.UnknownDataResponse
-	nil,                                  // 82: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 83: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 84: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 85: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 86: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 87: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 88: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(*WatchBucketsRequest)(nil),          // 82: cairn.meta.v1.WatchBucketsRequest
+	(*BucketsEvent)(nil),                 // 83: cairn.meta.v1.BucketsEvent
+	nil,                                  // 84: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 85: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 86: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 87: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 88: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 89: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 90: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -6549,20 +6668,20 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	8,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
 	9,   // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
 	10,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	82,  // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	84,  // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
 	7,   // 6: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
 	11,  // 7: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 8: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	83,  // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	84,  // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	85,  // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	86,  // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	85,  // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	86,  // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	87,  // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	88,  // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
 	14,  // 13: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
 	8,   // 14: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
 	15,  // 15: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
 	11,  // 16: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 17: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	87,  // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	89,  // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
 	14,  // 19: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
 	13,  // 20: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
 	1,   // 21: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
@@ -6596,7 +6715,7 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	17,  // 49: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
 	16,  // 50: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
 	15,  // 51: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	88,  // 52: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	90,  // 52: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
 	34,  // 53: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
 	13,  // 54: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
 	19,  // 55: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
@@ -6649,25 +6768,27 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	47,  // 102: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
 	49,  // 103: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
 	52,  // 104: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
-	65,  // 105: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	67,  // 106: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	69,  // 107: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	71,  // 108: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	73,  // 109: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	75,  // 110: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	77,  // 111: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	79,  // 112: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	55,  // 113: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	57,  // 114: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	59,  // 115: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	61,  // 116: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	63,  // 117: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	81,  // 118: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	48,  // 119: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	51,  // 120: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	53,  // 121: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	105, // [105:122] is the sub-list for method output_type
-	88,  // [88:105] is the sub-list for method input_type
+	82,  // 105: cairn.meta.v1.Meta.WatchBuckets:input_type -> cairn.meta.v1.WatchBucketsRequest
+	65,  // 106: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	67,  // 107: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	69,  // 108: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	71,  // 109: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	73,  // 110: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	75,  // 111: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	77,  // 112: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	79,  // 113: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	55,  // 114: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	57,  // 115: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	59,  // 116: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	61,  // 117: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	63,  // 118: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	81,  // 119: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	48,  // 120: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	51,  // 121: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	53,  // 122: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	83,  // 123: cairn.meta.v1.Meta.WatchBuckets:output_type -> cairn.meta.v1.BucketsEvent
+	106, // [106:124] is the sub-list for method output_type
+	88,  // [88:106] is the sub-list for method input_type
 	88,  // [88:88] is the sub-list for extension type_name
 	88,  // [88:88] is the sub-list for extension extendee
 	0,   // [0:88] is the sub-list for field type_name
@@ -6705,7 +6826,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   84,
+			NumMessages:   86,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,6 +41,7 @@ const (
 	Meta_ReportShards_FullMethodName         = "/cairn.meta.v1.Meta/ReportShards"
 	Meta_HealStatus_FullMethodName           = "/cairn.meta.v1.Meta/HealStatus"
 	Meta_Scrub_FullMethodName                = "/cairn.meta.v1.Meta/Scrub"
+	Meta_WatchBuckets_FullMethodName         = "/cairn.meta.v1.Meta/WatchBuckets"
 )
 
 // MetaClient is the client API for Meta service.
@@ -81,6 +82,15 @@ type MetaClient interface {
 	// Scrub starts a scrub pass on demand over the cluster, one storage node
 	// or one bucket (cairn admin scrub). Served by the leader.
 	Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.CallOption) (*ScrubResponse, error)
+	// --- perf ---
+	// WatchBuckets streams the changes of buckets and users from the
+	// leader, so that a gateway can serve them from a cache instead of a
+	// linearizable read per request. Served by the leader only (a follower
+	// answers UNAVAILABLE): the stream ends when it loses leadership. The
+	// first event has reset set; every later one either names a change
+	// (invalidate) or is a progress event sent at least every
+	// progress_interval, which the client uses as a lease.
+	WatchBuckets(ctx context.Context, in *WatchBucketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BucketsEvent], error)
 }
 
 type metaClient struct {
@@ -261,6 +271,25 @@ func (c *metaClient) Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *metaClient) WatchBuckets(ctx context.Context, in *WatchBucketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BucketsEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Meta_ServiceDesc.Streams[0], Meta_WatchBuckets_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchBucketsRequest, BucketsEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Meta_WatchBucketsClient = grpc.ServerStreamingClient[BucketsEvent]
+
 // MetaServer is the server API for Meta service.
 // All implementations must embed UnimplementedMetaServer
 // for forward compatibility.
@@ -299,6 +328,15 @@ type MetaServer interface {
 	// Scrub starts a scrub pass on demand over the cluster, one storage node
 	// or one bucket (cairn admin scrub). Served by the leader.
 	Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error)
+	// --- perf ---
+	// WatchBuckets streams the changes of buckets and users from the
+	// leader, so that a gateway can serve them from a cache instead of a
+	// linearizable read per request. Served by the leader only (a follower
+	// answers UNAVAILABLE): the stream ends when it loses leadership. The
+	// first event has reset set; every later one either names a change
+	// (invalidate) or is a progress event sent at least every
+	// progress_interval, which the client uses as a lease.
+	WatchBuckets(*WatchBucketsRequest, grpc.ServerStreamingServer[BucketsEvent]) error
 	mustEmbedUnimplementedMetaServer()
 }
 
@@ -359,6 +397,9 @@ func (UnimplementedMetaServer) HealStatus(context.Context, *HealStatusRequest) (
 }
 func (UnimplementedMetaServer) Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Scrub not implemented")
+}
+func (UnimplementedMetaServer) WatchBuckets(*WatchBucketsRequest, grpc.ServerStreamingServer[BucketsEvent]) error {
+	return status.Error(codes.Unimplemented, "method WatchBuckets not implemented")
 }
 func (UnimplementedMetaServer) mustEmbedUnimplementedMetaServer() {}
 func (UnimplementedMetaServer) testEmbeddedByValue()              {}
@@ -687,6 +728,17 @@ func _Meta_Scrub_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_WatchBuckets_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchBucketsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MetaServer).WatchBuckets(m, &grpc.GenericServerStream[WatchBucketsRequest, BucketsEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Meta_WatchBucketsServer = grpc.ServerStreamingServer[BucketsEvent]
+
 // Meta_ServiceDesc is the grpc.ServiceDesc for Meta service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -763,6 +815,12 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Meta_Scrub_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchBuckets",
+			Handler:       _Meta_WatchBuckets_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "metapb/meta.proto",
 }
