@@ -257,7 +257,10 @@ func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 		if crc32.Checksum(msg.GetData(), castagnoli) != msg.GetDataCrc32C() {
 			return nil, fmt.Errorf("storage: write shard %s: data_crc32c mismatch at offset %d: %w", id, p.dataWritten(), ErrCorrupt)
 		}
-		if _, err := p.Write(msg.GetData()); err != nil {
+		// The checksum just verified is the block's frame checksum when
+		// the message is a whole block (the gateway sends one a message):
+		// every byte is checksummed once on its way to disk.
+		if _, err := p.WriteBlock(msg.GetData(), msg.GetDataCrc32C()); err != nil {
 			return nil, err
 		}
 		if msg.GetCommit() {
