@@ -3,7 +3,7 @@
 // that a request does not pay a linearizable meta read — a consensus round
 // trip on the leader — before its body.
 //
-// Imports: proto/metapb and gRPC only; it never imports a role.
+// Imports: proto/metapb, gRPC and protobuf only; it never imports a role.
 //
 // # Why it is safe
 //
@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-io/cairn/proto/metapb"
 )
@@ -182,7 +183,7 @@ func (c *Cache) OnInvalidate(f func()) {
 	c.mu.hooks = append(c.mu.hooks, f)
 }
 
-// Lookup returns the cached bucket. On a miss it returns the generation to
+// Lookup returns a copy of the cached bucket. On a miss it returns the generation to
 // hand to Store with what the caller then reads linearizably; 0 means the
 // cache is not in use (the watch is down or its lease lapsed) and Store
 // will keep nothing.
@@ -193,7 +194,9 @@ func (c *Cache) Lookup(name string) (b *metapb.Bucket, gen uint64, ok bool) {
 		return nil, 0, false
 	}
 	if b, ok := c.mu.buckets[name]; ok {
-		return b, 0, true
+		// A copy: requests may change what they are given, and the
+		// cached bucket is shared by all of them.
+		return proto.CloneOf(b), 0, true
 	}
 	return nil, c.mu.gen, false
 }
@@ -209,7 +212,7 @@ func (c *Cache) Store(name string, b *metapb.Bucket, gen uint64) {
 	if len(c.mu.buckets) >= c.cfg.MaxEntries {
 		clear(c.mu.buckets)
 	}
-	c.mu.buckets[name] = b
+	c.mu.buckets[name] = proto.CloneOf(b)
 }
 
 // Invalidate drops the cache; the gateway calls it after proposing a

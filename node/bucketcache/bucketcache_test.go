@@ -229,3 +229,20 @@ func TestConfigValidate(t *testing.T) {
 	ok := Config{Meta: newFakeWatcher()}
 	require.NoError(t, ok.Validate())
 }
+
+// TestLookupReturnsACopy: a request that changes the bucket it was given
+// does not change the cache.
+func TestLookupReturnsACopy(t *testing.T) {
+	c, w, _, _ := start(t)
+	w.send(t, progress(5, true))
+	_, gen, _ := c.Lookup("b")
+	stored := &metapb.Bucket{Name: "b", Policy: "p"}
+	c.Store("b", stored, gen)
+	stored.Policy = "changed by the reader"
+	got, _, ok := c.Lookup("b")
+	require.True(t, ok)
+	require.Equal(t, "p", got.GetPolicy())
+	got.Policy = "changed by a request"
+	again, _, _ := c.Lookup("b")
+	require.Equal(t, "p", again.GetPolicy())
+}
