@@ -156,6 +156,14 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.setHealPaused(op.SetHealPaused)
 	case *metapb.Command_SetMasterKeyCheck:
 		return t.setMasterKeyCheck(op.SetMasterKeyCheck)
+	case *metapb.Command_SetNodeState:
+		return t.setNodeState(op.SetNodeState)
+	case *metapb.Command_RemoveNode:
+		return t.removeNode(op.RemoveNode)
+	case *metapb.Command_SetRebalance:
+		return t.setRebalance(op.SetRebalance)
+	case *metapb.Command_SetVoterAddress:
+		return t.setVoterAddress(op.SetVoterAddress)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}
@@ -499,6 +507,11 @@ func (t *txn) nodeHeartbeat(c *metapb.NodeHeartbeat) (*metapb.CommandResult, err
 	n := c.GetNode()
 	if n.GetNodeId() == "" {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "heartbeat: empty node ID"), nil
+	}
+	if removed, err := nodeRemoved(t.b, n.NodeId); err != nil {
+		return nil, err
+	} else if removed {
+		return result(metapb.ErrorCode_PRECONDITION_FAILED, "heartbeat: node %q was removed from the cluster", n.NodeId), nil
 	}
 	nk := keys.NodeKey(n.NodeId)
 	var old metapb.Node

@@ -31,6 +31,7 @@ func runServer(args []string) error {
 		grpcAddr   = fs.String("grpc-addr", "", "address of the meta and storage gRPC services (advertised to peers)")
 		raftAddr   = fs.String("raft-addr", "", "address of the meta role's Raft transport")
 		metaPeers  = fs.String("meta-peers", "", "meta voters as id=raftAddr=grpcAddr, comma-separated")
+		metaJoin   = fs.Bool("meta-join", false, "meta role: a new voter joining a running group; it never bootstraps and waits for cairn admin meta add-voter")
 		metaAddrs  = fs.String("meta-addrs", "", "meta gRPC addresses for gateway and storage, comma-separated (default: from --meta-peers)")
 		drives     = fs.String("drives", "", "drive directories of the storage role, comma-separated (default: <data-dir>/drive0)")
 		domain     = fs.String("failure-domain", "", "failure domain of this storage node (rack, host)")
@@ -72,7 +73,12 @@ func runServer(args []string) error {
 	// The meta role's repairer.
 	repairBandwidth := fs.Int64("repair-bandwidth", repair.DefaultBandwidth, "meta role: bytes per second the repairer and bucket scrubs may read; 0 means unlimited")
 	repairConcurrency := fs.Int("repair-concurrency", repair.DefaultConcurrency, "meta role: bodies the repairer rebuilds at once")
+	autoAdmit := fs.Bool("auto-admit-nodes", false, "meta role: admit a storage node never seen before as soon as it heartbeats (default: it joins pending until `cairn admin node add`)")
 	repairDownAfter := fs.Duration("repair-down-after", 0, "meta role: treat a storage node silent this long as lost even before it is committed down (0: rely on the committed state)")
+	// The gateway's web console.
+	consoleAddr := fs.String("console-addr", "", "gateway role: serve the web console (plain HTTP) on this address (host:port); off when empty")
+	consoleTLSCert := fs.String("console-tls-cert", "", "gateway role: an admin-role certificate under the cluster CA (--tls-ca) the console uses for heal status and user management")
+	consoleTLSKey := fs.String("console-tls-key", "", "key of --console-tls-cert (PEM)")
 	internalTLS := addTLSFlags(fs)
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
@@ -116,6 +122,11 @@ func runServer(args []string) error {
 		}
 		certs.add("s3", s3TLS)
 	}
+	consoleTLS, err := consoleReloader(internalTLS, *consoleTLSCert, *consoleTLSKey)
+	if err != nil {
+		return err
+	}
+	certs.add("console", consoleTLS)
 	stopHUP := handleSIGHUP(&certs, logger)
 	defer stopHUP()
 	cfg := server.Config{
@@ -128,6 +139,7 @@ func runServer(args []string) error {
 		GRPCAddr:      *grpcAddr,
 		RaftAddr:      *raftAddr,
 		MetaPeers:     peers,
+		MetaJoin:      *metaJoin,
 		MetaAddrs:     splitList(*metaAddrs),
 		Drives:        splitList(*drives),
 		FailureDomain: *domain,
@@ -153,6 +165,7 @@ func runServer(args []string) error {
 		RepairBandwidth:   bandwidth(*repairBandwidth),
 		RepairConcurrency: *repairConcurrency,
 		RepairDownAfter:   *repairDownAfter,
+		AutoAdmitNodes:    *autoAdmit,
 		StorageClasses: map[string]erasure.Profile{
 			"STANDARD":           {K: *ecK, M: *ecM, BlockSize: *ecBlock},
 			"REDUCED_REDUNDANCY": {K: *rrK, M: *rrM, BlockSize: *ecBlock},
@@ -163,6 +176,8 @@ func runServer(args []string) error {
 		MasterKey:           keys.master,
 		KMSKeys:             keys.kms,
 		AdminAddr:           *adminAddr,
+		ConsoleAddr:         *consoleAddr,
+		ConsoleAdminTLS:     consoleTLS,
 		Logger:              logger.With("node", *nodeID),
 
 		TLS:              nodeTLS,
@@ -190,13 +205,18 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "admin", srv.AdminAddr(), "mtls", nodeTLS != nil)
+	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "admin", srv.AdminAddr(), "console", srv.ConsoleAddr(), "mtls", nodeTLS != nil)
+	// Listeners are up: a Type=notify systemd unit is started now.
+	if err := sdNotify("READY=1"); err != nil {
+		logger.Warn("could not signal readiness to systemd", "err", err)
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-srv.Err():
 		err = fmt.Errorf("listener failed: %w", err)
 	}
 	logger.Info("cairn server stopping")
+	_ = sdNotify("STOPPING=1")
 	if cerr := srv.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -209,4 +229,23 @@ func bandwidth(flag int64) int64 {
 		return -1
 	}
 	return flag
+}
+
+// consoleReloader loads the console's admin certificate, which shares the
+// internal CA; nil when none is given.
+func consoleReloader(internal tlsFlags, cert, key string) (*pki.Reloader, error) {
+	if (cert == "") != (key == "") {
+		return nil, errors.New("--console-tls-cert and --console-tls-key go together")
+	}
+	if cert == "" {
+		return nil, nil
+	}
+	if *internal.ca == "" {
+		return nil, errors.New("--console-tls-cert needs --tls-ca, the cluster CA")
+	}
+	r, err := pki.NewReloader(pki.Files{CA: *internal.ca, Cert: cert, Key: key})
+	if err != nil {
+		return nil, fmt.Errorf("console TLS: %w", err)
+	}
+	return r, nil
 }

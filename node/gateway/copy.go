@@ -204,6 +204,11 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	if err != nil {
 		return err
 	}
+	// The copy is a new object: its owner and ACL are decided as for a
+	// PUT, never taken from the source.
+	if tmpl.Owner, tmpl.Acl, err = g.objectOwnerAndACL(rq, bucket); err != nil {
+		return err
+	}
 	lock, err := g.parseObjectLock(h, bucket)
 	if err != nil {
 		return err

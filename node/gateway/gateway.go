@@ -166,6 +166,7 @@ type Gateway struct {
 	ids      *identities
 	log      *slog.Logger
 	metrics  *metrics
+	trace    traceHub
 }
 
 // New returns a Gateway for cfg.
@@ -214,6 +215,8 @@ type request struct {
 	// owner is the canonical ID of the caller, the owner of what it
 	// creates; empty when anonymous.
 	owner string
+	// errCode is the S3 error code answered, if any (for the live trace).
+	errCode string
 }
 
 // ServeHTTP implements the S3 API. Every request is counted, timed and
@@ -266,6 +269,23 @@ func (g *Gateway) account(rq *request, sw *statusWriter, in int64, d time.Durati
 		slog.String("access_key", accessKey),
 		slog.String("remote", rq.r.RemoteAddr),
 	)
+	if g.trace.active() {
+		g.trace.publish(TraceEvent{
+			Time:      time.Now().UTC(),
+			RequestID: rq.id,
+			Op:        rq.op,
+			Method:    rq.r.Method,
+			Bucket:    rq.bucket,
+			Key:       rq.key,
+			Status:    code,
+			Error:     rq.errCode,
+			BytesIn:   in,
+			BytesOut:  sw.bytes,
+			Duration:  float64(d.Microseconds()) / 1000,
+			AccessKey: accessKey,
+			Remote:    rq.r.RemoteAddr,
+		})
+	}
 }
 
 // countingBody counts the request body bytes the handler reads.
@@ -288,6 +308,18 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 	if op, err := resolve(r, rq.bucket, rq.key); err == nil {
 		rq.op = opName(op, r.Method)
 	}
+	if isTraceRequest(rq) {
+		rq.op = opTrace
+	}
+	ctx := withBucketMemo(r.Context())
+	if err := checkEdge(rq); err != nil {
+		return err
+	}
+	if rq.bucket != "" && r.Method == http.MethodOptions {
+		rq.op = opPreflight
+		return g.preflight(ctx, w, rq)
+	}
+	g.corsActual(ctx, w, rq)
 	res, err := g.verifier.Verify(r)
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
@@ -303,12 +335,17 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 		rq.caller = c
 	}
 	rq.owner = rq.caller.ID
+	if isTraceRequest(rq) {
+		return g.serveTrace(r.Context(), w, rq)
+	}
 	op, err := resolve(r, rq.bucket, rq.key)
 	if err != nil {
 		return err
 	}
-	ctx := withBucketMemo(r.Context())
 	if err := g.authorize(ctx, rq, op); err != nil {
+		return err
+	}
+	if err := g.checkExpectedOwner(ctx, rq); err != nil {
 		return err
 	}
 	return op.serve(g, ctx, w, rq)
@@ -345,6 +382,7 @@ func (g *Gateway) virtualHostBucket(host string) string {
 // logged with the request ID, since the client sees only a generic message.
 func (g *Gateway) writeError(w http.ResponseWriter, rq *request, err error) {
 	e := s3err.FromError(err)
+	rq.errCode = e.Code
 	attrs := []any{"request_id", rq.id, "method", rq.r.Method, "bucket", rq.bucket, "key", rq.key, "code", e.Code, "err", err}
 	if e.Status >= http.StatusInternalServerError {
 		g.log.Error("s3 request failed", attrs...)

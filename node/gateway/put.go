@@ -326,19 +326,29 @@ func standardHeaders(h http.Header) map[string]string {
 	for _, name := range storedHeaders {
 		v := h.Get(name)
 		if name == "Content-Encoding" {
-			var keep []string
-			for _, tok := range strings.Split(v, ",") {
-				if tok = strings.TrimSpace(tok); tok != "" && !strings.EqualFold(tok, "aws-chunked") {
-					keep = append(keep, tok)
-				}
-			}
-			v = strings.Join(keep, ",")
+			v = withoutAWSChunked(v)
 		}
 		if v != "" {
 			out[name] = v
 		}
 	}
 	return out
+}
+
+// withoutAWSChunked drops the aws-chunked coding from a Content-Encoding;
+// any other value is kept verbatim ("deflate, gzip" stays as sent).
+func withoutAWSChunked(v string) string {
+	toks := strings.Split(v, ",")
+	keep := toks[:0:0]
+	for _, tok := range toks {
+		if t := strings.TrimSpace(tok); t != "" && !strings.EqualFold(t, "aws-chunked") {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == len(toks) {
+		return v
+	}
+	return strings.Join(keep, ", ")
 }
 
 // newVersionID returns a unique version ID that sorts by creation time.
