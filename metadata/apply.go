@@ -75,6 +75,7 @@ func (f *FSM) applyBatch(logs []*raft.Log, out []interface{}) error {
 	if err := t.flush(); err != nil {
 		return f.fail(err)
 	}
+	changed := touchesBuckets(b)
 	if err := b.Set(keys.SystemKey(keys.SysApplied), uint64Value(last), nil); err != nil {
 		return f.fail(err)
 	}
@@ -82,6 +83,9 @@ func (f *FSM) applyBatch(logs []*raft.Log, out []interface{}) error {
 		return f.fail(fmt.Errorf("commit through index %d: %w", last, err))
 	}
 	f.applied.Store(last)
+	if changed {
+		f.changes.noteChange(last)
+	}
 	return nil
 }
 

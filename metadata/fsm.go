@@ -70,6 +70,8 @@ type FSM struct {
 	failed  error
 
 	applied atomic.Uint64
+	// changes wakes bucket and user watchers (BucketChanges).
+	changes changeFeed
 
 	mu struct {
 		sync.RWMutex

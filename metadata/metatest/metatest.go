@@ -199,4 +199,10 @@ func (c *Client) RemoveNode(context.Context, *metapb.RemoveNodeRequest, ...grpc.
 	return nil, status.Error(codes.Unimplemented, "metatest: no repairer")
 }
 
+// WatchBuckets implements metapb.MetaClient: Unimplemented (callers then
+// read every bucket linearizably).
+func (c *Client) WatchBuckets(context.Context, *metapb.WatchBucketsRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BucketsEvent], error) {
+	return nil, status.Error(codes.Unimplemented, "metatest: no watch")
+}
+
 var _ metapb.MetaClient = (*Client)(nil)

@@ -27,6 +27,12 @@ func (g *Gateway) propose(ctx context.Context, cmd *metapb.Command) (*metapb.Com
 	memoOf(ctx).forget()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
+	if g.cfg.Buckets != nil && !objectCommand(cmd) {
+		// The watch drops the cache a moment after the change applies;
+		// dropping it here too, once the command is through, lets this
+		// gateway's clients see their own change at once.
+		defer g.cfg.Buckets.Invalidate()
+	}
 	resp, err := g.cfg.Meta.Propose(ctx, &metapb.ProposeRequest{Command: cmd})
 	if err != nil {
 		return nil, fmt.Errorf("meta propose: %w", err)
@@ -49,6 +55,15 @@ func (g *Gateway) getBucket(ctx context.Context, name string) (*metapb.Bucket, e
 	if b, ok := memo.get(name); ok {
 		return b, nil
 	}
+	var gen uint64
+	if c := g.cfg.Buckets; c != nil {
+		var b *metapb.Bucket
+		var ok bool
+		if b, gen, ok = c.Lookup(name); ok {
+			memo.put(name, b)
+			return b, nil
+		}
+	}
 	resp, err := g.cfg.Meta.GetBucket(ctx, &metapb.GetBucketRequest{Name: name})
 	if err != nil {
 		return nil, fmt.Errorf("meta get bucket %q: %w", name, err)
@@ -60,7 +75,23 @@ func (g *Gateway) getBucket(ctx context.Context, name string) (*metapb.Bucket, e
 		return nil, fmt.Errorf("meta get bucket %q: empty answer", name)
 	}
 	memo.put(name, resp.GetBucket())
+	if gen != 0 {
+		g.cfg.Buckets.Store(name, resp.GetBucket(), gen)
+	}
 	return resp.GetBucket(), nil
+}
+
+// objectCommand tells the commands that never change a bucket or a user,
+// after which the bucket cache is kept; every other command (and any
+// added later) drops it.
+func objectCommand(cmd *metapb.Command) bool {
+	switch cmd.GetOp().(type) {
+	case *metapb.Command_PutObject, *metapb.Command_DeleteObject, *metapb.Command_UpdateObject,
+		*metapb.Command_CreateMultipartUpload, *metapb.Command_PutPart,
+		*metapb.Command_CompleteMultipartUpload, *metapb.Command_AbortMultipartUpload:
+		return true
+	}
+	return false
 }
 
 // writeXML sends a 200 response with an XML document.

@@ -396,3 +396,7 @@ func (m *fakeMeta) MembershipStatus(context.Context, *metapb.MembershipStatusReq
 func (m *fakeMeta) RemoveNode(context.Context, *metapb.RemoveNodeRequest, ...grpc.CallOption) (*metapb.RemoveNodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "fake meta: RemoveNode")
 }
+
+func (m *fakeMeta) WatchBuckets(context.Context, *metapb.WatchBucketsRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BucketsEvent], error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: WatchBuckets")
+}

@@ -101,6 +101,20 @@ type Config struct {
 	// Metrics registers the gateway's series (cairn_s3_*); nil registers
 	// nowhere.
 	Metrics prometheus.Registerer
+	// Buckets, when set, serves buckets without a meta read per request
+	// (bucketcache.Cache, fed by the meta leader's watch); nil reads every
+	// bucket linearizably.
+	Buckets BucketCache
+}
+
+// BucketCache is a watched cache of buckets; bucketcache.Cache implements
+// it. Lookup returns a generation for Store on a miss (0: do not store).
+type BucketCache interface {
+	Lookup(name string) (b *metapb.Bucket, gen uint64, ok bool)
+	Store(name string, b *metapb.Bucket, gen uint64)
+	Invalidate()
+	// OnInvalidate registers a function run after every drop.
+	OnInvalidate(f func())
 }
 
 // Validate fills in defaults for zero fields and reports an invalid
@@ -180,6 +194,10 @@ func New(cfg Config) (*Gateway, error) {
 		sealer = s
 	}
 	ids := newIdentities(cfg.AccessKey, cfg.SecretKey, metaUsers{cfg.Meta}, sealer, cfg.UserCacheTTL, cfg.Now)
+	if cfg.Buckets != nil {
+		// The watch reports user changes too.
+		cfg.Buckets.OnInvalidate(ids.forget)
+	}
 	return &Gateway{
 		cfg: cfg,
 		verifier: &sigv4.Verifier{

@@ -515,3 +515,22 @@ func (c *Client) Scrub(ctx context.Context, in *metapb.ScrubRequest, opts ...grp
 		return m.Scrub(ctx, in, opts...)
 	})
 }
+
+// WatchBuckets implements metapb.MetaClient. The stream lives as long as
+// ctx, without the read bounds: it is opened on the first node of the
+// call order (the leader when known; a follower relays the leader's
+// stream), and the caller reopens it when it ends.
+func (c *Client) WatchBuckets(ctx context.Context, in *metapb.WatchBucketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BucketsEvent], error) {
+	var lastErr error
+	for _, idx := range c.order() {
+		st, err := c.clients[idx].WatchBuckets(ctx, in, opts...)
+		if err == nil {
+			return st, nil
+		}
+		lastErr = err
+		if !retryable(ctx, err) {
+			return nil, err
+		}
+	}
+	return nil, lastErr
+}

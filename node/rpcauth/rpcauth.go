@@ -68,6 +68,9 @@ var methods = map[string][]string{
 	"/cairn.meta.v1.Meta/RemoveVoter":    {admin, meta},
 	"/cairn.meta.v1.Meta/TransferLeader": {admin, meta},
 	"/cairn.meta.v1.Meta/Backup":         {admin},
+	// perf: the gateway's bucket watch; meta because followers relay the
+	// leader's.
+	"/cairn.meta.v1.Meta/WatchBuckets": {gateway, meta},
 
 	"/grpc.health.v1.Health/Check": everyone,
 	"/grpc.health.v1.Health/Watch": everyone,

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/bucketcache"
 	"github.com/cairn-io/cairn/node/clustermap"
 	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/node/gateway"
@@ -129,6 +130,10 @@ type Config struct {
 	// InlineMaxBytes is gateway.Config.InlineMaxBytes: bodies up to this
 	// size ride in the version record; zero disables.
 	InlineMaxBytes int64
+	// NoBucketCache makes the gateway read every bucket linearizably
+	// instead of serving them from a cache fed by the meta leader's watch
+	// (node/bucketcache).
+	NoBucketCache bool
 	// MasterKey (32 bytes) is the cluster master key: it wraps the data
 	// keys of SSE-S3 objects and seals the secrets of users; nil refuses
 	// SSE-S3 and lets only the root credentials sign in. KMSKeys are the
@@ -342,6 +347,7 @@ type Server struct {
 	metaNode             *meta.Node
 	store                *storage.Server
 	mc                   *metaclient.Client
+	buckets              *bucketcache.Cache
 	maps                 *clustermap.Cache
 	pool                 *objio.Pool
 	bodies               *objio.Store
@@ -361,8 +367,10 @@ func grpcServerOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(16<<20),
 		grpc.InitialWindowSize(8<<20),
 		grpc.InitialConnWindowSize(32<<20),
-		grpc.ReadBufferSize(256<<10),
-		grpc.WriteBufferSize(256<<10),
+		// A buffer the size of a 1 MiB block: the transport's writer
+		// flushes (one write system call) about once per block.
+		grpc.ReadBufferSize(512<<10),
+		grpc.WriteBufferSize(1<<20),
 	)
 }
 
@@ -563,6 +571,14 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		return fmt.Errorf("server: objio: %w", err)
 	}
 	s.bodies = store
+	var buckets gateway.BucketCache
+	if !cfg.NoBucketCache {
+		bc, err := bucketcache.New(bucketcache.Config{Meta: mc, Logger: s.logger.With("role", "bucketcache")})
+		if err != nil {
+			return fmt.Errorf("server: bucket cache: %w", err)
+		}
+		s.buckets, buckets = bc, bc
+	}
 	keyring, err := sse.NewKeyring(cfg.MasterKey, cfg.KMSKeys)
 	if err != nil {
 		return fmt.Errorf("server: encryption keys: %w", err)
@@ -582,11 +598,16 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		MasterKey:           cfg.MasterKey,
 		Logger:              s.logger.With("role", "gateway"),
 		Metrics:             s.registerer(),
+		Buckets:             buckets,
 	})
 	if err != nil {
 		return fmt.Errorf("server: gateway: %w", err)
 	}
 	s.gw = gw
+	if s.buckets != nil {
+		// Started after the gateway registered its user-cache hook.
+		s.buckets.Start()
+	}
 	var lc net.ListenConfig
 	if cfg.S3Addr != "" {
 		lis, err := lc.Listen(ctx, "tcp", cfg.S3Addr)
@@ -713,6 +734,9 @@ func (s *Server) Close() error {
 	}
 	if s.cancel != nil {
 		s.cancel()
+	}
+	if s.buckets != nil {
+		s.buckets.Close()
 	}
 	if s.maps != nil {
 		s.maps.Close()

@@ -7461,6 +7461,116 @@ func (x *PublicAccessBlock) GetRestrictPublicBuckets() bool {
 	return false
 }
 
+type WatchBucketsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchBucketsRequest) Reset() {
+	*x = WatchBucketsRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchBucketsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchBucketsRequest) ProtoMessage() {}
+
+func (x *WatchBucketsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchBucketsRequest.ProtoReflect.Descriptor instead.
+func (*WatchBucketsRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{101}
+}
+
+type BucketsEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The leader's applied index when the event was sent.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// Index of the last applied entry that changed a bucket or a user.
+	ChangedIndex uint64 `protobuf:"varint,2,opt,name=changed_index,json=changedIndex,proto3" json:"changed_index,omitempty"`
+	// First event of a stream: drop everything cached before it.
+	Reset_ bool `protobuf:"varint,3,opt,name=reset,proto3" json:"reset,omitempty"`
+	// How often the leader sends an event when nothing changes, in
+	// milliseconds; a client that hears nothing for a few intervals stops
+	// trusting its cache.
+	ProgressIntervalMs uint32 `protobuf:"varint,4,opt,name=progress_interval_ms,json=progressIntervalMs,proto3" json:"progress_interval_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *BucketsEvent) Reset() {
+	*x = BucketsEvent{}
+	mi := &file_metapb_meta_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BucketsEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BucketsEvent) ProtoMessage() {}
+
+func (x *BucketsEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BucketsEvent.ProtoReflect.Descriptor instead.
+func (*BucketsEvent) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{102}
+}
+
+func (x *BucketsEvent) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *BucketsEvent) GetChangedIndex() uint64 {
+	if x != nil {
+		return x.ChangedIndex
+	}
+	return 0
+}
+
+func (x *BucketsEvent) GetReset_() bool {
+	if x != nil {
+		return x.Reset_
+	}
+	return false
+}
+
+func (x *BucketsEvent) GetProgressIntervalMs() uint32 {
+	if x != nil {
+		return x.ProgressIntervalMs
+	}
+	return 0
+}
+
 var File_metapb_meta_proto protoreflect.FileDescriptor
 
 const file_metapb_meta_proto_rawDesc = "" +
@@ -8037,7 +8147,13 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x11block_public_acls\x18\x01 \x01(\bR\x0fblockPublicAcls\x12,\n" +
 	"\x12ignore_public_acls\x18\x02 \x01(\bR\x10ignorePublicAcls\x12.\n" +
 	"\x13block_public_policy\x18\x03 \x01(\bR\x11blockPublicPolicy\x126\n" +
-	"\x17restrict_public_buckets\x18\x04 \x01(\bR\x15restrictPublicBuckets*_\n" +
+	"\x17restrict_public_buckets\x18\x04 \x01(\bR\x15restrictPublicBuckets\"\x15\n" +
+	"\x13WatchBucketsRequest\"\x91\x01\n" +
+	"\fBucketsEvent\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12#\n" +
+	"\rchanged_index\x18\x02 \x01(\x04R\fchangedIndex\x12\x14\n" +
+	"\x05reset\x18\x03 \x01(\bR\x05reset\x120\n" +
+	"\x14progress_interval_ms\x18\x04 \x01(\rR\x12progressIntervalMs*_\n" +
 	"\x0fVersioningState\x12\x1a\n" +
 	"\x16VERSIONING_UNVERSIONED\x10\x00\x12\x16\n" +
 	"\x12VERSIONING_ENABLED\x10\x01\x12\x18\n" +
@@ -8074,7 +8190,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\bSHARD_OK\x10\x00\x12\x11\n" +
 	"\rSHARD_CORRUPT\x10\x01\x12\x11\n" +
 	"\rSHARD_MISSING\x10\x02\x12\x14\n" +
-	"\x10SHARD_UNREADABLE\x10\x032\xb6\x0f\n" +
+	"\x10SHARD_UNREADABLE\x10\x032\x89\x10\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -8100,7 +8216,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\bAddVoter\x12\x1e.cairn.meta.v1.AddVoterRequest\x1a\x1f.cairn.meta.v1.AddVoterResponse\x12T\n" +
 	"\vRemoveVoter\x12!.cairn.meta.v1.RemoveVoterRequest\x1a\".cairn.meta.v1.RemoveVoterResponse\x12]\n" +
 	"\x0eTransferLeader\x12$.cairn.meta.v1.TransferLeaderRequest\x1a%.cairn.meta.v1.TransferLeaderResponse\x12D\n" +
-	"\x06Backup\x12\x1c.cairn.meta.v1.BackupRequest\x1a\x1a.cairn.meta.v1.BackupChunk0\x01B(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
+	"\x06Backup\x12\x1c.cairn.meta.v1.BackupRequest\x1a\x1a.cairn.meta.v1.BackupChunk0\x01\x12Q\n" +
+	"\fWatchBuckets\x12\".cairn.meta.v1.WatchBucketsRequest\x1a\x1b.cairn.meta.v1.BucketsEvent0\x01B(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
 
 var (
 	file_metapb_meta_proto_rawDescOnce sync.Once
@@ -8115,7 +8232,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 110)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -8223,13 +8340,15 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*BackupChunk)(nil),                  // 103: cairn.meta.v1.BackupChunk
 	(*BackupHeader)(nil),                 // 104: cairn.meta.v1.BackupHeader
 	(*PublicAccessBlock)(nil),            // 105: cairn.meta.v1.PublicAccessBlock
-	nil,                                  // 106: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 107: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 108: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 109: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 110: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 111: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 112: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(*WatchBucketsRequest)(nil),          // 106: cairn.meta.v1.WatchBucketsRequest
+	(*BucketsEvent)(nil),                 // 107: cairn.meta.v1.BucketsEvent
+	nil,                                  // 108: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 109: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 110: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 111: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 112: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 113: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 114: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -8237,21 +8356,21 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	8,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
 	9,   // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
 	10,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	106, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	108, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
 	105, // 6: cairn.meta.v1.Bucket.public_access_block:type_name -> cairn.meta.v1.PublicAccessBlock
 	7,   // 7: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
 	11,  // 8: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 9: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	107, // 10: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	108, // 11: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	109, // 12: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	110, // 13: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	109, // 10: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	110, // 11: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	111, // 12: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	112, // 13: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
 	14,  // 14: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
 	8,   // 15: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
 	15,  // 16: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
 	11,  // 17: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 18: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	111, // 19: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	113, // 19: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
 	14,  // 20: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
 	13,  // 21: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
 	1,   // 22: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
@@ -8289,7 +8408,7 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	17,  // 54: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
 	16,  // 55: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
 	15,  // 56: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	112, // 57: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	114, // 57: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
 	34,  // 58: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
 	13,  // 59: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
 	19,  // 60: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
@@ -8356,31 +8475,33 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	98,  // 121: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
 	100, // 122: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
 	102, // 123: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
-	65,  // 124: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	67,  // 125: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	69,  // 126: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	71,  // 127: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	73,  // 128: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	75,  // 129: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	77,  // 130: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	79,  // 131: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	55,  // 132: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	57,  // 133: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	59,  // 134: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	61,  // 135: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	63,  // 136: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	81,  // 137: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	48,  // 138: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	51,  // 139: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	53,  // 140: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	89,  // 141: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
-	91,  // 142: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
-	97,  // 143: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
-	99,  // 144: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
-	101, // 145: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
-	103, // 146: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
-	124, // [124:147] is the sub-list for method output_type
-	101, // [101:124] is the sub-list for method input_type
+	106, // 124: cairn.meta.v1.Meta.WatchBuckets:input_type -> cairn.meta.v1.WatchBucketsRequest
+	65,  // 125: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	67,  // 126: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	69,  // 127: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	71,  // 128: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	73,  // 129: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	75,  // 130: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	77,  // 131: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	79,  // 132: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	55,  // 133: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	57,  // 134: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	59,  // 135: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	61,  // 136: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	63,  // 137: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	81,  // 138: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	48,  // 139: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	51,  // 140: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	53,  // 141: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	89,  // 142: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
+	91,  // 143: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
+	97,  // 144: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
+	99,  // 145: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
+	101, // 146: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
+	103, // 147: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
+	107, // 148: cairn.meta.v1.Meta.WatchBuckets:output_type -> cairn.meta.v1.BucketsEvent
+	125, // [125:149] is the sub-list for method output_type
+	101, // [101:125] is the sub-list for method input_type
 	101, // [101:101] is the sub-list for extension type_name
 	101, // [101:101] is the sub-list for extension extendee
 	0,   // [0:101] is the sub-list for field type_name
@@ -8422,7 +8543,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   108,
+			NumMessages:   110,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -47,6 +47,7 @@ const (
 	Meta_RemoveVoter_FullMethodName          = "/cairn.meta.v1.Meta/RemoveVoter"
 	Meta_TransferLeader_FullMethodName       = "/cairn.meta.v1.Meta/TransferLeader"
 	Meta_Backup_FullMethodName               = "/cairn.meta.v1.Meta/Backup"
+	Meta_WatchBuckets_FullMethodName         = "/cairn.meta.v1.Meta/WatchBuckets"
 )
 
 // MetaClient is the client API for Meta service.
@@ -103,6 +104,15 @@ type MetaClient interface {
 	// Backup streams a snapshot of the whole metadata state taken at one
 	// applied index: the first message carries the header, the others data.
 	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error)
+	// --- perf ---
+	// WatchBuckets streams the changes of buckets and users from the
+	// leader, so that a gateway can serve them from a cache instead of a
+	// linearizable read per request. Served by the leader (a follower relays
+	// the leader's stream): the stream ends when it loses leadership. The
+	// first event has reset set; every later one either names a change
+	// (invalidate) or is a progress event sent at least every
+	// progress_interval, which the client uses as a lease.
+	WatchBuckets(ctx context.Context, in *WatchBucketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BucketsEvent], error)
 }
 
 type metaClient struct {
@@ -352,6 +362,25 @@ func (c *metaClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Meta_BackupClient = grpc.ServerStreamingClient[BackupChunk]
 
+func (c *metaClient) WatchBuckets(ctx context.Context, in *WatchBucketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BucketsEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Meta_ServiceDesc.Streams[1], Meta_WatchBuckets_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchBucketsRequest, BucketsEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Meta_WatchBucketsClient = grpc.ServerStreamingClient[BucketsEvent]
+
 // MetaServer is the server API for Meta service.
 // All implementations must embed UnimplementedMetaServer
 // for forward compatibility.
@@ -406,6 +435,15 @@ type MetaServer interface {
 	// Backup streams a snapshot of the whole metadata state taken at one
 	// applied index: the first message carries the header, the others data.
 	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error
+	// --- perf ---
+	// WatchBuckets streams the changes of buckets and users from the
+	// leader, so that a gateway can serve them from a cache instead of a
+	// linearizable read per request. Served by the leader (a follower relays
+	// the leader's stream): the stream ends when it loses leadership. The
+	// first event has reset set; every later one either names a change
+	// (invalidate) or is a progress event sent at least every
+	// progress_interval, which the client uses as a lease.
+	WatchBuckets(*WatchBucketsRequest, grpc.ServerStreamingServer[BucketsEvent]) error
 	mustEmbedUnimplementedMetaServer()
 }
 
@@ -484,6 +522,9 @@ func (UnimplementedMetaServer) TransferLeader(context.Context, *TransferLeaderRe
 }
 func (UnimplementedMetaServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error {
 	return status.Error(codes.Unimplemented, "method Backup not implemented")
+}
+func (UnimplementedMetaServer) WatchBuckets(*WatchBucketsRequest, grpc.ServerStreamingServer[BucketsEvent]) error {
+	return status.Error(codes.Unimplemented, "method WatchBuckets not implemented")
 }
 func (UnimplementedMetaServer) mustEmbedUnimplementedMetaServer() {}
 func (UnimplementedMetaServer) testEmbeddedByValue()              {}
@@ -913,6 +954,17 @@ func _Meta_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Meta_BackupServer = grpc.ServerStreamingServer[BackupChunk]
 
+func _Meta_WatchBuckets_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchBucketsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MetaServer).WatchBuckets(m, &grpc.GenericServerStream[WatchBucketsRequest, BucketsEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Meta_WatchBucketsServer = grpc.ServerStreamingServer[BucketsEvent]
+
 // Meta_ServiceDesc is the grpc.ServiceDesc for Meta service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1013,6 +1065,11 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Backup",
 			Handler:       _Meta_Backup_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchBuckets",
+			Handler:       _Meta_WatchBuckets_Handler,
 			ServerStreams: true,
 		},
 	},
