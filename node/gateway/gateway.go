@@ -19,6 +19,7 @@ import (
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway/access"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
+	"github.com/cairn-io/cairn/node/gateway/sigv2"
 	"github.com/cairn-io/cairn/node/gateway/sigv4"
 	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/node/identity"
@@ -149,6 +150,7 @@ func (c *Config) Validate() error {
 type Gateway struct {
 	cfg      Config
 	verifier *sigv4.Verifier
+	v2       *sigv2.Verifier
 	ids      *identities
 	log      *slog.Logger
 	metrics  *metrics
@@ -176,6 +178,7 @@ func New(cfg Config) (*Gateway, error) {
 			Now:     cfg.Now,
 			MaxSkew: DefaultMaxSkew,
 		},
+		v2:      &sigv2.Verifier{Creds: ids, Now: cfg.Now, MaxSkew: DefaultMaxSkew},
 		ids:     ids,
 		log:     cfg.Logger,
 		metrics: newMetrics(cfg.Metrics),
@@ -270,7 +273,7 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 	if op, err := resolve(r, rq.bucket, rq.key); err == nil {
 		rq.op = opName(op, r.Method)
 	}
-	res, err := g.verifier.Verify(r)
+	res, err := g.authenticate(r)
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
 	}
@@ -294,6 +297,24 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 		return err
 	}
 	return op.serve(g, ctx, w, rq)
+}
+
+// authenticate verifies r's signature, Version 4 or Version 2, and returns
+// what its handler reads the body through.
+func (g *Gateway) authenticate(r *http.Request) (*sigv4.Result, error) {
+	if !sigv2.Present(r) {
+		return g.verifier.Verify(r)
+	}
+	ak, err := g.v2.Verify(r, g.virtualHostBucket(r.Host))
+	if err != nil {
+		return nil, err
+	}
+	res, err := sigv4.UnsignedBody(r)
+	if err != nil {
+		return nil, err
+	}
+	res.AccessKey = ak
+	return res, nil
 }
 
 // route splits the request into bucket and key. The key comes from the
