@@ -199,6 +199,9 @@ type request struct {
 	// owner is the canonical ID of the caller, the owner of what it
 	// creates; empty when anonymous.
 	owner string
+	// post, for a browser POST upload, bounds the size of its body, whose
+	// length is known only at its end.
+	post *postLimits
 }
 
 // ServeHTTP implements the S3 API. Every request is counted, timed and
@@ -293,6 +296,9 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 		return err
 	}
 	ctx := withBucketMemo(r.Context())
+	if op.formAuth {
+		return op.serve(g, ctx, w, rq)
+	}
 	if err := g.authorize(ctx, rq, op); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package sigv2
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
@@ -292,4 +293,21 @@ func truncate(s string) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// VerifyPost checks the Version 2 signature of a browser POST upload: the
+// base64 HMAC-SHA1 of the base64 policy under accessKey's secret.
+func (v *Verifier) VerifyPost(ctx context.Context, accessKey, signature, policy string) error {
+	if v.Creds == nil {
+		return fmt.Errorf("sigv2: no credentials: %w", sigv4.ErrInvalidConfig)
+	}
+	secret, err := v.Creds.SecretKey(ctx, accessKey)
+	if err != nil {
+		return fmt.Errorf("sigv2: access key %q: %w", truncate(accessKey), err)
+	}
+	got, err := base64.StdEncoding.DecodeString(signature)
+	if err != nil || !hmac.Equal(got, Sign(secret, policy)) {
+		return fmt.Errorf("sigv2: POST policy, access key %q: %w", truncate(accessKey), sigv4.ErrSignatureDoesNotMatch)
+	}
+	return nil
 }
