@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway"
+	"github.com/cairn-io/cairn/node/lifecycle"
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/pki"
 	"github.com/cairn-io/cairn/node/repair"
@@ -72,6 +73,10 @@ func runServer(args []string) error {
 	repairBandwidth := fs.Int64("repair-bandwidth", repair.DefaultBandwidth, "meta role: bytes per second the repairer and bucket scrubs may read; 0 means unlimited")
 	repairConcurrency := fs.Int("repair-concurrency", repair.DefaultConcurrency, "meta role: bodies the repairer rebuilds at once")
 	repairDownAfter := fs.Duration("repair-down-after", 0, "meta role: treat a storage node silent this long as lost even before it is committed down (0: rely on the committed state)")
+	// The meta role's lifecycle worker.
+	lifecycleInterval := fs.Duration("lifecycle-interval", meta.DefaultLifecycleInterval, "meta role: how often the lifecycle worker scans a batch of versions for expiration")
+	lifecycleRate := fs.Float64("lifecycle-rate", lifecycle.DefaultRate, "meta role: expirations the lifecycle worker commits per second at most (negative: unlimited)")
+	lifecycleDay := fs.Duration("lifecycle-day", lifecycle.DefaultDay, "testing only (meta and gateway roles): the length of a lifecycle rule's day, so that expiration can be seen within seconds")
 	internalTLS := addTLSFlags(fs)
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
@@ -152,6 +157,9 @@ func runServer(args []string) error {
 		RepairBandwidth:   bandwidth(*repairBandwidth),
 		RepairConcurrency: *repairConcurrency,
 		RepairDownAfter:   *repairDownAfter,
+		LifecycleInterval: *lifecycleInterval,
+		LifecycleRate:     *lifecycleRate,
+		LifecycleDay:      *lifecycleDay,
 		StorageClasses: map[string]erasure.Profile{
 			"STANDARD":           {K: *ecK, M: *ecM, BlockSize: *ecBlock},
 			"REDUCED_REDUNDANCY": {K: *rrK, M: *rrM, BlockSize: *ecBlock},

@@ -93,6 +93,9 @@ type Config struct {
 	// Metrics registers the gateway's series (cairn_s3_*); nil registers
 	// nowhere.
 	Metrics prometheus.Registerer
+	// LifecycleDay is the length of a lifecycle rule's day for the
+	// x-amz-expiration header; default 24h, shorter only in tests.
+	LifecycleDay time.Duration
 }
 
 // Validate fills in defaults for zero fields and reports an invalid
@@ -118,6 +121,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BodyStallTimeout == 0 {
 		c.BodyStallTimeout = DefaultBodyStallTimeout
+	}
+	if c.LifecycleDay == 0 {
+		c.LifecycleDay = defaultLifecycleDay
 	}
 	switch {
 	case c.AccessKey == "" || c.SecretKey == "":

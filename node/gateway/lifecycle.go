@@ -88,14 +88,10 @@ func lifecycleRules(doc *s3xml.LifecycleConfiguration) ([]*metapb.LifecycleRule,
 // Date (at midnight UTC) and ExpiredObjectDeleteMarker.
 func lifecycleExpiration(e *s3xml.LifecycleExpiration, rule *metapb.LifecycleRule) error {
 	n := 0
-	if e.Days != 0 {
-		n++
-	}
-	if e.Date != nil {
-		n++
-	}
-	if e.ExpiredObjectDeleteMarker != nil {
-		n++
+	for _, present := range []bool{e.Days != nil, e.Date != nil, e.ExpiredObjectDeleteMarker != nil} {
+		if present {
+			n++
+		}
 	}
 	switch {
 	case n == 0:
@@ -104,12 +100,12 @@ func lifecycleExpiration(e *s3xml.LifecycleExpiration, rule *metapb.LifecycleRul
 		return s3err.InvalidArgument.WithMessage("ExpiredObjectDeleteMarker cannot be specified with Days or Date in a Lifecycle Expiration Policy.")
 	case n > 1:
 		return s3err.MalformedXML
-	case e.Days < 0 || (e.Days == 0 && e.Date == nil && e.ExpiredObjectDeleteMarker == nil):
+	case e.Days != nil && *e.Days <= 0:
 		return s3err.InvalidArgument.WithMessage("'Days' for Expiration action must be a positive integer")
 	}
 	switch {
-	case e.Days > 0:
-		rule.ExpirationDays = uint32(e.Days)
+	case e.Days != nil:
+		rule.ExpirationDays = uint32(*e.Days)
 	case e.Date != nil:
 		t, err := time.Parse(time.RFC3339, strings.TrimSpace(*e.Date))
 		if err != nil {

@@ -223,6 +223,7 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		h.Set("x-amz-version-id", versionID)
 	}
 	enc.setPutHeaders(h)
+	g.setExpiration(h, bucket, v)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }

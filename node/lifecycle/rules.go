@@ -39,7 +39,7 @@ func CurrentExpiry(rules []*metapb.LifecycleRule, v *metapb.ObjectVersion, day t
 		var t time.Time
 		switch {
 		case r.GetExpirationDays() > 0:
-			t = time.Unix(0, v.GetMtimeUnixNano()).Add(time.Duration(r.GetExpirationDays()) * day)
+			t = afterDays(time.Unix(0, v.GetMtimeUnixNano()), r.GetExpirationDays(), day)
 		case r.GetExpirationDateUnix() > 0:
 			t = time.Unix(r.GetExpirationDateUnix(), 0)
 		default:
@@ -50,6 +50,19 @@ func CurrentExpiry(rules []*metapb.LifecycleRule, v *metapb.ObjectVersion, day t
 		}
 	}
 	return when, id
+}
+
+// afterDays is days after t, rounded up to the next midnight UTC as S3
+// does, when days are real days; test-length days are not rounded.
+func afterDays(t time.Time, days uint32, day time.Duration) time.Time {
+	t = t.Add(time.Duration(days) * day).UTC()
+	if day != 24*time.Hour {
+		return t
+	}
+	if m := t.Truncate(24 * time.Hour); !m.Equal(t) {
+		return m.Add(24 * time.Hour)
+	}
+	return t
 }
 
 // noncurrentExpired reports whether the noncurrent version v, which stopped
@@ -63,7 +76,7 @@ func noncurrentExpired(rules []*metapb.LifecycleRule, v *metapb.ObjectVersion, s
 		if index < int(r.GetNewerNoncurrentVersions()) {
 			continue
 		}
-		if !now.Before(since.Add(time.Duration(r.GetNoncurrentDays()) * day)) {
+		if !now.Before(afterDays(since, r.GetNoncurrentDays(), day)) {
 			return true
 		}
 	}

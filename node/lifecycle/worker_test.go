@@ -288,6 +288,12 @@ func TestCurrentExpiry(t *testing.T) {
 	when, id := CurrentExpiry(rules, v, 24*time.Hour)
 	require.Equal(t, "sooner", id)
 	require.True(t, t0.Add(7*24*time.Hour).Equal(when), "expiry %v", when)
+	// Real days round up to the next midnight UTC; test days do not.
+	v.MtimeUnixNano = t0.Add(90 * time.Minute).UnixNano()
+	when, _ = CurrentExpiry(rules, v, 24*time.Hour)
+	require.True(t, t0.Add(8*24*time.Hour).Equal(when), "expiry %v", when)
+	when, _ = CurrentExpiry(rules, v, time.Second)
+	require.True(t, t0.Add(90*time.Minute+7*time.Second).Equal(when), "expiry %v", when)
 	when, _ = CurrentExpiry(rules[2:], v, 24*time.Hour)
 	require.True(t, when.IsZero())
 }

@@ -90,6 +90,11 @@ type Config struct {
 	RepairBandwidth   int64
 	RepairConcurrency int
 	RepairDownAfter   time.Duration
+	// Meta role: the lifecycle worker's interval and rate; meta and
+	// gateway roles: the length of a lifecycle day (see meta.Config).
+	LifecycleInterval time.Duration
+	LifecycleRate     float64
+	LifecycleDay      time.Duration
 
 	// Storage role.
 	Drives        []string
@@ -429,6 +434,9 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			RepairBandwidth:        cfg.RepairBandwidth,
 			RepairConcurrency:      cfg.RepairConcurrency,
 			RepairDownAfter:        cfg.RepairDownAfter,
+			LifecycleInterval:      cfg.LifecycleInterval,
+			LifecycleRate:          cfg.LifecycleRate,
+			LifecycleDay:           cfg.LifecycleDay,
 			Metrics:                s.registerer(),
 		})
 		if err != nil {
@@ -556,6 +564,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		StorageClasses:      cfg.StorageClasses,
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
 		BodyStallTimeout:    cfg.BodyStallTimeout,
+		LifecycleDay:        cfg.LifecycleDay,
 		Keyring:             keyring,
 		MasterKey:           cfg.MasterKey,
 		Logger:              s.logger.With("role", "gateway"),

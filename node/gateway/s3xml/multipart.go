@@ -187,7 +187,7 @@ type LifecycleFilterAnd struct {
 // LifecycleExpiration expires current versions after Days or from Date,
 // or removes delete markers left alone (ExpiredObjectDeleteMarker).
 type LifecycleExpiration struct {
-	Days                      int     `xml:"Days,omitempty"`
+	Days                      *int    `xml:"Days,omitempty"`
 	Date                      *string `xml:"Date,omitempty"`
 	ExpiredObjectDeleteMarker *bool   `xml:"ExpiredObjectDeleteMarker,omitempty"`
 }
