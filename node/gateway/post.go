@@ -79,9 +79,6 @@ func (g *Gateway) postObject(ctx context.Context, w http.ResponseWriter, rq *req
 	if err != nil {
 		return err
 	}
-	if err := g.authorizeAction(ctx, rq, "s3:PutObject", rq.bucket, key, ""); err != nil {
-		return err
-	}
 	header, err := postHeaders(f)
 	if err != nil {
 		return err
@@ -98,6 +95,11 @@ func (g *Gateway) postObject(ctx context.Context, w http.ResponseWriter, rq *req
 		AccessKey: rq.auth.AccessKey, Anonymous: rq.auth.Anonymous,
 		Body: &limitedBody{r: file, max: limits.max}, DecodedLength: -1,
 		TrailerChecksum: func() (checksum.Algorithm, string) { return "", "" },
+	}
+	// Authorized as the PutObject it is: the form's fields are the
+	// headers policy conditions see (s3:x-amz-acl, s3:RequestObjectTag/…).
+	if err := g.authorizeAction(ctx, &put, "s3:PutObject", rq.bucket, key, ""); err != nil {
+		return err
 	}
 	return g.putObject(ctx, &postResponse{ResponseWriter: w, rq: rq, fields: f}, &put)
 }

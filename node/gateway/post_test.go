@@ -324,6 +324,19 @@ func TestPostObjectAnonymous(t *testing.T) {
 	require.Equal(t, "png", string(data))
 	resp, body = e.do(e.postForm("bkt", []formField{{"key", "private/x"}}, "x", "x"))
 	require.Equal(t, http.StatusForbidden, resp.StatusCode, string(body))
+
+	// The form's fields are what the policy's conditions test.
+	_, err = e.client.PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: aws.String("bkt"), Policy: aws.String(
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::bkt/*",` +
+			`"Condition":{"StringEquals":{"s3:RequestObjectTag/team":"blue"}}}]}`)})
+	require.NoError(t, err)
+	tagging := func(team string) formField {
+		return formField{"tagging", "<Tagging><TagSet><Tag><Key>team</Key><Value>" + team + "</Value></Tag></TagSet></Tagging>"}
+	}
+	resp, body = e.do(e.postForm("bkt", []formField{{"key", "blue"}, tagging("blue")}, "x", "x"))
+	require.Equal(t, http.StatusNoContent, resp.StatusCode, string(body))
+	resp, body = e.do(e.postForm("bkt", []formField{{"key", "red"}, tagging("red")}, "x", "x"))
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, string(body))
 }
 
 func countObjects(e *testEnv, bucket string) int {
