@@ -380,12 +380,12 @@ func (d *chunkDecoder) readTrailerLine() ([]byte, error) {
 	if len(line) >= 2 && line[len(line)-2] == '\r' {
 		return line[:len(line)-2], nil
 	}
-	line = line[:len(line)-1]
-	if len(line) == 0 {
+	if len(line) == 1 {
 		return nil, fmt.Errorf("sigv4: empty trailer line not terminated by CRLF: %w", ErrMalformedChunk)
 	}
+	// line aliases the reader's buffer, which Peek may refill: copy first.
+	line = append([]byte(nil), line[:len(line)-1]...)
 	if next, err := d.br.Peek(2); err == nil && string(next) == "\r\n" {
-		// line aliases the reader's buffer, which Discard leaves in place.
 		_, _ = d.br.Discard(2)
 	}
 	return line, nil

@@ -2,8 +2,10 @@ package sigv4
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/require"
 
@@ -31,23 +33,31 @@ func TestTrailerLineEndings(t *testing.T) {
 		{"signed LF CRLF, wrong checksum", streamingSignedTrailer, bad, "\n\r\n", ErrTrailerChecksumMismatch},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r, s := chunkedRequest(t, tc.mode, checksum.CRC32C, len(data))
-			if tc.mode == streamingUnsignedTrailer {
-				s = nil
-			}
-			body := encodeChunks(s, data, 16384, true, tc.trailer)
-			body = bytes.Replace(body, []byte(tc.trailer+"\r\n"), []byte(tc.trailer+tc.ending), 1)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			res, err := newVerifier(signTime).Verify(r)
-			require.NoError(t, err)
-			got, err := readBody(t, res)
-			if tc.want != nil {
-				require.ErrorIs(t, err, tc.want)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, data, got)
-		})
+		for _, oneByte := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/one byte reads %v", tc.name, oneByte), func(t *testing.T) {
+				r, s := chunkedRequest(t, tc.mode, checksum.CRC32C, len(data))
+				if tc.mode == streamingUnsignedTrailer {
+					s = nil
+				}
+				body := encodeChunks(s, data, 16384, true, tc.trailer)
+				body = bytes.Replace(body, []byte(tc.trailer+"\r\n"), []byte(tc.trailer+tc.ending), 1)
+				var rd io.Reader = bytes.NewReader(body)
+				if oneByte {
+					// Reads that end mid-line make the decoder's buffer refill
+					// between a trailer line and the CRLF after it.
+					rd = iotest.OneByteReader(rd)
+				}
+				r.Body = io.NopCloser(rd)
+				res, err := newVerifier(signTime).Verify(r)
+				require.NoError(t, err)
+				got, err := readBody(t, res)
+				if tc.want != nil {
+					require.ErrorIs(t, err, tc.want)
+					return
+				}
+				require.NoError(t, err)
+				require.Equal(t, data, got)
+			})
+		}
 	}
 }
