@@ -268,3 +268,45 @@ func readField(r *crcReader) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+// BackupSnapshot is a consistent view of the whole state for a backup,
+// taken between two applied batches: its stream (the format Restore reads)
+// is written later, concurrently with further applies.
+type BackupSnapshot struct {
+	f       *FSM
+	s       *fsmSnapshot
+	applied uint64
+}
+
+// NewBackup takes a BackupSnapshot; Close releases it.
+func (f *FSM) NewBackup() (*BackupSnapshot, error) {
+	s, err := f.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("metadata: backup: %w", err)
+	}
+	fs := s.(*fsmSnapshot)
+	applied, _, err := getUint64(fs.snap, keys.SystemKey(keys.SysApplied))
+	if err != nil {
+		fs.Release()
+		return nil, fmt.Errorf("metadata: backup: read applied index: %w", err)
+	}
+	return &BackupSnapshot{f: f, s: fs, applied: applied}, nil
+}
+
+// Index is the last Raft index the snapshot reflects.
+func (b *BackupSnapshot) Index() uint64 { return b.applied }
+
+// Write writes the snapshot stream to w.
+func (b *BackupSnapshot) Write(w io.Writer) error {
+	if _, err := b.f.acquire(); err != nil {
+		return err
+	}
+	defer b.f.mu.RUnlock()
+	if err := writeSnapshot(b.s.snap, w); err != nil {
+		return fmt.Errorf("metadata: backup: %w", err)
+	}
+	return nil
+}
+
+// Close releases the snapshot.
+func (b *BackupSnapshot) Close() { b.s.Release() }

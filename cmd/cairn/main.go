@@ -26,6 +26,8 @@ usage:
   cairn admin drive format ...
                          give drives their cluster, drive and node identity
   cairn bench [flags]    measure a fresh local cluster with MinIO's warp
+  cairn healthcheck [--ready] [--admin-addr A]
+                         exit 0 when a process is alive (ready); for container health checks
   cairn version          print the version
 
 Every flag can also be given as an environment variable CAIRN_<FLAG> (upper
@@ -55,6 +57,8 @@ func main() {
 		err = runAdmin(os.Args[2:])
 	case "bench":
 		err = runBench(os.Args[2:])
+	case "healthcheck":
+		err = runHealthcheck(os.Args[2:])
 	case "version", "--version", "-version":
 		fmt.Println(versionString())
 	case "help", "-h", "--help":

@@ -32,6 +32,7 @@ func runServer(args []string) error {
 		grpcAddr   = fs.String("grpc-addr", "", "address of the meta and storage gRPC services (advertised to peers)")
 		raftAddr   = fs.String("raft-addr", "", "address of the meta role's Raft transport")
 		metaPeers  = fs.String("meta-peers", "", "meta voters as id=raftAddr=grpcAddr, comma-separated")
+		metaJoin   = fs.Bool("meta-join", false, "meta role: a new voter joining a running group; it never bootstraps and waits for cairn admin meta add-voter")
 		metaAddrs  = fs.String("meta-addrs", "", "meta gRPC addresses for gateway and storage, comma-separated (default: from --meta-peers)")
 		drives     = fs.String("drives", "", "drive directories of the storage role, comma-separated (default: <data-dir>/drive0)")
 		domain     = fs.String("failure-domain", "", "failure domain of this storage node (rack, host)")
@@ -68,15 +69,21 @@ func runServer(args []string) error {
 	// Placement's free-space reserve (gateway role).
 	minFreeBytes := fs.Uint64("min-free-bytes", placement.DefaultReserve.Bytes, "gateway role: a drive with less free space than this (or than --min-free-percent of it) takes no new shards")
 	minFreePercent := fs.Float64("min-free-percent", placement.DefaultReserve.Percent, "gateway role: a drive with less free space than this percentage of its capacity (or than --min-free-bytes) takes no new shards")
+	inlineMax := fs.Int64("inline-max-bytes", gateway.DefaultInlineMaxBytes, "gateway role: single-part bodies of at most this many bytes are committed inside their metadata record (replicated by the meta group's Raft log) instead of erasure-coded shards; 0 disables, at most 1 MiB")
 	bodyStall := fs.Duration("body-stall-timeout", gateway.DefaultBodyStallTimeout, "gateway role: a request body that sends nothing for this long is cut with 400 RequestTimeout (negative: never)")
 	// The meta role's repairer.
 	repairBandwidth := fs.Int64("repair-bandwidth", repair.DefaultBandwidth, "meta role: bytes per second the repairer and bucket scrubs may read; 0 means unlimited")
 	repairConcurrency := fs.Int("repair-concurrency", repair.DefaultConcurrency, "meta role: bodies the repairer rebuilds at once")
+	autoAdmit := fs.Bool("auto-admit-nodes", false, "meta role: admit a storage node never seen before as soon as it heartbeats (default: it joins pending until `cairn admin node add`)")
 	repairDownAfter := fs.Duration("repair-down-after", 0, "meta role: treat a storage node silent this long as lost even before it is committed down (0: rely on the committed state)")
 	// The meta role's lifecycle worker.
 	lifecycleInterval := fs.Duration("lifecycle-interval", meta.DefaultLifecycleInterval, "meta role: how often the lifecycle worker scans a batch of versions for expiration")
 	lifecycleRate := fs.Float64("lifecycle-rate", lifecycle.DefaultRate, "meta role: expirations the lifecycle worker commits per second at most (negative: unlimited)")
 	lifecycleDay := fs.Duration("lifecycle-day", lifecycle.DefaultDay, "testing only (meta and gateway roles): the length of a lifecycle rule's day, so that expiration can be seen within seconds")
+	// The gateway's web console.
+	consoleAddr := fs.String("console-addr", "", "gateway role: serve the web console (plain HTTP) on this address (host:port); off when empty")
+	consoleTLSCert := fs.String("console-tls-cert", "", "gateway role: an admin-role certificate under the cluster CA (--tls-ca) the console uses for heal status and user management")
+	consoleTLSKey := fs.String("console-tls-key", "", "key of --console-tls-cert (PEM)")
 	internalTLS := addTLSFlags(fs)
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
@@ -120,6 +127,11 @@ func runServer(args []string) error {
 		}
 		certs.add("s3", s3TLS)
 	}
+	consoleTLS, err := consoleReloader(internalTLS, *consoleTLSCert, *consoleTLSKey)
+	if err != nil {
+		return err
+	}
+	certs.add("console", consoleTLS)
 	stopHUP := handleSIGHUP(&certs, logger)
 	defer stopHUP()
 	cfg := server.Config{
@@ -132,6 +144,7 @@ func runServer(args []string) error {
 		GRPCAddr:      *grpcAddr,
 		RaftAddr:      *raftAddr,
 		MetaPeers:     peers,
+		MetaJoin:      *metaJoin,
 		MetaAddrs:     splitList(*metaAddrs),
 		Drives:        splitList(*drives),
 		FailureDomain: *domain,
@@ -160,15 +173,19 @@ func runServer(args []string) error {
 		LifecycleInterval: *lifecycleInterval,
 		LifecycleRate:     *lifecycleRate,
 		LifecycleDay:      *lifecycleDay,
+		AutoAdmitNodes:    *autoAdmit,
 		StorageClasses: map[string]erasure.Profile{
 			"STANDARD":           {K: *ecK, M: *ecM, BlockSize: *ecBlock},
 			"REDUCED_REDUNDANCY": {K: *rrK, M: *rrM, BlockSize: *ecBlock},
 		},
 		VirtualHostSuffixes: splitList(*vhosts),
 		BodyStallTimeout:    *bodyStall,
+		InlineMaxBytes:      *inlineMax,
 		MasterKey:           keys.master,
 		KMSKeys:             keys.kms,
 		AdminAddr:           *adminAddr,
+		ConsoleAddr:         *consoleAddr,
+		ConsoleAdminTLS:     consoleTLS,
 		Logger:              logger.With("node", *nodeID),
 
 		TLS:              nodeTLS,
@@ -196,13 +213,18 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "admin", srv.AdminAddr(), "mtls", nodeTLS != nil)
+	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "admin", srv.AdminAddr(), "console", srv.ConsoleAddr(), "mtls", nodeTLS != nil)
+	// Listeners are up: a Type=notify systemd unit is started now.
+	if err := sdNotify("READY=1"); err != nil {
+		logger.Warn("could not signal readiness to systemd", "err", err)
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-srv.Err():
 		err = fmt.Errorf("listener failed: %w", err)
 	}
 	logger.Info("cairn server stopping")
+	_ = sdNotify("STOPPING=1")
 	if cerr := srv.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
@@ -215,4 +237,23 @@ func bandwidth(flag int64) int64 {
 		return -1
 	}
 	return flag
+}
+
+// consoleReloader loads the console's admin certificate, which shares the
+// internal CA; nil when none is given.
+func consoleReloader(internal tlsFlags, cert, key string) (*pki.Reloader, error) {
+	if (cert == "") != (key == "") {
+		return nil, errors.New("--console-tls-cert and --console-tls-key go together")
+	}
+	if cert == "" {
+		return nil, nil
+	}
+	if *internal.ca == "" {
+		return nil, errors.New("--console-tls-cert needs --tls-ca, the cluster CA")
+	}
+	r, err := pki.NewReloader(pki.Files{CA: *internal.ca, Cert: cert, Key: key})
+	if err != nil {
+		return nil, fmt.Errorf("console TLS: %w", err)
+	}
+	return r, nil
 }

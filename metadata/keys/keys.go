@@ -60,6 +60,8 @@ const (
 	// SysMasterKeyCheck holds the master key check value, set once
 	// (SetMasterKeyCheck).
 	SysMasterKeyCheck = "master_key_check"
+	// SysVoters holds the meta voters' address book (SetVoterAddress).
+	SysVoters = "voters"
 )
 
 // ErrMalformed marks a key that does not decode under this layout.

@@ -189,4 +189,14 @@ func (c *Client) Scrub(context.Context, *metapb.ScrubRequest, ...grpc.CallOption
 	return nil, status.Error(codes.Unimplemented, "metatest: no repairer")
 }
 
+// MembershipStatus implements metapb.MetaClient: Unimplemented.
+func (c *Client) MembershipStatus(context.Context, *metapb.MembershipStatusRequest, ...grpc.CallOption) (*metapb.MembershipStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "metatest: no repairer")
+}
+
+// RemoveNode implements metapb.MetaClient: Unimplemented.
+func (c *Client) RemoveNode(context.Context, *metapb.RemoveNodeRequest, ...grpc.CallOption) (*metapb.RemoveNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "metatest: no repairer")
+}
+
 var _ metapb.MetaClient = (*Client)(nil)

@@ -33,7 +33,12 @@ type Proc struct {
 	S3Addr   string   `json:"s3_addr,omitempty"`
 	// AdminAddr serves the process's /metrics, /healthz and /readyz.
 	AdminAddr string `json:"admin_addr,omitempty"`
-	DataDir   string `json:"data_dir"`
+	// ConsoleAddr serves a gateway's web console.
+	ConsoleAddr string `json:"console_addr,omitempty"`
+	DataDir     string `json:"data_dir"`
+	// MetaJoin starts a meta voter added after the group's first start
+	// with --meta-join: it waits to be added instead of bootstrapping.
+	MetaJoin bool `json:"meta_join,omitempty"`
 }
 
 // Layout is the persisted shape of a cluster.
@@ -44,6 +49,10 @@ type Layout struct {
 	// process; the storage nodes write it to their drives.
 	ClusterID string `json:"cluster_id,omitempty"`
 	Procs     []Proc `json:"procs"`
+	// ManualAdmit runs the meta nodes without --auto-admit-nodes: every
+	// storage node, the first ones included, joins pending until admitted
+	// (cairn admin node add). By default a local cluster admits its own.
+	ManualAdmit bool `json:"manual_admit,omitempty"`
 }
 
 // Spec says what cluster to lay out when none exists yet.
@@ -56,6 +65,8 @@ type Spec struct {
 	// NoAdmin leaves the processes without admin listeners, and so
 	// without metrics (to measure what metrics cost).
 	NoAdmin bool
+	// ManualAdmit: see Layout.ManualAdmit.
+	ManualAdmit bool
 }
 
 const layoutFile = "cluster.json"
@@ -94,6 +105,9 @@ func LoadOrCreate(spec Spec) (*Layout, error) {
 				return nil, err
 			}
 		}
+		if err := l.addConsoles(); err != nil {
+			return nil, err
+		}
 		if spec.S3Addr != "" {
 			for i := range l.Procs {
 				if l.Procs[i].S3Addr != "" {
@@ -127,7 +141,7 @@ func newLayout(spec Spec) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Layout{Version: layoutVersion, Dir: spec.Dir, ClusterID: cid}
+	l := &Layout{Version: layoutVersion, Dir: spec.Dir, ClusterID: cid, ManualAdmit: spec.ManualAdmit}
 	// Every listener stays open until all ports are chosen, so the kernel
 	// cannot hand the same port out twice.
 	var held []net.Listener
@@ -171,7 +185,11 @@ func newLayout(spec Spec) (*Layout, error) {
 			return nil, err
 		}
 	}
-	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, DataDir: "gateway"})
+	c, err := port()
+	if err != nil {
+		return nil, err
+	}
+	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, ConsoleAddr: c, DataDir: "gateway"})
 	for i := range l.Procs {
 		if spec.NoAdmin {
 			break
@@ -183,6 +201,37 @@ func newLayout(spec Spec) (*Layout, error) {
 		l.Procs[i].AdminAddr = a
 	}
 	return l, nil
+}
+
+// addConsoles gives the gateways of a layout made before the web console
+// a console address on their host.
+func (l *Layout) addConsoles() error {
+	for i, p := range l.Procs {
+		if p.S3Addr == "" || p.ConsoleAddr != "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(p.S3Addr)
+		if err != nil {
+			return fmt.Errorf("devcluster: gateway address %q: %w", p.S3Addr, err)
+		}
+		lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return fmt.Errorf("devcluster: pick a console port: %w", err)
+		}
+		l.Procs[i].ConsoleAddr = lis.Addr().String()
+		lis.Close()
+	}
+	return nil
+}
+
+// ConsoleAddr is the gateway's web console address.
+func (l *Layout) ConsoleAddr() string {
+	for _, p := range l.Procs {
+		if p.ConsoleAddr != "" {
+			return p.ConsoleAddr
+		}
+	}
+	return ""
 }
 
 func newClusterID() (string, error) {
@@ -279,6 +328,13 @@ func (l *Layout) Args(p Proc) []string {
 	}
 	if p.RaftAddr != "" {
 		args = append(args, "--raft-addr", p.RaftAddr, "--meta-peers", strings.Join(peers, ","))
+		if !l.ManualAdmit {
+			// A local cluster's storage nodes are its own.
+			args = append(args, "--auto-admit-nodes")
+		}
+		if p.MetaJoin {
+			args = append(args, "--meta-join")
+		}
 	} else {
 		args = append(args, "--meta-addrs", strings.Join(addrs, ","))
 	}
@@ -287,6 +343,9 @@ func (l *Layout) Args(p Proc) []string {
 	}
 	if p.AdminAddr != "" {
 		args = append(args, "--admin-addr", p.AdminAddr)
+	}
+	if p.ConsoleAddr != "" {
+		args = append(args, "--console-addr", p.ConsoleAddr)
 	}
 	return args
 }
@@ -319,4 +378,51 @@ func (l *Layout) WritePrometheusTargets() (string, error) {
 		return "", fmt.Errorf("devcluster: write prometheus targets: %w", err)
 	}
 	return path, nil
+}
+
+// AddStorage lays out one more storage node (storage-N, on a free port of
+// host) and saves the layout; the caller starts it (Cluster.AddStorage
+// also issues its certificate).
+func (l *Layout) AddStorage(host string) (Proc, error) {
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	n := len(l.Names("storage")) + 1
+	name := fmt.Sprintf("storage-%d", n)
+	if _, ok := l.Proc(name); ok {
+		return Proc{}, fmt.Errorf("devcluster: %s exists", name)
+	}
+	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return Proc{}, fmt.Errorf("devcluster: pick a port: %w", err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	p := Proc{Name: name, Roles: []string{"storage"}, NodeID: name, GRPCAddr: addr, DataDir: name}
+	l.Procs = append(l.Procs, p)
+	if err := l.save(); err != nil {
+		return Proc{}, err
+	}
+	return p, nil
+}
+
+// AddMeta lays out one more meta voter, started with --meta-join, on free
+// loopback ports, and saves the layout. Issue its certificate with
+// LoadOrCreateCerts before starting it.
+func (l *Layout) AddMeta(name string) (Proc, error) {
+	if _, ok := l.Proc(name); ok {
+		return Proc{}, fmt.Errorf("devcluster: process %q exists", name)
+	}
+	var addrs []string
+	for range 2 {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return Proc{}, fmt.Errorf("devcluster: pick a port: %w", err)
+		}
+		defer lis.Close()
+		addrs = append(addrs, lis.Addr().String())
+	}
+	p := Proc{Name: name, Roles: []string{"meta"}, NodeID: name, GRPCAddr: addrs[0], RaftAddr: addrs[1], DataDir: name, MetaJoin: true}
+	l.Procs = append(l.Procs, p)
+	return p, l.save()
 }

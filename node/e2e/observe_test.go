@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -214,6 +216,8 @@ func TestObserveCluster(t *testing.T) {
 		require.Equal(t, "ok\n", alive)
 	}
 
+	t.Run("admin trace", func(t *testing.T) { testAdminTrace(t, c) })
+
 	t.Run("gateway without meta", func(t *testing.T) {
 		for _, name := range c.layout.Names("meta") {
 			require.NoError(t, c.procs.StopProc(name, 10*time.Second))
@@ -221,4 +225,63 @@ func TestObserveCluster(t *testing.T) {
 		body := c.readyz(ctx, "gateway", http.StatusServiceUnavailable)
 		require.Contains(t, body, "gateway: not ready")
 	})
+}
+
+// testAdminTrace follows the gateway with `cairn admin trace --json` and
+// sees the requests it serves; a wrong secret is refused at once.
+func testAdminTrace(t *testing.T, c *cluster) {
+	if s3TLS() {
+		t.Skip("the trace subtest speaks plain HTTP to the gateway")
+	}
+	ctx := ctxT(t, time.Minute)
+	endpoint := "http://" + c.layout.S3Addr()
+
+	bad := exec.CommandContext(ctx, cairnBin, "admin", "trace", "--endpoint", endpoint,
+		"--access-key", testAccessKey, "--secret-key", "wrong")
+	out, err := bad.CombinedOutput()
+	require.Error(t, err, "a wrong secret must end the trace: %s", out)
+	require.Contains(t, string(out), "SignatureDoesNotMatch")
+
+	cmd := exec.CommandContext(ctx, cairnBin, "admin", "trace", "--endpoint", endpoint, "--json", "--bucket", "obs")
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+testAccessKey, "AWS_SECRET_ACCESS_KEY="+testSecretKey)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	})
+	lines := make(chan map[string]any, 64)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var ev map[string]any
+			if json.Unmarshal(sc.Bytes(), &ev) == nil {
+				lines <- ev
+			}
+		}
+		close(lines)
+	}()
+
+	// The trace subscribes a moment after the process starts: ask until a
+	// request shows up, each time under a new key.
+	for i := 0; ; i++ {
+		require.Less(t, i, 30, "no traced request after 30 tries")
+		key := fmt.Sprintf("traced-%d", i)
+		_, err := c.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("obs"), Key: aws.String(key)})
+		require.Error(t, err)
+		select {
+		case ev, ok := <-lines:
+			require.True(t, ok, "the trace ended")
+			if ev["key"] != key {
+				continue
+			}
+			require.Equal(t, "HeadObject", ev["op"])
+			require.Equal(t, float64(http.StatusNotFound), ev["status"])
+			require.Equal(t, testAccessKey, ev["access_key"])
+			require.NotEmpty(t, ev["request_id"])
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }

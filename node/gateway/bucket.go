@@ -132,7 +132,15 @@ func (g *Gateway) createBucket(ctx context.Context, w http.ResponseWriter, rq *r
 		}
 		b, gerr := g.getBucket(ctx, rq.bucket)
 		if gerr == nil && b.GetOwner() == rq.owner {
-			return s3err.BucketAlreadyOwnedByYou
+			if g.cfg.Region != DefaultRegion {
+				return s3err.BucketAlreadyOwnedByYou
+			}
+			// us-east-1 answers a repeated create of one's own bucket
+			// with success (a legacy of S3's first region); the bucket is
+			// unchanged.
+			w.Header().Set("Location", "/"+rq.bucket)
+			w.WriteHeader(http.StatusOK)
+			return nil
 		}
 		return err
 	}
@@ -159,28 +167,6 @@ func (g *Gateway) deleteBucket(ctx context.Context, w http.ResponseWriter, rq *r
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-func (g *Gateway) listBuckets(ctx context.Context, w http.ResponseWriter, rq *request) error {
-	resp, err := g.cfg.Meta.ListBuckets(ctx, &metapb.ListBucketsRequest{})
-	if err != nil {
-		return fmt.Errorf("meta list buckets: %w", err)
-	}
-	out := s3xml.ListAllMyBucketsResult{
-		Owner:   s3xml.Owner{ID: rq.owner, DisplayName: rq.caller.Name},
-		Buckets: s3xml.Buckets{Bucket: make([]s3xml.Bucket, 0, len(resp.GetBuckets()))},
-	}
-	for _, b := range resp.GetBuckets() {
-		// Every caller, root included, lists the buckets it owns.
-		if b.GetOwner() != rq.owner {
-			continue
-		}
-		out.Buckets.Bucket = append(out.Buckets.Bucket, s3xml.Bucket{
-			Name:         b.GetName(),
-			CreationDate: s3xml.Time(time.Unix(0, b.GetCreatedUnixNano())),
-		})
-	}
-	return writeXML(w, &out)
 }
 
 func (g *Gateway) getBucketLocation(ctx context.Context, w http.ResponseWriter, rq *request) error {

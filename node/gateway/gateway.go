@@ -49,6 +49,10 @@ type Bodies interface {
 	ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, length int64, w io.Writer) error
 }
 
+// DefaultInlineMaxBytes is the inline threshold the server flag defaults
+// to (see Config.InlineMaxBytes and README, "Small objects").
+const DefaultInlineMaxBytes = 64 << 10
+
 // Config configures a Gateway.
 type Config struct {
 	// Region the gateway answers for; default DefaultRegion.
@@ -70,6 +74,11 @@ type Config struct {
 	// Keyring holds the keys of SSE-S3 and SSE-KMS; nil refuses both
 	// (SSE-C needs no server keys).
 	Keyring *sse.Keyring
+	// InlineMaxBytes: single-part bodies (PUT, CopyObject) of at most this
+	// many stored bytes are committed inside the version record instead of
+	// being erasure-coded into shards; 0 disables. At most
+	// objio.MaxInlineBytes. Multipart parts always go to shards.
+	InlineMaxBytes int64
 	// MaxPutSize bounds a single PUT; default DefaultMaxPutSize.
 	MaxPutSize int64
 	// MinPartSize is the smallest multipart part but the last;
@@ -134,6 +143,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: bodies store is required", ErrInvalidConfig)
 	case c.MaxPutSize < 0:
 		return fmt.Errorf("%w: max put size %d", ErrInvalidConfig, c.MaxPutSize)
+	case c.InlineMaxBytes < 0 || c.InlineMaxBytes > objio.MaxInlineBytes:
+		return fmt.Errorf("%w: inline max bytes %d outside [0, %d]", ErrInvalidConfig, c.InlineMaxBytes, objio.MaxInlineBytes)
 	}
 	if err := c.validateStorageClasses(); err != nil {
 		return err
@@ -160,6 +171,7 @@ type Gateway struct {
 	ids      *identities
 	log      *slog.Logger
 	metrics  *metrics
+	trace    traceHub
 }
 
 // New returns a Gateway for cfg.
@@ -208,6 +220,8 @@ type request struct {
 	// post, for a browser POST upload, bounds the size of its body, whose
 	// length is known only at its end.
 	post *postLimits
+	// errCode is the S3 error code answered, if any (for the live trace).
+	errCode string
 }
 
 // ServeHTTP implements the S3 API. Every request is counted, timed and
@@ -260,6 +274,23 @@ func (g *Gateway) account(rq *request, sw *statusWriter, in int64, d time.Durati
 		slog.String("access_key", accessKey),
 		slog.String("remote", rq.r.RemoteAddr),
 	)
+	if g.trace.active() {
+		g.trace.publish(TraceEvent{
+			Time:      time.Now().UTC(),
+			RequestID: rq.id,
+			Op:        rq.op,
+			Method:    rq.r.Method,
+			Bucket:    rq.bucket,
+			Key:       rq.key,
+			Status:    code,
+			Error:     rq.errCode,
+			BytesIn:   in,
+			BytesOut:  sw.bytes,
+			Duration:  float64(d.Microseconds()) / 1000,
+			AccessKey: accessKey,
+			Remote:    rq.r.RemoteAddr,
+		})
+	}
 }
 
 // countingBody counts the request body bytes the handler reads.
@@ -282,6 +313,18 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 	if op, err := resolve(r, rq.bucket, rq.key); err == nil {
 		rq.op = opName(op, r.Method)
 	}
+	if isTraceRequest(rq) {
+		rq.op = opTrace
+	}
+	ctx := withBucketMemo(r.Context())
+	if err := checkEdge(rq); err != nil {
+		return err
+	}
+	if rq.bucket != "" && r.Method == http.MethodOptions {
+		rq.op = opPreflight
+		return g.preflight(ctx, w, rq)
+	}
+	g.corsActual(ctx, w, rq)
 	res, err := g.authenticate(r)
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
@@ -297,15 +340,20 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 		rq.caller = c
 	}
 	rq.owner = rq.caller.ID
+	if isTraceRequest(rq) {
+		return g.serveTrace(r.Context(), w, rq)
+	}
 	op, err := resolve(r, rq.bucket, rq.key)
 	if err != nil {
 		return err
 	}
-	ctx := withBucketMemo(r.Context())
 	if op.formAuth {
 		return op.serve(g, ctx, w, rq)
 	}
 	if err := g.authorize(ctx, rq, op); err != nil {
+		return err
+	}
+	if err := g.checkExpectedOwner(ctx, rq); err != nil {
 		return err
 	}
 	return op.serve(g, ctx, w, rq)
@@ -360,6 +408,7 @@ func (g *Gateway) virtualHostBucket(host string) string {
 // logged with the request ID, since the client sees only a generic message.
 func (g *Gateway) writeError(w http.ResponseWriter, rq *request, err error) {
 	e := s3err.FromError(err)
+	rq.errCode = e.Code
 	attrs := []any{"request_id", rq.id, "method", rq.r.Method, "bucket", rq.bucket, "key", rq.key, "code", e.Code, "err", err}
 	if e.Status >= http.StatusInternalServerError {
 		g.log.Error("s3 request failed", attrs...)

@@ -91,7 +91,16 @@ type Config struct {
 	// is the seam for tests and fault injection.
 	RaftListener net.Listener
 	// Peers are all voters, including this node. Production uses 3 or 5.
+	// On the first start of the group they are its initial configuration;
+	// afterwards the configuration is Raft's, changed by AddVoter and
+	// RemoveVoter, and Peers only name addresses.
 	Peers []Peer
+	// Join starts a node with no Raft state without bootstrapping: it waits
+	// to be added to a running group (AddVoter). A node with Raft state
+	// never bootstraps, whatever Join says.
+	Join bool
+	// ClusterID names the cluster in backups.
+	ClusterID string
 	// NodeTimeout: a storage node without a heartbeat for this long is
 	// reported down in the cluster map. Default DefaultNodeTimeout.
 	NodeTimeout time.Duration
@@ -135,6 +144,10 @@ type Config struct {
 	// node without a heartbeat for this long as lost even before the meta
 	// group commits it down. Zero relies on the committed state alone.
 	RepairDownAfter time.Duration
+	// AutoAdmitNodes admits a storage node the group has never seen as
+	// soon as it heartbeats; otherwise it joins NODE_PENDING and takes no
+	// shards until an operator admits it (cairn admin node add).
+	AutoAdmitNodes bool
 	// Logger receives the node's and raft's logs. Nil discards them.
 	Logger *slog.Logger
 	// Storage dials storage nodes for the GC collector and the orphan

@@ -209,9 +209,17 @@ func (n *Node) open() error {
 	if err != nil {
 		return fmt.Errorf("meta: check raft state: %w", err)
 	}
-	if !existing {
-		// Every voter bootstraps with the same configuration; raft treats
-		// identical bootstraps as one.
+	switch {
+	case existing:
+		// Bootstrap happens once: a node with Raft state (a log, a
+		// snapshot, a restored backup) takes its configuration from it.
+	case n.cfg.Join:
+		// A voter added to a running group starts empty and waits, without
+		// elections, until the leader adds it and replicates to it.
+		n.log.Info("joining: waiting to be added to the meta group (cairn admin meta add-voter)")
+	default:
+		// Every initial voter bootstraps with the same configuration;
+		// raft treats identical bootstraps as one.
 		var servers []raft.Server
 		for _, p := range n.cfg.Peers {
 			servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)})
@@ -322,8 +330,7 @@ func (n *Node) leader() (Peer, bool) {
 	if id == "" {
 		return Peer{}, false
 	}
-	p, ok := n.peers[id]
-	return p, ok
+	return n.peer(id)
 }
 
 func (n *Node) isLeader() bool { return n.raft.State() == raft.Leader }

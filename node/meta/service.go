@@ -145,6 +145,13 @@ func (s *service) Status(ctx context.Context, _ *metapb.StatusRequest) (*metapb.
 			resp.Voters = append(resp.Voters, string(srv.ID))
 		}
 	}
+	vi, err := n.voterInfo(ctx)
+	if err != nil {
+		return nil, toStatus(fmt.Errorf("meta: status: %w", err))
+	}
+	resp.VoterInfo = vi
+	resp.LastContactNanos = int64(n.lastContact())
+	resp.Term = n.raft.CurrentTerm()
 	return resp, nil
 }
 

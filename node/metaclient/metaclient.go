@@ -494,6 +494,21 @@ func (c *Client) HealStatus(ctx context.Context, in *metapb.HealStatusRequest, o
 	})
 }
 
+// MembershipStatus implements metapb.MetaClient.
+func (c *Client) MembershipStatus(ctx context.Context, in *metapb.MembershipStatusRequest, opts ...grpc.CallOption) (*metapb.MembershipStatusResponse, error) {
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.MembershipStatusResponse, error) {
+		return m.MembershipStatus(ctx, in, opts...)
+	})
+}
+
+// RemoveNode implements metapb.MetaClient. A retry after an unknown
+// outcome is safe: removing a removed node answers removed.
+func (c *Client) RemoveNode(ctx context.Context, in *metapb.RemoveNodeRequest, opts ...grpc.CallOption) (*metapb.RemoveNodeResponse, error) {
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.RemoveNodeResponse, error) {
+		return m.RemoveNode(ctx, in, opts...)
+	})
+}
+
 // Scrub implements metapb.MetaClient.
 func (c *Client) Scrub(ctx context.Context, in *metapb.ScrubRequest, opts ...grpc.CallOption) (*metapb.ScrubResponse, error) {
 	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.ScrubResponse, error) {

@@ -54,6 +54,9 @@ type get struct {
 // make the error wrap ErrDataUnavailable; bytes of earlier stripes may
 // already have been written then.
 func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, length int64, w io.Writer) error {
+	if v.GetInline() {
+		return readInline(ctx, v, off, length, w)
+	}
 	if len(v.GetParts()) > 0 {
 		return s.readParts(ctx, v, off, length, w)
 	}

@@ -69,6 +69,9 @@ type Config struct {
 	RaftAddr string
 	// MetaPeers are all meta voters (meta role) as "id=raftAddr=grpcAddr".
 	MetaPeers []meta.Peer
+	// MetaJoin starts a new meta voter that waits to be added to a
+	// running group instead of bootstrapping (see meta.Config.Join).
+	MetaJoin bool
 	// MetaAddrs are meta gRPC addresses for the gateway and storage roles;
 	// when empty they come from MetaPeers.
 	MetaAddrs []string
@@ -95,6 +98,9 @@ type Config struct {
 	LifecycleInterval time.Duration
 	LifecycleRate     float64
 	LifecycleDay      time.Duration
+	// AutoAdmitNodes: new storage nodes join active, not pending
+	// (see meta.Config.AutoAdmitNodes).
+	AutoAdmitNodes bool
 
 	// Storage role.
 	Drives        []string
@@ -125,6 +131,9 @@ type Config struct {
 	// BodyStallTimeout cuts a request body silent for this long with 400
 	// RequestTimeout; zero means gateway.DefaultBodyStallTimeout.
 	BodyStallTimeout time.Duration
+	// InlineMaxBytes is gateway.Config.InlineMaxBytes: bodies up to this
+	// size ride in the version record; zero disables.
+	InlineMaxBytes int64
 	// MasterKey (32 bytes) is the cluster master key: it wraps the data
 	// keys of SSE-S3 objects and seals the secrets of users; nil refuses
 	// SSE-S3 and lets only the root credentials sign in. KMSKeys are the
@@ -146,6 +155,14 @@ type Config struct {
 	// AdminAddr is where the admin HTTP listener serves /metrics,
 	// /healthz and /readyz; empty means none (and no metrics are kept).
 	AdminAddr string
+
+	// ConsoleAddr is where the gateway serves the web console (plain
+	// HTTP; put it on loopback or behind a TLS proxy); empty means none.
+	// ConsoleAdminTLS, an admin-role certificate under the cluster CA,
+	// lets the console read heal status and manage users; without it
+	// those parts say the cluster refused.
+	ConsoleAddr     string
+	ConsoleAdminTLS *pki.Reloader
 
 	Logger *slog.Logger
 }
@@ -326,6 +343,7 @@ type Server struct {
 	s3Lis                net.Listener
 	s3TLSLis             net.Listener
 	httpSrv              *http.Server
+	console              consoleServer
 	metaNode             *meta.Node
 	store                *storage.Server
 	mc                   *metaclient.Client
@@ -415,14 +433,16 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 	}
 	if cfg.has(RoleMeta) {
 		n, err := meta.New(ctx, meta.Config{
-			NodeID:   cfg.NodeID,
-			DataDir:  filepath.Join(cfg.DataDir, "meta"),
-			RaftBind: cfg.RaftAddr,
-			Version:  cfg.Version,
-			Peers:    cfg.MetaPeers,
-			Logger:   s.logger.With("role", "meta"),
-			Dialer:   cfg.Dialer,
-			TLS:      cfg.TLS,
+			NodeID:    cfg.NodeID,
+			DataDir:   filepath.Join(cfg.DataDir, "meta"),
+			RaftBind:  cfg.RaftAddr,
+			Version:   cfg.Version,
+			Peers:     cfg.MetaPeers,
+			Join:      cfg.MetaJoin,
+			ClusterID: cfg.ClusterID,
+			Logger:    s.logger.With("role", "meta"),
+			Dialer:    cfg.Dialer,
+			TLS:       cfg.TLS,
 
 			OrphanGrace:   cfg.OrphanGrace,
 			SweepInterval: cfg.SweepInterval,
@@ -437,6 +457,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			LifecycleInterval:      cfg.LifecycleInterval,
 			LifecycleRate:          cfg.LifecycleRate,
 			LifecycleDay:           cfg.LifecycleDay,
+			AutoAdmitNodes:         cfg.AutoAdmitNodes,
 			Metrics:                s.registerer(),
 		})
 		if err != nil {
@@ -565,6 +586,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
 		BodyStallTimeout:    cfg.BodyStallTimeout,
 		LifecycleDay:        cfg.LifecycleDay,
+		InlineMaxBytes:      cfg.InlineMaxBytes,
 		Keyring:             keyring,
 		MasterKey:           cfg.MasterKey,
 		Logger:              s.logger.With("role", "gateway"),
@@ -602,6 +624,9 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 			}
 			return nil
 		})
+	}
+	if err := s.startConsole(ctx, gw, mc); err != nil {
+		return err
 	}
 	if s.s3TLSLis != nil {
 		// The certificate is looked up per handshake, so rotated files
@@ -686,6 +711,7 @@ func (s *Server) Close() error {
 		// Probes see the process go away first.
 		_ = s.adminSrv.Close()
 	}
+	s.console.close()
 	if s.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := s.httpSrv.Shutdown(ctx); err != nil {

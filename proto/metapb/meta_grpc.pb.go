@@ -41,6 +41,12 @@ const (
 	Meta_ReportShards_FullMethodName         = "/cairn.meta.v1.Meta/ReportShards"
 	Meta_HealStatus_FullMethodName           = "/cairn.meta.v1.Meta/HealStatus"
 	Meta_Scrub_FullMethodName                = "/cairn.meta.v1.Meta/Scrub"
+	Meta_MembershipStatus_FullMethodName     = "/cairn.meta.v1.Meta/MembershipStatus"
+	Meta_RemoveNode_FullMethodName           = "/cairn.meta.v1.Meta/RemoveNode"
+	Meta_AddVoter_FullMethodName             = "/cairn.meta.v1.Meta/AddVoter"
+	Meta_RemoveVoter_FullMethodName          = "/cairn.meta.v1.Meta/RemoveVoter"
+	Meta_TransferLeader_FullMethodName       = "/cairn.meta.v1.Meta/TransferLeader"
+	Meta_Backup_FullMethodName               = "/cairn.meta.v1.Meta/Backup"
 )
 
 // MetaClient is the client API for Meta service.
@@ -81,6 +87,22 @@ type MetaClient interface {
 	// Scrub starts a scrub pass on demand over the cluster, one storage node
 	// or one bucket (cairn admin scrub). Served by the leader.
 	Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.CallOption) (*ScrubResponse, error)
+	// membership
+	// MembershipStatus reports the progress of drains and of a rebalance,
+	// as the leader's repairer sees it. Served by the leader.
+	MembershipStatus(ctx context.Context, in *MembershipStatusRequest, opts ...grpc.CallOption) (*MembershipStatusResponse, error)
+	// RemoveNode removes a draining (or, with dead, a lost) storage node
+	// from the map once no body has a shard on it; until then it answers
+	// with the shards left. Served by the leader.
+	RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error)
+	// metaops: voter changes and backups (admin only). Served by the leader
+	// (forwarded there), except Backup, which the leader serves itself.
+	AddVoter(ctx context.Context, in *AddVoterRequest, opts ...grpc.CallOption) (*AddVoterResponse, error)
+	RemoveVoter(ctx context.Context, in *RemoveVoterRequest, opts ...grpc.CallOption) (*RemoveVoterResponse, error)
+	TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error)
+	// Backup streams a snapshot of the whole metadata state taken at one
+	// applied index: the first message carries the header, the others data.
+	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error)
 }
 
 type metaClient struct {
@@ -261,6 +283,75 @@ func (c *metaClient) Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *metaClient) MembershipStatus(ctx context.Context, in *MembershipStatusRequest, opts ...grpc.CallOption) (*MembershipStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MembershipStatusResponse)
+	err := c.cc.Invoke(ctx, Meta_MembershipStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveNodeResponse)
+	err := c.cc.Invoke(ctx, Meta_RemoveNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) AddVoter(ctx context.Context, in *AddVoterRequest, opts ...grpc.CallOption) (*AddVoterResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddVoterResponse)
+	err := c.cc.Invoke(ctx, Meta_AddVoter_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) RemoveVoter(ctx context.Context, in *RemoveVoterRequest, opts ...grpc.CallOption) (*RemoveVoterResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveVoterResponse)
+	err := c.cc.Invoke(ctx, Meta_RemoveVoter_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferLeaderResponse)
+	err := c.cc.Invoke(ctx, Meta_TransferLeader_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Meta_ServiceDesc.Streams[0], Meta_Backup_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupRequest, BackupChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Meta_BackupClient = grpc.ServerStreamingClient[BackupChunk]
+
 // MetaServer is the server API for Meta service.
 // All implementations must embed UnimplementedMetaServer
 // for forward compatibility.
@@ -299,6 +390,22 @@ type MetaServer interface {
 	// Scrub starts a scrub pass on demand over the cluster, one storage node
 	// or one bucket (cairn admin scrub). Served by the leader.
 	Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error)
+	// membership
+	// MembershipStatus reports the progress of drains and of a rebalance,
+	// as the leader's repairer sees it. Served by the leader.
+	MembershipStatus(context.Context, *MembershipStatusRequest) (*MembershipStatusResponse, error)
+	// RemoveNode removes a draining (or, with dead, a lost) storage node
+	// from the map once no body has a shard on it; until then it answers
+	// with the shards left. Served by the leader.
+	RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error)
+	// metaops: voter changes and backups (admin only). Served by the leader
+	// (forwarded there), except Backup, which the leader serves itself.
+	AddVoter(context.Context, *AddVoterRequest) (*AddVoterResponse, error)
+	RemoveVoter(context.Context, *RemoveVoterRequest) (*RemoveVoterResponse, error)
+	TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error)
+	// Backup streams a snapshot of the whole metadata state taken at one
+	// applied index: the first message carries the header, the others data.
+	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error
 	mustEmbedUnimplementedMetaServer()
 }
 
@@ -359,6 +466,24 @@ func (UnimplementedMetaServer) HealStatus(context.Context, *HealStatusRequest) (
 }
 func (UnimplementedMetaServer) Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Scrub not implemented")
+}
+func (UnimplementedMetaServer) MembershipStatus(context.Context, *MembershipStatusRequest) (*MembershipStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MembershipStatus not implemented")
+}
+func (UnimplementedMetaServer) RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveNode not implemented")
+}
+func (UnimplementedMetaServer) AddVoter(context.Context, *AddVoterRequest) (*AddVoterResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AddVoter not implemented")
+}
+func (UnimplementedMetaServer) RemoveVoter(context.Context, *RemoveVoterRequest) (*RemoveVoterResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveVoter not implemented")
+}
+func (UnimplementedMetaServer) TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransferLeader not implemented")
+}
+func (UnimplementedMetaServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error {
+	return status.Error(codes.Unimplemented, "method Backup not implemented")
 }
 func (UnimplementedMetaServer) mustEmbedUnimplementedMetaServer() {}
 func (UnimplementedMetaServer) testEmbeddedByValue()              {}
@@ -687,6 +812,107 @@ func _Meta_Scrub_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_MembershipStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MembershipStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).MembershipStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_MembershipStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).MembershipStatus(ctx, req.(*MembershipStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_RemoveNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).RemoveNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_RemoveNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).RemoveNode(ctx, req.(*RemoveNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_AddVoter_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddVoterRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).AddVoter(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_AddVoter_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).AddVoter(ctx, req.(*AddVoterRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_RemoveVoter_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveVoterRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).RemoveVoter(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_RemoveVoter_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).RemoveVoter(ctx, req.(*RemoveVoterRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_TransferLeader_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferLeaderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).TransferLeader(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_TransferLeader_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).TransferLeader(ctx, req.(*TransferLeaderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MetaServer).Backup(m, &grpc.GenericServerStream[BackupRequest, BackupChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Meta_BackupServer = grpc.ServerStreamingServer[BackupChunk]
+
 // Meta_ServiceDesc is the grpc.ServiceDesc for Meta service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -762,7 +988,33 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Scrub",
 			Handler:    _Meta_Scrub_Handler,
 		},
+		{
+			MethodName: "MembershipStatus",
+			Handler:    _Meta_MembershipStatus_Handler,
+		},
+		{
+			MethodName: "RemoveNode",
+			Handler:    _Meta_RemoveNode_Handler,
+		},
+		{
+			MethodName: "AddVoter",
+			Handler:    _Meta_AddVoter_Handler,
+		},
+		{
+			MethodName: "RemoveVoter",
+			Handler:    _Meta_RemoveVoter_Handler,
+		},
+		{
+			MethodName: "TransferLeader",
+			Handler:    _Meta_TransferLeader_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Backup",
+			Handler:       _Meta_Backup_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "metapb/meta.proto",
 }
