@@ -23,7 +23,7 @@ run: build
 
 # The clients of the compatibility suite (node/e2e/compat_test.go): the AWS
 # CLI and boto3 as Debian packages them (under /usr/bin, whatever else is on
-# PATH), Node.js and npm, and @aws-sdk/client-s3 at the version of the
+# PATH), s3cmd and rclone (Debian), Node.js and npm, and @aws-sdk/client-s3 at the version of the
 # committed package-lock.json. Each is installed only when it is absent.
 COMPAT_DIR := node/e2e/compat
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -35,6 +35,8 @@ deps: deps-awscli deps-chaos
 	  [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import boto3' 2>/dev/null || pkgs="$$pkgs python3-boto3"; \
 	  command -v node >/dev/null || pkgs="$$pkgs nodejs"; \
 	  command -v npm >/dev/null || pkgs="$$pkgs npm"; \
+	  command -v s3cmd >/dev/null || pkgs="$$pkgs s3cmd"; \
+	  command -v rclone >/dev/null || pkgs="$$pkgs rclone"; \
 	  command -v chromium >/dev/null || pkgs="$$pkgs chromium"; \
 	  if [ -n "$$pkgs" ]; then \
 	    echo "deps: installing$$pkgs"; \

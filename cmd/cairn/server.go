@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway"
+	"github.com/cairn-io/cairn/node/lifecycle"
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/pki"
 	"github.com/cairn-io/cairn/node/repair"
@@ -76,6 +77,10 @@ func runServer(args []string) error {
 	repairConcurrency := fs.Int("repair-concurrency", repair.DefaultConcurrency, "meta role: bodies the repairer rebuilds at once")
 	autoAdmit := fs.Bool("auto-admit-nodes", false, "meta role: admit a storage node never seen before as soon as it heartbeats (default: it joins pending until `cairn admin node add`)")
 	repairDownAfter := fs.Duration("repair-down-after", 0, "meta role: treat a storage node silent this long as lost even before it is committed down (0: rely on the committed state)")
+	// The meta role's lifecycle worker.
+	lifecycleInterval := fs.Duration("lifecycle-interval", meta.DefaultLifecycleInterval, "meta role: how often the lifecycle worker scans a batch of versions for expiration")
+	lifecycleRate := fs.Float64("lifecycle-rate", lifecycle.DefaultRate, "meta role: expirations the lifecycle worker commits per second at most (negative: unlimited)")
+	lifecycleDay := fs.Duration("lifecycle-day", lifecycle.DefaultDay, "testing only (meta and gateway roles): the length of a lifecycle rule's day, so that expiration can be seen within seconds")
 	// The gateway's web console.
 	consoleAddr := fs.String("console-addr", "", "gateway role: serve the web console (plain HTTP) on this address (host:port); off when empty")
 	consoleTLSCert := fs.String("console-tls-cert", "", "gateway role: an admin-role certificate under the cluster CA (--tls-ca) the console uses for heal status and user management")
@@ -166,6 +171,9 @@ func runServer(args []string) error {
 		RepairBandwidth:   bandwidth(*repairBandwidth),
 		RepairConcurrency: *repairConcurrency,
 		RepairDownAfter:   *repairDownAfter,
+		LifecycleInterval: *lifecycleInterval,
+		LifecycleRate:     *lifecycleRate,
+		LifecycleDay:      *lifecycleDay,
 		AutoAdmitNodes:    *autoAdmit,
 		StorageClasses: map[string]erasure.Profile{
 			"STANDARD":           {K: *ecK, M: *ecM, BlockSize: *ecBlock},

@@ -3,6 +3,8 @@ package gateway
 import (
 	"context"
 	"net"
+	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -43,7 +45,7 @@ func (g *Gateway) authorizeAction(ctx context.Context, rq *request, action, buck
 		return err
 	}
 	if access.ObjectScoped(action, key) {
-		obj, err := g.objectForAccess(ctx, bucket, key, versionID)
+		obj, tags, err := g.objectForAccess(ctx, bucket, key, versionID)
 		if err != nil {
 			return err
 		}
@@ -51,6 +53,7 @@ func (g *Gateway) authorizeAction(ctx context.Context, rq *request, action, buck
 			obj.ACL = access.WithoutPublicGrants(obj.ACL)
 		}
 		req.Object = obj
+		setExistingTags(req.Context, tags)
 	}
 	switch access.Evaluate(req) {
 	case access.Allow:
@@ -121,24 +124,54 @@ func (g *Gateway) authorizeOnNewObject(ctx context.Context, rq *request, action,
 }
 
 // objectForAccess returns the owner and ACL of the version an action
-// acts on, or nil when there is none (or it is a delete marker).
-func (g *Gateway) objectForAccess(ctx context.Context, bucket, key, versionID string) (*access.Object, error) {
+// acts on, or nil when there is none (or it is a delete marker), and its
+// tags for s3:ExistingObjectTag.
+func (g *Gateway) objectForAccess(ctx context.Context, bucket, key, versionID string) (*access.Object, map[string]string, error) {
 	resp, err := g.cfg.Meta.GetObject(ctx, &metapb.GetObjectRequest{Bucket: bucket, Key: key, VersionId: versionID})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	switch resp.GetCode() {
 	case metapb.ErrorCode_OK:
 	case metapb.ErrorCode_NO_SUCH_KEY, metapb.ErrorCode_NO_SUCH_VERSION:
-		return nil, nil
+		return nil, nil, nil
 	default:
-		return nil, &s3err.MetaError{Code: resp.GetCode()}
+		return nil, nil, &s3err.MetaError{Code: resp.GetCode()}
 	}
 	v := resp.GetVersion()
 	if v == nil || v.GetDeleteMarker() {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return &access.Object{Owner: v.GetOwner(), ACL: v.GetAcl()}, nil
+	return &access.Object{Owner: v.GetOwner(), ACL: v.GetAcl()}, v.GetTags(), nil
+}
+
+// setExistingTags sets s3:ExistingObjectTag/<key> for each tag of the
+// object acted on.
+func setExistingTags(c access.Context, tags map[string]string) {
+	for k, v := range tags {
+		c.Set("s3:ExistingObjectTag/"+k, v)
+	}
+}
+
+// setRequestTags sets s3:RequestObjectTag/<key> and s3:RequestObjectTagKeys
+// from the tags a request asks for in x-amz-tagging. A header that does
+// not parse sets nothing: the handler refuses it.
+func setRequestTags(c access.Context, h http.Header) {
+	v, ok := h["X-Amz-Tagging"]
+	if !ok {
+		return
+	}
+	tags, err := parseTaggingHeader(strings.Join(v, ""))
+	if err != nil {
+		return
+	}
+	keys := make([]string, 0, len(tags))
+	for k, val := range tags {
+		c.Set("s3:RequestObjectTag/"+k, val)
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	c.Set("s3:RequestObjectTagKeys", keys...)
 }
 
 // conditionContext gathers the condition keys a bucket policy may test.
@@ -177,6 +210,7 @@ func (g *Gateway) conditionContext(rq *request) access.Context {
 	if v := q.Get("versionId"); v != "" {
 		c.Set("s3:VersionId", v)
 	}
+	setRequestTags(c, r.Header)
 	for name, vals := range r.Header {
 		lower := strings.ToLower(name)
 		if strings.HasPrefix(lower, "x-amz-") && lower != "x-amz-date" && !strings.HasPrefix(lower, "x-amz-meta-") {

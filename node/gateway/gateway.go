@@ -19,6 +19,7 @@ import (
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway/access"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
+	"github.com/cairn-io/cairn/node/gateway/sigv2"
 	"github.com/cairn-io/cairn/node/gateway/sigv4"
 	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/node/identity"
@@ -105,6 +106,9 @@ type Config struct {
 	// (bucketcache.Cache, fed by the meta leader's watch); nil reads every
 	// bucket linearizably.
 	Buckets BucketCache
+	// LifecycleDay is the length of a lifecycle rule's day for the
+	// x-amz-expiration header; default 24h, shorter only in tests.
+	LifecycleDay time.Duration
 }
 
 // BucketCache is a watched cache of buckets; bucketcache.Cache implements
@@ -141,6 +145,9 @@ func (c *Config) Validate() error {
 	if c.BodyStallTimeout == 0 {
 		c.BodyStallTimeout = DefaultBodyStallTimeout
 	}
+	if c.LifecycleDay == 0 {
+		c.LifecycleDay = defaultLifecycleDay
+	}
 	switch {
 	case c.AccessKey == "" || c.SecretKey == "":
 		return fmt.Errorf("%w: access key and secret key are required", ErrInvalidConfig)
@@ -174,6 +181,7 @@ func (c *Config) Validate() error {
 type Gateway struct {
 	cfg      Config
 	verifier *sigv4.Verifier
+	v2       *sigv2.Verifier
 	ids      *identities
 	log      *slog.Logger
 	metrics  *metrics
@@ -206,6 +214,7 @@ func New(cfg Config) (*Gateway, error) {
 			Now:     cfg.Now,
 			MaxSkew: DefaultMaxSkew,
 		},
+		v2:      &sigv2.Verifier{Creds: ids, Now: cfg.Now, MaxSkew: DefaultMaxSkew},
 		ids:     ids,
 		log:     cfg.Logger,
 		metrics: newMetrics(cfg.Metrics),
@@ -226,6 +235,9 @@ type request struct {
 	// owner is the canonical ID of the caller, the owner of what it
 	// creates; empty when anonymous.
 	owner string
+	// post, for a browser POST upload, bounds the size of its body, whose
+	// length is known only at its end.
+	post *postLimits
 	// errCode is the S3 error code answered, if any (for the live trace).
 	errCode string
 }
@@ -331,7 +343,7 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 		return g.preflight(ctx, w, rq)
 	}
 	g.corsActual(ctx, w, rq)
-	res, err := g.verifier.Verify(r)
+	res, err := g.authenticate(r)
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
 	}
@@ -353,6 +365,9 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 	if err != nil {
 		return err
 	}
+	if op.formAuth {
+		return op.serve(g, ctx, w, rq)
+	}
 	if err := g.authorize(ctx, rq, op); err != nil {
 		return err
 	}
@@ -360,6 +375,24 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 		return err
 	}
 	return op.serve(g, ctx, w, rq)
+}
+
+// authenticate verifies r's signature, Version 4 or Version 2, and returns
+// what its handler reads the body through.
+func (g *Gateway) authenticate(r *http.Request) (*sigv4.Result, error) {
+	if !sigv2.Present(r) {
+		return g.verifier.Verify(r)
+	}
+	ak, err := g.v2.Verify(r, g.virtualHostBucket(r.Host))
+	if err != nil {
+		return nil, err
+	}
+	res, err := sigv4.UnsignedBody(r)
+	if err != nil {
+		return nil, err
+	}
+	res.AccessKey = ak
+	return res, nil
 }
 
 // route splits the request into bucket and key. The key comes from the

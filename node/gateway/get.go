@@ -71,6 +71,10 @@ func (g *Gateway) getObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	}
 
 	h := objectHeaders(v)
+	if b, err := g.getBucket(ctx, rq.bucket); err == nil && versionID == "" {
+		// Read once already to authorize this request: the memo has it.
+		g.setExpiration(h, b, v)
+	}
 	if versionID != "" {
 		// A version asked for by ID is named, "null" included.
 		h.Set("x-amz-version-id", v.GetVersionId())

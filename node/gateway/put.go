@@ -52,9 +52,12 @@ type sentChecksum struct {
 // shards exist deletes them: nothing uncommitted is left visible.
 func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *request) error {
 	r := rq.r
-	size, err := requestSize(r)
-	if err != nil {
-		return err
+	size := int64(-1) // a POST form's file: known at its end
+	if rq.post == nil {
+		var err error
+		if size, err = requestSize(r); err != nil {
+			return err
+		}
 	}
 	if size > g.cfg.MaxPutSize {
 		return s3err.EntityTooLarge
@@ -112,8 +115,12 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		return err
 	}
 	phaseStart := time.Now()
+	storedSize := int64(-1)
+	if size >= 0 {
+		storedSize = enc.storedSize(size)
+	}
 	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{
-		Profile: extras.profile, Size: enc.storedSize(size), InlineMax: g.cfg.InlineMaxBytes,
+		Profile: extras.profile, Size: storedSize, InlineMax: g.cfg.InlineMaxBytes,
 	})
 	if err != nil {
 		return writeFailure(ctx, body, err)
@@ -124,6 +131,13 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	if err := body.finish(); err != nil {
 		g.deleteBody(ctx, rq, stored)
 		return writeFailure(ctx, body, err)
+	}
+	if size < 0 {
+		size = body.read
+		if err := rq.post.check(size); err != nil {
+			g.deleteBody(ctx, rq, stored)
+			return err
+		}
 	}
 	if stored.Size != enc.storedSize(size) {
 		g.deleteBody(ctx, rq, stored)
@@ -203,6 +217,7 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		h.Set("x-amz-version-id", versionID)
 	}
 	enc.setPutHeaders(h)
+	g.setExpiration(h, bucket, v)
 	w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -371,18 +386,28 @@ func newVersionID(now time.Time) string {
 	return hex.EncodeToString(b[:])
 }
 
-// exactReader passes through exactly the declared number of bytes and
-// remembers the first error of the client's body, so a failed PUT can be
-// blamed on the right side.
+// exactReader passes through exactly the declared number of bytes (or,
+// when remaining is negative, the whole body) and remembers the first
+// error of the client's body, so a failed PUT can be blamed on the right
+// side.
 type exactReader struct {
 	r         io.Reader
 	remaining int64
+	read      int64
 	err       error
 }
 
 func (e *exactReader) Read(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err
+	}
+	if e.remaining < 0 {
+		n, err := e.r.Read(p)
+		e.read += int64(n)
+		if err != nil && !errors.Is(err, io.EOF) {
+			e.err = err
+		}
+		return n, err
 	}
 	if e.remaining == 0 {
 		return 0, io.EOF
@@ -392,6 +417,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	}
 	n, err := e.r.Read(p)
 	e.remaining -= int64(n)
+	e.read += int64(n)
 	switch {
 	case err == nil:
 		return n, nil
@@ -409,7 +435,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 
 // finish reads past the declared end, which must be the end of the body.
 func (e *exactReader) finish() error {
-	if e.err != nil {
+	if e.err != nil || e.remaining < 0 {
 		return e.err
 	}
 	if e.remaining > 0 {

@@ -24,6 +24,10 @@ type operation struct {
 	// err, when set, answers the request without authorization or
 	// handler: an operation the gateway does not implement.
 	err error
+	// formAuth marks an operation whose credentials and resource are in
+	// its body (a browser POST upload): its handler authenticates and
+	// authorizes it once it has read them.
+	formAuth bool
 }
 
 // actionFor returns the IAM action that authorizes op for a request with
@@ -176,8 +180,9 @@ var (
 		http.MethodHead:   {action: "s3:ListBucket", serve: (*Gateway).headBucket},
 		http.MethodPut:    {action: "s3:CreateBucket", serve: (*Gateway).createBucket},
 		http.MethodDelete: {action: "s3:DeleteBucket", serve: (*Gateway).deleteBucket},
-		// POST uploads through HTML forms are not implemented.
-		http.MethodPost: {err: s3err.NotImplemented},
+		// A browser upload (HTML form): s3:PutObject on the key its form
+		// names, authorized by its handler.
+		http.MethodPost: {action: "s3:PutObject", serve: (*Gateway).postObject, formAuth: true},
 	}
 	objectOps = methods{
 		http.MethodGet:    {action: "s3:GetObject", versionAction: "s3:GetObjectVersion", serve: (*Gateway).getObject},

@@ -35,7 +35,7 @@ func TestResolve(t *testing.T) {
 		{"DELETE", "/b", "s3:DeleteBucket"},
 		{"GET", "/b", "s3:ListBucket"},
 		{"HEAD", "/b", "s3:ListBucket"},
-		{"POST", "/b", "NotImplemented"},
+		{"POST", "/b", "s3:PutObject"}, // a browser form upload
 		{"GET", "/b?versions", "s3:ListBucketVersions"},
 		{"GET", "/b?acl", "s3:GetBucketAcl"},
 		{"PUT", "/b?acl", "s3:PutBucketAcl"},
@@ -304,6 +304,9 @@ func TestNoRightsMatrix(t *testing.T) {
 					switch {
 					case notImpl:
 						want = http.StatusNotImplemented
+					case method == http.MethodPost && name == "" && level == "bucket":
+						// A browser upload; this is no form.
+						want = http.StatusPreconditionFailed
 					case method == http.MethodPost && name == "":
 						want = http.StatusNotImplemented
 					case contains(methods, method):

@@ -24,6 +24,9 @@ const (
 	// sweep may delete it: far longer than any write takes from its first
 	// shard to its commit, and than any clock skew between nodes.
 	DefaultOrphanGrace = 6 * time.Hour
+	// DefaultLifecycleInterval is how often the leader's lifecycle worker
+	// scans a batch of versions for expiration.
+	DefaultLifecycleInterval = time.Minute
 	// DefaultSweepInterval is how often the leader's orphan sweep runs.
 	DefaultSweepInterval = 10 * time.Minute
 	// DefaultNodeDownAfter is how long a storage node may go without a
@@ -136,6 +139,14 @@ type Config struct {
 	// SweepInterval is how often the leader's orphan sweep runs. Default
 	// DefaultSweepInterval.
 	SweepInterval time.Duration
+	// LifecycleInterval is how often the leader's lifecycle worker runs a
+	// round (DefaultLifecycleInterval); LifecycleRate bounds the
+	// expirations it proposes per second (lifecycle.DefaultRate, negative
+	// unlimited); LifecycleDay is the length of a lifecycle rule's day
+	// (24h; shorter only to test expiration).
+	LifecycleInterval time.Duration
+	LifecycleRate     float64
+	LifecycleDay      time.Duration
 	// RepairBandwidth caps the bytes per second the leader's repairer
 	// and bucket scrubs read; zero means repair.DefaultBandwidth, negative
 	// unlimited.
@@ -200,6 +211,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.OrphanGrace == 0 {
 		c.OrphanGrace = DefaultOrphanGrace
+	}
+	if c.LifecycleInterval == 0 {
+		c.LifecycleInterval = DefaultLifecycleInterval
 	}
 	if c.SweepInterval == 0 {
 		c.SweepInterval = DefaultSweepInterval
@@ -266,6 +280,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RepairConcurrency < 0 || c.RepairDownAfter < 0 {
 		return invalid("negative repair concurrency %d or down-after %v", c.RepairConcurrency, c.RepairDownAfter)
+	}
+	if c.LifecycleInterval < 0 || c.LifecycleDay < 0 {
+		return invalid("negative lifecycle interval %v or day %v", c.LifecycleInterval, c.LifecycleDay)
 	}
 	if c.SweepInterval < 0 {
 		return invalid("negative sweep interval %v", c.SweepInterval)

@@ -155,6 +155,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.wg.Go(func() { n.runSweeper(gcCtx) })
 	n.wg.Go(func() { n.runLiveness(gcCtx) })
 	n.wg.Go(func() { n.runRepairer(gcCtx) })
+	n.wg.Go(func() { n.runLifecycle(gcCtx) })
 	return n, nil
 }
 

@@ -94,6 +94,11 @@ type Config struct {
 	RepairBandwidth   int64
 	RepairConcurrency int
 	RepairDownAfter   time.Duration
+	// Meta role: the lifecycle worker's interval and rate; meta and
+	// gateway roles: the length of a lifecycle day (see meta.Config).
+	LifecycleInterval time.Duration
+	LifecycleRate     float64
+	LifecycleDay      time.Duration
 	// AutoAdmitNodes: new storage nodes join active, not pending
 	// (see meta.Config.AutoAdmitNodes).
 	AutoAdmitNodes bool
@@ -457,6 +462,9 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			RepairBandwidth:        cfg.RepairBandwidth,
 			RepairConcurrency:      cfg.RepairConcurrency,
 			RepairDownAfter:        cfg.RepairDownAfter,
+			LifecycleInterval:      cfg.LifecycleInterval,
+			LifecycleRate:          cfg.LifecycleRate,
+			LifecycleDay:           cfg.LifecycleDay,
 			AutoAdmitNodes:         cfg.AutoAdmitNodes,
 			Metrics:                s.registerer(),
 		})
@@ -593,6 +601,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		StorageClasses:      cfg.StorageClasses,
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
 		BodyStallTimeout:    cfg.BodyStallTimeout,
+		LifecycleDay:        cfg.LifecycleDay,
 		InlineMaxBytes:      cfg.InlineMaxBytes,
 		Keyring:             keyring,
 		MasterKey:           cfg.MasterKey,

@@ -758,8 +758,24 @@ type LifecycleRule struct {
 	AbortIncompleteMultipartDays uint32 `protobuf:"varint,4,opt,name=abort_incomplete_multipart_days,json=abortIncompleteMultipartDays,proto3" json:"abort_incomplete_multipart_days,omitempty"`
 	// Expiration.Days of current versions; 0 = none.
 	ExpirationDays uint32 `protobuf:"varint,5,opt,name=expiration_days,json=expirationDays,proto3" json:"expiration_days,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// s3b: the rest of S3's expiration actions and filters.
+	// Expiration.Date (Unix seconds) from which current versions expire; 0 = none.
+	ExpirationDateUnix int64 `protobuf:"varint,180,opt,name=expiration_date_unix,json=expirationDateUnix,proto3" json:"expiration_date_unix,omitempty"`
+	// Expiration.ExpiredObjectDeleteMarker: remove a delete marker that is
+	// the only version of its key.
+	ExpiredObjectDeleteMarker bool `protobuf:"varint,181,opt,name=expired_object_delete_marker,json=expiredObjectDeleteMarker,proto3" json:"expired_object_delete_marker,omitempty"`
+	// NoncurrentVersionExpiration.NoncurrentDays; 0 = none.
+	NoncurrentDays uint32 `protobuf:"varint,182,opt,name=noncurrent_days,json=noncurrentDays,proto3" json:"noncurrent_days,omitempty"`
+	// NoncurrentVersionExpiration.NewerNoncurrentVersions: how many of the
+	// newest noncurrent versions are kept whatever their age.
+	NewerNoncurrentVersions uint32 `protobuf:"varint,183,opt,name=newer_noncurrent_versions,json=newerNoncurrentVersions,proto3" json:"newer_noncurrent_versions,omitempty"`
+	// Filter tags: a version matches when it carries all of them.
+	Tags map[string]string `protobuf:"bytes,184,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Filter ObjectSizeGreaterThan / ObjectSizeLessThan; 0 = no bound.
+	ObjectSizeGreaterThan int64 `protobuf:"varint,185,opt,name=object_size_greater_than,json=objectSizeGreaterThan,proto3" json:"object_size_greater_than,omitempty"`
+	ObjectSizeLessThan    int64 `protobuf:"varint,186,opt,name=object_size_less_than,json=objectSizeLessThan,proto3" json:"object_size_less_than,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *LifecycleRule) Reset() {
@@ -823,6 +839,55 @@ func (x *LifecycleRule) GetAbortIncompleteMultipartDays() uint32 {
 func (x *LifecycleRule) GetExpirationDays() uint32 {
 	if x != nil {
 		return x.ExpirationDays
+	}
+	return 0
+}
+
+func (x *LifecycleRule) GetExpirationDateUnix() int64 {
+	if x != nil {
+		return x.ExpirationDateUnix
+	}
+	return 0
+}
+
+func (x *LifecycleRule) GetExpiredObjectDeleteMarker() bool {
+	if x != nil {
+		return x.ExpiredObjectDeleteMarker
+	}
+	return false
+}
+
+func (x *LifecycleRule) GetNoncurrentDays() uint32 {
+	if x != nil {
+		return x.NoncurrentDays
+	}
+	return 0
+}
+
+func (x *LifecycleRule) GetNewerNoncurrentVersions() uint32 {
+	if x != nil {
+		return x.NewerNoncurrentVersions
+	}
+	return 0
+}
+
+func (x *LifecycleRule) GetTags() map[string]string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *LifecycleRule) GetObjectSizeGreaterThan() int64 {
+	if x != nil {
+		return x.ObjectSizeGreaterThan
+	}
+	return 0
+}
+
+func (x *LifecycleRule) GetObjectSizeLessThan() int64 {
+	if x != nil {
+		return x.ObjectSizeLessThan
 	}
 	return 0
 }
@@ -7620,13 +7685,23 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\talgorithm\x18\x01 \x01(\tR\talgorithm\x12\x1c\n" +
 	"\n" +
 	"kms_key_id\x18\x02 \x01(\tR\bkmsKeyId\x12,\n" +
-	"\x12bucket_key_enabled\x18\x03 \x01(\bR\x10bucketKeyEnabled\"\xc1\x01\n" +
+	"\x12bucket_key_enabled\x18\x03 \x01(\bR\x10bucketKeyEnabled\"\x81\x05\n" +
 	"\rLifecycleRule\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aenabled\x18\x02 \x01(\bR\aenabled\x12\x16\n" +
 	"\x06prefix\x18\x03 \x01(\tR\x06prefix\x12E\n" +
 	"\x1fabort_incomplete_multipart_days\x18\x04 \x01(\rR\x1cabortIncompleteMultipartDays\x12'\n" +
-	"\x0fexpiration_days\x18\x05 \x01(\rR\x0eexpirationDays\"u\n" +
+	"\x0fexpiration_days\x18\x05 \x01(\rR\x0eexpirationDays\x121\n" +
+	"\x14expiration_date_unix\x18\xb4\x01 \x01(\x03R\x12expirationDateUnix\x12@\n" +
+	"\x1cexpired_object_delete_marker\x18\xb5\x01 \x01(\bR\x19expiredObjectDeleteMarker\x12(\n" +
+	"\x0fnoncurrent_days\x18\xb6\x01 \x01(\rR\x0enoncurrentDays\x12;\n" +
+	"\x19newer_noncurrent_versions\x18\xb7\x01 \x01(\rR\x17newerNoncurrentVersions\x12;\n" +
+	"\x04tags\x18\xb8\x01 \x03(\v2&.cairn.meta.v1.LifecycleRule.TagsEntryR\x04tags\x128\n" +
+	"\x18object_size_greater_than\x18\xb9\x01 \x01(\x03R\x15objectSizeGreaterThan\x122\n" +
+	"\x15object_size_less_than\x18\xba\x01 \x01(\x03R\x12objectSizeLessThan\x1a7\n" +
+	"\tTagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"u\n" +
 	"\x0eErasureProfile\x12\x1f\n" +
 	"\vdata_shards\x18\x01 \x01(\rR\n" +
 	"dataShards\x12#\n" +
@@ -8232,7 +8307,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 110)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 111)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -8343,12 +8418,13 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*WatchBucketsRequest)(nil),          // 106: cairn.meta.v1.WatchBucketsRequest
 	(*BucketsEvent)(nil),                 // 107: cairn.meta.v1.BucketsEvent
 	nil,                                  // 108: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 109: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 110: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 111: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 112: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 113: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 114: cairn.meta.v1.CompletePart.ChecksumsEntry
+	nil,                                  // 109: cairn.meta.v1.LifecycleRule.TagsEntry
+	nil,                                  // 110: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 111: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 112: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 113: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 114: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 115: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -8359,152 +8435,153 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	108, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
 	105, // 6: cairn.meta.v1.Bucket.public_access_block:type_name -> cairn.meta.v1.PublicAccessBlock
 	7,   // 7: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
-	11,  // 8: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
-	12,  // 9: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	109, // 10: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	110, // 11: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	111, // 12: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	112, // 13: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
-	14,  // 14: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
-	8,   // 15: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
-	15,  // 16: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
-	11,  // 17: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
-	12,  // 18: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	113, // 19: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
-	14,  // 20: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
-	13,  // 21: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
-	1,   // 22: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
-	18,  // 23: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
-	2,   // 24: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
-	19,  // 25: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
-	12,  // 26: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
-	24,  // 27: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
-	25,  // 28: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
-	26,  // 29: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
-	27,  // 30: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
-	37,  // 31: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
-	38,  // 32: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
-	28,  // 33: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
-	29,  // 34: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
-	30,  // 35: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
-	31,  // 36: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
-	32,  // 37: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
-	33,  // 38: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
-	35,  // 39: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
-	36,  // 40: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
-	40,  // 41: cairn.meta.v1.Command.set_node_down:type_name -> cairn.meta.v1.SetNodeDown
-	41,  // 42: cairn.meta.v1.Command.set_drive_state:type_name -> cairn.meta.v1.SetDriveState
-	43,  // 43: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
-	44,  // 44: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
-	23,  // 45: cairn.meta.v1.Command.set_master_key_check:type_name -> cairn.meta.v1.SetMasterKeyCheck
-	82,  // 46: cairn.meta.v1.Command.set_node_state:type_name -> cairn.meta.v1.SetNodeState
-	83,  // 47: cairn.meta.v1.Command.remove_node:type_name -> cairn.meta.v1.RemoveNode
-	84,  // 48: cairn.meta.v1.Command.set_rebalance:type_name -> cairn.meta.v1.SetRebalance
-	92,  // 49: cairn.meta.v1.Command.set_voter_address:type_name -> cairn.meta.v1.SetVoterAddress
-	5,   // 50: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 51: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
-	5,   // 52: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 53: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
-	17,  // 54: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
-	16,  // 55: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 56: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	114, // 57: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
-	34,  // 58: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
-	13,  // 59: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
-	19,  // 60: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
-	39,  // 61: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
-	1,   // 62: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
-	12,  // 63: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
-	12,  // 64: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
-	42,  // 65: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
-	3,   // 66: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 67: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
-	13,  // 68: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
-	4,   // 69: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
-	46,  // 70: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
-	50,  // 71: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
-	3,   // 72: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 73: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 74: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	17,  // 75: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
-	17,  // 76: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
-	3,   // 77: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 78: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 79: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
-	3,   // 80: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 81: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
-	22,  // 82: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
-	45,  // 83: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
-	3,   // 84: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	5,   // 85: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
-	5,   // 86: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
-	3,   // 87: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 88: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 89: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 90: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
-	20,  // 91: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
-	19,  // 92: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
-	95,  // 93: cairn.meta.v1.StatusResponse.voter_info:type_name -> cairn.meta.v1.VoterInfo
-	2,   // 94: cairn.meta.v1.SetNodeState.state:type_name -> cairn.meta.v1.NodeState
-	87,  // 95: cairn.meta.v1.MembershipStatusResponse.drains:type_name -> cairn.meta.v1.DrainProgress
-	85,  // 96: cairn.meta.v1.MembershipStatusResponse.rebalance:type_name -> cairn.meta.v1.RebalanceState
-	88,  // 97: cairn.meta.v1.MembershipStatusResponse.fills:type_name -> cairn.meta.v1.DriveFill
-	93,  // 98: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
-	93,  // 99: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
-	104, // 100: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
-	64,  // 101: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	66,  // 102: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	68,  // 103: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	70,  // 104: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	72,  // 105: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	74,  // 106: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	76,  // 107: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	78,  // 108: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	54,  // 109: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
-	56,  // 110: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
-	58,  // 111: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
-	60,  // 112: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
-	62,  // 113: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	80,  // 114: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
-	47,  // 115: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
-	49,  // 116: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
-	52,  // 117: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
-	86,  // 118: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
-	90,  // 119: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
-	96,  // 120: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
-	98,  // 121: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
-	100, // 122: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
-	102, // 123: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
-	106, // 124: cairn.meta.v1.Meta.WatchBuckets:input_type -> cairn.meta.v1.WatchBucketsRequest
-	65,  // 125: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	67,  // 126: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	69,  // 127: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	71,  // 128: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	73,  // 129: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	75,  // 130: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	77,  // 131: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	79,  // 132: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	55,  // 133: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	57,  // 134: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	59,  // 135: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	61,  // 136: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	63,  // 137: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	81,  // 138: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	48,  // 139: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	51,  // 140: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	53,  // 141: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	89,  // 142: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
-	91,  // 143: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
-	97,  // 144: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
-	99,  // 145: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
-	101, // 146: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
-	103, // 147: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
-	107, // 148: cairn.meta.v1.Meta.WatchBuckets:output_type -> cairn.meta.v1.BucketsEvent
-	125, // [125:149] is the sub-list for method output_type
-	101, // [101:125] is the sub-list for method input_type
-	101, // [101:101] is the sub-list for extension type_name
-	101, // [101:101] is the sub-list for extension extendee
-	0,   // [0:101] is the sub-list for field type_name
+	109, // 8: cairn.meta.v1.LifecycleRule.tags:type_name -> cairn.meta.v1.LifecycleRule.TagsEntry
+	11,  // 9: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
+	12,  // 10: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
+	110, // 11: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	111, // 12: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	112, // 13: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	113, // 14: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	14,  // 15: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
+	8,   // 16: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
+	15,  // 17: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
+	11,  // 18: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
+	12,  // 19: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
+	114, // 20: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	14,  // 21: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
+	13,  // 22: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
+	1,   // 23: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
+	18,  // 24: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
+	2,   // 25: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
+	19,  // 26: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
+	12,  // 27: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
+	24,  // 28: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
+	25,  // 29: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
+	26,  // 30: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
+	27,  // 31: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
+	37,  // 32: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
+	38,  // 33: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
+	28,  // 34: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
+	29,  // 35: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
+	30,  // 36: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
+	31,  // 37: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
+	32,  // 38: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
+	33,  // 39: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
+	35,  // 40: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
+	36,  // 41: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
+	40,  // 42: cairn.meta.v1.Command.set_node_down:type_name -> cairn.meta.v1.SetNodeDown
+	41,  // 43: cairn.meta.v1.Command.set_drive_state:type_name -> cairn.meta.v1.SetDriveState
+	43,  // 44: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
+	44,  // 45: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
+	23,  // 46: cairn.meta.v1.Command.set_master_key_check:type_name -> cairn.meta.v1.SetMasterKeyCheck
+	82,  // 47: cairn.meta.v1.Command.set_node_state:type_name -> cairn.meta.v1.SetNodeState
+	83,  // 48: cairn.meta.v1.Command.remove_node:type_name -> cairn.meta.v1.RemoveNode
+	84,  // 49: cairn.meta.v1.Command.set_rebalance:type_name -> cairn.meta.v1.SetRebalance
+	92,  // 50: cairn.meta.v1.Command.set_voter_address:type_name -> cairn.meta.v1.SetVoterAddress
+	5,   // 51: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 52: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
+	5,   // 53: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	13,  // 54: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
+	17,  // 55: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
+	16,  // 56: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 57: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
+	115, // 58: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	34,  // 59: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
+	13,  // 60: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
+	19,  // 61: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
+	39,  // 62: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
+	1,   // 63: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
+	12,  // 64: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
+	12,  // 65: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
+	42,  // 66: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
+	3,   // 67: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 68: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
+	13,  // 69: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
+	4,   // 70: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
+	46,  // 71: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
+	50,  // 72: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
+	3,   // 73: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 74: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 75: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	17,  // 76: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
+	17,  // 77: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
+	3,   // 78: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 79: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
+	15,  // 80: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
+	3,   // 81: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	16,  // 82: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
+	22,  // 83: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
+	45,  // 84: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
+	3,   // 85: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	5,   // 86: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
+	5,   // 87: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
+	3,   // 88: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 89: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 90: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	13,  // 91: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
+	20,  // 92: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
+	19,  // 93: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
+	95,  // 94: cairn.meta.v1.StatusResponse.voter_info:type_name -> cairn.meta.v1.VoterInfo
+	2,   // 95: cairn.meta.v1.SetNodeState.state:type_name -> cairn.meta.v1.NodeState
+	87,  // 96: cairn.meta.v1.MembershipStatusResponse.drains:type_name -> cairn.meta.v1.DrainProgress
+	85,  // 97: cairn.meta.v1.MembershipStatusResponse.rebalance:type_name -> cairn.meta.v1.RebalanceState
+	88,  // 98: cairn.meta.v1.MembershipStatusResponse.fills:type_name -> cairn.meta.v1.DriveFill
+	93,  // 99: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
+	93,  // 100: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
+	104, // 101: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
+	64,  // 102: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	66,  // 103: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	68,  // 104: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	70,  // 105: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	72,  // 106: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	74,  // 107: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	76,  // 108: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	78,  // 109: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	54,  // 110: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	56,  // 111: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	58,  // 112: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	60,  // 113: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	62,  // 114: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	80,  // 115: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	47,  // 116: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
+	49,  // 117: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
+	52,  // 118: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
+	86,  // 119: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
+	90,  // 120: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
+	96,  // 121: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
+	98,  // 122: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
+	100, // 123: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
+	102, // 124: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
+	106, // 125: cairn.meta.v1.Meta.WatchBuckets:input_type -> cairn.meta.v1.WatchBucketsRequest
+	65,  // 126: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	67,  // 127: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	69,  // 128: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	71,  // 129: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	73,  // 130: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	75,  // 131: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	77,  // 132: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	79,  // 133: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	55,  // 134: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	57,  // 135: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	59,  // 136: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	61,  // 137: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	63,  // 138: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	81,  // 139: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	48,  // 140: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	51,  // 141: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	53,  // 142: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	89,  // 143: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
+	91,  // 144: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
+	97,  // 145: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
+	99,  // 146: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
+	101, // 147: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
+	103, // 148: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
+	107, // 149: cairn.meta.v1.Meta.WatchBuckets:output_type -> cairn.meta.v1.BucketsEvent
+	126, // [126:150] is the sub-list for method output_type
+	102, // [102:126] is the sub-list for method input_type
+	102, // [102:102] is the sub-list for extension type_name
+	102, // [102:102] is the sub-list for extension extendee
+	0,   // [0:102] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -8543,7 +8620,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   110,
+			NumMessages:   111,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cairn-io/cairn/node/gateway/access"
 	"github.com/cairn-io/cairn/node/gateway/s3xml"
+	"github.com/cairn-io/cairn/node/gateway/sigv2"
 	"github.com/cairn-io/cairn/node/gateway/sigv4"
 	"github.com/cairn-io/cairn/node/gateway/sse"
 	"github.com/cairn-io/cairn/node/objio"
@@ -118,6 +119,9 @@ var sentinels = []struct {
 	{sigv4.ErrUnsupportedAlgorithm, InvalidRequest.WithMessage("The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")},
 	{sigv4.ErrMalformedChunk, IncompleteBody.WithMessage("The aws-chunked body is malformed or truncated.")},
 	{sigv4.ErrIncompleteBody, IncompleteBody},
+	{sigv2.ErrMalformedHeader, InvalidArgument.WithMessage("AWS authorization header is invalid.  Expected AwsAccessKeyId:signature")},
+	{sigv2.ErrMissingQueryParams, AccessDenied.WithMessage("Query-string authentication requires the Signature, Expires and AWSAccessKeyId parameters")},
+	{sigv2.ErrInvalidExpires, AccessDenied.WithMessage("Invalid date (should be seconds since epoch)")},
 	{sigv4.ErrTrailerChecksumMismatch, BadDigest.WithMessage("The checksum you specified in the trailer did not match the calculated checksum.")},
 	{objio.ErrInsufficientDrives, SlowDown},
 	{objio.ErrShardWrite, ServiceUnavailable.WithMessage("The object could not be stored durably. Please try again.")},

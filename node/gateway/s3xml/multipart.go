@@ -162,20 +162,41 @@ type LifecycleRule struct {
 	Prefix                         *string                         `xml:"Prefix,omitempty"`
 	Filter                         *LifecycleFilter                `xml:"Filter,omitempty"`
 	Expiration                     *LifecycleExpiration            `xml:"Expiration,omitempty"`
+	NoncurrentVersionExpiration    *NoncurrentVersionExpiration    `xml:"NoncurrentVersionExpiration,omitempty"`
 	AbortIncompleteMultipartUpload *AbortIncompleteMultipartUpload `xml:"AbortIncompleteMultipartUpload,omitempty"`
 }
 
-// LifecycleFilter selects the keys a rule applies to.
+// LifecycleFilter selects the keys a rule applies to: one of a prefix, a
+// tag, a size bound, or their conjunction in And.
 type LifecycleFilter struct {
-	Prefix *string `xml:"Prefix,omitempty"`
-	And    *struct {
-		Prefix *string `xml:"Prefix,omitempty"`
-	} `xml:"And,omitempty"`
+	Prefix                *string             `xml:"Prefix,omitempty"`
+	Tag                   *Tag                `xml:"Tag,omitempty"`
+	ObjectSizeGreaterThan *int64              `xml:"ObjectSizeGreaterThan,omitempty"`
+	ObjectSizeLessThan    *int64              `xml:"ObjectSizeLessThan,omitempty"`
+	And                   *LifecycleFilterAnd `xml:"And,omitempty"`
 }
 
-// LifecycleExpiration expires current versions.
+// LifecycleFilterAnd is the conjunction of several filters.
+type LifecycleFilterAnd struct {
+	Prefix                *string `xml:"Prefix,omitempty"`
+	Tags                  []Tag   `xml:"Tag,omitempty"`
+	ObjectSizeGreaterThan *int64  `xml:"ObjectSizeGreaterThan,omitempty"`
+	ObjectSizeLessThan    *int64  `xml:"ObjectSizeLessThan,omitempty"`
+}
+
+// LifecycleExpiration expires current versions after Days or from Date,
+// or removes delete markers left alone (ExpiredObjectDeleteMarker).
 type LifecycleExpiration struct {
-	Days int `xml:"Days,omitempty"`
+	Days                      *int    `xml:"Days,omitempty"`
+	Date                      *string `xml:"Date,omitempty"`
+	ExpiredObjectDeleteMarker *bool   `xml:"ExpiredObjectDeleteMarker,omitempty"`
+}
+
+// NoncurrentVersionExpiration deletes versions some days after they
+// stopped being current, keeping the newest NewerNoncurrentVersions.
+type NoncurrentVersionExpiration struct {
+	NoncurrentDays          int `xml:"NoncurrentDays,omitempty"`
+	NewerNoncurrentVersions int `xml:"NewerNoncurrentVersions,omitempty"`
 }
 
 // AbortIncompleteMultipartUpload aborts uploads left incomplete.

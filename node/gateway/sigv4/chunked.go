@@ -255,7 +255,7 @@ func (d *chunkDecoder) readTrailers() error {
 	var lines []trailerLine
 	var sig string
 	for {
-		line, err := d.readLine()
+		line, err := d.readTrailerLine()
 		if err == io.EOF {
 			// Tolerated only once the trailers are complete: a missing final
 			// empty line loses nothing, a missing trailer is caught below.
@@ -362,6 +362,33 @@ func (d *chunkDecoder) readLine() ([]byte, error) {
 		return nil, fmt.Errorf("sigv4: chunk line not terminated by CRLF: %w", ErrMalformedChunk)
 	}
 	return line[:len(line)-2], nil
+}
+
+// readTrailerLine reads a trailer line ended by CRLF or, as minio-go sends
+// it, by the LF of the canonical trailer followed by a CRLF.
+func (d *chunkDecoder) readTrailerLine() ([]byte, error) {
+	line, err := d.br.ReadSlice('\n')
+	switch {
+	case err == nil:
+	case errors.Is(err, bufio.ErrBufferFull):
+		return nil, fmt.Errorf("sigv4: trailer line longer than %d bytes: %w", readBufferSize, ErrMalformedChunk)
+	case err == io.EOF && len(line) == 0:
+		return nil, io.EOF
+	default:
+		return nil, readErr(err, "trailer line")
+	}
+	if len(line) >= 2 && line[len(line)-2] == '\r' {
+		return line[:len(line)-2], nil
+	}
+	if len(line) == 1 {
+		return nil, fmt.Errorf("sigv4: empty trailer line not terminated by CRLF: %w", ErrMalformedChunk)
+	}
+	// line aliases the reader's buffer, which Peek may refill: copy first.
+	line = append([]byte(nil), line[:len(line)-1]...)
+	if next, err := d.br.Peek(2); err == nil && string(next) == "\r\n" {
+		_, _ = d.br.Discard(2)
+	}
+	return line, nil
 }
 
 func (d *chunkDecoder) expectCRLF() error {

@@ -129,6 +129,18 @@ func (v *Verifier) Verify(r *http.Request) (*Result, error) {
 	return res, nil
 }
 
+// UnsignedBody is the Result of a request authenticated by other means
+// (Signature Version 2, a POST form) whose signature does not cover the
+// body: the body as x-amz-content-sha256 describes it, unsigned chunks
+// decoded, a hex hash checked at EOF.
+func UnsignedBody(r *http.Request) (*Result, error) {
+	p, err := payloadFromHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	return newBody(r, p, nil)
+}
+
 func (v *Verifier) verifyHeader(r *http.Request, authz string) (*Result, error) {
 	a, err := parseAuthorization(authz)
 	if err != nil {
