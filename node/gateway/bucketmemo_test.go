@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/node/identity"
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -17,13 +16,13 @@ import (
 
 // bucketReadMeta counts bucket reads.
 type bucketReadMeta struct {
-	*iamMeta
+	*fakeMeta
 	bucketReads atomic.Int64
 }
 
-func (m *bucketReadMeta) GetBucket(ctx context.Context, in *metapb.GetBucketRequest, opts ...grpc.CallOption) (*metapb.GetBucketResponse, error) {
+func (m *bucketReadMeta) Bucket(ctx context.Context, name string) (*metapb.Bucket, error) {
 	m.bucketReads.Add(1)
-	return m.iamMeta.GetBucket(ctx, in, opts...)
+	return m.fakeMeta.Bucket(ctx, name)
 }
 
 // A user's PUT needs its bucket for authorization and for the write; it is
@@ -32,11 +31,13 @@ func TestUserPutReadsItsBucketOnce(t *testing.T) {
 	mk := identity.NewMasterKey()
 	sealer, err := identity.NewSealer(mk)
 	require.NoError(t, err)
-	meta := &bucketReadMeta{iamMeta: &iamMeta{users: map[string]*metapb.User{
+	users := map[string]*metapb.User{
 		"AKBOB": {AccessKey: "AKBOB", CanonicalId: identity.NewCanonicalID(), DisplayName: "bob", SecretCiphertext: sealer.Seal("AKBOB", "bob-secret")},
-	}}}
+	}
+	meta := &bucketReadMeta{}
 	e := newEnv(t, envOptions{config: func(c *Config) {
 		meta.fakeMeta = c.Meta.(*fakeMeta)
+		meta.addUsers(users)
 		c.Meta = meta
 		c.MasterKey = mk
 	}})
@@ -54,7 +55,7 @@ func TestUserPutReadsItsBucketOnce(t *testing.T) {
 // The memo never outlives a write: after a proposal the bucket is read
 // again.
 func TestBucketMemoForgetsOnPropose(t *testing.T) {
-	meta := &bucketReadMeta{iamMeta: &iamMeta{fakeMeta: newFakeMeta()}}
+	meta := &bucketReadMeta{fakeMeta: newFakeMeta()}
 	meta.addBucket("b", "o")
 	g := &Gateway{cfg: Config{Meta: meta}}
 	ctx := withBucketMemo(context.Background())

@@ -60,8 +60,10 @@ type Config struct {
 	// Root credentials. Requests are checked through a credentials lookup,
 	// so more identities can be added without changing the handlers.
 	AccessKey, SecretKey string
-	Meta                 metapb.MetaClient
-	Bodies               Bodies
+	// Meta is the gateway's port onto the meta group; NewMetaClient
+	// adapts the generated client.
+	Meta   Meta
+	Bodies Bodies
 	// Profile is the erasure profile of the STANDARD storage class.
 	Profile erasure.Profile
 	// StorageClasses maps the x-amz-storage-class values the cluster
@@ -201,7 +203,7 @@ func New(cfg Config) (*Gateway, error) {
 		}
 		sealer = s
 	}
-	ids := newIdentities(cfg.AccessKey, cfg.SecretKey, metaUsers{cfg.Meta}, sealer, cfg.UserCacheTTL, cfg.Now)
+	ids := newIdentities(cfg.AccessKey, cfg.SecretKey, cfg.Meta, sealer, cfg.UserCacheTTL, cfg.Now)
 	if cfg.Buckets != nil {
 		// The watch reports user changes too.
 		cfg.Buckets.OnInvalidate(ids.forget)

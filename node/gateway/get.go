@@ -26,17 +26,7 @@ var responseOverrides = map[string]string{
 }
 
 func (g *Gateway) lookupObject(ctx context.Context, rq *request, versionID string) (*metapb.ObjectVersion, error) {
-	resp, err := g.cfg.Meta.GetObject(ctx, &metapb.GetObjectRequest{Bucket: rq.bucket, Key: rq.key, VersionId: versionID})
-	if err != nil {
-		return nil, fmt.Errorf("meta get object %q/%q: %w", rq.bucket, rq.key, err)
-	}
-	if c := resp.GetCode(); c != metapb.ErrorCode_OK {
-		return nil, &s3err.MetaError{Code: c}
-	}
-	if resp.GetVersion() == nil {
-		return nil, fmt.Errorf("meta get object %q/%q: empty answer", rq.bucket, rq.key)
-	}
-	return resp.GetVersion(), nil
+	return g.cfg.Meta.Object(ctx, rq.bucket, rq.key, versionID)
 }
 
 // getObject serves GET and HEAD. Headers are only sent with the first

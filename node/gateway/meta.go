@@ -65,8 +65,8 @@ func metaCallError(op string, err error) error {
 	return fmt.Errorf("meta %s: %w", op, err)
 }
 
-// metaCode is the one translation of the meta service's answer codes.
-func metaCode(code metapb.ErrorCode, message string) error {
+// codeError is the one translation of the meta service's answer codes.
+func codeError(code metapb.ErrorCode, message string) error {
 	if code == metapb.ErrorCode_OK {
 		return nil
 	}
@@ -80,7 +80,7 @@ func (m *MetaClient) Propose(ctx context.Context, cmd *metapb.Command) (*metapb.
 		return nil, metaCallError("propose", err)
 	}
 	res := resp.GetResult()
-	if err := metaCode(res.GetCode(), res.GetMessage()); err != nil {
+	if err := codeError(res.GetCode(), res.GetMessage()); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -92,7 +92,7 @@ func (m *MetaClient) Bucket(ctx context.Context, name string) (*metapb.Bucket, e
 	if err != nil {
 		return nil, metaCallError(fmt.Sprintf("get bucket %q", name), err)
 	}
-	if err := metaCode(resp.GetCode(), ""); err != nil {
+	if err := codeError(resp.GetCode(), ""); err != nil {
 		return nil, err
 	}
 	if resp.GetBucket() == nil {
@@ -116,7 +116,7 @@ func (m *MetaClient) Object(ctx context.Context, bucket, key, versionID string) 
 	if err != nil {
 		return nil, metaCallError(fmt.Sprintf("get object %q/%q", bucket, key), err)
 	}
-	if err := metaCode(resp.GetCode(), ""); err != nil {
+	if err := codeError(resp.GetCode(), ""); err != nil {
 		return nil, err
 	}
 	if resp.GetVersion() == nil {
@@ -131,7 +131,7 @@ func (m *MetaClient) ListObjects(ctx context.Context, in *metapb.ListObjectsRequ
 	if err != nil {
 		return nil, metaCallError(fmt.Sprintf("list objects %q", in.GetBucket()), err)
 	}
-	if err := metaCode(resp.GetCode(), ""); err != nil {
+	if err := codeError(resp.GetCode(), ""); err != nil {
 		return nil, err
 	}
 	return resp, nil
@@ -143,7 +143,7 @@ func (m *MetaClient) ListVersions(ctx context.Context, in *metapb.ListObjectVers
 	if err != nil {
 		return nil, metaCallError(fmt.Sprintf("list object versions %q", in.GetBucket()), err)
 	}
-	if err := metaCode(resp.GetCode(), ""); err != nil {
+	if err := codeError(resp.GetCode(), ""); err != nil {
 		return nil, err
 	}
 	return resp, nil
@@ -155,7 +155,7 @@ func (m *MetaClient) Upload(ctx context.Context, in *metapb.GetMultipartUploadRe
 	if err != nil {
 		return nil, metaCallError(fmt.Sprintf("get upload %q", in.GetUploadId()), err)
 	}
-	if err := metaCode(resp.GetCode(), ""); err != nil {
+	if err := codeError(resp.GetCode(), ""); err != nil {
 		return nil, err
 	}
 	if resp.GetUpload() == nil {
@@ -170,7 +170,7 @@ func (m *MetaClient) ListUploads(ctx context.Context, in *metapb.ListMultipartUp
 	if err != nil {
 		return nil, metaCallError("list uploads", err)
 	}
-	if err := metaCode(resp.GetCode(), ""); err != nil {
+	if err := codeError(resp.GetCode(), ""); err != nil {
 		return nil, err
 	}
 	return resp, nil

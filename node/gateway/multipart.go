@@ -159,19 +159,9 @@ func (g *Gateway) createMultipartUpload(ctx context.Context, w http.ResponseWrit
 
 // getUpload loads an upload with up to maxParts of its parts after marker.
 func (g *Gateway) getUpload(ctx context.Context, rq *request, uploadID string, marker, maxParts uint32) (*metapb.GetMultipartUploadResponse, error) {
-	resp, err := g.cfg.Meta.GetMultipartUpload(ctx, &metapb.GetMultipartUploadRequest{
+	return g.cfg.Meta.Upload(ctx, &metapb.GetMultipartUploadRequest{
 		Bucket: rq.bucket, Key: rq.key, UploadId: uploadID, PartNumberMarker: marker, MaxParts: maxParts,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("meta get upload %q: %w", uploadID, err)
-	}
-	if c := resp.GetCode(); c != metapb.ErrorCode_OK {
-		return nil, &s3err.MetaError{Code: c}
-	}
-	if resp.GetUpload() == nil {
-		return nil, fmt.Errorf("meta get upload %q: empty answer", uploadID)
-	}
-	return resp, nil
 }
 
 // allParts loads an upload and every part of it, page by page.
@@ -678,15 +668,12 @@ func (g *Gateway) listMultipartUploads(ctx context.Context, w http.ResponseWrite
 			return err
 		}
 	} else {
-		resp, err = g.cfg.Meta.ListMultipartUploads(ctx, &metapb.ListMultipartUploadsRequest{
+		resp, err = g.cfg.Meta.ListUploads(ctx, &metapb.ListMultipartUploadsRequest{
 			Bucket: rq.bucket, Prefix: out.Prefix, Delimiter: out.Delimiter,
 			KeyMarker: keyMarker, UploadIdMarker: idMarker, MaxUploads: uint32(min(maxUploads, maxListUploads)),
 		})
 		if err != nil {
-			return fmt.Errorf("meta list uploads: %w", err)
-		}
-		if c := resp.GetCode(); c != metapb.ErrorCode_OK {
-			return &s3err.MetaError{Code: c}
+			return err
 		}
 	}
 	enc := func(s string) string { return s }

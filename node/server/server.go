@@ -595,7 +595,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		Region:              cfg.Region,
 		AccessKey:           cfg.AccessKey,
 		SecretKey:           cfg.SecretKey,
-		Meta:                mc,
+		Meta:                gateway.NewMetaClient(mc),
 		Bodies:              store,
 		Profile:             cfg.Profile,
 		StorageClasses:      cfg.StorageClasses,
