@@ -127,7 +127,7 @@ func (g *Gateway) authorizeOnNewObject(ctx context.Context, rq *request, action,
 // acts on, or nil when there is none (or it is a delete marker), and its
 // tags for s3:ExistingObjectTag.
 func (g *Gateway) objectForAccess(ctx context.Context, bucket, key, versionID string) (*access.Object, map[string]string, error) {
-	v, err := g.cfg.Meta.Object(ctx, bucket, key, versionID)
+	v, err := g.object(ctx, bucket, key, versionID)
 	if isMetaCode(err, metapb.ErrorCode_NO_SUCH_KEY) || isMetaCode(err, metapb.ErrorCode_NO_SUCH_VERSION) {
 		return nil, nil, nil
 	}

@@ -41,7 +41,7 @@ func (g *Gateway) propose(ctx context.Context, cmd *metapb.Command) (*metapb.Com
 const commitTimeout = 30 * time.Second
 
 // getBucket reads a bucket from the meta group, once per request (see
-// bucketMemo); only buckets that exist are remembered.
+// requestMemo); only buckets that exist are remembered.
 func (g *Gateway) getBucket(ctx context.Context, name string) (*metapb.Bucket, error) {
 	memo := memoOf(ctx)
 	if b, ok := memo.get(name); ok {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,11 +19,17 @@ import (
 type bucketReadMeta struct {
 	*fakeMeta
 	bucketReads atomic.Int64
+	objectReads atomic.Int64
 }
 
 func (m *bucketReadMeta) Bucket(ctx context.Context, name string) (*metapb.Bucket, error) {
 	m.bucketReads.Add(1)
 	return m.fakeMeta.Bucket(ctx, name)
+}
+
+func (m *bucketReadMeta) Object(ctx context.Context, bucket, key, versionID string) (*metapb.ObjectVersion, error) {
+	m.objectReads.Add(1)
+	return m.fakeMeta.Object(ctx, bucket, key, versionID)
 }
 
 // A user's PUT needs its bucket for authorization and for the write; it is
@@ -50,6 +57,31 @@ func TestUserPutReadsItsBucketOnce(t *testing.T) {
 	_, err = bob.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bobb"), Key: aws.String("k"), Body: strings.NewReader("v")})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), meta.bucketReads.Load()-before)
+
+	// A user's GET and HEAD need the version to authorize (owner, ACL,
+	// tags) and to serve: it is read once, and so is the bucket.
+	for _, op := range []struct {
+		name string
+		do   func() error
+	}{
+		{"get", func() error {
+			out, err := bob.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bobb"), Key: aws.String("k")})
+			if err == nil {
+				_, err = io.ReadAll(out.Body)
+				out.Body.Close()
+			}
+			return err
+		}},
+		{"head", func() error {
+			_, err := bob.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("bobb"), Key: aws.String("k")})
+			return err
+		}},
+	} {
+		objects, buckets := meta.objectReads.Load(), meta.bucketReads.Load()
+		require.NoError(t, op.do(), op.name)
+		require.Equal(t, int64(1), meta.objectReads.Load()-objects, "%s: object reads", op.name)
+		require.Equal(t, int64(1), meta.bucketReads.Load()-buckets, "%s: bucket reads", op.name)
+	}
 }
 
 // The memo never outlives a write: after a proposal the bucket is read

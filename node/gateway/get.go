@@ -25,8 +25,23 @@ var responseOverrides = map[string]string{
 	"response-expires":             "Expires",
 }
 
+// lookupObject reads a version of the request's key (see object).
 func (g *Gateway) lookupObject(ctx context.Context, rq *request, versionID string) (*metapb.ObjectVersion, error) {
-	return g.cfg.Meta.Object(ctx, rq.bucket, rq.key, versionID)
+	return g.object(ctx, rq.bucket, rq.key, versionID)
+}
+
+// object reads a version of bucket/key from the meta group, once per
+// request: authorization and the handler share the answer (see
+// requestMemo). The version must not be modified.
+func (g *Gateway) object(ctx context.Context, bucket, key, versionID string) (*metapb.ObjectVersion, error) {
+	ref := objectRef{bucket: bucket, key: key, versionID: versionID}
+	memo := memoOf(ctx)
+	if l, ok := memo.object(ref); ok {
+		return l.v, l.err
+	}
+	v, err := g.cfg.Meta.Object(ctx, bucket, key, versionID)
+	memo.putObject(ref, objectLookup{v: v, err: err})
+	return v, err
 }
 
 // getObject serves GET and HEAD. Headers are only sent with the first
