@@ -98,6 +98,11 @@ func commandRoles(cmd *metapb.Command) []string {
 	case *metapb.Command_PutUser, *metapb.Command_DeleteUser,
 		*metapb.Command_SetHealPaused, *metapb.Command_SetDriveState:
 		return []string{admin, meta}
+	case *metapb.Command_StartKeyRotation, *metapb.Command_FinishKeyRotation,
+		*metapb.Command_RewrapSealed:
+		// The master key rotation runs in the admin command, which
+		// holds both keys.
+		return []string{admin, meta}
 	default:
 		// Liveness, GC acknowledgements, repairs: the leader's own.
 		return []string{meta}
