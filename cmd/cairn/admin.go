@@ -38,6 +38,9 @@ const adminUsage = `usage:
   cairn admin meta remove-voter --id ID remove a voter (a dead one too; a majority must remain)
   cairn admin meta transfer-leader [--to ID]
                                         hand leadership to another voter
+  cairn admin key rotate --new-master-key K [--finish] [--json] [--batch N]
+                                        re-wrap every user secret and SSE-S3 data key under a new master
+                                        key, online (resumable); --finish retires the old key
   cairn admin meta backup FILE          write a consistent snapshot of the metadata (atomically)
   cairn admin meta restore FILE --data-dir DIR --node-id ID --raft-addr A [--cluster-id C]
                                         offline: prepare the first voter of a new meta group from FILE
@@ -72,6 +75,9 @@ func runAdmin(args []string) error {
 	}
 	if len(args) >= 1 && args[0] == "meta" {
 		return runAdminMeta(args[1:])
+	}
+	if len(args) >= 1 && args[0] == "key" {
+		return runAdminKey(args[1:])
 	}
 	if len(args) >= 1 && args[0] == "scrub" {
 		return runAdminScrub(args[1:])
