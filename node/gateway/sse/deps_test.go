@@ -7,8 +7,7 @@ import (
 )
 
 // TestDependencies keeps the package pure: no other Cairn package but the
-// pure node/keyseal, no
-// network, no files.
+// pure node/keyseal, no network, no files.
 func TestDependencies(t *testing.T) {
 	imports := depstest.Imports(t)
 	depstest.OnlyCairn(t, imports, "node/keyseal")
