@@ -135,6 +135,9 @@ Press Ctrl-C to stop; running it again finds the data.
 `, endpoint, creds.AccessKey, creds.SecretKey, layout.Dir, cl.LogDir(),
 		strings.Join(layout.MetaAddrs(), ","), masterKey, bin, adminTLSEnv)
 	printAdmin(layout)
+	if a := layout.ConsoleAddr(); a != "" {
+		fmt.Printf("\nWeb console: http://%s/ (sign in with the access key and secret key above)\n", a)
+	}
 
 	watchCtx, watchCancel := context.WithCancel(ctx)
 	defer watchCancel()

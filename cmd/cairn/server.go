@@ -75,6 +75,10 @@ func runServer(args []string) error {
 	repairBandwidth := fs.Int64("repair-bandwidth", repair.DefaultBandwidth, "meta role: bytes per second the repairer and bucket scrubs may read; 0 means unlimited")
 	repairConcurrency := fs.Int("repair-concurrency", repair.DefaultConcurrency, "meta role: bodies the repairer rebuilds at once")
 	repairDownAfter := fs.Duration("repair-down-after", 0, "meta role: treat a storage node silent this long as lost even before it is committed down (0: rely on the committed state)")
+	// The gateway's web console.
+	consoleAddr := fs.String("console-addr", "", "gateway role: serve the web console (plain HTTP) on this address (host:port); off when empty")
+	consoleTLSCert := fs.String("console-tls-cert", "", "gateway role: an admin-role certificate under the cluster CA (--tls-ca) the console uses for heal status and user management")
+	consoleTLSKey := fs.String("console-tls-key", "", "key of --console-tls-cert (PEM)")
 	internalTLS := addTLSFlags(fs)
 	_ = configPath
 	if err := fs.Parse(args); err != nil {
@@ -124,6 +128,11 @@ func runServer(args []string) error {
 		}
 		certs.add("s3", s3TLS)
 	}
+	consoleTLS, err := consoleReloader(internalTLS, *consoleTLSCert, *consoleTLSKey)
+	if err != nil {
+		return err
+	}
+	certs.add("console", consoleTLS)
 	stopHUP := handleSIGHUP(&certs, logger)
 	defer stopHUP()
 	cfg := server.Config{
@@ -172,6 +181,8 @@ func runServer(args []string) error {
 		PreviousMasterKey:   previousMaster,
 		KMSKeys:             keys.kms,
 		AdminAddr:           *adminAddr,
+		ConsoleAddr:         *consoleAddr,
+		ConsoleAdminTLS:     consoleTLS,
 		Logger:              logger.With("node", *nodeID),
 
 		TLS:              nodeTLS,
@@ -199,7 +210,7 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "admin", srv.AdminAddr(), "mtls", nodeTLS != nil)
+	logger.Info("cairn server started", "roles", *roles, "node", cfg.NodeID, "grpc", *grpcAddr, "s3", srv.S3Addr(), "s3_tls", srv.S3TLSAddr(), "admin", srv.AdminAddr(), "console", srv.ConsoleAddr(), "mtls", nodeTLS != nil)
 	// Listeners are up: a Type=notify systemd unit is started now.
 	if err := sdNotify("READY=1"); err != nil {
 		logger.Warn("could not signal readiness to systemd", "err", err)
@@ -223,4 +234,23 @@ func bandwidth(flag int64) int64 {
 		return -1
 	}
 	return flag
+}
+
+// consoleReloader loads the console's admin certificate, which shares the
+// internal CA; nil when none is given.
+func consoleReloader(internal tlsFlags, cert, key string) (*pki.Reloader, error) {
+	if (cert == "") != (key == "") {
+		return nil, errors.New("--console-tls-cert and --console-tls-key go together")
+	}
+	if cert == "" {
+		return nil, nil
+	}
+	if *internal.ca == "" {
+		return nil, errors.New("--console-tls-cert needs --tls-ca, the cluster CA")
+	}
+	r, err := pki.NewReloader(pki.Files{CA: *internal.ca, Cert: cert, Key: key})
+	if err != nil {
+		return nil, fmt.Errorf("console TLS: %w", err)
+	}
+	return r, nil
 }

@@ -33,7 +33,9 @@ type Proc struct {
 	S3Addr   string   `json:"s3_addr,omitempty"`
 	// AdminAddr serves the process's /metrics, /healthz and /readyz.
 	AdminAddr string `json:"admin_addr,omitempty"`
-	DataDir   string `json:"data_dir"`
+	// ConsoleAddr serves a gateway's web console.
+	ConsoleAddr string `json:"console_addr,omitempty"`
+	DataDir     string `json:"data_dir"`
 	// MetaJoin starts a meta voter added after the group's first start
 	// with --meta-join: it waits to be added instead of bootstrapping.
 	MetaJoin bool `json:"meta_join,omitempty"`
@@ -96,6 +98,9 @@ func LoadOrCreate(spec Spec) (*Layout, error) {
 			if l.ClusterID, err = newClusterID(); err != nil {
 				return nil, err
 			}
+		}
+		if err := l.addConsoles(); err != nil {
+			return nil, err
 		}
 		if spec.S3Addr != "" {
 			for i := range l.Procs {
@@ -174,7 +179,11 @@ func newLayout(spec Spec) (*Layout, error) {
 			return nil, err
 		}
 	}
-	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, DataDir: "gateway"})
+	c, err := port()
+	if err != nil {
+		return nil, err
+	}
+	l.Procs = append(l.Procs, Proc{Name: "gateway", Roles: []string{"gateway"}, S3Addr: s3, ConsoleAddr: c, DataDir: "gateway"})
 	for i := range l.Procs {
 		if spec.NoAdmin {
 			break
@@ -186,6 +195,37 @@ func newLayout(spec Spec) (*Layout, error) {
 		l.Procs[i].AdminAddr = a
 	}
 	return l, nil
+}
+
+// addConsoles gives the gateways of a layout made before the web console
+// a console address on their host.
+func (l *Layout) addConsoles() error {
+	for i, p := range l.Procs {
+		if p.S3Addr == "" || p.ConsoleAddr != "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(p.S3Addr)
+		if err != nil {
+			return fmt.Errorf("devcluster: gateway address %q: %w", p.S3Addr, err)
+		}
+		lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return fmt.Errorf("devcluster: pick a console port: %w", err)
+		}
+		l.Procs[i].ConsoleAddr = lis.Addr().String()
+		lis.Close()
+	}
+	return nil
+}
+
+// ConsoleAddr is the gateway's web console address.
+func (l *Layout) ConsoleAddr() string {
+	for _, p := range l.Procs {
+		if p.ConsoleAddr != "" {
+			return p.ConsoleAddr
+		}
+	}
+	return ""
 }
 
 func newClusterID() (string, error) {
@@ -293,6 +333,9 @@ func (l *Layout) Args(p Proc) []string {
 	}
 	if p.AdminAddr != "" {
 		args = append(args, "--admin-addr", p.AdminAddr)
+	}
+	if p.ConsoleAddr != "" {
+		args = append(args, "--console-addr", p.ConsoleAddr)
 	}
 	return args
 }

@@ -151,6 +151,12 @@ func (c *Cluster) StartProc(name string) error {
 		f := c.certs.Files(certName(p))
 		args = append(args, "--s3-addr", "", "--s3-tls-addr", p.S3Addr, "--s3-tls-cert", f.Cert, "--s3-tls-key", f.Key)
 	}
+	if c.certs != nil && p.ConsoleAddr != "" {
+		// The console's heal status and user management take the admin
+		// role, which the gateway's own certificate does not have.
+		f := c.certs.Files(AdminCert)
+		args = append(args, "--console-tls-cert", f.Cert, "--console-tls-key", f.Key)
+	}
 	cmd := exec.Command(c.binary, args...)
 	cmd.Env = append(os.Environ(), c.env...)
 	if slices.Contains(p.Roles, "gateway") {

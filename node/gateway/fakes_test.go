@@ -372,3 +372,19 @@ func (m *fakeMeta) HealStatus(context.Context, *metapb.HealStatusRequest, ...grp
 func (m *fakeMeta) Scrub(context.Context, *metapb.ScrubRequest, ...grpc.CallOption) (*metapb.ScrubResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "fake meta: Scrub")
 }
+
+func (m *fakeMeta) AddVoter(context.Context, *metapb.AddVoterRequest, ...grpc.CallOption) (*metapb.AddVoterResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: AddVoter")
+}
+
+func (m *fakeMeta) RemoveVoter(context.Context, *metapb.RemoveVoterRequest, ...grpc.CallOption) (*metapb.RemoveVoterResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: RemoveVoter")
+}
+
+func (m *fakeMeta) TransferLeader(context.Context, *metapb.TransferLeaderRequest, ...grpc.CallOption) (*metapb.TransferLeaderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: TransferLeader")
+}
+
+func (m *fakeMeta) Backup(context.Context, *metapb.BackupRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BackupChunk], error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: Backup")
+}

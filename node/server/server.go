@@ -150,6 +150,14 @@ type Config struct {
 	// /healthz and /readyz; empty means none (and no metrics are kept).
 	AdminAddr string
 
+	// ConsoleAddr is where the gateway serves the web console (plain
+	// HTTP; put it on loopback or behind a TLS proxy); empty means none.
+	// ConsoleAdminTLS, an admin-role certificate under the cluster CA,
+	// lets the console read heal status and manage users; without it
+	// those parts say the cluster refused.
+	ConsoleAddr     string
+	ConsoleAdminTLS *pki.Reloader
+
 	Logger *slog.Logger
 }
 
@@ -332,6 +340,7 @@ type Server struct {
 	s3Lis                net.Listener
 	s3TLSLis             net.Listener
 	httpSrv              *http.Server
+	console              consoleServer
 	metaNode             *meta.Node
 	store                *storage.Server
 	mc                   *metaclient.Client
@@ -611,6 +620,9 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 			return nil
 		})
 	}
+	if err := s.startConsole(ctx, gw, mc); err != nil {
+		return err
+	}
 	if s.s3TLSLis != nil {
 		// The certificate is looked up per handshake, so rotated files
 		// (or SIGHUP) take effect for new connections while established
@@ -694,6 +706,7 @@ func (s *Server) Close() error {
 		// Probes see the process go away first.
 		_ = s.adminSrv.Close()
 	}
+	s.console.close()
 	if s.httpSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := s.httpSrv.Shutdown(ctx); err != nil {
