@@ -97,6 +97,7 @@ func runAdmin(args []string) error {
 	var (
 		metaAddrs = fs.String("meta-addrs", "", "meta gRPC addresses, comma-separated")
 		masterKey = fs.String("master-key", "", "cluster master key, base64 of 32 bytes")
+		prevKey   = fs.String("previous-master-key", "", "during a master key rotation: the old key, so the new secret is sealed under both (create)")
 		name      = fs.String("name", "", "display name of the new user (create)")
 		accessKey = fs.String("access-key", "", "access key of the user to delete (delete)")
 		timeout   = fs.Duration("timeout", 30*time.Second, "how long to wait for the meta group")
@@ -126,7 +127,7 @@ func runAdmin(args []string) error {
 	defer mc.Close()
 	switch verb {
 	case "create":
-		return adminCreateUser(ctx, mc, *name, *masterKey)
+		return adminCreateUser(ctx, mc, *name, *masterKey, *prevKey)
 	case "delete":
 		return adminDeleteUser(ctx, mc, *accessKey)
 	case "list":
@@ -144,7 +145,7 @@ func propose(ctx context.Context, mc *metaclient.Client, cmd *metapb.Command) (*
 	return resp.GetResult(), nil
 }
 
-func adminCreateUser(ctx context.Context, mc *metaclient.Client, name, masterKey string) error {
+func adminCreateUser(ctx context.Context, mc *metaclient.Client, name, masterKey, previousKey string) error {
 	if name == "" {
 		return errors.New("admin: --name is required")
 	}
@@ -155,17 +156,26 @@ func adminCreateUser(ctx context.Context, mc *metaclient.Client, name, masterKey
 	if err != nil {
 		return fmt.Errorf("admin: --master-key: %w", err)
 	}
-	sealer, err := identity.NewSealer(mk)
-	if err != nil {
-		return err
+	var prev []byte
+	if previousKey != "" {
+		if prev, err = identity.ParseMasterKey(previousKey); err != nil {
+			return fmt.Errorf("admin: --previous-master-key: %w", err)
+		}
 	}
 	// A user sealed under another key could never sign a request (the
 	// gateways answer 500): check the key first, recording it if the
 	// cluster has none yet.
-	if err := server.CheckMasterKey(ctx, mc, mk); err != nil {
+	rotating, err := server.CheckMasterKeyRotating(ctx, mc, mk)
+	if err != nil {
 		if errors.Is(err, server.ErrMasterKeyMismatch) {
 			return fmt.Errorf("admin: --master-key: %w; no user created", err)
 		}
+		return fmt.Errorf("admin: %w", err)
+	}
+	// During a rotation the secret is sealed under the previous key too,
+	// so gateways not yet restarted with the new key can open it.
+	sealer, err := identity.NewSealerKeys(identity.Keys{Current: mk, Previous: prev, SealPrevious: rotating})
+	if err != nil {
 		return fmt.Errorf("admin: %w", err)
 	}
 	u := &metapb.User{

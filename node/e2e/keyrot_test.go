@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-io/cairn/node/devcluster"
 )
 
 // keyRotate runs `cairn admin key rotate` with the current master key old
@@ -34,6 +36,28 @@ func (c *cluster) keyRotate(t *testing.T, ctx context.Context, old, next string,
 	var rep map[string]any
 	require.NoError(t, json.Unmarshal(stdout.Bytes(), &rep))
 	return rep
+}
+
+// createUserWith creates a user with `cairn admin user create` given env
+// (the master keys) and returns its S3 client.
+func (c *cluster) createUserWith(t *testing.T, ctx context.Context, name string, env ...string) *s3.Client {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, cairnBin, "admin", "user", "create", "--name", name)
+	cmd.Env = append(append(append(os.Environ(), "CAIRN_META_ADDRS="+strings.Join(c.layout.MetaAddrs(), ",")), env...), c.adminEnv()...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	var ak, sk string
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		switch v = strings.TrimSpace(v); k {
+		case "Access key":
+			ak = v
+		case "Secret key":
+			sk = v
+		}
+	}
+	require.NotEmpty(t, ak, "%s", out)
+	return devcluster.S3Client(c.layout, ak, sk)
 }
 
 // restartGateway restarts the named gateway with env and waits until it
@@ -93,9 +117,15 @@ func TestKeyRotateOnline(t *testing.T) {
 	require.Equal(t, false, rep["finished"])
 	checkAll("old-key gateway, during rotation")
 	putSSE("during-old-gateway")
+	// A user created with the new key during the rotation is sealed under
+	// both: the gateway still on the old key lets it sign in.
+	bob := c.createUserWith(t, ctx, "bob", "CAIRN_MASTER_KEY="+newKey, "CAIRN_PREVIOUS_MASTER_KEY="+oldKey)
+	_, err := bob.ListBuckets(ctx, &s3.ListBucketsInput{})
+	require.NoError(t, err, "bob signs in at the old-key gateway")
 
 	again := c.keyRotate(t, ctx, oldKey, newKey)
 	require.Equal(t, float64(1), again["rewrapped"], "a re-run continues: only the object written meanwhile")
+	require.Equal(t, float64(2), again["users"], "alice and bob seen")
 
 	c.restartGateway(t, gw, "CAIRN_MASTER_KEY="+newKey, "CAIRN_PREVIOUS_MASTER_KEY="+oldKey)
 	checkAll("new-key gateway with the previous key")
@@ -107,6 +137,8 @@ func TestKeyRotateOnline(t *testing.T) {
 
 	c.restartGateway(t, gw, "CAIRN_MASTER_KEY="+newKey)
 	checkAll("new key only, after finishing")
+	_, err = bob.ListBuckets(ctx, &s3.ListBucketsInput{})
+	require.NoError(t, err, "bob signs in with the new key alone")
 
 	// A gateway with the retired key is refused at start.
 	require.NoError(t, c.procs.StopProc(gw, 10*time.Second))
