@@ -540,7 +540,7 @@ func (s *Server) AdminAddr() string {
 
 func (s *Server) startGateway(ctx, runCtx context.Context) error {
 	cfg := &s.cfg
-	mc, err := metaclient.New(ctx, metaclient.Config{Addrs: cfg.MetaAddrs, Dialer: cfg.Dialer, Logger: s.logger.With("role", "metaclient")})
+	mc, err := metaclient.New(ctx, metaclient.Config{Addrs: cfg.MetaAddrs, Dialer: cfg.Dialer, Logger: s.logger.With("role", "metaclient"), Learn: true})
 	if err != nil {
 		return fmt.Errorf("server: dial meta: %w", err)
 	}
