@@ -16,6 +16,11 @@
 // after every other node. The leader is learnt from Meta.Status, at start,
 // every LeaderRefresh and after every failover, and is tried first.
 //
+// With Config.Learn (servers set it), the leader lookup also learns the
+// group's current voters from Status (their gRPC addresses) and adds them
+// to the configured ones, forgetting learnt voters that left, so the
+// client keeps the group after every configured voter was replaced.
+//
 // A Propose that fails with Unavailable or times out may have reached the
 // leader before the connection broke; retrying it on another node can apply
 // it twice. Commands are written so that a replay is harmless (PutObject
