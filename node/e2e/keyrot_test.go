@@ -108,11 +108,40 @@ func TestKeyRotateOnline(t *testing.T) {
 	}
 	putSSE("before-1")
 	putSSE("before-2")
+	// Multipart: one completed before the rotation, one still in progress
+	// (its upload and its part carry the wrapped key) until after it.
+	mpu := func(key string) (string, []byte) {
+		t.Helper()
+		up, err := c.s3.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("rot"), Key: aws.String(key),
+			ServerSideEncryption: types.ServerSideEncryptionAes256})
+		require.NoError(t, err)
+		data := make([]byte, 20<<10)
+		_, _ = rand.Read(data)
+		_, err = c.s3.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("rot"), Key: aws.String(key), UploadId: up.UploadId,
+			PartNumber: aws.Int32(1), Body: bytes.NewReader(data)})
+		require.NoError(t, err)
+		return aws.ToString(up.UploadId), data
+	}
+	complete := func(key, id string, data []byte) {
+		t.Helper()
+		parts, err := c.s3.ListParts(ctx, &s3.ListPartsInput{Bucket: aws.String("rot"), Key: aws.String(key), UploadId: aws.String(id)})
+		require.NoError(t, err)
+		require.Len(t, parts.Parts, 1)
+		_, err = c.s3.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("rot"), Key: aws.String(key), UploadId: aws.String(id),
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: parts.Parts[0].ETag}}}})
+		require.NoError(t, err)
+		bodies[key] = data
+	}
+	doneID, doneData := mpu("multipart-done")
+	complete("multipart-done", doneID, doneData)
+	openID, openData := mpu("multipart-open")
 	checkAll("before rotation")
 
 	rep := c.keyRotate(t, ctx, oldKey, newKey)
 	require.Equal(t, "rotate", rep["phase"])
-	require.GreaterOrEqual(t, rep["rewrapped"], float64(3), "alice and two objects")
+	require.GreaterOrEqual(t, rep["rewrapped"], float64(6), "alice, three objects, an upload and its part")
+	require.Equal(t, float64(1), rep["sse_s3_uploads"])
+	require.Equal(t, float64(1), rep["sse_s3_upload_parts"])
 	require.Zero(t, rep["unreadable"])
 	require.Equal(t, false, rep["finished"])
 	checkAll("old-key gateway, during rotation")
@@ -133,9 +162,10 @@ func TestKeyRotateOnline(t *testing.T) {
 
 	fin := c.keyRotate(t, ctx, oldKey, newKey, "--finish")
 	require.Equal(t, true, fin["finished"])
-	require.GreaterOrEqual(t, fin["rewrapped"], float64(5), "every value sealed under the old key too")
+	require.GreaterOrEqual(t, fin["rewrapped"], float64(9), "every value sealed under the old key too")
 
 	c.restartGateway(t, gw, "CAIRN_MASTER_KEY="+newKey)
+	complete("multipart-open", openID, openData)
 	checkAll("new key only, after finishing")
 	_, err = bob.ListBuckets(ctx, &s3.ListBucketsInput{})
 	require.NoError(t, err, "bob signs in with the new key alone")
