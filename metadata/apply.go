@@ -75,6 +75,7 @@ func (f *FSM) applyBatch(logs []*raft.Log, out []interface{}) error {
 	if err := t.flush(); err != nil {
 		return f.fail(err)
 	}
+	changed := touchesBuckets(b)
 	if err := b.Set(keys.SystemKey(keys.SysApplied), uint64Value(last), nil); err != nil {
 		return f.fail(err)
 	}
@@ -82,6 +83,9 @@ func (f *FSM) applyBatch(logs []*raft.Log, out []interface{}) error {
 		return f.fail(fmt.Errorf("commit through index %d: %w", last, err))
 	}
 	f.applied.Store(last)
+	if changed {
+		f.changes.noteChange(last)
+	}
 	return nil
 }
 
@@ -152,6 +156,12 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.setHealPaused(op.SetHealPaused)
 	case *metapb.Command_SetMasterKeyCheck:
 		return t.setMasterKeyCheck(op.SetMasterKeyCheck)
+	case *metapb.Command_SetNodeState:
+		return t.setNodeState(op.SetNodeState)
+	case *metapb.Command_RemoveNode:
+		return t.removeNode(op.RemoveNode)
+	case *metapb.Command_SetRebalance:
+		return t.setRebalance(op.SetRebalance)
 	case *metapb.Command_SetVoterAddress:
 		return t.setVoterAddress(op.SetVoterAddress)
 	case *metapb.Command_StartKeyRotation:
@@ -291,6 +301,9 @@ func (t *txn) putObject(c *metapb.PutObject) (*metapb.CommandResult, error) {
 	if v.DeleteMarker {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "put object: delete markers are created by DeleteObject"), nil
 	}
+	if r := checkInline(v); r != nil {
+		return r, nil
+	}
 	// A replay answers with the first outcome, before any check that the
 	// first commit itself could now fail (see commits.go).
 	rec, err := t.bodyRecord(v.DataId)
@@ -328,9 +341,12 @@ func (t *txn) putObject(c *metapb.PutObject) (*metapb.CommandResult, error) {
 	if err := t.recordPut(v); err != nil {
 		return nil, err
 	}
-	if err := t.set(keys.ObjectKey(v.Bucket, v.Key), v); err != nil {
+	if err := t.setCurrent(v); err != nil {
 		return nil, err
 	}
+	// The proposer has the body; sending it back would only double the
+	// answer's size.
+	v.InlineData = nil
 	return &metapb.CommandResult{Version: v}, nil
 }
 
@@ -427,11 +443,10 @@ func (t *txn) refreshCurrent(bucket, key string) error {
 	if err := errors.Join(it.Error(), it.Close()); err != nil {
 		return err
 	}
-	ck := keys.ObjectKey(bucket, key)
 	if newest == nil || newest.DeleteMarker {
-		return t.b.Delete(ck, nil)
+		return t.b.Delete(keys.ObjectKey(bucket, key), nil)
 	}
-	return t.set(ck, newest)
+	return t.setCurrent(newest)
 }
 
 // deleteObject follows S3: deleting a missing key or version succeeds.
@@ -503,6 +518,11 @@ func (t *txn) nodeHeartbeat(c *metapb.NodeHeartbeat) (*metapb.CommandResult, err
 	n := c.GetNode()
 	if n.GetNodeId() == "" {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "heartbeat: empty node ID"), nil
+	}
+	if removed, err := nodeRemoved(t.b, n.NodeId); err != nil {
+		return nil, err
+	} else if removed {
+		return result(metapb.ErrorCode_PRECONDITION_FAILED, "heartbeat: node %q was removed from the cluster", n.NodeId), nil
 	}
 	nk := keys.NodeKey(n.NodeId)
 	var old metapb.Node

@@ -116,7 +116,9 @@ func versionBodies(v *metapb.ObjectVersion) []Body {
 		return nil
 	}
 	var out []Body
-	if v.DataId != "" {
+	// An inline body lives in the record itself: nothing to repair,
+	// scrub or collect on storage nodes.
+	if v.DataId != "" && !v.Inline {
 		size := v.Size
 		if v.StoredSize > 0 {
 			size = v.StoredSize

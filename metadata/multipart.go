@@ -204,7 +204,7 @@ func (t *txn) completeMultipartUpload(c *metapb.CompleteMultipartUpload) (*metap
 	if err := t.recordComplete(c.UploadId, v); err != nil {
 		return nil, err
 	}
-	if err := t.set(keys.ObjectKey(v.Bucket, v.Key), v); err != nil {
+	if err := t.setCurrent(v); err != nil {
 		return nil, err
 	}
 	return &metapb.CommandResult{Version: v}, nil

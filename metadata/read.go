@@ -83,6 +83,9 @@ func (f *FSM) GetObject(bucket, key, versionID string) (*metapb.ObjectVersion, e
 		if !found {
 			return nil, fmt.Errorf("%w: %q/%q", ErrNoSuchKey, bucket, key)
 		}
+		if err := inlineBody(snap, v); err != nil {
+			return nil, fmt.Errorf("metadata: get object %q/%q: %w", bucket, key, err)
+		}
 		return v, nil
 	}
 	seq, found, err := getUint64(snap, keys.VersionIndexKey(bucket, key, versionID))
@@ -164,6 +167,7 @@ func listObjects(r reader, req *metapb.ListObjectsRequest) (resp *metapb.ListObj
 		if err := decodeValue(it.Key(), it.Value(), v); err != nil {
 			return nil, visited, errors.Join(err, it.Close())
 		}
+		v.InlineData = nil // listings never carry bodies
 		resp.Objects = append(resp.Objects, v)
 		resp.NextStartAfter = key
 		ok = it.Next()

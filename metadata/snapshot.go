@@ -163,6 +163,8 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	f.applied.Store(applied)
 	f.failed = nil
+	// A restored snapshot may change anything.
+	f.changes.noteChange(applied)
 	return nil
 }
 

@@ -53,6 +53,10 @@ func (t *txn) updateBucket(c *metapb.UpdateBucket) (*metapb.CommandResult, error
 			bk.LifecycleRules = in.LifecycleRules
 		case "tags":
 			bk.Tags = in.Tags
+		case "cors":
+			bk.CorsXml = in.CorsXml
+		case "public_access_block":
+			bk.PublicAccessBlock = in.PublicAccessBlock
 		default:
 			return result(metapb.ErrorCode_INVALID_ARGUMENT, "update bucket: unknown field %q", f), nil
 		}

@@ -1,8 +1,11 @@
 package metadata
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/cockroachdb/pebble"
 
@@ -65,11 +68,20 @@ func listVersions(r reader, req *metapb.ListObjectVersionsRequest) (resp *metapb
 			if err != nil {
 				return nil, 0, err
 			}
-			if !found {
-				return nil, 0, fmt.Errorf("%w: %q of %q", ErrBadVersionMarker, vidMarker, keyMarker)
+			if found {
+				from = keys.Successor(keys.VersionKey(bucket, keyMarker, seq))
+				lastKey, haveLast = keyMarker, true
+				break
 			}
-			from = keys.Successor(keys.VersionKey(bucket, keyMarker, seq))
-			lastKey, haveLast = keyMarker, true
+			// The marker's version was deleted since the previous page:
+			// a marker is a position, so continue where it stood.
+			pos, after, n, err := versionPosition(r, bucket, keyMarker, vidMarker)
+			visited += n
+			if err != nil {
+				return nil, visited, err
+			}
+			from = pos
+			lastKey, haveLast = keyMarker, after
 		default:
 			from = keys.PrefixEnd(keys.VersionPrefix(bucket, keyMarker))
 		}
@@ -105,6 +117,7 @@ func listVersions(r reader, req *metapb.ListObjectVersionsRequest) (resp *metapb
 		if err := decodeValue(it.Key(), it.Value(), v); err != nil {
 			return nil, visited, errors.Join(err, it.Close())
 		}
+		v.InlineData = nil // listings never carry bodies
 		v.IsLatest = !haveLast || lastKey != key
 		lastKey, haveLast = key, true
 		resp.Versions = append(resp.Versions, v)
@@ -118,4 +131,45 @@ func listVersions(r reader, req *metapb.ListObjectVersionsRequest) (resp *metapb
 		resp.NextKeyMarker, resp.NextVersionIdMarker = "", ""
 	}
 	return resp, visited, nil
+}
+
+// versionPosition finds where the versions of key continue after a
+// version that no longer exists: at the first version older than the time
+// its ID carries (IDs begin with their big-endian creation time in
+// nanoseconds, the time the version's mtime records). after reports
+// whether that position follows a version of key (so the first row there
+// is not the latest). A "null" marker has no time; the key's versions are
+// then listed again from the newest, which repeats entries rather than
+// skipping any.
+func versionPosition(r reader, bucket, key, vidMarker string) (pos []byte, after bool, visited int, err error) {
+	if vidMarker == "null" {
+		return keys.VersionPrefix(bucket, key), false, 0, nil
+	}
+	raw, err := hex.DecodeString(vidMarker)
+	if err != nil || len(raw) != 16 {
+		return nil, false, 0, fmt.Errorf("%w: %q of %q", ErrBadVersionMarker, vidMarker, key)
+	}
+	markTime := int64(binary.BigEndian.Uint64(raw[:8]))
+	prefix := keys.VersionPrefix(bucket, key)
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: keys.PrefixEnd(prefix)})
+	if err != nil {
+		return nil, false, 0, err
+	}
+	first := true
+	for ok := it.First(); ok; ok = it.Next() {
+		visited++
+		v := &metapb.ObjectVersion{}
+		if err := decodeValue(it.Key(), it.Value(), v); err != nil {
+			return nil, false, visited, errors.Join(err, it.Close())
+		}
+		if v.MtimeUnixNano < markTime || (v.MtimeUnixNano == markTime && v.VersionId < vidMarker) {
+			pos = slices.Clone(it.Key())
+			return pos, !first, visited, it.Close()
+		}
+		first = false
+	}
+	if err := errors.Join(it.Error(), it.Close()); err != nil {
+		return nil, false, visited, err
+	}
+	return keys.PrefixEnd(prefix), true, visited, nil
 }

@@ -26,6 +26,19 @@ const adminUsage = `usage:
                                         exits 1 when the cluster is unhealthy
   cairn admin drive format --cluster-id ID --node-id N [--reassign] DIR...
                                         give drives their identity (offline, on the storage host)
+  cairn admin node drain|undrain NODE   move every shard off a storage node (new writes avoid it), or cancel
+  cairn admin drive drain|undrain NODE DRIVE
+                                        the same for one drive
+  cairn admin node status [--watch] [--json]   (also: node drain status)
+                                        per draining node/drive: shards and bytes left, moved, rate, ETA;
+                                        the rebalance and every drive's share
+  cairn admin node remove NODE [--dead] [--wait D]
+                                        remove a drained node from the map; --dead: a node gone for good,
+                                        its shards rebuilt from the others first (waits up to --wait, 10m)
+  cairn admin node add NODE             admit a pending storage node (one the meta group has never seen)
+  cairn admin rebalance start [--band PCT] | stop | status [--watch] [--json]
+                                        move shards until every drive holds within ±PCT% (default 10)
+                                        of its share of the bytes, throttled by --repair-bandwidth
   cairn admin scrub [--node ID | --bucket NAME]
                                         verify shards now: every storage node, one node, or one bucket
   cairn admin trace --endpoint URL[,URL...] [--errors] [--bucket B] [--op OP] [--json]
@@ -64,8 +77,17 @@ func runAdmin(args []string) error {
 	if len(args) >= 1 && args[0] == "heal" {
 		return runAdminHeal(args[1:])
 	}
+	if len(args) >= 2 && args[0] == "drive" && (args[1] == "drain" || args[1] == "undrain") {
+		return runAdminDriveState(args[1], args[2:])
+	}
 	if len(args) >= 1 && args[0] == "drive" {
 		return runAdminDrive(args[1:])
+	}
+	if len(args) >= 1 && args[0] == "node" {
+		return runAdminNode(args[1:])
+	}
+	if len(args) >= 1 && args[0] == "rebalance" {
+		return runAdminRebalance(args[1:])
 	}
 	if len(args) >= 1 && args[0] == "status" {
 		return runAdminStatus(args[1:])
@@ -90,7 +112,7 @@ func runAdmin(args []string) error {
 	}
 	if len(args) < 2 || args[0] != "user" {
 		fmt.Fprint(os.Stderr, adminUsage)
-		return usageError{errors.New("admin: want 'user create|delete|list', 'heal status|pause|resume', 'scrub', 'ca init' or 'cert issue'")}
+		return usageError{errors.New("admin: want 'user create|delete|list', 'heal status|pause|resume', 'node ...', 'drive ...', 'rebalance ...', 'scrub', 'ca init' or 'cert issue'")}
 	}
 	verb := args[1]
 	fs := flag.NewFlagSet("admin user "+verb, flag.ContinueOnError)

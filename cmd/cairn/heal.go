@@ -151,7 +151,7 @@ func explain(err error) error {
 		return fmt.Errorf("no meta leader or its repairer is starting; retry shortly (%w)", err)
 	case codes.Unimplemented:
 		return fmt.Errorf("not supported by this cluster: %s", status.Convert(err).Message())
-	case codes.NotFound, codes.InvalidArgument, codes.ResourceExhausted:
+	case codes.NotFound, codes.InvalidArgument, codes.ResourceExhausted, codes.FailedPrecondition:
 		return errors.New(status.Convert(err).Message())
 	}
 	return err

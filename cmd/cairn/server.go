@@ -70,10 +70,13 @@ func runServer(args []string) error {
 	// Placement's free-space reserve (gateway role).
 	minFreeBytes := fs.Uint64("min-free-bytes", placement.DefaultReserve.Bytes, "gateway role: a drive with less free space than this (or than --min-free-percent of it) takes no new shards")
 	minFreePercent := fs.Float64("min-free-percent", placement.DefaultReserve.Percent, "gateway role: a drive with less free space than this percentage of its capacity (or than --min-free-bytes) takes no new shards")
+	inlineMax := fs.Int64("inline-max-bytes", gateway.DefaultInlineMaxBytes, "gateway role: single-part bodies of at most this many bytes are committed inside their metadata record (replicated by the meta group's Raft log) instead of erasure-coded shards; 0 disables, at most 1 MiB")
+	noBucketCache := fs.Bool("no-bucket-cache", false, "gateway role: read every bucket from the meta leader (linearizably) instead of serving them from a cache kept current by the leader's watch")
 	bodyStall := fs.Duration("body-stall-timeout", gateway.DefaultBodyStallTimeout, "gateway role: a request body that sends nothing for this long is cut with 400 RequestTimeout (negative: never)")
 	// The meta role's repairer.
 	repairBandwidth := fs.Int64("repair-bandwidth", repair.DefaultBandwidth, "meta role: bytes per second the repairer and bucket scrubs may read; 0 means unlimited")
 	repairConcurrency := fs.Int("repair-concurrency", repair.DefaultConcurrency, "meta role: bodies the repairer rebuilds at once")
+	autoAdmit := fs.Bool("auto-admit-nodes", false, "meta role: admit a storage node never seen before as soon as it heartbeats (default: it joins pending until `cairn admin node add`)")
 	repairDownAfter := fs.Duration("repair-down-after", 0, "meta role: treat a storage node silent this long as lost even before it is committed down (0: rely on the committed state)")
 	// The gateway's web console.
 	consoleAddr := fs.String("console-addr", "", "gateway role: serve the web console (plain HTTP) on this address (host:port); off when empty")
@@ -171,12 +174,15 @@ func runServer(args []string) error {
 		RepairBandwidth:   bandwidth(*repairBandwidth),
 		RepairConcurrency: *repairConcurrency,
 		RepairDownAfter:   *repairDownAfter,
+		AutoAdmitNodes:    *autoAdmit,
 		StorageClasses: map[string]erasure.Profile{
 			"STANDARD":           {K: *ecK, M: *ecM, BlockSize: *ecBlock},
 			"REDUCED_REDUNDANCY": {K: *rrK, M: *rrM, BlockSize: *ecBlock},
 		},
 		VirtualHostSuffixes: splitList(*vhosts),
 		BodyStallTimeout:    *bodyStall,
+		InlineMaxBytes:      *inlineMax,
+		NoBucketCache:       *noBucketCache,
 		MasterKey:           keys.master,
 		PreviousMasterKey:   previousMaster,
 		KMSKeys:             keys.kms,

@@ -64,7 +64,7 @@ type nodeStatus struct {
 	ID            string        `json:"id"`
 	Addr          string        `json:"addr"`
 	FailureDomain string        `json:"failure_domain,omitempty"`
-	State         string        `json:"state"` // up, down, draining
+	State         string        `json:"state"` // up, down, draining, pending
 	Version       string        `json:"version,omitempty"`
 	LastHeartbeat string        `json:"last_heartbeat,omitempty"`
 	Drives        []driveStatus `json:"drives"`
@@ -117,6 +117,9 @@ func buildStatus(voters []voterAnswer, m *metapb.ClusterMap, heal *metapb.HealSt
 			st.Problems = append(st.Problems, fmt.Sprintf("storage node %s down", n.GetNodeId()))
 		case n.GetState() == metapb.NodeState_NODE_DRAINING:
 			ns.State = "draining"
+		case n.GetState() == metapb.NodeState_NODE_PENDING:
+			// Not a fault: it waits for an operator (cairn admin node add).
+			ns.State = "pending"
 		default:
 			ns.State = "up"
 		}

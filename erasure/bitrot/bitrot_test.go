@@ -459,3 +459,62 @@ func BenchmarkReadRange(b *testing.B) {
 		})
 	}
 }
+
+// TestWriteBlock: whole blocks given with their CRC32C frame exactly as
+// Write frames them (digest included), whatever mix of whole blocks and
+// other chunks arrives; a block given a wrong CRC fails verification.
+func TestWriteBlock(t *testing.T) {
+	const bs = 64
+	tests := []struct {
+		name   string
+		chunks []int // lengths, in order
+	}{
+		{"whole blocks", []int{bs, bs, bs}},
+		{"short last block", []int{bs, bs, 10}},
+		{"a partial block first", []int{10, bs, bs}},
+		{"oversized chunk", []int{2 * bs, bs}},
+		{"single short block", []int{5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			total := 0
+			for _, c := range tt.chunks {
+				total += c
+			}
+			data := testData(int64(total))
+			var buf bytes.Buffer
+			w := NewWriter(&buf, bs, testName)
+			p := data
+			for _, c := range tt.chunks {
+				n, err := w.WriteBlock(p[:c], checksum(p[:c]))
+				require.NoError(t, err)
+				require.Equal(t, c, n)
+				p = p[c:]
+			}
+			require.NoError(t, w.Close())
+			require.Equal(t, frameV2(data, bs, testName), buf.Bytes())
+			require.Equal(t, writeFramedDigest(t, data, bs), w.Digest())
+		})
+	}
+	t.Run("wrong crc", func(t *testing.T) {
+		data := testData(2 * bs)
+		var buf bytes.Buffer
+		w := NewWriter(&buf, bs, testName)
+		_, err := w.WriteBlock(data[:bs], checksum(data[:bs]))
+		require.NoError(t, err)
+		_, err = w.WriteBlock(data[bs:], checksum(data[bs:])^1)
+		require.NoError(t, err)
+		require.NoError(t, w.Close())
+		_, err = readRange(t, buf.Bytes(), 2*bs, bs, bs, bs)
+		require.ErrorIs(t, err, ErrCorrupt)
+	})
+}
+
+func writeFramedDigest(t *testing.T, data []byte, bs int) []byte {
+	var buf bytes.Buffer
+	w := NewWriter(&buf, bs, testName)
+	_, err := w.Write(data)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	return w.Digest()
+}

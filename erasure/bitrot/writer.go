@@ -70,6 +70,35 @@ func (w *Writer) Write(p []byte) (int, error) {
 // Close writes the header if nothing was written yet, the final partial
 // block and the trailer. It does not close the underlying writer. Closing
 // twice is a no-op.
+// WriteBlock writes p, whose CRC32C the caller has computed (and checked
+// against the bytes it received), as one whole block: without copying it
+// into the frame and without checksumming it again. When p is not a whole
+// block at a block boundary it is written as Write would, and crc is not
+// used. A wrong crc makes a frame that fails verification on read, as any
+// corruption would; it never makes a wrong frame pass.
+func (w *Writer) WriteBlock(p []byte, crc uint32) (int, error) {
+	if w.n != 0 || len(p) != w.blockSize || w.closed || w.err != nil {
+		return w.Write(p)
+	}
+	if err := w.writeHeader(); err != nil {
+		return 0, err
+	}
+	block := w.written / int64(w.blockSize)
+	var sum [ChecksumSize]byte
+	binary.LittleEndian.PutUint32(sum[:], crc)
+	if _, err := w.w.Write(p); err != nil {
+		w.err = fmt.Errorf("bitrot: write block %d: %w", block, err)
+		return 0, w.err
+	}
+	if _, err := w.w.Write(sum[:]); err != nil {
+		w.err = fmt.Errorf("bitrot: write block %d checksum: %w", block, err)
+		return 0, w.err
+	}
+	w.digester.Add(crc)
+	w.written += int64(len(p))
+	return len(p), nil
+}
+
 func (w *Writer) Close() error {
 	if w.closed {
 		return w.err

@@ -189,4 +189,20 @@ func (c *Client) Scrub(context.Context, *metapb.ScrubRequest, ...grpc.CallOption
 	return nil, status.Error(codes.Unimplemented, "metatest: no repairer")
 }
 
+// MembershipStatus implements metapb.MetaClient: Unimplemented.
+func (c *Client) MembershipStatus(context.Context, *metapb.MembershipStatusRequest, ...grpc.CallOption) (*metapb.MembershipStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "metatest: no repairer")
+}
+
+// RemoveNode implements metapb.MetaClient: Unimplemented.
+func (c *Client) RemoveNode(context.Context, *metapb.RemoveNodeRequest, ...grpc.CallOption) (*metapb.RemoveNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "metatest: no repairer")
+}
+
+// WatchBuckets implements metapb.MetaClient: Unimplemented (callers then
+// read every bucket linearizably).
+func (c *Client) WatchBuckets(context.Context, *metapb.WatchBucketsRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BucketsEvent], error) {
+	return nil, status.Error(codes.Unimplemented, "metatest: no watch")
+}
+
 var _ metapb.MetaClient = (*Client)(nil)

@@ -204,11 +204,13 @@ func convert(pm *metapb.ClusterMap) (placement.Map, map[placement.NodeID]string,
 	beats := make(map[placement.NodeID]int64, len(pm.GetNodes()))
 	for _, pn := range pm.GetNodes() {
 		n := placement.Node{
-			ID:       placement.NodeID(pn.GetNodeId()),
-			Domain:   pn.GetFailureDomain(),
-			Up:       pn.GetUp(),
-			Down:     pn.GetDown(),
-			Draining: pn.GetState() == metapb.NodeState_NODE_DRAINING,
+			ID:     placement.NodeID(pn.GetNodeId()),
+			Domain: pn.GetFailureDomain(),
+			Up:     pn.GetUp(),
+			Down:   pn.GetDown(),
+			// Draining and pending (not yet admitted) nodes take no
+			// new shards; their shards stay readable.
+			Draining: pn.GetState() != metapb.NodeState_NODE_ACTIVE,
 			Drives:   make([]placement.Drive, 0, len(pn.GetDrives())),
 		}
 		for _, pd := range pn.GetDrives() {

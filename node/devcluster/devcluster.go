@@ -49,6 +49,10 @@ type Layout struct {
 	// process; the storage nodes write it to their drives.
 	ClusterID string `json:"cluster_id,omitempty"`
 	Procs     []Proc `json:"procs"`
+	// ManualAdmit runs the meta nodes without --auto-admit-nodes: every
+	// storage node, the first ones included, joins pending until admitted
+	// (cairn admin node add). By default a local cluster admits its own.
+	ManualAdmit bool `json:"manual_admit,omitempty"`
 }
 
 // Spec says what cluster to lay out when none exists yet.
@@ -61,6 +65,8 @@ type Spec struct {
 	// NoAdmin leaves the processes without admin listeners, and so
 	// without metrics (to measure what metrics cost).
 	NoAdmin bool
+	// ManualAdmit: see Layout.ManualAdmit.
+	ManualAdmit bool
 }
 
 const layoutFile = "cluster.json"
@@ -135,7 +141,7 @@ func newLayout(spec Spec) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Layout{Version: layoutVersion, Dir: spec.Dir, ClusterID: cid}
+	l := &Layout{Version: layoutVersion, Dir: spec.Dir, ClusterID: cid, ManualAdmit: spec.ManualAdmit}
 	// Every listener stays open until all ports are chosen, so the kernel
 	// cannot hand the same port out twice.
 	var held []net.Listener
@@ -322,6 +328,10 @@ func (l *Layout) Args(p Proc) []string {
 	}
 	if p.RaftAddr != "" {
 		args = append(args, "--raft-addr", p.RaftAddr, "--meta-peers", strings.Join(peers, ","))
+		if !l.ManualAdmit {
+			// A local cluster's storage nodes are its own.
+			args = append(args, "--auto-admit-nodes")
+		}
 		if p.MetaJoin {
 			args = append(args, "--meta-join")
 		}
@@ -368,6 +378,32 @@ func (l *Layout) WritePrometheusTargets() (string, error) {
 		return "", fmt.Errorf("devcluster: write prometheus targets: %w", err)
 	}
 	return path, nil
+}
+
+// AddStorage lays out one more storage node (storage-N, on a free port of
+// host) and saves the layout; the caller starts it (Cluster.AddStorage
+// also issues its certificate).
+func (l *Layout) AddStorage(host string) (Proc, error) {
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	n := len(l.Names("storage")) + 1
+	name := fmt.Sprintf("storage-%d", n)
+	if _, ok := l.Proc(name); ok {
+		return Proc{}, fmt.Errorf("devcluster: %s exists", name)
+	}
+	lis, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return Proc{}, fmt.Errorf("devcluster: pick a port: %w", err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	p := Proc{Name: name, Roles: []string{"storage"}, NodeID: name, GRPCAddr: addr, DataDir: name}
+	l.Procs = append(l.Procs, p)
+	if err := l.save(); err != nil {
+		return Proc{}, err
+	}
+	return p, nil
 }
 
 // AddMeta lays out one more meta voter, started with --meta-join, on free

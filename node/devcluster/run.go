@@ -310,3 +310,20 @@ func (c *Cluster) WaitReady(ctx context.Context, accessKey, secretKey string) er
 	}
 	return err
 }
+
+// AddStorage lays out one more storage node, issues its certificate and
+// returns its name; StartProc starts it.
+func (c *Cluster) AddStorage() (string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, err := c.layout.AddStorage("")
+	if err != nil {
+		return "", err
+	}
+	if c.certs != nil {
+		if _, err := LoadOrCreateCerts(c.layout); err != nil {
+			return "", err
+		}
+	}
+	return p.Name, nil
+}

@@ -236,7 +236,7 @@ func TestPutExtras(t *testing.T) {
 		requireAPIError(t, err, "ObjectLockConfigurationNotFoundError", http.StatusNotFound)
 		_, err = c.s3.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String("extras"),
 			ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled}})
-		requireAPIError(t, err, "InvalidRequest", http.StatusBadRequest)
+		requireAPIError(t, err, "InvalidBucketState", http.StatusConflict)
 		_, err = c.s3.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String("vault"),
 			ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled, Rule: &types.ObjectLockRule{
 				DefaultRetention: &types.DefaultRetention{Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1)}}}})

@@ -31,6 +31,9 @@ func (g *Gateway) objectOwnerAndACL(rq *request, bucket *metapb.Bucket) (string,
 		}
 	}
 	acl, err := access.FromHeaders(h, rq.owner, bucketOwner)
+	if err == nil {
+		err = blockPublicACL(bucket, acl)
+	}
 	return rq.owner, acl, err
 }
 
@@ -151,6 +154,9 @@ func (g *Gateway) putBucketACL(ctx context.Context, w http.ResponseWriter, rq *r
 	if err != nil {
 		return err
 	}
+	if err := blockPublicACL(bk, acl); err != nil {
+		return err
+	}
 	if bk.GetOwnership() == access.OwnershipBucketOwnerEnforced && !ownerOnly(acl, bk.GetOwner()) {
 		return s3err.AccessControlListNotSupported
 	}
@@ -215,6 +221,9 @@ func (g *Gateway) putObjectACL(ctx context.Context, w http.ResponseWriter, rq *r
 	}
 	acl, err := aclFromRequest(rq, v.GetOwner(), bk.GetOwner())
 	if err != nil {
+		return err
+	}
+	if err := blockPublicACL(bk, acl); err != nil {
 		return err
 	}
 	_, err = g.propose(ctx, &metapb.Command{Op: &metapb.Command_UpdateObject{UpdateObject: &metapb.UpdateObject{

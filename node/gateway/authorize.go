@@ -47,6 +47,9 @@ func (g *Gateway) authorizeAction(ctx context.Context, rq *request, action, buck
 		if err != nil {
 			return err
 		}
+		if bk, err := g.getBucket(ctx, bucket); err == nil && obj != nil && bk.GetPublicAccessBlock().GetIgnorePublicAcls() {
+			obj.ACL = access.WithoutPublicGrants(obj.ACL)
+		}
 		req.Object = obj
 	}
 	switch access.Evaluate(req) {
@@ -93,6 +96,7 @@ func (g *Gateway) accessRequest(ctx context.Context, rq *request, action, bucket
 		}
 		req.Policy = p
 	}
+	applyPublicAccessBlock(bk, &req)
 	return req, nil
 }
 

@@ -27,6 +27,12 @@ func (g *Gateway) propose(ctx context.Context, cmd *metapb.Command) (*metapb.Com
 	memoOf(ctx).forget()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
+	if g.cfg.Buckets != nil && !objectCommand(cmd) {
+		// The watch drops the cache a moment after the change applies;
+		// dropping it here too, once the command is through, lets this
+		// gateway's clients see their own change at once.
+		defer g.cfg.Buckets.Invalidate()
+	}
 	resp, err := g.cfg.Meta.Propose(ctx, &metapb.ProposeRequest{Command: cmd})
 	if err != nil {
 		return nil, fmt.Errorf("meta propose: %w", err)
@@ -49,6 +55,15 @@ func (g *Gateway) getBucket(ctx context.Context, name string) (*metapb.Bucket, e
 	if b, ok := memo.get(name); ok {
 		return b, nil
 	}
+	var gen uint64
+	if c := g.cfg.Buckets; c != nil {
+		var b *metapb.Bucket
+		var ok bool
+		if b, gen, ok = c.Lookup(name); ok {
+			memo.put(name, b)
+			return b, nil
+		}
+	}
 	resp, err := g.cfg.Meta.GetBucket(ctx, &metapb.GetBucketRequest{Name: name})
 	if err != nil {
 		return nil, fmt.Errorf("meta get bucket %q: %w", name, err)
@@ -60,7 +75,23 @@ func (g *Gateway) getBucket(ctx context.Context, name string) (*metapb.Bucket, e
 		return nil, fmt.Errorf("meta get bucket %q: empty answer", name)
 	}
 	memo.put(name, resp.GetBucket())
+	if gen != 0 {
+		g.cfg.Buckets.Store(name, resp.GetBucket(), gen)
+	}
 	return resp.GetBucket(), nil
+}
+
+// objectCommand tells the commands that never change a bucket or a user,
+// after which the bucket cache is kept; every other command (and any
+// added later) drops it.
+func objectCommand(cmd *metapb.Command) bool {
+	switch cmd.GetOp().(type) {
+	case *metapb.Command_PutObject, *metapb.Command_DeleteObject, *metapb.Command_UpdateObject,
+		*metapb.Command_CreateMultipartUpload, *metapb.Command_PutPart,
+		*metapb.Command_CompleteMultipartUpload, *metapb.Command_AbortMultipartUpload:
+		return true
+	}
+	return false
 }
 
 // writeXML sends a 200 response with an XML document.
@@ -132,7 +163,15 @@ func (g *Gateway) createBucket(ctx context.Context, w http.ResponseWriter, rq *r
 		}
 		b, gerr := g.getBucket(ctx, rq.bucket)
 		if gerr == nil && b.GetOwner() == rq.owner {
-			return s3err.BucketAlreadyOwnedByYou
+			if g.cfg.Region != DefaultRegion {
+				return s3err.BucketAlreadyOwnedByYou
+			}
+			// us-east-1 answers a repeated create of one's own bucket
+			// with success (a legacy of S3's first region); the bucket is
+			// unchanged.
+			w.Header().Set("Location", "/"+rq.bucket)
+			w.WriteHeader(http.StatusOK)
+			return nil
 		}
 		return err
 	}
@@ -159,28 +198,6 @@ func (g *Gateway) deleteBucket(ctx context.Context, w http.ResponseWriter, rq *r
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-func (g *Gateway) listBuckets(ctx context.Context, w http.ResponseWriter, rq *request) error {
-	resp, err := g.cfg.Meta.ListBuckets(ctx, &metapb.ListBucketsRequest{})
-	if err != nil {
-		return fmt.Errorf("meta list buckets: %w", err)
-	}
-	out := s3xml.ListAllMyBucketsResult{
-		Owner:   s3xml.Owner{ID: rq.owner, DisplayName: rq.caller.Name},
-		Buckets: s3xml.Buckets{Bucket: make([]s3xml.Bucket, 0, len(resp.GetBuckets()))},
-	}
-	for _, b := range resp.GetBuckets() {
-		// Every caller, root included, lists the buckets it owns.
-		if b.GetOwner() != rq.owner {
-			continue
-		}
-		out.Buckets.Bucket = append(out.Buckets.Bucket, s3xml.Bucket{
-			Name:         b.GetName(),
-			CreationDate: s3xml.Time(time.Unix(0, b.GetCreatedUnixNano())),
-		})
-	}
-	return writeXML(w, &out)
 }
 
 func (g *Gateway) getBucketLocation(ctx context.Context, w http.ResponseWriter, rq *request) error {

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/objio"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -24,6 +25,9 @@ func TestConfigValidate(t *testing.T) {
 		{"no bodies", func(c *Config) { c.Bodies = nil }, false},
 		{"bad profile", func(c *Config) { c.Profile = erasure.Profile{K: 0, M: 2, BlockSize: 64} }, false},
 		{"negative max put", func(c *Config) { c.MaxPutSize = -1 }, false},
+		{"negative inline max", func(c *Config) { c.InlineMaxBytes = -1 }, false},
+		{"inline max above the limit", func(c *Config) { c.InlineMaxBytes = objio.MaxInlineBytes + 1 }, false},
+		{"inline max at the limit", func(c *Config) { c.InlineMaxBytes = objio.MaxInlineBytes }, true},
 		{"suffix with dot", func(c *Config) { c.VirtualHostSuffixes = []string{".example.com"} }, false},
 		{"suffix with port", func(c *Config) { c.VirtualHostSuffixes = []string{"localhost:9000"} }, false},
 		{"good suffix", func(c *Config) { c.VirtualHostSuffixes = []string{"s3.example.com"} }, true},

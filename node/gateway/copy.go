@@ -130,7 +130,7 @@ func copyPreconditionsFail(h http.Header, v *metapb.ObjectVersion) bool {
 // reading only the packages that hold the range) and the destination
 // writer (encrypting with enc when not nil) are joined by a pipe, and the
 // reader's goroutine is joined before returning.
-func (g *Gateway) copyBody(ctx context.Context, src *metapb.ObjectVersion, dec *decrypter, off, length int64, p erasure.Profile, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
+func (g *Gateway) copyBody(ctx context.Context, src *metapb.ObjectVersion, dec *decrypter, off, length int64, p erasure.Profile, inlineMax int64, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -143,7 +143,7 @@ func (g *Gateway) copyBody(ctx context.Context, src *metapb.ObjectVersion, dec *
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	stored, werr := g.writeHashed(ctx, pr, length, p, enc, algs...)
+	stored, werr := g.writeHashed(ctx, pr, length, p, inlineMax, enc, algs...)
 	cancel()
 	pr.CloseWithError(errCopyEnded)
 	rerr := <-done
@@ -204,6 +204,11 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	if err != nil {
 		return err
 	}
+	// The copy is a new object: its owner and ACL are decided as for a
+	// PUT, never taken from the source.
+	if tmpl.Owner, tmpl.Acl, err = g.objectOwnerAndACL(rq, bucket); err != nil {
+		return err
+	}
 	lock, err := g.parseObjectLock(h, bucket)
 	if err != nil {
 		return err
@@ -240,7 +245,7 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	if tmpl.StorageClass, profile, err = g.storageClass(tmpl.StorageClass); err != nil {
 		return err
 	}
-	stored, err := g.copyBody(ctx, sv, dec, 0, sv.GetSize(), profile, enc, algs...)
+	stored, err := g.copyBody(ctx, sv, dec, 0, sv.GetSize(), profile, g.cfg.InlineMaxBytes, enc, algs...)
 	if err != nil {
 		return err
 	}
@@ -254,11 +259,7 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	v.MtimeUnixNano = now.UnixNano()
 	v.Size = sv.GetSize()
 	v.Etag = fmt.Sprintf("%x", stored.plainMD5)
-	v.DataId = stored.DataID
-	v.Profile = objio.ProfileToProto(stored.Profile)
-	v.Shards = stored.Shards
-	v.ShardDigests = stored.ShardDigests
-	v.UnderSpread = stored.UnderSpread
+	setBody(v, stored.Body)
 	v.Checksums = stored.sums
 	v.Encryption = enc.record()
 	if enc != nil {
@@ -338,7 +339,9 @@ func (g *Gateway) uploadPartCopy(ctx context.Context, w http.ResponseWriter, rq 
 	if err != nil {
 		return err
 	}
-	stored, err := g.copyBody(ctx, sv, dec, rng.start, rng.length, profile, enc, upAlg)
+	// Parts always go to shards: a completed upload's parts are read
+	// through the part records, which have no inline form.
+	stored, err := g.copyBody(ctx, sv, dec, rng.start, rng.length, profile, 0, enc, upAlg)
 	if err != nil {
 		return err
 	}

@@ -388,3 +388,15 @@ func (m *fakeMeta) TransferLeader(context.Context, *metapb.TransferLeaderRequest
 func (m *fakeMeta) Backup(context.Context, *metapb.BackupRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BackupChunk], error) {
 	return nil, status.Error(codes.Unimplemented, "fake meta: Backup")
 }
+
+func (m *fakeMeta) MembershipStatus(context.Context, *metapb.MembershipStatusRequest, ...grpc.CallOption) (*metapb.MembershipStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: MembershipStatus")
+}
+
+func (m *fakeMeta) RemoveNode(context.Context, *metapb.RemoveNodeRequest, ...grpc.CallOption) (*metapb.RemoveNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: RemoveNode")
+}
+
+func (m *fakeMeta) WatchBuckets(context.Context, *metapb.WatchBucketsRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BucketsEvent], error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: WatchBuckets")
+}

@@ -48,6 +48,10 @@ type Bodies interface {
 	ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, length int64, w io.Writer) error
 }
 
+// DefaultInlineMaxBytes is the inline threshold the server flag defaults
+// to (see Config.InlineMaxBytes and README, "Small objects").
+const DefaultInlineMaxBytes = 64 << 10
+
 // Config configures a Gateway.
 type Config struct {
 	// Region the gateway answers for; default DefaultRegion.
@@ -69,6 +73,11 @@ type Config struct {
 	// Keyring holds the keys of SSE-S3 and SSE-KMS; nil refuses both
 	// (SSE-C needs no server keys).
 	Keyring *sse.Keyring
+	// InlineMaxBytes: single-part bodies (PUT, CopyObject) of at most this
+	// many stored bytes are committed inside the version record instead of
+	// being erasure-coded into shards; 0 disables. At most
+	// objio.MaxInlineBytes. Multipart parts always go to shards.
+	InlineMaxBytes int64
 	// MaxPutSize bounds a single PUT; default DefaultMaxPutSize.
 	MaxPutSize int64
 	// MinPartSize is the smallest multipart part but the last;
@@ -95,6 +104,20 @@ type Config struct {
 	// Metrics registers the gateway's series (cairn_s3_*); nil registers
 	// nowhere.
 	Metrics prometheus.Registerer
+	// Buckets, when set, serves buckets without a meta read per request
+	// (bucketcache.Cache, fed by the meta leader's watch); nil reads every
+	// bucket linearizably.
+	Buckets BucketCache
+}
+
+// BucketCache is a watched cache of buckets; bucketcache.Cache implements
+// it. Lookup returns a generation for Store on a miss (0: do not store).
+type BucketCache interface {
+	Lookup(name string) (b *metapb.Bucket, gen uint64, ok bool)
+	Store(name string, b *metapb.Bucket, gen uint64)
+	Invalidate()
+	// OnInvalidate registers a function run after every drop.
+	OnInvalidate(f func())
 }
 
 // Validate fills in defaults for zero fields and reports an invalid
@@ -130,6 +153,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: bodies store is required", ErrInvalidConfig)
 	case c.MaxPutSize < 0:
 		return fmt.Errorf("%w: max put size %d", ErrInvalidConfig, c.MaxPutSize)
+	case c.InlineMaxBytes < 0 || c.InlineMaxBytes > objio.MaxInlineBytes:
+		return fmt.Errorf("%w: inline max bytes %d outside [0, %d]", ErrInvalidConfig, c.InlineMaxBytes, objio.MaxInlineBytes)
 	}
 	if err := c.validateStorageClasses(); err != nil {
 		return err
@@ -172,6 +197,10 @@ func New(cfg Config) (*Gateway, error) {
 		sealer = s
 	}
 	ids := newIdentities(cfg.AccessKey, cfg.SecretKey, metaUsers{cfg.Meta}, sealer, cfg.UserCacheTTL, cfg.Now)
+	if cfg.Buckets != nil {
+		// The watch reports user changes too.
+		cfg.Buckets.OnInvalidate(ids.forget)
+	}
 	return &Gateway{
 		cfg: cfg,
 		verifier: &sigv4.Verifier{
@@ -296,6 +325,15 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 	if isTraceRequest(rq) {
 		rq.op = opTrace
 	}
+	ctx := withBucketMemo(r.Context())
+	if err := checkEdge(rq); err != nil {
+		return err
+	}
+	if rq.bucket != "" && r.Method == http.MethodOptions {
+		rq.op = opPreflight
+		return g.preflight(ctx, w, rq)
+	}
+	g.corsActual(ctx, w, rq)
 	res, err := g.verifier.Verify(r)
 	if err != nil {
 		return fmt.Errorf("authenticate: %w", err)
@@ -318,8 +356,10 @@ func (g *Gateway) serve(w http.ResponseWriter, rq *request) error {
 	if err != nil {
 		return err
 	}
-	ctx := withBucketMemo(r.Context())
 	if err := g.authorize(ctx, rq, op); err != nil {
+		return err
+	}
+	if err := g.checkExpectedOwner(ctx, rq); err != nil {
 		return err
 	}
 	return op.serve(g, ctx, w, rq)

@@ -95,6 +95,13 @@ func newIdentities(accessKey, secretKey string, users userSource, sealer *identi
 	return ids
 }
 
+// forget drops the cached users: the meta group reported a change.
+func (ids *identities) forget() {
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	clear(ids.mu.users)
+}
+
 // lookup returns the caller and secret of accessKey. An unknown key wraps
 // sigv4.ErrInvalidAccessKeyID.
 func (ids *identities) lookup(ctx context.Context, accessKey string) (access.Caller, string, error) {

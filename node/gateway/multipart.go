@@ -118,6 +118,10 @@ func (g *Gateway) createMultipartUpload(ctx context.Context, w http.ResponseWrit
 	if err != nil {
 		return err
 	}
+	// The object's owner and ACL are decided at create, as for a PUT.
+	if tmpl.Owner, tmpl.Acl, err = g.objectOwnerAndACL(rq, bucket); err != nil {
+		return err
+	}
 	lock, err := g.parseObjectLock(rq.r.Header, bucket)
 	if err != nil {
 		return err
@@ -139,6 +143,7 @@ func (g *Gateway) createMultipartUpload(ctx context.Context, w http.ResponseWrit
 		InitiatedUnixNano: now.UnixNano(),
 		Template:          tmpl,
 		ChecksumAlgorithm: string(alg),
+		Initiator:         rq.owner,
 	}
 	if _, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_CreateMultipartUpload{CreateMultipartUpload: &metapb.CreateMultipartUpload{Upload: up}}}); err != nil {
 		return err
@@ -205,7 +210,7 @@ type hashedBody struct {
 
 // writeHashed stores r with profile p, encrypted by enc when not nil,
 // computing the checksums of algs over the plaintext on the way.
-func (g *Gateway) writeHashed(ctx context.Context, r io.Reader, size int64, p erasure.Profile, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
+func (g *Gateway) writeHashed(ctx context.Context, r io.Reader, size int64, p erasure.Profile, inlineMax int64, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
 	hashes := map[checksum.Algorithm]hash.Hash{}
 	var ws []io.Writer
 	for _, a := range algs {
@@ -224,7 +229,7 @@ func (g *Gateway) writeHashed(ctx context.Context, r io.Reader, size int64, p er
 	if size >= 0 {
 		size = enc.storedSize(size)
 	}
-	b, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: p, Size: size})
+	b, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: p, Size: size, InlineMax: inlineMax})
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +295,7 @@ func (g *Gateway) uploadPart(ctx context.Context, w http.ResponseWriter, rq *req
 		return err
 	}
 	body := &exactReader{r: rq.auth.Body, remaining: size}
-	stored, err := g.writeHashed(ctx, body, size, profile, enc, upAlg, sentAlg)
+	stored, err := g.writeHashed(ctx, body, size, profile, 0, enc, upAlg, sentAlg)
 	if err != nil {
 		return writeFailure(ctx, body, err)
 	}
@@ -418,7 +423,7 @@ func (g *Gateway) completeMultipartUpload(ctx context.Context, w http.ResponseWr
 	}
 	up, stored, err := g.allParts(ctx, rq, uploadID)
 	if err != nil {
-		return err
+		return g.completedBefore(ctx, w, rq, uploadID, err)
 	}
 	alg := checksum.Algorithm(up.GetChecksumAlgorithm())
 	typ := up.GetTemplate().GetChecksumType()
@@ -489,6 +494,7 @@ func (g *Gateway) completeMultipartUpload(ctx context.Context, w http.ResponseWr
 	// unless versioning is enabled when the Complete commits, so a
 	// concurrent PutBucketVersioning cannot make this one fail.
 	v.VersionId = newVersionID(now)
+	v.UploadId = uploadID
 	cmd.Version = v
 	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_CompleteMultipartUpload{CompleteMultipartUpload: cmd}})
 	if err != nil {
@@ -496,7 +502,7 @@ func (g *Gateway) completeMultipartUpload(ctx context.Context, w http.ResponseWr
 		if errors.As(err, &me) && me.Code == metapb.ErrorCode_ENTITY_TOO_SMALL {
 			return s3err.EntityTooSmall
 		}
-		return err
+		return g.completedBefore(ctx, w, rq, uploadID, err)
 	}
 	done := res.GetVersion()
 	h := w.Header()
@@ -511,6 +517,34 @@ func (g *Gateway) completeMultipartUpload(ctx context.Context, w http.ResponseWr
 	}
 	if alg != "" {
 		out.ChecksumType = typ
+	}
+	return writeXML(w, out)
+}
+
+// completedBefore answers a CompleteMultipartUpload whose upload is gone
+// (err is NoSuchUpload) as S3 does when the upload was completed: with the
+// result of that completion, so that a client retrying a Complete whose
+// answer it lost sees success. The window is as long as the version the
+// upload created is the key's current version; once the key is
+// overwritten or deleted, NoSuchUpload is the answer.
+func (g *Gateway) completedBefore(ctx context.Context, w http.ResponseWriter, rq *request, uploadID string, err error) error {
+	if !errors.Is(s3err.FromError(err), s3err.NoSuchUpload) || uploadID == "" {
+		return err
+	}
+	v, lerr := g.lookupObject(ctx, rq, "")
+	if lerr != nil || v.GetDeleteMarker() || v.GetUploadId() != uploadID {
+		return err
+	}
+	h := w.Header()
+	setVersionHeader(h, v.GetVersionId())
+	setEncryptionHeaders(h, v.GetEncryption())
+	out := &s3xml.CompleteMultipartUploadResult{
+		Location:     objectLocation(rq.r, rq),
+		Bucket:       rq.bucket,
+		Key:          rq.key,
+		ETag:         `"` + strings.Trim(v.GetEtag(), `"`) + `"`,
+		Checksums:    s3xml.ChecksumsFromMap(v.GetChecksums()),
+		ChecksumType: v.GetChecksumType(),
 	}
 	return writeXML(w, out)
 }
@@ -579,8 +613,8 @@ func (g *Gateway) listParts(ctx context.Context, w http.ResponseWriter, rq *requ
 		Bucket:           rq.bucket,
 		Key:              rq.key,
 		UploadID:         uploadID,
-		Initiator:        &s3xml.Initiator{ID: tmpl.GetOwner(), DisplayName: tmpl.GetOwner()},
-		Owner:            &s3xml.Owner{ID: tmpl.GetOwner(), DisplayName: tmpl.GetOwner()},
+		Initiator:        &s3xml.Initiator{ID: initiatorOf(up), DisplayName: g.ids.displayName(ctx, initiatorOf(up))},
+		Owner:            g.ownerXML(ctx, tmpl.GetOwner()),
 		StorageClass:     storageClassOf(tmpl),
 		PartNumberMarker: marker,
 		MaxParts:         maxParts,
@@ -666,8 +700,8 @@ func (g *Gateway) listMultipartUploads(ctx context.Context, w http.ResponseWrite
 		item := s3xml.Upload{
 			Key:          enc(u.GetKey()),
 			UploadID:     u.GetUploadId(),
-			Initiator:    &s3xml.Initiator{ID: tmpl.GetOwner(), DisplayName: tmpl.GetOwner()},
-			Owner:        &s3xml.Owner{ID: tmpl.GetOwner(), DisplayName: tmpl.GetOwner()},
+			Initiator:    &s3xml.Initiator{ID: initiatorOf(u), DisplayName: g.ids.displayName(ctx, initiatorOf(u))},
+			Owner:        g.ownerXML(ctx, tmpl.GetOwner()),
 			StorageClass: storageClassOf(tmpl),
 			Initiated:    s3xml.Time(time.Unix(0, u.GetInitiatedUnixNano())),
 		}
@@ -743,4 +777,13 @@ func (g *Gateway) readEncryptedParts(ctx context.Context, v *metapb.ObjectVersio
 		base += p.GetSize()
 	}
 	return nil
+}
+
+// initiatorOf is who started an upload; uploads recorded before the
+// initiator was kept name their owner.
+func initiatorOf(up *metapb.MultipartUpload) string {
+	if id := up.GetInitiator(); id != "" {
+		return id
+	}
+	return up.GetTemplate().GetOwner()
 }

@@ -100,7 +100,9 @@ func parseObjectLockConfig(c *s3xml.ObjectLockConfiguration) (*metapb.DefaultRet
 	case dr.Years != nil && *dr.Years > 0 && *dr.Years <= 100:
 		out.Years = uint32(*dr.Years)
 	default:
-		return nil, s3err.InvalidArgument.WithMessage("Default retention period must be a positive integer value")
+		// AWS's code for a period out of range (0, negative, or beyond
+		// 100 years).
+		return nil, s3err.InvalidRetentionPeriod
 	}
 	return out, nil
 }
@@ -123,7 +125,7 @@ func (g *Gateway) putObjectLockConfig(ctx context.Context, w http.ResponseWriter
 		return err
 	}
 	if !b.GetObjectLockEnabled() {
-		return s3err.InvalidRequest.WithMessage("Object Lock configuration cannot be enabled on existing buckets")
+		return s3err.InvalidBucketState.WithMessage("Object Lock configuration cannot be enabled on existing buckets")
 	}
 	_, err = g.propose(ctx, &metapb.Command{Op: &metapb.Command_UpdateBucket{UpdateBucket: &metapb.UpdateBucket{
 		Bucket: &metapb.Bucket{Name: rq.bucket, DefaultRetention: dr},

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/cairn-io/cairn/node/gateway/access"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
@@ -29,8 +30,19 @@ func (g *Gateway) putBucketPolicy(ctx context.Context, w http.ResponseWriter, rq
 	if err != nil {
 		return fmt.Errorf("read policy: %w", err)
 	}
-	if _, err := access.ParsePolicy(doc, rq.bucket); err != nil {
+	if !utf8.Valid(doc) {
+		return s3err.MalformedPolicy.WithMessage("Policies must be valid UTF-8 JSON")
+	}
+	p, err := access.ParsePolicy(doc, rq.bucket)
+	if err != nil {
 		return s3err.MalformedPolicy.WithMessage(policyMessage(err))
+	}
+	bk, err := g.getBucket(ctx, rq.bucket)
+	if err != nil {
+		return err
+	}
+	if err := blockPublicPolicy(bk, p); err != nil {
+		return err
 	}
 	if err := g.updateBucket(ctx, &metapb.Bucket{Name: rq.bucket, Policy: string(doc)}, "policy"); err != nil {
 		return err

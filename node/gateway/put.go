@@ -112,7 +112,9 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		return err
 	}
 	phaseStart := time.Now()
-	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: extras.profile, Size: enc.storedSize(size)})
+	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{
+		Profile: extras.profile, Size: enc.storedSize(size), InlineMax: g.cfg.InlineMaxBytes,
+	})
 	if err != nil {
 		return writeFailure(ctx, body, err)
 	}
@@ -156,23 +158,15 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 		MtimeUnixNano: g.cfg.Now().UnixNano(),
 		Size:          size,
 		Etag:          hex.EncodeToString(plainMD5),
-		DataId:        stored.DataID,
-		Profile: &metapb.ErasureProfile{
-			DataShards:   uint32(stored.Profile.K),
-			ParityShards: uint32(stored.Profile.M),
-			BlockSize:    uint32(stored.Profile.BlockSize),
-		},
-		Shards:       stored.Shards,
-		ShardDigests: stored.ShardDigests,
-		ContentType:  contentType(r.Header),
-		Headers:      standardHeaders(r.Header),
-		UserMetadata: userMeta,
-		Checksums:    sums,
-		UnderSpread:  stored.UnderSpread,
-		Owner:        owner,
-		Acl:          acl,
-		Encryption:   enc.record(),
+		ContentType:   contentType(r.Header),
+		Headers:       standardHeaders(r.Header),
+		UserMetadata:  userMeta,
+		Checksums:     sums,
+		Owner:         owner,
+		Acl:           acl,
+		Encryption:    enc.record(),
 	}
+	setBody(v, stored)
 	if enc != nil {
 		v.StoredSize = stored.Size
 	}
@@ -213,6 +207,21 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	return nil
 }
 
+// setBody points v at its stored body: the shards, or, for a body small
+// enough to ride in the record, the bytes themselves.
+func setBody(v *metapb.ObjectVersion, b *objio.Body) {
+	v.DataId = b.DataID
+	if b.IsInline() {
+		v.Inline = true
+		v.InlineData = b.Inline
+		return
+	}
+	v.Profile = objio.ProfileToProto(b.Profile)
+	v.Shards = b.Shards
+	v.ShardDigests = b.ShardDigests
+	v.UnderSpread = b.UnderSpread
+}
+
 // writeFailure explains a failed body write. A failure of the client's
 // body (short, disconnected, bad signature or checksum) is the client's
 // error, reported as such even though the store saw it first.
@@ -234,6 +243,9 @@ func writeFailure(ctx context.Context, body *exactReader, err error) error {
 // effort: the failure that led here is what the client must see, and the
 // orphan sweep reclaims whatever stays behind.
 func (g *Gateway) deleteBody(ctx context.Context, rq *request, b *objio.Body) {
+	if b.IsInline() {
+		return // nothing was stored outside the record
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if err := g.cfg.Bodies.DeleteBody(ctx, b.DataID, b.Shards); err != nil {
@@ -326,19 +338,29 @@ func standardHeaders(h http.Header) map[string]string {
 	for _, name := range storedHeaders {
 		v := h.Get(name)
 		if name == "Content-Encoding" {
-			var keep []string
-			for _, tok := range strings.Split(v, ",") {
-				if tok = strings.TrimSpace(tok); tok != "" && !strings.EqualFold(tok, "aws-chunked") {
-					keep = append(keep, tok)
-				}
-			}
-			v = strings.Join(keep, ",")
+			v = withoutAWSChunked(v)
 		}
 		if v != "" {
 			out[name] = v
 		}
 	}
 	return out
+}
+
+// withoutAWSChunked drops the aws-chunked coding from a Content-Encoding;
+// any other value is kept verbatim ("deflate, gzip" stays as sent).
+func withoutAWSChunked(v string) string {
+	toks := strings.Split(v, ",")
+	keep := toks[:0:0]
+	for _, tok := range toks {
+		if t := strings.TrimSpace(tok); t != "" && !strings.EqualFold(t, "aws-chunked") {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == len(toks) {
+		return v
+	}
+	return strings.Join(keep, ", ")
 }
 
 // newVersionID returns a unique version ID that sorts by creation time.

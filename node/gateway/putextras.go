@@ -158,6 +158,12 @@ func checkTags(list []tagPair) (map[string]string, error) {
 	if len(list) > maxObjectTags {
 		return nil, s3err.InvalidTag.WithMessage("Object tags cannot be greater than 10")
 	}
+	return tagMap(list)
+}
+
+// tagMap checks each tag as S3 does for objects and buckets alike and
+// returns the tags as a map.
+func tagMap(list []tagPair) (map[string]string, error) {
 	tags := make(map[string]string, len(list))
 	for _, t := range list {
 		switch {

@@ -124,7 +124,7 @@ func TestParseObjectLockConfig(t *testing.T) {
 		{"both periods", s3xml.ObjectLockConfiguration{ObjectLockEnabled: "Enabled", Rule: &s3xml.ObjectLockRule{DefaultRetention: &s3xml.DefaultRetention{Mode: "GOVERNANCE", Days: n(1), Years: n(1)}}}, "MalformedXML"},
 		{"no period", s3xml.ObjectLockConfiguration{ObjectLockEnabled: "Enabled", Rule: &s3xml.ObjectLockRule{DefaultRetention: &s3xml.DefaultRetention{Mode: "GOVERNANCE"}}}, "MalformedXML"},
 		{"bad mode", s3xml.ObjectLockConfiguration{ObjectLockEnabled: "Enabled", Rule: &s3xml.ObjectLockRule{DefaultRetention: &s3xml.DefaultRetention{Mode: "X", Days: n(1)}}}, "MalformedXML"},
-		{"zero days", s3xml.ObjectLockConfiguration{ObjectLockEnabled: "Enabled", Rule: &s3xml.ObjectLockRule{DefaultRetention: &s3xml.DefaultRetention{Mode: "GOVERNANCE", Days: n(0)}}}, "InvalidArgument"},
+		{"zero days", s3xml.ObjectLockConfiguration{ObjectLockEnabled: "Enabled", Rule: &s3xml.ObjectLockRule{DefaultRetention: &s3xml.DefaultRetention{Mode: "GOVERNANCE", Days: n(0)}}}, "InvalidRetentionPeriod"},
 		{"empty rule", s3xml.ObjectLockConfiguration{ObjectLockEnabled: "Enabled", Rule: &s3xml.ObjectLockRule{}}, "MalformedXML"},
 	}
 	for _, tc := range cases {
@@ -299,7 +299,21 @@ func TestObjectLock(t *testing.T) {
 	rule := &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled, Rule: &types.ObjectLockRule{
 		DefaultRetention: &types.DefaultRetention{Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1)}}}
 	_, err = e.client.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String("plain"), ObjectLockConfiguration: rule})
-	requireS3Error(t, err, "InvalidRequest", http.StatusBadRequest)
+	requireS3Error(t, err, "InvalidBucketState", http.StatusConflict)
+	for _, dr := range []types.DefaultRetention{
+		{Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(0)},
+		{Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(-1)},
+		{Mode: types.ObjectLockRetentionModeCompliance, Years: aws.Int32(0)},
+		{Mode: types.ObjectLockRetentionModeCompliance, Years: aws.Int32(101)},
+	} {
+		_, err = e.client.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String("locked"),
+			ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled, Rule: &types.ObjectLockRule{DefaultRetention: &dr}}})
+		requireS3Error(t, err, "InvalidRetentionPeriod", http.StatusBadRequest)
+	}
+	_, err = e.client.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String("locked"),
+		ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled, Rule: &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{
+			Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1), Years: aws.Int32(1)}}}})
+	requireS3Error(t, err, "MalformedXML", http.StatusBadRequest)
 	_, err = e.client.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{Bucket: aws.String("locked"), ObjectLockConfiguration: rule})
 	require.NoError(t, err)
 	conf, err = e.client.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String("locked")})

@@ -66,8 +66,11 @@ var subresources = []subresource{
 		http.MethodGet: {action: "s3:GetBucketObjectLockConfiguration", serve: (*Gateway).getObjectLockConfig},
 		http.MethodPut: {action: "s3:PutBucketObjectLockConfiguration", serve: (*Gateway).putObjectLockConfig},
 	}, notImplemented},
-	// Bucket tagging is not implemented.
-	{"tagging", notImplemented, methods{
+	{"tagging", methods{
+		http.MethodGet:    {action: "s3:GetBucketTagging", serve: (*Gateway).getBucketTagging},
+		http.MethodPut:    {action: "s3:PutBucketTagging", serve: (*Gateway).putBucketTagging},
+		http.MethodDelete: {action: "s3:PutBucketTagging", serve: (*Gateway).deleteBucketTagging},
+	}, methods{
 		http.MethodGet:    {action: "s3:GetObjectTagging", versionAction: "s3:GetObjectVersionTagging", serve: (*Gateway).getObjectTagging},
 		http.MethodPut:    {action: "s3:PutObjectTagging", versionAction: "s3:PutObjectVersionTagging", serve: (*Gateway).putObjectTagging},
 		http.MethodDelete: {action: "s3:DeleteObjectTagging", versionAction: "s3:DeleteObjectVersionTagging", serve: (*Gateway).deleteObjectTagging},
@@ -100,16 +103,28 @@ var subresources = []subresource{
 	// NotImplemented rather than served as the plain operation.
 	{"accelerate", notImplemented, notImplemented},
 	{"analytics", notImplemented, notImplemented},
-	{"attributes", notImplemented, notImplemented},
-	{"cors", notImplemented, notImplemented},
+	{"attributes", nil, methods{
+		http.MethodGet: {action: "s3:GetObjectAttributes", versionAction: "s3:GetObjectVersionAttributes", serve: (*Gateway).getObjectAttributes},
+	}},
+	{"cors", methods{
+		http.MethodGet:    {action: "s3:GetBucketCORS", serve: (*Gateway).getBucketCors},
+		http.MethodPut:    {action: "s3:PutBucketCORS", serve: (*Gateway).putBucketCors},
+		http.MethodDelete: {action: "s3:PutBucketCORS", serve: (*Gateway).deleteBucketCors},
+	}, nil},
 	{"intelligent-tiering", notImplemented, notImplemented},
 	{"inventory", notImplemented, notImplemented},
 	{"logging", notImplemented, notImplemented},
 	{"metadata-configuration", notImplemented, notImplemented},
 	{"metrics", notImplemented, notImplemented},
 	{"notification", notImplemented, notImplemented},
-	{"policyStatus", notImplemented, notImplemented},
-	{"publicAccessBlock", notImplemented, notImplemented},
+	{"policyStatus", methods{
+		http.MethodGet: {action: "s3:GetBucketPolicyStatus", serve: (*Gateway).getBucketPolicyStatus},
+	}, nil},
+	{"publicAccessBlock", methods{
+		http.MethodGet:    {action: "s3:GetBucketPublicAccessBlock", serve: (*Gateway).getPublicAccessBlock},
+		http.MethodPut:    {action: "s3:PutBucketPublicAccessBlock", serve: (*Gateway).putPublicAccessBlock},
+		http.MethodDelete: {action: "s3:PutBucketPublicAccessBlock", serve: (*Gateway).deletePublicAccessBlock},
+	}, nil},
 	{"replication", notImplemented, notImplemented},
 	{"requestPayment", notImplemented, notImplemented},
 	{"restore", notImplemented, notImplemented},

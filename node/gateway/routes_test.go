@@ -49,8 +49,12 @@ func TestResolve(t *testing.T) {
 		{"GET", "/b?location", "s3:GetBucketLocation"},
 		{"DELETE", "/b?encryption", "s3:PutEncryptionConfiguration"},
 		{"POST", "/b?delete", "s3:DeleteObject"},
-		{"GET", "/b?cors", "NotImplemented"},
-		{"DELETE", "/b?tagging", "NotImplemented"},
+		{"GET", "/b?cors", "s3:GetBucketCORS"},
+		{"DELETE", "/b?tagging", "s3:PutBucketTagging"},
+		{"PUT", "/b?publicAccessBlock", "s3:PutBucketPublicAccessBlock"},
+		{"GET", "/b?policyStatus", "s3:GetBucketPolicyStatus"},
+		{"GET", "/b?attributes", "MethodNotAllowed"},
+		{"GET", "/b/k?cors", "MethodNotAllowed"},
 		// The method decides as much as the sub-resource: none of these
 		// may fall back to the plain operation of its method.
 		{"DELETE", "/b?versioning", "MethodNotAllowed"},
@@ -84,7 +88,8 @@ func TestResolve(t *testing.T) {
 		{"POST", "/b/k?uploadId=u", "s3:PutObject"},
 		{"DELETE", "/b/k?uploadId=u", "s3:AbortMultipartUpload"},
 		{"GET", "/b/k?uploadId=u", "s3:ListMultipartUploadParts"},
-		{"GET", "/b/k?attributes", "NotImplemented"},
+		{"GET", "/b/k?attributes", "s3:GetObjectAttributes"},
+		{"GET", "/b/k?attributes&versionId=v", "s3:GetObjectVersionAttributes"},
 		{"GET", "/b/k?object-lock", "NotImplemented"},
 		{"DELETE", "/b/k?uploads", "MethodNotAllowed"},
 		{"DELETE", "/b/k?uploads&versionId=v", "MethodNotAllowed"},
@@ -240,7 +245,11 @@ var supported = map[string]struct{ bucket, object []string }{
 	"encryption":        {[]string{"GET", "PUT", "DELETE"}, nil},
 	"lifecycle":         {[]string{"GET", "PUT", "DELETE"}, nil},
 	"object-lock":       {[]string{"GET", "PUT"}, nil},
-	"tagging":           {nil, []string{"GET", "PUT", "DELETE"}},
+	"tagging":           {[]string{"GET", "PUT", "DELETE"}, []string{"GET", "PUT", "DELETE"}},
+	"cors":              {[]string{"GET", "PUT", "DELETE"}, nil},
+	"publicAccessBlock": {[]string{"GET", "PUT", "DELETE"}, nil},
+	"policyStatus":      {[]string{"GET"}, nil},
+	"attributes":        {nil, []string{"GET"}},
 	"retention":         {nil, []string{"GET", "PUT"}},
 	"legal-hold":        {nil, []string{"GET", "PUT"}},
 	"delete":            {[]string{"POST"}, nil},
@@ -249,9 +258,9 @@ var supported = map[string]struct{ bucket, object []string }{
 // unimplemented are the sub-resources S3 has and the gateway answers
 // NotImplemented for, with the levels where that holds.
 var unimplemented = map[string]struct{ bucket, object bool }{
-	"tagging": {bucket: true}, "retention": {bucket: true}, "legal-hold": {bucket: true},
+	"retention": {bucket: true}, "legal-hold": {bucket: true},
 	"encryption": {object: true}, "object-lock": {object: true},
-	"cors": {true, true}, "website": {true, true}, "torrent": {true, true}, "attributes": {true, true},
+	"website": {true, true}, "torrent": {true, true},
 	"restore": {true, true}, "select": {true, true}, "notification": {true, true}, "logging": {true, true},
 }
 

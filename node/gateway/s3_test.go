@@ -40,7 +40,7 @@ func TestBuckets(t *testing.T) {
 	require.Equal(t, "/photos", aws.ToString(out.Location))
 
 	_, err = e.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("photos")})
-	requireS3Error(t, err, "BucketAlreadyOwnedByYou", http.StatusConflict)
+	require.NoError(t, err, "us-east-1 answers 200 to a repeated create of one's own bucket")
 
 	e.meta.addBucket("theirs", "someone-else")
 	_, err = e.client.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("theirs")})
@@ -101,6 +101,11 @@ func TestCreateBucketLocationConstraint(t *testing.T) {
 	loc, err := client.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String("euro")})
 	require.NoError(t, err)
 	require.Equal(t, types.BucketLocationConstraintEuWest1, loc.LocationConstraint)
+	_, err = client.CreateBucket(ctx, &s3.CreateBucketInput{
+		Bucket:                    aws.String("euro"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraintEuWest1},
+	})
+	requireS3Error(t, err, "BucketAlreadyOwnedByYou", http.StatusConflict)
 
 	_, err = client.CreateBucket(ctx, &s3.CreateBucketInput{
 		Bucket:                    aws.String("elsewhere"),
@@ -571,9 +576,9 @@ func TestNotImplemented(t *testing.T) {
 	e.createBucket("bkt")
 	e.put("bkt", "k", []byte("x"))
 	calls := map[string]func() error{
-		"PutBucketTagging": func() error {
-			_, err := e.client.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: aws.String("bkt"),
-				Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("a"), Value: aws.String("b")}}}})
+		"PutBucketWebsite": func() error {
+			_, err := e.client.PutBucketWebsite(ctx, &s3.PutBucketWebsiteInput{Bucket: aws.String("bkt"),
+				WebsiteConfiguration: &types.WebsiteConfiguration{IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")}}})
 			return err
 		},
 	}

@@ -62,6 +62,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "raft election below heartbeat", mutate: func(c *Config) { c.RaftHeartbeatTimeout, c.RaftElectionTimeout = 3*time.Second, 2*time.Second }, wantErr: true},
 		{name: "raft timeout below the floor", mutate: func(c *Config) { c.RaftLeaderLeaseTimeout = time.Millisecond }, wantErr: true},
 		{name: "negative raft timeout", mutate: func(c *Config) { c.RaftElectionTimeout = -time.Second }, wantErr: true},
+		{name: "raft commit timeout below the floor", mutate: func(c *Config) { c.RaftCommitTimeout = time.Millisecond }, wantErr: true},
 		{name: "short grace and interval", mutate: func(c *Config) { c.OrphanGrace, c.SweepInterval = time.Second, time.Millisecond }},
 	}
 	for _, tt := range tests {
@@ -89,6 +90,7 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, 10*time.Minute, c.NodeDownAfter)
 	require.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second, time.Second},
 		[]time.Duration{c.RaftHeartbeatTimeout, c.RaftElectionTimeout, c.RaftLeaderLeaseTimeout})
+	require.Equal(t, DefaultRaftCommitTimeout, c.RaftCommitTimeout)
 	// The defaults are ones hashicorp/raft accepts.
 	rc := raftConfig(&c, c.Logger)
 	rc.LocalID = "a"

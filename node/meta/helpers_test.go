@@ -60,7 +60,7 @@ type testNode struct {
 }
 
 type testCluster struct {
-	t     *testing.T
+	t     testing.TB
 	nodes []*testNode
 }
 
@@ -70,7 +70,7 @@ type clusterOpts func(i int, c *Config)
 // newTestCluster starts n meta nodes (raft over TCP, gRPC on 127.0.0.1)
 // and stops them when the test ends. Only the first `start` nodes are
 // started; the others are configured peers that stay down.
-func newTestCluster(t *testing.T, n, start int, opt clusterOpts) *testCluster {
+func newTestCluster(t testing.TB, n, start int, opt clusterOpts) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t}
 	var peers []Peer
@@ -208,7 +208,7 @@ func (c *testCluster) followers() []*testNode {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -47,6 +49,14 @@ func (l *liveness) observe(term uint64, n *metapb.Node, now int64) {
 	l.mu.nodes[n.GetNodeId()] = sighting{at: now, node: n}
 }
 
+// forget drops a node's sighting (it was removed from the map), so that
+// the liveness loop does not propose a record for it again.
+func (l *liveness) forget(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.mu.nodes, id)
+}
+
 // view returns the sightings of term (none if the soft state is of
 // another term). The sightings are shared and must not be modified.
 func (l *liveness) view(term uint64) map[string]sighting {
@@ -78,6 +88,8 @@ func copySightings(m map[string]sighting) map[string]sighting {
 type livenessRules struct {
 	now, since             int64 // since: when this leader became ready
 	nodeTimeout, downAfter int64
+	// autoAdmit: a new node's record is active at once, not pending.
+	autoAdmit bool
 }
 
 // lastSeen is when s was last heard of, as far as this leader knows: never
@@ -126,8 +138,14 @@ func decide(records []*metapb.Node, seen map[string]sighting, r livenessRules) [
 func decideNode(rec *metapb.Node, s sighting, ok bool, r livenessRules) []*metapb.Command {
 	var out []*metapb.Command
 	if ok && recordChanged(rec, s.node) {
+		nr := recordOf(rec, s.node)
+		if rec == nil && !r.autoAdmit {
+			// A node never seen joins pending: an operator admits it.
+			// The state of a known node is kept by the FSM.
+			nr.State = metapb.NodeState_NODE_PENDING
+		}
 		out = append(out, &metapb.Command{Op: &metapb.Command_NodeHeartbeat{NodeHeartbeat: &metapb.NodeHeartbeat{
-			Node: recordOf(rec, s.node), UnixNano: s.at,
+			Node: nr, UnixNano: s.at,
 		}}})
 	} else if ok {
 		for _, d := range s.node.GetDrives() {
@@ -259,6 +277,7 @@ func (n *Node) rules() livenessRules {
 		since:       n.leaderSince.Load(),
 		nodeTimeout: n.cfg.NodeTimeout.Nanoseconds(),
 		downAfter:   n.cfg.NodeDownAfter.Nanoseconds(),
+		autoAdmit:   n.cfg.AutoAdmitNodes,
 	}
 }
 
@@ -266,6 +285,11 @@ func (n *Node) rules() livenessRules {
 // changes (rarely anything). It runs on the leader.
 func (n *Node) heartbeat(ctx context.Context, hb *metapb.Node) (*metapb.HeartbeatResponse, error) {
 	hb = proto.CloneOf(hb)
+	if removed, err := n.fsm.NodeRemoved(hb.GetNodeId()); err != nil {
+		return nil, err
+	} else if removed {
+		return nil, status.Errorf(codes.FailedPrecondition, "meta: heartbeat: storage node %q was removed from the cluster (cairn admin node remove); it cannot rejoin under this ID", hb.GetNodeId())
+	}
 	n.live.observe(n.raft.CurrentTerm(), hb, n.cfg.Now().UnixNano())
 	m, err := n.fsm.ClusterMap()
 	if err != nil {

@@ -51,8 +51,15 @@ func TestDecide(t *testing.T) {
 		want    []*metapb.Command
 	}{
 		{
-			name: "new node: a record without free space",
+			name: "new node: a pending record without free space",
 			seen: seenAt(rules.now, hb(drive("d1", active, "", 500))),
+			want: []*metapb.Command{record(&metapb.Node{NodeId: "s1", Addr: "a:1", FailureDomain: "r1", State: metapb.NodeState_NODE_PENDING,
+				Drives: []*metapb.Drive{{DriveId: "d1", CapacityBytes: 1000}}}, rules.now)},
+		},
+		{
+			name:  "new node with auto-admit: an active record",
+			seen:  seenAt(rules.now, hb(drive("d1", active, "", 500))),
+			rules: livenessRules{now: rules.now, since: rules.since, nodeTimeout: rules.nodeTimeout, downAfter: rules.downAfter, autoAdmit: true},
 			want: []*metapb.Command{record(&metapb.Node{NodeId: "s1", Addr: "a:1", FailureDomain: "r1",
 				Drives: []*metapb.Drive{{DriveId: "d1", CapacityBytes: 1000}}}, rules.now)},
 		},

@@ -52,7 +52,7 @@ func raftConfig(cfg *Config, l *slog.Logger) *raft.Config {
 	c.HeartbeatTimeout = cfg.RaftHeartbeatTimeout
 	c.ElectionTimeout = cfg.RaftElectionTimeout
 	c.LeaderLeaseTimeout = cfg.RaftLeaderLeaseTimeout
-	c.CommitTimeout = 20 * time.Millisecond
+	c.CommitTimeout = cfg.RaftCommitTimeout
 	// The FSM is persistent and skips entries it has applied, so restoring
 	// the last snapshot on start would only waste time.
 	c.NoSnapshotRestoreOnStart = true

@@ -119,6 +119,10 @@ func (m repairMeta) HealPaused(context.Context) (bool, error) { return m.n.fsm.H
 
 func (m repairMeta) ClusterMap(context.Context) (*metapb.ClusterMap, error) { return m.n.clusterMap() }
 
+func (m repairMeta) Rebalance(context.Context) (*metapb.RebalanceState, error) {
+	return m.n.fsm.Rebalance()
+}
+
 func (m repairMeta) HasBucket(_ context.Context, name string) (bool, error) {
 	_, err := m.n.fsm.GetBucket(name)
 	if errors.Is(err, metadata.ErrNoSuchBucket) {
@@ -209,7 +213,7 @@ func (f *fsmMaps) refreshLocked() {
 	for _, node := range pm.GetNodes() {
 		id := placement.NodeID(node.GetNodeId())
 		pn := placement.Node{ID: id, Domain: node.GetFailureDomain(), Up: node.GetUp() && !node.GetDown(),
-			Draining: node.GetState() == metapb.NodeState_NODE_DRAINING}
+			Draining: node.GetState() != metapb.NodeState_NODE_ACTIVE}
 		for _, d := range node.GetDrives() {
 			pn.Drives = append(pn.Drives, placement.Drive{ID: placement.DriveID(d.GetDriveId()),
 				CapacityBytes: d.GetCapacityBytes(), FreeBytes: d.GetFreeBytes(), Active: d.GetState() == metapb.DriveState_DRIVE_ACTIVE})

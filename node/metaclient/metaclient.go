@@ -625,9 +625,43 @@ func (c *Client) HealStatus(ctx context.Context, in *metapb.HealStatusRequest, o
 	})
 }
 
+// MembershipStatus implements metapb.MetaClient.
+func (c *Client) MembershipStatus(ctx context.Context, in *metapb.MembershipStatusRequest, opts ...grpc.CallOption) (*metapb.MembershipStatusResponse, error) {
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.MembershipStatusResponse, error) {
+		return m.MembershipStatus(ctx, in, opts...)
+	})
+}
+
+// RemoveNode implements metapb.MetaClient. A retry after an unknown
+// outcome is safe: removing a removed node answers removed.
+func (c *Client) RemoveNode(ctx context.Context, in *metapb.RemoveNodeRequest, opts ...grpc.CallOption) (*metapb.RemoveNodeResponse, error) {
+	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.RemoveNodeResponse, error) {
+		return m.RemoveNode(ctx, in, opts...)
+	})
+}
+
 // Scrub implements metapb.MetaClient.
 func (c *Client) Scrub(ctx context.Context, in *metapb.ScrubRequest, opts ...grpc.CallOption) (*metapb.ScrubResponse, error) {
 	return read(ctx, c, func(ctx context.Context, m metapb.MetaClient) (*metapb.ScrubResponse, error) {
 		return m.Scrub(ctx, in, opts...)
 	})
+}
+
+// WatchBuckets implements metapb.MetaClient. The stream lives as long as
+// ctx, without the read bounds: it is opened on the first node of the
+// call order (the leader when known; a follower relays the leader's
+// stream), and the caller reopens it when it ends.
+func (c *Client) WatchBuckets(ctx context.Context, in *metapb.WatchBucketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BucketsEvent], error) {
+	var lastErr error
+	for _, x := range c.order() {
+		st, err := x.client.WatchBuckets(ctx, in, opts...)
+		if err == nil {
+			return st, nil
+		}
+		lastErr = err
+		if !retryable(ctx, err) {
+			return nil, err
+		}
+	}
+	return nil, lastErr
 }

@@ -20,6 +20,13 @@ const (
 	connWindow   = 8 << 20
 	// maxMsgSize admits a whole block of the largest profile plus framing.
 	maxMsgSize = erasure.MaxBlockSize + 1<<20
+	// writeBuffer and readBuffer size the transport's buffers for 1 MiB
+	// blocks. gRPC's 32 KiB default makes its writer flush (one write
+	// system call, and one TLS record run) every two 16 KiB frames: 32
+	// calls per shard block. With a buffer the size of a block the writer
+	// flushes about once per block.
+	writeBuffer = 1 << 20
+	readBuffer  = 512 << 10
 )
 
 // ErrPoolClosed is returned by Pool.Storage after Close.
@@ -47,6 +54,8 @@ func NewPool(d *dial.Dialer) *Pool {
 	p := &Pool{opts: d.Options(
 		grpc.WithInitialWindowSize(streamWindow),
 		grpc.WithInitialConnWindowSize(connWindow),
+		grpc.WithWriteBufferSize(writeBuffer),
+		grpc.WithReadBufferSize(readBuffer),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(maxMsgSize),
 			grpc.MaxCallSendMsgSize(maxMsgSize),

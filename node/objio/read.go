@@ -54,6 +54,9 @@ type get struct {
 // make the error wrap ErrDataUnavailable; bytes of earlier stripes may
 // already have been written then.
 func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, length int64, w io.Writer) error {
+	if v.GetInline() {
+		return readInline(ctx, v, off, length, w)
+	}
 	if len(v.GetParts()) > 0 {
 		return s.readParts(ctx, v, off, length, w)
 	}
@@ -354,8 +357,9 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 		case buf = <-r.free:
 		default:
 			if made <= g.depth {
+				// Allocated below only if the block is copied: a
+				// block that arrives whole is used as it is.
 				made++
-				buf = make([]byte, 0, bl)
 				break
 			}
 			select {
@@ -366,6 +370,29 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 		}
 		buf = buf[:0]
 		began := g.s.cfg.Now()
+		if len(pending) == 0 {
+			wd.arm(stall)
+			msg, err := stream.Recv()
+			wd.disarm()
+			if errors.Is(err, io.EOF) {
+				return fmt.Errorf("shard ended at %d bytes of %d: %w", int64(st)*int64(g.p.BlockSize), end, io.ErrUnexpectedEOF)
+			}
+			if err != nil {
+				return wd.check(ctx, err)
+			}
+			pending = msg.GetData()
+			if len(pending) >= bl {
+				// The storage node sends whole blocks, one a message:
+				// the decoded message's bytes are the block, freshly
+				// allocated and owned by nobody else, so they are
+				// handed on as they are instead of copied (the
+				// buffer from free stays unused and is collected).
+				buf, pending = pending[:bl:bl], pending[bl:]
+			}
+		}
+		if buf == nil {
+			buf = make([]byte, 0, bl)
+		}
 		for len(buf) < bl {
 			if len(pending) == 0 {
 				wd.arm(stall)

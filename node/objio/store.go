@@ -232,6 +232,10 @@ type WriteOptions struct {
 	// buffers: the body is read to EOF whatever it says, and Body.Size
 	// reports what was actually read.
 	Size int64
+	// InlineMax, when positive, keeps a body of at most this many bytes
+	// out of the shards: WriteBody returns it in Body.Inline, for the
+	// caller to commit inside the version record. At most MaxInlineBytes.
+	InlineMax int64
 }
 
 // Body describes a stored body: everything the version record needs.
@@ -248,7 +252,14 @@ type Body struct {
 	// the record keeps them so reads and scrubs can tell the shard from
 	// any other file of its name.
 	ShardDigests [][]byte
+	// Inline holds the whole body when it was small enough to ride in the
+	// version record (see WriteOptions.InlineMax); Shards and ShardDigests
+	// are empty then, and DataID names the body only for the record.
+	Inline []byte
 }
+
+// IsInline reports whether the body is kept in the record, not in shards.
+func (b *Body) IsInline() bool { return b.Inline != nil }
 
 // ShardID names shard i of a body on its drive.
 func ShardID(dataID string, i int) string { return dataID + "." + strconv.Itoa(i) }

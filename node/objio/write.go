@@ -104,6 +104,13 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
+	if opts.InlineMax > MaxInlineBytes {
+		return nil, fmt.Errorf("%w: inline limit %d above %d", ErrInvalidArgument, opts.InlineMax, MaxInlineBytes)
+	}
+	inline, r, err := s.writeInline(r, opts)
+	if err != nil || inline != nil {
+		return inline, err
+	}
 	dataID, err := s.newDataID()
 	if err != nil {
 		return nil, err

@@ -66,10 +66,11 @@ func newView(m *metapb.ClusterMap, damaged map[damageKey]bool, isLost func(*meta
 		lost := isLost(n)
 		v.lost[n.GetNodeId()] = lost
 		pn := placement.Node{
-			ID:       placement.NodeID(n.GetNodeId()),
-			Domain:   n.GetFailureDomain(),
-			Up:       n.GetUp() && !lost && n.GetAddr() != "",
-			Draining: n.GetState() == metapb.NodeState_NODE_DRAINING,
+			ID:     placement.NodeID(n.GetNodeId()),
+			Domain: n.GetFailureDomain(),
+			Up:     n.GetUp() && !lost && n.GetAddr() != "",
+			// Pending nodes take no shards either, until admitted.
+			Draining: n.GetState() != metapb.NodeState_NODE_ACTIVE,
 		}
 		for _, d := range n.GetDrives() {
 			pn.Drives = append(pn.Drives, placement.Drive{
@@ -86,10 +87,12 @@ func newView(m *metapb.ClusterMap, damaged map[damageKey]bool, isLost func(*meta
 type shardState int
 
 const (
-	shardOK       shardState = iota
-	shardLost                // node or drive lost: rebuild elsewhere
-	shardDamaged             // reported damaged on a healthy drive: rewrite in place
-	shardMisplace            // healthy, but shares a node: move to spread
+	shardOK        shardState = iota
+	shardLost                 // node or drive lost: rebuild elsewhere
+	shardDamaged              // reported damaged on a healthy drive: rewrite in place
+	shardMisplace             // healthy, but shares a node: move to spread
+	shardDrain                // readable, on a draining node or drive: move off
+	shardRebalance            // healthy, on an over-full drive: move (task.preset)
 )
 
 // task is the work a body needs.
@@ -99,10 +102,44 @@ type task struct {
 	surviving int
 	// bytes is what rebuilding the shards costs to write.
 	bytes int64
+	// preset holds the targets the rebalancer chose (shardRebalance).
+	preset map[int]*metapb.ShardPlacement
 }
 
-// margin is how many more shards the body can lose: the risk order.
-func (t *task) margin() int { return t.surviving - t.body.k() }
+// Queue order biases: moves that only drain or rebalance wait behind
+// every body at risk, whatever its margin.
+const (
+	drainBias     = 1000
+	rebalanceBias = 2000
+)
+
+// margin is how many more shards the body can lose: the risk order. A
+// body that only needs moving (drain, rebalance) queues behind those at
+// risk.
+func (t *task) margin() int {
+	m := t.surviving - t.body.k()
+	if t.lostCount() > 0 {
+		return m
+	}
+	switch {
+	case t.preset != nil:
+		return m + rebalanceBias
+	case t.count(shardDrain) > 0:
+		return m + drainBias
+	}
+	return m
+}
+
+// count is the number of shards in state s.
+func (t *task) count(s shardState) int {
+	n := 0
+	for _, x := range t.states {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
 
 // lostCount is the number of shards to rebuild (not to move).
 func (t *task) lostCount() int {
@@ -130,6 +167,11 @@ func (v *view) assess(b Body) *task {
 			t.states[i] = shardLost
 		case v.damaged[damageKey{shard: shardID(b.DataID, i), node: sh.GetNodeId(), drive: sh.GetDriveId()}]:
 			t.states[i] = shardDamaged
+		case draining(node, sh.GetDriveId()):
+			// Still readable, so it still protects the body; it just
+			// has to leave.
+			t.states[i] = shardDrain
+			t.surviving++
 		default:
 			perNode[sh.GetNodeId()] = append(perNode[sh.GetNodeId()], i)
 			t.surviving++
@@ -203,16 +245,26 @@ func (v *view) targets(t *task) (map[int]*metapb.ShardPlacement, bool, error) {
 	// One rebuild writes at most M shards: lost ones first, then as many
 	// misplaced ones as fit; the rest move in a later round.
 	room := b.m() - t.lostCount()
-	for i, s := range t.states {
-		sh := b.Shards[i]
-		if s == shardMisplace {
+	states := slices.Clone(t.states)
+	for _, want := range []shardState{shardDrain, shardMisplace} {
+		for i, s := range states {
+			if s != want {
+				continue
+			}
 			if room == 0 {
-				s = shardOK
+				states[i] = shardOK
 			} else {
 				room--
 			}
 		}
+	}
+	for i, s := range states {
+		sh := b.Shards[i]
 		switch s {
+		case shardRebalance:
+			out[i] = t.preset[i]
+			keep[t.preset[i].GetNodeId()]++
+			continue
 		case shardOK:
 			keep[sh.GetNodeId()]++
 			if d := v.nodes[sh.GetNodeId()].GetFailureDomain(); d != "" {

@@ -46,6 +46,8 @@ type Metadata interface {
 	// ClusterMap returns the map with Node.up computed by the leader.
 	ClusterMap(ctx context.Context) (*metapb.ClusterMap, error)
 	HasBucket(ctx context.Context, name string) (bool, error)
+	// Rebalance returns the committed rebalance setting.
+	Rebalance(ctx context.Context) (*metapb.RebalanceState, error)
 }
 
 // Proposer commits commands through the meta group.
@@ -56,6 +58,9 @@ type Proposer interface {
 // Rebuilder rebuilds shards; objio.Store implements it.
 type Rebuilder interface {
 	RebuildShards(ctx context.Context, v *metapb.ObjectVersion, targets map[int]*metapb.ShardPlacement, opts objio.RebuildOptions) ([]objio.RebuiltShard, error)
+	// CopyShards moves readable shards by copying each from its current
+	// place (one read per shard written), with RebuildShards's contract.
+	CopyShards(ctx context.Context, v *metapb.ObjectVersion, targets map[int]*metapb.ShardPlacement, opts objio.RebuildOptions) ([]objio.RebuiltShard, error)
 }
 
 // Shards reaches storage nodes by node ID for scrubs.

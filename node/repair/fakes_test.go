@@ -21,6 +21,16 @@ type fakeMeta struct {
 	bodies []Body
 	m      *metapb.ClusterMap
 	paused bool
+	reb    *metapb.RebalanceState
+}
+
+func (f *fakeMeta) Rebalance(context.Context) (*metapb.RebalanceState, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.reb == nil {
+		return &metapb.RebalanceState{}, nil
+	}
+	return f.reb, nil
 }
 
 func (f *fakeMeta) ScanBodies(_ context.Context, cursor []byte, limit int) ([]Body, []byte, error) {
@@ -98,6 +108,12 @@ func newProposer(m *fakeMeta) *fakeProposer {
 }
 
 func (p *fakeProposer) Propose(_ context.Context, cmd *metapb.Command) (*metapb.CommandResult, error) {
+	if sr := cmd.GetSetRebalance(); sr != nil {
+		p.meta.mu.Lock()
+		p.meta.reb = &metapb.RebalanceState{Running: sr.Running, BandPercent: sr.BandPercent}
+		p.meta.mu.Unlock()
+		return &metapb.CommandResult{}, nil
+	}
 	c := cmd.GetRepairShards()
 	p.mu.Lock()
 	p.cmds = append(p.cmds, c)
@@ -118,9 +134,10 @@ func (p *fakeProposer) commands() []*metapb.RepairShards {
 
 // fakeRebuilder "rebuilds" onto the targets at once.
 type fakeRebuilder struct {
-	mu    sync.Mutex
-	calls []map[int]*metapb.ShardPlacement
-	err   error
+	mu     sync.Mutex
+	calls  []map[int]*metapb.ShardPlacement
+	copies int
+	err    error
 }
 
 func (r *fakeRebuilder) RebuildShards(ctx context.Context, v *metapb.ObjectVersion, targets map[int]*metapb.ShardPlacement, opts objio.RebuildOptions) ([]objio.RebuiltShard, error) {
@@ -143,6 +160,20 @@ func (r *fakeRebuilder) RebuildShards(ctx context.Context, v *metapb.ObjectVersi
 		}
 	}
 	return out, nil
+}
+
+// CopyShards "copies" like RebuildShards, recording the call in copies.
+func (r *fakeRebuilder) CopyShards(ctx context.Context, v *metapb.ObjectVersion, targets map[int]*metapb.ShardPlacement, opts objio.RebuildOptions) ([]objio.RebuiltShard, error) {
+	r.mu.Lock()
+	r.copies++
+	r.mu.Unlock()
+	return r.RebuildShards(ctx, v, targets, opts)
+}
+
+func (r *fakeRebuilder) copyCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.copies
 }
 
 func (r *fakeRebuilder) count() int {

@@ -35,6 +35,7 @@ type Repairer struct {
 		damaged map[damageKey]bool
 		view    *view
 		fig     figures
+		mem     memFigures
 		paused  bool
 		running bool
 		started time.Time
@@ -57,6 +58,7 @@ func New(cfg Config) (*Repairer, error) {
 	r.mu.damaged = map[damageKey]bool{}
 	r.mu.started = cfg.Now()
 	r.mu.fig.scanning = true
+	r.mu.mem = newMemFigures()
 	return r, nil
 }
 
@@ -86,10 +88,12 @@ func (r *Repairer) Run(ctx context.Context) {
 				rescan = true
 			}
 			if rescan {
-				if err := r.scan(ctx, v); err != nil {
+				if again, err := r.scan(ctx, v); err != nil {
 					r.log.Warn("repair: scan incomplete", "err", err)
 				} else {
-					lastPrint, lastScan, rescan = print, r.cfg.Now(), false
+					// again: a rebalance needs a second scan to plan
+					// from the fills the first one measured.
+					lastPrint, lastScan, rescan = print, r.cfg.Now(), again
 				}
 			}
 			if r.work(ctx) > 0 {
@@ -118,6 +122,10 @@ func (r *Repairer) refreshView(ctx context.Context) (*view, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	reb, err := r.cfg.Metadata.Rebalance(cctx)
+	if err != nil {
+		return nil, "", err
+	}
 	now := r.cfg.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -133,8 +141,11 @@ func (r *Repairer) refreshView(ctx context.Context) (*view, string, error) {
 		return now.UnixNano()-since > r.cfg.DownAfter.Nanoseconds()
 	}
 	v := newView(m, r.mu.damaged, isLost)
-	var parts []string
+	// Node states (drain, admission) and the rebalance setting change
+	// what work there is, too.
+	parts := []string{fmt.Sprintf("rebalance:%v:%v", reb.GetRunning(), reb.GetBandPercent())}
 	for _, n := range m.GetNodes() {
+		parts = append(parts, fmt.Sprintf("state:%s:%d", n.GetNodeId(), n.GetState()))
 		if v.lost[n.GetNodeId()] {
 			parts = append(parts, "lost:"+n.GetNodeId())
 		}
@@ -151,11 +162,22 @@ func (r *Repairer) refreshView(ctx context.Context) (*view, string, error) {
 }
 
 // scan walks every body and queues what needs work, and recounts the
-// bodies at risk.
-func (r *Repairer) scan(ctx context.Context, v *view) error {
+// bodies at risk, the shards left to drain and the bytes on every drive.
+// While a rebalance runs it queues moves off over-full drives for bodies
+// needing nothing else. It reports whether another scan is needed at once
+// (a rebalance that had no fills to plan from yet).
+func (r *Repairer) scan(ctx context.Context, v *view) (bool, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
+	reb, err := r.cfg.Metadata.Rebalance(cctx)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("repair: read rebalance: %w", err)
+	}
 	r.mu.Lock()
 	r.mu.fig.scanning = true
 	r.mu.fig.cur = map[levelKey]*level{}
+	r.mu.mem.beginScan(v, reb)
+	planning := r.mu.mem.plan != nil
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
@@ -169,12 +191,20 @@ func (r *Repairer) scan(ctx context.Context, v *view) error {
 		bodies, next, err := r.cfg.Metadata.ScanBodies(cctx, cursor, r.cfg.PageSize)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("repair: scan bodies: %w", err)
+			return false, fmt.Errorf("repair: scan bodies: %w", err)
 		}
 		r.mu.Lock()
 		v.damaged = r.mu.damaged
 		for _, b := range bodies {
+			r.mu.mem.tally(v, b)
 			t := v.assess(b)
+			if t == nil && r.mu.mem.plan != nil {
+				if moves := r.mu.mem.plan.plan(b, b.m()); len(moves) > 0 {
+					r.mu.q.push(rebalanceTask(b, moves))
+					r.mu.mem.curPlanned = true
+				}
+				continue
+			}
 			if t == nil {
 				continue
 			}
@@ -193,11 +223,17 @@ func (r *Repairer) scan(ctx context.Context, v *view) error {
 	r.mu.Lock()
 	r.mu.fig.last, r.mu.fig.cur = r.mu.fig.cur, nil
 	r.mu.fig.lastScan = r.cfg.Now()
+	balanced := r.mu.mem.endScan(v, r.cfg.Now())
 	r.mu.Unlock()
 	if found > 0 {
 		r.log.Info("repair: scan", "needing_work", found, "queued", queued)
 	}
-	return nil
+	if reb.GetRunning() && balanced && found == 0 {
+		r.finishRebalance(ctx, reb)
+	}
+	// A scan that only measured (no plan yet, or the last one's moves
+	// done since) is followed by one that plans.
+	return reb.GetRunning() && !balanced && !planning, nil
 }
 
 // paused reads the pause flag, remembering it for Status.
@@ -271,6 +307,11 @@ func (r *Repairer) repair(ctx context.Context, t *task) bool {
 	v := r.mu.view
 	v.damaged = r.mu.damaged
 	fresh := v.assess(*b)
+	if fresh == nil && t.preset != nil && v.usableTargets(t.preset) {
+		// A rebalance move: nothing else is needed, and its targets
+		// still take shards, so make it.
+		fresh = t
+	}
 	var (
 		targets map[int]*metapb.ShardPlacement
 		under   bool
@@ -308,7 +349,27 @@ func (r *Repairer) repair(ctx context.Context, t *task) bool {
 		r.mu.Unlock()
 		return nil
 	}
-	rebuilt, err := r.cfg.Rebuilder.RebuildShards(ctx, ver, targets, objio.RebuildOptions{Avoid: avoid, Throttle: throttle})
+	var rebuilt []objio.RebuiltShard
+	if movesOnly(t, targets) {
+		// Every shard to write is still readable where it is (a drain,
+		// a rebalance, a spread): copying it reads one shard, not K.
+		copyThrottle := func(ctx context.Context, n int) error {
+			if err := r.lim.wait(ctx, n); err != nil {
+				return err
+			}
+			r.mu.Lock()
+			r.mu.fig.progress(int64(n), r.cfg.Now())
+			r.mu.Unlock()
+			return nil
+		}
+		rebuilt, err = r.cfg.Rebuilder.CopyShards(ctx, ver, targets, objio.RebuildOptions{Throttle: copyThrottle})
+		if err != nil && ctx.Err() == nil {
+			log.Info("repair: copy failed; rebuilding from the other shards instead", "err", err)
+		}
+	}
+	if rebuilt == nil && ctx.Err() == nil {
+		rebuilt, err = r.cfg.Rebuilder.RebuildShards(ctx, ver, targets, objio.RebuildOptions{Avoid: avoid, Throttle: throttle})
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			r.failed(log, "rebuild", err)
@@ -337,6 +398,9 @@ func (r *Repairer) repair(ctx context.Context, t *task) bool {
 	switch res.GetCode() {
 	case metapb.ErrorCode_OK:
 		r.mu.fig.repaired(t, len(rebuilt), size, r.cfg.Now())
+		for _, rs := range rebuilt {
+			r.mu.mem.movedOff(v, t, b.Shards[rs.Index], rs.Size, r.cfg.Now())
+		}
 		log.Info("repair: shards rebuilt", "shards", len(rebuilt), "bytes", size, "surviving", t.surviving, "under_spread", under)
 		return true
 	case metapb.ErrorCode_STALE:

@@ -22,7 +22,7 @@ func states(t *task) string {
 	}
 	s := ""
 	for _, st := range t.states {
-		s += [...]string{".", "L", "D", "M"}[st]
+		s += [...]string{".", "L", "D", "M", "R", "B"}[st]
 	}
 	return fmt.Sprintf("%s surviving=%d", s, t.surviving)
 }
@@ -48,6 +48,14 @@ func TestAssess(t *testing.T) {
 		{name: "drive gone", nodes: 7, mod: func(m *metapb.ClusterMap) { node(m, "n2").Drives[0].DriveId = "other" },
 			body: body("a", 4, 2, "n0", "n1", "n2", "n3", "n4", "n5"), want: "..L... surviving=5"},
 		{name: "draining drive still readable", nodes: 7, mod: func(m *metapb.ClusterMap) { node(m, "n2").Drives[0].State = metapb.DriveState_DRIVE_DRAINING },
+			body: body("a", 4, 2, "n0", "n1", "n2", "n3", "n4", "n5"), want: "..R... surviving=6"},
+		{name: "draining node still readable", nodes: 7, mod: func(m *metapb.ClusterMap) { node(m, "n3").State = metapb.NodeState_NODE_DRAINING },
+			body: body("a", 4, 2, "n0", "n1", "n2", "n3", "n4", "n5"), want: "...R.. surviving=6"},
+		{name: "draining and down node is lost", nodes: 7, mod: func(m *metapb.ClusterMap) {
+			node(m, "n3").State = metapb.NodeState_NODE_DRAINING
+			node(m, "n3").Down = true
+		}, body: body("a", 4, 2, "n0", "n1", "n2", "n3", "n4", "n5"), want: "...L.. surviving=5"},
+		{name: "pending node holds nothing to move", nodes: 7, mod: func(m *metapb.ClusterMap) { node(m, "n6").State = metapb.NodeState_NODE_PENDING },
 			body: body("a", 4, 2, "n0", "n1", "n2", "n3", "n4", "n5"), want: "healthy"},
 		{name: "reported damaged", nodes: 7, damaged: []damageKey{{shard: "a.4", node: "n4", drive: "d"}},
 			body: body("a", 4, 2, "n0", "n1", "n2", "n3", "n4", "n5"), want: "....D. surviving=5"},

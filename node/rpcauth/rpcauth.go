@@ -60,12 +60,17 @@ var methods = map[string][]string{
 	"/cairn.meta.v1.Meta/ReportShards":         {storage, gateway, meta},
 	"/cairn.meta.v1.Meta/HealStatus":           {meta, admin},
 	"/cairn.meta.v1.Meta/Scrub":                {meta, admin},
+	"/cairn.meta.v1.Meta/MembershipStatus":     {meta, admin},
+	"/cairn.meta.v1.Meta/RemoveNode":           {meta, admin},
 	// metaops: voter changes and backups. Meta too, because followers
 	// forward these to the leader.
 	"/cairn.meta.v1.Meta/AddVoter":       {admin, meta},
 	"/cairn.meta.v1.Meta/RemoveVoter":    {admin, meta},
 	"/cairn.meta.v1.Meta/TransferLeader": {admin, meta},
 	"/cairn.meta.v1.Meta/Backup":         {admin},
+	// perf: the gateway's bucket watch; meta because followers relay the
+	// leader's.
+	"/cairn.meta.v1.Meta/WatchBuckets": {gateway, meta},
 
 	"/grpc.health.v1.Health/Check": everyone,
 	"/grpc.health.v1.Health/Watch": everyone,
@@ -96,7 +101,8 @@ func commandRoles(cmd *metapb.Command) []string {
 		// it seals a user's secret.
 		return []string{gateway, admin, meta}
 	case *metapb.Command_PutUser, *metapb.Command_DeleteUser,
-		*metapb.Command_SetHealPaused, *metapb.Command_SetDriveState:
+		*metapb.Command_SetHealPaused, *metapb.Command_SetDriveState,
+		*metapb.Command_SetNodeState, *metapb.Command_SetRebalance:
 		return []string{admin, meta}
 	case *metapb.Command_StartKeyRotation, *metapb.Command_FinishKeyRotation,
 		*metapb.Command_RewrapSealed:

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/bucketcache"
 	"github.com/cairn-io/cairn/node/clustermap"
 	"github.com/cairn-io/cairn/node/dial"
 	"github.com/cairn-io/cairn/node/gateway"
@@ -93,6 +94,9 @@ type Config struct {
 	RepairBandwidth   int64
 	RepairConcurrency int
 	RepairDownAfter   time.Duration
+	// AutoAdmitNodes: new storage nodes join active, not pending
+	// (see meta.Config.AutoAdmitNodes).
+	AutoAdmitNodes bool
 
 	// Storage role.
 	Drives        []string
@@ -123,6 +127,13 @@ type Config struct {
 	// BodyStallTimeout cuts a request body silent for this long with 400
 	// RequestTimeout; zero means gateway.DefaultBodyStallTimeout.
 	BodyStallTimeout time.Duration
+	// InlineMaxBytes is gateway.Config.InlineMaxBytes: bodies up to this
+	// size ride in the version record; zero disables.
+	InlineMaxBytes int64
+	// NoBucketCache makes the gateway read every bucket linearizably
+	// instead of serving them from a cache fed by the meta leader's watch
+	// (node/bucketcache).
+	NoBucketCache bool
 	// MasterKey (32 bytes) is the cluster master key: it wraps the data
 	// keys of SSE-S3 objects and seals the secrets of users; nil refuses
 	// SSE-S3 and lets only the root credentials sign in. KMSKeys are the
@@ -344,6 +355,7 @@ type Server struct {
 	metaNode             *meta.Node
 	store                *storage.Server
 	mc                   *metaclient.Client
+	buckets              *bucketcache.Cache
 	maps                 *clustermap.Cache
 	pool                 *objio.Pool
 	bodies               *objio.Store
@@ -363,8 +375,10 @@ func grpcServerOptions() []grpc.ServerOption {
 		grpc.MaxSendMsgSize(16<<20),
 		grpc.InitialWindowSize(8<<20),
 		grpc.InitialConnWindowSize(32<<20),
-		grpc.ReadBufferSize(256<<10),
-		grpc.WriteBufferSize(256<<10),
+		// A buffer the size of a 1 MiB block: the transport's writer
+		// flushes (one write system call) about once per block.
+		grpc.ReadBufferSize(512<<10),
+		grpc.WriteBufferSize(1<<20),
 	)
 }
 
@@ -451,6 +465,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			RepairBandwidth:        cfg.RepairBandwidth,
 			RepairConcurrency:      cfg.RepairConcurrency,
 			RepairDownAfter:        cfg.RepairDownAfter,
+			AutoAdmitNodes:         cfg.AutoAdmitNodes,
 			Metrics:                s.registerer(),
 		})
 		if err != nil {
@@ -565,6 +580,14 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		return fmt.Errorf("server: objio: %w", err)
 	}
 	s.bodies = store
+	var buckets gateway.BucketCache
+	if !cfg.NoBucketCache {
+		bc, err := bucketcache.New(bucketcache.Config{Meta: mc, Logger: s.logger.With("role", "bucketcache")})
+		if err != nil {
+			return fmt.Errorf("server: bucket cache: %w", err)
+		}
+		s.buckets, buckets = bc, bc
+	}
 	// While a rotation is in progress, new data keys are wrapped under the
 	// previous master key too, for the gateways not restarted yet.
 	keyring, err := sse.NewKeyringMasters(sse.MasterKeys{Current: cfg.MasterKey, Previous: cfg.PreviousMasterKey, SealPrevious: rotating}, cfg.KMSKeys)
@@ -581,16 +604,22 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		StorageClasses:      cfg.StorageClasses,
 		VirtualHostSuffixes: cfg.VirtualHostSuffixes,
 		BodyStallTimeout:    cfg.BodyStallTimeout,
+		InlineMaxBytes:      cfg.InlineMaxBytes,
 		Keyring:             keyring,
 		MasterKey:           cfg.MasterKey,
 		PreviousMasterKey:   cfg.PreviousMasterKey,
 		Logger:              s.logger.With("role", "gateway"),
 		Metrics:             s.registerer(),
+		Buckets:             buckets,
 	})
 	if err != nil {
 		return fmt.Errorf("server: gateway: %w", err)
 	}
 	s.gw = gw
+	if s.buckets != nil {
+		// Started after the gateway registered its user-cache hook.
+		s.buckets.Start()
+	}
 	var lc net.ListenConfig
 	if cfg.S3Addr != "" {
 		lis, err := lc.Listen(ctx, "tcp", cfg.S3Addr)
@@ -717,6 +746,9 @@ func (s *Server) Close() error {
 	}
 	if s.cancel != nil {
 		s.cancel()
+	}
+	if s.buckets != nil {
+		s.buckets.Close()
 	}
 	if s.maps != nil {
 		s.maps.Close()

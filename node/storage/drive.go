@@ -230,6 +230,16 @@ func (p *pendingShard) Write(b []byte) (int, error) {
 	return n, nil
 }
 
+// WriteBlock writes b, whose CRC32C crc the caller verified: a whole
+// block is framed with that checksum, neither copied nor checksummed again.
+func (p *pendingShard) WriteBlock(b []byte, crc uint32) (int, error) {
+	n, err := p.bw.WriteBlock(b, crc)
+	if err != nil {
+		return n, fmt.Errorf("storage: write shard %s: %w", p.shardID, err)
+	}
+	return n, nil
+}
+
 func (p *pendingShard) dataWritten() int64 { return p.bw.DataWritten() }
 
 // digest is the shard's digest once commit succeeded.

@@ -255,7 +255,10 @@ func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 		if crc32.Checksum(msg.GetData(), castagnoli) != msg.GetDataCrc32C() {
 			return nil, fmt.Errorf("storage: write shard %s: data_crc32c mismatch at offset %d: %w", id, p.dataWritten(), ErrCorrupt)
 		}
-		if _, err := p.Write(msg.GetData()); err != nil {
+		// The checksum just verified is the block's frame checksum when
+		// the message is a whole block (the gateway sends one a message):
+		// every byte is checksummed once on its way to disk.
+		if _, err := p.WriteBlock(msg.GetData(), msg.GetDataCrc32C()); err != nil {
 			return nil, err
 		}
 		if msg.GetCommit() {
@@ -342,6 +345,16 @@ type chunkSender struct {
 func (c *chunkSender) Write(p []byte) (int, error) {
 	n := len(p)
 	for len(p) > 0 {
+		if len(c.buf) == 0 && len(p) >= maxReadChunk {
+			// A whole chunk: send it from the caller's buffer. The
+			// codec marshals the message before Send returns (no stats
+			// handler keeps it), so the caller may reuse p afterwards.
+			if err := c.send(p[:maxReadChunk]); err != nil {
+				return 0, err
+			}
+			p = p[maxReadChunk:]
+			continue
+		}
 		if c.buf == nil {
 			c.buf = make([]byte, 0, maxReadChunk)
 		}
@@ -361,11 +374,17 @@ func (c *chunkSender) flush() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
-	err := c.stream.Send(&storagepb.ReadShardResponse{Data: c.buf})
+	err := c.send(c.buf)
+	// Send has marshalled the message: the buffer is free again.
+	c.buf = c.buf[:0]
+	return err
+}
+
+func (c *chunkSender) send(data []byte) error {
+	err := c.stream.Send(&storagepb.ReadShardResponse{Data: data})
 	if err == nil {
-		c.sent += int64(len(c.buf))
+		c.sent += int64(len(data))
 	}
-	c.buf = nil
 	return err
 }
 

@@ -129,17 +129,22 @@ type NodeState int32
 const (
 	NodeState_NODE_ACTIVE   NodeState = 0
 	NodeState_NODE_DRAINING NodeState = 1
+	// membership: a node the meta group has not admitted yet (cairn admin
+	// node add): it is in the map but takes no shards.
+	NodeState_NODE_PENDING NodeState = 100
 )
 
 // Enum value maps for NodeState.
 var (
 	NodeState_name = map[int32]string{
-		0: "NODE_ACTIVE",
-		1: "NODE_DRAINING",
+		0:   "NODE_ACTIVE",
+		1:   "NODE_DRAINING",
+		100: "NODE_PENDING",
 	}
 	NodeState_value = map[string]int32{
 		"NODE_ACTIVE":   0,
 		"NODE_DRAINING": 1,
+		"NODE_PENDING":  100,
 	}
 )
 
@@ -397,8 +402,11 @@ type Bucket struct {
 	LifecycleXml   string            `protobuf:"bytes,11,opt,name=lifecycle_xml,json=lifecycleXml,proto3" json:"lifecycle_xml,omitempty"`
 	LifecycleRules []*LifecycleRule  `protobuf:"bytes,12,rep,name=lifecycle_rules,json=lifecycleRules,proto3" json:"lifecycle_rules,omitempty"`
 	Tags           map[string]string `protobuf:"bytes,13,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// CORS configuration as received (XML), validated by the gateway.
+	CorsXml           string             `protobuf:"bytes,160,opt,name=cors_xml,json=corsXml,proto3" json:"cors_xml,omitempty"`
+	PublicAccessBlock *PublicAccessBlock `protobuf:"bytes,161,opt,name=public_access_block,json=publicAccessBlock,proto3" json:"public_access_block,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Bucket) Reset() {
@@ -518,6 +526,20 @@ func (x *Bucket) GetLifecycleRules() []*LifecycleRule {
 func (x *Bucket) GetTags() map[string]string {
 	if x != nil {
 		return x.Tags
+	}
+	return nil
+}
+
+func (x *Bucket) GetCorsXml() string {
+	if x != nil {
+		return x.CorsXml
+	}
+	return ""
+}
+
+func (x *Bucket) GetPublicAccessBlock() *PublicAccessBlock {
+	if x != nil {
+		return x.PublicAccessBlock
 	}
 	return nil
 }
@@ -1027,7 +1049,18 @@ type ObjectVersion struct {
 	// reads and scrubs check a shard against it, so a stale, misplaced or
 	// forged shard file is caught even when its own frames verify. Empty for
 	// bodies written before digests existed (checked against frames only).
-	ShardDigests  [][]byte `protobuf:"bytes,29,rep,name=shard_digests,json=shardDigests,proto3" json:"shard_digests,omitempty"`
+	ShardDigests [][]byte `protobuf:"bytes,29,rep,name=shard_digests,json=shardDigests,proto3" json:"shard_digests,omitempty"`
+	// The multipart upload this version completed, so that a repeated
+	// CompleteMultipartUpload can be answered with the same result.
+	UploadId string `protobuf:"bytes,160,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	// perf (small objects): the body rides in the record itself, so it is
+	// as durable as the Raft log that committed it (see README, "Small
+	// objects"). Inline versions have a data_id (it keys the replay record
+	// of the commit) but no profile, shards or digests; inline_data holds
+	// the stored bytes (ciphertext for encrypted objects). Listings leave
+	// inline_data out.
+	Inline        bool   `protobuf:"varint,140,opt,name=inline,proto3" json:"inline,omitempty"`
+	InlineData    []byte `protobuf:"bytes,141,opt,name=inline_data,json=inlineData,proto3" json:"inline_data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1261,6 +1294,27 @@ func (x *ObjectVersion) GetIsLatest() bool {
 func (x *ObjectVersion) GetShardDigests() [][]byte {
 	if x != nil {
 		return x.ShardDigests
+	}
+	return nil
+}
+
+func (x *ObjectVersion) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *ObjectVersion) GetInline() bool {
+	if x != nil {
+		return x.Inline
+	}
+	return false
+}
+
+func (x *ObjectVersion) GetInlineData() []byte {
+	if x != nil {
+		return x.InlineData
 	}
 	return nil
 }
@@ -1513,8 +1567,11 @@ type MultipartUpload struct {
 	// checksum algorithm and type.
 	Template          *ObjectVersion `protobuf:"bytes,5,opt,name=template,proto3" json:"template,omitempty"`
 	ChecksumAlgorithm string         `protobuf:"bytes,6,opt,name=checksum_algorithm,json=checksumAlgorithm,proto3" json:"checksum_algorithm,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Canonical ID of who initiated the upload; the template's owner is who
+	// will own the object (the bucket owner under BucketOwnerEnforced).
+	Initiator     string `protobuf:"bytes,160,opt,name=initiator,proto3" json:"initiator,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MultipartUpload) Reset() {
@@ -1585,6 +1642,13 @@ func (x *MultipartUpload) GetTemplate() *ObjectVersion {
 func (x *MultipartUpload) GetChecksumAlgorithm() string {
 	if x != nil {
 		return x.ChecksumAlgorithm
+	}
+	return ""
+}
+
+func (x *MultipartUpload) GetInitiator() string {
+	if x != nil {
+		return x.Initiator
 	}
 	return ""
 }
@@ -2024,6 +2088,9 @@ type Command struct {
 	//	*Command_RepairShards
 	//	*Command_SetHealPaused
 	//	*Command_SetMasterKeyCheck
+	//	*Command_SetNodeState
+	//	*Command_RemoveNode
+	//	*Command_SetRebalance
 	//	*Command_SetVoterAddress
 	//	*Command_StartKeyRotation
 	//	*Command_FinishKeyRotation
@@ -2241,6 +2308,33 @@ func (x *Command) GetSetMasterKeyCheck() *SetMasterKeyCheck {
 	return nil
 }
 
+func (x *Command) GetSetNodeState() *SetNodeState {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetNodeState); ok {
+			return x.SetNodeState
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRemoveNode() *RemoveNode {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RemoveNode); ok {
+			return x.RemoveNode
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetSetRebalance() *SetRebalance {
+	if x != nil {
+		if x, ok := x.Op.(*Command_SetRebalance); ok {
+			return x.SetRebalance
+		}
+	}
+	return nil
+}
+
 func (x *Command) GetSetVoterAddress() *SetVoterAddress {
 	if x != nil {
 		if x, ok := x.Op.(*Command_SetVoterAddress); ok {
@@ -2357,6 +2451,19 @@ type Command_SetMasterKeyCheck struct {
 	SetMasterKeyCheck *SetMasterKeyCheck `protobuf:"bytes,19,opt,name=set_master_key_check,json=setMasterKeyCheck,proto3,oneof"`
 }
 
+type Command_SetNodeState struct {
+	// membership
+	SetNodeState *SetNodeState `protobuf:"bytes,20,opt,name=set_node_state,json=setNodeState,proto3,oneof"`
+}
+
+type Command_RemoveNode struct {
+	RemoveNode *RemoveNode `protobuf:"bytes,21,opt,name=remove_node,json=removeNode,proto3,oneof"`
+}
+
+type Command_SetRebalance struct {
+	SetRebalance *SetRebalance `protobuf:"bytes,22,opt,name=set_rebalance,json=setRebalance,proto3,oneof"`
+}
+
 type Command_SetVoterAddress struct {
 	// metaops
 	SetVoterAddress *SetVoterAddress `protobuf:"bytes,30,opt,name=set_voter_address,json=setVoterAddress,proto3,oneof"`
@@ -2412,6 +2519,12 @@ func (*Command_RepairShards) isCommand_Op() {}
 func (*Command_SetHealPaused) isCommand_Op() {}
 
 func (*Command_SetMasterKeyCheck) isCommand_Op() {}
+
+func (*Command_SetNodeState) isCommand_Op() {}
+
+func (*Command_RemoveNode) isCommand_Op() {}
+
+func (*Command_SetRebalance) isCommand_Op() {}
 
 func (*Command_SetVoterAddress) isCommand_Op() {}
 
@@ -2738,7 +2851,7 @@ func (x *DeleteObject) GetIfMatch() string {
 
 // UpdateBucket replaces the named fields of a bucket with those of bucket:
 // "versioning", "default_retention", "policy", "acl", "ownership",
-// "encryption", "lifecycle", "tags".
+// "encryption", "lifecycle", "tags", "cors", "public_access_block".
 type UpdateBucket struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Bucket        *Bucket                `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
@@ -6080,6 +6193,643 @@ func (x *UnknownDataResponse) GetUnknown() []string {
 	return nil
 }
 
+// SetNodeState sets a storage node's admin state: NODE_DRAINING (drain),
+// NODE_ACTIVE (admit a pending node, or cancel a drain).
+type SetNodeState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	State         NodeState              `protobuf:"varint,2,opt,name=state,proto3,enum=cairn.meta.v1.NodeState" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeState) Reset() {
+	*x = SetNodeState{}
+	mi := &file_metapb_meta_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeState) ProtoMessage() {}
+
+func (x *SetNodeState) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeState.ProtoReflect.Descriptor instead.
+func (*SetNodeState) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *SetNodeState) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *SetNodeState) GetState() NodeState {
+	if x != nil {
+		return x.State
+	}
+	return NodeState_NODE_ACTIVE
+}
+
+// RemoveNode deletes a storage node from the map and remembers its ID as
+// removed: its heartbeats are refused from then on. It applies only to a
+// node that is draining or committed down; the leader checks before
+// proposing it that no body has a shard there.
+type RemoveNode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNode) Reset() {
+	*x = RemoveNode{}
+	mi := &file_metapb_meta_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNode) ProtoMessage() {}
+
+func (x *RemoveNode) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNode.ProtoReflect.Descriptor instead.
+func (*RemoveNode) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *RemoveNode) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// SetRebalance starts (running) or stops the rebalancer. Committed so that
+// a new leader carries on.
+type SetRebalance struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Running bool                   `protobuf:"varint,1,opt,name=running,proto3" json:"running,omitempty"`
+	// Every drive ends within +/- band_percent % of its fair share of the
+	// bytes held (the total in proportion to capacity); 0 means the default.
+	BandPercent   float64 `protobuf:"fixed64,2,opt,name=band_percent,json=bandPercent,proto3" json:"band_percent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRebalance) Reset() {
+	*x = SetRebalance{}
+	mi := &file_metapb_meta_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRebalance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRebalance) ProtoMessage() {}
+
+func (x *SetRebalance) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRebalance.ProtoReflect.Descriptor instead.
+func (*SetRebalance) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *SetRebalance) GetRunning() bool {
+	if x != nil {
+		return x.Running
+	}
+	return false
+}
+
+func (x *SetRebalance) GetBandPercent() float64 {
+	if x != nil {
+		return x.BandPercent
+	}
+	return 0
+}
+
+// RebalanceState is the committed rebalance setting.
+type RebalanceState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Running       bool                   `protobuf:"varint,1,opt,name=running,proto3" json:"running,omitempty"`
+	BandPercent   float64                `protobuf:"fixed64,2,opt,name=band_percent,json=bandPercent,proto3" json:"band_percent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RebalanceState) Reset() {
+	*x = RebalanceState{}
+	mi := &file_metapb_meta_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RebalanceState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RebalanceState) ProtoMessage() {}
+
+func (x *RebalanceState) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RebalanceState.ProtoReflect.Descriptor instead.
+func (*RebalanceState) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *RebalanceState) GetRunning() bool {
+	if x != nil {
+		return x.Running
+	}
+	return false
+}
+
+func (x *RebalanceState) GetBandPercent() float64 {
+	if x != nil {
+		return x.BandPercent
+	}
+	return 0
+}
+
+type MembershipStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MembershipStatusRequest) Reset() {
+	*x = MembershipStatusRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MembershipStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MembershipStatusRequest) ProtoMessage() {}
+
+func (x *MembershipStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MembershipStatusRequest.ProtoReflect.Descriptor instead.
+func (*MembershipStatusRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{81}
+}
+
+// DrainProgress is one draining node (drive_id empty) or drive.
+type DrainProgress struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	NodeId  string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DriveId string                 `protobuf:"bytes,2,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	// Shards still on it and their bytes, as of the last scan.
+	ShardsLeft uint64 `protobuf:"varint,3,opt,name=shards_left,json=shardsLeft,proto3" json:"shards_left,omitempty"`
+	BytesLeft  uint64 `protobuf:"varint,4,opt,name=bytes_left,json=bytesLeft,proto3" json:"bytes_left,omitempty"`
+	// Bytes moved off it since this leader's repairer saw it draining.
+	BytesMoved      uint64  `protobuf:"varint,5,opt,name=bytes_moved,json=bytesMoved,proto3" json:"bytes_moved,omitempty"`
+	RateBytesPerSec float64 `protobuf:"fixed64,6,opt,name=rate_bytes_per_sec,json=rateBytesPerSec,proto3" json:"rate_bytes_per_sec,omitempty"`
+	EtaSeconds      float64 `protobuf:"fixed64,7,opt,name=eta_seconds,json=etaSeconds,proto3" json:"eta_seconds,omitempty"`
+	// The node is lost (down): its shards are rebuilt from the others.
+	Lost          bool `protobuf:"varint,8,opt,name=lost,proto3" json:"lost,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainProgress) Reset() {
+	*x = DrainProgress{}
+	mi := &file_metapb_meta_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainProgress) ProtoMessage() {}
+
+func (x *DrainProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainProgress.ProtoReflect.Descriptor instead.
+func (*DrainProgress) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *DrainProgress) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *DrainProgress) GetDriveId() string {
+	if x != nil {
+		return x.DriveId
+	}
+	return ""
+}
+
+func (x *DrainProgress) GetShardsLeft() uint64 {
+	if x != nil {
+		return x.ShardsLeft
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetBytesLeft() uint64 {
+	if x != nil {
+		return x.BytesLeft
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetBytesMoved() uint64 {
+	if x != nil {
+		return x.BytesMoved
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetRateBytesPerSec() float64 {
+	if x != nil {
+		return x.RateBytesPerSec
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetEtaSeconds() float64 {
+	if x != nil {
+		return x.EtaSeconds
+	}
+	return 0
+}
+
+func (x *DrainProgress) GetLost() bool {
+	if x != nil {
+		return x.Lost
+	}
+	return false
+}
+
+// DriveFill is the bytes of shards a drive holds against its fair share.
+type DriveFill struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	DriveId       string                 `protobuf:"bytes,2,opt,name=drive_id,json=driveId,proto3" json:"drive_id,omitempty"`
+	HeldBytes     uint64                 `protobuf:"varint,3,opt,name=held_bytes,json=heldBytes,proto3" json:"held_bytes,omitempty"`
+	TargetBytes   uint64                 `protobuf:"varint,4,opt,name=target_bytes,json=targetBytes,proto3" json:"target_bytes,omitempty"`
+	CapacityBytes uint64                 `protobuf:"varint,5,opt,name=capacity_bytes,json=capacityBytes,proto3" json:"capacity_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DriveFill) Reset() {
+	*x = DriveFill{}
+	mi := &file_metapb_meta_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DriveFill) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DriveFill) ProtoMessage() {}
+
+func (x *DriveFill) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DriveFill.ProtoReflect.Descriptor instead.
+func (*DriveFill) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *DriveFill) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *DriveFill) GetDriveId() string {
+	if x != nil {
+		return x.DriveId
+	}
+	return ""
+}
+
+func (x *DriveFill) GetHeldBytes() uint64 {
+	if x != nil {
+		return x.HeldBytes
+	}
+	return 0
+}
+
+func (x *DriveFill) GetTargetBytes() uint64 {
+	if x != nil {
+		return x.TargetBytes
+	}
+	return 0
+}
+
+func (x *DriveFill) GetCapacityBytes() uint64 {
+	if x != nil {
+		return x.CapacityBytes
+	}
+	return 0
+}
+
+type MembershipStatusResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Drains    []*DrainProgress       `protobuf:"bytes,1,rep,name=drains,proto3" json:"drains,omitempty"`
+	Rebalance *RebalanceState        `protobuf:"bytes,2,opt,name=rebalance,proto3" json:"rebalance,omitempty"`
+	Fills     []*DriveFill           `protobuf:"bytes,3,rep,name=fills,proto3" json:"fills,omitempty"`
+	// Every drive is within the band.
+	Balanced                 bool    `protobuf:"varint,4,opt,name=balanced,proto3" json:"balanced,omitempty"`
+	RebalanceBytesMoved      uint64  `protobuf:"varint,5,opt,name=rebalance_bytes_moved,json=rebalanceBytesMoved,proto3" json:"rebalance_bytes_moved,omitempty"`
+	RebalanceRateBytesPerSec float64 `protobuf:"fixed64,6,opt,name=rebalance_rate_bytes_per_sec,json=rebalanceRateBytesPerSec,proto3" json:"rebalance_rate_bytes_per_sec,omitempty"`
+	// The figures come from a complete scan (false before the first one).
+	Scanned       bool `protobuf:"varint,7,opt,name=scanned,proto3" json:"scanned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MembershipStatusResponse) Reset() {
+	*x = MembershipStatusResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MembershipStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MembershipStatusResponse) ProtoMessage() {}
+
+func (x *MembershipStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MembershipStatusResponse.ProtoReflect.Descriptor instead.
+func (*MembershipStatusResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *MembershipStatusResponse) GetDrains() []*DrainProgress {
+	if x != nil {
+		return x.Drains
+	}
+	return nil
+}
+
+func (x *MembershipStatusResponse) GetRebalance() *RebalanceState {
+	if x != nil {
+		return x.Rebalance
+	}
+	return nil
+}
+
+func (x *MembershipStatusResponse) GetFills() []*DriveFill {
+	if x != nil {
+		return x.Fills
+	}
+	return nil
+}
+
+func (x *MembershipStatusResponse) GetBalanced() bool {
+	if x != nil {
+		return x.Balanced
+	}
+	return false
+}
+
+func (x *MembershipStatusResponse) GetRebalanceBytesMoved() uint64 {
+	if x != nil {
+		return x.RebalanceBytesMoved
+	}
+	return 0
+}
+
+func (x *MembershipStatusResponse) GetRebalanceRateBytesPerSec() float64 {
+	if x != nil {
+		return x.RebalanceRateBytesPerSec
+	}
+	return 0
+}
+
+func (x *MembershipStatusResponse) GetScanned() bool {
+	if x != nil {
+		return x.Scanned
+	}
+	return false
+}
+
+type RemoveNodeRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// The node is dead: mark it down and draining, so that its shards are
+	// rebuilt from the others; the removal follows once none is left.
+	Dead          bool `protobuf:"varint,2,opt,name=dead,proto3" json:"dead,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeRequest) Reset() {
+	*x = RemoveNodeRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeRequest) ProtoMessage() {}
+
+func (x *RemoveNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeRequest.ProtoReflect.Descriptor instead.
+func (*RemoveNodeRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *RemoveNodeRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *RemoveNodeRequest) GetDead() bool {
+	if x != nil {
+		return x.Dead
+	}
+	return false
+}
+
+type RemoveNodeResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Removed bool                   `protobuf:"varint,1,opt,name=removed,proto3" json:"removed,omitempty"`
+	// Shards still on the node (removed is false).
+	ShardsLeft    uint64 `protobuf:"varint,2,opt,name=shards_left,json=shardsLeft,proto3" json:"shards_left,omitempty"`
+	Message       string `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveNodeResponse) Reset() {
+	*x = RemoveNodeResponse{}
+	mi := &file_metapb_meta_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveNodeResponse) ProtoMessage() {}
+
+func (x *RemoveNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveNodeResponse.ProtoReflect.Descriptor instead.
+func (*RemoveNodeResponse) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *RemoveNodeResponse) GetRemoved() bool {
+	if x != nil {
+		return x.Removed
+	}
+	return false
+}
+
+func (x *RemoveNodeResponse) GetShardsLeft() uint64 {
+	if x != nil {
+		return x.ShardsLeft
+	}
+	return 0
+}
+
+func (x *RemoveNodeResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // SetVoterAddress records (or, with remove, forgets) the addresses of a meta
 // voter in the group's address book, so that every node can forward to a
 // voter added after it started.
@@ -6093,7 +6843,7 @@ type SetVoterAddress struct {
 
 func (x *SetVoterAddress) Reset() {
 	*x = SetVoterAddress{}
-	mi := &file_metapb_meta_proto_msgTypes[77]
+	mi := &file_metapb_meta_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6105,7 +6855,7 @@ func (x *SetVoterAddress) String() string {
 func (*SetVoterAddress) ProtoMessage() {}
 
 func (x *SetVoterAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[77]
+	mi := &file_metapb_meta_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6118,7 +6868,7 @@ func (x *SetVoterAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetVoterAddress.ProtoReflect.Descriptor instead.
 func (*SetVoterAddress) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{77}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *SetVoterAddress) GetVoter() *VoterAddress {
@@ -6146,7 +6896,7 @@ type VoterAddress struct {
 
 func (x *VoterAddress) Reset() {
 	*x = VoterAddress{}
-	mi := &file_metapb_meta_proto_msgTypes[78]
+	mi := &file_metapb_meta_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6158,7 +6908,7 @@ func (x *VoterAddress) String() string {
 func (*VoterAddress) ProtoMessage() {}
 
 func (x *VoterAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[78]
+	mi := &file_metapb_meta_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6171,7 +6921,7 @@ func (x *VoterAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoterAddress.ProtoReflect.Descriptor instead.
 func (*VoterAddress) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{78}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *VoterAddress) GetId() string {
@@ -6205,7 +6955,7 @@ type VoterBook struct {
 
 func (x *VoterBook) Reset() {
 	*x = VoterBook{}
-	mi := &file_metapb_meta_proto_msgTypes[79]
+	mi := &file_metapb_meta_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6217,7 +6967,7 @@ func (x *VoterBook) String() string {
 func (*VoterBook) ProtoMessage() {}
 
 func (x *VoterBook) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[79]
+	mi := &file_metapb_meta_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6230,7 +6980,7 @@ func (x *VoterBook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoterBook.ProtoReflect.Descriptor instead.
 func (*VoterBook) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{79}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *VoterBook) GetVoters() []*VoterAddress {
@@ -6255,7 +7005,7 @@ type VoterInfo struct {
 
 func (x *VoterInfo) Reset() {
 	*x = VoterInfo{}
-	mi := &file_metapb_meta_proto_msgTypes[80]
+	mi := &file_metapb_meta_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6267,7 +7017,7 @@ func (x *VoterInfo) String() string {
 func (*VoterInfo) ProtoMessage() {}
 
 func (x *VoterInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[80]
+	mi := &file_metapb_meta_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6280,7 +7030,7 @@ func (x *VoterInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoterInfo.ProtoReflect.Descriptor instead.
 func (*VoterInfo) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{80}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *VoterInfo) GetId() string {
@@ -6329,7 +7079,7 @@ type AddVoterRequest struct {
 
 func (x *AddVoterRequest) Reset() {
 	*x = AddVoterRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[81]
+	mi := &file_metapb_meta_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6341,7 +7091,7 @@ func (x *AddVoterRequest) String() string {
 func (*AddVoterRequest) ProtoMessage() {}
 
 func (x *AddVoterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[81]
+	mi := &file_metapb_meta_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6354,7 +7104,7 @@ func (x *AddVoterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddVoterRequest.ProtoReflect.Descriptor instead.
 func (*AddVoterRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{81}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *AddVoterRequest) GetId() string {
@@ -6387,7 +7137,7 @@ type AddVoterResponse struct {
 
 func (x *AddVoterResponse) Reset() {
 	*x = AddVoterResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[82]
+	mi := &file_metapb_meta_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6399,7 +7149,7 @@ func (x *AddVoterResponse) String() string {
 func (*AddVoterResponse) ProtoMessage() {}
 
 func (x *AddVoterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[82]
+	mi := &file_metapb_meta_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6412,7 +7162,7 @@ func (x *AddVoterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddVoterResponse.ProtoReflect.Descriptor instead.
 func (*AddVoterResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{82}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *AddVoterResponse) GetIndex() uint64 {
@@ -6431,7 +7181,7 @@ type RemoveVoterRequest struct {
 
 func (x *RemoveVoterRequest) Reset() {
 	*x = RemoveVoterRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[83]
+	mi := &file_metapb_meta_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6443,7 +7193,7 @@ func (x *RemoveVoterRequest) String() string {
 func (*RemoveVoterRequest) ProtoMessage() {}
 
 func (x *RemoveVoterRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[83]
+	mi := &file_metapb_meta_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6456,7 +7206,7 @@ func (x *RemoveVoterRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveVoterRequest.ProtoReflect.Descriptor instead.
 func (*RemoveVoterRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{83}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *RemoveVoterRequest) GetId() string {
@@ -6475,7 +7225,7 @@ type RemoveVoterResponse struct {
 
 func (x *RemoveVoterResponse) Reset() {
 	*x = RemoveVoterResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[84]
+	mi := &file_metapb_meta_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6487,7 +7237,7 @@ func (x *RemoveVoterResponse) String() string {
 func (*RemoveVoterResponse) ProtoMessage() {}
 
 func (x *RemoveVoterResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[84]
+	mi := &file_metapb_meta_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6500,7 +7250,7 @@ func (x *RemoveVoterResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveVoterResponse.ProtoReflect.Descriptor instead.
 func (*RemoveVoterResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{84}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *RemoveVoterResponse) GetIndex() uint64 {
@@ -6520,7 +7270,7 @@ type TransferLeaderRequest struct {
 
 func (x *TransferLeaderRequest) Reset() {
 	*x = TransferLeaderRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[85]
+	mi := &file_metapb_meta_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6532,7 +7282,7 @@ func (x *TransferLeaderRequest) String() string {
 func (*TransferLeaderRequest) ProtoMessage() {}
 
 func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[85]
+	mi := &file_metapb_meta_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6545,7 +7295,7 @@ func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
 func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{85}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *TransferLeaderRequest) GetId() string {
@@ -6564,7 +7314,7 @@ type TransferLeaderResponse struct {
 
 func (x *TransferLeaderResponse) Reset() {
 	*x = TransferLeaderResponse{}
-	mi := &file_metapb_meta_proto_msgTypes[86]
+	mi := &file_metapb_meta_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6576,7 +7326,7 @@ func (x *TransferLeaderResponse) String() string {
 func (*TransferLeaderResponse) ProtoMessage() {}
 
 func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[86]
+	mi := &file_metapb_meta_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6589,7 +7339,7 @@ func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
 func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{86}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *TransferLeaderResponse) GetLeaderId() string {
@@ -6607,7 +7357,7 @@ type BackupRequest struct {
 
 func (x *BackupRequest) Reset() {
 	*x = BackupRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[87]
+	mi := &file_metapb_meta_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6619,7 +7369,7 @@ func (x *BackupRequest) String() string {
 func (*BackupRequest) ProtoMessage() {}
 
 func (x *BackupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[87]
+	mi := &file_metapb_meta_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6632,7 +7382,7 @@ func (x *BackupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
 func (*BackupRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{87}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{97}
 }
 
 type BackupChunk struct {
@@ -6646,7 +7396,7 @@ type BackupChunk struct {
 
 func (x *BackupChunk) Reset() {
 	*x = BackupChunk{}
-	mi := &file_metapb_meta_proto_msgTypes[88]
+	mi := &file_metapb_meta_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6658,7 +7408,7 @@ func (x *BackupChunk) String() string {
 func (*BackupChunk) ProtoMessage() {}
 
 func (x *BackupChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[88]
+	mi := &file_metapb_meta_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6671,7 +7421,7 @@ func (x *BackupChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
 func (*BackupChunk) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{88}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *BackupChunk) GetHeader() *BackupHeader {
@@ -6701,7 +7451,7 @@ type BackupHeader struct {
 
 func (x *BackupHeader) Reset() {
 	*x = BackupHeader{}
-	mi := &file_metapb_meta_proto_msgTypes[89]
+	mi := &file_metapb_meta_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6713,7 +7463,7 @@ func (x *BackupHeader) String() string {
 func (*BackupHeader) ProtoMessage() {}
 
 func (x *BackupHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[89]
+	mi := &file_metapb_meta_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6726,7 +7476,7 @@ func (x *BackupHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BackupHeader.ProtoReflect.Descriptor instead.
 func (*BackupHeader) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{89}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *BackupHeader) GetClusterId() string {
@@ -6764,6 +7514,185 @@ func (x *BackupHeader) GetCreatedUnixNano() int64 {
 	return 0
 }
 
+// PublicAccessBlock is a bucket's PublicAccessBlockConfiguration.
+type PublicAccessBlock struct {
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	BlockPublicAcls       bool                   `protobuf:"varint,1,opt,name=block_public_acls,json=blockPublicAcls,proto3" json:"block_public_acls,omitempty"`
+	IgnorePublicAcls      bool                   `protobuf:"varint,2,opt,name=ignore_public_acls,json=ignorePublicAcls,proto3" json:"ignore_public_acls,omitempty"`
+	BlockPublicPolicy     bool                   `protobuf:"varint,3,opt,name=block_public_policy,json=blockPublicPolicy,proto3" json:"block_public_policy,omitempty"`
+	RestrictPublicBuckets bool                   `protobuf:"varint,4,opt,name=restrict_public_buckets,json=restrictPublicBuckets,proto3" json:"restrict_public_buckets,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *PublicAccessBlock) Reset() {
+	*x = PublicAccessBlock{}
+	mi := &file_metapb_meta_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublicAccessBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublicAccessBlock) ProtoMessage() {}
+
+func (x *PublicAccessBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublicAccessBlock.ProtoReflect.Descriptor instead.
+func (*PublicAccessBlock) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{100}
+}
+
+func (x *PublicAccessBlock) GetBlockPublicAcls() bool {
+	if x != nil {
+		return x.BlockPublicAcls
+	}
+	return false
+}
+
+func (x *PublicAccessBlock) GetIgnorePublicAcls() bool {
+	if x != nil {
+		return x.IgnorePublicAcls
+	}
+	return false
+}
+
+func (x *PublicAccessBlock) GetBlockPublicPolicy() bool {
+	if x != nil {
+		return x.BlockPublicPolicy
+	}
+	return false
+}
+
+func (x *PublicAccessBlock) GetRestrictPublicBuckets() bool {
+	if x != nil {
+		return x.RestrictPublicBuckets
+	}
+	return false
+}
+
+type WatchBucketsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchBucketsRequest) Reset() {
+	*x = WatchBucketsRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchBucketsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchBucketsRequest) ProtoMessage() {}
+
+func (x *WatchBucketsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchBucketsRequest.ProtoReflect.Descriptor instead.
+func (*WatchBucketsRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{101}
+}
+
+type BucketsEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The leader's applied index when the event was sent.
+	Index uint64 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	// Index of the last applied entry that changed a bucket or a user.
+	ChangedIndex uint64 `protobuf:"varint,2,opt,name=changed_index,json=changedIndex,proto3" json:"changed_index,omitempty"`
+	// First event of a stream: drop everything cached before it.
+	Reset_ bool `protobuf:"varint,3,opt,name=reset,proto3" json:"reset,omitempty"`
+	// How often the leader sends an event when nothing changes, in
+	// milliseconds; a client that hears nothing for a few intervals stops
+	// trusting its cache.
+	ProgressIntervalMs uint32 `protobuf:"varint,4,opt,name=progress_interval_ms,json=progressIntervalMs,proto3" json:"progress_interval_ms,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *BucketsEvent) Reset() {
+	*x = BucketsEvent{}
+	mi := &file_metapb_meta_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BucketsEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BucketsEvent) ProtoMessage() {}
+
+func (x *BucketsEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BucketsEvent.ProtoReflect.Descriptor instead.
+func (*BucketsEvent) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{102}
+}
+
+func (x *BucketsEvent) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *BucketsEvent) GetChangedIndex() uint64 {
+	if x != nil {
+		return x.ChangedIndex
+	}
+	return 0
+}
+
+func (x *BucketsEvent) GetReset_() bool {
+	if x != nil {
+		return x.Reset_
+	}
+	return false
+}
+
+func (x *BucketsEvent) GetProgressIntervalMs() uint32 {
+	if x != nil {
+		return x.ProgressIntervalMs
+	}
+	return 0
+}
+
 // StartKeyRotation begins a master key rotation: the recorded check value
 // becomes new_check and old_check stays accepted (SetMasterKeyCheck) until
 // FinishKeyRotation. It fails with PRECONDITION_FAILED unless the recorded
@@ -6779,7 +7708,7 @@ type StartKeyRotation struct {
 
 func (x *StartKeyRotation) Reset() {
 	*x = StartKeyRotation{}
-	mi := &file_metapb_meta_proto_msgTypes[90]
+	mi := &file_metapb_meta_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6791,7 +7720,7 @@ func (x *StartKeyRotation) String() string {
 func (*StartKeyRotation) ProtoMessage() {}
 
 func (x *StartKeyRotation) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[90]
+	mi := &file_metapb_meta_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6804,7 +7733,7 @@ func (x *StartKeyRotation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartKeyRotation.ProtoReflect.Descriptor instead.
 func (*StartKeyRotation) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{90}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *StartKeyRotation) GetOldCheck() []byte {
@@ -6833,7 +7762,7 @@ type FinishKeyRotation struct {
 
 func (x *FinishKeyRotation) Reset() {
 	*x = FinishKeyRotation{}
-	mi := &file_metapb_meta_proto_msgTypes[91]
+	mi := &file_metapb_meta_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6845,7 +7774,7 @@ func (x *FinishKeyRotation) String() string {
 func (*FinishKeyRotation) ProtoMessage() {}
 
 func (x *FinishKeyRotation) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[91]
+	mi := &file_metapb_meta_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6858,7 +7787,7 @@ func (x *FinishKeyRotation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishKeyRotation.ProtoReflect.Descriptor instead.
 func (*FinishKeyRotation) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{91}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *FinishKeyRotation) GetNewCheck() []byte {
@@ -6880,7 +7809,7 @@ type RewrapSealed struct {
 
 func (x *RewrapSealed) Reset() {
 	*x = RewrapSealed{}
-	mi := &file_metapb_meta_proto_msgTypes[92]
+	mi := &file_metapb_meta_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6892,7 +7821,7 @@ func (x *RewrapSealed) String() string {
 func (*RewrapSealed) ProtoMessage() {}
 
 func (x *RewrapSealed) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[92]
+	mi := &file_metapb_meta_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6905,7 +7834,7 @@ func (x *RewrapSealed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RewrapSealed.ProtoReflect.Descriptor instead.
 func (*RewrapSealed) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{92}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *RewrapSealed) GetSwaps() []*SealedSwap {
@@ -6933,7 +7862,7 @@ type SealedSwap struct {
 
 func (x *SealedSwap) Reset() {
 	*x = SealedSwap{}
-	mi := &file_metapb_meta_proto_msgTypes[93]
+	mi := &file_metapb_meta_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6945,7 +7874,7 @@ func (x *SealedSwap) String() string {
 func (*SealedSwap) ProtoMessage() {}
 
 func (x *SealedSwap) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[93]
+	mi := &file_metapb_meta_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6958,7 +7887,7 @@ func (x *SealedSwap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedSwap.ProtoReflect.Descriptor instead.
 func (*SealedSwap) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{93}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *SealedSwap) GetKind() SealedKind {
@@ -7028,7 +7957,7 @@ var File_metapb_meta_proto protoreflect.FileDescriptor
 
 const file_metapb_meta_proto_rawDesc = "" +
 	"\n" +
-	"\x11metapb/meta.proto\x12\rcairn.meta.v1\"\xa1\x05\n" +
+	"\x11metapb/meta.proto\x12\rcairn.meta.v1\"\x90\x06\n" +
 	"\x06Bucket\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12*\n" +
 	"\x11created_unix_nano\x18\x02 \x01(\x03R\x0fcreatedUnixNano\x12\x14\n" +
@@ -7047,7 +7976,9 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"encryption\x12#\n" +
 	"\rlifecycle_xml\x18\v \x01(\tR\flifecycleXml\x12E\n" +
 	"\x0flifecycle_rules\x18\f \x03(\v2\x1c.cairn.meta.v1.LifecycleRuleR\x0elifecycleRules\x123\n" +
-	"\x04tags\x18\r \x03(\v2\x1f.cairn.meta.v1.Bucket.TagsEntryR\x04tags\x1a7\n" +
+	"\x04tags\x18\r \x03(\v2\x1f.cairn.meta.v1.Bucket.TagsEntryR\x04tags\x12\x1a\n" +
+	"\bcors_xml\x18\xa0\x01 \x01(\tR\acorsXml\x12Q\n" +
+	"\x13public_access_block\x18\xa1\x01 \x01(\v2 .cairn.meta.v1.PublicAccessBlockR\x11publicAccessBlock\x1a7\n" +
 	"\tTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"P\n" +
@@ -7086,7 +8017,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"block_size\x18\x03 \x01(\rR\tblockSize\"D\n" +
 	"\x0eShardPlacement\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
-	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\x9e\v\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\"\xf7\v\n" +
 	"\rObjectVersion\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -7122,7 +8053,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x05parts\x18\x1a \x03(\v2\x17.cairn.meta.v1.PartInfoR\x05parts\x12#\n" +
 	"\rchecksum_type\x18\x1b \x01(\tR\fchecksumType\x12\x1b\n" +
 	"\tis_latest\x18\x1c \x01(\bR\bisLatest\x12#\n" +
-	"\rshard_digests\x18\x1d \x03(\fR\fshardDigests\x1a:\n" +
+	"\rshard_digests\x18\x1d \x03(\fR\fshardDigests\x12\x1c\n" +
+	"\tupload_id\x18\xa0\x01 \x01(\tR\buploadId\x12\x17\n" +
+	"\x06inline\x18\x8c\x01 \x01(\bR\x06inline\x12 \n" +
+	"\vinline_data\x18\x8d\x01 \x01(\fR\n" +
+	"inlineData\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a?\n" +
@@ -7165,14 +8100,15 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\rshard_digests\x18\v \x03(\fR\fshardDigests\x1a<\n" +
 	"\x0eChecksumsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf1\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x02\n" +
 	"\x0fMultipartUpload\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
 	"\tupload_id\x18\x03 \x01(\tR\buploadId\x12.\n" +
 	"\x13initiated_unix_nano\x18\x04 \x01(\x03R\x11initiatedUnixNano\x128\n" +
 	"\btemplate\x18\x05 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\btemplate\x12-\n" +
-	"\x12checksum_algorithm\x18\x06 \x01(\tR\x11checksumAlgorithm\"\xc4\x01\n" +
+	"\x12checksum_algorithm\x18\x06 \x01(\tR\x11checksumAlgorithm\x12\x1d\n" +
+	"\tinitiator\x18\xa0\x01 \x01(\tR\tinitiator\"\xc4\x01\n" +
 	"\x04User\x12\x1d\n" +
 	"\n" +
 	"access_key\x18\x01 \x01(\tR\taccessKey\x12+\n" +
@@ -7209,7 +8145,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x06shards\x18\x03 \x03(\v2\x1d.cairn.meta.v1.ShardPlacementR\x06shards\x12,\n" +
 	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\x12\x1f\n" +
 	"\vshards_only\x18\x05 \x01(\bR\n" +
-	"shardsOnly\"\x81\r\n" +
+	"shardsOnly\"\xc8\x0e\n" +
 	"\aCommand\x12B\n" +
 	"\rcreate_bucket\x18\x01 \x01(\v2\x1b.cairn.meta.v1.CreateBucketH\x00R\fcreateBucket\x12B\n" +
 	"\rdelete_bucket\x18\x02 \x01(\v2\x1b.cairn.meta.v1.DeleteBucketH\x00R\fdeleteBucket\x129\n" +
@@ -7232,7 +8168,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x0fset_drive_state\x18\x10 \x01(\v2\x1c.cairn.meta.v1.SetDriveStateH\x00R\rsetDriveState\x12B\n" +
 	"\rrepair_shards\x18\x11 \x01(\v2\x1b.cairn.meta.v1.RepairShardsH\x00R\frepairShards\x12F\n" +
 	"\x0fset_heal_paused\x18\x12 \x01(\v2\x1c.cairn.meta.v1.SetHealPausedH\x00R\rsetHealPaused\x12S\n" +
-	"\x14set_master_key_check\x18\x13 \x01(\v2 .cairn.meta.v1.SetMasterKeyCheckH\x00R\x11setMasterKeyCheck\x12L\n" +
+	"\x14set_master_key_check\x18\x13 \x01(\v2 .cairn.meta.v1.SetMasterKeyCheckH\x00R\x11setMasterKeyCheck\x12C\n" +
+	"\x0eset_node_state\x18\x14 \x01(\v2\x1b.cairn.meta.v1.SetNodeStateH\x00R\fsetNodeState\x12<\n" +
+	"\vremove_node\x18\x15 \x01(\v2\x19.cairn.meta.v1.RemoveNodeH\x00R\n" +
+	"removeNode\x12B\n" +
+	"\rset_rebalance\x18\x16 \x01(\v2\x1b.cairn.meta.v1.SetRebalanceH\x00R\fsetRebalance\x12L\n" +
 	"\x11set_voter_address\x18\x1e \x01(\v2\x1e.cairn.meta.v1.SetVoterAddressH\x00R\x0fsetVoterAddress\x12O\n" +
 	"\x12start_key_rotation\x18\" \x01(\v2\x1f.cairn.meta.v1.StartKeyRotationH\x00R\x10startKeyRotation\x12R\n" +
 	"\x13finish_key_rotation\x18# \x01(\v2 .cairn.meta.v1.FinishKeyRotationH\x00R\x11finishKeyRotation\x12B\n" +
@@ -7500,7 +8440,56 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x12UnknownDataRequest\x12\x19\n" +
 	"\bdata_ids\x18\x01 \x03(\tR\adataIds\"/\n" +
 	"\x13UnknownDataResponse\x12\x18\n" +
-	"\aunknown\x18\x01 \x03(\tR\aunknown\"\\\n" +
+	"\aunknown\x18\x01 \x03(\tR\aunknown\"W\n" +
+	"\fSetNodeState\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12.\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x18.cairn.meta.v1.NodeStateR\x05state\"%\n" +
+	"\n" +
+	"RemoveNode\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"K\n" +
+	"\fSetRebalance\x12\x18\n" +
+	"\arunning\x18\x01 \x01(\bR\arunning\x12!\n" +
+	"\fband_percent\x18\x02 \x01(\x01R\vbandPercent\"M\n" +
+	"\x0eRebalanceState\x12\x18\n" +
+	"\arunning\x18\x01 \x01(\bR\arunning\x12!\n" +
+	"\fband_percent\x18\x02 \x01(\x01R\vbandPercent\"\x19\n" +
+	"\x17MembershipStatusRequest\"\x86\x02\n" +
+	"\rDrainProgress\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\x12\x1f\n" +
+	"\vshards_left\x18\x03 \x01(\x04R\n" +
+	"shardsLeft\x12\x1d\n" +
+	"\n" +
+	"bytes_left\x18\x04 \x01(\x04R\tbytesLeft\x12\x1f\n" +
+	"\vbytes_moved\x18\x05 \x01(\x04R\n" +
+	"bytesMoved\x12+\n" +
+	"\x12rate_bytes_per_sec\x18\x06 \x01(\x01R\x0frateBytesPerSec\x12\x1f\n" +
+	"\veta_seconds\x18\a \x01(\x01R\n" +
+	"etaSeconds\x12\x12\n" +
+	"\x04lost\x18\b \x01(\bR\x04lost\"\xa8\x01\n" +
+	"\tDriveFill\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
+	"\bdrive_id\x18\x02 \x01(\tR\adriveId\x12\x1d\n" +
+	"\n" +
+	"held_bytes\x18\x03 \x01(\x04R\theldBytes\x12!\n" +
+	"\ftarget_bytes\x18\x04 \x01(\x04R\vtargetBytes\x12%\n" +
+	"\x0ecapacity_bytes\x18\x05 \x01(\x04R\rcapacityBytes\"\xe7\x02\n" +
+	"\x18MembershipStatusResponse\x124\n" +
+	"\x06drains\x18\x01 \x03(\v2\x1c.cairn.meta.v1.DrainProgressR\x06drains\x12;\n" +
+	"\trebalance\x18\x02 \x01(\v2\x1d.cairn.meta.v1.RebalanceStateR\trebalance\x12.\n" +
+	"\x05fills\x18\x03 \x03(\v2\x18.cairn.meta.v1.DriveFillR\x05fills\x12\x1a\n" +
+	"\bbalanced\x18\x04 \x01(\bR\bbalanced\x122\n" +
+	"\x15rebalance_bytes_moved\x18\x05 \x01(\x04R\x13rebalanceBytesMoved\x12>\n" +
+	"\x1crebalance_rate_bytes_per_sec\x18\x06 \x01(\x01R\x18rebalanceRateBytesPerSec\x12\x18\n" +
+	"\ascanned\x18\a \x01(\bR\ascanned\"@\n" +
+	"\x11RemoveNodeRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04dead\x18\x02 \x01(\bR\x04dead\"i\n" +
+	"\x12RemoveNodeResponse\x12\x18\n" +
+	"\aremoved\x18\x01 \x01(\bR\aremoved\x12\x1f\n" +
+	"\vshards_left\x18\x02 \x01(\x04R\n" +
+	"shardsLeft\x12\x18\n" +
+	"\amessage\x18\x03 \x01(\tR\amessage\"\\\n" +
 	"\x0fSetVoterAddress\x121\n" +
 	"\x05voter\x18\x01 \x01(\v2\x1b.cairn.meta.v1.VoterAddressR\x05voter\x12\x16\n" +
 	"\x06remove\x18\x02 \x01(\bR\x06remove\"X\n" +
@@ -7540,7 +8529,18 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x12\n" +
 	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x17\n" +
 	"\anode_id\x18\x04 \x01(\tR\x06nodeId\x12*\n" +
-	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNano\"L\n" +
+	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNano\"\xd5\x01\n" +
+	"\x11PublicAccessBlock\x12*\n" +
+	"\x11block_public_acls\x18\x01 \x01(\bR\x0fblockPublicAcls\x12,\n" +
+	"\x12ignore_public_acls\x18\x02 \x01(\bR\x10ignorePublicAcls\x12.\n" +
+	"\x13block_public_policy\x18\x03 \x01(\bR\x11blockPublicPolicy\x126\n" +
+	"\x17restrict_public_buckets\x18\x04 \x01(\bR\x15restrictPublicBuckets\"\x15\n" +
+	"\x13WatchBucketsRequest\"\x91\x01\n" +
+	"\fBucketsEvent\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12#\n" +
+	"\rchanged_index\x18\x02 \x01(\x04R\fchangedIndex\x12\x14\n" +
+	"\x05reset\x18\x03 \x01(\bR\x05reset\x120\n" +
+	"\x14progress_interval_ms\x18\x04 \x01(\rR\x12progressIntervalMs\"L\n" +
 	"\x10StartKeyRotation\x12\x1b\n" +
 	"\told_check\x18\x01 \x01(\fR\boldCheck\x12\x1b\n" +
 	"\tnew_check\x18\x02 \x01(\fR\bnewCheck\"0\n" +
@@ -7570,10 +8570,11 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"DriveState\x12\x10\n" +
 	"\fDRIVE_ACTIVE\x10\x00\x12\x12\n" +
 	"\x0eDRIVE_DRAINING\x10\x01\x12\x10\n" +
-	"\fDRIVE_FAILED\x10\x02*/\n" +
+	"\fDRIVE_FAILED\x10\x02*A\n" +
 	"\tNodeState\x12\x0f\n" +
 	"\vNODE_ACTIVE\x10\x00\x12\x11\n" +
-	"\rNODE_DRAINING\x10\x01*\xe4\x02\n" +
+	"\rNODE_DRAINING\x10\x01\x12\x10\n" +
+	"\fNODE_PENDING\x10d*\xe4\x02\n" +
 	"\tErrorCode\x12\x06\n" +
 	"\x02OK\x10\x00\x12\x19\n" +
 	"\x15BUCKET_ALREADY_EXISTS\x10\x01\x12\x12\n" +
@@ -7603,7 +8604,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x12SEALED_USER_SECRET\x10\x00\x12\x19\n" +
 	"\x15SEALED_OBJECT_VERSION\x10\x01\x12\x11\n" +
 	"\rSEALED_UPLOAD\x10\x02\x12\x16\n" +
-	"\x12SEALED_UPLOAD_PART\x10\x032\xfe\r\n" +
+	"\x12SEALED_UPLOAD_PART\x10\x032\x89\x10\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -7622,11 +8623,15 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\fReportShards\x12\".cairn.meta.v1.ReportShardsRequest\x1a#.cairn.meta.v1.ReportShardsResponse\x12Q\n" +
 	"\n" +
 	"HealStatus\x12 .cairn.meta.v1.HealStatusRequest\x1a!.cairn.meta.v1.HealStatusResponse\x12B\n" +
-	"\x05Scrub\x12\x1b.cairn.meta.v1.ScrubRequest\x1a\x1c.cairn.meta.v1.ScrubResponse\x12K\n" +
+	"\x05Scrub\x12\x1b.cairn.meta.v1.ScrubRequest\x1a\x1c.cairn.meta.v1.ScrubResponse\x12c\n" +
+	"\x10MembershipStatus\x12&.cairn.meta.v1.MembershipStatusRequest\x1a'.cairn.meta.v1.MembershipStatusResponse\x12Q\n" +
+	"\n" +
+	"RemoveNode\x12 .cairn.meta.v1.RemoveNodeRequest\x1a!.cairn.meta.v1.RemoveNodeResponse\x12K\n" +
 	"\bAddVoter\x12\x1e.cairn.meta.v1.AddVoterRequest\x1a\x1f.cairn.meta.v1.AddVoterResponse\x12T\n" +
 	"\vRemoveVoter\x12!.cairn.meta.v1.RemoveVoterRequest\x1a\".cairn.meta.v1.RemoveVoterResponse\x12]\n" +
 	"\x0eTransferLeader\x12$.cairn.meta.v1.TransferLeaderRequest\x1a%.cairn.meta.v1.TransferLeaderResponse\x12D\n" +
-	"\x06Backup\x12\x1c.cairn.meta.v1.BackupRequest\x1a\x1a.cairn.meta.v1.BackupChunk0\x01B(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
+	"\x06Backup\x12\x1c.cairn.meta.v1.BackupRequest\x1a\x1a.cairn.meta.v1.BackupChunk0\x01\x12Q\n" +
+	"\fWatchBuckets\x12\".cairn.meta.v1.WatchBucketsRequest\x1a\x1b.cairn.meta.v1.BucketsEvent0\x01B(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
 
 var (
 	file_metapb_meta_proto_rawDescOnce sync.Once
@@ -7641,7 +8646,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 101)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 114)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -7726,30 +8731,43 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*StatusResponse)(nil),               // 80: cairn.meta.v1.StatusResponse
 	(*UnknownDataRequest)(nil),           // 81: cairn.meta.v1.UnknownDataRequest
 	(*UnknownDataResponse)(nil),          // 82: cairn.meta.v1.UnknownDataResponse
-	(*SetVoterAddress)(nil),              // 83: cairn.meta.v1.SetVoterAddress
-	(*VoterAddress)(nil),                 // 84: cairn.meta.v1.VoterAddress
-	(*VoterBook)(nil),                    // 85: cairn.meta.v1.VoterBook
-	(*VoterInfo)(nil),                    // 86: cairn.meta.v1.VoterInfo
-	(*AddVoterRequest)(nil),              // 87: cairn.meta.v1.AddVoterRequest
-	(*AddVoterResponse)(nil),             // 88: cairn.meta.v1.AddVoterResponse
-	(*RemoveVoterRequest)(nil),           // 89: cairn.meta.v1.RemoveVoterRequest
-	(*RemoveVoterResponse)(nil),          // 90: cairn.meta.v1.RemoveVoterResponse
-	(*TransferLeaderRequest)(nil),        // 91: cairn.meta.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil),       // 92: cairn.meta.v1.TransferLeaderResponse
-	(*BackupRequest)(nil),                // 93: cairn.meta.v1.BackupRequest
-	(*BackupChunk)(nil),                  // 94: cairn.meta.v1.BackupChunk
-	(*BackupHeader)(nil),                 // 95: cairn.meta.v1.BackupHeader
-	(*StartKeyRotation)(nil),             // 96: cairn.meta.v1.StartKeyRotation
-	(*FinishKeyRotation)(nil),            // 97: cairn.meta.v1.FinishKeyRotation
-	(*RewrapSealed)(nil),                 // 98: cairn.meta.v1.RewrapSealed
-	(*SealedSwap)(nil),                   // 99: cairn.meta.v1.SealedSwap
-	nil,                                  // 100: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 101: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 102: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 103: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 104: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 105: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 106: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(*SetNodeState)(nil),                 // 83: cairn.meta.v1.SetNodeState
+	(*RemoveNode)(nil),                   // 84: cairn.meta.v1.RemoveNode
+	(*SetRebalance)(nil),                 // 85: cairn.meta.v1.SetRebalance
+	(*RebalanceState)(nil),               // 86: cairn.meta.v1.RebalanceState
+	(*MembershipStatusRequest)(nil),      // 87: cairn.meta.v1.MembershipStatusRequest
+	(*DrainProgress)(nil),                // 88: cairn.meta.v1.DrainProgress
+	(*DriveFill)(nil),                    // 89: cairn.meta.v1.DriveFill
+	(*MembershipStatusResponse)(nil),     // 90: cairn.meta.v1.MembershipStatusResponse
+	(*RemoveNodeRequest)(nil),            // 91: cairn.meta.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),           // 92: cairn.meta.v1.RemoveNodeResponse
+	(*SetVoterAddress)(nil),              // 93: cairn.meta.v1.SetVoterAddress
+	(*VoterAddress)(nil),                 // 94: cairn.meta.v1.VoterAddress
+	(*VoterBook)(nil),                    // 95: cairn.meta.v1.VoterBook
+	(*VoterInfo)(nil),                    // 96: cairn.meta.v1.VoterInfo
+	(*AddVoterRequest)(nil),              // 97: cairn.meta.v1.AddVoterRequest
+	(*AddVoterResponse)(nil),             // 98: cairn.meta.v1.AddVoterResponse
+	(*RemoveVoterRequest)(nil),           // 99: cairn.meta.v1.RemoveVoterRequest
+	(*RemoveVoterResponse)(nil),          // 100: cairn.meta.v1.RemoveVoterResponse
+	(*TransferLeaderRequest)(nil),        // 101: cairn.meta.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),       // 102: cairn.meta.v1.TransferLeaderResponse
+	(*BackupRequest)(nil),                // 103: cairn.meta.v1.BackupRequest
+	(*BackupChunk)(nil),                  // 104: cairn.meta.v1.BackupChunk
+	(*BackupHeader)(nil),                 // 105: cairn.meta.v1.BackupHeader
+	(*PublicAccessBlock)(nil),            // 106: cairn.meta.v1.PublicAccessBlock
+	(*WatchBucketsRequest)(nil),          // 107: cairn.meta.v1.WatchBucketsRequest
+	(*BucketsEvent)(nil),                 // 108: cairn.meta.v1.BucketsEvent
+	(*StartKeyRotation)(nil),             // 109: cairn.meta.v1.StartKeyRotation
+	(*FinishKeyRotation)(nil),            // 110: cairn.meta.v1.FinishKeyRotation
+	(*RewrapSealed)(nil),                 // 111: cairn.meta.v1.RewrapSealed
+	(*SealedSwap)(nil),                   // 112: cairn.meta.v1.SealedSwap
+	nil,                                  // 113: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 114: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 115: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 116: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 117: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 118: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 119: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -7757,146 +8775,160 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	9,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
 	10,  // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
 	11,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	100, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
-	8,   // 6: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
-	12,  // 7: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
-	13,  // 8: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	101, // 9: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	102, // 10: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	103, // 11: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	104, // 12: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
-	15,  // 13: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
-	9,   // 14: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
-	16,  // 15: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
-	12,  // 16: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
-	13,  // 17: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	105, // 18: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
-	15,  // 19: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
-	14,  // 20: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
-	1,   // 21: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
-	19,  // 22: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
-	2,   // 23: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
-	20,  // 24: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
-	13,  // 25: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
-	25,  // 26: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
-	26,  // 27: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
-	27,  // 28: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
-	28,  // 29: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
-	38,  // 30: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
-	39,  // 31: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
-	29,  // 32: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
-	30,  // 33: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
-	31,  // 34: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
-	32,  // 35: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
-	33,  // 36: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
-	34,  // 37: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
-	36,  // 38: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
-	37,  // 39: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
-	41,  // 40: cairn.meta.v1.Command.set_node_down:type_name -> cairn.meta.v1.SetNodeDown
-	42,  // 41: cairn.meta.v1.Command.set_drive_state:type_name -> cairn.meta.v1.SetDriveState
-	44,  // 42: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
-	45,  // 43: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
-	24,  // 44: cairn.meta.v1.Command.set_master_key_check:type_name -> cairn.meta.v1.SetMasterKeyCheck
-	83,  // 45: cairn.meta.v1.Command.set_voter_address:type_name -> cairn.meta.v1.SetVoterAddress
-	96,  // 46: cairn.meta.v1.Command.start_key_rotation:type_name -> cairn.meta.v1.StartKeyRotation
-	97,  // 47: cairn.meta.v1.Command.finish_key_rotation:type_name -> cairn.meta.v1.FinishKeyRotation
-	98,  // 48: cairn.meta.v1.Command.rewrap_sealed:type_name -> cairn.meta.v1.RewrapSealed
-	6,   // 49: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	14,  // 50: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
-	6,   // 51: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	14,  // 52: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
-	18,  // 53: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
-	17,  // 54: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
-	16,  // 55: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	106, // 56: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
-	35,  // 57: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
-	14,  // 58: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
-	20,  // 59: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
-	40,  // 60: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
-	1,   // 61: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
-	13,  // 62: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
-	13,  // 63: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
-	43,  // 64: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
-	3,   // 65: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
-	14,  // 66: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
-	14,  // 67: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
-	4,   // 68: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
-	47,  // 69: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
-	51,  // 70: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
-	3,   // 71: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	14,  // 72: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 73: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	18,  // 74: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
-	18,  // 75: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
-	3,   // 76: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	17,  // 77: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
-	16,  // 78: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
-	3,   // 79: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	17,  // 80: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
-	23,  // 81: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
-	46,  // 82: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
-	3,   // 83: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	6,   // 84: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
-	6,   // 85: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
-	3,   // 86: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	14,  // 87: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 88: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	14,  // 89: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
-	21,  // 90: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
-	20,  // 91: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
-	86,  // 92: cairn.meta.v1.StatusResponse.voter_info:type_name -> cairn.meta.v1.VoterInfo
-	84,  // 93: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
-	84,  // 94: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
-	95,  // 95: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
-	99,  // 96: cairn.meta.v1.RewrapSealed.swaps:type_name -> cairn.meta.v1.SealedSwap
-	5,   // 97: cairn.meta.v1.SealedSwap.kind:type_name -> cairn.meta.v1.SealedKind
-	65,  // 98: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	67,  // 99: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	69,  // 100: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	71,  // 101: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	73,  // 102: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	75,  // 103: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	77,  // 104: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	79,  // 105: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	55,  // 106: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
-	57,  // 107: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
-	59,  // 108: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
-	61,  // 109: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
-	63,  // 110: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	81,  // 111: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
-	48,  // 112: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
-	50,  // 113: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
-	53,  // 114: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
-	87,  // 115: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
-	89,  // 116: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
-	91,  // 117: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
-	93,  // 118: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
-	66,  // 119: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	68,  // 120: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	70,  // 121: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	72,  // 122: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	74,  // 123: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	76,  // 124: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	78,  // 125: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	80,  // 126: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	56,  // 127: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	58,  // 128: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	60,  // 129: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	62,  // 130: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	64,  // 131: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	82,  // 132: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	49,  // 133: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	52,  // 134: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	54,  // 135: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	88,  // 136: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
-	90,  // 137: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
-	92,  // 138: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
-	94,  // 139: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
-	119, // [119:140] is the sub-list for method output_type
-	98,  // [98:119] is the sub-list for method input_type
-	98,  // [98:98] is the sub-list for extension type_name
-	98,  // [98:98] is the sub-list for extension extendee
-	0,   // [0:98] is the sub-list for field type_name
+	113, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	106, // 6: cairn.meta.v1.Bucket.public_access_block:type_name -> cairn.meta.v1.PublicAccessBlock
+	8,   // 7: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
+	12,  // 8: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
+	13,  // 9: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
+	114, // 10: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	115, // 11: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	116, // 12: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	117, // 13: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	15,  // 14: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
+	9,   // 15: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
+	16,  // 16: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
+	12,  // 17: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
+	13,  // 18: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
+	118, // 19: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	15,  // 20: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
+	14,  // 21: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
+	1,   // 22: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
+	19,  // 23: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
+	2,   // 24: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
+	20,  // 25: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
+	13,  // 26: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
+	25,  // 27: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
+	26,  // 28: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
+	27,  // 29: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
+	28,  // 30: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
+	38,  // 31: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
+	39,  // 32: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
+	29,  // 33: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
+	30,  // 34: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
+	31,  // 35: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
+	32,  // 36: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
+	33,  // 37: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
+	34,  // 38: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
+	36,  // 39: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
+	37,  // 40: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
+	41,  // 41: cairn.meta.v1.Command.set_node_down:type_name -> cairn.meta.v1.SetNodeDown
+	42,  // 42: cairn.meta.v1.Command.set_drive_state:type_name -> cairn.meta.v1.SetDriveState
+	44,  // 43: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
+	45,  // 44: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
+	24,  // 45: cairn.meta.v1.Command.set_master_key_check:type_name -> cairn.meta.v1.SetMasterKeyCheck
+	83,  // 46: cairn.meta.v1.Command.set_node_state:type_name -> cairn.meta.v1.SetNodeState
+	84,  // 47: cairn.meta.v1.Command.remove_node:type_name -> cairn.meta.v1.RemoveNode
+	85,  // 48: cairn.meta.v1.Command.set_rebalance:type_name -> cairn.meta.v1.SetRebalance
+	93,  // 49: cairn.meta.v1.Command.set_voter_address:type_name -> cairn.meta.v1.SetVoterAddress
+	109, // 50: cairn.meta.v1.Command.start_key_rotation:type_name -> cairn.meta.v1.StartKeyRotation
+	110, // 51: cairn.meta.v1.Command.finish_key_rotation:type_name -> cairn.meta.v1.FinishKeyRotation
+	111, // 52: cairn.meta.v1.Command.rewrap_sealed:type_name -> cairn.meta.v1.RewrapSealed
+	6,   // 53: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	14,  // 54: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
+	6,   // 55: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	14,  // 56: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
+	18,  // 57: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
+	17,  // 58: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
+	16,  // 59: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
+	119, // 60: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	35,  // 61: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
+	14,  // 62: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
+	20,  // 63: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
+	40,  // 64: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
+	1,   // 65: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
+	13,  // 66: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
+	13,  // 67: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
+	43,  // 68: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
+	3,   // 69: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
+	14,  // 70: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
+	14,  // 71: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
+	4,   // 72: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
+	47,  // 73: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
+	51,  // 74: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
+	3,   // 75: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	14,  // 76: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 77: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	18,  // 78: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
+	18,  // 79: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
+	3,   // 80: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	17,  // 81: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
+	16,  // 82: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
+	3,   // 83: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	17,  // 84: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
+	23,  // 85: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
+	46,  // 86: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
+	3,   // 87: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	6,   // 88: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
+	6,   // 89: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
+	3,   // 90: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	14,  // 91: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 92: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	14,  // 93: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
+	21,  // 94: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
+	20,  // 95: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
+	96,  // 96: cairn.meta.v1.StatusResponse.voter_info:type_name -> cairn.meta.v1.VoterInfo
+	2,   // 97: cairn.meta.v1.SetNodeState.state:type_name -> cairn.meta.v1.NodeState
+	88,  // 98: cairn.meta.v1.MembershipStatusResponse.drains:type_name -> cairn.meta.v1.DrainProgress
+	86,  // 99: cairn.meta.v1.MembershipStatusResponse.rebalance:type_name -> cairn.meta.v1.RebalanceState
+	89,  // 100: cairn.meta.v1.MembershipStatusResponse.fills:type_name -> cairn.meta.v1.DriveFill
+	94,  // 101: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
+	94,  // 102: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
+	105, // 103: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
+	112, // 104: cairn.meta.v1.RewrapSealed.swaps:type_name -> cairn.meta.v1.SealedSwap
+	5,   // 105: cairn.meta.v1.SealedSwap.kind:type_name -> cairn.meta.v1.SealedKind
+	65,  // 106: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	67,  // 107: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	69,  // 108: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	71,  // 109: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	73,  // 110: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	75,  // 111: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	77,  // 112: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	79,  // 113: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	55,  // 114: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	57,  // 115: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	59,  // 116: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	61,  // 117: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	63,  // 118: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	81,  // 119: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	48,  // 120: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
+	50,  // 121: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
+	53,  // 122: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
+	87,  // 123: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
+	91,  // 124: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
+	97,  // 125: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
+	99,  // 126: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
+	101, // 127: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
+	103, // 128: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
+	107, // 129: cairn.meta.v1.Meta.WatchBuckets:input_type -> cairn.meta.v1.WatchBucketsRequest
+	66,  // 130: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	68,  // 131: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	70,  // 132: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	72,  // 133: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	74,  // 134: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	76,  // 135: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	78,  // 136: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	80,  // 137: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	56,  // 138: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	58,  // 139: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	60,  // 140: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	62,  // 141: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	64,  // 142: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	82,  // 143: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	49,  // 144: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	52,  // 145: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	54,  // 146: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	90,  // 147: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
+	92,  // 148: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
+	98,  // 149: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
+	100, // 150: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
+	102, // 151: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
+	104, // 152: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
+	108, // 153: cairn.meta.v1.Meta.WatchBuckets:output_type -> cairn.meta.v1.BucketsEvent
+	130, // [130:154] is the sub-list for method output_type
+	106, // [106:130] is the sub-list for method input_type
+	106, // [106:106] is the sub-list for extension type_name
+	106, // [106:106] is the sub-list for extension extendee
+	0,   // [0:106] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -7924,6 +8956,9 @@ func file_metapb_meta_proto_init() {
 		(*Command_RepairShards)(nil),
 		(*Command_SetHealPaused)(nil),
 		(*Command_SetMasterKeyCheck)(nil),
+		(*Command_SetNodeState)(nil),
+		(*Command_RemoveNode)(nil),
+		(*Command_SetRebalance)(nil),
 		(*Command_SetVoterAddress)(nil),
 		(*Command_StartKeyRotation)(nil),
 		(*Command_FinishKeyRotation)(nil),
@@ -7935,7 +8970,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   101,
+			NumMessages:   114,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,10 +41,13 @@ const (
 	Meta_ReportShards_FullMethodName         = "/cairn.meta.v1.Meta/ReportShards"
 	Meta_HealStatus_FullMethodName           = "/cairn.meta.v1.Meta/HealStatus"
 	Meta_Scrub_FullMethodName                = "/cairn.meta.v1.Meta/Scrub"
+	Meta_MembershipStatus_FullMethodName     = "/cairn.meta.v1.Meta/MembershipStatus"
+	Meta_RemoveNode_FullMethodName           = "/cairn.meta.v1.Meta/RemoveNode"
 	Meta_AddVoter_FullMethodName             = "/cairn.meta.v1.Meta/AddVoter"
 	Meta_RemoveVoter_FullMethodName          = "/cairn.meta.v1.Meta/RemoveVoter"
 	Meta_TransferLeader_FullMethodName       = "/cairn.meta.v1.Meta/TransferLeader"
 	Meta_Backup_FullMethodName               = "/cairn.meta.v1.Meta/Backup"
+	Meta_WatchBuckets_FullMethodName         = "/cairn.meta.v1.Meta/WatchBuckets"
 )
 
 // MetaClient is the client API for Meta service.
@@ -85,6 +88,14 @@ type MetaClient interface {
 	// Scrub starts a scrub pass on demand over the cluster, one storage node
 	// or one bucket (cairn admin scrub). Served by the leader.
 	Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.CallOption) (*ScrubResponse, error)
+	// membership
+	// MembershipStatus reports the progress of drains and of a rebalance,
+	// as the leader's repairer sees it. Served by the leader.
+	MembershipStatus(ctx context.Context, in *MembershipStatusRequest, opts ...grpc.CallOption) (*MembershipStatusResponse, error)
+	// RemoveNode removes a draining (or, with dead, a lost) storage node
+	// from the map once no body has a shard on it; until then it answers
+	// with the shards left. Served by the leader.
+	RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error)
 	// metaops: voter changes and backups (admin only). Served by the leader
 	// (forwarded there), except Backup, which the leader serves itself.
 	AddVoter(ctx context.Context, in *AddVoterRequest, opts ...grpc.CallOption) (*AddVoterResponse, error)
@@ -93,6 +104,15 @@ type MetaClient interface {
 	// Backup streams a snapshot of the whole metadata state taken at one
 	// applied index: the first message carries the header, the others data.
 	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error)
+	// --- perf ---
+	// WatchBuckets streams the changes of buckets and users from the
+	// leader, so that a gateway can serve them from a cache instead of a
+	// linearizable read per request. Served by the leader (a follower relays
+	// the leader's stream): the stream ends when it loses leadership. The
+	// first event has reset set; every later one either names a change
+	// (invalidate) or is a progress event sent at least every
+	// progress_interval, which the client uses as a lease.
+	WatchBuckets(ctx context.Context, in *WatchBucketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BucketsEvent], error)
 }
 
 type metaClient struct {
@@ -273,6 +293,26 @@ func (c *metaClient) Scrub(ctx context.Context, in *ScrubRequest, opts ...grpc.C
 	return out, nil
 }
 
+func (c *metaClient) MembershipStatus(ctx context.Context, in *MembershipStatusRequest, opts ...grpc.CallOption) (*MembershipStatusResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MembershipStatusResponse)
+	err := c.cc.Invoke(ctx, Meta_MembershipStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metaClient) RemoveNode(ctx context.Context, in *RemoveNodeRequest, opts ...grpc.CallOption) (*RemoveNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveNodeResponse)
+	err := c.cc.Invoke(ctx, Meta_RemoveNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *metaClient) AddVoter(ctx context.Context, in *AddVoterRequest, opts ...grpc.CallOption) (*AddVoterResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AddVoterResponse)
@@ -322,6 +362,25 @@ func (c *metaClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Meta_BackupClient = grpc.ServerStreamingClient[BackupChunk]
 
+func (c *metaClient) WatchBuckets(ctx context.Context, in *WatchBucketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BucketsEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Meta_ServiceDesc.Streams[1], Meta_WatchBuckets_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchBucketsRequest, BucketsEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Meta_WatchBucketsClient = grpc.ServerStreamingClient[BucketsEvent]
+
 // MetaServer is the server API for Meta service.
 // All implementations must embed UnimplementedMetaServer
 // for forward compatibility.
@@ -360,6 +419,14 @@ type MetaServer interface {
 	// Scrub starts a scrub pass on demand over the cluster, one storage node
 	// or one bucket (cairn admin scrub). Served by the leader.
 	Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error)
+	// membership
+	// MembershipStatus reports the progress of drains and of a rebalance,
+	// as the leader's repairer sees it. Served by the leader.
+	MembershipStatus(context.Context, *MembershipStatusRequest) (*MembershipStatusResponse, error)
+	// RemoveNode removes a draining (or, with dead, a lost) storage node
+	// from the map once no body has a shard on it; until then it answers
+	// with the shards left. Served by the leader.
+	RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error)
 	// metaops: voter changes and backups (admin only). Served by the leader
 	// (forwarded there), except Backup, which the leader serves itself.
 	AddVoter(context.Context, *AddVoterRequest) (*AddVoterResponse, error)
@@ -368,6 +435,15 @@ type MetaServer interface {
 	// Backup streams a snapshot of the whole metadata state taken at one
 	// applied index: the first message carries the header, the others data.
 	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error
+	// --- perf ---
+	// WatchBuckets streams the changes of buckets and users from the
+	// leader, so that a gateway can serve them from a cache instead of a
+	// linearizable read per request. Served by the leader (a follower relays
+	// the leader's stream): the stream ends when it loses leadership. The
+	// first event has reset set; every later one either names a change
+	// (invalidate) or is a progress event sent at least every
+	// progress_interval, which the client uses as a lease.
+	WatchBuckets(*WatchBucketsRequest, grpc.ServerStreamingServer[BucketsEvent]) error
 	mustEmbedUnimplementedMetaServer()
 }
 
@@ -429,6 +505,12 @@ func (UnimplementedMetaServer) HealStatus(context.Context, *HealStatusRequest) (
 func (UnimplementedMetaServer) Scrub(context.Context, *ScrubRequest) (*ScrubResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Scrub not implemented")
 }
+func (UnimplementedMetaServer) MembershipStatus(context.Context, *MembershipStatusRequest) (*MembershipStatusResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MembershipStatus not implemented")
+}
+func (UnimplementedMetaServer) RemoveNode(context.Context, *RemoveNodeRequest) (*RemoveNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveNode not implemented")
+}
 func (UnimplementedMetaServer) AddVoter(context.Context, *AddVoterRequest) (*AddVoterResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddVoter not implemented")
 }
@@ -440,6 +522,9 @@ func (UnimplementedMetaServer) TransferLeader(context.Context, *TransferLeaderRe
 }
 func (UnimplementedMetaServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error {
 	return status.Error(codes.Unimplemented, "method Backup not implemented")
+}
+func (UnimplementedMetaServer) WatchBuckets(*WatchBucketsRequest, grpc.ServerStreamingServer[BucketsEvent]) error {
+	return status.Error(codes.Unimplemented, "method WatchBuckets not implemented")
 }
 func (UnimplementedMetaServer) mustEmbedUnimplementedMetaServer() {}
 func (UnimplementedMetaServer) testEmbeddedByValue()              {}
@@ -768,6 +853,42 @@ func _Meta_Scrub_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Meta_MembershipStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MembershipStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).MembershipStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_MembershipStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).MembershipStatus(ctx, req.(*MembershipStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Meta_RemoveNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetaServer).RemoveNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Meta_RemoveNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetaServer).RemoveNode(ctx, req.(*RemoveNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Meta_AddVoter_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AddVoterRequest)
 	if err := dec(in); err != nil {
@@ -832,6 +953,17 @@ func _Meta_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Meta_BackupServer = grpc.ServerStreamingServer[BackupChunk]
+
+func _Meta_WatchBuckets_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchBucketsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MetaServer).WatchBuckets(m, &grpc.GenericServerStream[WatchBucketsRequest, BucketsEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Meta_WatchBucketsServer = grpc.ServerStreamingServer[BucketsEvent]
 
 // Meta_ServiceDesc is the grpc.ServiceDesc for Meta service.
 // It's only intended for direct use with grpc.RegisterService,
@@ -909,6 +1041,14 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Meta_Scrub_Handler,
 		},
 		{
+			MethodName: "MembershipStatus",
+			Handler:    _Meta_MembershipStatus_Handler,
+		},
+		{
+			MethodName: "RemoveNode",
+			Handler:    _Meta_RemoveNode_Handler,
+		},
+		{
 			MethodName: "AddVoter",
 			Handler:    _Meta_AddVoter_Handler,
 		},
@@ -925,6 +1065,11 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Backup",
 			Handler:       _Meta_Backup_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchBuckets",
+			Handler:       _Meta_WatchBuckets_Handler,
 			ServerStreams: true,
 		},
 	},

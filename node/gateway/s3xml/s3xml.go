@@ -38,6 +38,7 @@ type Owner struct {
 type Bucket struct {
 	Name         string `xml:"Name"`
 	CreationDate string `xml:"CreationDate"`
+	BucketRegion string `xml:"BucketRegion,omitempty"`
 }
 
 // Buckets wraps the bucket list so that an empty list is still written as
@@ -51,6 +52,9 @@ type ListAllMyBucketsResult struct {
 	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListAllMyBucketsResult"`
 	Owner   Owner    `xml:"Owner"`
 	Buckets Buckets  `xml:"Buckets"`
+	// Pagination (max-buckets, continuation-token, prefix).
+	ContinuationToken string `xml:"ContinuationToken,omitempty"`
+	Prefix            string `xml:"Prefix,omitempty"`
 }
 
 // Object is one entry (Contents) of a list result.

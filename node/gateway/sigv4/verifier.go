@@ -260,11 +260,24 @@ func requestTime(r *http.Request) (time.Time, string, error) {
 		return t, s, nil
 	}
 	if s := r.Header.Get("Date"); s != "" {
-		t, err := http.ParseTime(s)
+		t, err := parseDateHeader(s)
 		if err != nil {
 			return time.Time{}, "", fmt.Errorf("sigv4: date %q: %w", truncate(s), ErrMissingDate)
 		}
 		return t, t.UTC().Format(iso8601Basic), nil
 	}
 	return time.Time{}, "", fmt.Errorf("sigv4: no x-amz-date or date header: %w", ErrMissingDate)
+}
+
+// parseDateHeader reads a Date header in any form net/http accepts or
+// with a numeric zone (RFC 1123 with "-0000", as botocore sends it).
+func parseDateHeader(s string) (time.Time, error) {
+	t, err := http.ParseTime(s)
+	if err == nil {
+		return t, nil
+	}
+	if t, err2 := time.Parse(time.RFC1123Z, s); err2 == nil {
+		return t, nil
+	}
+	return time.Time{}, err
 }
