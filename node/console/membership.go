@@ -147,7 +147,7 @@ func addCapacity(o *Overview) {
 		}
 	}
 	if shared > 0 {
-		o.CapacityNote = fmt.Sprintf("Sum over %d drives; %d of them report the same filesystem size as another drive on their host: "+
-			"if they share one filesystem (as in a cluster on one machine), it is counted once per drive.", o.Drives, shared)
+		o.CapacityNote = fmt.Sprintf("%d of the %d drives report the same filesystem size as another drive on their host: "+
+			"if they share one filesystem (as in a cluster on one machine), it is counted once per drive.", shared, o.Drives)
 	}
 }

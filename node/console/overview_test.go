@@ -165,7 +165,7 @@ func TestOverviewCapacity(t *testing.T) {
 		{name: "one machine, one filesystem", nodes: []*metapb.Node{
 			{NodeId: "s1", Addr: "127.0.0.1:7001", Up: true, Drives: drives(2, 1000, 600)},
 			{NodeId: "s2", Addr: "127.0.0.1:7002", Up: true, Drives: drives(1, 1000, 590)},
-		}, capacity: 3000, used: 1210, drives: 3, note: "Sum over 3 drives; 3 of them report the same filesystem size"},
+		}, capacity: 3000, used: 1210, drives: 3, note: "3 of the 3 drives report the same filesystem size"},
 		{name: "pending node not counted", nodes: []*metapb.Node{
 			{NodeId: "s1", Addr: "10.0.0.1:7001", Up: true, Drives: drives(1, 100, 40)},
 			{NodeId: "s9", Addr: "10.0.0.1:7002", Up: true, State: metapb.NodeState_NODE_PENDING, Drives: drives(1, 100, 100)},
