@@ -94,6 +94,9 @@ type Config struct {
 	// MasterKey (identity.MasterKeySize bytes) opens the sealed secrets of
 	// users kept by the meta group. Without it only root can sign in.
 	MasterKey []byte
+	// PreviousMasterKey, optional, also opens them during a master key
+	// rotation.
+	PreviousMasterKey []byte
 	// UserCacheTTL bounds how long a user lookup is trusted; default
 	// DefaultUserCacheTTL.
 	UserCacheTTL time.Duration
@@ -197,7 +200,7 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	var sealer *identity.Sealer
 	if len(cfg.MasterKey) != 0 {
-		s, err := identity.NewSealer(cfg.MasterKey)
+		s, err := identity.NewSealerKeys(identity.Keys{Current: cfg.MasterKey, Previous: cfg.PreviousMasterKey})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}

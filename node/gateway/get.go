@@ -216,7 +216,7 @@ func objectHeaders(v *metapb.ObjectVersion) http.Header {
 	for k, val := range v.GetUserMetadata() {
 		// Lower case as S3 sends them: Set would canonicalize to
 		// X-Amz-Meta-Color, and boto3 and the AWS CLI keep the case they see.
-		h["x-amz-meta-"+k] = []string{val}
+		h["x-amz-meta-"+k] = []string{encodeMetaValue(val)}
 	}
 	if sc := v.GetStorageClass(); sc != "" && sc != storageClassStandard {
 		h.Set("x-amz-storage-class", sc)

@@ -260,7 +260,9 @@ func headerChecksum(h http.Header) (*sentChecksum, error) {
 	return sent, nil
 }
 
-// userMetadata collects x-amz-meta-* headers under their lower-case suffix.
+// userMetadata collects x-amz-meta-* headers under their lower-case suffix,
+// decoded as S3 decodes them (decodeMetaValue). The limit counts the UTF-8
+// bytes of the names and decoded values, as S3's does.
 func userMetadata(h http.Header) (map[string]string, error) {
 	md := map[string]string{}
 	total := 0
@@ -269,7 +271,10 @@ func userMetadata(h http.Header) (map[string]string, error) {
 		if !ok || suffix == "" {
 			continue
 		}
-		v := strings.Join(vals, ",")
+		v, err := decodeMetaValue(suffix, strings.Join(vals, ","))
+		if err != nil {
+			return nil, err
+		}
 		total += len(suffix) + len(v)
 		md[suffix] = v
 	}
