@@ -306,17 +306,23 @@ func TestRepairDeletedParityShard(t *testing.T) {
 	ctx := ctxT(t, 4*time.Minute)
 	c.mustCreateBucket(ctx, "rot")
 	data := map[string][]byte{"reported": body(300, 9<<20+17), "scrubbed": body(301, 1<<20+3)}
-	for k, v := range data {
-		require.NoError(t, c.put(ctx, "rot", k, v))
+	// Bodies written before the gateway saw all seven nodes may be
+	// under-spread, and the repairer may have made its first scan before
+	// they were written (then it spreads them only at its next periodic
+	// scan). This test is about shards rebuilt in place, so write them
+	// again until the gateway's map has every node.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		for k, v := range data {
+			require.NoError(t, c.put(ctx, "rot", k, v))
+		}
+		if c.spread("rot", []string{"reported", "scrubbed"}) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "bodies not spread within a minute")
+		time.Sleep(500 * time.Millisecond)
 	}
 	mc := c.metaClient(t)
-	// Bodies written before the gateway saw all seven nodes may be
-	// under-spread: let the repairer spread them before shards go.
-	deadline := time.Now().Add(time.Minute)
-	for !c.spread("rot", []string{"reported", "scrubbed"}) {
-		require.True(t, time.Now().Before(deadline), "bodies not spread within a minute")
-		time.Sleep(200 * time.Millisecond)
-	}
 
 	_, err := c.healAdmin(ctx, "heal", "pause")
 	require.NoError(t, err)
