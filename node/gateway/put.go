@@ -121,6 +121,7 @@ func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *requ
 	}
 	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{
 		Profile: extras.profile, Size: storedSize, InlineMax: g.cfg.InlineMaxBytes,
+		NoMD5: enc != nil, // the ETag is the plaintext's MD5, hashed by enc
 	})
 	if err != nil {
 		return writeFailure(ctx, body, err)
