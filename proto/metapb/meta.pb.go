@@ -7636,6 +7636,108 @@ func (x *BucketsEvent) GetProgressIntervalMs() uint32 {
 	return 0
 }
 
+type WatchClusterMapRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchClusterMapRequest) Reset() {
+	*x = WatchClusterMapRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchClusterMapRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchClusterMapRequest) ProtoMessage() {}
+
+func (x *WatchClusterMapRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchClusterMapRequest.ProtoReflect.Descriptor instead.
+func (*WatchClusterMapRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{103}
+}
+
+type ClusterMapEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Map   *ClusterMap            `protobuf:"bytes,1,opt,name=map,proto3" json:"map,omitempty"`
+	// Fingerprint of everything in map but its soft state (heartbeat times,
+	// software versions, drive capacity and free bytes): equal versions,
+	// equal placement decisions.
+	Version uint64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// How often the leader sends the map when its version does not change,
+	// in milliseconds; a client that hears nothing for a few intervals
+	// reconnects.
+	RefreshIntervalMs uint32 `protobuf:"varint,3,opt,name=refresh_interval_ms,json=refreshIntervalMs,proto3" json:"refresh_interval_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ClusterMapEvent) Reset() {
+	*x = ClusterMapEvent{}
+	mi := &file_metapb_meta_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterMapEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterMapEvent) ProtoMessage() {}
+
+func (x *ClusterMapEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterMapEvent.ProtoReflect.Descriptor instead.
+func (*ClusterMapEvent) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *ClusterMapEvent) GetMap() *ClusterMap {
+	if x != nil {
+		return x.Map
+	}
+	return nil
+}
+
+func (x *ClusterMapEvent) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ClusterMapEvent) GetRefreshIntervalMs() uint32 {
+	if x != nil {
+		return x.RefreshIntervalMs
+	}
+	return 0
+}
+
 var File_metapb_meta_proto protoreflect.FileDescriptor
 
 const file_metapb_meta_proto_rawDesc = "" +
@@ -8228,7 +8330,12 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12#\n" +
 	"\rchanged_index\x18\x02 \x01(\x04R\fchangedIndex\x12\x14\n" +
 	"\x05reset\x18\x03 \x01(\bR\x05reset\x120\n" +
-	"\x14progress_interval_ms\x18\x04 \x01(\rR\x12progressIntervalMs*_\n" +
+	"\x14progress_interval_ms\x18\x04 \x01(\rR\x12progressIntervalMs\"\x18\n" +
+	"\x16WatchClusterMapRequest\"\x88\x01\n" +
+	"\x0fClusterMapEvent\x12+\n" +
+	"\x03map\x18\x01 \x01(\v2\x19.cairn.meta.v1.ClusterMapR\x03map\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12.\n" +
+	"\x13refresh_interval_ms\x18\x03 \x01(\rR\x11refreshIntervalMs*_\n" +
 	"\x0fVersioningState\x12\x1a\n" +
 	"\x16VERSIONING_UNVERSIONED\x10\x00\x12\x16\n" +
 	"\x12VERSIONING_ENABLED\x10\x01\x12\x18\n" +
@@ -8265,7 +8372,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\bSHARD_OK\x10\x00\x12\x11\n" +
 	"\rSHARD_CORRUPT\x10\x01\x12\x11\n" +
 	"\rSHARD_MISSING\x10\x02\x12\x14\n" +
-	"\x10SHARD_UNREADABLE\x10\x032\x89\x10\n" +
+	"\x10SHARD_UNREADABLE\x10\x032\xe5\x10\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -8292,7 +8399,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\vRemoveVoter\x12!.cairn.meta.v1.RemoveVoterRequest\x1a\".cairn.meta.v1.RemoveVoterResponse\x12]\n" +
 	"\x0eTransferLeader\x12$.cairn.meta.v1.TransferLeaderRequest\x1a%.cairn.meta.v1.TransferLeaderResponse\x12D\n" +
 	"\x06Backup\x12\x1c.cairn.meta.v1.BackupRequest\x1a\x1a.cairn.meta.v1.BackupChunk0\x01\x12Q\n" +
-	"\fWatchBuckets\x12\".cairn.meta.v1.WatchBucketsRequest\x1a\x1b.cairn.meta.v1.BucketsEvent0\x01B(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
+	"\fWatchBuckets\x12\".cairn.meta.v1.WatchBucketsRequest\x1a\x1b.cairn.meta.v1.BucketsEvent0\x01\x12Z\n" +
+	"\x0fWatchClusterMap\x12%.cairn.meta.v1.WatchClusterMapRequest\x1a\x1e.cairn.meta.v1.ClusterMapEvent0\x01B(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
 
 var (
 	file_metapb_meta_proto_rawDescOnce sync.Once
@@ -8307,7 +8415,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 111)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 113)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -8417,14 +8525,16 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*PublicAccessBlock)(nil),            // 105: cairn.meta.v1.PublicAccessBlock
 	(*WatchBucketsRequest)(nil),          // 106: cairn.meta.v1.WatchBucketsRequest
 	(*BucketsEvent)(nil),                 // 107: cairn.meta.v1.BucketsEvent
-	nil,                                  // 108: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 109: cairn.meta.v1.LifecycleRule.TagsEntry
-	nil,                                  // 110: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 111: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 112: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 113: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 114: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 115: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(*WatchClusterMapRequest)(nil),       // 108: cairn.meta.v1.WatchClusterMapRequest
+	(*ClusterMapEvent)(nil),              // 109: cairn.meta.v1.ClusterMapEvent
+	nil,                                  // 110: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 111: cairn.meta.v1.LifecycleRule.TagsEntry
+	nil,                                  // 112: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 113: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 114: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 115: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 116: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 117: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -8432,22 +8542,22 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	8,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
 	9,   // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
 	10,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	108, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	110, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
 	105, // 6: cairn.meta.v1.Bucket.public_access_block:type_name -> cairn.meta.v1.PublicAccessBlock
 	7,   // 7: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
-	109, // 8: cairn.meta.v1.LifecycleRule.tags:type_name -> cairn.meta.v1.LifecycleRule.TagsEntry
+	111, // 8: cairn.meta.v1.LifecycleRule.tags:type_name -> cairn.meta.v1.LifecycleRule.TagsEntry
 	11,  // 9: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 10: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	110, // 11: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	111, // 12: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	112, // 13: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	113, // 14: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	112, // 11: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	113, // 12: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	114, // 13: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	115, // 14: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
 	14,  // 15: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
 	8,   // 16: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
 	15,  // 17: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
 	11,  // 18: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
 	12,  // 19: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	114, // 20: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	116, // 20: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
 	14,  // 21: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
 	13,  // 22: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
 	1,   // 23: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
@@ -8485,7 +8595,7 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	17,  // 55: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
 	16,  // 56: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
 	15,  // 57: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	115, // 58: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	117, // 58: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
 	34,  // 59: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
 	13,  // 60: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
 	19,  // 61: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
@@ -8529,59 +8639,62 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	93,  // 99: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
 	93,  // 100: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
 	104, // 101: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
-	64,  // 102: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	66,  // 103: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	68,  // 104: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	70,  // 105: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	72,  // 106: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	74,  // 107: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	76,  // 108: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	78,  // 109: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	54,  // 110: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
-	56,  // 111: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
-	58,  // 112: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
-	60,  // 113: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
-	62,  // 114: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	80,  // 115: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
-	47,  // 116: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
-	49,  // 117: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
-	52,  // 118: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
-	86,  // 119: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
-	90,  // 120: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
-	96,  // 121: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
-	98,  // 122: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
-	100, // 123: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
-	102, // 124: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
-	106, // 125: cairn.meta.v1.Meta.WatchBuckets:input_type -> cairn.meta.v1.WatchBucketsRequest
-	65,  // 126: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	67,  // 127: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	69,  // 128: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	71,  // 129: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	73,  // 130: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	75,  // 131: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	77,  // 132: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	79,  // 133: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	55,  // 134: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	57,  // 135: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	59,  // 136: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	61,  // 137: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	63,  // 138: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	81,  // 139: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	48,  // 140: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	51,  // 141: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	53,  // 142: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	89,  // 143: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
-	91,  // 144: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
-	97,  // 145: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
-	99,  // 146: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
-	101, // 147: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
-	103, // 148: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
-	107, // 149: cairn.meta.v1.Meta.WatchBuckets:output_type -> cairn.meta.v1.BucketsEvent
-	126, // [126:150] is the sub-list for method output_type
-	102, // [102:126] is the sub-list for method input_type
-	102, // [102:102] is the sub-list for extension type_name
-	102, // [102:102] is the sub-list for extension extendee
-	0,   // [0:102] is the sub-list for field type_name
+	20,  // 102: cairn.meta.v1.ClusterMapEvent.map:type_name -> cairn.meta.v1.ClusterMap
+	64,  // 103: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	66,  // 104: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	68,  // 105: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	70,  // 106: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	72,  // 107: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	74,  // 108: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	76,  // 109: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	78,  // 110: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	54,  // 111: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	56,  // 112: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	58,  // 113: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	60,  // 114: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	62,  // 115: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	80,  // 116: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	47,  // 117: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
+	49,  // 118: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
+	52,  // 119: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
+	86,  // 120: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
+	90,  // 121: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
+	96,  // 122: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
+	98,  // 123: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
+	100, // 124: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
+	102, // 125: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
+	106, // 126: cairn.meta.v1.Meta.WatchBuckets:input_type -> cairn.meta.v1.WatchBucketsRequest
+	108, // 127: cairn.meta.v1.Meta.WatchClusterMap:input_type -> cairn.meta.v1.WatchClusterMapRequest
+	65,  // 128: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	67,  // 129: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	69,  // 130: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	71,  // 131: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	73,  // 132: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	75,  // 133: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	77,  // 134: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	79,  // 135: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	55,  // 136: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	57,  // 137: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	59,  // 138: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	61,  // 139: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	63,  // 140: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	81,  // 141: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	48,  // 142: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	51,  // 143: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	53,  // 144: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	89,  // 145: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
+	91,  // 146: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
+	97,  // 147: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
+	99,  // 148: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
+	101, // 149: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
+	103, // 150: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
+	107, // 151: cairn.meta.v1.Meta.WatchBuckets:output_type -> cairn.meta.v1.BucketsEvent
+	109, // 152: cairn.meta.v1.Meta.WatchClusterMap:output_type -> cairn.meta.v1.ClusterMapEvent
+	128, // [128:153] is the sub-list for method output_type
+	103, // [103:128] is the sub-list for method input_type
+	103, // [103:103] is the sub-list for extension type_name
+	103, // [103:103] is the sub-list for extension extendee
+	0,   // [0:103] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -8620,7 +8733,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   111,
+			NumMessages:   113,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
