@@ -400,3 +400,7 @@ func (m *fakeMeta) RemoveNode(context.Context, *metapb.RemoveNodeRequest, ...grp
 func (m *fakeMeta) WatchBuckets(context.Context, *metapb.WatchBucketsRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BucketsEvent], error) {
 	return nil, status.Error(codes.Unimplemented, "fake meta: WatchBuckets")
 }
+
+func (m *fakeMeta) WatchClusterMap(context.Context, *metapb.WatchClusterMapRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.ClusterMapEvent], error) {
+	return nil, status.Error(codes.Unimplemented, "fake meta: WatchClusterMap")
+}
