@@ -164,6 +164,12 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 		return t.setRebalance(op.SetRebalance)
 	case *metapb.Command_SetVoterAddress:
 		return t.setVoterAddress(op.SetVoterAddress)
+	case *metapb.Command_StartKeyRotation:
+		return t.startKeyRotation(op.StartKeyRotation)
+	case *metapb.Command_FinishKeyRotation:
+		return t.finishKeyRotation(op.FinishKeyRotation)
+	case *metapb.Command_RewrapSealed:
+		return t.rewrapSealed(op.RewrapSealed)
 	default:
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "command has no known operation"), nil
 	}

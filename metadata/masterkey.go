@@ -15,7 +15,8 @@ import (
 const maxKeyCheckLen = 64
 
 // setMasterKeyCheck records the master key check value once; later
-// commands succeed only with the same value.
+// commands succeed only with the same value or, while a rotation is in
+// progress, the previous key's. The result says whether one is.
 func (t *txn) setMasterKeyCheck(c *metapb.SetMasterKeyCheck) (*metapb.CommandResult, error) {
 	check := c.GetCheck()
 	if len(check) == 0 || len(check) > maxKeyCheckLen {
@@ -29,10 +30,14 @@ func (t *txn) setMasterKeyCheck(c *metapb.SetMasterKeyCheck) (*metapb.CommandRes
 	if !found {
 		return okResult(), t.b.Set(key, check, nil)
 	}
-	if !bytes.Equal(stored, check) {
+	prev, rotating, err := getRaw(t.b, keys.SystemKey(keys.SysMasterKeyPrevious))
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(stored, check) && !(rotating && bytes.Equal(prev, check)) {
 		return result(metapb.ErrorCode_PRECONDITION_FAILED, "the master key does not match the cluster's master key (its check value differs from the one recorded)"), nil
 	}
-	return okResult(), nil
+	return &metapb.CommandResult{KeyRotating: rotating}, nil
 }
 
 // MasterKeyCheck returns the recorded master key check value, or nil when

@@ -51,6 +51,9 @@ const adminUsage = `usage:
   cairn admin meta remove-voter --id ID remove a voter (a dead one too; a majority must remain)
   cairn admin meta transfer-leader [--to ID]
                                         hand leadership to another voter
+  cairn admin key rotate --new-master-key K [--finish] [--json] [--batch N]
+                                        re-wrap every user secret and SSE-S3 data key under a new master
+                                        key, online (resumable); --finish retires the old key
   cairn admin meta backup FILE          write a consistent snapshot of the metadata (atomically)
   cairn admin meta restore FILE --data-dir DIR --node-id ID --raft-addr A [--cluster-id C]
                                         offline: prepare the first voter of a new meta group from FILE
@@ -95,6 +98,9 @@ func runAdmin(args []string) error {
 	if len(args) >= 1 && args[0] == "meta" {
 		return runAdminMeta(args[1:])
 	}
+	if len(args) >= 1 && args[0] == "key" {
+		return runAdminKey(args[1:])
+	}
 	if len(args) >= 1 && args[0] == "scrub" {
 		return runAdminScrub(args[1:])
 	}
@@ -113,6 +119,7 @@ func runAdmin(args []string) error {
 	var (
 		metaAddrs = fs.String("meta-addrs", "", "meta gRPC addresses, comma-separated")
 		masterKey = fs.String("master-key", "", "cluster master key, base64 of 32 bytes")
+		prevKey   = fs.String("previous-master-key", "", "during a master key rotation: the old key, so the new secret is sealed under both (create)")
 		name      = fs.String("name", "", "display name of the new user (create)")
 		accessKey = fs.String("access-key", "", "access key of the user to delete (delete)")
 		timeout   = fs.Duration("timeout", 30*time.Second, "how long to wait for the meta group")
@@ -142,7 +149,7 @@ func runAdmin(args []string) error {
 	defer mc.Close()
 	switch verb {
 	case "create":
-		return adminCreateUser(ctx, mc, *name, *masterKey)
+		return adminCreateUser(ctx, mc, *name, *masterKey, *prevKey)
 	case "delete":
 		return adminDeleteUser(ctx, mc, *accessKey)
 	case "list":
@@ -160,7 +167,7 @@ func propose(ctx context.Context, mc *metaclient.Client, cmd *metapb.Command) (*
 	return resp.GetResult(), nil
 }
 
-func adminCreateUser(ctx context.Context, mc *metaclient.Client, name, masterKey string) error {
+func adminCreateUser(ctx context.Context, mc *metaclient.Client, name, masterKey, previousKey string) error {
 	if name == "" {
 		return errors.New("admin: --name is required")
 	}
@@ -171,17 +178,26 @@ func adminCreateUser(ctx context.Context, mc *metaclient.Client, name, masterKey
 	if err != nil {
 		return fmt.Errorf("admin: --master-key: %w", err)
 	}
-	sealer, err := identity.NewSealer(mk)
-	if err != nil {
-		return err
+	var prev []byte
+	if previousKey != "" {
+		if prev, err = identity.ParseMasterKey(previousKey); err != nil {
+			return fmt.Errorf("admin: --previous-master-key: %w", err)
+		}
 	}
 	// A user sealed under another key could never sign a request (the
 	// gateways answer 500): check the key first, recording it if the
 	// cluster has none yet.
-	if err := server.CheckMasterKey(ctx, mc, mk); err != nil {
+	rotating, err := server.CheckMasterKeyRotating(ctx, mc, mk)
+	if err != nil {
 		if errors.Is(err, server.ErrMasterKeyMismatch) {
 			return fmt.Errorf("admin: --master-key: %w; no user created", err)
 		}
+		return fmt.Errorf("admin: %w", err)
+	}
+	// During a rotation the secret is sealed under the previous key too,
+	// so gateways not yet restarted with the new key can open it.
+	sealer, err := identity.NewSealerKeys(identity.Keys{Current: mk, Previous: prev, SealPrevious: rotating})
+	if err != nil {
 		return fmt.Errorf("admin: %w", err)
 	}
 	u := &metapb.User{

@@ -29,6 +29,8 @@ func runBench(args []string) error {
 		asJSON    = fs.Bool("json", false, "print the report as JSON instead of a table")
 		workDir   = fs.String("work-dir", "", "empty directory for the cluster's data, logs and warp's files (default: a temporary one, removed afterwards)")
 		keep      = fs.Bool("keep", false, "keep the temporary directory")
+		plainInt  = fs.Bool("insecure-internal", false, "run the cluster without mutual TLS between its processes (to measure what mTLS costs)")
+		s3TLS     = fs.Bool("s3-tls", false, "serve S3 over HTTPS only, warp with --tls (to measure what TLS costs)")
 	)
 	fs.String("config", "", "YAML configuration file")
 	fs.Usage = func() {
@@ -87,6 +89,9 @@ memory by role, and the idle cluster's CPU.
 		Duration:  *duration,
 		Idle:      idleFor,
 		Logger:    log,
+
+		InsecureInternal: *plainInt,
+		S3TLS:            *s3TLS,
 	})
 	if len(rep.Results) > 0 || rep.Idle != nil {
 		if err := printReport(os.Stdout, rep, *asJSON); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway"
+	"github.com/cairn-io/cairn/node/identity"
 	"github.com/cairn-io/cairn/node/lifecycle"
 	"github.com/cairn-io/cairn/node/meta"
 	"github.com/cairn-io/cairn/node/pki"
@@ -51,6 +52,7 @@ func runServer(args []string) error {
 		rrM        = fs.Int("rr-parity", server.DefaultReducedProfile.M, "parity shards of the REDUCED_REDUNDANCY profile")
 		logLevel   = fs.String("log-level", "info", "debug, info, warn or error")
 		masterKey  = fs.String("master-key", "", "base64 256-bit cluster master key: wraps SSE-S3 data keys and seals user secrets (prefer CAIRN_MASTER_KEY)")
+		prevMaster = fs.String("previous-master-key", "", "base64 master key being rotated away from (cairn admin key rotate): still opens secrets and data keys (prefer CAIRN_PREVIOUS_MASTER_KEY)")
 		adminAddr  = fs.String("admin-addr", "", "serve /metrics, /healthz and /readyz on this address (host:port); off when empty")
 		pprofAddr  = fs.String("pprof-addr", "", "serve net/http/pprof on this loopback address (host:port, port 0 picks one); off when empty")
 		kmsKeys    = fs.String("kms-keys", "", "SSE-KMS key ring as id=base64,... of 256-bit keys, the first is the default (gateway role; prefer CAIRN_KMS_KEYS)")
@@ -104,6 +106,12 @@ func runServer(args []string) error {
 	keys, err := parseEncryptionKeys(*masterKey, *kmsKeys)
 	if err != nil {
 		return err
+	}
+	var previousMaster []byte
+	if *prevMaster != "" {
+		if previousMaster, err = identity.ParseMasterKey(*prevMaster); err != nil {
+			return fmt.Errorf("--previous-master-key: %w", err)
+		}
 	}
 	var certs reloaders
 	nodeTLS, err := internalTLS.reloader()
@@ -184,6 +192,7 @@ func runServer(args []string) error {
 		InlineMaxBytes:      *inlineMax,
 		NoBucketCache:       *noBucketCache,
 		MasterKey:           keys.master,
+		PreviousMasterKey:   previousMaster,
 		KMSKeys:             keys.kms,
 		AdminAddr:           *adminAddr,
 		ConsoleAddr:         *consoleAddr,

@@ -62,6 +62,10 @@ const (
 	SysMasterKeyCheck = "master_key_check"
 	// SysVoters holds the meta voters' address book (SetVoterAddress).
 	SysVoters = "voters"
+	// SysMasterKeyPrevious holds the check value of the previous master
+	// key while a rotation is in progress (StartKeyRotation), raw bytes
+	// like SysMasterKeyCheck.
+	SysMasterKeyPrevious = "master_key_previous"
 )
 
 // ErrMalformed marks a key that does not decode under this layout.

@@ -120,6 +120,12 @@ type Config struct {
 	SampleEvery time.Duration
 	// Logger reports progress; default discards.
 	Logger *slog.Logger
+	// InsecureInternal runs the cluster without mutual TLS between its
+	// processes, and S3TLS serves S3 over HTTPS (warp with --tls): the two
+	// settings whose cost the README reports. Both off is the default
+	// cluster (mutual TLS inside, plain HTTP S3).
+	InsecureInternal bool
+	S3TLS            bool
 }
 
 func (c *Config) setDefaults() {

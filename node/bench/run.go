@@ -138,14 +138,17 @@ func newRun(cfg Config) (*run, error) {
 		Binary:     cfg.Binary,
 		Env:        []string{"CAIRN_ACCESS_KEY=" + ak, "CAIRN_SECRET_KEY=" + sk, "CAIRN_MASTER_KEY=" + keys.MasterKey},
 		GatewayEnv: keys.KMSEnv(),
+
+		InsecureInternal: cfg.InsecureInternal,
+		S3TLS:            cfg.S3TLS,
 	})
 	if err != nil {
 		return nil, err
 	}
 	r := &run{
 		cfg: cfg, layout: layout, cl: cl, accessKey: ak, secretKey: sk,
-		s3:     devcluster.S3Client(layout, ak, sk),
-		warp:   warpRunner{bin: cfg.Warp, dir: warpDir, accessKey: ak, secretKey: sk},
+		s3:     cl.S3Client(ak, sk),
+		warp:   warpRunner{bin: cfg.Warp, dir: warpDir, accessKey: ak, secretKey: sk, tls: cfg.S3TLS},
 		seeded: map[string]bool{},
 	}
 	r.sampler = newSampler(r.procs, cfg.SampleEvery)

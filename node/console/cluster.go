@@ -33,6 +33,7 @@ type Meta interface {
 	HealStatus(ctx context.Context, in *metapb.HealStatusRequest, opts ...grpc.CallOption) (*metapb.HealStatusResponse, error)
 	ListUsers(ctx context.Context, in *metapb.ListUsersRequest, opts ...grpc.CallOption) (*metapb.ListUsersResponse, error)
 	Propose(ctx context.Context, in *metapb.ProposeRequest, opts ...grpc.CallOption) (*metapb.ProposeResponse, error)
+	MembershipStatus(ctx context.Context, in *metapb.MembershipStatusRequest, opts ...grpc.CallOption) (*metapb.MembershipStatusResponse, error)
 }
 
 // Overview is the cluster page's data; every part that could not be read
@@ -45,12 +46,21 @@ type Overview struct {
 	MetaError string     `json:"metaError,omitempty"`
 	Nodes     []NodeInfo `json:"nodes"`
 	MapError  string     `json:"mapError,omitempty"`
-	Capacity  uint64     `json:"capacityBytes"`
-	Used      uint64     `json:"usedBytes"`
-	Free      uint64     `json:"freeBytes"`
-	Heal      *HealInfo  `json:"heal,omitempty"`
-	HealError string     `json:"healError,omitempty"`
-	Generated string     `json:"generated"`
+	// Capacity, Used and Free sum every drive's filesystem as its node
+	// reports it; CapacityNote says when that may count one filesystem
+	// more than once.
+	Capacity     uint64    `json:"capacityBytes"`
+	Used         uint64    `json:"usedBytes"`
+	Free         uint64    `json:"freeBytes"`
+	Drives       int       `json:"drives"`
+	CapacityNote string    `json:"capacityNote,omitempty"`
+	Heal         *HealInfo `json:"heal,omitempty"`
+	HealError    string    `json:"healError,omitempty"`
+	// Pending lists the nodes waiting to be admitted (cairn admin node add).
+	Pending         []string        `json:"pending"`
+	Membership      *MembershipInfo `json:"membership,omitempty"`
+	MembershipError string          `json:"membershipError,omitempty"`
+	Generated       string          `json:"generated"`
 }
 
 // NodeInfo is one storage node.
@@ -58,7 +68,7 @@ type NodeInfo struct {
 	ID            string      `json:"id"`
 	Addr          string      `json:"addr"`
 	FailureDomain string      `json:"failureDomain,omitempty"`
-	State         string      `json:"state"` // up, down, draining
+	State         string      `json:"state"` // up, down, draining, pending
 	Version       string      `json:"version,omitempty"`
 	LastHeartbeat string      `json:"lastHeartbeat,omitempty"`
 	Drives        []DriveInfo `json:"drives"`
@@ -150,31 +160,47 @@ func explain(err error) string {
 	return err.Error()
 }
 
-// Overview asks the meta group for status, map and heal figures at once.
+// answers are the meta group's replies (or errors) an overview is built
+// from.
+type answers struct {
+	st      *metapb.StatusResponse
+	stErr   error
+	cm      *metapb.ClusterMap
+	cmErr   error
+	heal    *metapb.HealStatusResponse
+	healErr error
+	mem     *metapb.MembershipStatusResponse
+	memErr  error
+}
+
+// Overview asks the meta group for status, map, heal and membership
+// figures at once.
 func (m *MetaCluster) Overview(ctx context.Context) Overview {
 	ctx, cancel := m.ctx(ctx)
 	defer cancel()
 	var (
-		wg   sync.WaitGroup
-		st   *metapb.StatusResponse
-		cm   *metapb.GetClusterMapResponse
-		heal *metapb.HealStatusResponse
-
-		stErr, cmErr, healErr error
+		wg sync.WaitGroup
+		a  answers
+		cm *metapb.GetClusterMapResponse
 	)
-	wg.Add(3)
-	go func() { defer wg.Done(); st, stErr = m.Reader.Status(ctx, &metapb.StatusRequest{}) }()
-	go func() { defer wg.Done(); cm, cmErr = m.Reader.GetClusterMap(ctx, &metapb.GetClusterMapRequest{}) }()
-	go func() { defer wg.Done(); heal, healErr = m.admin().HealStatus(ctx, &metapb.HealStatusRequest{}) }()
+	wg.Add(4)
+	go func() { defer wg.Done(); a.st, a.stErr = m.Reader.Status(ctx, &metapb.StatusRequest{}) }()
+	go func() { defer wg.Done(); cm, a.cmErr = m.Reader.GetClusterMap(ctx, &metapb.GetClusterMapRequest{}) }()
+	go func() { defer wg.Done(); a.heal, a.healErr = m.admin().HealStatus(ctx, &metapb.HealStatusRequest{}) }()
+	go func() {
+		defer wg.Done()
+		a.mem, a.memErr = m.admin().MembershipStatus(ctx, &metapb.MembershipStatusRequest{})
+	}()
 	wg.Wait()
-	return buildOverview(st, stErr, cm.GetMap(), cmErr, heal, healErr, m.now())
+	a.cm = cm.GetMap()
+	return buildOverview(a, m.now())
 }
 
 // buildOverview is pure, so the page's verdicts are tested from fixed
 // answers.
-func buildOverview(st *metapb.StatusResponse, stErr error, cm *metapb.ClusterMap, cmErr error,
-	heal *metapb.HealStatusResponse, healErr error, now time.Time) Overview {
-	o := Overview{Problems: []string{}, Voters: []string{}, Nodes: []NodeInfo{}, Generated: now.UTC().Format(time.RFC3339)}
+func buildOverview(a answers, now time.Time) Overview {
+	st, stErr, cm, cmErr, heal, healErr := a.st, a.stErr, a.cm, a.cmErr, a.heal, a.healErr
+	o := Overview{Problems: []string{}, Voters: []string{}, Nodes: []NodeInfo{}, Pending: []string{}, Generated: now.UTC().Format(time.RFC3339)}
 	if stErr != nil {
 		o.MetaError = explain(stErr)
 		o.Problems = append(o.Problems, "meta status unavailable")
@@ -197,6 +223,10 @@ func buildOverview(st *metapb.StatusResponse, stErr error, cm *metapb.ClusterMap
 			o.Problems = append(o.Problems, fmt.Sprintf("storage node %s down", ni.ID))
 		case n.GetState() == metapb.NodeState_NODE_DRAINING:
 			ni.State = "draining"
+		case n.GetState() == metapb.NodeState_NODE_PENDING:
+			// Not a problem: it waits for an operator's admission.
+			ni.State = "pending"
+			o.Pending = append(o.Pending, ni.ID)
 		default:
 			ni.State = "up"
 		}
@@ -214,14 +244,13 @@ func buildOverview(st *metapb.StatusResponse, stErr error, cm *metapb.ClusterMap
 			default:
 				di.State = "active"
 			}
-			o.Capacity += di.Capacity
-			o.Free += di.Free
 			ni.Drives = append(ni.Drives, di)
 		}
 		o.Nodes = append(o.Nodes, ni)
 	}
-	o.Used = o.Capacity - o.Free
 	sort.Slice(o.Nodes, func(i, j int) bool { return o.Nodes[i].ID < o.Nodes[j].ID })
+	sort.Strings(o.Pending)
+	addCapacity(&o)
 	if healErr != nil {
 		o.HealError = explain(healErr)
 		o.Problems = append(o.Problems, "repair status unavailable")
@@ -239,6 +268,7 @@ func buildOverview(st *metapb.StatusResponse, stErr error, cm *metapb.ClusterMap
 		}
 		o.Heal = h
 	}
+	addMembership(&o, a.mem, a.memErr)
 	o.Healthy = len(o.Problems) == 0
 	return o
 }

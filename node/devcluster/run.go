@@ -30,7 +30,21 @@ type Cluster struct {
 	mu struct {
 		sync.Mutex
 		procs map[string]*running
+		// procEnv is more environment for one process's next starts
+		// (SetProcEnv), after every other.
+		procEnv map[string][]string
 	}
+}
+
+// SetProcEnv gives the named process env (KEY=value, overriding the
+// cluster's) from its next start on, e.g. another master key.
+func (c *Cluster) SetProcEnv(name string, env ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.procEnv == nil {
+		c.mu.procEnv = map[string][]string{}
+	}
+	c.mu.procEnv[name] = env
 }
 
 type running struct {
@@ -151,6 +165,7 @@ func (c *Cluster) StartProc(name string) error {
 	if c.certs != nil {
 		cmd.Env = append(cmd.Env, c.certs.Env(certName(p))...)
 	}
+	cmd.Env = append(cmd.Env, c.mu.procEnv[name]...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
 	// A process group of its own, so that Ctrl-C in a terminal reaches the

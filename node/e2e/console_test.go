@@ -204,6 +204,19 @@ func TestConsoleBrowser(t *testing.T) {
 	)
 	shot("4-node-down")
 
+	// A drained node is shown draining, with its row in the drains table
+	// (its progress once the repairer has scanned), and the rebalance's
+	// state.
+	_, err = c.cairnAdmin(ctxT(t, 30*time.Second), "node", "drain", "storage-5")
+	require.NoError(t, err)
+	step(60*time.Second,
+		chromedp.Navigate(consoleURL+"#/cluster"),
+		chromedp.WaitVisible(chromedp.CSS(`#nodes tr[data-node="storage-5"][data-state="draining"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#drains tr[data-node="storage-5"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#rebalance[data-running="false"]`)),
+	)
+	shot("4b-draining")
+
 	// Root creates a user on the users page; signed in as that user, the
 	// console shows nothing the user may not see.
 	step(30*time.Second,

@@ -340,7 +340,9 @@ func TestPutExtras(t *testing.T) {
 		require.Equal(t, uint32(4), rec.GetProfile().GetDataShards())
 		require.Equal(t, uint32(1), rec.GetProfile().GetParityShards())
 		require.Len(t, rec.GetShards(), 5, "4+1 puts five shards")
-		std := c.metaObject(t, "extras", "cond")
+		// STANDARD, beside it, larger than the inline limit.
+		require.NoError(t, c.put(ctx, "extras", "std", body(6, stripe+1)))
+		std := c.metaObject(t, "extras", "std")
 		require.Len(t, std.GetShards(), 6, "STANDARD stays 4+2")
 
 		// Losing the node of one shard leaves a readable object.

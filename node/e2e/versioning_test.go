@@ -323,11 +323,15 @@ func listVersionsPaged(t *testing.T, ctx context.Context, c *cluster) {
 	}
 	require.Equal(t, []string{"c", "c", "c", "d"}, keys)
 
-	// A version marker without a key marker, and an unknown one.
+	// A version marker without a key marker, and one that is no version ID
+	// at all. (A well-formed ID of a version that does not exist, or no
+	// longer does, is a position: the listing continues from it.)
 	_, err = c.s3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), VersionIdMarker: aws.String("null")})
 	requireAPIError(t, err, "InvalidArgument", http.StatusBadRequest)
-	_, err = c.s3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), KeyMarker: aws.String("a"), VersionIdMarker: aws.String(strings.Repeat("0", 32))})
+	_, err = c.s3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), KeyMarker: aws.String("a"), VersionIdMarker: aws.String("not-a-version-id")})
 	requireAPIError(t, err, "InvalidArgument", http.StatusBadRequest)
+	_, err = c.s3.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), KeyMarker: aws.String("a"), VersionIdMarker: aws.String(strings.Repeat("0", 32))})
+	require.NoError(t, err, "a well-formed version ID that names no version is a position")
 }
 
 // mergeVersionPage puts the versions and markers of one page back into

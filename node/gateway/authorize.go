@@ -127,19 +127,14 @@ func (g *Gateway) authorizeOnNewObject(ctx context.Context, rq *request, action,
 // acts on, or nil when there is none (or it is a delete marker), and its
 // tags for s3:ExistingObjectTag.
 func (g *Gateway) objectForAccess(ctx context.Context, bucket, key, versionID string) (*access.Object, map[string]string, error) {
-	resp, err := g.cfg.Meta.GetObject(ctx, &metapb.GetObjectRequest{Bucket: bucket, Key: key, VersionId: versionID})
+	v, err := g.object(ctx, bucket, key, versionID)
+	if isMetaCode(err, metapb.ErrorCode_NO_SUCH_KEY) || isMetaCode(err, metapb.ErrorCode_NO_SUCH_VERSION) {
+		return nil, nil, nil
+	}
 	if err != nil {
 		return nil, nil, err
 	}
-	switch resp.GetCode() {
-	case metapb.ErrorCode_OK:
-	case metapb.ErrorCode_NO_SUCH_KEY, metapb.ErrorCode_NO_SUCH_VERSION:
-		return nil, nil, nil
-	default:
-		return nil, nil, &s3err.MetaError{Code: resp.GetCode()}
-	}
-	v := resp.GetVersion()
-	if v == nil || v.GetDeleteMarker() {
+	if v.GetDeleteMarker() {
 		return nil, nil, nil
 	}
 	return &access.Object{Owner: v.GetOwner(), ACL: v.GetAcl()}, v.GetTags(), nil

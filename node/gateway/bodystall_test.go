@@ -30,7 +30,7 @@ func TestStalledBodyCut(t *testing.T) {
 	store, err := objio.New(objio.Config{Maps: cl.Maps, Dialer: pool})
 	require.NoError(t, err)
 	e := newEnv(t, envOptions{config: func(c *Config) {
-		c.Meta = metatest.New(t)
+		c.Meta = NewMetaClient(metatest.New(t))
 		c.Bodies = store
 		c.BodyStallTimeout = 100 * time.Millisecond
 	}})

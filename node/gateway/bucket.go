@@ -33,15 +33,7 @@ func (g *Gateway) propose(ctx context.Context, cmd *metapb.Command) (*metapb.Com
 		// gateway's clients see their own change at once.
 		defer g.cfg.Buckets.Invalidate()
 	}
-	resp, err := g.cfg.Meta.Propose(ctx, &metapb.ProposeRequest{Command: cmd})
-	if err != nil {
-		return nil, fmt.Errorf("meta propose: %w", err)
-	}
-	res := resp.GetResult()
-	if c := res.GetCode(); c != metapb.ErrorCode_OK {
-		return res, &s3err.MetaError{Code: c, Message: res.GetMessage()}
-	}
-	return res, nil
+	return g.cfg.Meta.Propose(ctx, cmd)
 }
 
 // commitTimeout bounds one metadata commit, including the meta group's
@@ -49,7 +41,7 @@ func (g *Gateway) propose(ctx context.Context, cmd *metapb.Command) (*metapb.Com
 const commitTimeout = 30 * time.Second
 
 // getBucket reads a bucket from the meta group, once per request (see
-// bucketMemo); only buckets that exist are remembered.
+// requestMemo); only buckets that exist are remembered.
 func (g *Gateway) getBucket(ctx context.Context, name string) (*metapb.Bucket, error) {
 	memo := memoOf(ctx)
 	if b, ok := memo.get(name); ok {
@@ -64,21 +56,15 @@ func (g *Gateway) getBucket(ctx context.Context, name string) (*metapb.Bucket, e
 			return b, nil
 		}
 	}
-	resp, err := g.cfg.Meta.GetBucket(ctx, &metapb.GetBucketRequest{Name: name})
+	b, err := g.cfg.Meta.Bucket(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("meta get bucket %q: %w", name, err)
+		return nil, err
 	}
-	if c := resp.GetCode(); c != metapb.ErrorCode_OK {
-		return nil, &s3err.MetaError{Code: c}
-	}
-	if resp.GetBucket() == nil {
-		return nil, fmt.Errorf("meta get bucket %q: empty answer", name)
-	}
-	memo.put(name, resp.GetBucket())
+	memo.put(name, b)
 	if gen != 0 {
-		g.cfg.Buckets.Store(name, resp.GetBucket(), gen)
+		g.cfg.Buckets.Store(name, b, gen)
 	}
-	return resp.GetBucket(), nil
+	return b, nil
 }
 
 // objectCommand tells the commands that never change a bucket or a user,

@@ -48,7 +48,7 @@ func (m *watchedMeta) WatchBuckets(ctx context.Context, _ *metapb.WatchBucketsRe
 // cache, a bucket change made through this gateway drops it before the
 // change is acknowledged, so the next request sees it.
 func TestBucketCacheAcrossRequests(t *testing.T) {
-	meta := &watchedMeta{bucketReadMeta: &bucketReadMeta{iamMeta: &iamMeta{fakeMeta: newFakeMeta()}}, opened: make(chan struct{}, 1)}
+	meta := &watchedMeta{bucketReadMeta: &bucketReadMeta{fakeMeta: newFakeMeta()}, opened: make(chan struct{}, 1)}
 	meta.addBucket("b", "o")
 	bc, err := bucketcache.New(bucketcache.Config{Meta: meta})
 	require.NoError(t, err)

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -54,9 +53,9 @@ func (g *Gateway) listBuckets(ctx context.Context, w http.ResponseWriter, rq *re
 	if err != nil {
 		return err
 	}
-	resp, err := g.cfg.Meta.ListBuckets(ctx, &metapb.ListBucketsRequest{})
+	all, err := g.cfg.Meta.Buckets(ctx)
 	if err != nil {
-		return fmt.Errorf("meta list buckets: %w", err)
+		return err
 	}
 	out := s3xml.ListAllMyBucketsResult{
 		Owner:   s3xml.Owner{ID: rq.owner, DisplayName: rq.caller.Name},
@@ -67,7 +66,7 @@ func (g *Gateway) listBuckets(ctx context.Context, w http.ResponseWriter, rq *re
 	if p.region != "" && p.region != g.cfg.Region {
 		return writeXML(w, &out)
 	}
-	buckets := slices.Clone(resp.GetBuckets())
+	buckets := slices.Clone(all)
 	slices.SortFunc(buckets, func(a, b *metapb.Bucket) int { return strings.Compare(a.GetName(), b.GetName()) })
 	for _, b := range buckets {
 		// Every caller, root included, lists the buckets it owns.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"io"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -9,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/node/identity"
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -17,13 +17,19 @@ import (
 
 // bucketReadMeta counts bucket reads.
 type bucketReadMeta struct {
-	*iamMeta
+	*fakeMeta
 	bucketReads atomic.Int64
+	objectReads atomic.Int64
 }
 
-func (m *bucketReadMeta) GetBucket(ctx context.Context, in *metapb.GetBucketRequest, opts ...grpc.CallOption) (*metapb.GetBucketResponse, error) {
+func (m *bucketReadMeta) Bucket(ctx context.Context, name string) (*metapb.Bucket, error) {
 	m.bucketReads.Add(1)
-	return m.iamMeta.GetBucket(ctx, in, opts...)
+	return m.fakeMeta.Bucket(ctx, name)
+}
+
+func (m *bucketReadMeta) Object(ctx context.Context, bucket, key, versionID string) (*metapb.ObjectVersion, error) {
+	m.objectReads.Add(1)
+	return m.fakeMeta.Object(ctx, bucket, key, versionID)
 }
 
 // A user's PUT needs its bucket for authorization and for the write; it is
@@ -32,11 +38,13 @@ func TestUserPutReadsItsBucketOnce(t *testing.T) {
 	mk := identity.NewMasterKey()
 	sealer, err := identity.NewSealer(mk)
 	require.NoError(t, err)
-	meta := &bucketReadMeta{iamMeta: &iamMeta{users: map[string]*metapb.User{
+	users := map[string]*metapb.User{
 		"AKBOB": {AccessKey: "AKBOB", CanonicalId: identity.NewCanonicalID(), DisplayName: "bob", SecretCiphertext: sealer.Seal("AKBOB", "bob-secret")},
-	}}}
+	}
+	meta := &bucketReadMeta{}
 	e := newEnv(t, envOptions{config: func(c *Config) {
 		meta.fakeMeta = c.Meta.(*fakeMeta)
+		meta.addUsers(users)
 		c.Meta = meta
 		c.MasterKey = mk
 	}})
@@ -49,12 +57,37 @@ func TestUserPutReadsItsBucketOnce(t *testing.T) {
 	_, err = bob.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("bobb"), Key: aws.String("k"), Body: strings.NewReader("v")})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), meta.bucketReads.Load()-before)
+
+	// A user's GET and HEAD need the version to authorize (owner, ACL,
+	// tags) and to serve: it is read once, and so is the bucket.
+	for _, op := range []struct {
+		name string
+		do   func() error
+	}{
+		{"get", func() error {
+			out, err := bob.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bobb"), Key: aws.String("k")})
+			if err == nil {
+				_, err = io.ReadAll(out.Body)
+				out.Body.Close()
+			}
+			return err
+		}},
+		{"head", func() error {
+			_, err := bob.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("bobb"), Key: aws.String("k")})
+			return err
+		}},
+	} {
+		objects, buckets := meta.objectReads.Load(), meta.bucketReads.Load()
+		require.NoError(t, op.do(), op.name)
+		require.Equal(t, int64(1), meta.objectReads.Load()-objects, "%s: object reads", op.name)
+		require.Equal(t, int64(1), meta.bucketReads.Load()-buckets, "%s: bucket reads", op.name)
+	}
 }
 
 // The memo never outlives a write: after a proposal the bucket is read
 // again.
 func TestBucketMemoForgetsOnPropose(t *testing.T) {
-	meta := &bucketReadMeta{iamMeta: &iamMeta{fakeMeta: newFakeMeta()}}
+	meta := &bucketReadMeta{fakeMeta: newFakeMeta()}
 	meta.addBucket("b", "o")
 	g := &Gateway{cfg: Config{Meta: meta}}
 	ctx := withBucketMemo(context.Background())

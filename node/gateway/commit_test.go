@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/proto/metapb"
 )
@@ -17,9 +16,9 @@ type ctxRecordingMeta struct {
 	ended bool
 }
 
-func (m *ctxRecordingMeta) Propose(ctx context.Context, in *metapb.ProposeRequest, opts ...grpc.CallOption) (*metapb.ProposeResponse, error) {
+func (m *ctxRecordingMeta) Propose(ctx context.Context, cmd *metapb.Command) (*metapb.CommandResult, error) {
 	m.ended = ctx.Err() != nil
-	return m.fakeMeta.Propose(ctx, in, opts...)
+	return m.fakeMeta.Propose(ctx, cmd)
 }
 
 // A client that hangs up after its body is durable must not abandon the

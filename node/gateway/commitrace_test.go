@@ -57,7 +57,7 @@ func newRacingEnv(t *testing.T) (*testEnv, *racingMeta) {
 	require.NoError(t, err)
 	meta := &racingMeta{Client: metatest.New(t)}
 	e := newEnv(t, envOptions{config: func(c *Config) {
-		c.Meta = meta
+		c.Meta = NewMetaClient(meta)
 		c.Bodies = store
 		c.MinPartSize = testMinPart
 	}})

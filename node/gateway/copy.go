@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -16,7 +15,6 @@ import (
 	"github.com/cairn-io/cairn/node/gateway/checksum"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
 	"github.com/cairn-io/cairn/node/gateway/s3xml"
-	"github.com/cairn-io/cairn/node/objio"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -125,39 +123,23 @@ func copyPreconditionsFail(h http.Header, v *metapb.ObjectVersion) bool {
 	return false
 }
 
-// copyBody streams plaintext bytes [off, off+length) of src into a new
-// body, server-side: the source reader (decrypting with dec when not nil,
-// reading only the packages that hold the range) and the destination
-// writer (encrypting with enc when not nil) are joined by a pipe, and the
-// reader's goroutine is joined before returning.
-func (g *Gateway) copyBody(ctx context.Context, src *metapb.ObjectVersion, dec *decrypter, off, length int64, p erasure.Profile, inlineMax int64, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		var err error
-		if length > 0 {
-			err = g.readBody(rctx, src, dec, off, length, pw)
-		}
-		pw.CloseWithError(err)
-		done <- err
-	}()
-	stored, werr := g.writeHashed(ctx, pr, length, p, inlineMax, enc, algs...)
-	cancel()
-	pr.CloseWithError(errCopyEnded)
-	rerr := <-done
-	if werr != nil {
-		return nil, fmt.Errorf("copy %s/%s: %w", src.GetBucket(), src.GetKey(), werr)
+// copyBody stores plaintext bytes [off, off+length) of src as a new
+// body, server-side, through the shared write phase: the source is read
+// (decrypting with dec when not nil) as the destination is written
+// (encrypting with enc when not nil).
+func (g *Gateway) copyBody(ctx context.Context, rq *request, src *metapb.ObjectVersion, dec *decrypter, off, length int64, p erasure.Profile, inlineMax int64, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
+	stored, err := g.writeVerified(ctx, rq, bodyWrite{
+		src:       g.startCopy(ctx, src, dec, off, length),
+		size:      length,
+		profile:   p,
+		inlineMax: inlineMax,
+		enc:       enc,
+		algs:      algs,
+	})
+	if errors.Is(err, errStoredLength) {
+		return nil, unavailable(fmt.Sprintf("copy %s/%s", src.GetBucket(), src.GetKey()), err)
 	}
-	if rerr != nil || stored.Size != enc.storedSize(length) {
-		g.deleteBody(ctx, &request{}, stored.Body)
-		if rerr == nil {
-			rerr = fmt.Errorf("copied %d bytes, want %d", stored.Size, enc.storedSize(length))
-		}
-		return nil, unavailable(fmt.Sprintf("copy %s/%s", src.GetBucket(), src.GetKey()), rerr)
-	}
-	return stored, nil
+	return stored, err
 }
 
 func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *request) error {
@@ -245,7 +227,7 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	if tmpl.StorageClass, profile, err = g.storageClass(tmpl.StorageClass); err != nil {
 		return err
 	}
-	stored, err := g.copyBody(ctx, sv, dec, 0, sv.GetSize(), profile, g.cfg.InlineMaxBytes, enc, algs...)
+	stored, err := g.copyBody(ctx, rq, sv, dec, 0, sv.GetSize(), profile, g.cfg.InlineMaxBytes, enc, algs...)
 	if err != nil {
 		return err
 	}
@@ -268,12 +250,8 @@ func (g *Gateway) copyObject(ctx context.Context, w http.ResponseWriter, rq *req
 	if len(stored.sums) > 0 {
 		v.ChecksumType = checksum.TypeFullObject
 	}
-	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{Version: v}}})
+	res, err := g.commitVersion(ctx, rq, &metapb.PutObject{Version: v}, stored.Body)
 	if err != nil {
-		var me *s3err.MetaError
-		if errors.As(err, &me) {
-			g.deleteBody(ctx, rq, stored.Body)
-		}
 		return err
 	}
 	hd := w.Header()
@@ -341,26 +319,12 @@ func (g *Gateway) uploadPartCopy(ctx context.Context, w http.ResponseWriter, rq 
 	}
 	// Parts always go to shards: a completed upload's parts are read
 	// through the part records, which have no inline form.
-	stored, err := g.copyBody(ctx, sv, dec, rng.start, rng.length, profile, 0, enc, upAlg)
+	stored, err := g.copyBody(ctx, rq, sv, dec, rng.start, rng.length, profile, 0, enc, upAlg)
 	if err != nil {
 		return err
 	}
 	now := g.cfg.Now()
-	part := &metapb.PartInfo{
-		Number:        n,
-		Size:          rng.length,
-		Etag:          fmt.Sprintf("%x", stored.plainMD5),
-		DataId:        stored.DataID,
-		Profile:       objio.ProfileToProto(stored.Profile),
-		Shards:        stored.Shards,
-		ShardDigests:  stored.ShardDigests,
-		Checksums:     stored.sums,
-		MtimeUnixNano: now.UnixNano(),
-		Encryption:    enc.record(),
-	}
-	if enc != nil {
-		part.StoredSize = stored.Size
-	}
+	part := partInfo(n, stored, stored.sums, enc, now)
 	if err := g.commitPart(ctx, rq, uploadID, part, stored.Body); err != nil {
 		return err
 	}

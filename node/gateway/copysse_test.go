@@ -65,7 +65,7 @@ func newCopySSEEnv(t *testing.T) (*testEnv, *readRecorder) {
 	kr, err := sse.NewKeyring(sse.NewDataKey(), []sse.KMSKey{{ID: "default-key", Key: sse.NewDataKey()}, {ID: "other-key", Key: sse.NewDataKey()}})
 	require.NoError(t, err)
 	e := newEnv(t, envOptions{config: func(c *Config) {
-		c.Meta = metatest.New(t)
+		c.Meta = NewMetaClient(metatest.New(t))
 		c.Bodies = rec
 		c.Keyring = kr
 		c.MinPartSize = testMinPart

@@ -43,7 +43,7 @@ func TestRecordsKeepShardDigests(t *testing.T) {
 	require.NoError(t, err)
 	meta := metatest.New(t)
 	e := newEnv(t, envOptions{config: func(c *Config) {
-		c.Meta = meta
+		c.Meta = NewMetaClient(meta)
 		c.Bodies = store
 		c.MinPartSize = testMinPart
 	}})

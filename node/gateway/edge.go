@@ -18,7 +18,8 @@ const opPreflight = "PreflightCORS"
 // checkEdge refuses, before anything is looked up or stored, what S3
 // refuses by the request's shape: a header section over 8 KiB, text that
 // is not UTF-8 where it would be stored or compared (the key, query
-// parameters, content and x-amz-* headers; the metadata records are
+// parameters, content and x-amz-* headers other than user metadata, which
+// is decoded to UTF-8 as S3 decodes it; the metadata records are
 // protobuf strings, which must be UTF-8), and x-amz-server-side-encryption
 // on a GET or HEAD, which only writes take.
 func checkEdge(rq *request) error {
@@ -49,6 +50,11 @@ func checkEdge(rq *request) error {
 		lower := strings.ToLower(name)
 		if !strings.HasPrefix(lower, "x-amz-") && !strings.HasPrefix(lower, "content-") &&
 			lower != "cache-control" && lower != "expires" {
+			continue
+		}
+		if strings.HasPrefix(lower, "x-amz-meta-") {
+			// Any bytes: user metadata is read as ISO-8859-1 and RFC
+			// 2047, as S3 reads it (decodeMetaValue).
 			continue
 		}
 		for _, v := range vals {

@@ -11,41 +11,49 @@ import (
 	"strings"
 	"sync"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/objio"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
-// fakeMeta is an in-memory metapb.MetaClient: enough of the FSM's
-// behaviour for the gateway's tests.
+// fakeMeta is the one in-memory Meta of the gateway's tests: enough of
+// the FSM's behaviour (buckets, current versions, bucket and object
+// updates, users) for the handlers. Tests that need the FSM's own rules
+// (versions, multipart, Object Lock) use the real state machine through
+// NewMetaClient instead.
 type fakeMeta struct {
 	mu struct {
 		sync.Mutex
 		buckets map[string]*metapb.Bucket
 		objects map[string]map[string]*metapb.ObjectVersion
+		users   map[string]*metapb.User
 		seq     uint64
 		// failPut, when set, answers the next Propose of a PutObject.
-		failPut func() (*metapb.ProposeResponse, error)
+		failPut error
 		puts    int
 	}
 }
+
+var errFakeUnimplemented = errors.New("fake meta: unimplemented")
 
 func newFakeMeta() *fakeMeta {
 	m := &fakeMeta{}
 	m.mu.buckets = map[string]*metapb.Bucket{}
 	m.mu.objects = map[string]map[string]*metapb.ObjectVersion{}
+	m.mu.users = map[string]*metapb.User{}
 	return m
 }
 
-func (m *fakeMeta) failNextPut(f func() (*metapb.ProposeResponse, error)) {
+var _ Meta = (*fakeMeta)(nil)
+
+// failNextPut makes the next PutObject proposal fail with err.
+func (m *fakeMeta) failNextPut(err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.mu.failPut = f
+	m.mu.failPut = err
 }
 
 func (m *fakeMeta) addBucket(name, owner string) {
@@ -53,6 +61,14 @@ func (m *fakeMeta) addBucket(name, owner string) {
 	defer m.mu.Unlock()
 	m.mu.buckets[name] = &metapb.Bucket{Name: name, Owner: owner}
 	m.mu.objects[name] = map[string]*metapb.ObjectVersion{}
+}
+
+func (m *fakeMeta) addUsers(users map[string]*metapb.User) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, u := range users {
+		m.mu.users[k] = u
+	}
 }
 
 func (m *fakeMeta) putCount() int {
@@ -67,42 +83,85 @@ func (m *fakeMeta) object(bucket, key string) *metapb.ObjectVersion {
 	return m.mu.objects[bucket][key]
 }
 
-func result(code metapb.ErrorCode, v *metapb.ObjectVersion) *metapb.ProposeResponse {
-	return &metapb.ProposeResponse{Result: &metapb.CommandResult{Code: code, Version: v}}
+// result answers a proposal as the adapter does: a non-OK code comes back
+// as an *s3err.MetaError with the result.
+func result(code metapb.ErrorCode, v *metapb.ObjectVersion) (*metapb.CommandResult, error) {
+	res := &metapb.CommandResult{Code: code, Version: v}
+	return res, codeError(code, "")
 }
 
-func (m *fakeMeta) Propose(_ context.Context, in *metapb.ProposeRequest, _ ...grpc.CallOption) (*metapb.ProposeResponse, error) {
+// copyFields copies the named fields of from into to, as the FSM's update
+// commands do; ok is false for a name the record does not have.
+func copyFields(to, from proto.Message, names []string) bool {
+	dst, src := to.ProtoReflect(), from.ProtoReflect()
+	for _, name := range names {
+		fd := dst.Descriptor().Fields().ByName(protoreflect.Name(name))
+		if fd == nil {
+			return false
+		}
+		if src.Has(fd) {
+			dst.Set(fd, src.Get(fd))
+		} else {
+			dst.Clear(fd)
+		}
+	}
+	return true
+}
+
+func (m *fakeMeta) Propose(_ context.Context, cmd *metapb.Command) (*metapb.CommandResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	switch op := in.GetCommand().GetOp().(type) {
+	switch op := cmd.GetOp().(type) {
 	case *metapb.Command_CreateBucket:
 		b := op.CreateBucket.GetBucket()
 		if _, ok := m.mu.buckets[b.GetName()]; ok {
-			return result(metapb.ErrorCode_BUCKET_ALREADY_EXISTS, nil), nil
+			return result(metapb.ErrorCode_BUCKET_ALREADY_EXISTS, nil)
 		}
 		m.mu.buckets[b.GetName()] = proto.Clone(b).(*metapb.Bucket)
 		m.mu.objects[b.GetName()] = map[string]*metapb.ObjectVersion{}
-		return result(metapb.ErrorCode_OK, nil), nil
+		return result(metapb.ErrorCode_OK, nil)
 	case *metapb.Command_DeleteBucket:
 		name := op.DeleteBucket.GetName()
 		if _, ok := m.mu.buckets[name]; !ok {
-			return result(metapb.ErrorCode_NO_SUCH_BUCKET, nil), nil
+			return result(metapb.ErrorCode_NO_SUCH_BUCKET, nil)
 		}
 		if len(m.mu.objects[name]) > 0 {
-			return result(metapb.ErrorCode_BUCKET_NOT_EMPTY, nil), nil
+			return result(metapb.ErrorCode_BUCKET_NOT_EMPTY, nil)
 		}
 		delete(m.mu.buckets, name)
 		delete(m.mu.objects, name)
-		return result(metapb.ErrorCode_OK, nil), nil
+		return result(metapb.ErrorCode_OK, nil)
+	case *metapb.Command_UpdateBucket:
+		u := op.UpdateBucket
+		b, ok := m.mu.buckets[u.GetBucket().GetName()]
+		if !ok {
+			return result(metapb.ErrorCode_NO_SUCH_BUCKET, nil)
+		}
+		nb := proto.Clone(b).(*metapb.Bucket)
+		if !copyFields(nb, u.GetBucket(), u.GetFields()) {
+			return result(metapb.ErrorCode_INVALID_ARGUMENT, nil)
+		}
+		m.mu.buckets[nb.GetName()] = nb
+		return result(metapb.ErrorCode_OK, nil)
+	case *metapb.Command_UpdateObject:
+		u := op.UpdateObject
+		v, ok := m.mu.objects[u.GetBucket()][u.GetKey()]
+		if !ok {
+			return result(metapb.ErrorCode_NO_SUCH_KEY, nil)
+		}
+		if !copyFields(v, u.GetValues(), u.GetFields()) {
+			return result(metapb.ErrorCode_INVALID_ARGUMENT, nil)
+		}
+		return result(metapb.ErrorCode_OK, proto.Clone(v).(*metapb.ObjectVersion))
 	case *metapb.Command_PutObject:
-		if f := m.mu.failPut; f != nil {
+		if err := m.mu.failPut; err != nil {
 			m.mu.failPut = nil
-			return f()
+			return nil, err
 		}
 		v := proto.Clone(op.PutObject.GetVersion()).(*metapb.ObjectVersion)
 		objs, ok := m.mu.objects[v.GetBucket()]
 		if !ok {
-			return result(metapb.ErrorCode_NO_SUCH_BUCKET, nil), nil
+			return result(metapb.ErrorCode_NO_SUCH_BUCKET, nil)
 		}
 		if m.mu.buckets[v.GetBucket()].GetVersioning() != metapb.VersioningState_VERSIONING_ENABLED {
 			v.VersionId = "null" // as the FSM decides
@@ -111,68 +170,68 @@ func (m *fakeMeta) Propose(_ context.Context, in *metapb.ProposeRequest, _ ...gr
 		m.mu.puts++
 		v.Seq = m.mu.seq
 		objs[v.GetKey()] = v
-		return result(metapb.ErrorCode_OK, v), nil
+		return result(metapb.ErrorCode_OK, v)
 	case *metapb.Command_DeleteObject:
 		d := op.DeleteObject
 		objs, ok := m.mu.objects[d.GetBucket()]
 		if !ok {
-			return result(metapb.ErrorCode_NO_SUCH_BUCKET, nil), nil
+			return result(metapb.ErrorCode_NO_SUCH_BUCKET, nil)
 		}
 		if _, ok := objs[d.GetKey()]; !ok {
-			return result(metapb.ErrorCode_NO_SUCH_KEY, nil), nil
+			return result(metapb.ErrorCode_NO_SUCH_KEY, nil)
 		}
 		delete(objs, d.GetKey())
-		return result(metapb.ErrorCode_OK, nil), nil
+		return result(metapb.ErrorCode_OK, nil)
 	}
-	return nil, status.Error(codes.InvalidArgument, "fake meta: unsupported command")
+	return nil, fmt.Errorf("fake meta: command %T: %w", cmd.GetOp(), errFakeUnimplemented)
 }
 
-func (m *fakeMeta) GetBucket(_ context.Context, in *metapb.GetBucketRequest, _ ...grpc.CallOption) (*metapb.GetBucketResponse, error) {
+func (m *fakeMeta) Bucket(_ context.Context, name string) (*metapb.Bucket, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	b, ok := m.mu.buckets[in.GetName()]
+	b, ok := m.mu.buckets[name]
 	if !ok {
-		return &metapb.GetBucketResponse{Code: metapb.ErrorCode_NO_SUCH_BUCKET}, nil
+		return nil, codeError(metapb.ErrorCode_NO_SUCH_BUCKET, "")
 	}
-	return &metapb.GetBucketResponse{Bucket: proto.Clone(b).(*metapb.Bucket)}, nil
+	return proto.Clone(b).(*metapb.Bucket), nil
 }
 
-func (m *fakeMeta) ListBuckets(context.Context, *metapb.ListBucketsRequest, ...grpc.CallOption) (*metapb.ListBucketsResponse, error) {
+func (m *fakeMeta) Buckets(context.Context) ([]*metapb.Bucket, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	resp := &metapb.ListBucketsResponse{}
+	var out []*metapb.Bucket
 	for _, b := range m.mu.buckets {
-		resp.Buckets = append(resp.Buckets, proto.Clone(b).(*metapb.Bucket))
+		out = append(out, proto.Clone(b).(*metapb.Bucket))
 	}
-	sort.Slice(resp.Buckets, func(i, j int) bool { return resp.Buckets[i].GetName() < resp.Buckets[j].GetName() })
-	return resp, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out, nil
 }
 
-func (m *fakeMeta) GetObject(_ context.Context, in *metapb.GetObjectRequest, _ ...grpc.CallOption) (*metapb.GetObjectResponse, error) {
+func (m *fakeMeta) Object(_ context.Context, bucket, key, versionID string) (*metapb.ObjectVersion, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	objs, ok := m.mu.objects[in.GetBucket()]
+	objs, ok := m.mu.objects[bucket]
 	if !ok {
-		return &metapb.GetObjectResponse{Code: metapb.ErrorCode_NO_SUCH_BUCKET}, nil
+		return nil, codeError(metapb.ErrorCode_NO_SUCH_BUCKET, "")
 	}
-	v, ok := objs[in.GetKey()]
+	v, ok := objs[key]
 	if !ok {
-		return &metapb.GetObjectResponse{Code: metapb.ErrorCode_NO_SUCH_KEY}, nil
+		return nil, codeError(metapb.ErrorCode_NO_SUCH_KEY, "")
 	}
-	if id := in.GetVersionId(); id != "" && id != v.GetVersionId() {
-		return &metapb.GetObjectResponse{Code: metapb.ErrorCode_NO_SUCH_VERSION}, nil
+	if versionID != "" && versionID != v.GetVersionId() {
+		return nil, codeError(metapb.ErrorCode_NO_SUCH_VERSION, "")
 	}
-	return &metapb.GetObjectResponse{Version: proto.Clone(v).(*metapb.ObjectVersion)}, nil
+	return proto.Clone(v).(*metapb.ObjectVersion), nil
 }
 
 // ListObjects follows the meta contract: keys strictly after start_after,
 // and a start_after that is a common prefix skips its whole subtree.
-func (m *fakeMeta) ListObjects(_ context.Context, in *metapb.ListObjectsRequest, _ ...grpc.CallOption) (*metapb.ListObjectsResponse, error) {
+func (m *fakeMeta) ListObjects(_ context.Context, in *metapb.ListObjectsRequest) (*metapb.ListObjectsResponse, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	objs, ok := m.mu.objects[in.GetBucket()]
 	if !ok {
-		return &metapb.ListObjectsResponse{Code: metapb.ErrorCode_NO_SUCH_BUCKET}, nil
+		return nil, codeError(metapb.ErrorCode_NO_SUCH_BUCKET, "")
 	}
 	keys := make([]string, 0, len(objs))
 	for k := range objs {
@@ -216,16 +275,57 @@ func (m *fakeMeta) ListObjects(_ context.Context, in *metapb.ListObjectsRequest,
 	return resp, nil
 }
 
-func (m *fakeMeta) GetClusterMap(context.Context, *metapb.GetClusterMapRequest, ...grpc.CallOption) (*metapb.GetClusterMapResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta")
+func (m *fakeMeta) ListVersions(context.Context, *metapb.ListObjectVersionsRequest) (*metapb.ListObjectVersionsResponse, error) {
+	return nil, fmt.Errorf("fake meta: list versions: %w", errFakeUnimplemented)
 }
 
-func (m *fakeMeta) Heartbeat(context.Context, *metapb.HeartbeatRequest, ...grpc.CallOption) (*metapb.HeartbeatResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta")
+func (m *fakeMeta) Upload(context.Context, *metapb.GetMultipartUploadRequest) (*metapb.GetMultipartUploadResponse, error) {
+	return nil, fmt.Errorf("fake meta: get upload: %w", errFakeUnimplemented)
 }
 
-func (m *fakeMeta) Status(context.Context, *metapb.StatusRequest, ...grpc.CallOption) (*metapb.StatusResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta")
+func (m *fakeMeta) ListUploads(context.Context, *metapb.ListMultipartUploadsRequest) (*metapb.ListMultipartUploadsResponse, error) {
+	return nil, fmt.Errorf("fake meta: list uploads: %w", errFakeUnimplemented)
+}
+
+func (m *fakeMeta) ClusterMap(context.Context) (*metapb.ClusterMap, error) {
+	return nil, fmt.Errorf("fake meta: cluster map: %w", errFakeUnimplemented)
+}
+
+func (m *fakeMeta) GetUser(_ context.Context, accessKey string) (*metapb.User, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.mu.users[accessKey]
+	return u, ok, nil
+}
+
+func (m *fakeMeta) ListUsers(context.Context) ([]*metapb.User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*metapb.User
+	for _, u := range m.mu.users {
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// usersMeta serves a fixed user table in front of another Meta, for the
+// tests over the real state machine.
+type usersMeta struct {
+	Meta
+	users map[string]*metapb.User
+}
+
+func (m usersMeta) GetUser(_ context.Context, accessKey string) (*metapb.User, bool, error) {
+	u, ok := m.users[accessKey]
+	return u, ok, nil
+}
+
+func (m usersMeta) ListUsers(context.Context) ([]*metapb.User, error) {
+	var out []*metapb.User
+	for _, u := range m.users {
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // fakeBodies keeps bodies in memory.
@@ -336,71 +436,3 @@ func (b *fakeBodies) ReadBody(_ context.Context, v *metapb.ObjectVersion, off, l
 }
 
 var testProfile = erasure.Profile{K: 4, M: 2, BlockSize: 64 << 10}
-
-func (m *fakeMeta) ListObjectVersions(context.Context, *metapb.ListObjectVersionsRequest, ...grpc.CallOption) (*metapb.ListObjectVersionsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: ListObjectVersions")
-}
-
-func (m *fakeMeta) GetUser(context.Context, *metapb.GetUserRequest, ...grpc.CallOption) (*metapb.GetUserResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: GetUser")
-}
-
-func (m *fakeMeta) ListUsers(context.Context, *metapb.ListUsersRequest, ...grpc.CallOption) (*metapb.ListUsersResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: ListUsers")
-}
-
-func (m *fakeMeta) GetMultipartUpload(context.Context, *metapb.GetMultipartUploadRequest, ...grpc.CallOption) (*metapb.GetMultipartUploadResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: GetMultipartUpload")
-}
-
-func (m *fakeMeta) ListMultipartUploads(context.Context, *metapb.ListMultipartUploadsRequest, ...grpc.CallOption) (*metapb.ListMultipartUploadsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: ListMultipartUploads")
-}
-
-func (m *fakeMeta) UnknownData(context.Context, *metapb.UnknownDataRequest, ...grpc.CallOption) (*metapb.UnknownDataResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: UnknownData")
-}
-
-func (m *fakeMeta) ReportShards(context.Context, *metapb.ReportShardsRequest, ...grpc.CallOption) (*metapb.ReportShardsResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: ReportShards")
-}
-
-func (m *fakeMeta) HealStatus(context.Context, *metapb.HealStatusRequest, ...grpc.CallOption) (*metapb.HealStatusResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: HealStatus")
-}
-
-func (m *fakeMeta) Scrub(context.Context, *metapb.ScrubRequest, ...grpc.CallOption) (*metapb.ScrubResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: Scrub")
-}
-
-func (m *fakeMeta) AddVoter(context.Context, *metapb.AddVoterRequest, ...grpc.CallOption) (*metapb.AddVoterResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: AddVoter")
-}
-
-func (m *fakeMeta) RemoveVoter(context.Context, *metapb.RemoveVoterRequest, ...grpc.CallOption) (*metapb.RemoveVoterResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: RemoveVoter")
-}
-
-func (m *fakeMeta) TransferLeader(context.Context, *metapb.TransferLeaderRequest, ...grpc.CallOption) (*metapb.TransferLeaderResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: TransferLeader")
-}
-
-func (m *fakeMeta) Backup(context.Context, *metapb.BackupRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BackupChunk], error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: Backup")
-}
-
-func (m *fakeMeta) MembershipStatus(context.Context, *metapb.MembershipStatusRequest, ...grpc.CallOption) (*metapb.MembershipStatusResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: MembershipStatus")
-}
-
-func (m *fakeMeta) RemoveNode(context.Context, *metapb.RemoveNodeRequest, ...grpc.CallOption) (*metapb.RemoveNodeResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: RemoveNode")
-}
-
-func (m *fakeMeta) WatchBuckets(context.Context, *metapb.WatchBucketsRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BucketsEvent], error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: WatchBuckets")
-}
-
-func (m *fakeMeta) WatchClusterMap(context.Context, *metapb.WatchClusterMapRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.ClusterMapEvent], error) {
-	return nil, status.Error(codes.Unimplemented, "fake meta: WatchClusterMap")
-}

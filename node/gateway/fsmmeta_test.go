@@ -3,16 +3,15 @@ package gateway
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sync"
 	"testing"
 
 	"github.com/hashicorp/raft"
-	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-io/cairn/metadata"
+	"github.com/cairn-io/cairn/metadata/metatest"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -20,9 +19,10 @@ import (
 // without Raft: commands are applied in order with increasing indexes. It
 // lets gateway tests exercise rules that only the FSM enforces (Object
 // Lock, conditional updates). RPCs it does not override come from
-// fakeMeta, which answers Unimplemented.
+// metatest on the same state machine. The gateway reaches it through
+// NewMetaClient.
 type fsmMeta struct {
-	*fakeMeta
+	*metatest.Client
 	f  *metadata.FSM
 	mu struct {
 		sync.Mutex
@@ -32,10 +32,8 @@ type fsmMeta struct {
 
 func newFSMMeta(t *testing.T) *fsmMeta {
 	t.Helper()
-	f, err := metadata.Open(t.TempDir(), metadata.Options{Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = f.Close() })
-	return &fsmMeta{fakeMeta: newFakeMeta(), f: f}
+	c := metatest.New(t)
+	return &fsmMeta{Client: c, f: c.FSM}
 }
 
 func metaCode(err error) metapb.ErrorCode {
@@ -100,7 +98,7 @@ func newFSMEnv(t *testing.T, opts envOptions) *testEnv {
 	fm := newFSMMeta(t)
 	inner := opts.config
 	opts.config = func(c *Config) {
-		c.Meta = fm
+		c.Meta = NewMetaClient(fm)
 		if inner != nil {
 			inner(c)
 		}

@@ -60,8 +60,10 @@ type Config struct {
 	// Root credentials. Requests are checked through a credentials lookup,
 	// so more identities can be added without changing the handlers.
 	AccessKey, SecretKey string
-	Meta                 metapb.MetaClient
-	Bodies               Bodies
+	// Meta is the gateway's port onto the meta group; NewMetaClient
+	// adapts the generated client.
+	Meta   Meta
+	Bodies Bodies
 	// Profile is the erasure profile of the STANDARD storage class.
 	Profile erasure.Profile
 	// StorageClasses maps the x-amz-storage-class values the cluster
@@ -92,6 +94,9 @@ type Config struct {
 	// MasterKey (identity.MasterKeySize bytes) opens the sealed secrets of
 	// users kept by the meta group. Without it only root can sign in.
 	MasterKey []byte
+	// PreviousMasterKey, optional, also opens them during a master key
+	// rotation.
+	PreviousMasterKey []byte
 	// UserCacheTTL bounds how long a user lookup is trusted; default
 	// DefaultUserCacheTTL.
 	UserCacheTTL time.Duration
@@ -195,13 +200,13 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	var sealer *identity.Sealer
 	if len(cfg.MasterKey) != 0 {
-		s, err := identity.NewSealer(cfg.MasterKey)
+		s, err := identity.NewSealerKeys(identity.Keys{Current: cfg.MasterKey, Previous: cfg.PreviousMasterKey})
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 		}
 		sealer = s
 	}
-	ids := newIdentities(cfg.AccessKey, cfg.SecretKey, metaUsers{cfg.Meta}, sealer, cfg.UserCacheTTL, cfg.Now)
+	ids := newIdentities(cfg.AccessKey, cfg.SecretKey, cfg.Meta, sealer, cfg.UserCacheTTL, cfg.Now)
 	if cfg.Buckets != nil {
 		// The watch reports user changes too.
 		cfg.Buckets.OnInvalidate(ids.forget)

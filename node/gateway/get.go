@@ -25,18 +25,23 @@ var responseOverrides = map[string]string{
 	"response-expires":             "Expires",
 }
 
+// lookupObject reads a version of the request's key (see object).
 func (g *Gateway) lookupObject(ctx context.Context, rq *request, versionID string) (*metapb.ObjectVersion, error) {
-	resp, err := g.cfg.Meta.GetObject(ctx, &metapb.GetObjectRequest{Bucket: rq.bucket, Key: rq.key, VersionId: versionID})
-	if err != nil {
-		return nil, fmt.Errorf("meta get object %q/%q: %w", rq.bucket, rq.key, err)
+	return g.object(ctx, rq.bucket, rq.key, versionID)
+}
+
+// object reads a version of bucket/key from the meta group, once per
+// request: authorization and the handler share the answer (see
+// requestMemo). The version must not be modified.
+func (g *Gateway) object(ctx context.Context, bucket, key, versionID string) (*metapb.ObjectVersion, error) {
+	ref := objectRef{bucket: bucket, key: key, versionID: versionID}
+	memo := memoOf(ctx)
+	if l, ok := memo.object(ref); ok {
+		return l.v, l.err
 	}
-	if c := resp.GetCode(); c != metapb.ErrorCode_OK {
-		return nil, &s3err.MetaError{Code: c}
-	}
-	if resp.GetVersion() == nil {
-		return nil, fmt.Errorf("meta get object %q/%q: empty answer", rq.bucket, rq.key)
-	}
-	return resp.GetVersion(), nil
+	v, err := g.cfg.Meta.Object(ctx, bucket, key, versionID)
+	memo.putObject(ref, objectLookup{v: v, err: err})
+	return v, err
 }
 
 // getObject serves GET and HEAD. Headers are only sent with the first
@@ -211,7 +216,7 @@ func objectHeaders(v *metapb.ObjectVersion) http.Header {
 	for k, val := range v.GetUserMetadata() {
 		// Lower case as S3 sends them: Set would canonicalize to
 		// X-Amz-Meta-Color, and boto3 and the AWS CLI keep the case they see.
-		h["x-amz-meta-"+k] = []string{val}
+		h["x-amz-meta-"+k] = []string{encodeMetaValue(val)}
 	}
 	if sc := v.GetStorageClass(); sc != "" && sc != storageClassStandard {
 		h.Set("x-amz-storage-class", sc)

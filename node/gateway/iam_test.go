@@ -4,81 +4,16 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-io/cairn/node/identity"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
-
-// iamMeta adds users and the bucket/object update commands to fakeMeta.
-type iamMeta struct {
-	*fakeMeta
-	umu   sync.Mutex
-	users map[string]*metapb.User
-}
-
-func (m *iamMeta) Propose(ctx context.Context, in *metapb.ProposeRequest, opts ...grpc.CallOption) (*metapb.ProposeResponse, error) {
-	switch op := in.GetCommand().GetOp().(type) {
-	case *metapb.Command_UpdateBucket:
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		b, ok := m.mu.buckets[op.UpdateBucket.GetBucket().GetName()]
-		if !ok {
-			return result(metapb.ErrorCode_NO_SUCH_BUCKET, nil), nil
-		}
-		in := op.UpdateBucket.GetBucket()
-		for _, f := range op.UpdateBucket.GetFields() {
-			switch f {
-			case "acl":
-				b.Acl = in.Acl
-			case "policy":
-				b.Policy = in.Policy
-			case "ownership":
-				b.Ownership = in.Ownership
-			}
-		}
-		return result(metapb.ErrorCode_OK, nil), nil
-	case *metapb.Command_UpdateObject:
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		u := op.UpdateObject
-		v, ok := m.mu.objects[u.GetBucket()][u.GetKey()]
-		if !ok {
-			return result(metapb.ErrorCode_NO_SUCH_KEY, nil), nil
-		}
-		v.Acl = u.GetValues().GetAcl()
-		return result(metapb.ErrorCode_OK, proto.Clone(v).(*metapb.ObjectVersion)), nil
-	}
-	return m.fakeMeta.Propose(ctx, in, opts...)
-}
-
-func (m *iamMeta) GetUser(_ context.Context, in *metapb.GetUserRequest, _ ...grpc.CallOption) (*metapb.GetUserResponse, error) {
-	m.umu.Lock()
-	defer m.umu.Unlock()
-	u, ok := m.users[in.GetAccessKey()]
-	if !ok {
-		return &metapb.GetUserResponse{Code: metapb.ErrorCode_NO_SUCH_USER}, nil
-	}
-	return &metapb.GetUserResponse{User: u}, nil
-}
-
-func (m *iamMeta) ListUsers(context.Context, *metapb.ListUsersRequest, ...grpc.CallOption) (*metapb.ListUsersResponse, error) {
-	m.umu.Lock()
-	defer m.umu.Unlock()
-	resp := &metapb.ListUsersResponse{}
-	for _, u := range m.users {
-		resp.Users = append(resp.Users, u)
-	}
-	return resp, nil
-}
 
 // TestAccessControl checks the authorization hook end to end through the
 // gateway, over fakes: users, ACLs, a policy and ownership enforcement.
@@ -87,13 +22,12 @@ func TestAccessControl(t *testing.T) {
 	sealer, err := identity.NewSealer(mk)
 	require.NoError(t, err)
 	bobID, carolID := identity.NewCanonicalID(), identity.NewCanonicalID()
-	meta := &iamMeta{users: map[string]*metapb.User{
+	users := map[string]*metapb.User{
 		"AKBOB":   {AccessKey: "AKBOB", CanonicalId: bobID, DisplayName: "bob", SecretCiphertext: sealer.Seal("AKBOB", "bob-secret")},
 		"AKCAROL": {AccessKey: "AKCAROL", CanonicalId: carolID, DisplayName: "carol", SecretCiphertext: sealer.Seal("AKCAROL", "carol-secret")},
-	}}
+	}
 	e := newEnv(t, envOptions{config: func(c *Config) {
-		meta.fakeMeta = c.Meta.(*fakeMeta)
-		c.Meta = meta
+		c.Meta.(*fakeMeta).addUsers(users)
 		c.MasterKey = mk
 	}})
 	ctx := context.Background()

@@ -29,31 +29,6 @@ type userSource interface {
 	ListUsers(ctx context.Context) ([]*metapb.User, error)
 }
 
-// metaUsers adapts the Meta client.
-type metaUsers struct{ meta metapb.MetaClient }
-
-func (m metaUsers) GetUser(ctx context.Context, accessKey string) (*metapb.User, bool, error) {
-	resp, err := m.meta.GetUser(ctx, &metapb.GetUserRequest{AccessKey: accessKey})
-	if err != nil {
-		return nil, false, fmt.Errorf("meta get user: %w", err)
-	}
-	switch resp.GetCode() {
-	case metapb.ErrorCode_OK:
-		return resp.GetUser(), resp.GetUser() != nil, nil
-	case metapb.ErrorCode_NO_SUCH_USER:
-		return nil, false, nil
-	}
-	return nil, false, fmt.Errorf("meta get user: %s", resp.GetCode())
-}
-
-func (m metaUsers) ListUsers(ctx context.Context) ([]*metapb.User, error) {
-	resp, err := m.meta.ListUsers(ctx, &metapb.ListUsersRequest{})
-	if err != nil {
-		return nil, fmt.Errorf("meta list users: %w", err)
-	}
-	return resp.GetUsers(), nil
-}
-
 // identities resolves access keys to callers and secrets: the root
 // identity from configuration, users from the meta group, whose sealed
 // secrets it opens with the master key. It implements sigv4.Credentials.

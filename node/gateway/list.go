@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"encoding/base64"
-	"fmt"
 	"net/http"
 	"net/url"
 	"sort"
@@ -56,20 +55,13 @@ func (g *Gateway) list(ctx context.Context, bucket string, p listParams) (*metap
 		}
 		return &metapb.ListObjectsResponse{}, nil
 	}
-	resp, err := g.cfg.Meta.ListObjects(ctx, &metapb.ListObjectsRequest{
+	return g.cfg.Meta.ListObjects(ctx, &metapb.ListObjectsRequest{
 		Bucket:     bucket,
 		Prefix:     p.prefix,
 		Delimiter:  p.delimiter,
 		StartAfter: p.startAfter,
 		MaxKeys:    uint32(p.maxKeys),
 	})
-	if err != nil {
-		return nil, fmt.Errorf("meta list objects %q: %w", bucket, err)
-	}
-	if c := resp.GetCode(); c != metapb.ErrorCode_OK {
-		return nil, &s3err.MetaError{Code: c}
-	}
-	return resp, nil
 }
 
 // encoder returns the key encoding that encoding-type asks for.

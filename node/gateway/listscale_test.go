@@ -70,7 +70,7 @@ func rolledUp(key, prefix, delim string) (string, bool) {
 // gateway's continuation tokens and markers end to end.
 func TestListingThroughGateway(t *testing.T) {
 	fm := newFSMMeta(t)
-	e := newEnv(t, envOptions{config: func(c *Config) { c.Meta = fm }})
+	e := newEnv(t, envOptions{config: func(c *Config) { c.Meta = NewMetaClient(fm) }})
 	e.createBucket("big")
 	_, err := e.client.PutBucketVersioning(context.Background(), &s3.PutBucketVersioningInput{
 		Bucket: aws.String("big"), VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled},

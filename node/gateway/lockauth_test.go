@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/metadata/metatest"
 	"github.com/cairn-io/cairn/node/identity"
@@ -20,28 +19,6 @@ import (
 	"github.com/cairn-io/cairn/node/objio/objiotest"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
-
-// usersMeta serves a fixed user table in front of a meta client.
-type usersMeta struct {
-	metapb.MetaClient
-	users map[string]*metapb.User
-}
-
-func (m *usersMeta) GetUser(_ context.Context, in *metapb.GetUserRequest, _ ...grpc.CallOption) (*metapb.GetUserResponse, error) {
-	u, ok := m.users[in.GetAccessKey()]
-	if !ok {
-		return &metapb.GetUserResponse{Code: metapb.ErrorCode_NO_SUCH_USER}, nil
-	}
-	return &metapb.GetUserResponse{User: u}, nil
-}
-
-func (m *usersMeta) ListUsers(context.Context, *metapb.ListUsersRequest, ...grpc.CallOption) (*metapb.ListUsersResponse, error) {
-	resp := &metapb.ListUsersResponse{}
-	for _, u := range m.users {
-		resp.Users = append(resp.Users, u)
-	}
-	return resp, nil
-}
 
 // newLockEnv is a gateway over the real state machine and erasure-coded
 // store, with a user bob besides root, and a bucket "locked" with Object
@@ -57,7 +34,7 @@ func newLockEnv(t *testing.T) (*testEnv, string, *s3.Client) {
 	t.Cleanup(func() { _ = pool.Close() })
 	store, err := objio.New(objio.Config{Maps: cl.Maps, Dialer: pool})
 	require.NoError(t, err)
-	meta := &usersMeta{MetaClient: metatest.New(t), users: map[string]*metapb.User{
+	meta := usersMeta{Meta: NewMetaClient(metatest.New(t)), users: map[string]*metapb.User{
 		"AKBOB": {AccessKey: "AKBOB", CanonicalId: bobID, DisplayName: "bob", SecretCiphertext: sealer.Seal("AKBOB", "bob-secret")},
 	}}
 	e := newEnv(t, envOptions{config: func(c *Config) {

@@ -59,11 +59,11 @@ type idMeta struct {
 	ids []string
 }
 
-func (m *idMeta) GetBucket(ctx context.Context, in *metapb.GetBucketRequest, opts ...grpc.CallOption) (*metapb.GetBucketResponse, error) {
+func (m *idMeta) Bucket(ctx context.Context, name string) (*metapb.Bucket, error) {
 	m.mu.Lock()
 	m.ids = append(m.ids, observe.RequestID(ctx))
 	m.mu.Unlock()
-	return m.fakeMeta.GetBucket(ctx, in, opts...)
+	return m.fakeMeta.Bucket(ctx, name)
 }
 
 func TestRequestMetricsAndAccessLog(t *testing.T) {
@@ -190,7 +190,7 @@ func TestReady(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g, err := New(Config{AccessKey: "a", SecretKey: "s", Meta: mapMeta{newFakeMeta(), tc.resp, tc.err}, Bodies: newFakeBodies(), Profile: testProfile})
+			g, err := New(Config{AccessKey: "a", SecretKey: "s", Meta: NewMetaClient(mapMeta{resp: tc.resp, err: tc.err}), Bodies: newFakeBodies(), Profile: testProfile})
 			require.NoError(t, err)
 			err = g.Ready(context.Background())
 			if !tc.wantErr {
@@ -202,10 +202,12 @@ func TestReady(t *testing.T) {
 	}
 }
 
+// mapMeta answers cluster-map reads, through the adapter, so that its
+// translation of a leaderless group is checked too.
 type mapMeta struct {
-	*fakeMeta
-	resp *metapb.GetClusterMapResponse
-	err  error
+	metapb.MetaClient // nil: only GetClusterMap is called
+	resp              *metapb.GetClusterMapResponse
+	err               error
 }
 
 func (m mapMeta) GetClusterMap(context.Context, *metapb.GetClusterMapRequest, ...grpc.CallOption) (*metapb.GetClusterMapResponse, error) {

@@ -22,7 +22,7 @@ import (
 func TestMinioGoPutObject(t *testing.T) {
 	data := bytes.Repeat([]byte("cairn"), 20000)
 	for _, tls := range []bool{false, true} {
-		e := newEnv(t, envOptions{tls: tls, config: func(c *Config) { c.Meta = metatest.New(t) }})
+		e := newEnv(t, envOptions{tls: tls, config: func(c *Config) { c.Meta = NewMetaClient(metatest.New(t)) }})
 		e.createBucket("bkt")
 		host := strings.TrimPrefix(strings.TrimPrefix(e.srv.URL, "http://"), "https://")
 		c, err := minio.New(host, &minio.Options{

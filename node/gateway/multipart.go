@@ -1,13 +1,11 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -17,7 +15,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/gateway/checksum"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
 	"github.com/cairn-io/cairn/node/gateway/s3xml"
@@ -159,19 +156,9 @@ func (g *Gateway) createMultipartUpload(ctx context.Context, w http.ResponseWrit
 
 // getUpload loads an upload with up to maxParts of its parts after marker.
 func (g *Gateway) getUpload(ctx context.Context, rq *request, uploadID string, marker, maxParts uint32) (*metapb.GetMultipartUploadResponse, error) {
-	resp, err := g.cfg.Meta.GetMultipartUpload(ctx, &metapb.GetMultipartUploadRequest{
+	return g.cfg.Meta.Upload(ctx, &metapb.GetMultipartUploadRequest{
 		Bucket: rq.bucket, Key: rq.key, UploadId: uploadID, PartNumberMarker: marker, MaxParts: maxParts,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("meta get upload %q: %w", uploadID, err)
-	}
-	if c := resp.GetCode(); c != metapb.ErrorCode_OK {
-		return nil, &s3err.MetaError{Code: c}
-	}
-	if resp.GetUpload() == nil {
-		return nil, fmt.Errorf("meta get upload %q: empty answer", uploadID)
-	}
-	return resp, nil
 }
 
 // allParts loads an upload and every part of it, page by page.
@@ -199,45 +186,6 @@ func parsePartNumber(q url.Values) (uint32, error) {
 		return 0, s3err.InvalidArgument.WithMessage("Part number must be an integer between 1 and 10000, inclusive")
 	}
 	return uint32(n), nil
-}
-
-// hashedBody is a body stored with the digests of its plaintext.
-type hashedBody struct {
-	*objio.Body
-	plainMD5 []byte
-	sums     map[string]string
-}
-
-// writeHashed stores r with profile p, encrypted by enc when not nil,
-// computing the checksums of algs over the plaintext on the way.
-func (g *Gateway) writeHashed(ctx context.Context, r io.Reader, size int64, p erasure.Profile, inlineMax int64, enc *encrypter, algs ...checksum.Algorithm) (*hashedBody, error) {
-	hashes := map[checksum.Algorithm]hash.Hash{}
-	var ws []io.Writer
-	for _, a := range algs {
-		if a != "" && hashes[a] == nil {
-			hashes[a] = a.New()
-			ws = append(ws, hashes[a])
-		}
-	}
-	if len(ws) > 0 {
-		r = io.TeeReader(r, io.MultiWriter(ws...))
-	}
-	src, err := enc.wrap(r)
-	if err != nil {
-		return nil, err
-	}
-	if size >= 0 {
-		size = enc.storedSize(size)
-	}
-	b, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: p, Size: size, InlineMax: inlineMax})
-	if err != nil {
-		return nil, err
-	}
-	hb := &hashedBody{Body: b, plainMD5: enc.md5(b), sums: map[string]string{}}
-	for a, h := range hashes {
-		hb.sums[string(a)] = checksum.Encode(h.Sum(nil))
-	}
-	return hb, nil
 }
 
 // checksumMismatch is the error of an UploadPart whose checksum differs
@@ -277,10 +225,6 @@ func (g *Gateway) uploadPart(ctx context.Context, w http.ResponseWriter, rq *req
 	if sent != nil && upAlg != "" && sent.alg != upAlg {
 		return checksumMismatch(upAlg, sent.alg)
 	}
-	var sentAlg checksum.Algorithm
-	if sent != nil {
-		sentAlg = sent.alg
-	}
 	if ta := trailerAlgorithm(r.Header); ta != "" && upAlg != "" && ta != upAlg {
 		return checksumMismatch(upAlg, ta)
 	}
@@ -294,54 +238,25 @@ func (g *Gateway) uploadPart(ctx context.Context, w http.ResponseWriter, rq *req
 	if err != nil {
 		return err
 	}
-	body := &exactReader{r: rq.auth.Body, remaining: size}
-	stored, err := g.writeHashed(ctx, body, size, profile, 0, enc, upAlg, sentAlg)
+	// Parts always go to shards: a completed upload's parts are read
+	// through the part records, which have no inline form.
+	stored, err := g.writeVerified(ctx, rq, bodyWrite{
+		src:     &exactReader{r: rq.auth.Body, remaining: size},
+		size:    size,
+		profile: profile,
+		enc:     enc,
+		algs:    []checksum.Algorithm{upAlg},
+		wantMD5: wantMD5,
+		sent:    sent,
+	})
 	if err != nil {
-		return writeFailure(ctx, body, err)
-	}
-	fail := func(err error) error {
-		g.deleteBody(ctx, rq, stored.Body)
 		return err
-	}
-	if err := body.finish(); err != nil {
-		return fail(writeFailure(ctx, body, err))
-	}
-	if stored.Size != enc.storedSize(size) {
-		return fail(fmt.Errorf("write part: stored %d bytes, want %d", stored.Size, enc.storedSize(size)))
-	}
-	if wantMD5 != nil && !bytes.Equal(stored.plainMD5, wantMD5) {
-		return fail(s3err.BadDigest.WithMessage("The Content-MD5 you specified did not match what we received."))
 	}
 	sums := map[string]string{}
 	if upAlg != "" {
 		sums[string(upAlg)] = stored.sums[string(upAlg)]
 	}
-	if sent != nil {
-		if stored.sums[string(sent.alg)] != sent.value {
-			return fail(s3err.BadDigest.WithMessage(fmt.Sprintf("The %s you specified did not match the calculated checksum.", sent.alg)))
-		}
-		sums[string(sent.alg)] = sent.value
-	}
-	if tc := rq.auth.TrailerChecksum; tc != nil {
-		if alg, v := tc(); alg != "" && v != "" {
-			sums[string(alg)] = v
-		}
-	}
-	part := &metapb.PartInfo{
-		Number:        n,
-		Size:          size,
-		Etag:          hex.EncodeToString(stored.plainMD5),
-		DataId:        stored.DataID,
-		Profile:       objio.ProfileToProto(stored.Profile),
-		Shards:        stored.Shards,
-		ShardDigests:  stored.ShardDigests,
-		Checksums:     sums,
-		MtimeUnixNano: g.cfg.Now().UnixNano(),
-		Encryption:    enc.record(),
-	}
-	if enc != nil {
-		part.StoredSize = stored.Size
-	}
+	part := partInfo(n, stored, declaredSums(sums, sent, rq), enc, g.cfg.Now())
 	if err := g.commitPart(ctx, rq, q.Get("uploadId"), part, stored.Body); err != nil {
 		return err
 	}
@@ -363,23 +278,6 @@ func trailerAlgorithm(h http.Header) checksum.Algorithm {
 		return ""
 	}
 	return alg
-}
-
-// commitPart records a durable part. A definite refusal (the upload was
-// completed or aborted meanwhile) deletes the body; a failure in transit
-// may have committed, so the body stays for GC to judge.
-func (g *Gateway) commitPart(ctx context.Context, rq *request, uploadID string, part *metapb.PartInfo, b *objio.Body) error {
-	_, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutPart{PutPart: &metapb.PutPart{
-		Bucket: rq.bucket, Key: rq.key, UploadId: uploadID, Part: part,
-	}}})
-	if err != nil {
-		var me *s3err.MetaError
-		if errors.As(err, &me) {
-			g.deleteBody(ctx, rq, b)
-		}
-		return err
-	}
-	return nil
 }
 
 // compositeETag is S3's multipart ETag: the MD5 of the concatenated binary
@@ -678,15 +576,12 @@ func (g *Gateway) listMultipartUploads(ctx context.Context, w http.ResponseWrite
 			return err
 		}
 	} else {
-		resp, err = g.cfg.Meta.ListMultipartUploads(ctx, &metapb.ListMultipartUploadsRequest{
+		resp, err = g.cfg.Meta.ListUploads(ctx, &metapb.ListMultipartUploadsRequest{
 			Bucket: rq.bucket, Prefix: out.Prefix, Delimiter: out.Delimiter,
 			KeyMarker: keyMarker, UploadIdMarker: idMarker, MaxUploads: uint32(min(maxUploads, maxListUploads)),
 		})
 		if err != nil {
-			return fmt.Errorf("meta list uploads: %w", err)
-		}
-		if c := resp.GetCode(); c != metapb.ErrorCode_OK {
-			return &s3err.MetaError{Code: c}
+			return err
 		}
 	}
 	enc := func(s string) string { return s }

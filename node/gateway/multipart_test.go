@@ -37,7 +37,7 @@ func newMultipartEnv(t *testing.T) *testEnv {
 	require.NoError(t, err)
 	meta := metatest.New(t)
 	e := newEnv(t, envOptions{config: func(c *Config) {
-		c.Meta = meta
+		c.Meta = NewMetaClient(meta)
 		c.Bodies = store
 		c.MinPartSize = testMinPart
 	}})
@@ -225,7 +225,9 @@ func (e *testEnv) srvMeta(t *testing.T) *metatest.Client {
 	t.Helper()
 	gw, ok := e.srv.Config.Handler.(*Gateway)
 	require.True(t, ok)
-	m, ok := gw.cfg.Meta.(*metatest.Client)
+	mc, ok := gw.cfg.Meta.(*MetaClient)
+	require.True(t, ok)
+	m, ok := mc.c.(*metatest.Client)
 	require.True(t, ok)
 	return m
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 
 	"github.com/cairn-io/cairn/metadata/metatest"
 	"github.com/cairn-io/cairn/node/identity"
@@ -82,28 +81,6 @@ func TestMultipartAndCopyACLs(t *testing.T) {
 	require.NoError(t, err, "bucket-owner-full-control is still accepted")
 }
 
-// userMeta is the real state machine with fixed users.
-type userMeta struct {
-	*metatest.Client
-	users map[string]*metapb.User
-}
-
-func (m userMeta) GetUser(_ context.Context, in *metapb.GetUserRequest, _ ...grpc.CallOption) (*metapb.GetUserResponse, error) {
-	u, ok := m.users[in.GetAccessKey()]
-	if !ok {
-		return &metapb.GetUserResponse{Code: metapb.ErrorCode_NO_SUCH_USER}, nil
-	}
-	return &metapb.GetUserResponse{User: u}, nil
-}
-
-func (m userMeta) ListUsers(context.Context, *metapb.ListUsersRequest, ...grpc.CallOption) (*metapb.ListUsersResponse, error) {
-	resp := &metapb.ListUsersResponse{}
-	for _, u := range m.users {
-		resp.Users = append(resp.Users, u)
-	}
-	return resp, nil
-}
-
 // TestListPartsOwnerEnforced: under BucketOwnerEnforced the bucket owner
 // owns what another user uploads, and ListParts and ListMultipartUploads
 // say so, with the uploader as initiator.
@@ -112,7 +89,7 @@ func TestListPartsOwnerEnforced(t *testing.T) {
 	sealer, err := identity.NewSealer(mk)
 	require.NoError(t, err)
 	bobID := identity.NewCanonicalID()
-	meta := userMeta{Client: metatest.New(t), users: map[string]*metapb.User{
+	meta := usersMeta{Meta: NewMetaClient(metatest.New(t)), users: map[string]*metapb.User{
 		"AKBOB": {AccessKey: "AKBOB", CanonicalId: bobID, DisplayName: "bob", SecretCiphertext: sealer.Seal("AKBOB", "bob-secret")},
 	}}
 	e := newEnv(t, envOptions{config: func(c *Config) {

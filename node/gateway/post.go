@@ -247,6 +247,11 @@ func postHeaders(f map[string]string) (http.Header, error) {
 			}
 			h.Set("X-Amz-Tagging", tags)
 		case name == "x-amz-algorithm", name == "x-amz-credential", name == "x-amz-date", name == "x-amz-signature", name == "x-amz-security-token":
+		case strings.HasPrefix(name, "x-amz-meta-"):
+			// Form fields are UTF-8 (S3 takes metadata as UTF-8 from
+			// forms); carried as one RFC 2047 word, userMetadata reads
+			// them back as such rather than byte by byte.
+			h.Set(name, formMetaValue(v))
 		case strings.HasPrefix(name, "x-amz-"),
 			name == "content-type", name == "cache-control", name == "content-disposition",
 			name == "content-encoding", name == "expires", name == "content-language":

@@ -313,7 +313,7 @@ func TestPostObject(t *testing.T) {
 // TestPostObjectAnonymous: a form with no signature is an anonymous
 // PutObject, allowed where the bucket's policy allows it.
 func TestPostObjectAnonymous(t *testing.T) {
-	e := newEnv(t, envOptions{config: func(c *Config) { c.Meta = metatest.New(t) }})
+	e := newEnv(t, envOptions{config: func(c *Config) { c.Meta = NewMetaClient(metatest.New(t)) }})
 	e.createBucket("bkt")
 	_, err := e.client.PutBucketPolicy(context.Background(), &s3.PutBucketPolicyInput{Bucket: aws.String("bkt"), Policy: aws.String(
 		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::bkt/public/*"}]}`)})

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -9,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"strings"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/cairn-io/cairn/node/gateway/checksum"
 	"github.com/cairn-io/cairn/node/gateway/s3err"
-	"github.com/cairn-io/cairn/node/objio"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -45,228 +42,171 @@ type sentChecksum struct {
 	value string
 }
 
-// putObject runs the PUT phases: check everything knowable from the
-// headers (without touching the body, so Expect: 100-continue is never
-// answered for a doomed request), stream the body into durable shards,
-// verify digests, then commit the version through meta. A failure after
-// shards exist deletes them: nothing uncommitted is left visible.
+// putObject runs the PUT phases. Parse: check everything knowable from
+// the headers, without touching the body, so Expect: 100-continue is never
+// answered for a doomed request. Write: stream the body into durable
+// shards and verify it, or delete them. Commit: propose the version
+// through meta. A failure after shards exist deletes them: nothing
+// uncommitted is left visible. POST Object runs these same phases.
 func (g *Gateway) putObject(ctx context.Context, w http.ResponseWriter, rq *request) error {
-	r := rq.r
-	size := int64(-1) // a POST form's file: known at its end
-	if rq.post == nil {
-		var err error
-		if size, err = requestSize(r); err != nil {
-			return err
-		}
-	}
-	if size > g.cfg.MaxPutSize {
-		return s3err.EntityTooLarge
-	}
-	wantMD5, err := contentMD5(r.Header)
+	p, err := g.parsePut(ctx, rq)
 	if err != nil {
-		return err
-	}
-	sent, err := headerChecksum(r.Header)
-	if err != nil {
-		return err
-	}
-	userMeta, err := userMetadata(r.Header)
-	if err != nil {
-		return err
-	}
-	if err := checkSDKChecksumAlgorithm(r.Header, sent, rq.auth.ChecksumAlgorithm); err != nil {
-		return err
-	}
-	ifMatch, ifNoneMatch, err := writeConditions(r.Header)
-	if err != nil {
-		return err
-	}
-	bucket, err := g.getBucket(ctx, rq.bucket)
-	if err != nil {
-		return err
-	}
-	enc, err := g.newEncrypter(r.Header, bucket)
-	if err != nil {
-		return err
-	}
-	owner, acl, err := g.objectOwnerAndACL(rq, bucket)
-	if err != nil {
-		return err
-	}
-	extras, err := g.parsePutExtras(r.Header, bucket, wantMD5 != nil || sent != nil || rq.auth.ChecksumAlgorithm != "")
-	if err != nil {
-		return err
-	}
-	if err := g.authorizeObjectLock(ctx, rq, extras.lock, owner); err != nil {
-		return err
-	}
-	if extras.bypass, err = g.mayBypassGovernance(ctx, rq, extras.bypass, rq.key, ""); err != nil {
-		return err
-	}
-
-	body := &exactReader{r: rq.auth.Body, remaining: size}
-	var src io.Reader = body
-	var sentHash hash.Hash
-	if sent != nil {
-		sentHash = sent.alg.New()
-		src = io.TeeReader(body, sentHash)
-	}
-	if src, err = enc.wrap(src); err != nil {
 		return err
 	}
 	phaseStart := time.Now()
-	storedSize := int64(-1)
-	if size >= 0 {
-		storedSize = enc.storedSize(size)
-	}
-	stored, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{
-		Profile: extras.profile, Size: storedSize, InlineMax: g.cfg.InlineMaxBytes,
-		NoMD5: enc != nil, // the ETag is the plaintext's MD5, hashed by enc
-	})
+	stored, err := g.writeVerified(ctx, rq, p.bodyWrite(rq, g.cfg.InlineMaxBytes, &phaseStart))
 	if err != nil {
-		return writeFailure(ctx, body, err)
-	}
-	g.metrics.phase(phaseBody, &phaseStart)
-	// Drain to EOF: a signed payload's hash, the last chunk signature and a
-	// trailing checksum are verified only there.
-	if err := body.finish(); err != nil {
-		g.deleteBody(ctx, rq, stored)
-		return writeFailure(ctx, body, err)
-	}
-	if size < 0 {
-		size = body.read
-		if err := rq.post.check(size); err != nil {
-			g.deleteBody(ctx, rq, stored)
-			return err
-		}
-	}
-	if stored.Size != enc.storedSize(size) {
-		g.deleteBody(ctx, rq, stored)
-		return fmt.Errorf("write body: stored %d bytes, want %d", stored.Size, enc.storedSize(size))
-	}
-	plainMD5 := enc.md5(stored)
-	if wantMD5 != nil && !bytes.Equal(plainMD5, wantMD5) {
-		g.deleteBody(ctx, rq, stored)
-		return s3err.BadDigest.WithMessage("The Content-MD5 you specified did not match what we received.")
-	}
-	sums := map[string]string{}
-	if sent != nil {
-		if got := checksum.Encode(sentHash.Sum(nil)); got != sent.value {
-			g.deleteBody(ctx, rq, stored)
-			return s3err.BadDigest.WithMessage(fmt.Sprintf("The %s you specified did not match the calculated checksum.", sent.alg))
-		}
-		sums[string(sent.alg)] = sent.value
-	}
-	if tc := rq.auth.TrailerChecksum; tc != nil {
-		if alg, v := tc(); alg != "" && v != "" {
-			sums[string(alg)] = v
-		}
-	}
-
-	// Every PUT carries a fresh version ID; the state machine replaces it
-	// with "null" unless versioning is enabled when the PUT commits, so a
-	// concurrent PutBucketVersioning cannot make this one fail.
-	v := &metapb.ObjectVersion{
-		Bucket:        rq.bucket,
-		Key:           rq.key,
-		VersionId:     newVersionID(g.cfg.Now()),
-		MtimeUnixNano: g.cfg.Now().UnixNano(),
-		Size:          size,
-		Etag:          hex.EncodeToString(plainMD5),
-		ContentType:   contentType(r.Header),
-		Headers:       standardHeaders(r.Header),
-		UserMetadata:  userMeta,
-		Checksums:     sums,
-		Owner:         owner,
-		Acl:           acl,
-		Encryption:    enc.record(),
-	}
-	setBody(v, stored)
-	if enc != nil {
-		v.StoredSize = stored.Size
-	}
-	extras.apply(v)
-	g.metrics.phase(phaseVerify, &phaseStart)
-	res, err := g.propose(ctx, &metapb.Command{Op: &metapb.Command_PutObject{PutObject: &metapb.PutObject{
-		Version: v, IfMatch: ifMatch, IfNoneMatch: ifNoneMatch, BypassGovernance: extras.bypass,
-	}}})
-	if err == nil {
-		g.metrics.phase(phaseCommit, &phaseStart)
-	}
-	if err != nil {
-		// Even when the propose failed in transit it may have committed;
-		// deleting then would lose the object, so only delete on a
-		// definite answer from the state machine.
-		var me *s3err.MetaError
-		if errors.As(err, &me) {
-			g.deleteBody(ctx, rq, stored)
-			if isMetaCode(err, metapb.ErrorCode_NO_SUCH_KEY) {
-				return g.noSuchKey(ctx, w, rq)
-			}
-		}
 		return err
 	}
-	versionID := res.GetVersion().GetVersionId()
-
-	h := w.Header()
-	h.Set("ETag", `"`+v.Etag+`"`)
-	for alg, val := range sums {
-		h.Set(checksum.Algorithm(alg).HeaderName(), val)
-		h.Set("x-amz-checksum-type", "FULL_OBJECT")
+	v := p.version(rq, stored, g.cfg.Now())
+	g.metrics.phase(phaseVerify, &phaseStart)
+	res, err := g.commitVersion(ctx, rq, &metapb.PutObject{
+		Version: v, IfMatch: p.ifMatch, IfNoneMatch: p.ifNoneMatch, BypassGovernance: p.extras.bypass,
+	}, stored.Body)
+	if isMetaCode(err, metapb.ErrorCode_NO_SUCH_KEY) {
+		return g.noSuchKey(ctx, w, rq)
 	}
-	if versionID != nullVersion || bucket.GetVersioning() != metapb.VersioningState_VERSIONING_UNVERSIONED {
-		h.Set("x-amz-version-id", versionID)
+	if err != nil {
+		return err
 	}
-	enc.setPutHeaders(h)
-	g.setExpiration(h, bucket, v)
-	w.WriteHeader(http.StatusOK)
+	g.metrics.phase(phaseCommit, &phaseStart)
+	p.respond(g, w, v, res.GetVersion().GetVersionId())
 	return nil
 }
 
-// setBody points v at its stored body: the shards, or, for a body small
-// enough to ride in the record, the bytes themselves.
-func setBody(v *metapb.ObjectVersion, b *objio.Body) {
-	v.DataId = b.DataID
-	if b.IsInline() {
-		v.Inline = true
-		v.InlineData = b.Inline
-		return
-	}
-	v.Profile = objio.ProfileToProto(b.Profile)
-	v.Shards = b.Shards
-	v.ShardDigests = b.ShardDigests
-	v.UnderSpread = b.UnderSpread
+// putRequest is everything a PutObject needs, parsed from its headers
+// and checked against its bucket before any body byte is read.
+type putRequest struct {
+	// size is the declared length; -1 for a POST form's file, whose
+	// length is known at its end.
+	size int64
+	// wantMD5 and sent are the declared digests (Content-MD5 and an
+	// x-amz-checksum-* header), nil when absent.
+	wantMD5 []byte
+	sent    *sentChecksum
+	// contentType, headers and userMeta are stored with the object.
+	contentType string
+	headers     map[string]string
+	userMeta    map[string]string
+	// ifMatch and ifNoneMatch are the conditions of a conditional write.
+	ifMatch     string
+	ifNoneMatch bool
+	bucket      *metapb.Bucket
+	enc         *encrypter
+	owner       string
+	acl         *metapb.AccessControlList
+	// extras: storage class, tags, Object Lock and governance bypass.
+	extras *putExtras
 }
 
-// writeFailure explains a failed body write. A failure of the client's
-// body (short, disconnected, bad signature or checksum) is the client's
-// error, reported as such even though the store saw it first.
-func writeFailure(ctx context.Context, body *exactReader, err error) error {
-	if body.err != nil {
-		err = body.err
-		if s3err.FromError(err) == s3err.InternalError {
-			return fmt.Errorf("%w: read body: %w", s3err.IncompleteBody, err)
+// parsePut is the PUT's parse phase. The order of its checks is the
+// order of the errors a client sees.
+func (g *Gateway) parsePut(ctx context.Context, rq *request) (*putRequest, error) {
+	r := rq.r
+	p := &putRequest{size: -1, contentType: contentType(r.Header), headers: standardHeaders(r.Header)}
+	var err error
+	if rq.post == nil {
+		if p.size, err = requestSize(r); err != nil {
+			return nil, err
 		}
-		return fmt.Errorf("read body: %w", err)
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("%w: client went away: %w", s3err.IncompleteBody, err)
+	if p.size > g.cfg.MaxPutSize {
+		return nil, s3err.EntityTooLarge
 	}
-	return fmt.Errorf("write body: %w", err)
+	if p.wantMD5, err = contentMD5(r.Header); err != nil {
+		return nil, err
+	}
+	if p.sent, err = headerChecksum(r.Header); err != nil {
+		return nil, err
+	}
+	if p.userMeta, err = userMetadata(r.Header); err != nil {
+		return nil, err
+	}
+	if err := checkSDKChecksumAlgorithm(r.Header, p.sent, rq.auth.ChecksumAlgorithm); err != nil {
+		return nil, err
+	}
+	if p.ifMatch, p.ifNoneMatch, err = writeConditions(r.Header); err != nil {
+		return nil, err
+	}
+	if p.bucket, err = g.getBucket(ctx, rq.bucket); err != nil {
+		return nil, err
+	}
+	if p.enc, err = g.newEncrypter(r.Header, p.bucket); err != nil {
+		return nil, err
+	}
+	if p.owner, p.acl, err = g.objectOwnerAndACL(rq, p.bucket); err != nil {
+		return nil, err
+	}
+	hasDigest := p.wantMD5 != nil || p.sent != nil || rq.auth.ChecksumAlgorithm != ""
+	if p.extras, err = g.parsePutExtras(r.Header, p.bucket, hasDigest); err != nil {
+		return nil, err
+	}
+	if err := g.authorizeObjectLock(ctx, rq, p.extras.lock, p.owner); err != nil {
+		return nil, err
+	}
+	if p.extras.bypass, err = g.mayBypassGovernance(ctx, rq, p.extras.bypass, rq.key, ""); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
-// deleteBody removes the shards of a PUT that will not commit. It is best
-// effort: the failure that led here is what the client must see, and the
-// orphan sweep reclaims whatever stays behind.
-func (g *Gateway) deleteBody(ctx context.Context, rq *request, b *objio.Body) {
-	if b.IsInline() {
-		return // nothing was stored outside the record
+// bodyWrite is what the write phase stores and checks.
+func (p *putRequest) bodyWrite(rq *request, inlineMax int64, phaseStart *time.Time) bodyWrite {
+	return bodyWrite{
+		src:        &exactReader{r: rq.auth.Body, remaining: p.size},
+		size:       p.size,
+		post:       rq.post,
+		profile:    p.extras.profile,
+		inlineMax:  inlineMax,
+		enc:        p.enc,
+		wantMD5:    p.wantMD5,
+		sent:       p.sent,
+		phaseStart: phaseStart,
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	if err := g.cfg.Bodies.DeleteBody(ctx, b.DataID, b.Shards); err != nil {
-		g.log.Warn("delete shards of failed put", "request_id", rq.id, "data_id", b.DataID, "err", err)
+}
+
+// version is the record the commit phase proposes for the stored body.
+// Every PUT carries a fresh version ID; the state machine replaces it
+// with "null" unless versioning is enabled when the PUT commits, so a
+// concurrent PutBucketVersioning cannot make this one fail.
+func (p *putRequest) version(rq *request, stored *hashedBody, now time.Time) *metapb.ObjectVersion {
+	v := &metapb.ObjectVersion{
+		Bucket:        rq.bucket,
+		Key:           rq.key,
+		VersionId:     newVersionID(now),
+		MtimeUnixNano: now.UnixNano(),
+		Size:          stored.size,
+		Etag:          hex.EncodeToString(stored.plainMD5),
+		ContentType:   p.contentType,
+		Headers:       p.headers,
+		UserMetadata:  p.userMeta,
+		Checksums:     declaredSums(map[string]string{}, p.sent, rq),
+		Owner:         p.owner,
+		Acl:           p.acl,
+		Encryption:    p.enc.record(),
 	}
+	setBody(v, stored.Body)
+	if p.enc != nil {
+		v.StoredSize = stored.Size
+	}
+	p.extras.apply(v)
+	return v
+}
+
+// respond answers a committed PUT.
+func (p *putRequest) respond(g *Gateway, w http.ResponseWriter, v *metapb.ObjectVersion, versionID string) {
+	h := w.Header()
+	h.Set("ETag", `"`+v.Etag+`"`)
+	for alg, val := range v.Checksums {
+		h.Set(checksum.Algorithm(alg).HeaderName(), val)
+		h.Set("x-amz-checksum-type", "FULL_OBJECT")
+	}
+	if versionID != nullVersion || p.bucket.GetVersioning() != metapb.VersioningState_VERSIONING_UNVERSIONED {
+		h.Set("x-amz-version-id", versionID)
+	}
+	p.enc.setPutHeaders(h)
+	g.setExpiration(h, p.bucket, v)
+	w.WriteHeader(http.StatusOK)
 }
 
 // requestSize is the object size a PUT declares: the decoded length of an
@@ -320,7 +260,9 @@ func headerChecksum(h http.Header) (*sentChecksum, error) {
 	return sent, nil
 }
 
-// userMetadata collects x-amz-meta-* headers under their lower-case suffix.
+// userMetadata collects x-amz-meta-* headers under their lower-case suffix,
+// decoded as S3 decodes them (decodeMetaValue). The limit counts the UTF-8
+// bytes of the names and decoded values, as S3's does.
 func userMetadata(h http.Header) (map[string]string, error) {
 	md := map[string]string{}
 	total := 0
@@ -329,7 +271,10 @@ func userMetadata(h http.Header) (map[string]string, error) {
 		if !ok || suffix == "" {
 			continue
 		}
-		v := strings.Join(vals, ",")
+		v, err := decodeMetaValue(suffix, strings.Join(vals, ","))
+		if err != nil {
+			return nil, err
+		}
 		total += len(suffix) + len(v)
 		md[suffix] = v
 	}

@@ -234,7 +234,9 @@ func (e *testEnv) gatewayMeta(t *testing.T) *fsmMeta {
 	t.Helper()
 	gw, ok := e.srv.Config.Handler.(*Gateway)
 	require.True(t, ok)
-	fm, ok := gw.cfg.Meta.(*fsmMeta)
+	mc, ok := gw.cfg.Meta.(*MetaClient)
+	require.True(t, ok)
+	fm, ok := mc.c.(*fsmMeta)
 	require.True(t, ok)
 	return fm
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/cairn-io/cairn/proto/metapb"
 )
 
 // ErrNotReady marks a gateway that cannot serve S3 requests.
@@ -15,11 +13,11 @@ var ErrNotReady = errors.New("gateway: not ready")
 // cluster-map read (a linearizable read, so it has a leader) and the map
 // has storage nodes to place shards on.
 func (g *Gateway) Ready(ctx context.Context) error {
-	resp, err := g.cfg.Meta.GetClusterMap(ctx, &metapb.GetClusterMapRequest{})
+	m, err := g.cfg.Meta.ClusterMap(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: meta group: %w", ErrNotReady, err)
 	}
-	if len(resp.GetMap().GetNodes()) == 0 {
+	if len(m.GetNodes()) == 0 {
 		return fmt.Errorf("%w: the cluster map has no storage nodes", ErrNotReady)
 	}
 	return nil

@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-io/cairn/node/gateway/s3err"
@@ -151,13 +150,13 @@ func TestRouteTable(t *testing.T) {
 
 // countingMeta counts the commands proposed through it.
 type countingMeta struct {
-	metapb.MetaClient
+	Meta
 	proposes atomic.Int64
 }
 
-func (m *countingMeta) Propose(ctx context.Context, in *metapb.ProposeRequest, opts ...grpc.CallOption) (*metapb.ProposeResponse, error) {
+func (m *countingMeta) Propose(ctx context.Context, cmd *metapb.Command) (*metapb.CommandResult, error) {
 	m.proposes.Add(1)
-	return m.MetaClient.Propose(ctx, in, opts...)
+	return m.Meta.Propose(ctx, cmd)
 }
 
 // dump is the whole state of a fake meta, for before/after comparisons.
@@ -201,7 +200,7 @@ func (e *testEnv) signedAs(accessKey, secret, method, path string) *http.Request
 // proposal counter.
 type iamEnv struct {
 	*testEnv
-	iam            *iamMeta
+	iam            *fakeMeta
 	counter        *countingMeta
 	bobID, carolID string
 }
@@ -212,13 +211,14 @@ func newIAMEnv(t *testing.T) *iamEnv {
 	sealer, err := identity.NewSealer(mk)
 	require.NoError(t, err)
 	ie := &iamEnv{bobID: identity.NewCanonicalID(), carolID: identity.NewCanonicalID()}
-	ie.iam = &iamMeta{users: map[string]*metapb.User{
+	users := map[string]*metapb.User{
 		"AKBOB":   {AccessKey: "AKBOB", CanonicalId: ie.bobID, DisplayName: "bob", SecretCiphertext: sealer.Seal("AKBOB", "bob-secret")},
 		"AKCAROL": {AccessKey: "AKCAROL", CanonicalId: ie.carolID, DisplayName: "carol", SecretCiphertext: sealer.Seal("AKCAROL", "carol-secret")},
-	}}
-	ie.counter = &countingMeta{MetaClient: ie.iam}
+	}
 	ie.testEnv = newEnv(t, envOptions{config: func(c *Config) {
-		ie.iam.fakeMeta = c.Meta.(*fakeMeta)
+		ie.iam = c.Meta.(*fakeMeta)
+		ie.iam.addUsers(users)
+		ie.counter = &countingMeta{Meta: ie.iam}
 		c.Meta = ie.counter
 		c.MasterKey = mk
 	}})

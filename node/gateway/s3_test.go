@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cairn-io/cairn/node/gateway/s3err"
 	"github.com/cairn-io/cairn/node/identity"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
@@ -267,9 +268,7 @@ func TestPutObjectRejections(t *testing.T) {
 func TestPutObjectCommitFailureDeletesBody(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.createBucket("bkt")
-	e.meta.failNextPut(func() (*metapb.ProposeResponse, error) {
-		return &metapb.ProposeResponse{Result: &metapb.CommandResult{Code: metapb.ErrorCode_NO_SUCH_BUCKET}}, nil
-	})
+	e.meta.failNextPut(&s3err.MetaError{Code: metapb.ErrorCode_NO_SUCH_BUCKET})
 	_, err := e.client.PutObject(context.Background(), &s3.PutObjectInput{
 		Bucket: aws.String("bkt"), Key: aws.String("k"), Body: strings.NewReader("data"),
 	})

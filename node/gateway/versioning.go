@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 	"sort"
 	"strings"
@@ -85,14 +84,19 @@ func unquoteETag(v string) string {
 // a key that never existed from one whose latest version is a marker; S3
 // answers the latter with x-amz-delete-marker, so a 404 looks here once.
 func (g *Gateway) latestDeleteMarker(ctx context.Context, rq *request) (*metapb.ObjectVersion, error) {
-	resp, err := g.cfg.Meta.ListObjectVersions(ctx, &metapb.ListObjectVersionsRequest{
+	resp, err := g.cfg.Meta.ListVersions(ctx, &metapb.ListObjectVersionsRequest{
 		Bucket: rq.bucket, Prefix: rq.key, MaxKeys: 1,
 	})
+	var me *s3err.MetaError
+	if errors.As(err, &me) {
+		// The 404 stands as it is.
+		return nil, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("meta list versions of %q/%q: %w", rq.bucket, rq.key, err)
+		return nil, err
 	}
 	vs := resp.GetVersions()
-	if resp.GetCode() != metapb.ErrorCode_OK || len(vs) == 0 || vs[0].GetKey() != rq.key || !vs[0].GetDeleteMarker() {
+	if len(vs) == 0 || vs[0].GetKey() != rq.key || !vs[0].GetDeleteMarker() {
 		return nil, nil
 	}
 	return vs[0], nil
@@ -193,7 +197,7 @@ func (g *Gateway) listObjectVersions(ctx context.Context, w http.ResponseWriter,
 	resp := &metapb.ListObjectVersionsResponse{}
 	// Meta treats max-keys 0 as the default page; S3 answers an empty one.
 	if p.maxKeys > 0 {
-		resp, err = g.cfg.Meta.ListObjectVersions(ctx, &metapb.ListObjectVersionsRequest{
+		resp, err = g.cfg.Meta.ListVersions(ctx, &metapb.ListObjectVersionsRequest{
 			Bucket:          rq.bucket,
 			Prefix:          p.prefix,
 			Delimiter:       p.delimiter,
@@ -201,15 +205,11 @@ func (g *Gateway) listObjectVersions(ctx context.Context, w http.ResponseWriter,
 			VersionIdMarker: vidMarker,
 			MaxKeys:         uint32(p.maxKeys),
 		})
-		if err != nil {
-			return fmt.Errorf("meta list object versions %q: %w", rq.bucket, err)
-		}
-		switch c := resp.GetCode(); c {
-		case metapb.ErrorCode_OK:
-		case metapb.ErrorCode_INVALID_ARGUMENT:
+		if isMetaCode(err, metapb.ErrorCode_INVALID_ARGUMENT) {
 			return s3err.InvalidVersionID
-		default:
-			return &s3err.MetaError{Code: c}
+		}
+		if err != nil {
+			return err
 		}
 	}
 	enc := p.encoder()

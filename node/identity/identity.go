@@ -5,17 +5,17 @@
 // Secrets are stored by the meta group only in sealed form: AES-256-GCM
 // under a key derived from the master key with HKDF-SHA256, the access key
 // as additional data (a sealed secret cannot be moved to another user), and
-// a version byte in front so the format can change. Whoever creates users
+// a format byte in front. Format 2 (node/keyseal) tags each sealing with
+// the ID of its master key and may hold sealings under two keys while the
+// master key is rotated; format 1 (no key ID) is still read. Whoever creates users
 // (the admin command) seals; whoever verifies signatures (the gateway)
 // opens. The meta group never sees a secret in the clear.
 //
-// Imports: nothing from Cairn. The package does no I/O; it reads the system
+// Imports: node/keyseal only. The package does no I/O; it reads the system
 // random source only to generate keys and nonces.
 package identity
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
@@ -25,13 +25,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/cairn-io/cairn/node/keyseal"
 )
 
 // MasterKeySize is the length of the cluster master key in bytes.
 const MasterKeySize = 32
 
-// sealFormat is the first byte of every sealed secret.
-const sealFormat byte = 1
+// legacySealFormat is the first byte of a format 1 sealed secret.
+const legacySealFormat byte = 1
 
 // hkdfInfo separates the user-secret key from any other key derived from
 // the same master key (for example for server-side encryption).
@@ -120,51 +122,126 @@ func randomString(n int, alphabet string) string {
 	return string(out)
 }
 
+// Keys are the master keys a process holds: the current one and, during a
+// master key rotation, the previous one.
+type Keys struct {
+	Current []byte
+	// Previous, optional, is still accepted for opening.
+	Previous []byte
+	// SealPrevious seals new values under Previous too (besides Current),
+	// so that processes still running with the previous key can open them:
+	// set while a rotation is in progress.
+	SealPrevious bool
+}
+
 // Sealer seals and opens user secrets. It is safe for concurrent use.
+//
+// Format 2 (written): a keyseal envelope (key IDs, one sealing per key).
+// Format 1 (read only): format byte, nonce, ciphertext under the derived
+// key of one master key, without a key ID; it is tried under every key.
 type Sealer struct {
-	aead cipher.AEAD
+	ring *keyseal.Ring
+	seal []keyseal.ID
 }
 
 // NewSealer derives the secret-sealing key from masterKey.
 func NewSealer(masterKey []byte) (*Sealer, error) {
-	if len(masterKey) != MasterKeySize {
-		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrInvalidMasterKey, len(masterKey), MasterKeySize)
-	}
-	key, err := hkdf.Key(sha256.New, masterKey, nil, hkdfInfo, 32)
-	if err != nil {
-		return nil, fmt.Errorf("identity: derive key: %w", err)
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("identity: cipher: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("identity: gcm: %w", err)
-	}
-	return &Sealer{aead: aead}, nil
+	return NewSealerKeys(Keys{Current: masterKey})
 }
 
-// Seal encrypts the secret of accessKey: format byte, nonce, ciphertext.
+// NewSealerKeys derives the secret-sealing keys from the master keys k.
+func NewSealerKeys(k Keys) (*Sealer, error) {
+	masters := [][]byte{k.Current}
+	if k.Previous != nil {
+		masters = append(masters, k.Previous)
+	}
+	var ks []keyseal.Key
+	for _, mk := range masters {
+		if len(mk) != MasterKeySize {
+			return nil, fmt.Errorf("%w: %d bytes, want %d", ErrInvalidMasterKey, len(mk), MasterKeySize)
+		}
+		id, err := keyseal.MasterID(mk)
+		if err != nil {
+			return nil, err
+		}
+		key, err := hkdf.Key(sha256.New, mk, nil, hkdfInfo, 32)
+		if err != nil {
+			return nil, fmt.Errorf("identity: derive key: %w", err)
+		}
+		sk, err := keyseal.NewKey(id, key)
+		if err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+		ks = append(ks, sk)
+	}
+	ring, err := keyseal.NewRing(ks...)
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	s := &Sealer{ring: ring, seal: []keyseal.ID{ring.Current()}}
+	if k.SealPrevious && len(ks) > 1 {
+		s.seal = ring.IDs()
+	}
+	return s, nil
+}
+
+// Seal encrypts the secret of accessKey (format 2).
 func (s *Sealer) Seal(accessKey, secret string) []byte {
-	out := make([]byte, 1+s.aead.NonceSize(), 1+s.aead.NonceSize()+len(secret)+s.aead.Overhead())
-	out[0] = sealFormat
-	_, _ = rand.Read(out[1:])
-	nonce := out[1 : 1+s.aead.NonceSize()]
-	return s.aead.Seal(out, nonce, []byte(secret), additionalData(accessKey))
+	out, err := s.ring.Seal([]byte(secret), additionalData(accessKey), s.seal...)
+	if err != nil {
+		// Only a secret longer than 64 KiB fails, and secrets are
+		// generated 40 characters long.
+		panic(fmt.Sprintf("identity: seal: %v", err))
+	}
+	return out
 }
 
-// Open decrypts a secret sealed for accessKey; failures wrap ErrUnseal.
+// Open decrypts a secret sealed for accessKey, in either format, under any
+// of the sealer's keys; failures wrap ErrUnseal.
 func (s *Sealer) Open(accessKey string, sealed []byte) (string, error) {
-	ns := s.aead.NonceSize()
-	if len(sealed) < 1+ns+s.aead.Overhead() || sealed[0] != sealFormat {
-		return "", fmt.Errorf("%w: %q: unknown format or truncated", ErrUnseal, accessKey)
+	if keyseal.IsLegacy(sealed) {
+		for _, k := range s.ring.Keys() {
+			if plain, err := openV1(k, accessKey, sealed); err == nil {
+				return string(plain), nil
+			}
+		}
+		return "", fmt.Errorf("%w: %q: format 1 value opens under none of the keys", ErrUnseal, accessKey)
 	}
-	plain, err := s.aead.Open(nil, sealed[1:1+ns], sealed[1+ns:], additionalData(accessKey))
+	plain, err := s.ring.Open(sealed, additionalData(accessKey))
 	if err != nil {
-		return "", fmt.Errorf("%w: %q: %v", ErrUnseal, accessKey, err)
+		return "", fmt.Errorf("%w: %q: %w", ErrUnseal, accessKey, err)
 	}
 	return string(plain), nil
+}
+
+// Reseal returns sealed re-encrypted for a rotation: under the current and
+// previous keys when finish is false, under the current key only when it is
+// true. changed is false when sealed already has exactly those sealings.
+func (s *Sealer) Reseal(accessKey string, sealed []byte, finish bool) (out []byte, changed bool, err error) {
+	target := s.ring.IDs()
+	if finish {
+		target = target[:1]
+	}
+	if keyseal.SealedUnder(sealed, target) {
+		return sealed, false, nil
+	}
+	plain, err := s.Open(accessKey, sealed)
+	if err != nil {
+		return nil, false, err
+	}
+	out, err = s.ring.Seal([]byte(plain), additionalData(accessKey), target...)
+	if err != nil {
+		return nil, false, fmt.Errorf("identity: reseal %q: %w", accessKey, err)
+	}
+	return out, true, nil
+}
+
+func openV1(k keyseal.Key, accessKey string, sealed []byte) ([]byte, error) {
+	ns := k.AEAD.NonceSize()
+	if len(sealed) < 1+ns+k.AEAD.Overhead() || sealed[0] != legacySealFormat {
+		return nil, errors.New("truncated")
+	}
+	return k.AEAD.Open(nil, sealed[1:1+ns], sealed[1+ns:], additionalData(accessKey))
 }
 
 func additionalData(accessKey string) []byte { return []byte("cairn user\x00" + accessKey) }

@@ -16,6 +16,11 @@
 // after every other node. The leader is learnt from Meta.Status, at start,
 // every LeaderRefresh and after every failover, and is tried first.
 //
+// With Config.Learn (servers set it), the leader lookup also learns the
+// group's current voters from Status (their gRPC addresses) and adds them
+// to the configured ones, forgetting learnt voters that left, so the
+// client keeps the group after every configured voter was replaced.
+//
 // A Propose that fails with Unavailable or times out may have reached the
 // leader before the connection broke; retrying it on another node can apply
 // it twice. Commands are written so that a replay is harmless (PutObject
@@ -29,6 +34,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -83,6 +89,12 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives failovers; slog.Default() when nil.
 	Logger *slog.Logger
+	// Learn adds the meta group's current voters (their gRPC addresses,
+	// from every leader lookup's Status) to Addrs, and forgets learnt ones
+	// that left, so the client keeps the group when every configured
+	// address is gone but voters added later are alive. Configured
+	// addresses are always kept. Off for tools that ask given nodes.
+	Learn bool
 }
 
 func (c *Config) setDefaults() {
@@ -125,18 +137,26 @@ func (c Config) Validate() error {
 // Client calls the Meta service of one of several meta nodes, failing over
 // between them. It is safe for concurrent use.
 type Client struct {
-	cfg     Config
-	addrs   []string
-	conns   []*grpc.ClientConn
-	clients []metapb.MetaClient
+	cfg Config
+	// connect makes the client of a learnt address; nil disables
+	// learning.
+	connect func(addr string) (metapb.MetaClient, io.Closer, error)
 
 	mu struct {
 		sync.Mutex
-		// cur indexes the node that answered last; leader the node
-		// Status named leader, -1 when unknown.
-		cur, leader int
-		// avoid[i] is when node i may be tried in turn again.
-		avoid []time.Time
+		// nodes are the configured nodes, in configuration order, then
+		// the learnt ones. The slice is replaced, never changed in
+		// place, so order() can hand out its elements.
+		nodes []*node
+		// retired are the connections of learnt nodes that left the
+		// group; calls in flight may still use them, so they are
+		// closed by Close.
+		retired []io.Closer
+		// cur is the address of the node that answered last; leader
+		// the one Status named leader, "" when unknown.
+		cur, leader string
+		// avoid[addr] is when a node may be tried in turn again.
+		avoid map[string]time.Time
 	}
 
 	kick   chan struct{}
@@ -145,6 +165,14 @@ type Client struct {
 }
 
 var _ metapb.MetaClient = (*Client)(nil)
+
+// node is one meta node the client calls.
+type node struct {
+	addr       string
+	client     metapb.MetaClient
+	closer     io.Closer // nil for test fakes
+	configured bool
+}
 
 // Dial prepares connections to every address in addrs with the process's
 // dial options (d; nil means dial.Default()) and the default timeouts.
@@ -163,31 +191,45 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("metaclient: dial: %w", err)
 	}
 	cfg.setDefaults()
-	var conns []*grpc.ClientConn
-	var clients []metapb.MetaClient
-	for _, addr := range cfg.Addrs {
+	connect := func(addr string) (metapb.MetaClient, io.Closer, error) {
 		cc, err := cfg.Dialer.GRPC(addr)
 		if err != nil {
-			for _, c := range conns {
-				_ = c.Close()
-			}
-			return nil, fmt.Errorf("metaclient: %w", err)
+			return nil, nil, fmt.Errorf("metaclient: %w", err)
 		}
-		conns = append(conns, cc)
-		clients = append(clients, metapb.NewMetaClient(cc))
+		return metapb.NewMetaClient(cc), cc, nil
 	}
-	c := start(cfg, clients)
-	c.conns = conns
-	return c, nil
+	var nodes []*node
+	for _, addr := range cfg.Addrs {
+		m, cc, err := connect(addr)
+		if err != nil {
+			for _, n := range nodes {
+				_ = n.closer.Close()
+			}
+			return nil, err
+		}
+		nodes = append(nodes, &node{addr: addr, client: m, closer: cc, configured: true})
+	}
+	if !cfg.Learn {
+		connect = nil
+	}
+	return startNodes(cfg, nodes, connect), nil
 }
 
-// start builds a Client over given clients (tests pass fakes) and
-// starts its leader lookup.
+// start builds a Client over given clients (tests pass fakes), one per
+// configured address, and starts its leader lookup.
 func start(cfg Config, clients []metapb.MetaClient) *Client {
+	nodes := make([]*node, len(clients))
+	for i, m := range clients {
+		nodes[i] = &node{addr: cfg.Addrs[i], client: m, configured: true}
+	}
+	return startNodes(cfg, nodes, nil)
+}
+
+func startNodes(cfg Config, nodes []*node, connect func(string) (metapb.MetaClient, io.Closer, error)) *Client {
 	cfg.setDefaults()
-	c := &Client{cfg: cfg, addrs: append([]string(nil), cfg.Addrs...), clients: clients, kick: make(chan struct{}, 1)}
-	c.mu.leader = -1
-	c.mu.avoid = make([]time.Time, len(clients))
+	c := &Client{cfg: cfg, connect: connect, kick: make(chan struct{}, 1)}
+	c.mu.nodes = nodes
+	c.mu.avoid = map[string]time.Time{}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	c.wg.Add(1)
@@ -202,11 +244,18 @@ func start(cfg Config, clients []metapb.MetaClient) *Client {
 func (c *Client) Close() error {
 	c.cancel()
 	c.wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var errs []error
-	for i, cc := range c.conns {
-		if err := cc.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("metaclient: close %s: %w", c.addrs[i], err))
+	for _, n := range c.mu.nodes {
+		if n.closer != nil {
+			if err := n.closer.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("metaclient: close %s: %w", n.addr, err))
+			}
 		}
+	}
+	for _, cc := range c.mu.retired {
+		_ = cc.Close()
 	}
 	return errors.Join(errs...)
 }
@@ -215,10 +264,19 @@ func (c *Client) Close() error {
 func (c *Client) Leader() (string, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.mu.leader < 0 {
-		return "", false
+	return c.mu.leader, c.mu.leader != ""
+}
+
+// Addrs returns the addresses the client calls: the configured ones, then
+// the learnt ones.
+func (c *Client) Addrs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, len(c.mu.nodes))
+	for i, n := range c.mu.nodes {
+		out[i] = n.addr
 	}
-	return c.addrs[c.mu.leader], true
+	return out
 }
 
 // watchLeader looks the leader up at start, every LeaderRefresh and when
@@ -244,10 +302,82 @@ func (c *Client) refreshLeader(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	idx := slices.Index(c.addrs, st.GetLeaderAddr())
+	if c.connect != nil {
+		c.learn(groupAddrs(st))
+	}
 	c.mu.Lock()
-	c.mu.leader = idx
+	defer c.mu.Unlock()
+	c.mu.leader = ""
+	if slices.ContainsFunc(c.mu.nodes, func(n *node) bool { return n.addr == st.GetLeaderAddr() }) {
+		c.mu.leader = st.GetLeaderAddr()
+	}
+}
+
+// groupAddrs lists the gRPC addresses of a node's Raft configuration (and
+// its leader), or nil when the node does not tell them (an older release).
+func groupAddrs(st *metapb.StatusResponse) []string {
+	if len(st.GetVoterInfo()) == 0 {
+		return nil
+	}
+	var out []string
+	for _, v := range st.GetVoterInfo() {
+		if a := v.GetGrpcAddr(); a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	if a := st.GetLeaderAddr(); a != "" && !slices.Contains(out, a) {
+		out = append(out, a)
+	}
+	return out
+}
+
+// learn makes the node set the configured nodes plus group (the group's
+// current addresses): learnt nodes no longer in group are dropped, new
+// addresses dialed. Nothing changes when group is empty.
+func (c *Client) learn(group []string) {
+	if len(group) == 0 {
+		return
+	}
+	c.mu.Lock()
+	var missing []string
+	for _, a := range group {
+		if !slices.ContainsFunc(c.mu.nodes, func(n *node) bool { return n.addr == a }) {
+			missing = append(missing, a)
+		}
+	}
 	c.mu.Unlock()
+	var added []*node
+	for _, a := range missing {
+		m, cc, err := c.connect(a)
+		if err != nil {
+			c.cfg.Logger.Warn("cannot connect to a meta node the group names", "addr", a, "err", err)
+			continue
+		}
+		added = append(added, &node{addr: a, client: m, closer: cc})
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := make([]*node, 0, len(c.mu.nodes)+len(added))
+	for _, n := range c.mu.nodes {
+		if n.configured || slices.Contains(group, n.addr) {
+			next = append(next, n)
+			continue
+		}
+		c.cfg.Logger.Info("forgetting a meta node that left the group", "addr", n.addr)
+		delete(c.mu.avoid, n.addr)
+		if n.closer != nil {
+			c.mu.retired = append(c.mu.retired, n.closer)
+		}
+	}
+	for _, n := range added {
+		if slices.ContainsFunc(next, func(o *node) bool { return o.addr == n.addr }) {
+			_ = n.closer.Close() // learnt concurrently
+			continue
+		}
+		c.cfg.Logger.Info("learnt a meta node", "addr", n.addr)
+		next = append(next, n)
+	}
+	c.mu.nodes = next
 }
 
 // kickLeader asks watchLeader for a lookup without waiting for it.
@@ -261,25 +391,26 @@ func (c *Client) kickLeader() {
 // order returns the node indexes in the order a call tries them: the
 // leader, then the node that answered last, then the others; nodes being
 // avoided go last, soonest-forgiven first.
-func (c *Client) order() []int {
+func (c *Client) order() []*node {
 	now := c.cfg.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := len(c.clients)
-	out := make([]int, 0, n)
-	if c.mu.leader >= 0 {
-		out = append(out, c.mu.leader)
-	}
+	nodes := c.mu.nodes
+	n := len(nodes)
+	out := make([]*node, 0, n)
+	cur := max(0, slices.IndexFunc(nodes, func(x *node) bool { return x.addr == c.mu.cur }))
 	for i := range n {
-		if idx := (c.mu.cur + i) % n; idx != c.mu.leader {
-			out = append(out, idx)
+		if x := nodes[(cur+i)%n]; x.addr == c.mu.leader {
+			out = append([]*node{x}, out...)
+		} else {
+			out = append(out, x)
 		}
 	}
-	avoided := func(i int) bool { return now.Before(c.mu.avoid[i]) }
-	slices.SortStableFunc(out, func(a, b int) int {
+	avoided := func(x *node) bool { return now.Before(c.mu.avoid[x.addr]) }
+	slices.SortStableFunc(out, func(a, b *node) int {
 		switch aa, ab := avoided(a), avoided(b); {
 		case aa && ab:
-			return c.mu.avoid[a].Compare(c.mu.avoid[b])
+			return c.mu.avoid[a.addr].Compare(c.mu.avoid[b.addr])
 		case aa:
 			return 1
 		case ab:
@@ -290,23 +421,23 @@ func (c *Client) order() []int {
 	return out
 }
 
-// answered records that node idx served a call.
-func (c *Client) answered(idx int) {
+// answered records that node x served a call.
+func (c *Client) answered(x *node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.mu.cur = idx
-	c.mu.avoid[idx] = time.Time{}
+	c.mu.cur = x.addr
+	delete(c.mu.avoid, x.addr)
 }
 
-// hung records that node idx let an attempt time out.
-func (c *Client) hung(idx int) {
+// hung records that node x let an attempt time out.
+func (c *Client) hung(x *node) {
 	c.mu.Lock()
-	c.mu.avoid[idx] = c.cfg.Now().Add(c.cfg.AvoidFor)
-	if c.mu.leader == idx {
-		c.mu.leader = -1
+	c.mu.avoid[x.addr] = c.cfg.Now().Add(c.cfg.AvoidFor)
+	if c.mu.leader == x.addr {
+		c.mu.leader = ""
 	}
 	c.mu.Unlock()
-	c.cfg.Logger.Warn("meta node did not answer in time; avoiding it", "addr", c.addrs[idx], "for", c.cfg.AvoidFor)
+	c.cfg.Logger.Warn("meta node did not answer in time; avoiding it", "addr", x.addr, "for", c.cfg.AvoidFor)
 }
 
 // retryable reports whether err says the node could not serve the call, as
@@ -341,17 +472,17 @@ func callNodes[T any](ctx context.Context, c *Client, timeout, attempt time.Dura
 		lastErr error
 	)
 	order := c.order()
-	for n, idx := range order {
+	for n, x := range order {
 		actx, acancel := ctx, context.CancelFunc(func() {})
 		if n < len(order)-1 {
 			actx, acancel = context.WithTimeout(ctx, attempt)
 		}
-		resp, err := fn(actx, c.clients[idx])
+		resp, err := fn(actx, x.client)
 		timedOut := actx.Err() != nil && ctx.Err() == nil
 		acancel()
 		if err == nil {
 			if sticky {
-				c.answered(idx)
+				c.answered(x)
 				if n > 0 {
 					c.kickLeader()
 				}
@@ -360,11 +491,11 @@ func callNodes[T any](ctx context.Context, c *Client, timeout, attempt time.Dura
 		}
 		lastErr = err
 		if timedOut {
-			c.hung(idx)
+			c.hung(x)
 			if sticky {
 				c.kickLeader()
 			}
-			err = status.Errorf(codes.DeadlineExceeded, "metaclient: %s did not answer within %v: %v", c.addrs[idx], attempt, err)
+			err = status.Errorf(codes.DeadlineExceeded, "metaclient: %s did not answer within %v: %v", x.addr, attempt, err)
 			lastErr = err
 		}
 		if !retryable(ctx, err) {
@@ -522,8 +653,8 @@ func (c *Client) Scrub(ctx context.Context, in *metapb.ScrubRequest, opts ...grp
 // stream), and the caller reopens it when it ends.
 func (c *Client) WatchBuckets(ctx context.Context, in *metapb.WatchBucketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BucketsEvent], error) {
 	var lastErr error
-	for _, idx := range c.order() {
-		st, err := c.clients[idx].WatchBuckets(ctx, in, opts...)
+	for _, x := range c.order() {
+		st, err := x.client.WatchBuckets(ctx, in, opts...)
 		if err == nil {
 			return st, nil
 		}
@@ -538,8 +669,8 @@ func (c *Client) WatchBuckets(ctx context.Context, in *metapb.WatchBucketsReques
 // WatchClusterMap implements metapb.MetaClient, opened as WatchBuckets is.
 func (c *Client) WatchClusterMap(ctx context.Context, in *metapb.WatchClusterMapRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.ClusterMapEvent], error) {
 	var lastErr error
-	for _, idx := range c.order() {
-		st, err := c.clients[idx].WatchClusterMap(ctx, in, opts...)
+	for _, x := range c.order() {
+		st, err := x.client.WatchClusterMap(ctx, in, opts...)
 		if err == nil {
 			return st, nil
 		}

@@ -3,9 +3,11 @@ package metaclient
 import (
 	"context"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -22,6 +24,14 @@ type fakeMeta struct {
 	calls atomic.Int64
 	mu    sync.Mutex
 	err   error
+	// group, when set, is the gRPC addresses Status names as voters.
+	group []string
+}
+
+func (f *fakeMeta) setGroup(addrs ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.group = addrs
 }
 
 func (f *fakeMeta) setErr(err error) {
@@ -37,7 +47,11 @@ func (f *fakeMeta) Status(context.Context, *metapb.StatusRequest) (*metapb.Statu
 	if f.err != nil {
 		return nil, f.err
 	}
-	return &metapb.StatusResponse{NodeId: f.name}, nil
+	st := &metapb.StatusResponse{NodeId: f.name}
+	for _, a := range f.group {
+		st.VoterInfo = append(st.VoterInfo, &metapb.VoterInfo{Id: a, GrpcAddr: a, Suffrage: "Voter"})
+	}
+	return st, nil
 }
 
 func (f *fakeMeta) GetClusterMap(context.Context, *metapb.GetClusterMapRequest) (*metapb.GetClusterMapResponse, error) {
@@ -159,4 +173,36 @@ func TestAllDown(t *testing.T) {
 	c := newClient(t, deadAddr(t), deadAddr(t))
 	_, err := c.Status(context.Background(), &metapb.StatusRequest{})
 	require.Equal(t, codes.Unavailable, status.Code(err))
+}
+
+// A learning client adds the voters Status names, keeps serving through
+// them once every configured address is gone, and forgets learnt voters
+// that left (never configured ones).
+func TestLearnsVoters(t *testing.T) {
+	a, addrA := startFake(t, "a")
+	b, addrB := startFake(t, "b")
+	_, addrC := startFake(t, "c")
+	a.setGroup(addrA, addrB)
+	b.setGroup(addrA, addrB)
+
+	c, err := New(context.Background(), Config{Addrs: []string{addrA}, Learn: true, LeaderRefresh: 10 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	require.Eventually(t, func() bool { return slices.Equal(c.Addrs(), []string{addrA, addrB}) }, 10*time.Second, 5*time.Millisecond)
+
+	a.setErr(status.Error(codes.Unavailable, "gone"))
+	resp, err := c.Status(context.Background(), &metapb.StatusRequest{})
+	require.NoError(t, err)
+	require.Equal(t, "b", resp.NodeId, "served by the learnt voter")
+
+	b.setGroup(addrC) // b now says the group is c alone
+	require.Eventually(t, func() bool { return slices.Equal(c.Addrs(), []string{addrA, addrC}) }, 10*time.Second, 5*time.Millisecond,
+		"b forgotten, the configured a kept, c learnt")
+
+	static, err := New(context.Background(), Config{Addrs: []string{addrA}, LeaderRefresh: 10 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = static.Close() })
+	a.setErr(nil)
+	static.refreshLeader(context.Background()) // a names a and b
+	require.Equal(t, []string{addrA}, static.Addrs(), "without Learn the addresses stay as configured")
 }

@@ -34,11 +34,5 @@ func (c *Client) TransferLeader(ctx context.Context, in *metapb.TransferLeaderRe
 // believed to lead (only the leader serves it; a follower answers
 // FailedPrecondition naming the leader). The stream is not retried.
 func (c *Client) Backup(ctx context.Context, in *metapb.BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.BackupChunk], error) {
-	c.mu.Lock()
-	idx := c.mu.leader
-	if idx < 0 {
-		idx = c.mu.cur
-	}
-	c.mu.Unlock()
-	return c.clients[idx].Backup(ctx, in, opts...)
+	return c.order()[0].client.Backup(ctx, in, opts...)
 }

@@ -2,10 +2,8 @@ package objio
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
-	"sync"
 
 	"github.com/cairn-io/cairn/proto/metapb"
 )
@@ -44,48 +42,9 @@ func (s *Store) CopyShards(ctx context.Context, v *metapb.ObjectVersion, targets
 	if ss := v.GetStoredSize(); ss > 0 {
 		size = ss
 	}
-	rctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	writers := make([]*rebuildWriter, len(indices))
-	var wg sync.WaitGroup
-	for j, i := range indices {
-		w := &rebuildWriter{index: i, target: targets[i], in: make(chan []byte, s.cfg.StripesInFlight)}
-		writers[j] = w
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.res, w.err = s.writeRebuilt(rctx, v.GetDataId(), p, w)
-			if w.err != nil {
-				cancel()
-			}
-		}()
-	}
-	rerr := s.feedCopy(rctx, v, size, writers, opts.Throttle)
-	for _, w := range writers {
-		close(w.in)
-	}
-	wg.Wait()
-	var errs []error
-	if rerr != nil {
-		errs = append(errs, rerr)
-	}
-	for _, w := range writers {
-		if w.err != nil && !(rerr != nil && errors.Is(w.err, context.Canceled)) {
-			errs = append(errs, fmt.Errorf("shard %d to %s/%s: %w", w.index, w.target.GetNodeId(), w.target.GetDriveId(), w.err))
-		}
-	}
-	if len(errs) == 0 && ctx.Err() != nil {
-		errs = append(errs, ctx.Err())
-	}
-	if len(errs) > 0 {
-		s.dropRebuilt(ctx, v, writers)
-		return nil, fmt.Errorf("objio: copy %s: %w", v.GetDataId(), errors.Join(errs...))
-	}
-	out := make([]RebuiltShard, len(writers))
-	for j, w := range writers {
-		out[j] = *w.res
-	}
-	return out, nil
+	return s.streamRebuilt(ctx, "copy", v, p, indices, targets, func(rctx context.Context, writers []*rebuildWriter) error {
+		return s.feedCopy(rctx, v, size, writers, opts.Throttle)
+	})
 }
 
 // feedCopy reads every writer's shard from its current place, stripe by

@@ -97,6 +97,17 @@ func (s *Store) RebuildShards(ctx context.Context, v *metapb.ObjectVersion, targ
 	}
 	sources = append(sources, last...)
 
+	return s.streamRebuilt(ctx, "rebuild", v, p, indices, targets, func(rctx context.Context, writers []*rebuildWriter) error {
+		return s.feedRebuild(rctx, v, p, size, coder, sources, writers, opts.Throttle)
+	})
+}
+
+// streamRebuilt writes the shards of indices to their targets, one
+// writer goroutine each, with the blocks feed hands them; it waits for
+// every writer and, when any of them or feed failed, deletes what was
+// written (best effort) and reports why. verb names the operation in
+// errors ("rebuild", "copy").
+func (s *Store) streamRebuilt(ctx context.Context, verb string, v *metapb.ObjectVersion, p erasure.Profile, indices []int, targets map[int]*metapb.ShardPlacement, feed func(context.Context, []*rebuildWriter) error) ([]RebuiltShard, error) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	writers := make([]*rebuildWriter, len(indices))
@@ -113,7 +124,7 @@ func (s *Store) RebuildShards(ctx context.Context, v *metapb.ObjectVersion, targ
 			}
 		}()
 	}
-	rerr := s.feedRebuild(rctx, v, p, size, coder, sources, writers, opts.Throttle)
+	rerr := feed(rctx, writers)
 	for _, w := range writers {
 		close(w.in)
 	}
@@ -132,7 +143,7 @@ func (s *Store) RebuildShards(ctx context.Context, v *metapb.ObjectVersion, targ
 	}
 	if len(errs) > 0 {
 		s.dropRebuilt(ctx, v, writers)
-		return nil, fmt.Errorf("objio: rebuild %s: %w", v.GetDataId(), errors.Join(errs...))
+		return nil, fmt.Errorf("objio: %s %s: %w", verb, v.GetDataId(), errors.Join(errs...))
 	}
 	out := make([]RebuiltShard, len(writers))
 	for j, w := range writers {

@@ -107,6 +107,11 @@ func commandRoles(cmd *metapb.Command) []string {
 		*metapb.Command_SetHealPaused, *metapb.Command_SetDriveState,
 		*metapb.Command_SetNodeState, *metapb.Command_SetRebalance:
 		return []string{admin, meta}
+	case *metapb.Command_StartKeyRotation, *metapb.Command_FinishKeyRotation,
+		*metapb.Command_RewrapSealed:
+		// The master key rotation runs in the admin command, which
+		// holds both keys.
+		return []string{admin, meta}
 	default:
 		// Liveness, GC acknowledgements, repairs: the leader's own.
 		return []string{meta}

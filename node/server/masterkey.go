@@ -28,41 +28,50 @@ type proposer interface {
 
 // CheckMasterKey records the check value of masterKey in the meta group when
 // none is recorded yet, and otherwise fails with ErrMasterKeyMismatch
-// unless it is the recorded one. The error never contains the key.
+// unless it is the recorded one (or, during a master key rotation, the
+// previous key's). The error never contains the key.
 func CheckMasterKey(ctx context.Context, p proposer, masterKey []byte) error {
+	_, err := CheckMasterKeyRotating(ctx, p, masterKey)
+	return err
+}
+
+// CheckMasterKeyRotating is CheckMasterKey that also tells whether a master
+// key rotation is in progress.
+func CheckMasterKeyRotating(ctx context.Context, p proposer, masterKey []byte) (rotating bool, err error) {
 	cv, err := identity.KeyCheckValue(masterKey)
 	if err != nil {
-		return err
+		return false, err
 	}
 	resp, err := p.Propose(ctx, &metapb.ProposeRequest{Command: &metapb.Command{
 		Op: &metapb.Command_SetMasterKeyCheck{SetMasterKeyCheck: &metapb.SetMasterKeyCheck{Check: cv}},
 	}})
 	if err != nil {
-		return fmt.Errorf("check master key: meta: %w", err)
+		return false, fmt.Errorf("check master key: meta: %w", err)
 	}
 	switch res := resp.GetResult(); res.GetCode() {
 	case metapb.ErrorCode_OK:
-		return nil
+		return res.GetKeyRotating(), nil
 	case metapb.ErrorCode_PRECONDITION_FAILED:
-		return fmt.Errorf("%w (its check value differs from the one the meta group recorded)", ErrMasterKeyMismatch)
+		return false, fmt.Errorf("%w (its check value differs from the one the meta group recorded)", ErrMasterKeyMismatch)
 	default:
-		return fmt.Errorf("check master key: %s: %s", res.GetCode(), res.GetMessage())
+		return false, fmt.Errorf("check master key: %s: %s", res.GetCode(), res.GetMessage())
 	}
 }
 
 // checkMasterKey runs CheckMasterKey at gateway start, retrying while the
-// meta group has no answer, up to masterKeyCheckWait.
-func (s *Server) checkMasterKey(ctx context.Context, p proposer) error {
+// meta group has no answer, up to masterKeyCheckWait. rotating tells
+// whether a master key rotation is in progress.
+func (s *Server) checkMasterKey(ctx context.Context, p proposer) (rotating bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, masterKeyCheckWait)
 	defer cancel()
 	for {
-		err := CheckMasterKey(ctx, p, s.cfg.MasterKey)
+		rotating, err := CheckMasterKeyRotating(ctx, p, s.cfg.MasterKey)
 		if err == nil || errors.Is(err, ErrMasterKeyMismatch) {
-			return err
+			return rotating, err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("server: %w", err)
+			return false, fmt.Errorf("server: %w", err)
 		case <-time.After(500 * time.Millisecond):
 			s.logger.Warn("master key check: retrying", "err", err)
 		}

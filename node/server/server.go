@@ -145,6 +145,11 @@ type Config struct {
 	// key ring of SSE-KMS, the first being the default key.
 	MasterKey []byte
 	KMSKeys   []sse.KMSKey
+	// PreviousMasterKey (optional, 32 bytes) is the master key being
+	// rotated away from: it still opens secrets and data keys, and while
+	// the rotation is in progress new ones are sealed under it too, so
+	// that gateways not yet restarted with MasterKey can read them.
+	PreviousMasterKey []byte
 
 	// Dialer makes every connection this process opens to other nodes;
 	// nil means dial.Default() (plaintext gRPC, default keepalive).
@@ -277,6 +282,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.MasterKey) != 0 && len(c.MasterKey) != 32 {
 		return fmt.Errorf("server: master key is %d bytes, want 32", len(c.MasterKey))
+	}
+	if len(c.PreviousMasterKey) != 0 && (len(c.PreviousMasterKey) != 32 || len(c.MasterKey) == 0) {
+		return fmt.Errorf("server: previous master key is %d bytes, want 32, and needs a master key", len(c.PreviousMasterKey))
 	}
 	return nil
 }
@@ -555,13 +563,14 @@ func (s *Server) AdminAddr() string {
 
 func (s *Server) startGateway(ctx, runCtx context.Context) error {
 	cfg := &s.cfg
-	mc, err := metaclient.New(ctx, metaclient.Config{Addrs: cfg.MetaAddrs, Dialer: cfg.Dialer, Logger: s.logger.With("role", "metaclient")})
+	mc, err := metaclient.New(ctx, metaclient.Config{Addrs: cfg.MetaAddrs, Dialer: cfg.Dialer, Logger: s.logger.With("role", "metaclient"), Learn: true})
 	if err != nil {
 		return fmt.Errorf("server: dial meta: %w", err)
 	}
 	s.mc = mc
+	rotating := false
 	if len(cfg.MasterKey) != 0 {
-		if err := s.checkMasterKey(ctx, mc); err != nil {
+		if rotating, err = s.checkMasterKey(ctx, mc); err != nil {
 			return fmt.Errorf("server: gateway: %w", err)
 		}
 	}
@@ -587,7 +596,9 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		}
 		s.buckets, buckets = bc, bc
 	}
-	keyring, err := sse.NewKeyring(cfg.MasterKey, cfg.KMSKeys)
+	// While a rotation is in progress, new data keys are wrapped under the
+	// previous master key too, for the gateways not restarted yet.
+	keyring, err := sse.NewKeyringMasters(sse.MasterKeys{Current: cfg.MasterKey, Previous: cfg.PreviousMasterKey, SealPrevious: rotating}, cfg.KMSKeys)
 	if err != nil {
 		return fmt.Errorf("server: encryption keys: %w", err)
 	}
@@ -595,7 +606,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		Region:              cfg.Region,
 		AccessKey:           cfg.AccessKey,
 		SecretKey:           cfg.SecretKey,
-		Meta:                mc,
+		Meta:                gateway.NewMetaClient(mc),
 		Bodies:              store,
 		Profile:             cfg.Profile,
 		StorageClasses:      cfg.StorageClasses,
@@ -605,6 +616,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		InlineMaxBytes:      cfg.InlineMaxBytes,
 		Keyring:             keyring,
 		MasterKey:           cfg.MasterKey,
+		PreviousMasterKey:   cfg.PreviousMasterKey,
 		Logger:              s.logger.With("role", "gateway"),
 		Metrics:             s.registerer(),
 		Buckets:             buckets,

@@ -2,9 +2,6 @@ package storage
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -34,7 +31,15 @@ type heartbeater struct {
 	// failing suppresses repeated warnings while the meta group is out of
 	// reach.
 	failing bool
+	// beats counts successful heartbeats; every learnEvery-th (the first
+	// included) and every failover also learns the group's voters.
+	beats int
+	last  string
 }
+
+// learnEvery is how many successful heartbeats pass between two lookups
+// of the meta group's voters.
+const learnEvery = 10
 
 func (h *heartbeater) beat(ctx context.Context) {
 	s := h.s
@@ -53,59 +58,18 @@ func (h *heartbeater) beat(ctx context.Context) {
 			s.log.Info("heartbeat recovered", "meta", addr)
 		}
 		h.failing = false
+		if h.beats%learnEvery == 0 || addr != h.last {
+			s.metas.learn(ctx, timeout)
+		}
+		h.beats++
+		h.last = addr
 	case ctx.Err() != nil:
 	default:
 		if !h.failing {
-			s.log.Warn("heartbeat failed on every meta address", "count", len(s.metas.conns), "err", err)
+			s.log.Warn("heartbeat failed on every meta address", "count", s.metas.count(), "err", err)
 		}
 		h.failing = true
 	}
-}
-
-// metaGroup is the node's connections to the meta group, shared by the
-// heartbeats and the scrubber's reports: a call goes to the address that
-// last answered and fails over to the others in turn.
-type metaGroup struct {
-	conns []metaConn
-	log   *slog.Logger
-
-	mu struct {
-		sync.Mutex
-		// next is the address to try first: the last one that answered.
-		next int
-	}
-}
-
-// call runs fn against each meta address in turn, each try bounded by
-// timeout, until one succeeds; it returns the address that answered, or
-// the last error. It stops early when ctx ends.
-func (g *metaGroup) call(ctx context.Context, timeout time.Duration, op string, fn func(context.Context, metapb.MetaClient) error) (string, error) {
-	if len(g.conns) == 0 {
-		return "", fmt.Errorf("%w: no meta addresses", ErrUnavailable)
-	}
-	g.mu.Lock()
-	next := g.mu.next
-	g.mu.Unlock()
-	var lastErr error
-	for i := range g.conns {
-		idx := (next + i) % len(g.conns)
-		m := g.conns[idx]
-		cctx, cancel := context.WithTimeout(ctx, timeout)
-		err := fn(cctx, m.client)
-		cancel()
-		if err == nil {
-			g.mu.Lock()
-			g.mu.next = idx
-			g.mu.Unlock()
-			return m.addr, nil
-		}
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-		g.log.Debug("meta call failed", "op", op, "meta", m.addr, "err", err)
-		lastErr = err
-	}
-	return "", lastErr
 }
 
 // nodeInfo describes this node and the current usage of its drives.

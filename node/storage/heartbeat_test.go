@@ -24,7 +24,28 @@ type fakeMeta struct {
 		sync.Mutex
 		down  bool
 		nodes []*metapb.Node
+		// group is the gRPC addresses Status names as voters.
+		group []string
 	}
+}
+
+func (f *fakeMeta) Status(context.Context, *metapb.StatusRequest) (*metapb.StatusResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.mu.down {
+		return nil, status.Error(codes.Unavailable, "down")
+	}
+	st := &metapb.StatusResponse{}
+	for _, a := range f.mu.group {
+		st.VoterInfo = append(st.VoterInfo, &metapb.VoterInfo{Id: a, GrpcAddr: a, Suffrage: "Voter"})
+	}
+	return st, nil
+}
+
+func (f *fakeMeta) setGroup(addrs ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mu.group = addrs
 }
 
 func (f *fakeMeta) Heartbeat(_ context.Context, req *metapb.HeartbeatRequest) (*metapb.HeartbeatResponse, error) {
@@ -158,4 +179,27 @@ func TestNoMetaNoHeartbeats(t *testing.T) {
 	heartbeats := e.srv.mu.heartbeats
 	e.srv.mu.Unlock()
 	require.False(t, heartbeats)
+}
+
+// A storage node learns the group's voters and heartbeats to a learnt one
+// once its only configured address is down.
+func TestHeartbeatLearnsVoters(t *testing.T) {
+	configured, configuredAddr := startFakeMeta(t)
+	added, addedAddr := startFakeMeta(t)
+	configured.setGroup(configuredAddr, addedAddr)
+	added.setGroup(configuredAddr, addedAddr)
+
+	e := startServer(t, Config{MetaAddrs: []string{configuredAddr}, HeartbeatInterval: 5 * time.Millisecond})
+	e.srv.Start(t.Context())
+	require.Eventually(t, func() bool { return e.srv.metas.count() == 2 }, 20*time.Second, time.Millisecond)
+	configured.setDown(true)
+	require.Eventually(t, func() bool { return len(added.received()) >= 2 }, 20*time.Second, time.Millisecond)
+
+	// Removed from the group, the learnt voter is forgotten; the
+	// configured one never is.
+	added.setGroup(configuredAddr)
+	configured.setGroup(configuredAddr)
+	configured.setDown(false)
+	require.Eventually(t, func() bool { return e.srv.metas.count() == 1 }, 20*time.Second, time.Millisecond)
+	require.NoError(t, e.srv.Close())
 }

@@ -50,9 +50,10 @@ type Server struct {
 }
 
 type metaConn struct {
-	addr   string
-	conn   *grpc.ClientConn
-	client metapb.MetaClient
+	addr       string
+	conn       *grpc.ClientConn
+	client     metapb.MetaClient
+	configured bool // from MetaAddrs, never forgotten
 }
 
 // New opens the drives in cfg (checking their identity, formatting new
@@ -83,16 +84,21 @@ func New(cfg Config) (*Server, error) {
 	if dialer == nil {
 		dialer = dial.Default()
 	}
+	s.metas.dialer = dialer
+	var conns []metaConn
 	for _, addr := range cfg.MetaAddrs {
 		conn, err := dialer.GRPC(addr)
 		if err != nil {
-			s.closeConns()
+			for _, m := range conns {
+				_ = m.conn.Close()
+			}
 			return nil, fmt.Errorf("storage: meta client %s: %w", addr, err)
 		}
-		s.metas.conns = append(s.metas.conns, metaConn{addr: addr, conn: conn, client: metapb.NewMetaClient(conn)})
+		conns = append(conns, metaConn{addr: addr, conn: conn, client: metapb.NewMetaClient(conn), configured: true})
 	}
+	s.metas.mu.conns = conns
 	reporter := cfg.Reporter
-	if reporter == nil && len(s.metas.conns) > 0 {
+	if reporter == nil && s.metas.count() > 0 {
 		reporter = metaReporter{s.metas}
 	}
 	s.scrub = newScrubber(s, reporter)
@@ -127,7 +133,7 @@ func (s *Server) Start(ctx context.Context) {
 	s.mu.started = true
 	ctx, cancel := context.WithCancel(ctx)
 	s.mu.cancel = cancel
-	if len(s.metas.conns) > 0 {
+	if s.metas.count() > 0 {
 		s.mu.heartbeats = true
 		s.wg.Go(func() { s.heartbeatLoop(ctx) })
 	}
@@ -152,15 +158,7 @@ func (s *Server) Close() error {
 	return s.closeConns()
 }
 
-func (s *Server) closeConns() error {
-	var errs []error
-	for _, m := range s.metas.conns {
-		if err := m.conn.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("storage: close meta conn %s: %w", m.addr, err))
-		}
-	}
-	return errors.Join(errs...)
-}
+func (s *Server) closeConns() error { return s.metas.close() }
 
 func (s *Server) drive(id string) (*drive, error) {
 	d, ok := s.drives[id]

@@ -323,6 +323,61 @@ func (ShardHealth) EnumDescriptor() ([]byte, []int) {
 	return file_metapb_meta_proto_rawDescGZIP(), []int{4}
 }
 
+type SealedKind int32
+
+const (
+	SealedKind_SEALED_USER_SECRET SealedKind = 0
+	// Every SSE-S3 key of an object version (its own and its parts').
+	SealedKind_SEALED_OBJECT_VERSION SealedKind = 1
+	// The SSE-S3 key of a multipart upload's template.
+	SealedKind_SEALED_UPLOAD SealedKind = 2
+	// The SSE-S3 key of an uploaded part of an upload in progress.
+	SealedKind_SEALED_UPLOAD_PART SealedKind = 3
+)
+
+// Enum value maps for SealedKind.
+var (
+	SealedKind_name = map[int32]string{
+		0: "SEALED_USER_SECRET",
+		1: "SEALED_OBJECT_VERSION",
+		2: "SEALED_UPLOAD",
+		3: "SEALED_UPLOAD_PART",
+	}
+	SealedKind_value = map[string]int32{
+		"SEALED_USER_SECRET":    0,
+		"SEALED_OBJECT_VERSION": 1,
+		"SEALED_UPLOAD":         2,
+		"SEALED_UPLOAD_PART":    3,
+	}
+)
+
+func (x SealedKind) Enum() *SealedKind {
+	p := new(SealedKind)
+	*p = x
+	return p
+}
+
+func (x SealedKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SealedKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_metapb_meta_proto_enumTypes[5].Descriptor()
+}
+
+func (SealedKind) Type() protoreflect.EnumType {
+	return &file_metapb_meta_proto_enumTypes[5]
+}
+
+func (x SealedKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SealedKind.Descriptor instead.
+func (SealedKind) EnumDescriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{5}
+}
+
 type Bucket struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
 	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2102,6 +2157,9 @@ type Command struct {
 	//	*Command_RemoveNode
 	//	*Command_SetRebalance
 	//	*Command_SetVoterAddress
+	//	*Command_StartKeyRotation
+	//	*Command_FinishKeyRotation
+	//	*Command_RewrapSealed
 	Op            isCommand_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2351,6 +2409,33 @@ func (x *Command) GetSetVoterAddress() *SetVoterAddress {
 	return nil
 }
 
+func (x *Command) GetStartKeyRotation() *StartKeyRotation {
+	if x != nil {
+		if x, ok := x.Op.(*Command_StartKeyRotation); ok {
+			return x.StartKeyRotation
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetFinishKeyRotation() *FinishKeyRotation {
+	if x != nil {
+		if x, ok := x.Op.(*Command_FinishKeyRotation); ok {
+			return x.FinishKeyRotation
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRewrapSealed() *RewrapSealed {
+	if x != nil {
+		if x, ok := x.Op.(*Command_RewrapSealed); ok {
+			return x.RewrapSealed
+		}
+	}
+	return nil
+}
+
 type isCommand_Op interface {
 	isCommand_Op()
 }
@@ -2449,6 +2534,19 @@ type Command_SetVoterAddress struct {
 	SetVoterAddress *SetVoterAddress `protobuf:"bytes,30,opt,name=set_voter_address,json=setVoterAddress,proto3,oneof"`
 }
 
+type Command_StartKeyRotation struct {
+	// keyrot
+	StartKeyRotation *StartKeyRotation `protobuf:"bytes,34,opt,name=start_key_rotation,json=startKeyRotation,proto3,oneof"`
+}
+
+type Command_FinishKeyRotation struct {
+	FinishKeyRotation *FinishKeyRotation `protobuf:"bytes,35,opt,name=finish_key_rotation,json=finishKeyRotation,proto3,oneof"`
+}
+
+type Command_RewrapSealed struct {
+	RewrapSealed *RewrapSealed `protobuf:"bytes,36,opt,name=rewrap_sealed,json=rewrapSealed,proto3,oneof"`
+}
+
 func (*Command_CreateBucket) isCommand_Op() {}
 
 func (*Command_DeleteBucket) isCommand_Op() {}
@@ -2494,6 +2592,12 @@ func (*Command_RemoveNode) isCommand_Op() {}
 func (*Command_SetRebalance) isCommand_Op() {}
 
 func (*Command_SetVoterAddress) isCommand_Op() {}
+
+func (*Command_StartKeyRotation) isCommand_Op() {}
+
+func (*Command_FinishKeyRotation) isCommand_Op() {}
+
+func (*Command_RewrapSealed) isCommand_Op() {}
 
 // SetMasterKeyCheck records the check value of the cluster master key (an
 // HMAC of a fixed label under a key derived from it) when none is stored,
@@ -3915,7 +4019,11 @@ type CommandResult struct {
 	// The version written (PutObject) or the delete marker created.
 	Version *ObjectVersion `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
 	// The version replaced or removed, when there was one.
-	Previous      *ObjectVersion `protobuf:"bytes,4,opt,name=previous,proto3" json:"previous,omitempty"`
+	Previous *ObjectVersion `protobuf:"bytes,4,opt,name=previous,proto3" json:"previous,omitempty"`
+	// keyrot: RewrapSealed: how many of the swaps were applied.
+	Rewrapped uint32 `protobuf:"varint,128,opt,name=rewrapped,proto3" json:"rewrapped,omitempty"`
+	// keyrot: SetMasterKeyCheck: a master key rotation is in progress.
+	KeyRotating   bool `protobuf:"varint,129,opt,name=key_rotating,json=keyRotating,proto3" json:"key_rotating,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3976,6 +4084,20 @@ func (x *CommandResult) GetPrevious() *ObjectVersion {
 		return x.Previous
 	}
 	return nil
+}
+
+func (x *CommandResult) GetRewrapped() uint32 {
+	if x != nil {
+		return x.Rewrapped
+	}
+	return 0
+}
+
+func (x *CommandResult) GetKeyRotating() bool {
+	if x != nil {
+		return x.KeyRotating
+	}
+	return false
 }
 
 type ShardReport struct {
@@ -7636,6 +7758,266 @@ func (x *BucketsEvent) GetProgressIntervalMs() uint32 {
 	return 0
 }
 
+// StartKeyRotation begins a master key rotation: the recorded check value
+// becomes new_check and old_check stays accepted (SetMasterKeyCheck) until
+// FinishKeyRotation. It fails with PRECONDITION_FAILED unless the recorded
+// value is old_check, or the same rotation is already in progress (then it
+// succeeds: the command is resumable).
+type StartKeyRotation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OldCheck      []byte                 `protobuf:"bytes,1,opt,name=old_check,json=oldCheck,proto3" json:"old_check,omitempty"`
+	NewCheck      []byte                 `protobuf:"bytes,2,opt,name=new_check,json=newCheck,proto3" json:"new_check,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartKeyRotation) Reset() {
+	*x = StartKeyRotation{}
+	mi := &file_metapb_meta_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartKeyRotation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartKeyRotation) ProtoMessage() {}
+
+func (x *StartKeyRotation) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartKeyRotation.ProtoReflect.Descriptor instead.
+func (*StartKeyRotation) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{103}
+}
+
+func (x *StartKeyRotation) GetOldCheck() []byte {
+	if x != nil {
+		return x.OldCheck
+	}
+	return nil
+}
+
+func (x *StartKeyRotation) GetNewCheck() []byte {
+	if x != nil {
+		return x.NewCheck
+	}
+	return nil
+}
+
+// FinishKeyRotation ends a rotation to the key whose check value is
+// new_check: the previous key is no longer accepted. PRECONDITION_FAILED
+// unless new_check is the recorded value; idempotent.
+type FinishKeyRotation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NewCheck      []byte                 `protobuf:"bytes,1,opt,name=new_check,json=newCheck,proto3" json:"new_check,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishKeyRotation) Reset() {
+	*x = FinishKeyRotation{}
+	mi := &file_metapb_meta_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishKeyRotation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishKeyRotation) ProtoMessage() {}
+
+func (x *FinishKeyRotation) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishKeyRotation.ProtoReflect.Descriptor instead.
+func (*FinishKeyRotation) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *FinishKeyRotation) GetNewCheck() []byte {
+	if x != nil {
+		return x.NewCheck
+	}
+	return nil
+}
+
+// RewrapSealed replaces sealed values (user secrets, SSE-S3 wrapped data
+// keys) re-encrypted by the rotating admin, each only if the record still
+// holds the old bytes (compare and set); the result counts those applied.
+type RewrapSealed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Swaps         []*SealedSwap          `protobuf:"bytes,1,rep,name=swaps,proto3" json:"swaps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RewrapSealed) Reset() {
+	*x = RewrapSealed{}
+	mi := &file_metapb_meta_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RewrapSealed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RewrapSealed) ProtoMessage() {}
+
+func (x *RewrapSealed) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RewrapSealed.ProtoReflect.Descriptor instead.
+func (*RewrapSealed) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *RewrapSealed) GetSwaps() []*SealedSwap {
+	if x != nil {
+		return x.Swaps
+	}
+	return nil
+}
+
+type SealedSwap struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  SealedKind             `protobuf:"varint,1,opt,name=kind,proto3,enum=cairn.meta.v1.SealedKind" json:"kind,omitempty"`
+	// SEALED_USER_SECRET.
+	AccessKey     string `protobuf:"bytes,2,opt,name=access_key,json=accessKey,proto3" json:"access_key,omitempty"`
+	Bucket        string `protobuf:"bytes,3,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
+	VersionId     string `protobuf:"bytes,5,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	UploadId      string `protobuf:"bytes,6,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	PartNumber    uint32 `protobuf:"varint,7,opt,name=part_number,json=partNumber,proto3" json:"part_number,omitempty"`
+	Old           []byte `protobuf:"bytes,8,opt,name=old,proto3" json:"old,omitempty"`
+	New           []byte `protobuf:"bytes,9,opt,name=new,proto3" json:"new,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedSwap) Reset() {
+	*x = SealedSwap{}
+	mi := &file_metapb_meta_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedSwap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedSwap) ProtoMessage() {}
+
+func (x *SealedSwap) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedSwap.ProtoReflect.Descriptor instead.
+func (*SealedSwap) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *SealedSwap) GetKind() SealedKind {
+	if x != nil {
+		return x.Kind
+	}
+	return SealedKind_SEALED_USER_SECRET
+}
+
+func (x *SealedSwap) GetAccessKey() string {
+	if x != nil {
+		return x.AccessKey
+	}
+	return ""
+}
+
+func (x *SealedSwap) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *SealedSwap) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SealedSwap) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *SealedSwap) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *SealedSwap) GetPartNumber() uint32 {
+	if x != nil {
+		return x.PartNumber
+	}
+	return 0
+}
+
+func (x *SealedSwap) GetOld() []byte {
+	if x != nil {
+		return x.Old
+	}
+	return nil
+}
+
+func (x *SealedSwap) GetNew() []byte {
+	if x != nil {
+		return x.New
+	}
+	return nil
+}
+
 type WatchClusterMapRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -7644,7 +8026,7 @@ type WatchClusterMapRequest struct {
 
 func (x *WatchClusterMapRequest) Reset() {
 	*x = WatchClusterMapRequest{}
-	mi := &file_metapb_meta_proto_msgTypes[103]
+	mi := &file_metapb_meta_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7656,7 +8038,7 @@ func (x *WatchClusterMapRequest) String() string {
 func (*WatchClusterMapRequest) ProtoMessage() {}
 
 func (x *WatchClusterMapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[103]
+	mi := &file_metapb_meta_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7669,7 +8051,7 @@ func (x *WatchClusterMapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchClusterMapRequest.ProtoReflect.Descriptor instead.
 func (*WatchClusterMapRequest) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{103}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{107}
 }
 
 type ClusterMapEvent struct {
@@ -7689,7 +8071,7 @@ type ClusterMapEvent struct {
 
 func (x *ClusterMapEvent) Reset() {
 	*x = ClusterMapEvent{}
-	mi := &file_metapb_meta_proto_msgTypes[104]
+	mi := &file_metapb_meta_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7701,7 +8083,7 @@ func (x *ClusterMapEvent) String() string {
 func (*ClusterMapEvent) ProtoMessage() {}
 
 func (x *ClusterMapEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_metapb_meta_proto_msgTypes[104]
+	mi := &file_metapb_meta_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7714,7 +8096,7 @@ func (x *ClusterMapEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClusterMapEvent.ProtoReflect.Descriptor instead.
 func (*ClusterMapEvent) Descriptor() ([]byte, []int) {
-	return file_metapb_meta_proto_rawDescGZIP(), []int{104}
+	return file_metapb_meta_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *ClusterMapEvent) GetMap() *ClusterMap {
@@ -7940,7 +8322,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x06shards\x18\x03 \x03(\v2\x1d.cairn.meta.v1.ShardPlacementR\x06shards\x12,\n" +
 	"\x12enqueued_unix_nano\x18\x04 \x01(\x03R\x10enqueuedUnixNano\x12\x1f\n" +
 	"\vshards_only\x18\x05 \x01(\bR\n" +
-	"shardsOnly\"\xdf\f\n" +
+	"shardsOnly\"\xc8\x0e\n" +
 	"\aCommand\x12B\n" +
 	"\rcreate_bucket\x18\x01 \x01(\v2\x1b.cairn.meta.v1.CreateBucketH\x00R\fcreateBucket\x12B\n" +
 	"\rdelete_bucket\x18\x02 \x01(\v2\x1b.cairn.meta.v1.DeleteBucketH\x00R\fdeleteBucket\x129\n" +
@@ -7968,7 +8350,10 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\vremove_node\x18\x15 \x01(\v2\x19.cairn.meta.v1.RemoveNodeH\x00R\n" +
 	"removeNode\x12B\n" +
 	"\rset_rebalance\x18\x16 \x01(\v2\x1b.cairn.meta.v1.SetRebalanceH\x00R\fsetRebalance\x12L\n" +
-	"\x11set_voter_address\x18\x1e \x01(\v2\x1e.cairn.meta.v1.SetVoterAddressH\x00R\x0fsetVoterAddressB\x04\n" +
+	"\x11set_voter_address\x18\x1e \x01(\v2\x1e.cairn.meta.v1.SetVoterAddressH\x00R\x0fsetVoterAddress\x12O\n" +
+	"\x12start_key_rotation\x18\" \x01(\v2\x1f.cairn.meta.v1.StartKeyRotationH\x00R\x10startKeyRotation\x12R\n" +
+	"\x13finish_key_rotation\x18# \x01(\v2 .cairn.meta.v1.FinishKeyRotationH\x00R\x11finishKeyRotation\x12B\n" +
+	"\rrewrap_sealed\x18$ \x01(\v2\x1b.cairn.meta.v1.RewrapSealedH\x00R\frewrapSealedB\x04\n" +
 	"\x02op\")\n" +
 	"\x11SetMasterKeyCheck\x12\x14\n" +
 	"\x05check\x18\x01 \x01(\fR\x05check\"=\n" +
@@ -8072,12 +8457,14 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\funder_spread\x18\b \x01(\bR\vunderSpread\x12\x1b\n" +
 	"\tunix_nano\x18\t \x01(\x03R\bunixNano\"'\n" +
 	"\rSetHealPaused\x12\x16\n" +
-	"\x06paused\x18\x01 \x01(\bR\x06paused\"\xc9\x01\n" +
+	"\x06paused\x18\x01 \x01(\bR\x06paused\"\x8c\x02\n" +
 	"\rCommandResult\x12,\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x18.cairn.meta.v1.ErrorCodeR\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x126\n" +
 	"\aversion\x18\x03 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\aversion\x128\n" +
-	"\bprevious\x18\x04 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\bprevious\"\xc0\x01\n" +
+	"\bprevious\x18\x04 \x01(\v2\x1c.cairn.meta.v1.ObjectVersionR\bprevious\x12\x1d\n" +
+	"\trewrapped\x18\x80\x01 \x01(\rR\trewrapped\x12\"\n" +
+	"\fkey_rotating\x18\x81\x01 \x01(\bR\vkeyRotating\"\xc0\x01\n" +
 	"\vShardReport\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
 	"\bdrive_id\x18\x02 \x01(\tR\adriveId\x12\x19\n" +
@@ -8330,7 +8717,28 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12#\n" +
 	"\rchanged_index\x18\x02 \x01(\x04R\fchangedIndex\x12\x14\n" +
 	"\x05reset\x18\x03 \x01(\bR\x05reset\x120\n" +
-	"\x14progress_interval_ms\x18\x04 \x01(\rR\x12progressIntervalMs\"\x18\n" +
+	"\x14progress_interval_ms\x18\x04 \x01(\rR\x12progressIntervalMs\"L\n" +
+	"\x10StartKeyRotation\x12\x1b\n" +
+	"\told_check\x18\x01 \x01(\fR\boldCheck\x12\x1b\n" +
+	"\tnew_check\x18\x02 \x01(\fR\bnewCheck\"0\n" +
+	"\x11FinishKeyRotation\x12\x1b\n" +
+	"\tnew_check\x18\x01 \x01(\fR\bnewCheck\"?\n" +
+	"\fRewrapSealed\x12/\n" +
+	"\x05swaps\x18\x01 \x03(\v2\x19.cairn.meta.v1.SealedSwapR\x05swaps\"\x85\x02\n" +
+	"\n" +
+	"SealedSwap\x12-\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x19.cairn.meta.v1.SealedKindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"access_key\x18\x02 \x01(\tR\taccessKey\x12\x16\n" +
+	"\x06bucket\x18\x03 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x04 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x05 \x01(\tR\tversionId\x12\x1b\n" +
+	"\tupload_id\x18\x06 \x01(\tR\buploadId\x12\x1f\n" +
+	"\vpart_number\x18\a \x01(\rR\n" +
+	"partNumber\x12\x10\n" +
+	"\x03old\x18\b \x01(\fR\x03old\x12\x10\n" +
+	"\x03new\x18\t \x01(\fR\x03new\"\x18\n" +
 	"\x16WatchClusterMapRequest\"\x88\x01\n" +
 	"\x0fClusterMapEvent\x12+\n" +
 	"\x03map\x18\x01 \x01(\v2\x19.cairn.meta.v1.ClusterMapR\x03map\x12\x18\n" +
@@ -8372,7 +8780,13 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\bSHARD_OK\x10\x00\x12\x11\n" +
 	"\rSHARD_CORRUPT\x10\x01\x12\x11\n" +
 	"\rSHARD_MISSING\x10\x02\x12\x14\n" +
-	"\x10SHARD_UNREADABLE\x10\x032\xe5\x10\n" +
+	"\x10SHARD_UNREADABLE\x10\x03*j\n" +
+	"\n" +
+	"SealedKind\x12\x16\n" +
+	"\x12SEALED_USER_SECRET\x10\x00\x12\x19\n" +
+	"\x15SEALED_OBJECT_VERSION\x10\x01\x12\x11\n" +
+	"\rSEALED_UPLOAD\x10\x02\x12\x16\n" +
+	"\x12SEALED_UPLOAD_PART\x10\x032\xe5\x10\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -8414,287 +8828,297 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 	return file_metapb_meta_proto_rawDescData
 }
 
-var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 113)
+var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 117)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
 	(NodeState)(0),                       // 2: cairn.meta.v1.NodeState
 	(ErrorCode)(0),                       // 3: cairn.meta.v1.ErrorCode
 	(ShardHealth)(0),                     // 4: cairn.meta.v1.ShardHealth
-	(*Bucket)(nil),                       // 5: cairn.meta.v1.Bucket
-	(*DefaultRetention)(nil),             // 6: cairn.meta.v1.DefaultRetention
-	(*Grant)(nil),                        // 7: cairn.meta.v1.Grant
-	(*AccessControlList)(nil),            // 8: cairn.meta.v1.AccessControlList
-	(*BucketEncryption)(nil),             // 9: cairn.meta.v1.BucketEncryption
-	(*LifecycleRule)(nil),                // 10: cairn.meta.v1.LifecycleRule
-	(*ErasureProfile)(nil),               // 11: cairn.meta.v1.ErasureProfile
-	(*ShardPlacement)(nil),               // 12: cairn.meta.v1.ShardPlacement
-	(*ObjectVersion)(nil),                // 13: cairn.meta.v1.ObjectVersion
-	(*Encryption)(nil),                   // 14: cairn.meta.v1.Encryption
-	(*PartInfo)(nil),                     // 15: cairn.meta.v1.PartInfo
-	(*MultipartUpload)(nil),              // 16: cairn.meta.v1.MultipartUpload
-	(*User)(nil),                         // 17: cairn.meta.v1.User
-	(*Drive)(nil),                        // 18: cairn.meta.v1.Drive
-	(*Node)(nil),                         // 19: cairn.meta.v1.Node
-	(*ClusterMap)(nil),                   // 20: cairn.meta.v1.ClusterMap
-	(*GCEntry)(nil),                      // 21: cairn.meta.v1.GCEntry
-	(*Command)(nil),                      // 22: cairn.meta.v1.Command
-	(*SetMasterKeyCheck)(nil),            // 23: cairn.meta.v1.SetMasterKeyCheck
-	(*CreateBucket)(nil),                 // 24: cairn.meta.v1.CreateBucket
-	(*DeleteBucket)(nil),                 // 25: cairn.meta.v1.DeleteBucket
-	(*PutObject)(nil),                    // 26: cairn.meta.v1.PutObject
-	(*DeleteObject)(nil),                 // 27: cairn.meta.v1.DeleteObject
-	(*UpdateBucket)(nil),                 // 28: cairn.meta.v1.UpdateBucket
-	(*UpdateObject)(nil),                 // 29: cairn.meta.v1.UpdateObject
-	(*PutUser)(nil),                      // 30: cairn.meta.v1.PutUser
-	(*DeleteUser)(nil),                   // 31: cairn.meta.v1.DeleteUser
-	(*CreateMultipartUpload)(nil),        // 32: cairn.meta.v1.CreateMultipartUpload
-	(*PutPart)(nil),                      // 33: cairn.meta.v1.PutPart
-	(*CompletePart)(nil),                 // 34: cairn.meta.v1.CompletePart
-	(*CompleteMultipartUpload)(nil),      // 35: cairn.meta.v1.CompleteMultipartUpload
-	(*AbortMultipartUpload)(nil),         // 36: cairn.meta.v1.AbortMultipartUpload
-	(*NodeHeartbeat)(nil),                // 37: cairn.meta.v1.NodeHeartbeat
-	(*AckGC)(nil),                        // 38: cairn.meta.v1.AckGC
-	(*GCShardAck)(nil),                   // 39: cairn.meta.v1.GCShardAck
-	(*SetNodeDown)(nil),                  // 40: cairn.meta.v1.SetNodeDown
-	(*SetDriveState)(nil),                // 41: cairn.meta.v1.SetDriveState
-	(*ShardMove)(nil),                    // 42: cairn.meta.v1.ShardMove
-	(*RepairShards)(nil),                 // 43: cairn.meta.v1.RepairShards
-	(*SetHealPaused)(nil),                // 44: cairn.meta.v1.SetHealPaused
-	(*CommandResult)(nil),                // 45: cairn.meta.v1.CommandResult
-	(*ShardReport)(nil),                  // 46: cairn.meta.v1.ShardReport
-	(*ReportShardsRequest)(nil),          // 47: cairn.meta.v1.ReportShardsRequest
-	(*ReportShardsResponse)(nil),         // 48: cairn.meta.v1.ReportShardsResponse
-	(*HealStatusRequest)(nil),            // 49: cairn.meta.v1.HealStatusRequest
-	(*RiskLevel)(nil),                    // 50: cairn.meta.v1.RiskLevel
-	(*HealStatusResponse)(nil),           // 51: cairn.meta.v1.HealStatusResponse
-	(*ScrubRequest)(nil),                 // 52: cairn.meta.v1.ScrubRequest
-	(*ScrubResponse)(nil),                // 53: cairn.meta.v1.ScrubResponse
-	(*ListObjectVersionsRequest)(nil),    // 54: cairn.meta.v1.ListObjectVersionsRequest
-	(*ListObjectVersionsResponse)(nil),   // 55: cairn.meta.v1.ListObjectVersionsResponse
-	(*GetUserRequest)(nil),               // 56: cairn.meta.v1.GetUserRequest
-	(*GetUserResponse)(nil),              // 57: cairn.meta.v1.GetUserResponse
-	(*ListUsersRequest)(nil),             // 58: cairn.meta.v1.ListUsersRequest
-	(*ListUsersResponse)(nil),            // 59: cairn.meta.v1.ListUsersResponse
-	(*GetMultipartUploadRequest)(nil),    // 60: cairn.meta.v1.GetMultipartUploadRequest
-	(*GetMultipartUploadResponse)(nil),   // 61: cairn.meta.v1.GetMultipartUploadResponse
-	(*ListMultipartUploadsRequest)(nil),  // 62: cairn.meta.v1.ListMultipartUploadsRequest
-	(*ListMultipartUploadsResponse)(nil), // 63: cairn.meta.v1.ListMultipartUploadsResponse
-	(*ProposeRequest)(nil),               // 64: cairn.meta.v1.ProposeRequest
-	(*ProposeResponse)(nil),              // 65: cairn.meta.v1.ProposeResponse
-	(*GetBucketRequest)(nil),             // 66: cairn.meta.v1.GetBucketRequest
-	(*GetBucketResponse)(nil),            // 67: cairn.meta.v1.GetBucketResponse
-	(*ListBucketsRequest)(nil),           // 68: cairn.meta.v1.ListBucketsRequest
-	(*ListBucketsResponse)(nil),          // 69: cairn.meta.v1.ListBucketsResponse
-	(*GetObjectRequest)(nil),             // 70: cairn.meta.v1.GetObjectRequest
-	(*GetObjectResponse)(nil),            // 71: cairn.meta.v1.GetObjectResponse
-	(*ListObjectsRequest)(nil),           // 72: cairn.meta.v1.ListObjectsRequest
-	(*ListObjectsResponse)(nil),          // 73: cairn.meta.v1.ListObjectsResponse
-	(*GetClusterMapRequest)(nil),         // 74: cairn.meta.v1.GetClusterMapRequest
-	(*GetClusterMapResponse)(nil),        // 75: cairn.meta.v1.GetClusterMapResponse
-	(*HeartbeatRequest)(nil),             // 76: cairn.meta.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),            // 77: cairn.meta.v1.HeartbeatResponse
-	(*StatusRequest)(nil),                // 78: cairn.meta.v1.StatusRequest
-	(*StatusResponse)(nil),               // 79: cairn.meta.v1.StatusResponse
-	(*UnknownDataRequest)(nil),           // 80: cairn.meta.v1.UnknownDataRequest
-	(*UnknownDataResponse)(nil),          // 81: cairn.meta.v1.UnknownDataResponse
-	(*SetNodeState)(nil),                 // 82: cairn.meta.v1.SetNodeState
-	(*RemoveNode)(nil),                   // 83: cairn.meta.v1.RemoveNode
-	(*SetRebalance)(nil),                 // 84: cairn.meta.v1.SetRebalance
-	(*RebalanceState)(nil),               // 85: cairn.meta.v1.RebalanceState
-	(*MembershipStatusRequest)(nil),      // 86: cairn.meta.v1.MembershipStatusRequest
-	(*DrainProgress)(nil),                // 87: cairn.meta.v1.DrainProgress
-	(*DriveFill)(nil),                    // 88: cairn.meta.v1.DriveFill
-	(*MembershipStatusResponse)(nil),     // 89: cairn.meta.v1.MembershipStatusResponse
-	(*RemoveNodeRequest)(nil),            // 90: cairn.meta.v1.RemoveNodeRequest
-	(*RemoveNodeResponse)(nil),           // 91: cairn.meta.v1.RemoveNodeResponse
-	(*SetVoterAddress)(nil),              // 92: cairn.meta.v1.SetVoterAddress
-	(*VoterAddress)(nil),                 // 93: cairn.meta.v1.VoterAddress
-	(*VoterBook)(nil),                    // 94: cairn.meta.v1.VoterBook
-	(*VoterInfo)(nil),                    // 95: cairn.meta.v1.VoterInfo
-	(*AddVoterRequest)(nil),              // 96: cairn.meta.v1.AddVoterRequest
-	(*AddVoterResponse)(nil),             // 97: cairn.meta.v1.AddVoterResponse
-	(*RemoveVoterRequest)(nil),           // 98: cairn.meta.v1.RemoveVoterRequest
-	(*RemoveVoterResponse)(nil),          // 99: cairn.meta.v1.RemoveVoterResponse
-	(*TransferLeaderRequest)(nil),        // 100: cairn.meta.v1.TransferLeaderRequest
-	(*TransferLeaderResponse)(nil),       // 101: cairn.meta.v1.TransferLeaderResponse
-	(*BackupRequest)(nil),                // 102: cairn.meta.v1.BackupRequest
-	(*BackupChunk)(nil),                  // 103: cairn.meta.v1.BackupChunk
-	(*BackupHeader)(nil),                 // 104: cairn.meta.v1.BackupHeader
-	(*PublicAccessBlock)(nil),            // 105: cairn.meta.v1.PublicAccessBlock
-	(*WatchBucketsRequest)(nil),          // 106: cairn.meta.v1.WatchBucketsRequest
-	(*BucketsEvent)(nil),                 // 107: cairn.meta.v1.BucketsEvent
-	(*WatchClusterMapRequest)(nil),       // 108: cairn.meta.v1.WatchClusterMapRequest
-	(*ClusterMapEvent)(nil),              // 109: cairn.meta.v1.ClusterMapEvent
-	nil,                                  // 110: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 111: cairn.meta.v1.LifecycleRule.TagsEntry
-	nil,                                  // 112: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 113: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 114: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 115: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 116: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 117: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(SealedKind)(0),                      // 5: cairn.meta.v1.SealedKind
+	(*Bucket)(nil),                       // 6: cairn.meta.v1.Bucket
+	(*DefaultRetention)(nil),             // 7: cairn.meta.v1.DefaultRetention
+	(*Grant)(nil),                        // 8: cairn.meta.v1.Grant
+	(*AccessControlList)(nil),            // 9: cairn.meta.v1.AccessControlList
+	(*BucketEncryption)(nil),             // 10: cairn.meta.v1.BucketEncryption
+	(*LifecycleRule)(nil),                // 11: cairn.meta.v1.LifecycleRule
+	(*ErasureProfile)(nil),               // 12: cairn.meta.v1.ErasureProfile
+	(*ShardPlacement)(nil),               // 13: cairn.meta.v1.ShardPlacement
+	(*ObjectVersion)(nil),                // 14: cairn.meta.v1.ObjectVersion
+	(*Encryption)(nil),                   // 15: cairn.meta.v1.Encryption
+	(*PartInfo)(nil),                     // 16: cairn.meta.v1.PartInfo
+	(*MultipartUpload)(nil),              // 17: cairn.meta.v1.MultipartUpload
+	(*User)(nil),                         // 18: cairn.meta.v1.User
+	(*Drive)(nil),                        // 19: cairn.meta.v1.Drive
+	(*Node)(nil),                         // 20: cairn.meta.v1.Node
+	(*ClusterMap)(nil),                   // 21: cairn.meta.v1.ClusterMap
+	(*GCEntry)(nil),                      // 22: cairn.meta.v1.GCEntry
+	(*Command)(nil),                      // 23: cairn.meta.v1.Command
+	(*SetMasterKeyCheck)(nil),            // 24: cairn.meta.v1.SetMasterKeyCheck
+	(*CreateBucket)(nil),                 // 25: cairn.meta.v1.CreateBucket
+	(*DeleteBucket)(nil),                 // 26: cairn.meta.v1.DeleteBucket
+	(*PutObject)(nil),                    // 27: cairn.meta.v1.PutObject
+	(*DeleteObject)(nil),                 // 28: cairn.meta.v1.DeleteObject
+	(*UpdateBucket)(nil),                 // 29: cairn.meta.v1.UpdateBucket
+	(*UpdateObject)(nil),                 // 30: cairn.meta.v1.UpdateObject
+	(*PutUser)(nil),                      // 31: cairn.meta.v1.PutUser
+	(*DeleteUser)(nil),                   // 32: cairn.meta.v1.DeleteUser
+	(*CreateMultipartUpload)(nil),        // 33: cairn.meta.v1.CreateMultipartUpload
+	(*PutPart)(nil),                      // 34: cairn.meta.v1.PutPart
+	(*CompletePart)(nil),                 // 35: cairn.meta.v1.CompletePart
+	(*CompleteMultipartUpload)(nil),      // 36: cairn.meta.v1.CompleteMultipartUpload
+	(*AbortMultipartUpload)(nil),         // 37: cairn.meta.v1.AbortMultipartUpload
+	(*NodeHeartbeat)(nil),                // 38: cairn.meta.v1.NodeHeartbeat
+	(*AckGC)(nil),                        // 39: cairn.meta.v1.AckGC
+	(*GCShardAck)(nil),                   // 40: cairn.meta.v1.GCShardAck
+	(*SetNodeDown)(nil),                  // 41: cairn.meta.v1.SetNodeDown
+	(*SetDriveState)(nil),                // 42: cairn.meta.v1.SetDriveState
+	(*ShardMove)(nil),                    // 43: cairn.meta.v1.ShardMove
+	(*RepairShards)(nil),                 // 44: cairn.meta.v1.RepairShards
+	(*SetHealPaused)(nil),                // 45: cairn.meta.v1.SetHealPaused
+	(*CommandResult)(nil),                // 46: cairn.meta.v1.CommandResult
+	(*ShardReport)(nil),                  // 47: cairn.meta.v1.ShardReport
+	(*ReportShardsRequest)(nil),          // 48: cairn.meta.v1.ReportShardsRequest
+	(*ReportShardsResponse)(nil),         // 49: cairn.meta.v1.ReportShardsResponse
+	(*HealStatusRequest)(nil),            // 50: cairn.meta.v1.HealStatusRequest
+	(*RiskLevel)(nil),                    // 51: cairn.meta.v1.RiskLevel
+	(*HealStatusResponse)(nil),           // 52: cairn.meta.v1.HealStatusResponse
+	(*ScrubRequest)(nil),                 // 53: cairn.meta.v1.ScrubRequest
+	(*ScrubResponse)(nil),                // 54: cairn.meta.v1.ScrubResponse
+	(*ListObjectVersionsRequest)(nil),    // 55: cairn.meta.v1.ListObjectVersionsRequest
+	(*ListObjectVersionsResponse)(nil),   // 56: cairn.meta.v1.ListObjectVersionsResponse
+	(*GetUserRequest)(nil),               // 57: cairn.meta.v1.GetUserRequest
+	(*GetUserResponse)(nil),              // 58: cairn.meta.v1.GetUserResponse
+	(*ListUsersRequest)(nil),             // 59: cairn.meta.v1.ListUsersRequest
+	(*ListUsersResponse)(nil),            // 60: cairn.meta.v1.ListUsersResponse
+	(*GetMultipartUploadRequest)(nil),    // 61: cairn.meta.v1.GetMultipartUploadRequest
+	(*GetMultipartUploadResponse)(nil),   // 62: cairn.meta.v1.GetMultipartUploadResponse
+	(*ListMultipartUploadsRequest)(nil),  // 63: cairn.meta.v1.ListMultipartUploadsRequest
+	(*ListMultipartUploadsResponse)(nil), // 64: cairn.meta.v1.ListMultipartUploadsResponse
+	(*ProposeRequest)(nil),               // 65: cairn.meta.v1.ProposeRequest
+	(*ProposeResponse)(nil),              // 66: cairn.meta.v1.ProposeResponse
+	(*GetBucketRequest)(nil),             // 67: cairn.meta.v1.GetBucketRequest
+	(*GetBucketResponse)(nil),            // 68: cairn.meta.v1.GetBucketResponse
+	(*ListBucketsRequest)(nil),           // 69: cairn.meta.v1.ListBucketsRequest
+	(*ListBucketsResponse)(nil),          // 70: cairn.meta.v1.ListBucketsResponse
+	(*GetObjectRequest)(nil),             // 71: cairn.meta.v1.GetObjectRequest
+	(*GetObjectResponse)(nil),            // 72: cairn.meta.v1.GetObjectResponse
+	(*ListObjectsRequest)(nil),           // 73: cairn.meta.v1.ListObjectsRequest
+	(*ListObjectsResponse)(nil),          // 74: cairn.meta.v1.ListObjectsResponse
+	(*GetClusterMapRequest)(nil),         // 75: cairn.meta.v1.GetClusterMapRequest
+	(*GetClusterMapResponse)(nil),        // 76: cairn.meta.v1.GetClusterMapResponse
+	(*HeartbeatRequest)(nil),             // 77: cairn.meta.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),            // 78: cairn.meta.v1.HeartbeatResponse
+	(*StatusRequest)(nil),                // 79: cairn.meta.v1.StatusRequest
+	(*StatusResponse)(nil),               // 80: cairn.meta.v1.StatusResponse
+	(*UnknownDataRequest)(nil),           // 81: cairn.meta.v1.UnknownDataRequest
+	(*UnknownDataResponse)(nil),          // 82: cairn.meta.v1.UnknownDataResponse
+	(*SetNodeState)(nil),                 // 83: cairn.meta.v1.SetNodeState
+	(*RemoveNode)(nil),                   // 84: cairn.meta.v1.RemoveNode
+	(*SetRebalance)(nil),                 // 85: cairn.meta.v1.SetRebalance
+	(*RebalanceState)(nil),               // 86: cairn.meta.v1.RebalanceState
+	(*MembershipStatusRequest)(nil),      // 87: cairn.meta.v1.MembershipStatusRequest
+	(*DrainProgress)(nil),                // 88: cairn.meta.v1.DrainProgress
+	(*DriveFill)(nil),                    // 89: cairn.meta.v1.DriveFill
+	(*MembershipStatusResponse)(nil),     // 90: cairn.meta.v1.MembershipStatusResponse
+	(*RemoveNodeRequest)(nil),            // 91: cairn.meta.v1.RemoveNodeRequest
+	(*RemoveNodeResponse)(nil),           // 92: cairn.meta.v1.RemoveNodeResponse
+	(*SetVoterAddress)(nil),              // 93: cairn.meta.v1.SetVoterAddress
+	(*VoterAddress)(nil),                 // 94: cairn.meta.v1.VoterAddress
+	(*VoterBook)(nil),                    // 95: cairn.meta.v1.VoterBook
+	(*VoterInfo)(nil),                    // 96: cairn.meta.v1.VoterInfo
+	(*AddVoterRequest)(nil),              // 97: cairn.meta.v1.AddVoterRequest
+	(*AddVoterResponse)(nil),             // 98: cairn.meta.v1.AddVoterResponse
+	(*RemoveVoterRequest)(nil),           // 99: cairn.meta.v1.RemoveVoterRequest
+	(*RemoveVoterResponse)(nil),          // 100: cairn.meta.v1.RemoveVoterResponse
+	(*TransferLeaderRequest)(nil),        // 101: cairn.meta.v1.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),       // 102: cairn.meta.v1.TransferLeaderResponse
+	(*BackupRequest)(nil),                // 103: cairn.meta.v1.BackupRequest
+	(*BackupChunk)(nil),                  // 104: cairn.meta.v1.BackupChunk
+	(*BackupHeader)(nil),                 // 105: cairn.meta.v1.BackupHeader
+	(*PublicAccessBlock)(nil),            // 106: cairn.meta.v1.PublicAccessBlock
+	(*WatchBucketsRequest)(nil),          // 107: cairn.meta.v1.WatchBucketsRequest
+	(*BucketsEvent)(nil),                 // 108: cairn.meta.v1.BucketsEvent
+	(*StartKeyRotation)(nil),             // 109: cairn.meta.v1.StartKeyRotation
+	(*FinishKeyRotation)(nil),            // 110: cairn.meta.v1.FinishKeyRotation
+	(*RewrapSealed)(nil),                 // 111: cairn.meta.v1.RewrapSealed
+	(*SealedSwap)(nil),                   // 112: cairn.meta.v1.SealedSwap
+	(*WatchClusterMapRequest)(nil),       // 113: cairn.meta.v1.WatchClusterMapRequest
+	(*ClusterMapEvent)(nil),              // 114: cairn.meta.v1.ClusterMapEvent
+	nil,                                  // 115: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 116: cairn.meta.v1.LifecycleRule.TagsEntry
+	nil,                                  // 117: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 118: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 119: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 120: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 121: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 122: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
-	6,   // 1: cairn.meta.v1.Bucket.default_retention:type_name -> cairn.meta.v1.DefaultRetention
-	8,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
-	9,   // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
-	10,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	110, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
-	105, // 6: cairn.meta.v1.Bucket.public_access_block:type_name -> cairn.meta.v1.PublicAccessBlock
-	7,   // 7: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
-	111, // 8: cairn.meta.v1.LifecycleRule.tags:type_name -> cairn.meta.v1.LifecycleRule.TagsEntry
-	11,  // 9: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
-	12,  // 10: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	112, // 11: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	113, // 12: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	114, // 13: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	115, // 14: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
-	14,  // 15: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
-	8,   // 16: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
-	15,  // 17: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
-	11,  // 18: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
-	12,  // 19: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	116, // 20: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
-	14,  // 21: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
-	13,  // 22: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
+	7,   // 1: cairn.meta.v1.Bucket.default_retention:type_name -> cairn.meta.v1.DefaultRetention
+	9,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
+	10,  // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
+	11,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
+	115, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	106, // 6: cairn.meta.v1.Bucket.public_access_block:type_name -> cairn.meta.v1.PublicAccessBlock
+	8,   // 7: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
+	116, // 8: cairn.meta.v1.LifecycleRule.tags:type_name -> cairn.meta.v1.LifecycleRule.TagsEntry
+	12,  // 9: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
+	13,  // 10: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
+	117, // 11: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	118, // 12: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	119, // 13: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	120, // 14: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	15,  // 15: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
+	9,   // 16: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
+	16,  // 17: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
+	12,  // 18: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
+	13,  // 19: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
+	121, // 20: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	15,  // 21: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
+	14,  // 22: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
 	1,   // 23: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
-	18,  // 24: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
+	19,  // 24: cairn.meta.v1.Node.drives:type_name -> cairn.meta.v1.Drive
 	2,   // 25: cairn.meta.v1.Node.state:type_name -> cairn.meta.v1.NodeState
-	19,  // 26: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
-	12,  // 27: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
-	24,  // 28: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
-	25,  // 29: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
-	26,  // 30: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
-	27,  // 31: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
-	37,  // 32: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
-	38,  // 33: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
-	28,  // 34: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
-	29,  // 35: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
-	30,  // 36: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
-	31,  // 37: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
-	32,  // 38: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
-	33,  // 39: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
-	35,  // 40: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
-	36,  // 41: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
-	40,  // 42: cairn.meta.v1.Command.set_node_down:type_name -> cairn.meta.v1.SetNodeDown
-	41,  // 43: cairn.meta.v1.Command.set_drive_state:type_name -> cairn.meta.v1.SetDriveState
-	43,  // 44: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
-	44,  // 45: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
-	23,  // 46: cairn.meta.v1.Command.set_master_key_check:type_name -> cairn.meta.v1.SetMasterKeyCheck
-	82,  // 47: cairn.meta.v1.Command.set_node_state:type_name -> cairn.meta.v1.SetNodeState
-	83,  // 48: cairn.meta.v1.Command.remove_node:type_name -> cairn.meta.v1.RemoveNode
-	84,  // 49: cairn.meta.v1.Command.set_rebalance:type_name -> cairn.meta.v1.SetRebalance
-	92,  // 50: cairn.meta.v1.Command.set_voter_address:type_name -> cairn.meta.v1.SetVoterAddress
-	5,   // 51: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 52: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
-	5,   // 53: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
-	13,  // 54: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
-	17,  // 55: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
-	16,  // 56: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 57: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	117, // 58: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
-	34,  // 59: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
-	13,  // 60: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
-	19,  // 61: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
-	39,  // 62: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
-	1,   // 63: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
-	12,  // 64: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
-	12,  // 65: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
-	42,  // 66: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
-	3,   // 67: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 68: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
-	13,  // 69: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
-	4,   // 70: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
-	46,  // 71: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
-	50,  // 72: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
-	3,   // 73: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 74: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 75: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	17,  // 76: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
-	17,  // 77: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
-	3,   // 78: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 79: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
-	15,  // 80: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
-	3,   // 81: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	16,  // 82: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
-	22,  // 83: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
-	45,  // 84: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
-	3,   // 85: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	5,   // 86: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
-	5,   // 87: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
-	3,   // 88: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 89: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
-	3,   // 90: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
-	13,  // 91: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
-	20,  // 92: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
-	19,  // 93: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
-	95,  // 94: cairn.meta.v1.StatusResponse.voter_info:type_name -> cairn.meta.v1.VoterInfo
-	2,   // 95: cairn.meta.v1.SetNodeState.state:type_name -> cairn.meta.v1.NodeState
-	87,  // 96: cairn.meta.v1.MembershipStatusResponse.drains:type_name -> cairn.meta.v1.DrainProgress
-	85,  // 97: cairn.meta.v1.MembershipStatusResponse.rebalance:type_name -> cairn.meta.v1.RebalanceState
-	88,  // 98: cairn.meta.v1.MembershipStatusResponse.fills:type_name -> cairn.meta.v1.DriveFill
-	93,  // 99: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
-	93,  // 100: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
-	104, // 101: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
-	20,  // 102: cairn.meta.v1.ClusterMapEvent.map:type_name -> cairn.meta.v1.ClusterMap
-	64,  // 103: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	66,  // 104: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	68,  // 105: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	70,  // 106: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	72,  // 107: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	74,  // 108: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	76,  // 109: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	78,  // 110: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	54,  // 111: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
-	56,  // 112: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
-	58,  // 113: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
-	60,  // 114: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
-	62,  // 115: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	80,  // 116: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
-	47,  // 117: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
-	49,  // 118: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
-	52,  // 119: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
-	86,  // 120: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
-	90,  // 121: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
-	96,  // 122: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
-	98,  // 123: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
-	100, // 124: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
-	102, // 125: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
-	106, // 126: cairn.meta.v1.Meta.WatchBuckets:input_type -> cairn.meta.v1.WatchBucketsRequest
-	108, // 127: cairn.meta.v1.Meta.WatchClusterMap:input_type -> cairn.meta.v1.WatchClusterMapRequest
-	65,  // 128: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	67,  // 129: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	69,  // 130: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	71,  // 131: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	73,  // 132: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	75,  // 133: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	77,  // 134: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	79,  // 135: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	55,  // 136: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	57,  // 137: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	59,  // 138: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	61,  // 139: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	63,  // 140: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	81,  // 141: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	48,  // 142: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	51,  // 143: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	53,  // 144: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	89,  // 145: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
-	91,  // 146: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
-	97,  // 147: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
-	99,  // 148: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
-	101, // 149: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
-	103, // 150: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
-	107, // 151: cairn.meta.v1.Meta.WatchBuckets:output_type -> cairn.meta.v1.BucketsEvent
-	109, // 152: cairn.meta.v1.Meta.WatchClusterMap:output_type -> cairn.meta.v1.ClusterMapEvent
-	128, // [128:153] is the sub-list for method output_type
-	103, // [103:128] is the sub-list for method input_type
-	103, // [103:103] is the sub-list for extension type_name
-	103, // [103:103] is the sub-list for extension extendee
-	0,   // [0:103] is the sub-list for field type_name
+	20,  // 26: cairn.meta.v1.ClusterMap.nodes:type_name -> cairn.meta.v1.Node
+	13,  // 27: cairn.meta.v1.GCEntry.shards:type_name -> cairn.meta.v1.ShardPlacement
+	25,  // 28: cairn.meta.v1.Command.create_bucket:type_name -> cairn.meta.v1.CreateBucket
+	26,  // 29: cairn.meta.v1.Command.delete_bucket:type_name -> cairn.meta.v1.DeleteBucket
+	27,  // 30: cairn.meta.v1.Command.put_object:type_name -> cairn.meta.v1.PutObject
+	28,  // 31: cairn.meta.v1.Command.delete_object:type_name -> cairn.meta.v1.DeleteObject
+	38,  // 32: cairn.meta.v1.Command.node_heartbeat:type_name -> cairn.meta.v1.NodeHeartbeat
+	39,  // 33: cairn.meta.v1.Command.ack_gc:type_name -> cairn.meta.v1.AckGC
+	29,  // 34: cairn.meta.v1.Command.update_bucket:type_name -> cairn.meta.v1.UpdateBucket
+	30,  // 35: cairn.meta.v1.Command.update_object:type_name -> cairn.meta.v1.UpdateObject
+	31,  // 36: cairn.meta.v1.Command.put_user:type_name -> cairn.meta.v1.PutUser
+	32,  // 37: cairn.meta.v1.Command.delete_user:type_name -> cairn.meta.v1.DeleteUser
+	33,  // 38: cairn.meta.v1.Command.create_multipart_upload:type_name -> cairn.meta.v1.CreateMultipartUpload
+	34,  // 39: cairn.meta.v1.Command.put_part:type_name -> cairn.meta.v1.PutPart
+	36,  // 40: cairn.meta.v1.Command.complete_multipart_upload:type_name -> cairn.meta.v1.CompleteMultipartUpload
+	37,  // 41: cairn.meta.v1.Command.abort_multipart_upload:type_name -> cairn.meta.v1.AbortMultipartUpload
+	41,  // 42: cairn.meta.v1.Command.set_node_down:type_name -> cairn.meta.v1.SetNodeDown
+	42,  // 43: cairn.meta.v1.Command.set_drive_state:type_name -> cairn.meta.v1.SetDriveState
+	44,  // 44: cairn.meta.v1.Command.repair_shards:type_name -> cairn.meta.v1.RepairShards
+	45,  // 45: cairn.meta.v1.Command.set_heal_paused:type_name -> cairn.meta.v1.SetHealPaused
+	24,  // 46: cairn.meta.v1.Command.set_master_key_check:type_name -> cairn.meta.v1.SetMasterKeyCheck
+	83,  // 47: cairn.meta.v1.Command.set_node_state:type_name -> cairn.meta.v1.SetNodeState
+	84,  // 48: cairn.meta.v1.Command.remove_node:type_name -> cairn.meta.v1.RemoveNode
+	85,  // 49: cairn.meta.v1.Command.set_rebalance:type_name -> cairn.meta.v1.SetRebalance
+	93,  // 50: cairn.meta.v1.Command.set_voter_address:type_name -> cairn.meta.v1.SetVoterAddress
+	109, // 51: cairn.meta.v1.Command.start_key_rotation:type_name -> cairn.meta.v1.StartKeyRotation
+	110, // 52: cairn.meta.v1.Command.finish_key_rotation:type_name -> cairn.meta.v1.FinishKeyRotation
+	111, // 53: cairn.meta.v1.Command.rewrap_sealed:type_name -> cairn.meta.v1.RewrapSealed
+	6,   // 54: cairn.meta.v1.CreateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	14,  // 55: cairn.meta.v1.PutObject.version:type_name -> cairn.meta.v1.ObjectVersion
+	6,   // 56: cairn.meta.v1.UpdateBucket.bucket:type_name -> cairn.meta.v1.Bucket
+	14,  // 57: cairn.meta.v1.UpdateObject.values:type_name -> cairn.meta.v1.ObjectVersion
+	18,  // 58: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
+	17,  // 59: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
+	16,  // 60: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
+	122, // 61: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	35,  // 62: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
+	14,  // 63: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
+	20,  // 64: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
+	40,  // 65: cairn.meta.v1.AckGC.shards:type_name -> cairn.meta.v1.GCShardAck
+	1,   // 66: cairn.meta.v1.SetDriveState.state:type_name -> cairn.meta.v1.DriveState
+	13,  // 67: cairn.meta.v1.ShardMove.from:type_name -> cairn.meta.v1.ShardPlacement
+	13,  // 68: cairn.meta.v1.ShardMove.to:type_name -> cairn.meta.v1.ShardPlacement
+	43,  // 69: cairn.meta.v1.RepairShards.moves:type_name -> cairn.meta.v1.ShardMove
+	3,   // 70: cairn.meta.v1.CommandResult.code:type_name -> cairn.meta.v1.ErrorCode
+	14,  // 71: cairn.meta.v1.CommandResult.version:type_name -> cairn.meta.v1.ObjectVersion
+	14,  // 72: cairn.meta.v1.CommandResult.previous:type_name -> cairn.meta.v1.ObjectVersion
+	4,   // 73: cairn.meta.v1.ShardReport.health:type_name -> cairn.meta.v1.ShardHealth
+	47,  // 74: cairn.meta.v1.ReportShardsRequest.shards:type_name -> cairn.meta.v1.ShardReport
+	51,  // 75: cairn.meta.v1.HealStatusResponse.at_risk:type_name -> cairn.meta.v1.RiskLevel
+	3,   // 76: cairn.meta.v1.ListObjectVersionsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	14,  // 77: cairn.meta.v1.ListObjectVersionsResponse.versions:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 78: cairn.meta.v1.GetUserResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	18,  // 79: cairn.meta.v1.GetUserResponse.user:type_name -> cairn.meta.v1.User
+	18,  // 80: cairn.meta.v1.ListUsersResponse.users:type_name -> cairn.meta.v1.User
+	3,   // 81: cairn.meta.v1.GetMultipartUploadResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	17,  // 82: cairn.meta.v1.GetMultipartUploadResponse.upload:type_name -> cairn.meta.v1.MultipartUpload
+	16,  // 83: cairn.meta.v1.GetMultipartUploadResponse.parts:type_name -> cairn.meta.v1.PartInfo
+	3,   // 84: cairn.meta.v1.ListMultipartUploadsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	17,  // 85: cairn.meta.v1.ListMultipartUploadsResponse.uploads:type_name -> cairn.meta.v1.MultipartUpload
+	23,  // 86: cairn.meta.v1.ProposeRequest.command:type_name -> cairn.meta.v1.Command
+	46,  // 87: cairn.meta.v1.ProposeResponse.result:type_name -> cairn.meta.v1.CommandResult
+	3,   // 88: cairn.meta.v1.GetBucketResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	6,   // 89: cairn.meta.v1.GetBucketResponse.bucket:type_name -> cairn.meta.v1.Bucket
+	6,   // 90: cairn.meta.v1.ListBucketsResponse.buckets:type_name -> cairn.meta.v1.Bucket
+	3,   // 91: cairn.meta.v1.GetObjectResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	14,  // 92: cairn.meta.v1.GetObjectResponse.version:type_name -> cairn.meta.v1.ObjectVersion
+	3,   // 93: cairn.meta.v1.ListObjectsResponse.code:type_name -> cairn.meta.v1.ErrorCode
+	14,  // 94: cairn.meta.v1.ListObjectsResponse.objects:type_name -> cairn.meta.v1.ObjectVersion
+	21,  // 95: cairn.meta.v1.GetClusterMapResponse.map:type_name -> cairn.meta.v1.ClusterMap
+	20,  // 96: cairn.meta.v1.HeartbeatRequest.node:type_name -> cairn.meta.v1.Node
+	96,  // 97: cairn.meta.v1.StatusResponse.voter_info:type_name -> cairn.meta.v1.VoterInfo
+	2,   // 98: cairn.meta.v1.SetNodeState.state:type_name -> cairn.meta.v1.NodeState
+	88,  // 99: cairn.meta.v1.MembershipStatusResponse.drains:type_name -> cairn.meta.v1.DrainProgress
+	86,  // 100: cairn.meta.v1.MembershipStatusResponse.rebalance:type_name -> cairn.meta.v1.RebalanceState
+	89,  // 101: cairn.meta.v1.MembershipStatusResponse.fills:type_name -> cairn.meta.v1.DriveFill
+	94,  // 102: cairn.meta.v1.SetVoterAddress.voter:type_name -> cairn.meta.v1.VoterAddress
+	94,  // 103: cairn.meta.v1.VoterBook.voters:type_name -> cairn.meta.v1.VoterAddress
+	105, // 104: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
+	112, // 105: cairn.meta.v1.RewrapSealed.swaps:type_name -> cairn.meta.v1.SealedSwap
+	5,   // 106: cairn.meta.v1.SealedSwap.kind:type_name -> cairn.meta.v1.SealedKind
+	21,  // 107: cairn.meta.v1.ClusterMapEvent.map:type_name -> cairn.meta.v1.ClusterMap
+	65,  // 108: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	67,  // 109: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	69,  // 110: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	71,  // 111: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	73,  // 112: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	75,  // 113: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	77,  // 114: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	79,  // 115: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	55,  // 116: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	57,  // 117: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	59,  // 118: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	61,  // 119: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	63,  // 120: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	81,  // 121: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	48,  // 122: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
+	50,  // 123: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
+	53,  // 124: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
+	87,  // 125: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
+	91,  // 126: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
+	97,  // 127: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
+	99,  // 128: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
+	101, // 129: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
+	103, // 130: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
+	107, // 131: cairn.meta.v1.Meta.WatchBuckets:input_type -> cairn.meta.v1.WatchBucketsRequest
+	113, // 132: cairn.meta.v1.Meta.WatchClusterMap:input_type -> cairn.meta.v1.WatchClusterMapRequest
+	66,  // 133: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	68,  // 134: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	70,  // 135: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	72,  // 136: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	74,  // 137: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	76,  // 138: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	78,  // 139: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	80,  // 140: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	56,  // 141: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	58,  // 142: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	60,  // 143: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	62,  // 144: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	64,  // 145: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	82,  // 146: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	49,  // 147: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	52,  // 148: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	54,  // 149: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	90,  // 150: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
+	92,  // 151: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
+	98,  // 152: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
+	100, // 153: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
+	102, // 154: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
+	104, // 155: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
+	108, // 156: cairn.meta.v1.Meta.WatchBuckets:output_type -> cairn.meta.v1.BucketsEvent
+	114, // 157: cairn.meta.v1.Meta.WatchClusterMap:output_type -> cairn.meta.v1.ClusterMapEvent
+	133, // [133:158] is the sub-list for method output_type
+	108, // [108:133] is the sub-list for method input_type
+	108, // [108:108] is the sub-list for extension type_name
+	108, // [108:108] is the sub-list for extension extendee
+	0,   // [0:108] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -8726,14 +9150,17 @@ func file_metapb_meta_proto_init() {
 		(*Command_RemoveNode)(nil),
 		(*Command_SetRebalance)(nil),
 		(*Command_SetVoterAddress)(nil),
+		(*Command_StartKeyRotation)(nil),
+		(*Command_FinishKeyRotation)(nil),
+		(*Command_RewrapSealed)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   113,
+			NumEnums:      6,
+			NumMessages:   117,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

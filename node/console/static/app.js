@@ -113,8 +113,9 @@ async function renderCluster() {
   kids.push(el("div", { class: "cards" },
     card("Raft leader", o.leader || "none", "leader"),
     card("Storage nodes", o.nodes.filter(n => n.state === "up").length + " / " + o.nodes.length + " up"),
-    card("Capacity", fmtBytes(o.usedBytes) + " used", null, fmtBytes(o.freeBytes) + " free of " + fmtBytes(o.capacityBytes),
-      o.capacityBytes ? bar(o.usedBytes / o.capacityBytes) : null),
+    card("Capacity", fmtBytes(o.usedBytes) + " used", "capacity",
+      fmtBytes(o.freeBytes) + " free of " + fmtBytes(o.capacityBytes) + " (sum over " + o.drives + " drives)",
+      [o.capacityBytes ? bar(o.usedBytes / o.capacityBytes) : null, o.capacityNote ? el("div", { class: "hint small" }, o.capacityNote) : null]),
     card("Objects at risk", h ? String(h.bodiesAtRisk) : "?", "at-risk", h ? fmtBytes(h.bytesToRebuild) + " to rebuild" : o.healError),
     card("Repair", h ? (h.paused ? "paused" : h.scanning ? "scanning" : "running") : "?", null,
       h ? fmtBytes(h.bytesRebuilt) + " rebuilt, " + fmtBytes(h.rateBytesPerSecond) + "/s" + (h.etaSeconds > 0 ? ", ETA " + Math.round(h.etaSeconds) + " s" : "") : ""),
@@ -124,6 +125,7 @@ async function renderCluster() {
       el("table", {}, el("tr", {}, el("th", {}, "Surviving shards"), el("th", { class: "num" }, "Bodies")),
         h.levels.map(l => el("tr", {}, el("td", {}, l.surviving + " of " + l.of), el("td", { class: "num" }, l.bodies)))));
   }
+  kids.push(...renderMembership(o));
   if (o.metaError || o.mapError) kids.push(el("p", { class: "error" }, o.metaError || "", " ", o.mapError || ""));
   kids.push(el("h2", {}, "Meta voters"), el("p", {}, o.voters.length ? o.voters.join(", ") : "-"));
   kids.push(el("h2", {}, "Storage nodes and drives"));
@@ -145,6 +147,52 @@ async function renderCluster() {
   kids.push(el("p", { class: "hint" }, "Updated " + fmtTime(o.generated) + "; refreshes every 5 s."));
   view(...kids);
   refreshTimer = setTimeout(() => { if (location.hash === "#/cluster") renderCluster().catch(e => toast(e.message)); }, 5000);
+}
+
+// renderMembership shows drains (with a progress bar each), the
+// rebalance and the nodes waiting for admission.
+function renderMembership(o) {
+  const out = [el("h2", {}, "Drains and rebalance")];
+  if (o.pending.length) {
+    out.push(el("p", { id: "pending" }, "Waiting for admission (cairn admin node add): ",
+      o.pending.map((id, i) => [i ? ", " : "", badge("pending"), " ", id])));
+  }
+  const m = o.membership;
+  if (!m) {
+    out.push(el("p", { class: "error", id: "membership-error" }, o.membershipError || "membership status unavailable"));
+    return out;
+  }
+  if (!m.scanned) out.push(el("p", { class: "hint" }, "The repairer has not finished its first scan yet; figures follow."));
+  if (!m.drains.length) {
+    out.push(el("p", { id: "drains-none" }, "No node or drive is draining."));
+  } else {
+    const rows = [el("tr", {}, ["Node", "Drive", "Progress", "Shards left", "Bytes left", "Moved", "Rate", "ETA"].map(t => el("th", {}, t)))];
+    for (const d of m.drains) {
+      const eta = d.noneLeft ? "-" : d.etaSeconds < 0 ? "unknown" : fmtDuration(d.etaSeconds);
+      rows.push(el("tr", { "data-node": d.node, "data-drive": d.drive || "", "data-none-left": d.noneLeft ? "true" : "false" },
+        el("td", {}, d.node, d.lost ? [" ", badge("down"), " rebuilding"] : ""),
+        el("td", { class: "mono" }, d.drive ? d.drive.slice(0, 12) : "(all)"),
+        el("td", {}, d.noneLeft
+          ? el("span", { class: "hint" }, "no shards at the last scan (drained, or the drain began after it)")
+          : [bar(d.fraction), Math.round(d.fraction * 100) + "%"]),
+        el("td", { class: "num" }, d.shardsLeft), el("td", { class: "num" }, fmtBytes(d.bytesLeft)),
+        el("td", { class: "num" }, fmtBytes(d.bytesMoved)), el("td", { class: "num" }, fmtBytes(d.rateBytesPerSecond) + "/s"),
+        el("td", {}, eta)));
+    }
+    out.push(el("table", { id: "drains" }, rows));
+  }
+  const r = m.rebalance;
+  out.push(el("p", { id: "rebalance", "data-running": r.running ? "true" : "false" }, "Rebalance: ",
+    badge(r.running ? "running" : "stopped"), " band ±" + r.bandPercent + "% of each drive's share; ",
+    r.balanced ? "balanced" : "not balanced", "; moved " + fmtBytes(r.bytesMoved) + " at " + fmtBytes(r.rateBytesPerSecond) + "/s"));
+  return out;
+}
+
+function fmtDuration(s) {
+  s = Math.round(s);
+  if (s < 60) return s + " s";
+  if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+  return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
 }
 
 function card(label, value, id, sub, extra) {

@@ -12,17 +12,22 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/cairn-io/cairn/node/keyseal"
 )
 
 // wrapVersion is the first byte of every wrapped key.
 const wrapVersion = 1
 
-// WrappedKeySize is the length of a wrapped data key: version, GCM nonce,
-// sealed key and tag.
+// WrappedKeySize is the length of a data key wrapped under a key-ring key
+// or a customer key (and of a format 1 SSE-S3 key): version, GCM nonce,
+// sealed key and tag. SSE-S3 keys are now wrapped in a keyseal envelope
+// (format 2), which names the master key(s) that wrapped them.
 const WrappedKeySize = 1 + 12 + KeySize + 16
 
-// MasterKeyID names the cluster master key in records, so that a future key
-// rotation can tell which key wrapped a data key.
+// MasterKeyID names the cluster master key in records. Which master key
+// wrapped an SSE-S3 data key is told by the wrapped key itself (keyseal
+// key IDs), so a rotation does not change the record's key ID.
 const MasterKeyID = "master"
 
 // Purposes bound into the authenticated data of a wrapped key, so that a key
@@ -47,7 +52,10 @@ var (
 // Keyring holds the cluster master key (SSE-S3) and the named key-ring keys
 // (SSE-KMS). It is immutable and safe for concurrent use.
 type Keyring struct {
-	master     cipher.AEAD
+	// master holds the master key(s) for SSE-S3: the current one and,
+	// during a rotation, the previous one; nil without a master key.
+	master     *keyseal.Ring
+	masterSeal []keyseal.ID
 	kms        map[string]cipher.AEAD
 	defaultKMS string
 }
@@ -62,13 +70,55 @@ type KMSKey struct {
 // ErrNoMasterKey); the first KMS key is the default for SSE-KMS requests
 // that name none.
 func NewKeyring(master []byte, kms []KMSKey) (*Keyring, error) {
+	return NewKeyringMasters(MasterKeys{Current: master}, kms)
+}
+
+// MasterKeys are the master keys a gateway holds: the current one and,
+// during a master key rotation, the previous one.
+type MasterKeys struct {
+	Current []byte
+	// Previous, optional, still unwraps.
+	Previous []byte
+	// SealPrevious wraps new data keys under Previous too, so that
+	// gateways still running with it can read new objects: set while a
+	// rotation is in progress.
+	SealPrevious bool
+}
+
+// NewKeyringMasters is NewKeyring with a previous master key.
+func NewKeyringMasters(m MasterKeys, kms []KMSKey) (*Keyring, error) {
 	k := &Keyring{kms: map[string]cipher.AEAD{}}
-	if master != nil {
-		a, err := newAEAD(master)
+	if m.Current != nil {
+		masters := [][]byte{m.Current}
+		if m.Previous != nil {
+			masters = append(masters, m.Previous)
+		}
+		var ks []keyseal.Key
+		for _, mk := range masters {
+			if len(mk) != KeySize {
+				return nil, fmt.Errorf("sse: master key: %w: %d bytes, want %d", ErrInvalidKey, len(mk), KeySize)
+			}
+			id, err := keyseal.MasterID(mk)
+			if err != nil {
+				return nil, fmt.Errorf("sse: master key: %w", err)
+			}
+			// The master key itself wraps, as in format 1, so that
+			// both formats open with one derivation.
+			sk, err := keyseal.NewKey(id, mk)
+			if err != nil {
+				return nil, fmt.Errorf("sse: master key: %w", err)
+			}
+			ks = append(ks, sk)
+		}
+		ring, err := keyseal.NewRing(ks...)
 		if err != nil {
 			return nil, fmt.Errorf("sse: master key: %w", err)
 		}
-		k.master = a
+		k.master = ring
+		k.masterSeal = []keyseal.ID{ring.Current()}
+		if m.SealPrevious && len(ks) > 1 {
+			k.masterSeal = ring.IDs()
+		}
 	}
 	for _, kk := range kms {
 		if kk.ID == "" || strings.ContainsAny(kk.ID, "=, \t\n") {
@@ -168,16 +218,20 @@ func (k *Keyring) ResolveKMSKey(name string) (string, error) {
 	return id, nil
 }
 
-// WrapS3 wraps a data key under the master key.
+// WrapS3 wraps a data key under the master key (and, during a rotation,
+// the previous one too).
 func (k *Keyring) WrapS3(dataKey []byte) ([]byte, error) {
 	if !k.HasMaster() {
 		return nil, ErrNoMasterKey
 	}
-	return wrap(k.master, dataKey, aad(purposeS3, MasterKeyID, ""))
+	if len(dataKey) != KeySize {
+		return nil, fmt.Errorf("%w: data key has %d bytes, want %d", ErrInvalidKey, len(dataKey), KeySize)
+	}
+	return k.master.Seal(dataKey, aad(purposeS3, MasterKeyID, ""), k.masterSeal...)
 }
 
 // UnwrapS3 recovers a data key wrapped by WrapS3 under the master key
-// named keyID.
+// named keyID, in either format, with the current or the previous key.
 func (k *Keyring) UnwrapS3(wrapped []byte, keyID string) ([]byte, error) {
 	if !k.HasMaster() {
 		return nil, ErrNoMasterKey
@@ -185,7 +239,49 @@ func (k *Keyring) UnwrapS3(wrapped []byte, keyID string) ([]byte, error) {
 	if keyID != MasterKeyID {
 		return nil, fmt.Errorf("%w: master key %q is not configured", ErrUnwrap, keyID)
 	}
-	return unwrap(k.master, wrapped, aad(purposeS3, keyID, ""))
+	ad := aad(purposeS3, keyID, "")
+	if keyseal.IsLegacy(wrapped) {
+		for _, mk := range k.master.Keys() {
+			if dk, err := unwrap(mk.AEAD, wrapped, ad); err == nil {
+				return dk, nil
+			}
+		}
+		return nil, ErrUnwrap
+	}
+	dk, err := k.master.Open(wrapped, ad)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnwrap, err)
+	}
+	if len(dk) != KeySize {
+		return nil, fmt.Errorf("%w: data key has %d bytes", ErrUnwrap, len(dk))
+	}
+	return dk, nil
+}
+
+// RewrapS3 returns an SSE-S3 wrapped key re-wrapped for a master key
+// rotation: under the current and the previous key when finish is false,
+// under the current key only when it is true. changed is false when it is
+// already wrapped so.
+func (k *Keyring) RewrapS3(wrapped []byte, finish bool) (out []byte, changed bool, err error) {
+	if !k.HasMaster() {
+		return nil, false, ErrNoMasterKey
+	}
+	target := k.master.IDs()
+	if finish {
+		target = target[:1]
+	}
+	if keyseal.SealedUnder(wrapped, target) {
+		return wrapped, false, nil
+	}
+	dk, err := k.UnwrapS3(wrapped, MasterKeyID)
+	if err != nil {
+		return nil, false, err
+	}
+	out, err = k.master.Seal(dk, aad(purposeS3, MasterKeyID, ""), target...)
+	if err != nil {
+		return nil, false, err
+	}
+	return out, true, nil
 }
 
 // WrapKMS wraps a data key under the key-ring key id (already resolved),

@@ -20,7 +20,6 @@ func TestKeyringWrapUnwrap(t *testing.T) {
 	t.Run("sse-s3", func(t *testing.T) {
 		w, err := kr.WrapS3(dk)
 		require.NoError(t, err)
-		require.Len(t, w, WrappedKeySize)
 		got, err := kr.UnwrapS3(w, MasterKeyID)
 		require.NoError(t, err)
 		require.Equal(t, dk, got)
@@ -155,4 +154,99 @@ func TestParseKeys(t *testing.T) {
 func TestCustomerKeyMD5(t *testing.T) {
 	// The MD5 of 32 zero bytes, as S3 clients compute it.
 	require.Equal(t, "cLyPS3KoaSFGi/joRB3OUQ==", CustomerKeyMD5(make([]byte, 32)))
+}
+
+// legacyWrapS3 writes a format 1 SSE-S3 wrapped key, as releases before
+// key IDs did.
+func legacyWrapS3(t *testing.T, master, dk []byte) []byte {
+	t.Helper()
+	a, err := newAEAD(master)
+	require.NoError(t, err)
+	w, err := wrap(a, dk, aad(purposeS3, MasterKeyID, ""))
+	require.NoError(t, err)
+	require.Len(t, w, WrappedKeySize)
+	return w
+}
+
+func TestUnwrapS3Formats(t *testing.T) {
+	oldK, newK, wrongK := NewDataKey(), NewDataKey(), NewDataKey()
+	ring := func(m MasterKeys) *Keyring {
+		kr, err := NewKeyringMasters(m, nil)
+		require.NoError(t, err)
+		return kr
+	}
+	dk := NewDataKey()
+	wrapWith := func(kr *Keyring) []byte {
+		w, err := kr.WrapS3(dk)
+		require.NoError(t, err)
+		return w
+	}
+	v1 := legacyWrapS3(t, oldK, dk)
+	oldOnly := wrapWith(ring(MasterKeys{Current: oldK}))
+	rotating := wrapWith(ring(MasterKeys{Current: newK, Previous: oldK, SealPrevious: true}))
+	newOnly := wrapWith(ring(MasterKeys{Current: newK, Previous: oldK}))
+
+	tests := []struct {
+		name    string
+		keys    MasterKeys
+		wrapped []byte
+		ok      bool
+	}{
+		{"format 1, same key", MasterKeys{Current: oldK}, v1, true},
+		{"format 1, as previous key", MasterKeys{Current: newK, Previous: oldK}, v1, true},
+		{"format 1, new key only", MasterKeys{Current: newK}, v1, false},
+		{"format 2, old key", MasterKeys{Current: oldK}, oldOnly, true},
+		{"format 2, wrong key", MasterKeys{Current: wrongK}, oldOnly, false},
+		{"rotating, old key", MasterKeys{Current: oldK}, rotating, true},
+		{"rotating, new key", MasterKeys{Current: newK}, rotating, true},
+		{"rotating, wrong key", MasterKeys{Current: wrongK, Previous: NewDataKey()}, rotating, false},
+		{"new only, new key", MasterKeys{Current: newK}, newOnly, true},
+		{"new only, old key", MasterKeys{Current: oldK}, newOnly, false},
+		{"damaged", MasterKeys{Current: oldK}, append([]byte{2}, oldOnly[1:len(oldOnly)-1]...), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ring(tt.keys).UnwrapS3(tt.wrapped, MasterKeyID)
+			if !tt.ok {
+				require.ErrorIs(t, err, ErrUnwrap)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, dk, got)
+		})
+	}
+}
+
+func TestRewrapS3(t *testing.T) {
+	oldK, newK := NewDataKey(), NewDataKey()
+	rot, err := NewKeyringMasters(MasterKeys{Current: newK, Previous: oldK}, nil)
+	require.NoError(t, err)
+	oldOnly, err := NewKeyring(oldK, nil)
+	require.NoError(t, err)
+	newOnly, err := NewKeyring(newK, nil)
+	require.NoError(t, err)
+	dk := NewDataKey()
+	w2, err := oldOnly.WrapS3(dk)
+	require.NoError(t, err)
+	for _, in := range [][]byte{legacyWrapS3(t, oldK, dk), w2} {
+		both, changed, err := rot.RewrapS3(in, false)
+		require.NoError(t, err)
+		require.True(t, changed)
+		for _, kr := range []*Keyring{oldOnly, newOnly} {
+			got, err := kr.UnwrapS3(both, MasterKeyID)
+			require.NoError(t, err)
+			require.Equal(t, dk, got)
+		}
+		_, changed, err = rot.RewrapS3(both, false)
+		require.NoError(t, err)
+		require.False(t, changed)
+		final, changed, err := rot.RewrapS3(both, true)
+		require.NoError(t, err)
+		require.True(t, changed)
+		_, err = oldOnly.UnwrapS3(final, MasterKeyID)
+		require.ErrorIs(t, err, ErrUnwrap)
+		got, err := newOnly.UnwrapS3(final, MasterKeyID)
+		require.NoError(t, err)
+		require.Equal(t, dk, got)
+	}
 }
