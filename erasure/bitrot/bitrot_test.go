@@ -10,6 +10,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -340,10 +341,10 @@ func TestWriterErrors(t *testing.T) {
 		require.ErrorIs(t, w.Close(), ioErr)
 	})
 	t.Run("block write fails and sticks", func(t *testing.T) {
-		w := NewWriter(&errWriter{after: 2, err: ioErr}, 4, testName) // header and one block succeed
+		w := NewWriter(&errWriter{after: 3, err: ioErr}, 4, testName) // header, one block and its checksum succeed
 		n, err := w.Write([]byte("abcdefghij"))
 		require.ErrorIs(t, err, ioErr)
-		require.Equal(t, 8, n)
+		require.Equal(t, 4, n)
 		_, err = w.Write([]byte("k"))
 		require.ErrorIs(t, err, ioErr)
 		require.ErrorIs(t, w.Close(), ioErr)
@@ -358,7 +359,7 @@ func TestWriterErrors(t *testing.T) {
 		require.Equal(t, frameV2(nil, 4, testName), buf.Bytes(), "an empty shard is its header and trailer")
 	})
 	t.Run("trailer write fails", func(t *testing.T) {
-		w := NewWriter(&errWriter{after: 2, err: ioErr}, 4, testName) // header and the block succeed
+		w := NewWriter(&errWriter{after: 3, err: ioErr}, 4, testName) // header, the block and its checksum succeed
 		_, err := w.Write([]byte("abc"))
 		require.NoError(t, err)
 		require.ErrorIs(t, w.Close(), ioErr)
@@ -517,4 +518,71 @@ func writeFramedDigest(t *testing.T, data []byte, bs int) []byte {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 	return w.Digest()
+}
+
+// TestWriteStreams: data reaches the underlying writer as the caller's
+// own slices (never copied), and any mix of WriteBlock and Write calls,
+// short chunks at block boundaries included, frames exactly as one Write
+// of the whole data does.
+func TestWriteStreams(t *testing.T) {
+	const bs = 64
+	tests := []struct {
+		name   string
+		chunks []int // lengths, in order
+		block  []bool
+	}{
+		{"short block then the rest of it", []int{10, 54, 64}, []bool{true, true, true}},
+		{"short blocks straddling boundaries", []int{40, 40, 40, 9}, []bool{true, true, true, true}},
+		{"single short block", []int{5}, []bool{true}},
+		{"tiny writes", []int{1, 2, 3, 4, 50, 7}, []bool{false, true, false, true, false, true}},
+		{"long write", []int{3*bs + 5, 1}, []bool{false, true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			total := 0
+			for _, c := range tt.chunks {
+				total += c
+			}
+			data := testData(int64(total))
+			var rec aliasRecorder
+			rec.data = data
+			w := NewWriter(&rec, bs, testName)
+			p := data
+			for i, c := range tt.chunks {
+				var n int
+				var err error
+				if tt.block[i] {
+					n, err = w.WriteBlock(p[:c], checksum(p[:c]))
+				} else {
+					n, err = w.Write(p[:c])
+				}
+				require.NoError(t, err)
+				require.Equal(t, c, n)
+				p = p[c:]
+			}
+			require.NoError(t, w.Close())
+			require.Equal(t, frameV2(data, bs, testName), rec.buf.Bytes())
+			require.Equal(t, writeFramedDigest(t, data, bs), w.Digest())
+			require.Equal(t, total, rec.aliased, "data bytes passed through without a copy")
+		})
+	}
+}
+
+// aliasRecorder keeps what is written and counts the bytes written from
+// data's own memory.
+type aliasRecorder struct {
+	buf     bytes.Buffer
+	data    []byte
+	aliased int
+}
+
+func (r *aliasRecorder) Write(p []byte) (int, error) {
+	if len(p) > 0 && len(r.data) > 0 {
+		start := uintptr(unsafe.Pointer(&r.data[0]))
+		at := uintptr(unsafe.Pointer(&p[0]))
+		if at >= start && at < start+uintptr(len(r.data)) {
+			r.aliased += len(p)
+		}
+	}
+	return r.buf.Write(p)
 }

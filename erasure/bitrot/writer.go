@@ -3,18 +3,20 @@ package bitrot
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 )
 
 // Writer frames the shard data written to it onto an underlying io.Writer.
-// Each complete block goes out in one Write call (block then checksum), so a
-// buffered file writer underneath sees few, large writes. A Writer is not
-// safe for concurrent use.
+// Data goes straight through, never copied: each Write's bytes are written
+// as they come, with a running CRC32C of the current block, and the block's
+// checksum follows its last byte. A buffered file writer underneath
+// batches small writes. A Writer is not safe for concurrent use.
 type Writer struct {
 	w         io.Writer
 	blockSize int
-	frame     []byte // pending block followed by room for its checksum
-	n         int    // pending data bytes in frame
+	n         int    // data bytes of the current block written so far
+	crc       uint32 // CRC32C of those n bytes
 	written   int64  // data bytes accepted
 	header    bool   // header written
 	closed    bool
@@ -34,7 +36,6 @@ func NewWriter(w io.Writer, blockSize int, name string) *Writer {
 		fw.err = err
 		return fw
 	}
-	fw.frame = make([]byte, blockSize+ChecksumSize)
 	fw.digester = NewDigester(name, blockSize)
 	return fw
 }
@@ -42,63 +43,86 @@ func NewWriter(w io.Writer, blockSize int, name string) *Writer {
 // Write frames p. It returns the number of bytes of p accepted, which is
 // len(p) unless the underlying writer fails.
 func (w *Writer) Write(p []byte) (int, error) {
-	if w.closed {
-		return 0, ErrClosed
-	}
-	if w.err != nil {
-		return 0, w.err
-	}
-	if err := w.writeHeader(); err != nil {
+	if err := w.ready(); err != nil {
 		return 0, err
 	}
 	accepted := 0
 	for len(p) > 0 {
-		c := copy(w.frame[w.n:w.blockSize], p)
-		w.n += c
+		c := min(len(p), w.blockSize-w.n)
+		if err := w.data(p[:c], crc32.Update(w.crc, castagnoli, p[:c])); err != nil {
+			return accepted, err
+		}
 		p = p[c:]
 		accepted += c
-		w.written += int64(c)
-		if w.n == w.blockSize {
-			if err := w.flush(); err != nil {
-				return accepted, err
-			}
-		}
 	}
 	return accepted, nil
 }
 
-// Close writes the header if nothing was written yet, the final partial
-// block and the trailer. It does not close the underlying writer. Closing
-// twice is a no-op.
 // WriteBlock writes p, whose CRC32C the caller has computed (and checked
-// against the bytes it received), as one whole block: without copying it
-// into the frame and without checksumming it again. When p is not a whole
-// block at a block boundary it is written as Write would, and crc is not
-// used. A wrong crc makes a frame that fails verification on read, as any
-// corruption would; it never makes a wrong frame pass.
+// against the bytes it received): at a block boundary, p (a whole block,
+// or the start of one) is framed with that checksum, neither copied nor
+// checksummed again. Elsewhere it is written as Write would, and crc is
+// not used. A wrong crc makes a frame that fails verification on read, as
+// any corruption would; it never makes a wrong frame pass.
 func (w *Writer) WriteBlock(p []byte, crc uint32) (int, error) {
-	if w.n != 0 || len(p) != w.blockSize || w.closed || w.err != nil {
+	if w.n != 0 || len(p) > w.blockSize {
 		return w.Write(p)
 	}
-	if err := w.writeHeader(); err != nil {
+	if err := w.ready(); err != nil {
 		return 0, err
 	}
-	block := w.written / int64(w.blockSize)
-	var sum [ChecksumSize]byte
-	binary.LittleEndian.PutUint32(sum[:], crc)
-	if _, err := w.w.Write(p); err != nil {
-		w.err = fmt.Errorf("bitrot: write block %d: %w", block, err)
-		return 0, w.err
+	if len(p) == 0 {
+		return 0, nil
 	}
-	if _, err := w.w.Write(sum[:]); err != nil {
-		w.err = fmt.Errorf("bitrot: write block %d checksum: %w", block, err)
-		return 0, w.err
+	if err := w.data(p, crc); err != nil {
+		return 0, err
 	}
-	w.digester.Add(crc)
-	w.written += int64(len(p))
 	return len(p), nil
 }
 
+// ready reports why nothing may be written, and writes the header first.
+func (w *Writer) ready() error {
+	if w.closed {
+		return ErrClosed
+	}
+	if w.err != nil {
+		return w.err
+	}
+	return w.writeHeader()
+}
+
+// data writes p, which fits in the current block, and records crc as the
+// block's CRC so far; a block that p fills gets its checksum.
+func (w *Writer) data(p []byte, crc uint32) error {
+	if _, err := w.w.Write(p); err != nil {
+		w.err = fmt.Errorf("bitrot: write block %d: %w", w.written/int64(w.blockSize), err)
+		return w.err
+	}
+	w.n += len(p)
+	w.crc = crc
+	w.written += int64(len(p))
+	if w.n == w.blockSize {
+		return w.endBlock()
+	}
+	return nil
+}
+
+// endBlock writes the current block's checksum.
+func (w *Writer) endBlock() error {
+	var sum [ChecksumSize]byte
+	binary.LittleEndian.PutUint32(sum[:], w.crc)
+	if _, err := w.w.Write(sum[:]); err != nil {
+		w.err = fmt.Errorf("bitrot: write block %d checksum: %w", (w.written-1)/int64(w.blockSize), err)
+		return w.err
+	}
+	w.digester.Add(w.crc)
+	w.n, w.crc = 0, 0
+	return nil
+}
+
+// Close writes the header if nothing was written yet, the final partial
+// block's checksum and the trailer. It does not close the underlying
+// writer. Closing twice is a no-op.
 func (w *Writer) Close() error {
 	if w.closed {
 		return w.err
@@ -111,7 +135,7 @@ func (w *Writer) Close() error {
 		return err
 	}
 	if w.n > 0 {
-		if err := w.flush(); err != nil {
+		if err := w.endBlock(); err != nil {
 			return err
 		}
 	}
@@ -141,18 +165,5 @@ func (w *Writer) writeHeader() error {
 		return w.err
 	}
 	w.header = true
-	return nil
-}
-
-func (w *Writer) flush() error {
-	crc := checksum(w.frame[:w.n])
-	binary.LittleEndian.PutUint32(w.frame[w.n:], crc)
-	w.digester.Add(crc)
-	block := (w.written - int64(w.n)) / int64(w.blockSize)
-	if _, err := w.w.Write(w.frame[:w.n+ChecksumSize]); err != nil {
-		w.err = fmt.Errorf("bitrot: write block %d: %w", block, err)
-		return w.err
-	}
-	w.n = 0
 	return nil
 }

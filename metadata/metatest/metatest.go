@@ -205,4 +205,10 @@ func (c *Client) WatchBuckets(context.Context, *metapb.WatchBucketsRequest, ...g
 	return nil, status.Error(codes.Unimplemented, "metatest: no watch")
 }
 
+// WatchClusterMap implements metapb.MetaClient: Unimplemented (callers
+// then poll GetClusterMap).
+func (c *Client) WatchClusterMap(context.Context, *metapb.WatchClusterMapRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.ClusterMapEvent], error) {
+	return nil, status.Error(codes.Unimplemented, "metatest: no watch")
+}
+
 var _ metapb.MetaClient = (*Client)(nil)

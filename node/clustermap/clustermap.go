@@ -1,5 +1,10 @@
 // Package clustermap keeps a local copy of the cluster map that the meta
-// group serves, converted to placement.Map, and refreshes it by polling.
+// group serves, converted to placement.Map, and keeps it current from the
+// meta leader's WatchClusterMap stream: a new map arrives when anything
+// placement depends on changes, and at least every refresh interval with
+// the soft state (heartbeat times, free bytes). While the stream is down,
+// and against a meta group that does not serve it, the cache polls
+// GetClusterMap every Interval instead.
 //
 // Imports: placement and proto/metapb only; it never imports a role.
 //
@@ -28,12 +33,25 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/cairn-io/cairn/placement"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
-// DefaultInterval is how often the cache polls the meta group by default.
+// DefaultInterval is how often the cache polls the meta group by default
+// when it cannot watch the map, and how soon it reopens a watch that
+// ended.
 const DefaultInterval = time.Second
+
+// watchRetry is how long a cache whose meta group does not serve
+// WatchClusterMap (an older version) polls before it tries again.
+const watchRetry = time.Minute
+
+// silentRefreshes is how many refresh intervals a watch may stay silent
+// before the cache takes its leader for gone and reopens it.
+const silentRefreshes = 3
 
 var (
 	// ErrInvalidConfig marks a Config that cannot work.
@@ -122,9 +140,9 @@ func New(cfg Config) *Cache {
 	return c
 }
 
-// Start polls the meta group, at once and then every Interval, until ctx
-// ends or Close is called. Poll failures are logged and retried at the next
-// tick; the last good map stays in use meanwhile.
+// Start watches the map (see the package doc), polling when it cannot,
+// until ctx ends or Close is called. Failures are logged and retried at
+// the next tick; the last good map stays in use meanwhile.
 func (c *Cache) Start(ctx context.Context) error {
 	if err := c.cfg.Validate(); err != nil {
 		return err
@@ -147,7 +165,22 @@ func (c *Cache) Start(ctx context.Context) error {
 func (c *Cache) run(ctx context.Context) {
 	t := time.NewTicker(c.cfg.Interval)
 	defer t.Stop()
+	var noWatchUntil time.Time
 	for {
+		if time.Now().After(noWatchUntil) {
+			err := c.watch(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if status.Code(err) == codes.Unimplemented {
+				noWatchUntil = time.Now().Add(watchRetry)
+				c.cfg.Logger.Info("cluster map watch not served; polling", slog.Any("err", err))
+			} else {
+				c.cfg.Logger.Debug("cluster map watch ended", slog.Any("err", err))
+			}
+		}
+		// One poll while the watch is down keeps the map fresh; the
+		// watch is reopened at the next tick.
 		if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
 			c.cfg.Logger.Warn("cluster map poll failed", slog.Any("err", err))
 		}
@@ -156,6 +189,40 @@ func (c *Cache) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// watch applies the maps of one WatchClusterMap stream until it ends. A
+// stream silent for silentRefreshes refresh intervals is given up: its
+// leader may be gone without closing the connection.
+func (c *Cache) watch(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.cfg.Meta.WatchClusterMap(ctx, &metapb.WatchClusterMapRequest{})
+	if err != nil {
+		return fmt.Errorf("clustermap: watch: %w", err)
+	}
+	var silence *time.Timer
+	defer func() {
+		if silence != nil {
+			silence.Stop()
+		}
+	}()
+	for {
+		ev, err := st.Recv()
+		if err != nil {
+			return fmt.Errorf("clustermap: watch: %w", err)
+		}
+		limit := silentRefreshes * time.Duration(ev.GetRefreshIntervalMs()) * time.Millisecond
+		if limit <= 0 {
+			limit = silentRefreshes * c.cfg.Interval
+		}
+		if silence == nil {
+			silence = time.AfterFunc(limit, cancel)
+		} else {
+			silence.Reset(limit)
+		}
+		c.apply(ev.GetMap())
 	}
 }
 
@@ -180,12 +247,19 @@ func (c *Cache) Refresh(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("clustermap: get cluster map: %w", err)
 	}
-	m, addrs, beats := convert(resp.GetMap())
+	c.apply(resp.GetMap())
+	return nil
+}
+
+// apply installs a served map unless it is older (lower epoch) than the
+// one held, so a lagging answer never undoes a newer one.
+func (c *Cache) apply(pm *metapb.ClusterMap) {
+	m, addrs, beats := convert(pm)
 	m.Reserve = *c.cfg.Reserve
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if m.Epoch < c.mu.m.Epoch {
-		return nil
+		return
 	}
 	c.mu.m = m
 	c.mu.addrs = addrs
@@ -195,7 +269,6 @@ func (c *Cache) Refresh(ctx context.Context) error {
 			delete(c.mu.suspects, id)
 		}
 	}
-	return nil
 }
 
 func convert(pm *metapb.ClusterMap) (placement.Map, map[placement.NodeID]string, map[placement.NodeID]int64) {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cairn-io/cairn/placement"
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -22,7 +24,10 @@ type fakeMeta struct {
 	mu    sync.Mutex
 	m     *metapb.ClusterMap
 	err   error
-	calls int
+	calls int // GetClusterMap calls
+	// events feeds WatchClusterMap streams; nil: Unimplemented.
+	events  chan *metapb.ClusterMapEvent
+	watches int // WatchClusterMap streams opened
 }
 
 func (f *fakeMeta) set(m *metapb.ClusterMap, err error) {
@@ -39,6 +44,45 @@ func (f *fakeMeta) GetClusterMap(context.Context, *metapb.GetClusterMapRequest, 
 		return nil, f.err
 	}
 	return &metapb.GetClusterMapResponse{Map: f.m}, nil
+}
+
+// WatchClusterMap serves the events sent on f.events, one stream at a
+// time, or Unimplemented when f.events is nil (a meta group that does not
+// serve it: the cache polls).
+func (f *fakeMeta) WatchClusterMap(ctx context.Context, _ *metapb.WatchClusterMapRequest, _ ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.ClusterMapEvent], error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.events == nil {
+		return nil, status.Error(codes.Unimplemented, "fake: no watch")
+	}
+	f.watches++
+	return &fakeWatch{ctx: ctx, events: f.events}, nil
+}
+
+// fakeWatch is one stream: Recv returns the next event, the error sent as
+// an event's absence (a nil event ends the stream), or the context's end.
+type fakeWatch struct {
+	grpc.ClientStream
+	ctx    context.Context
+	events chan *metapb.ClusterMapEvent
+}
+
+func (w *fakeWatch) Recv() (*metapb.ClusterMapEvent, error) {
+	select {
+	case ev := <-w.events:
+		if ev == nil {
+			return nil, status.Error(codes.Unavailable, "fake: leadership lost")
+		}
+		return ev, nil
+	case <-w.ctx.Done():
+		return nil, status.FromContextError(w.ctx.Err()).Err()
+	}
+}
+
+func (f *fakeMeta) counts() (polls, watches int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls, f.watches
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -274,4 +318,38 @@ func TestSuspectDrive(t *testing.T) {
 
 	now = now.Add(10 * time.Second)
 	require.True(t, c.Map().Nodes[0].Drives[0].Active)
+}
+
+// TestWatch: a watching cache takes its maps from the stream and does not
+// poll; when the stream ends it polls once and reopens it; a stream
+// silent for several refresh intervals is reopened too.
+func TestWatch(t *testing.T) {
+	f := &fakeMeta{m: sampleMap(1), events: make(chan *metapb.ClusterMapEvent)}
+	c := New(Config{Meta: f, Interval: time.Millisecond, Logger: testLogger(t)})
+	require.NoError(t, c.Start(context.Background()))
+	t.Cleanup(c.Close)
+
+	hour := uint32(time.Hour.Milliseconds())
+	f.events <- &metapb.ClusterMapEvent{Map: sampleMap(5), Version: 1, RefreshIntervalMs: hour}
+	waitFor(t, func() bool { return c.Map().Epoch == 5 })
+	f.events <- &metapb.ClusterMapEvent{Map: sampleMap(6), Version: 2, RefreshIntervalMs: hour}
+	waitFor(t, func() bool { return c.Map().Epoch == 6 })
+	polls, watches := f.counts()
+	require.Zero(t, polls, "polled while the watch was up")
+	require.Equal(t, 1, watches)
+
+	// The leader ends the stream: one poll (an older epoch there changes
+	// nothing), then a new stream.
+	f.events <- nil
+	waitFor(t, func() bool { _, w := f.counts(); return w == 2 })
+	polls, _ = f.counts()
+	require.Positive(t, polls)
+	require.EqualValues(t, 6, c.Map().Epoch, "a poll answered with an older epoch undid the watched map")
+	f.events <- &metapb.ClusterMapEvent{Map: sampleMap(7), Version: 3, RefreshIntervalMs: hour}
+	waitFor(t, func() bool { return c.Map().Epoch == 7 })
+
+	// A stream that promised an event every millisecond and went silent is
+	// given up and reopened.
+	f.events <- &metapb.ClusterMapEvent{Map: sampleMap(8), Version: 4, RefreshIntervalMs: 1}
+	waitFor(t, func() bool { _, w := f.counts(); return w >= 3 })
 }

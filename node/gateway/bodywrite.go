@@ -153,7 +153,9 @@ func (g *Gateway) writeHashed(ctx context.Context, r io.Reader, size int64, p er
 	if size >= 0 {
 		size = enc.storedSize(size)
 	}
-	b, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: p, Size: size, InlineMax: inlineMax})
+	// An encrypted body's ETag is its plaintext's MD5, which enc hashes:
+	// the stored ciphertext is not hashed a second time.
+	b, err := g.cfg.Bodies.WriteBody(ctx, src, objio.WriteOptions{Profile: p, Size: size, InlineMax: inlineMax, NoMD5: enc != nil})
 	if err != nil {
 		return nil, err
 	}

@@ -129,6 +129,11 @@ type Config struct {
 	// WatchProgress is how often a bucket watch (WatchBuckets) sends an
 	// event when nothing changed; default DefaultWatchProgress.
 	WatchProgress time.Duration
+	// MapRefresh is how often a cluster map watch (WatchClusterMap) sends
+	// the map when its version did not change, refreshing the soft state
+	// (heartbeat times, free space); default DefaultMapRefresh. Version
+	// changes are looked for every WatchProgress.
+	MapRefresh time.Duration
 	// GCInterval is how often the leader's collector runs. Default
 	// DefaultGCInterval.
 	GCInterval time.Duration
@@ -209,6 +214,9 @@ func (c *Config) setDefaults() {
 	if c.WatchProgress == 0 {
 		c.WatchProgress = DefaultWatchProgress
 	}
+	if c.MapRefresh == 0 {
+		c.MapRefresh = DefaultMapRefresh
+	}
 	if c.OrphanGrace == 0 {
 		c.OrphanGrace = DefaultOrphanGrace
 	}
@@ -271,6 +279,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WatchProgress < time.Millisecond {
 		return invalid("watch progress interval %v below 1ms", c.WatchProgress)
+	}
+	if c.MapRefresh < c.WatchProgress {
+		return invalid("map refresh interval %v below the watch progress interval %v", c.MapRefresh, c.WatchProgress)
 	}
 	if c.GCInterval < 0 {
 		return invalid("negative GC interval %v", c.GCInterval)

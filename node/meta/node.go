@@ -82,7 +82,9 @@ type Node struct {
 	leaderSince atomic.Int64
 	// live is the leader's soft state about storage nodes (liveness.go).
 	live liveness
-	met  *metrics
+	// mapView is the map the cluster map watches send (mapwatch.go).
+	mapView mapView
+	met     *metrics
 	// gcMu serializes GC rounds and guards gcCursor, the seq the next
 	// round resumes after.
 	gcMu     sync.Mutex

@@ -665,3 +665,19 @@ func (c *Client) WatchBuckets(ctx context.Context, in *metapb.WatchBucketsReques
 	}
 	return nil, lastErr
 }
+
+// WatchClusterMap implements metapb.MetaClient, opened as WatchBuckets is.
+func (c *Client) WatchClusterMap(ctx context.Context, in *metapb.WatchClusterMapRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[metapb.ClusterMapEvent], error) {
+	var lastErr error
+	for _, x := range c.order() {
+		st, err := x.client.WatchClusterMap(ctx, in, opts...)
+		if err == nil {
+			return st, nil
+		}
+		lastErr = err
+		if !retryable(ctx, err) {
+			return nil, err
+		}
+	}
+	return nil, lastErr
+}

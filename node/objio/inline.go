@@ -41,8 +41,12 @@ func (s *Store) writeInline(r io.Reader, opts WriteOptions) (body *Body, rest io
 	if err != nil {
 		return nil, nil, err
 	}
-	sum := md5.Sum(buf.Bytes())
-	return &Body{DataID: dataID, Size: n, MD5: sum[:], Profile: opts.Profile, Inline: buf.Bytes()}, nil, nil
+	b := &Body{DataID: dataID, Size: n, Profile: opts.Profile, Inline: buf.Bytes()}
+	if !opts.NoMD5 {
+		sum := md5.Sum(buf.Bytes())
+		b.MD5 = sum[:]
+	}
+	return b, nil, nil
 }
 
 // readInline serves a range of an inline version's body from its record.

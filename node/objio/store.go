@@ -236,6 +236,10 @@ type WriteOptions struct {
 	// out of the shards: WriteBody returns it in Body.Inline, for the
 	// caller to commit inside the version record. At most MaxInlineBytes.
 	InlineMax int64
+	// NoMD5 leaves Body.MD5 nil: for a caller that hashes what it needs
+	// itself (an encrypted body's ETag is its plaintext's MD5, not the
+	// stored ciphertext's), so the body is not hashed twice.
+	NoMD5 bool
 }
 
 // Body describes a stored body: everything the version record needs.

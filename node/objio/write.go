@@ -148,16 +148,20 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 			}
 		}()
 	}
-	md, doneMD5 := s.newMD5()
-	defer doneMD5()
+	var outs []chan<- *stripe
+	var md hash.Hash
 	hashIn := make(chan *stripe, s.cfg.StripesInFlight)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		w.hash(gctx, md, hashIn)
-	}()
-
-	outs := []chan<- *stripe{hashIn}
+	if !opts.NoMD5 {
+		var doneMD5 func()
+		md, doneMD5 = s.newMD5()
+		defer doneMD5()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.hash(gctx, md, hashIn)
+		}()
+		outs = append(outs, hashIn)
+	}
 	for _, in := range ins {
 		outs = append(outs, in)
 	}
@@ -198,7 +202,10 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 		return nil, err
 	}
 	w.dropAbandoned(ctx, shards)
-	body := &Body{DataID: dataID, Size: size, MD5: md.Sum(nil), Profile: p, UnderSpread: res.UnderSpread, ShardDigests: digests}
+	body := &Body{DataID: dataID, Size: size, Profile: p, UnderSpread: res.UnderSpread, ShardDigests: digests}
+	if md != nil {
+		body.MD5 = md.Sum(nil)
+	}
 	perNode := map[placement.NodeID]int{}
 	for _, sh := range shards {
 		body.Shards = append(body.Shards, &metapb.ShardPlacement{NodeId: string(sh.Node), DriveId: string(sh.Drive)})

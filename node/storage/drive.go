@@ -230,8 +230,9 @@ func (p *pendingShard) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// WriteBlock writes b, whose CRC32C crc the caller verified: a whole
-// block is framed with that checksum, neither copied nor checksummed again.
+// WriteBlock writes b, whose CRC32C crc the caller verified: at a block
+// boundary that checksum is the block's (or the start of it), so b is
+// neither copied nor checksummed again.
 func (p *pendingShard) WriteBlock(b []byte, crc uint32) (int, error) {
 	n, err := p.bw.WriteBlock(b, crc)
 	if err != nil {

@@ -256,8 +256,10 @@ func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 			return nil, fmt.Errorf("storage: write shard %s: data_crc32c mismatch at offset %d: %w", id, p.dataWritten(), ErrCorrupt)
 		}
 		// The checksum just verified is the block's frame checksum when
-		// the message is a whole block (the gateway sends one a message):
-		// every byte is checksummed once on its way to disk.
+		// the message is a whole block (the gateway sends one a message),
+		// or the start of the block's running checksum when it starts one
+		// (a shard's short last block, the first chunk of a large block):
+		// most bytes are checksummed once on their way to disk.
 		if _, err := p.WriteBlock(msg.GetData(), msg.GetDataCrc32C()); err != nil {
 			return nil, err
 		}

@@ -8018,6 +8018,108 @@ func (x *SealedSwap) GetNew() []byte {
 	return nil
 }
 
+type WatchClusterMapRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchClusterMapRequest) Reset() {
+	*x = WatchClusterMapRequest{}
+	mi := &file_metapb_meta_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchClusterMapRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchClusterMapRequest) ProtoMessage() {}
+
+func (x *WatchClusterMapRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchClusterMapRequest.ProtoReflect.Descriptor instead.
+func (*WatchClusterMapRequest) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{107}
+}
+
+type ClusterMapEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Map   *ClusterMap            `protobuf:"bytes,1,opt,name=map,proto3" json:"map,omitempty"`
+	// Fingerprint of everything in map but its soft state (heartbeat times,
+	// software versions, drive capacity and free bytes): equal versions,
+	// equal placement decisions.
+	Version uint64 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// How often the leader sends the map when its version does not change,
+	// in milliseconds; a client that hears nothing for a few intervals
+	// reconnects.
+	RefreshIntervalMs uint32 `protobuf:"varint,3,opt,name=refresh_interval_ms,json=refreshIntervalMs,proto3" json:"refresh_interval_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ClusterMapEvent) Reset() {
+	*x = ClusterMapEvent{}
+	mi := &file_metapb_meta_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterMapEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterMapEvent) ProtoMessage() {}
+
+func (x *ClusterMapEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_metapb_meta_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterMapEvent.ProtoReflect.Descriptor instead.
+func (*ClusterMapEvent) Descriptor() ([]byte, []int) {
+	return file_metapb_meta_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *ClusterMapEvent) GetMap() *ClusterMap {
+	if x != nil {
+		return x.Map
+	}
+	return nil
+}
+
+func (x *ClusterMapEvent) GetVersion() uint64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *ClusterMapEvent) GetRefreshIntervalMs() uint32 {
+	if x != nil {
+		return x.RefreshIntervalMs
+	}
+	return 0
+}
+
 var File_metapb_meta_proto protoreflect.FileDescriptor
 
 const file_metapb_meta_proto_rawDesc = "" +
@@ -8636,7 +8738,12 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\vpart_number\x18\a \x01(\rR\n" +
 	"partNumber\x12\x10\n" +
 	"\x03old\x18\b \x01(\fR\x03old\x12\x10\n" +
-	"\x03new\x18\t \x01(\fR\x03new*_\n" +
+	"\x03new\x18\t \x01(\fR\x03new\"\x18\n" +
+	"\x16WatchClusterMapRequest\"\x88\x01\n" +
+	"\x0fClusterMapEvent\x12+\n" +
+	"\x03map\x18\x01 \x01(\v2\x19.cairn.meta.v1.ClusterMapR\x03map\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x04R\aversion\x12.\n" +
+	"\x13refresh_interval_ms\x18\x03 \x01(\rR\x11refreshIntervalMs*_\n" +
 	"\x0fVersioningState\x12\x1a\n" +
 	"\x16VERSIONING_UNVERSIONED\x10\x00\x12\x16\n" +
 	"\x12VERSIONING_ENABLED\x10\x01\x12\x18\n" +
@@ -8679,7 +8786,7 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\x12SEALED_USER_SECRET\x10\x00\x12\x19\n" +
 	"\x15SEALED_OBJECT_VERSION\x10\x01\x12\x11\n" +
 	"\rSEALED_UPLOAD\x10\x02\x12\x16\n" +
-	"\x12SEALED_UPLOAD_PART\x10\x032\x89\x10\n" +
+	"\x12SEALED_UPLOAD_PART\x10\x032\xe5\x10\n" +
 	"\x04Meta\x12H\n" +
 	"\aPropose\x12\x1d.cairn.meta.v1.ProposeRequest\x1a\x1e.cairn.meta.v1.ProposeResponse\x12N\n" +
 	"\tGetBucket\x12\x1f.cairn.meta.v1.GetBucketRequest\x1a .cairn.meta.v1.GetBucketResponse\x12T\n" +
@@ -8706,7 +8813,8 @@ const file_metapb_meta_proto_rawDesc = "" +
 	"\vRemoveVoter\x12!.cairn.meta.v1.RemoveVoterRequest\x1a\".cairn.meta.v1.RemoveVoterResponse\x12]\n" +
 	"\x0eTransferLeader\x12$.cairn.meta.v1.TransferLeaderRequest\x1a%.cairn.meta.v1.TransferLeaderResponse\x12D\n" +
 	"\x06Backup\x12\x1c.cairn.meta.v1.BackupRequest\x1a\x1a.cairn.meta.v1.BackupChunk0\x01\x12Q\n" +
-	"\fWatchBuckets\x12\".cairn.meta.v1.WatchBucketsRequest\x1a\x1b.cairn.meta.v1.BucketsEvent0\x01B(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
+	"\fWatchBuckets\x12\".cairn.meta.v1.WatchBucketsRequest\x1a\x1b.cairn.meta.v1.BucketsEvent0\x01\x12Z\n" +
+	"\x0fWatchClusterMap\x12%.cairn.meta.v1.WatchClusterMapRequest\x1a\x1e.cairn.meta.v1.ClusterMapEvent0\x01B(Z&github.com/cairn-io/cairn/proto/metapbb\x06proto3"
 
 var (
 	file_metapb_meta_proto_rawDescOnce sync.Once
@@ -8721,7 +8829,7 @@ func file_metapb_meta_proto_rawDescGZIP() []byte {
 }
 
 var file_metapb_meta_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 115)
+var file_metapb_meta_proto_msgTypes = make([]protoimpl.MessageInfo, 117)
 var file_metapb_meta_proto_goTypes = []any{
 	(VersioningState)(0),                 // 0: cairn.meta.v1.VersioningState
 	(DriveState)(0),                      // 1: cairn.meta.v1.DriveState
@@ -8836,14 +8944,16 @@ var file_metapb_meta_proto_goTypes = []any{
 	(*FinishKeyRotation)(nil),            // 110: cairn.meta.v1.FinishKeyRotation
 	(*RewrapSealed)(nil),                 // 111: cairn.meta.v1.RewrapSealed
 	(*SealedSwap)(nil),                   // 112: cairn.meta.v1.SealedSwap
-	nil,                                  // 113: cairn.meta.v1.Bucket.TagsEntry
-	nil,                                  // 114: cairn.meta.v1.LifecycleRule.TagsEntry
-	nil,                                  // 115: cairn.meta.v1.ObjectVersion.HeadersEntry
-	nil,                                  // 116: cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	nil,                                  // 117: cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	nil,                                  // 118: cairn.meta.v1.ObjectVersion.TagsEntry
-	nil,                                  // 119: cairn.meta.v1.PartInfo.ChecksumsEntry
-	nil,                                  // 120: cairn.meta.v1.CompletePart.ChecksumsEntry
+	(*WatchClusterMapRequest)(nil),       // 113: cairn.meta.v1.WatchClusterMapRequest
+	(*ClusterMapEvent)(nil),              // 114: cairn.meta.v1.ClusterMapEvent
+	nil,                                  // 115: cairn.meta.v1.Bucket.TagsEntry
+	nil,                                  // 116: cairn.meta.v1.LifecycleRule.TagsEntry
+	nil,                                  // 117: cairn.meta.v1.ObjectVersion.HeadersEntry
+	nil,                                  // 118: cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	nil,                                  // 119: cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	nil,                                  // 120: cairn.meta.v1.ObjectVersion.TagsEntry
+	nil,                                  // 121: cairn.meta.v1.PartInfo.ChecksumsEntry
+	nil,                                  // 122: cairn.meta.v1.CompletePart.ChecksumsEntry
 }
 var file_metapb_meta_proto_depIdxs = []int32{
 	0,   // 0: cairn.meta.v1.Bucket.versioning:type_name -> cairn.meta.v1.VersioningState
@@ -8851,22 +8961,22 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	9,   // 2: cairn.meta.v1.Bucket.acl:type_name -> cairn.meta.v1.AccessControlList
 	10,  // 3: cairn.meta.v1.Bucket.encryption:type_name -> cairn.meta.v1.BucketEncryption
 	11,  // 4: cairn.meta.v1.Bucket.lifecycle_rules:type_name -> cairn.meta.v1.LifecycleRule
-	113, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
+	115, // 5: cairn.meta.v1.Bucket.tags:type_name -> cairn.meta.v1.Bucket.TagsEntry
 	106, // 6: cairn.meta.v1.Bucket.public_access_block:type_name -> cairn.meta.v1.PublicAccessBlock
 	8,   // 7: cairn.meta.v1.AccessControlList.grants:type_name -> cairn.meta.v1.Grant
-	114, // 8: cairn.meta.v1.LifecycleRule.tags:type_name -> cairn.meta.v1.LifecycleRule.TagsEntry
+	116, // 8: cairn.meta.v1.LifecycleRule.tags:type_name -> cairn.meta.v1.LifecycleRule.TagsEntry
 	12,  // 9: cairn.meta.v1.ObjectVersion.profile:type_name -> cairn.meta.v1.ErasureProfile
 	13,  // 10: cairn.meta.v1.ObjectVersion.shards:type_name -> cairn.meta.v1.ShardPlacement
-	115, // 11: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
-	116, // 12: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
-	117, // 13: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
-	118, // 14: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
+	117, // 11: cairn.meta.v1.ObjectVersion.headers:type_name -> cairn.meta.v1.ObjectVersion.HeadersEntry
+	118, // 12: cairn.meta.v1.ObjectVersion.user_metadata:type_name -> cairn.meta.v1.ObjectVersion.UserMetadataEntry
+	119, // 13: cairn.meta.v1.ObjectVersion.checksums:type_name -> cairn.meta.v1.ObjectVersion.ChecksumsEntry
+	120, // 14: cairn.meta.v1.ObjectVersion.tags:type_name -> cairn.meta.v1.ObjectVersion.TagsEntry
 	15,  // 15: cairn.meta.v1.ObjectVersion.encryption:type_name -> cairn.meta.v1.Encryption
 	9,   // 16: cairn.meta.v1.ObjectVersion.acl:type_name -> cairn.meta.v1.AccessControlList
 	16,  // 17: cairn.meta.v1.ObjectVersion.parts:type_name -> cairn.meta.v1.PartInfo
 	12,  // 18: cairn.meta.v1.PartInfo.profile:type_name -> cairn.meta.v1.ErasureProfile
 	13,  // 19: cairn.meta.v1.PartInfo.shards:type_name -> cairn.meta.v1.ShardPlacement
-	119, // 20: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
+	121, // 20: cairn.meta.v1.PartInfo.checksums:type_name -> cairn.meta.v1.PartInfo.ChecksumsEntry
 	15,  // 21: cairn.meta.v1.PartInfo.encryption:type_name -> cairn.meta.v1.Encryption
 	14,  // 22: cairn.meta.v1.MultipartUpload.template:type_name -> cairn.meta.v1.ObjectVersion
 	1,   // 23: cairn.meta.v1.Drive.state:type_name -> cairn.meta.v1.DriveState
@@ -8907,7 +9017,7 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	18,  // 58: cairn.meta.v1.PutUser.user:type_name -> cairn.meta.v1.User
 	17,  // 59: cairn.meta.v1.CreateMultipartUpload.upload:type_name -> cairn.meta.v1.MultipartUpload
 	16,  // 60: cairn.meta.v1.PutPart.part:type_name -> cairn.meta.v1.PartInfo
-	120, // 61: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
+	122, // 61: cairn.meta.v1.CompletePart.checksums:type_name -> cairn.meta.v1.CompletePart.ChecksumsEntry
 	35,  // 62: cairn.meta.v1.CompleteMultipartUpload.parts:type_name -> cairn.meta.v1.CompletePart
 	14,  // 63: cairn.meta.v1.CompleteMultipartUpload.version:type_name -> cairn.meta.v1.ObjectVersion
 	20,  // 64: cairn.meta.v1.NodeHeartbeat.node:type_name -> cairn.meta.v1.Node
@@ -8953,59 +9063,62 @@ var file_metapb_meta_proto_depIdxs = []int32{
 	105, // 104: cairn.meta.v1.BackupChunk.header:type_name -> cairn.meta.v1.BackupHeader
 	112, // 105: cairn.meta.v1.RewrapSealed.swaps:type_name -> cairn.meta.v1.SealedSwap
 	5,   // 106: cairn.meta.v1.SealedSwap.kind:type_name -> cairn.meta.v1.SealedKind
-	65,  // 107: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
-	67,  // 108: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
-	69,  // 109: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
-	71,  // 110: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
-	73,  // 111: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
-	75,  // 112: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
-	77,  // 113: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
-	79,  // 114: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
-	55,  // 115: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
-	57,  // 116: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
-	59,  // 117: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
-	61,  // 118: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
-	63,  // 119: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
-	81,  // 120: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
-	48,  // 121: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
-	50,  // 122: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
-	53,  // 123: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
-	87,  // 124: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
-	91,  // 125: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
-	97,  // 126: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
-	99,  // 127: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
-	101, // 128: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
-	103, // 129: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
-	107, // 130: cairn.meta.v1.Meta.WatchBuckets:input_type -> cairn.meta.v1.WatchBucketsRequest
-	66,  // 131: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
-	68,  // 132: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
-	70,  // 133: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
-	72,  // 134: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
-	74,  // 135: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
-	76,  // 136: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
-	78,  // 137: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
-	80,  // 138: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
-	56,  // 139: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
-	58,  // 140: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
-	60,  // 141: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
-	62,  // 142: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
-	64,  // 143: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
-	82,  // 144: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
-	49,  // 145: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
-	52,  // 146: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
-	54,  // 147: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
-	90,  // 148: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
-	92,  // 149: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
-	98,  // 150: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
-	100, // 151: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
-	102, // 152: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
-	104, // 153: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
-	108, // 154: cairn.meta.v1.Meta.WatchBuckets:output_type -> cairn.meta.v1.BucketsEvent
-	131, // [131:155] is the sub-list for method output_type
-	107, // [107:131] is the sub-list for method input_type
-	107, // [107:107] is the sub-list for extension type_name
-	107, // [107:107] is the sub-list for extension extendee
-	0,   // [0:107] is the sub-list for field type_name
+	21,  // 107: cairn.meta.v1.ClusterMapEvent.map:type_name -> cairn.meta.v1.ClusterMap
+	65,  // 108: cairn.meta.v1.Meta.Propose:input_type -> cairn.meta.v1.ProposeRequest
+	67,  // 109: cairn.meta.v1.Meta.GetBucket:input_type -> cairn.meta.v1.GetBucketRequest
+	69,  // 110: cairn.meta.v1.Meta.ListBuckets:input_type -> cairn.meta.v1.ListBucketsRequest
+	71,  // 111: cairn.meta.v1.Meta.GetObject:input_type -> cairn.meta.v1.GetObjectRequest
+	73,  // 112: cairn.meta.v1.Meta.ListObjects:input_type -> cairn.meta.v1.ListObjectsRequest
+	75,  // 113: cairn.meta.v1.Meta.GetClusterMap:input_type -> cairn.meta.v1.GetClusterMapRequest
+	77,  // 114: cairn.meta.v1.Meta.Heartbeat:input_type -> cairn.meta.v1.HeartbeatRequest
+	79,  // 115: cairn.meta.v1.Meta.Status:input_type -> cairn.meta.v1.StatusRequest
+	55,  // 116: cairn.meta.v1.Meta.ListObjectVersions:input_type -> cairn.meta.v1.ListObjectVersionsRequest
+	57,  // 117: cairn.meta.v1.Meta.GetUser:input_type -> cairn.meta.v1.GetUserRequest
+	59,  // 118: cairn.meta.v1.Meta.ListUsers:input_type -> cairn.meta.v1.ListUsersRequest
+	61,  // 119: cairn.meta.v1.Meta.GetMultipartUpload:input_type -> cairn.meta.v1.GetMultipartUploadRequest
+	63,  // 120: cairn.meta.v1.Meta.ListMultipartUploads:input_type -> cairn.meta.v1.ListMultipartUploadsRequest
+	81,  // 121: cairn.meta.v1.Meta.UnknownData:input_type -> cairn.meta.v1.UnknownDataRequest
+	48,  // 122: cairn.meta.v1.Meta.ReportShards:input_type -> cairn.meta.v1.ReportShardsRequest
+	50,  // 123: cairn.meta.v1.Meta.HealStatus:input_type -> cairn.meta.v1.HealStatusRequest
+	53,  // 124: cairn.meta.v1.Meta.Scrub:input_type -> cairn.meta.v1.ScrubRequest
+	87,  // 125: cairn.meta.v1.Meta.MembershipStatus:input_type -> cairn.meta.v1.MembershipStatusRequest
+	91,  // 126: cairn.meta.v1.Meta.RemoveNode:input_type -> cairn.meta.v1.RemoveNodeRequest
+	97,  // 127: cairn.meta.v1.Meta.AddVoter:input_type -> cairn.meta.v1.AddVoterRequest
+	99,  // 128: cairn.meta.v1.Meta.RemoveVoter:input_type -> cairn.meta.v1.RemoveVoterRequest
+	101, // 129: cairn.meta.v1.Meta.TransferLeader:input_type -> cairn.meta.v1.TransferLeaderRequest
+	103, // 130: cairn.meta.v1.Meta.Backup:input_type -> cairn.meta.v1.BackupRequest
+	107, // 131: cairn.meta.v1.Meta.WatchBuckets:input_type -> cairn.meta.v1.WatchBucketsRequest
+	113, // 132: cairn.meta.v1.Meta.WatchClusterMap:input_type -> cairn.meta.v1.WatchClusterMapRequest
+	66,  // 133: cairn.meta.v1.Meta.Propose:output_type -> cairn.meta.v1.ProposeResponse
+	68,  // 134: cairn.meta.v1.Meta.GetBucket:output_type -> cairn.meta.v1.GetBucketResponse
+	70,  // 135: cairn.meta.v1.Meta.ListBuckets:output_type -> cairn.meta.v1.ListBucketsResponse
+	72,  // 136: cairn.meta.v1.Meta.GetObject:output_type -> cairn.meta.v1.GetObjectResponse
+	74,  // 137: cairn.meta.v1.Meta.ListObjects:output_type -> cairn.meta.v1.ListObjectsResponse
+	76,  // 138: cairn.meta.v1.Meta.GetClusterMap:output_type -> cairn.meta.v1.GetClusterMapResponse
+	78,  // 139: cairn.meta.v1.Meta.Heartbeat:output_type -> cairn.meta.v1.HeartbeatResponse
+	80,  // 140: cairn.meta.v1.Meta.Status:output_type -> cairn.meta.v1.StatusResponse
+	56,  // 141: cairn.meta.v1.Meta.ListObjectVersions:output_type -> cairn.meta.v1.ListObjectVersionsResponse
+	58,  // 142: cairn.meta.v1.Meta.GetUser:output_type -> cairn.meta.v1.GetUserResponse
+	60,  // 143: cairn.meta.v1.Meta.ListUsers:output_type -> cairn.meta.v1.ListUsersResponse
+	62,  // 144: cairn.meta.v1.Meta.GetMultipartUpload:output_type -> cairn.meta.v1.GetMultipartUploadResponse
+	64,  // 145: cairn.meta.v1.Meta.ListMultipartUploads:output_type -> cairn.meta.v1.ListMultipartUploadsResponse
+	82,  // 146: cairn.meta.v1.Meta.UnknownData:output_type -> cairn.meta.v1.UnknownDataResponse
+	49,  // 147: cairn.meta.v1.Meta.ReportShards:output_type -> cairn.meta.v1.ReportShardsResponse
+	52,  // 148: cairn.meta.v1.Meta.HealStatus:output_type -> cairn.meta.v1.HealStatusResponse
+	54,  // 149: cairn.meta.v1.Meta.Scrub:output_type -> cairn.meta.v1.ScrubResponse
+	90,  // 150: cairn.meta.v1.Meta.MembershipStatus:output_type -> cairn.meta.v1.MembershipStatusResponse
+	92,  // 151: cairn.meta.v1.Meta.RemoveNode:output_type -> cairn.meta.v1.RemoveNodeResponse
+	98,  // 152: cairn.meta.v1.Meta.AddVoter:output_type -> cairn.meta.v1.AddVoterResponse
+	100, // 153: cairn.meta.v1.Meta.RemoveVoter:output_type -> cairn.meta.v1.RemoveVoterResponse
+	102, // 154: cairn.meta.v1.Meta.TransferLeader:output_type -> cairn.meta.v1.TransferLeaderResponse
+	104, // 155: cairn.meta.v1.Meta.Backup:output_type -> cairn.meta.v1.BackupChunk
+	108, // 156: cairn.meta.v1.Meta.WatchBuckets:output_type -> cairn.meta.v1.BucketsEvent
+	114, // 157: cairn.meta.v1.Meta.WatchClusterMap:output_type -> cairn.meta.v1.ClusterMapEvent
+	133, // [133:158] is the sub-list for method output_type
+	108, // [108:133] is the sub-list for method input_type
+	108, // [108:108] is the sub-list for extension type_name
+	108, // [108:108] is the sub-list for extension extendee
+	0,   // [0:108] is the sub-list for field type_name
 }
 
 func init() { file_metapb_meta_proto_init() }
@@ -9047,7 +9160,7 @@ func file_metapb_meta_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_metapb_meta_proto_rawDesc), len(file_metapb_meta_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   115,
+			NumMessages:   117,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

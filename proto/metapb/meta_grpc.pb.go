@@ -48,6 +48,7 @@ const (
 	Meta_TransferLeader_FullMethodName       = "/cairn.meta.v1.Meta/TransferLeader"
 	Meta_Backup_FullMethodName               = "/cairn.meta.v1.Meta/Backup"
 	Meta_WatchBuckets_FullMethodName         = "/cairn.meta.v1.Meta/WatchBuckets"
+	Meta_WatchClusterMap_FullMethodName      = "/cairn.meta.v1.Meta/WatchClusterMap"
 )
 
 // MetaClient is the client API for Meta service.
@@ -113,6 +114,16 @@ type MetaClient interface {
 	// (invalidate) or is a progress event sent at least every
 	// progress_interval, which the client uses as a lease.
 	WatchBuckets(ctx context.Context, in *WatchBucketsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BucketsEvent], error)
+	// --- perf2 ---
+	// WatchClusterMap streams the cluster map from the leader (a follower
+	// relays the leader's stream), instead of a linearizable GetClusterMap
+	// per client per second. The first event carries the map; a later one is
+	// sent when the map's version changes (membership, addresses, drives,
+	// states, a node going up or down: see ClusterMapEvent.version) and at
+	// least every refresh_interval otherwise, with the soft state
+	// (heartbeat times, free space) of that moment. The stream ends when the
+	// leader loses leadership.
+	WatchClusterMap(ctx context.Context, in *WatchClusterMapRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ClusterMapEvent], error)
 }
 
 type metaClient struct {
@@ -381,6 +392,25 @@ func (c *metaClient) WatchBuckets(ctx context.Context, in *WatchBucketsRequest, 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Meta_WatchBucketsClient = grpc.ServerStreamingClient[BucketsEvent]
 
+func (c *metaClient) WatchClusterMap(ctx context.Context, in *WatchClusterMapRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ClusterMapEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Meta_ServiceDesc.Streams[2], Meta_WatchClusterMap_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchClusterMapRequest, ClusterMapEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Meta_WatchClusterMapClient = grpc.ServerStreamingClient[ClusterMapEvent]
+
 // MetaServer is the server API for Meta service.
 // All implementations must embed UnimplementedMetaServer
 // for forward compatibility.
@@ -444,6 +474,16 @@ type MetaServer interface {
 	// (invalidate) or is a progress event sent at least every
 	// progress_interval, which the client uses as a lease.
 	WatchBuckets(*WatchBucketsRequest, grpc.ServerStreamingServer[BucketsEvent]) error
+	// --- perf2 ---
+	// WatchClusterMap streams the cluster map from the leader (a follower
+	// relays the leader's stream), instead of a linearizable GetClusterMap
+	// per client per second. The first event carries the map; a later one is
+	// sent when the map's version changes (membership, addresses, drives,
+	// states, a node going up or down: see ClusterMapEvent.version) and at
+	// least every refresh_interval otherwise, with the soft state
+	// (heartbeat times, free space) of that moment. The stream ends when the
+	// leader loses leadership.
+	WatchClusterMap(*WatchClusterMapRequest, grpc.ServerStreamingServer[ClusterMapEvent]) error
 	mustEmbedUnimplementedMetaServer()
 }
 
@@ -525,6 +565,9 @@ func (UnimplementedMetaServer) Backup(*BackupRequest, grpc.ServerStreamingServer
 }
 func (UnimplementedMetaServer) WatchBuckets(*WatchBucketsRequest, grpc.ServerStreamingServer[BucketsEvent]) error {
 	return status.Error(codes.Unimplemented, "method WatchBuckets not implemented")
+}
+func (UnimplementedMetaServer) WatchClusterMap(*WatchClusterMapRequest, grpc.ServerStreamingServer[ClusterMapEvent]) error {
+	return status.Error(codes.Unimplemented, "method WatchClusterMap not implemented")
 }
 func (UnimplementedMetaServer) mustEmbedUnimplementedMetaServer() {}
 func (UnimplementedMetaServer) testEmbeddedByValue()              {}
@@ -965,6 +1008,17 @@ func _Meta_WatchBuckets_Handler(srv interface{}, stream grpc.ServerStream) error
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Meta_WatchBucketsServer = grpc.ServerStreamingServer[BucketsEvent]
 
+func _Meta_WatchClusterMap_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchClusterMapRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MetaServer).WatchClusterMap(m, &grpc.GenericServerStream[WatchClusterMapRequest, ClusterMapEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Meta_WatchClusterMapServer = grpc.ServerStreamingServer[ClusterMapEvent]
+
 // Meta_ServiceDesc is the grpc.ServiceDesc for Meta service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1070,6 +1124,11 @@ var Meta_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchBuckets",
 			Handler:       _Meta_WatchBuckets_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchClusterMap",
+			Handler:       _Meta_WatchClusterMap_Handler,
 			ServerStreams: true,
 		},
 	},

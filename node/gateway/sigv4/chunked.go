@@ -126,8 +126,14 @@ func (d *chunkDecoder) Read(p []byte) (int, error) {
 		if d.remaining > 0 {
 			return d.readUnsigned(p)
 		}
-		if err := d.next(); err != nil {
+		n, err := d.next(p)
+		if err != nil {
 			d.err = err
+			// p may hold unverified bytes: scratch space, never returned.
+			continue
+		}
+		if n > 0 {
+			return n, nil
 		}
 	}
 }
@@ -157,62 +163,76 @@ func (d *chunkDecoder) readUnsigned(p []byte) (int, error) {
 	return 0, nil
 }
 
-// next consumes one chunk header and, for a signed chunk, its data.
-func (d *chunkDecoder) next() error {
+// next consumes one chunk header and, for a signed chunk, its data. A
+// signed chunk that fits in p is read straight into it and, once verified,
+// returned as n bytes of p; one that does not is kept in d.pending. A chunk
+// that fails verification returns an error, and p's bytes are scratch.
+func (d *chunkDecoder) next(p []byte) (int, error) {
 	if d.needCRLF {
 		if err := d.expectCRLF(); err != nil {
-			return err
+			return 0, err
 		}
 		d.needCRLF = false
 	}
 	line, err := d.readLine()
 	if err == io.EOF {
-		return fmt.Errorf("sigv4: body ended before the final chunk: %w", ErrIncompleteBody)
+		return 0, fmt.Errorf("sigv4: body ended before the final chunk: %w", ErrIncompleteBody)
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	size, sig, err := parseChunkHeader(line, d.cfg.signer != nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if want := d.cfg.decodedLength; want >= 0 && d.decoded+size > want {
-		return fmt.Errorf("sigv4: chunks exceed x-amz-decoded-content-length %d: %w", want, ErrIncompleteBody)
+		return 0, fmt.Errorf("sigv4: chunks exceed x-amz-decoded-content-length %d: %w", want, ErrIncompleteBody)
 	}
 	if d.cfg.signer == nil {
 		if size == 0 {
-			return d.finish()
+			return 0, d.finish()
 		}
 		d.remaining = size
-		return nil
+		return 0, nil
 	}
-	if int64(cap(d.buf)) < size {
-		d.buf = make([]byte, size)
+	// A chunk that fits in the caller's buffer is read into it: the body
+	// is then copied once (socket to p), not twice.
+	direct := int64(len(p)) >= size
+	var data []byte
+	if direct {
+		data = p[:size]
+	} else {
+		if int64(cap(d.buf)) < size {
+			d.buf = make([]byte, size)
+		}
+		data = d.buf[:size]
 	}
-	data := d.buf[:size]
 	if _, err := io.ReadFull(d.br, data); err != nil {
-		return readErr(err, "chunk data")
+		return 0, readErr(err, "chunk data")
 	}
 	if size > 0 {
 		if err := d.expectCRLF(); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	s := d.cfg.signer
 	want := s.chunk(data)
 	if !hmac.Equal(want, sig) {
-		return fmt.Errorf("sigv4: chunk at decoded offset %d: %w", d.decoded, ErrChunkSignatureMismatch)
+		return 0, fmt.Errorf("sigv4: chunk at decoded offset %d: %w", d.decoded, ErrChunkSignatureMismatch)
 	}
 	s.prev = hex.EncodeToString(want)
 	if size == 0 {
-		return d.finish()
+		return 0, d.finish()
 	}
 	if d.sum != nil {
 		_, _ = d.sum.Write(data)
 	}
 	d.decoded += size
+	if direct {
+		return int(size), nil
+	}
 	d.pending = data
-	return nil
+	return 0, nil
 }
 
 // finish runs after the final zero-size chunk: trailers, length, checksum.

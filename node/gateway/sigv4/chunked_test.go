@@ -305,3 +305,48 @@ func TestUnsignedChunkOverMaxChunkSize(t *testing.T) {
 	_, _, err = parseChunkHeader([]byte(fmt.Sprintf("%x;chunk-signature=%064x", len(data), 0)), true)
 	require.ErrorIs(t, err, ErrMalformedChunk)
 }
+
+// TestChunkDecoderReadsIntoLargeBuffers: a signed chunk that fits in the
+// caller's buffer is decoded in place; the bytes are the body's, whatever
+// the buffer size, and a chunk whose signature fails is never returned,
+// not even in part.
+func TestChunkDecoderReadsIntoLargeBuffers(t *testing.T) {
+	const chunk = 8192
+	data := testData(5*chunk + 100)
+	s := exampleSigner()
+	s.prev = strings.Repeat("ab", 32)
+	body := encodeChunks(s, data, chunk, false)
+	for _, bufSize := range []int{chunk - 1, chunk, chunk + 1, 3 * chunk, len(data) + 1} {
+		d := newChunkDecoder(io.NopCloser(bytes.NewReader(body)), chunkConfig{signer: s, decodedLength: int64(len(data))})
+		var got []byte
+		buf := make([]byte, bufSize)
+		for {
+			n, err := d.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err, "buffer %d", bufSize)
+		}
+		require.Equal(t, data, got, "buffer %d", bufSize)
+	}
+
+	// Corrupt one byte of the third chunk's data.
+	bad := bytes.Clone(body)
+	third := bytes.Index(bad, data[2*chunk:2*chunk+64])
+	require.Positive(t, third)
+	bad[third+100] ^= 0xff
+	for _, bufSize := range []int{chunk, 4 * chunk} {
+		d := newChunkDecoder(io.NopCloser(bytes.NewReader(bad)), chunkConfig{signer: s, decodedLength: int64(len(data))})
+		var got []byte
+		buf := make([]byte, bufSize)
+		var err error
+		for err == nil {
+			var n int
+			n, err = d.Read(buf)
+			got = append(got, buf[:n]...)
+		}
+		require.ErrorIs(t, err, ErrChunkSignatureMismatch, "buffer %d", bufSize)
+		require.Equal(t, data[:2*chunk], got, "buffer %d: only verified chunks are returned", bufSize)
+	}
+}
