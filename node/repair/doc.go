@@ -12,7 +12,12 @@
 // damaged (ReportShards: scrubs and gateway reads; a verified shard whose
 // digest differs from the record's counts as damaged). A body is also
 // worked on when it is under-spread (several shards on one node) and
-// enough nodes exist to spread it again.
+// enough nodes exist to spread it again. A gateway that commits a body
+// under-spread reports it (a SHARD_OK report without a digest: "assess
+// this body"), so that a body written while the gateway's map lacked nodes
+// the leader's map has is spread at once, not at the next periodic scan;
+// with too few nodes the report is dropped and the scan that follows the
+// next map change finds the body.
 //
 // Work is ordered by risk: fewest surviving shards first, across the whole
 // cluster. The queue is bounded (Config.MaxQueue): when full, the least

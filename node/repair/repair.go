@@ -444,21 +444,25 @@ func (r *Repairer) propose(ctx context.Context, c *metapb.RepairShards) (*metapb
 
 // Report queues the damaged shards among reports (from scrubs and
 // reads). A SHARD_OK report counts as damage when its digest differs from
-// the one the body's record keeps. Reports of shards no live body holds at
-// the reported place are ignored. It returns how many were queued.
+// the one the body's record keeps. A SHARD_OK report without a digest
+// proves nothing about the shard: it asks for the body to be assessed
+// against the current map (a gateway sends one for each body it committed
+// under-spread, which the repairer spreads at once when the map has the
+// nodes, rather than at its next periodic scan). Reports of shards no live
+// body holds at the reported place are ignored. It returns how many
+// bodies were queued.
 func (r *Repairer) Report(ctx context.Context, reports []*metapb.ShardReport) (int, error) {
-	queued := 0
+	damaged, checked := 0, 0
 	for _, rep := range reports {
 		dataID, idx, ok := parseShardID(rep.GetShardId())
 		if !ok {
 			continue
 		}
+		check := false
 		switch rep.GetHealth() {
 		case metapb.ShardHealth_SHARD_CORRUPT, metapb.ShardHealth_SHARD_MISSING:
 		case metapb.ShardHealth_SHARD_OK:
-			if len(rep.GetDigest()) == 0 {
-				continue
-			}
+			check = len(rep.GetDigest()) == 0
 		default:
 			// Unreadable: the node or drive, not the shard; liveness
 			// and drive states deal with it.
@@ -468,13 +472,21 @@ func (r *Repairer) Report(ctx context.Context, reports []*metapb.ShardReport) (i
 		b, found, err := r.cfg.Metadata.LocateBody(cctx, dataID)
 		cancel()
 		if err != nil {
-			return queued, fmt.Errorf("repair: report %s: %w", rep.GetShardId(), err)
+			return damaged + checked, fmt.Errorf("repair: report %s: %w", rep.GetShardId(), err)
 		}
 		if !found || idx >= len(b.Shards) {
 			continue
 		}
 		sh := b.Shards[idx]
 		if sh.GetNodeId() != rep.GetNodeId() || (rep.GetDriveId() != "" && sh.GetDriveId() != rep.GetDriveId()) {
+			// Moved or rewritten since: whoever did it placed it
+			// against a newer map.
+			continue
+		}
+		if check {
+			if r.assessNow(b) {
+				checked++
+			}
 			continue
 		}
 		if rep.GetHealth() == metapb.ShardHealth_SHARD_OK {
@@ -483,17 +495,17 @@ func (r *Repairer) Report(ctx context.Context, reports []*metapb.ShardReport) (i
 			}
 		}
 		if r.markDamaged(b, idx) {
-			queued++
+			damaged++
 		}
 	}
-	if queued > 0 {
-		r.log.Info("repair: damaged shards reported", "queued", queued)
+	if damaged+checked > 0 {
+		r.log.Info("repair: reported bodies queued", "damaged", damaged, "checked", checked)
 		select {
 		case r.kick <- struct{}{}:
 		default:
 		}
 	}
-	return queued, nil
+	return damaged + checked, nil
 }
 
 // markDamaged records shard idx of b as damaged where b has it and queues
@@ -506,18 +518,35 @@ func (r *Repairer) markDamaged(b Body, idx int) bool {
 		return false
 	}
 	r.mu.damaged[damageKey{shard: shardID(b.DataID, idx), node: sh.GetNodeId(), drive: sh.GetDriveId()}] = true
-	v := r.mu.view
-	if v == nil {
+	if r.mu.view == nil {
 		// Not running yet: the first scan picks the damage up.
 		return true
 	}
-	v.damaged = r.mu.damaged
-	t := v.assess(b)
-	if t == nil {
+	r.queueLocked(b)
+	return true
+}
+
+// assessNow queues b if the current view finds work for it (a spread, when
+// the map now has a node for every shard); it reports whether b was
+// queued. Nothing is remembered otherwise: with too few nodes the body
+// waits for a map change, whose scan finds it, so nothing polls for it.
+func (r *Repairer) assessNow(b Body) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mu.view == nil {
+		// Not running yet: the first scan assesses every body.
 		return false
 	}
-	r.mu.q.push(t)
-	return true
+	return r.queueLocked(b)
+}
+
+// queueLocked assesses b against the current view and queues the work it
+// needs; it reports whether b was queued. r.mu is held.
+func (r *Repairer) queueLocked(b Body) bool {
+	v := r.mu.view
+	v.damaged = r.mu.damaged
+	t := v.assess(b)
+	return t != nil && r.mu.q.push(t)
 }
 
 // parseShardID splits "<data_id>.<index>".

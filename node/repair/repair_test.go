@@ -485,3 +485,59 @@ func TestTargetsAtMostM(t *testing.T) {
 	_, _, err = v.targets(tk)
 	require.ErrorIs(t, err, errUnrecoverable)
 }
+
+// TestReportUnderSpread checks that a body committed under-spread after
+// the repairer's scan is spread as soon as a check report names it, with
+// no further scan; and that the report is ignored while the map has too
+// few nodes, or once the shard has moved.
+func TestReportUnderSpread(t *testing.T) {
+	cases := []struct {
+		name   string
+		nodes  int
+		report *metapb.ShardReport
+		spread bool
+	}{
+		{name: "enough nodes", nodes: 7, report: &metapb.ShardReport{NodeId: "n0", DriveId: "d", ShardId: "late.1"}, spread: true},
+		{name: "too few nodes", nodes: 5, report: &metapb.ShardReport{NodeId: "n0", DriveId: "d", ShardId: "late.1"}},
+		{name: "shard moved since", nodes: 7, report: &metapb.ShardReport{NodeId: "n3", DriveId: "d", ShardId: "late.1"}},
+		{name: "a digest makes it a scrub report", nodes: 7, report: &metapb.ShardReport{NodeId: "n0", DriveId: "d", ShardId: "late.1", Digest: []byte("new")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// ScanInterval far beyond the test and a fixed map: only the
+			// first scan runs before the report.
+			h := newHarness(t, clusterMap(tc.nodes, 0), nil, func(c *Config) { c.ScanInterval = time.Hour })
+			h.run(t)
+			waitFor(t, "the first scan", func() bool { return h.r.Status().LastScanUnixNano != 0 })
+
+			// Written after that scan, by a gateway whose map lacked
+			// nodes: shards 0 and 1 share n0.
+			late := body("late", 4, 2, "n0", "n0", "n1", "n2", "n3", "n4")
+			late.Digests = [][]byte{[]byte("new"), []byte("new"), []byte("new"), []byte("new"), []byte("new"), []byte("new")}
+			h.meta.mu.Lock()
+			h.meta.bodies = append(h.meta.bodies, late)
+			h.meta.mu.Unlock()
+
+			n, err := h.r.Report(context.Background(), []*metapb.ShardReport{tc.report})
+			require.NoError(t, err)
+			if !tc.spread {
+				require.Zero(t, n)
+				h.r.mu.Lock()
+				queued := h.r.mu.q.len()
+				h.r.mu.Unlock()
+				require.Zero(t, queued, "nothing queued")
+				return
+			}
+			require.Equal(t, 1, n)
+			waitFor(t, "the spread", func() bool { return len(h.prop.commands()) == 1 })
+			c := h.prop.commands()[0]
+			require.Equal(t, "late", c.DataId)
+			require.Len(t, c.Moves, 1)
+			require.EqualValues(t, 1, c.Moves[0].Index)
+			require.Equal(t, "n0", c.Moves[0].From.NodeId)
+			require.NotContains(t, []string{"n0", "n1", "n2", "n3", "n4"}, c.Moves[0].To.NodeId)
+			require.False(t, c.UnderSpread)
+			require.Equal(t, 1, h.rb.copyCount(), "a spread copies the shard, it does not rebuild it")
+		})
+	}
+}
