@@ -33,7 +33,11 @@ func (g *Gateway) propose(ctx context.Context, cmd *metapb.Command) (*metapb.Com
 		// gateway's clients see their own change at once.
 		defer g.cfg.Buckets.Invalidate()
 	}
-	return g.cfg.Meta.Propose(ctx, cmd)
+	res, err := g.cfg.Meta.Propose(ctx, cmd)
+	if err == nil {
+		g.reportUnderSpread(cmd)
+	}
+	return res, err
 }
 
 // commitTimeout bounds one metadata commit, including the meta group's

@@ -340,6 +340,9 @@ type fakeBodies struct {
 		writeErr      error
 		// writes counts WriteBody calls that returned.
 		writes int
+		// placeOn, when set, names the node of each shard in turn
+		// (cycling); else shard i goes to node n<i>.
+		placeOn []string
 	}
 }
 
@@ -403,6 +406,9 @@ func (b *fakeBodies) WriteBody(_ context.Context, r io.Reader, opts objio.WriteO
 	shards := make([]*metapb.ShardPlacement, opts.Profile.K+opts.Profile.M)
 	for i := range shards {
 		shards[i] = &metapb.ShardPlacement{NodeId: fmt.Sprintf("n%d", i), DriveId: "d0"}
+		if p := b.mu.placeOn; len(p) > 0 {
+			shards[i].NodeId = p[i%len(p)]
+		}
 	}
 	return &objio.Body{DataID: id, Size: int64(len(data)), MD5: sum[:], Profile: opts.Profile, Shards: shards}, nil
 }

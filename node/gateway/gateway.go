@@ -114,6 +114,10 @@ type Config struct {
 	// LifecycleDay is the length of a lifecycle rule's day for the
 	// x-amz-expiration header; default 24h, shorter only in tests.
 	LifecycleDay time.Duration
+	// OnUnderSpread, if set, is told of every body committed with
+	// several shards on one node (objio.Reporter.OnUnderSpread sends it
+	// to the repairer). It must not block.
+	OnUnderSpread func(dataID string, shards []*metapb.ShardPlacement)
 }
 
 // BucketCache is a watched cache of buckets; bucketcache.Cache implements

@@ -13,7 +13,7 @@ import (
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
-// ReportSink receives damage reports: the meta group's repairer
+// ReportSink receives damage and under-spread reports: the meta group's repairer
 // (metapb.MetaClient implements it).
 type ReportSink interface {
 	ReportShards(ctx context.Context, in *metapb.ReportShardsRequest, opts ...grpc.CallOption) (*metapb.ReportShardsResponse, error)
@@ -85,6 +85,42 @@ func (r *Reporter) OnReadFailure(v *metapb.ObjectVersion, shard int, err error) 
 	default:
 		r.log.Warn("damage report dropped: queue full", "shard", rep.ShardId)
 	}
+}
+
+// OnUnderSpread queues a request to assess the body dataID when shards
+// put several of its shards on one node: call it once the body's record
+// is committed (before, the meta group does not know the body). The
+// repairer spreads the body at once if its map has a node for every shard,
+// which it may well have: a gateway's map can lag the leader's, or keep a
+// node out as suspect for a while. The report is a SHARD_OK without a
+// digest naming the first shard that shares a node; it never blocks.
+func (r *Reporter) OnUnderSpread(dataID string, shards []*metapb.ShardPlacement) {
+	i, ok := FirstDoubled(shards)
+	if !ok {
+		return
+	}
+	rep := &metapb.ShardReport{
+		NodeId: shards[i].GetNodeId(), DriveId: shards[i].GetDriveId(), ShardId: ShardID(dataID, i),
+		Health: metapb.ShardHealth_SHARD_OK, Detail: "under-spread",
+	}
+	select {
+	case r.ch <- rep:
+	default:
+		r.log.Warn("under-spread report dropped: queue full; the next scan finds the body", "shard", rep.ShardId)
+	}
+}
+
+// FirstDoubled returns the index of the first shard whose node holds an
+// earlier shard too; ok is false when every shard has its own node.
+func FirstDoubled(shards []*metapb.ShardPlacement) (int, bool) {
+	seen := make(map[string]bool, len(shards))
+	for i, sh := range shards {
+		if seen[sh.GetNodeId()] {
+			return i, true
+		}
+		seen[sh.GetNodeId()] = true
+	}
+	return 0, false
 }
 
 func (r *Reporter) run() {

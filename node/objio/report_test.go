@@ -54,3 +54,45 @@ func TestReporterSendsCorruptAndMissingOnly(t *testing.T) {
 	require.Equal(t, metapb.ShardHealth_SHARD_MISSING, got[1].GetHealth())
 	require.Equal(t, "c", got[1].GetDriveId())
 }
+
+func TestReporterUnderSpread(t *testing.T) {
+	cases := []struct {
+		name   string
+		nodes  []string
+		report string // shard ID reported, "" for none
+		node   string
+	}{
+		{name: "spread", nodes: []string{"n0", "n1", "n2"}},
+		{name: "two on one node", nodes: []string{"n0", "n1", "n0"}, report: "d1.2", node: "n0"},
+		{name: "first doubled shard named", nodes: []string{"n0", "n1", "n1", "n0"}, report: "d1.2", node: "n1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &sink{}
+			r := objio.NewReporter(s, "gateway", nil)
+			var shards []*metapb.ShardPlacement
+			for i, n := range tc.nodes {
+				shards = append(shards, &metapb.ShardPlacement{NodeId: n, DriveId: fmt.Sprintf("d%d", i)})
+			}
+			r.OnUnderSpread("d1", shards)
+			// A damage report after it: once it arrives, anything queued
+			// before it has been sent too.
+			r.OnReadFailure(&metapb.ObjectVersion{DataId: "z", Shards: shards}, 0, status.Error(codes.NotFound, "gone"))
+			require.Eventually(t, func() bool {
+				got := s.reports()
+				return len(got) > 0 && got[len(got)-1].GetShardId() == "z.0"
+			}, 5*time.Second, 10*time.Millisecond)
+			r.Close()
+			got := s.reports()
+			if tc.report == "" {
+				require.Len(t, got, 1)
+				return
+			}
+			require.Len(t, got, 2)
+			require.Equal(t, tc.report, got[0].GetShardId())
+			require.Equal(t, tc.node, got[0].GetNodeId())
+			require.Equal(t, metapb.ShardHealth_SHARD_OK, got[0].GetHealth())
+			require.Empty(t, got[0].GetDigest(), "no digest: a request to assess the body, not a verified shard")
+		})
+	}
+}

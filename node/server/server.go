@@ -620,6 +620,10 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		Logger:              s.logger.With("role", "gateway"),
 		Metrics:             s.registerer(),
 		Buckets:             buckets,
+
+		// Bodies committed under-spread go to the repairer too, to be
+		// spread at once if the leader's map has the nodes.
+		OnUnderSpread: s.reports.OnUnderSpread,
 	})
 	if err != nil {
 		return fmt.Errorf("server: gateway: %w", err)
