@@ -307,10 +307,10 @@ func TestRepairDeletedParityShard(t *testing.T) {
 	c.mustCreateBucket(ctx, "rot")
 	data := map[string][]byte{"reported": body(300, 9<<20+17), "scrubbed": body(301, 1<<20+3)}
 	// Bodies written before the gateway saw all seven nodes may be
-	// under-spread, and the repairer may have made its first scan before
-	// they were written (then it spreads them only at its next periodic
-	// scan). This test is about shards rebuilt in place, so write them
-	// again until the gateway's map has every node.
+	// under-spread, and the repairer then spreads them (on the gateway's
+	// report, or at a scan), moving shards under this test. It is about
+	// shards rebuilt in place, so write them again until the gateway's
+	// map has every node.
 	deadline := time.Now().Add(time.Minute)
 	for {
 		for k, v := range data {
