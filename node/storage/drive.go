@@ -405,6 +405,18 @@ func (d *drive) remove(shardID string) (existed bool, err error) {
 
 // removeIf deletes a shard unless cutoff is set and the file was modified
 // after it, in which case it keeps it and reports kept.
+// mtimeSlack widens "written after the cutoff" in removeIf. The cutoff is
+// a fine-grained time taken in another process (the meta leader, when the
+// deletion was decided), while a file's mtime comes from the kernel's
+// coarse clock, which lags by up to a tick (1-10 ms): a shard written again
+// a few milliseconds after a deletion of its name was decided (a repair
+// that lost a race, then a second repair placing the same shard on the
+// same drive) could look older than the decision and be deleted under a
+// committed record. Keeping a shard that should have gone costs only an
+// orphan, which the sweep removes after its grace; the slack also absorbs
+// small clock differences between hosts.
+const mtimeSlack = 250 * time.Millisecond
+
 func (d *drive) removeIf(shardID string, cutoff time.Time) (existed, kept bool, err error) {
 	path := d.shardPath(shardID)
 	d.names.Lock()
@@ -416,7 +428,7 @@ func (d *drive) removeIf(shardID string, cutoff time.Time) (existed, kept bool, 
 			return false, false, nil
 		case err != nil:
 			return false, false, fmt.Errorf("storage: delete shard %s: %w", shardID, err)
-		case fi.ModTime().After(cutoff):
+		case fi.ModTime().After(cutoff.Add(-mtimeSlack)):
 			return true, true, nil
 		}
 	}

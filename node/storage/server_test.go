@@ -380,6 +380,9 @@ func TestDeleteUnlessNewer(t *testing.T) {
 		kept   bool
 	}{
 		{"decided before the file was written: kept", written - int64(time.Second), true},
+		// The file's mtime is coarse: a decision taken a few ms before
+		// the write may carry a later time than the mtime shows.
+		{"decided within the slack before the mtime: kept", written + int64(10*time.Millisecond), true},
 		{"decided after: deleted", written + int64(time.Second), false},
 	}
 	for _, tc := range cases {
