@@ -413,9 +413,10 @@ func (d *drive) remove(shardID string) (existed bool, err error) {
 // that lost a race, then a second repair placing the same shard on the
 // same drive) could look older than the decision and be deleted under a
 // committed record. Keeping a shard that should have gone costs only an
-// orphan, which the sweep removes after its grace; the slack also absorbs
-// small clock differences between hosts.
-const mtimeSlack = 250 * time.Millisecond
+// orphan, which the sweep removes after its grace, so the slack covers two
+// ticks and no more: a body written and deleted within it leaves such an
+// orphan.
+const mtimeSlack = 25 * time.Millisecond
 
 func (d *drive) removeIf(shardID string, cutoff time.Time) (existed, kept bool, err error) {
 	path := d.shardPath(shardID)
