@@ -9,7 +9,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -107,27 +106,9 @@ func (v *mapView) get(n *Node, fresh bool) (*metapb.ClusterMap, uint64, error) {
 
 // relayMapWatch serves a map watch on a follower by relaying the leader's.
 func (n *Node) relayMapWatch(ctx context.Context, req *metapb.WatchClusterMapRequest, stream grpc.ServerStreamingServer[metapb.ClusterMapEvent]) error {
-	p, ok := n.leader()
-	if isForwarded(ctx) || !ok || p.ID == n.cfg.NodeID {
-		return status.Error(codes.Unavailable, "meta: watch cluster map: no leader")
-	}
-	c, err := n.peerClient(p.GRPCAddr)
-	if err != nil {
-		return err
-	}
-	up, err := c.WatchClusterMap(metadata.AppendToOutgoingContext(ctx, forwardedKey, "1"), req)
-	if err != nil {
-		return err
-	}
-	for {
-		ev, err := up.Recv()
-		if err != nil {
-			return err
-		}
-		if err := stream.Send(ev); err != nil {
-			return err
-		}
-	}
+	return relayStream(n, ctx, "watch cluster map", stream, func(ctx context.Context, c metapb.MetaClient) (grpc.ServerStreamingClient[metapb.ClusterMapEvent], error) {
+		return c.WatchClusterMap(ctx, req)
+	})
 }
 
 // mapVersion fingerprints everything in m that placement and the clients'

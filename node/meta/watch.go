@@ -75,15 +75,24 @@ func (s *service) WatchBuckets(req *metapb.WatchBucketsRequest, stream grpc.Serv
 
 // relayWatch serves a watch on a follower by relaying the leader's.
 func (n *Node) relayWatch(ctx context.Context, req *metapb.WatchBucketsRequest, stream grpc.ServerStreamingServer[metapb.BucketsEvent]) error {
+	return relayStream(n, ctx, "watch buckets", stream, func(ctx context.Context, c metapb.MetaClient) (grpc.ServerStreamingClient[metapb.BucketsEvent], error) {
+		return c.WatchBuckets(ctx, req)
+	})
+}
+
+// relayStream serves a server-streaming call on a follower by opening the
+// same call on the leader (marked forwarded, so it is not relayed again)
+// and passing its events on until either side ends.
+func relayStream[Ev any](n *Node, ctx context.Context, what string, stream grpc.ServerStreamingServer[Ev], open func(context.Context, metapb.MetaClient) (grpc.ServerStreamingClient[Ev], error)) error {
 	p, ok := n.leader()
 	if isForwarded(ctx) || !ok || p.ID == n.cfg.NodeID {
-		return status.Error(codes.Unavailable, "meta: watch buckets: no leader")
+		return status.Errorf(codes.Unavailable, "meta: %s: no leader", what)
 	}
 	c, err := n.peerClient(p.GRPCAddr)
 	if err != nil {
 		return err
 	}
-	up, err := c.WatchBuckets(metadata.AppendToOutgoingContext(ctx, forwardedKey, "1"), req)
+	up, err := open(metadata.AppendToOutgoingContext(ctx, forwardedKey, "1"), c)
 	if err != nil {
 		return err
 	}
