@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -32,6 +33,15 @@ func runBench(args []string) error {
 		plainInt  = fs.Bool("insecure-internal", false, "run the cluster without mutual TLS between its processes (to measure what mTLS costs)")
 		s3TLS     = fs.Bool("s3-tls", false, "serve S3 over HTTPS only, warp with --tls (to measure what TLS costs)")
 	)
+	var variants []bench.Variant
+	fs.Func("variant", "`NAME: SPEC` to compare, repeatable: the matrix runs once per variant on a fresh cluster, and a table compares them with the first; SPEC is server flags (--inline-max-bytes=0), CAIRN_* assignments or binary=PATH", func(s string) error {
+		v, err := bench.ParseVariant(s)
+		if err != nil {
+			return err
+		}
+		variants = append(variants, v)
+		return nil
+	})
 	fs.String("config", "", "YAML configuration file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `usage: cairn bench [flags]
@@ -41,6 +51,12 @@ Starts a fresh local cluster (3 meta, 6 storage, 1 gateway, 4+2) in a new
 directory, runs MinIO's warp %s against its gateway for each workload and
 prints one table: throughput, latency, errors, CPU seconds per GiB and peak
 memory by role, and the idle cluster's CPU.
+
+With --variant, the matrix runs once per variant, one after another, and a
+last table compares each with the first, e.g. a lever off and on:
+
+  cairn bench --variant 'inline-off: --inline-max-bytes=0' --variant 'inline-on:'
+  cairn bench --variant 'before: binary=bin/cairn-old' --variant 'after:'
 
 `, bench.WarpVersion)
 		fs.PrintDefaults()
@@ -80,7 +96,7 @@ memory by role, and the idle cluster's CPU.
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	rep, runErr := bench.Run(ctx, bench.Config{
+	cfg := bench.Config{
 		Binary:    self,
 		Warp:      warpBin,
 		Dir:       *workDir,
@@ -92,16 +108,70 @@ memory by role, and the idle cluster's CPU.
 
 		InsecureInternal: *plainInt,
 		S3TLS:            *s3TLS,
-	})
-	if len(rep.Results) > 0 || rep.Idle != nil {
-		if err := printReport(os.Stdout, rep, *asJSON); err != nil {
-			return err
+	}
+	if len(variants) == 0 {
+		rep, runErr := bench.Run(ctx, cfg)
+		if len(rep.Results) > 0 || rep.Idle != nil {
+			if err := printReport(os.Stdout, rep, *asJSON); err != nil {
+				return err
+			}
+		}
+		if rep.KeptDirectory != "" {
+			fmt.Fprintf(os.Stderr, "cairn bench: data and logs kept in %s\n", rep.KeptDirectory)
+		}
+		return runErr
+	}
+	return runVariants(ctx, cfg, variants, *asJSON)
+}
+
+// runVariants runs the matrix once per variant and prints each variant's
+// table as it finishes, then the comparison (or, with --json, one document
+// at the end).
+func runVariants(ctx context.Context, base bench.Config, variants []bench.Variant, asJSON bool) error {
+	if err := bench.CheckVariants(variants); err != nil {
+		return err
+	}
+	var reps []bench.VariantReport
+	var firstErr error
+	for _, v := range variants {
+		cfg := base
+		if v.Binary != "" {
+			cfg.Binary = v.Binary
+		}
+		cfg.Env = v.Env
+		if base.Dir != "" {
+			cfg.Dir = filepath.Join(base.Dir, v.Name)
+		}
+		base.Logger.Info("bench: variant", "name", v.Name, "binary", cfg.Binary, "env", strings.Join(v.Env, " "))
+		rep, err := bench.Run(ctx, cfg)
+		reps = append(reps, bench.VariantReport{Variant: v, Report: rep})
+		if !asJSON && (len(rep.Results) > 0 || rep.Idle != nil) {
+			fmt.Printf("== %s\n", v.Name)
+			if err := bench.WriteTable(os.Stdout, rep); err != nil {
+				return err
+			}
+			fmt.Println()
+		}
+		if rep.KeptDirectory != "" {
+			fmt.Fprintf(os.Stderr, "cairn bench: %s: data and logs kept in %s\n", v.Name, rep.KeptDirectory)
+		}
+		if err != nil {
+			firstErr = fmt.Errorf("variant %s: %w", v.Name, err)
+			break
 		}
 	}
-	if rep.KeptDirectory != "" {
-		fmt.Fprintf(os.Stderr, "cairn bench: data and logs kept in %s\n", rep.KeptDirectory)
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Variants []bench.VariantReport `json:"variants"`
+		}{reps}); err != nil {
+			return err
+		}
+	} else if err := bench.WriteComparison(os.Stdout, reps); err != nil {
+		return err
 	}
-	return runErr
+	return firstErr
 }
 
 func printReport(w io.Writer, rep bench.Report, asJSON bool) error {

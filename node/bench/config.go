@@ -126,6 +126,9 @@ type Config struct {
 	// cluster (mutual TLS inside, plain HTTP S3).
 	InsecureInternal bool
 	S3TLS            bool
+	// Env is more environment for every process of the cluster (server
+	// flags in their CAIRN_* form), to measure a setting's effect.
+	Env []string
 }
 
 func (c *Config) setDefaults() {

@@ -136,7 +136,7 @@ func newRun(cfg Config) (*run, error) {
 	ak, sk := "BENCH"+randomHex(8), randomHex(20)
 	cl, err := devcluster.New(layout, devcluster.Options{
 		Binary:     cfg.Binary,
-		Env:        []string{"CAIRN_ACCESS_KEY=" + ak, "CAIRN_SECRET_KEY=" + sk, "CAIRN_MASTER_KEY=" + keys.MasterKey},
+		Env:        append([]string{"CAIRN_ACCESS_KEY=" + ak, "CAIRN_SECRET_KEY=" + sk, "CAIRN_MASTER_KEY=" + keys.MasterKey}, cfg.Env...),
 		GatewayEnv: keys.KMSEnv(),
 
 		InsecureInternal: cfg.InsecureInternal,
