@@ -24,8 +24,10 @@ type fakeMeta struct {
 		sync.Mutex
 		down  bool
 		nodes []*metapb.Node
-		// group is the gRPC addresses Status names as voters.
-		group []string
+		// group is the gRPC addresses Status names as voters, and
+		// leader the one it names as leader.
+		group  []string
+		leader string
 	}
 }
 
@@ -35,11 +37,17 @@ func (f *fakeMeta) Status(context.Context, *metapb.StatusRequest) (*metapb.Statu
 	if f.mu.down {
 		return nil, status.Error(codes.Unavailable, "down")
 	}
-	st := &metapb.StatusResponse{}
+	st := &metapb.StatusResponse{LeaderAddr: f.mu.leader}
 	for _, a := range f.mu.group {
 		st.VoterInfo = append(st.VoterInfo, &metapb.VoterInfo{Id: a, GrpcAddr: a, Suffrage: "Voter"})
 	}
 	return st, nil
+}
+
+func (f *fakeMeta) setLeader(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mu.leader = addr
 }
 
 func (f *fakeMeta) setGroup(addrs ...string) {
@@ -201,5 +209,26 @@ func TestHeartbeatLearnsVoters(t *testing.T) {
 	configured.setGroup(configuredAddr)
 	configured.setDown(false)
 	require.Eventually(t, func() bool { return e.srv.metas.count() == 1 }, 20*time.Second, time.Millisecond)
+	require.NoError(t, e.srv.Close())
+}
+
+// Once it has learnt who leads, a storage node heartbeats to the leader
+// rather than to a follower that would forward every beat.
+func TestHeartbeatGoesToLeader(t *testing.T) {
+	follower, followerAddr := startFakeMeta(t)
+	leader, leaderAddr := startFakeMeta(t)
+	for _, m := range []*fakeMeta{follower, leader} {
+		m.setGroup(followerAddr, leaderAddr)
+		m.setLeader(leaderAddr)
+	}
+	e := startServer(t, Config{MetaAddrs: []string{followerAddr, leaderAddr}, HeartbeatInterval: 5 * time.Millisecond})
+	e.srv.Start(t.Context())
+	require.Eventually(t, func() bool { return len(leader.received()) >= 3 }, 20*time.Second, time.Millisecond)
+	// The first beat went to the first configured address; after the
+	// lookup that follows it, none did.
+	n := len(follower.received())
+	require.Eventually(t, func() bool { return len(leader.received()) >= 10 }, 20*time.Second, time.Millisecond)
+	require.Equal(t, n, len(follower.received()))
+	require.LessOrEqual(t, n, 1)
 	require.NoError(t, e.srv.Close())
 }

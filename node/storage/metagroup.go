@@ -78,7 +78,8 @@ func (g *metaGroup) call(ctx context.Context, timeout time.Duration, op string, 
 }
 
 // learn asks the group for its voters' gRPC addresses and adds the new
-// ones, forgetting learnt ones no longer named. A failure changes nothing.
+// ones, forgetting learnt ones no longer named, and makes the leader the
+// address tried first. A failure changes nothing.
 func (g *metaGroup) learn(ctx context.Context, timeout time.Duration) {
 	if g.dialer == nil {
 		return
@@ -125,6 +126,12 @@ func (g *metaGroup) learn(ctx context.Context, timeout time.Duration) {
 		next = append(next, metaConn{addr: a, conn: conn, client: metapb.NewMetaClient(conn)})
 	}
 	g.mu.conns = next
+	// Calls go to the leader first: a follower would forward each of
+	// them there, costing the group two calls instead of one (most of
+	// an idle cluster's CPU is heartbeats).
+	if leader := st.GetLeaderAddr(); leader != "" && slices.ContainsFunc(next, func(m metaConn) bool { return m.addr == leader }) {
+		g.mu.next = leader
+	}
 }
 
 // close closes every connection.
