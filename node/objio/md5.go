@@ -5,20 +5,33 @@ import (
 	"hash"
 
 	md5simd "github.com/minio/md5-simd"
+	"golang.org/x/sys/cpu"
 )
 
 // simdMinStreams is how many PUTs must be hashing at once before a PUT
 // joins the multi-lane MD5 server instead of hashing alone. MD5 is the
-// largest CPU cost of a PUT. With streams that write 1 MiB at a time and
-// pause between stripes, as PUTs do, measured on AVX-512 (CPU seconds per
-// GiB hashed, crypto/md5 vs md5-simd): 1 stream 1.45 vs 1.88, 2 streams
-// 1.40 vs 1.74, 4 streams 1.42 vs 1.49, 8 streams 1.44 vs 0.82; in the
-// gateway's profile under four 64 MiB PUTs md5-simd (its lane scheduling,
-// the copy of every write into its buffers and scalar tails) cost 1.8
-// CPU-s per GiB. Back-to-back streams fill the lanes better (an earlier
-// measurement put the crossover at 3 streams), so the threshold sits
-// between the two: below 6 streams crypto/md5 is as cheap and simpler.
-const simdMinStreams = 6
+// largest CPU cost of a PUT. md5-simd runs 16 lanes with AVX-512 and 8
+// with AVX2, and pays for its lane scheduling and the copy of every write
+// into its buffers only when most lanes are busy.
+//
+// With AVX-512, streams that write 1 MiB at a time and pause between
+// stripes, as PUTs do (CPU seconds per GiB hashed, crypto/md5 vs
+// md5-simd): 1 stream 1.45 vs 1.88, 2 streams 1.40 vs 1.74, 4 streams 1.42
+// vs 1.49, 8 streams 1.44 vs 0.82; so from 6 streams on.
+//
+// With AVX2 only (BenchmarkETagMD5, 1 MiB objects hashed back to back):
+// 1 stream 1.74 vs 3.99, 4 streams 1.75 vs 2.28, 8 streams 1.72 vs 1.88,
+// 16 streams 1.81 vs 1.18; and in a gateway's profile under sixteen 1 MiB
+// PUTs, whose hashes are not all busy at once, md5-simd cost 2.4 CPU-s per
+// GiB against crypto/md5's 1.4-1.8. So only from 16 streams on.
+var simdMinStreams = minSIMDStreams(cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW)
+
+func minSIMDStreams(avx512 bool) int {
+	if avx512 {
+		return 6
+	}
+	return 16
+}
 
 // newMD5 returns the ETag hash for one PUT and the function that releases
 // it, to be called after Sum.

@@ -14,7 +14,7 @@ import (
 // stops the server only once its last hash is released.
 func TestNewMD5(t *testing.T) {
 	s := &Store{}
-	const n = simdMinStreams + 2
+	n := simdMinStreams + 2
 	hs := make([]hash.Hash, n)
 	dones := make([]func(), n)
 	for i := range hs {
