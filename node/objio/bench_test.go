@@ -28,6 +28,22 @@ func BenchmarkPut(b *testing.B) {
 	}
 }
 
+// BenchmarkPut1MiB measures many 1 MiB PUTs one after another, where a
+// PUT's fixed costs (its stripe buffers among them) weigh most.
+func BenchmarkPut1MiB(b *testing.B) {
+	const size = 1 << 20
+	s, c := newStore(b, 6)
+	for _, srv := range c.Servers {
+		srv.SetDiscard(true)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, err := s.WriteBody(context.Background(), newGenReader(size), objio.WriteOptions{Profile: large, Size: size})
+		require.NoError(b, err)
+	}
+}
+
 // BenchmarkGet measures a full 4+2 GET over loopback.
 func BenchmarkGet(b *testing.B) {
 	s, _ := newStore(b, 6)

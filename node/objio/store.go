@@ -194,6 +194,7 @@ type Store struct {
 	lat    latencies // recent shard block read times
 	phases *prometheus.HistogramVec
 	hedges atomic.Uint64 // parity reads started because a shard was slow
+	slabs  slabPool      // stripe buffers kept between PUTs
 
 	md5 struct {
 		sync.Mutex

@@ -41,10 +41,43 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // every chunk of it that was sent by reference. The object bytes are not
 // kept: the data blocks hold them in order.
 type stripe struct {
-	n      int // object bytes in the stripe
-	shards [][]byte
-	refs   atomic.Int32
-	rel    stripeRelease
+	n int // object bytes in the stripe
+	// slab holds the stripe: the body is read into its start, where it
+	// already is the K data blocks back to back (block i is
+	// slab[i*bl:(i+1)*bl] for block length bl), so encoding copies
+	// nothing; the M parity blocks follow at dataCap.
+	slab    []byte
+	dataCap int // body bytes the slab takes before it must grow
+	shards  [][]byte
+	refs    atomic.Int32
+	rel     stripeRelease
+}
+
+// newSlab returns a slab for dataCap body bytes of a K+M stripe.
+func newSlab(p erasure.Profile, dataCap int) []byte {
+	return make([]byte, slabLen(p, dataCap))
+}
+
+// slabDataLen is where the parity blocks start: room for K blocks of the
+// largest block length dataCap bytes give.
+func slabDataLen(p erasure.Profile, dataCap int) int {
+	return p.K * ((dataCap + p.K - 1) / p.K)
+}
+
+// lay slices the stripe's n body bytes into K data blocks (zeroing the
+// padding after the body) and M parity blocks, all of one length.
+func (st *stripe) lay(p erasure.Profile, n int) {
+	bl := (n + p.K - 1) / p.K
+	clear(st.slab[n : p.K*bl])
+	for i := range p.K {
+		st.shards[i] = st.slab[i*bl : (i+1)*bl : (i+1)*bl]
+	}
+	at := slabDataLen(p, st.dataCap)
+	for j := range p.M {
+		lo := at + j*bl
+		st.shards[p.K+j] = st.slab[lo : lo+bl : lo+bl]
+	}
+	st.n = n
 }
 
 // stripeRelease is the mem.BufferPool of the chunks a stripe sends by
@@ -176,6 +209,7 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 		close(in)
 	}
 	wg.Wait()
+	w.recycle()
 	if err == nil {
 		s.phases.WithLabelValues("stream").Observe(fed.Sub(start).Seconds())
 		s.phases.WithLabelValues("durable").Observe(time.Since(fed).Seconds())
@@ -279,21 +313,37 @@ func (w *put) cleanup(ctx context.Context) {
 	}
 }
 
-// feed reads r stripe by stripe, encodes each stripe and hands it to the
-// hasher and the shard senders. It returns the number of bytes read. One
-// read buffer is enough: a stripe's bytes live on in its data blocks.
+// feed reads r stripe by stripe straight into each stripe's slab, encodes
+// its parity and hands it to the hasher and the shard senders. It returns
+// the number of bytes read.
 func (w *put) feed(ctx context.Context, r io.Reader, sizeHint int64, coder *erasure.Coder, outs []chan<- *stripe) (int64, error) {
 	stripeSize := int(w.p.StripeSize())
-	bufLen := stripeSize
+	dataCap := stripeSize
 	if sizeHint >= 0 && sizeHint < int64(stripeSize) {
 		// One byte more than announced lets EOF show without growing.
-		bufLen = int(sizeHint) + 1
+		dataCap = classCap(int(sizeHint)+1, stripeSize)
 	}
-	data := make([]byte, bufLen)
 	allocated := 0
 	var total int64
 	for {
-		n, rerr := fill(r, &data, stripeSize)
+		var st *stripe
+		select {
+		case st = <-w.free:
+		default:
+			if allocated < cap(w.free) {
+				allocated++
+				st = &stripe{shards: make([][]byte, w.p.K+w.p.M)}
+				st.rel = stripeRelease{w: w, st: st}
+				st.slab, st.dataCap = w.s.slabs.get(w.p, dataCap), dataCap
+				break
+			}
+			select {
+			case st = <-w.free:
+			case <-ctx.Done():
+				return total, ctx.Err()
+			}
+		}
+		n, rerr := fill(r, w.p, st, stripeSize)
 		total += int64(n)
 		if rerr != nil && !errors.Is(rerr, io.EOF) {
 			return total, fmt.Errorf("objio: read body: %w", rerr)
@@ -301,26 +351,11 @@ func (w *put) feed(ctx context.Context, r io.Reader, sizeHint int64, coder *eras
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		if n > 0 {
-			var st *stripe
-			select {
-			case st = <-w.free:
-			default:
-				if allocated < cap(w.free) {
-					allocated++
-					st = &stripe{shards: make([][]byte, w.p.K+w.p.M)}
-					st.rel = stripeRelease{w: w, st: st}
-					break
-				}
-				select {
-				case st = <-w.free:
-				case <-ctx.Done():
-					return total, ctx.Err()
-				}
-			}
-			if err := w.dispatch(ctx, coder, st, data[:n], outs); err != nil {
-				return total, err
-			}
+		if n == 0 {
+			// Never blocks: free holds every stripe there is.
+			w.free <- st
+		} else if err := w.dispatch(ctx, coder, st, n, outs); err != nil {
+			return total, err
 		}
 		if rerr != nil {
 			return total, nil
@@ -328,10 +363,11 @@ func (w *put) feed(ctx context.Context, r io.Reader, sizeHint int64, coder *eras
 	}
 }
 
-// dispatch encodes data into st and queues st for every consumer.
-func (w *put) dispatch(ctx context.Context, coder *erasure.Coder, st *stripe, data []byte, outs []chan<- *stripe) error {
-	st.n = len(data)
-	if _, err := coder.EncodeStripe(data, st.shards); err != nil {
+// dispatch encodes the parity of st's n body bytes and queues st for
+// every consumer.
+func (w *put) dispatch(ctx context.Context, coder *erasure.Coder, st *stripe, n int, outs []chan<- *stripe) error {
+	st.lay(w.p, n)
+	if _, err := coder.EncodeParity(st.shards); err != nil {
 		return fmt.Errorf("objio: encode %s: %w", w.dataID, err)
 	}
 	st.refs.Store(int32(len(outs)))
@@ -345,23 +381,38 @@ func (w *put) dispatch(ctx context.Context, coder *erasure.Coder, st *stripe, da
 	return nil
 }
 
-// fill reads into *buf until it holds a full stripe or r ends, growing the
-// buffer when a size hint proved too small.
-func fill(r io.Reader, buf *[]byte, stripeSize int) (int, error) {
+// fill reads into st's slab until it holds a full stripe or r ends,
+// growing the slab when a size hint proved too small.
+func fill(r io.Reader, p erasure.Profile, st *stripe, stripeSize int) (int, error) {
 	n := 0
 	for n < stripeSize {
-		if n == len(*buf) {
-			grown := make([]byte, min(max(2*len(*buf), 64<<10), stripeSize))
-			copy(grown, *buf)
-			*buf = grown
+		if n == st.dataCap {
+			dataCap := min(max(2*st.dataCap, 64<<10), stripeSize)
+			grown := newSlab(p, dataCap)
+			copy(grown, st.slab[:n])
+			st.slab, st.dataCap = grown, dataCap
 		}
-		m, err := r.Read((*buf)[n:])
+		m, err := r.Read(st.slab[n:st.dataCap])
 		n += m
 		if err != nil {
 			return n, err
 		}
 	}
 	return n, nil
+}
+
+// recycle hands the slabs of the stripes no one holds any more back to the
+// store for the next PUT. A stripe still referenced (by a chunk gRPC has
+// not written yet, after a failure) is left to the garbage collector.
+func (w *put) recycle() {
+	for {
+		select {
+		case st := <-w.free:
+			w.s.slabs.put(w.p, st.slab, st.dataCap)
+		default:
+			return
+		}
+	}
 }
 
 func (w *put) release(st *stripe) {
@@ -378,12 +429,8 @@ func (w *put) hash(ctx context.Context, h hash.Hash, in <-chan *stripe) {
 			if !ok {
 				return
 			}
-			left := st.n
-			for _, b := range st.shards[:w.p.K] {
-				b = b[:min(len(b), left)]
-				h.Write(b)
-				left -= len(b)
-			}
+			// The data blocks are the body, back to back.
+			h.Write(st.slab[:st.n])
 			w.release(st)
 		case <-ctx.Done():
 			return
