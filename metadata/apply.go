@@ -23,8 +23,8 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 	return f.ApplyBatch([]*raft.Log{l})[0]
 }
 
-// ApplyBatch applies consecutive Raft entries in one synced Pebble batch.
-// Each response is a *metapb.CommandResult, or, if the batch could not be
+// ApplyBatch applies consecutive Raft entries in one Pebble batch, written
+// to Pebble's WAL but not synced (see applyWriteOptions). Each response is a *metapb.CommandResult, or, if the batch could not be
 // committed, an error value wrapping ErrFailed.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	out := make([]interface{}, len(logs))
@@ -79,7 +79,7 @@ func (f *FSM) applyBatch(logs []*raft.Log, out []interface{}) error {
 	if err := b.Set(keys.SystemKey(keys.SysApplied), uint64Value(last), nil); err != nil {
 		return f.fail(err)
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(applyWriteOptions); err != nil {
 		return f.fail(fmt.Errorf("commit through index %d: %w", last, err))
 	}
 	f.applied.Store(last)
@@ -88,6 +88,27 @@ func (f *FSM) applyBatch(logs []*raft.Log, out []interface{}) error {
 	}
 	return nil
 }
+
+// applyWriteOptions is how ApplyBatch commits: without an fsync.
+//
+// Every entry the FSM applies is committed, so it is already fsync'd in
+// this voter's own Raft log (StoreLogs syncs before an entry is
+// acknowledged or applied), and the log keeps every entry above the last
+// snapshot's index: Raft compacts only entries at or below it. After a
+// crash of the process the unsynced WAL is in the page cache and nothing
+// is lost; after a crash of the host Pebble recovers a prefix of the
+// applied batches (its WAL is sequential, and each batch carries its
+// applied index), and Raft, which starts from the last snapshot's index
+// (node/meta sets NoSnapshotRestoreOnStart), replays every entry above it;
+// the FSM skips those at or below its recovered AppliedIndex. Applying is
+// deterministic, so the replay rebuilds exactly the lost state.
+//
+// That holds only while the FSM is durable up to the last snapshot's
+// index: Snapshot syncs before it returns, and Raft compacts its log only
+// after the snapshot it took has been persisted. Restore syncs too. A
+// synced apply per batch cost every voter an fdatasync per Raft batch on
+// the hot path of every write, for state the log already holds.
+var applyWriteOptions = pebble.NoSync
 
 func (f *FSM) fail(err error) error {
 	f.failed = fmt.Errorf("%w: %w", ErrFailed, err)
@@ -110,12 +131,19 @@ type txn struct {
 	seq, epoch             uint64
 	seqLoaded, epochLoaded bool
 	seqDirty, epochDirty   bool
+
+	// putBuckets caches bucket rows (nil: no bucket) for a run of
+	// PutObjects; see putBucket.
+	putBuckets map[string]*metapb.Bucket
 }
 
 func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 	var cmd metapb.Command
 	if err := proto.Unmarshal(data, &cmd); err != nil {
 		return result(metapb.ErrorCode_INVALID_ARGUMENT, "decode command: %v", err), nil
+	}
+	if _, ok := cmd.Op.(*metapb.Command_PutObject); !ok {
+		t.putBuckets = nil
 	}
 	switch op := cmd.Op.(type) {
 	case *metapb.Command_CreateBucket:
@@ -289,6 +317,24 @@ func (t *txn) bucket(name string) (*metapb.Bucket, error) {
 	return &bk, nil
 }
 
+// putBucket is bucket for PutObject, which never changes a bucket row: a
+// run of PutObjects in one batch reads each bucket once (apply forgets the
+// rows at any other command). The row must not be modified.
+func (t *txn) putBucket(name string) (*metapb.Bucket, error) {
+	if bk, ok := t.putBuckets[name]; ok {
+		return bk, nil
+	}
+	bk, err := t.bucket(name)
+	if err != nil {
+		return nil, err
+	}
+	if t.putBuckets == nil {
+		t.putBuckets = make(map[string]*metapb.Bucket)
+	}
+	t.putBuckets[name] = bk
+	return bk, nil
+}
+
 // putObject stores a new version. On a bucket without versioning enabled the
 // FSM, not the gateway, decides that the version is "null" (the gateway's
 // view of the bucket may be stale), and it replaces the previous null
@@ -313,7 +359,7 @@ func (t *txn) putObject(c *metapb.PutObject) (*metapb.CommandResult, error) {
 	if rec != nil {
 		return t.replayedPut(v, rec)
 	}
-	bk, err := t.bucket(v.Bucket)
+	bk, err := t.putBucket(v.Bucket)
 	if err != nil {
 		return nil, err
 	}
@@ -332,10 +378,21 @@ func (t *txn) putObject(c *metapb.PutObject) (*metapb.CommandResult, error) {
 		return r, nil
 	}
 	// Replacing a version of the same ID removes it: a locked one stays.
-	if r, err := t.versionLocked(v.Bucket, v.Key, v.VersionId, v.MtimeUnixNano, c.BypassGovernance); err != nil || r != nil {
-		return r, err
+	// The version is looked up once: most PUTs create a new one, and
+	// each lookup of a missing key costs a search of every level.
+	old, _, absent, err := t.lookupVersion(v.Bucket, v.Key, v.VersionId)
+	if err != nil {
+		return nil, err
 	}
-	if err := t.storeVersion(v, v.DataId, v.MtimeUnixNano); err != nil {
+	if absent == nil {
+		if r := lockDenied(old, v.MtimeUnixNano, c.BypassGovernance); r != nil {
+			return r, nil
+		}
+		if _, err := t.removeVersion(v.Bucket, v.Key, v.VersionId, v.DataId, v.MtimeUnixNano); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.insertVersion(v); err != nil {
 		return nil, err
 	}
 	if err := t.recordPut(v); err != nil {
@@ -356,6 +413,12 @@ func (t *txn) storeVersion(v *metapb.ObjectVersion, keepDataID string, now int64
 	if _, err := t.removeVersion(v.Bucket, v.Key, v.VersionId, keepDataID, now); err != nil {
 		return err
 	}
+	return t.insertVersion(v)
+}
+
+// insertVersion assigns v the next seq and writes it and its index row;
+// no version of the same ID may exist.
+func (t *txn) insertVersion(v *metapb.ObjectVersion) error {
 	seq, err := t.nextSeq()
 	if err != nil {
 		return err

@@ -8,10 +8,13 @@
 // never opens a connection (enforced by deps_test.go).
 //
 // Durability: the FSM is persistent. Each Raft batch is applied as one
-// synced Pebble batch that also records the last applied Raft index, so an
-// entry is either applied together with its index or not at all. After a
-// restart Raft replays its log tail (node/meta sets NoSnapshotRestoreOnStart)
-// and entries at or below AppliedIndex are skipped.
+// Pebble batch that also records the last applied Raft index, so an entry
+// is either applied together with its index or not at all. Batches are not
+// synced: the Raft log already holds every applied entry durably, and
+// Snapshot syncs the state before Raft may compact the log below it
+// (apply.go, applyWriteOptions). After a restart Raft replays its log tail
+// above the last snapshot (node/meta sets NoSnapshotRestoreOnStart) and
+// entries at or below AppliedIndex are skipped.
 //
 // Determinism: decisions depend only on the command and the stored state.
 // Timestamps come inside commands; the FSM reads no clock and draws no random

@@ -3,8 +3,6 @@ package metadata
 import (
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/cairn-io/cairn/metadata/keys"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
@@ -43,10 +41,11 @@ func checkInline(v *metapb.ObjectVersion) *metapb.CommandResult {
 // would double the FSM's write volume for small objects. GetObject
 // follows the current row to the version row for the body.
 func (t *txn) setCurrent(v *metapb.ObjectVersion) error {
-	if len(v.GetInlineData()) > 0 {
-		c := proto.Clone(v).(*metapb.ObjectVersion)
-		c.InlineData = nil
-		v = c
+	if body := v.GetInlineData(); len(body) > 0 {
+		// Encoded without the body, which is put back: cheaper than a
+		// deep copy of the version and its body.
+		v.InlineData = nil
+		defer func() { v.InlineData = body }()
 	}
 	return t.set(keys.ObjectKey(v.Bucket, v.Key), v)
 }

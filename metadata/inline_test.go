@@ -5,6 +5,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cairn-io/cairn/proto/metapb"
@@ -128,4 +129,44 @@ func TestInlineCurrentAfterDelete(t *testing.T) {
 	v, err = h.f.GetObject("b", "k", "v1")
 	require.NoError(t, err)
 	require.Equal(t, old, v.GetInlineData())
+}
+
+// TestPutObjectSeesBucketChangesInBatch: PutObjects in one Raft batch share
+// one read of their bucket, yet each sees every change to the bucket made
+// by an earlier command of the batch (created, versioning enabled,
+// deleted).
+func TestPutObjectSeesBucketChangesInBatch(t *testing.T) {
+	h := newHarness(t)
+	body := []byte("small")
+	results := h.f.ApplyBatch([]*raft.Log{
+		h.log(putInline("b", "k1", "", "d1", body)),
+		h.log(createBucket("b", "o", unversioned)),
+		h.log(putInline("b", "k2", "", "d2", body)),
+		h.log(putInline("b", "k3", "v3", "d3", body)),
+		h.log(updateVersioning("b", metapb.VersioningState_VERSIONING_ENABLED)),
+		h.log(putInline("b", "k4", "v4", "d4", body)),
+		h.log(putInline("b", "k5", "v5", "d5", body)),
+	})
+	want := []struct {
+		code      metapb.ErrorCode
+		versionID string
+	}{
+		{metapb.ErrorCode_NO_SUCH_BUCKET, ""},
+		{metapb.ErrorCode_OK, ""},
+		{metapb.ErrorCode_OK, "null"},
+		{metapb.ErrorCode_OK, "null"},
+		{metapb.ErrorCode_OK, ""},
+		{metapb.ErrorCode_OK, "v4"},
+		{metapb.ErrorCode_OK, "v5"},
+	}
+	require.Len(t, results, len(want))
+	for i, w := range want {
+		res, ok := results[i].(*metapb.CommandResult)
+		require.True(t, ok, "command %d: %v", i, results[i])
+		require.Equal(t, w.code, res.Code, "command %d: %v", i, res)
+		require.Equal(t, w.versionID, res.GetVersion().GetVersionId(), "command %d", i)
+	}
+	v, err := h.f.GetObject("b", "k4", "v4")
+	require.NoError(t, err)
+	require.Equal(t, body, v.GetInlineData())
 }

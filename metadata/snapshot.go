@@ -38,6 +38,13 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Snapshot captures a consistent view of the database. It is cheap: the
 // data is streamed later by Persist, concurrently with further applies.
+//
+// It first makes every applied batch durable. Applies are not synced
+// (applyWriteOptions): Raft replays the log above the last snapshot after
+// a restart, and compacts the log up to the snapshot's index once the
+// snapshot is persisted, so the state up to that index must be on disk
+// before then. Raft calls Snapshot between applies, so AppliedIndex is the
+// snapshot's index here.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.applyMu.Lock()
 	defer f.applyMu.Unlock()
@@ -46,11 +53,28 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	defer f.mu.RUnlock()
+	if err := f.syncApplied(db); err != nil {
+		return nil, err
+	}
 	s := &fsmSnapshot{f: f, snap: db.NewSnapshot()}
 	f.snaps.Lock()
 	f.snaps.open[s] = struct{}{}
 	f.snaps.Unlock()
 	return s, nil
+}
+
+// syncApplied makes every batch applied so far durable: a synced write
+// syncs Pebble's WAL, which holds the earlier unsynced batches before it
+// (Pebble syncs a WAL it rotates away from when closing it). It rewrites
+// the applied index with its own value. Call with applyMu held.
+func (f *FSM) syncApplied(db *pebble.DB) error {
+	if f.failed != nil {
+		return f.failed
+	}
+	if err := db.Set(keys.SystemKey(keys.SysApplied), uint64Value(f.applied.Load()), pebble.Sync); err != nil {
+		return fmt.Errorf("metadata: sync applied state: %w", err)
+	}
+	return nil
 }
 
 type fsmSnapshot struct {

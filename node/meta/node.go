@@ -38,6 +38,9 @@ const (
 	transportMaxPool  = 3
 	transportTimeout  = 10 * time.Second
 	snapshotsRetained = 2
+	// logCacheEntries bounds the in-memory cache of recent Raft entries:
+	// at most 16 MiB with 64 KiB inline bodies.
+	logCacheEntries = 256
 	// defaultOpTimeout bounds an operation whose ctx has no deadline, so
 	// that a leaderless group cannot hang a caller forever.
 	defaultOpTimeout = 10 * time.Second
@@ -230,7 +233,15 @@ func (n *Node) open() error {
 			return fmt.Errorf("meta: bootstrap: %w", err)
 		}
 	}
-	n.raft, err = raft.NewRaft(rc, n.fsm, n.logs, n.logs, snaps, n.trans)
+	// Raft reads back every entry it appended: the leader once per
+	// follower to replicate it. The cache serves recent entries from
+	// memory instead of a Pebble read and decode each; it keeps only
+	// entries the store has accepted.
+	cached, err := raft.NewLogCache(logCacheEntries, n.logs)
+	if err != nil {
+		return fmt.Errorf("meta: raft log cache: %w", err)
+	}
+	n.raft, err = raft.NewRaft(rc, n.fsm, cached, n.logs, snaps, n.trans)
 	if err != nil {
 		return fmt.Errorf("meta: start raft: %w", err)
 	}
