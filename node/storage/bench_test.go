@@ -26,3 +26,29 @@ func BenchmarkWriteShard(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadShard measures reading a whole shard over loopback gRPC:
+// open, verify every block, stream, as a client with the shard codec
+// (shardcodec=true) and without. 256 KiB in 1 MiB blocks is a shard of a
+// 1 MiB object under 4+2 with 1 MiB blocks.
+func BenchmarkReadShard(b *testing.B) {
+	for _, tc := range []struct{ size, block int }{{256 << 10, 1 << 20}, {4 << 20, 1 << 20}, {1 << 20, 64 << 10}} {
+		for _, byRef := range []bool{false, true} {
+			b.Run(fmt.Sprintf("size=%d/block=%d/shardcodec=%v", tc.size, tc.block, byRef), func(b *testing.B) {
+				e := startServer(b, Config{Drives: []string{b.TempDir()}})
+				data := randBytes(1, tc.size)
+				drive := e.srv.DriveIDs()[0]
+				r := ref(drive, "bench.0")
+				_, err := writeShard(b.Context(), e.client, r, uint32(tc.block), data, tc.block)
+				require.NoError(b, err)
+				b.SetBytes(int64(tc.size))
+				b.ReportAllocs()
+				for b.Loop() {
+					got, err := readShardVia(b.Context(), e.client, byRef, r, 0, 0)
+					require.NoError(b, err)
+					require.Len(b, got, tc.size)
+				}
+			})
+		}
+	}
+}

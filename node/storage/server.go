@@ -13,12 +13,13 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 
 	"github.com/cairn-io/cairn/erasure/bitrot"
-	// Registers the codec gateways ask for on WriteShard streams: it saves
-	// the data copies of the generic codec.
 	"github.com/cairn-io/cairn/node/dial"
-	_ "github.com/cairn-io/cairn/node/shardcodec"
+	// Registers the codec gateways ask for on WriteShard and ReadShard
+	// streams: it saves the data copies of the generic codec.
+	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/proto/metapb"
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
@@ -313,12 +314,12 @@ func (s *Server) readShard(req *storagepb.ReadShardRequest, stream grpc.ServerSt
 	if n == 0 {
 		return nil
 	}
-	cs := &chunkSender{stream: stream}
-	defer func() { s.met.read.WithLabelValues(d.id).Add(float64(cs.sent)) }()
-	if err := bitrot.ReadRange(sf.f, sf.dataSize, int(sf.header.BlockSize), off, n, cs); err != nil {
+	rs := &readSender{stream: stream, byRef: shardcodec.Negotiated(stream.Context())}
+	defer func() { s.met.read.WithLabelValues(d.id).Add(float64(rs.sent)) }()
+	if err := bitrot.ReadBlocks(sf.f, sf.dataSize, int(sf.header.BlockSize), off, n, readPool, rs.send); err != nil {
 		return fmt.Errorf("storage: read shard %s [%d,+%d): %w", id, off, n, err)
 	}
-	return cs.flush()
+	return nil
 }
 
 // readRange resolves a requested range against the data size.
@@ -336,58 +337,53 @@ func readRange(offset, length uint64, size int64) (off, n int64, err error) {
 	return int64(offset), int64(length), nil
 }
 
-// chunkSender gathers verified bytes into messages of at most maxReadChunk.
-// Each message gets a fresh buffer because gRPC may still hold the last one.
-type chunkSender struct {
+// readSender streams verified blocks as ReadShardResponses of at most
+// maxReadChunk bytes, one block (or one maxReadChunk piece of it) a
+// message, so that a gateway receives each block into a buffer of its own.
+type readSender struct {
 	stream grpc.ServerStreamingServer[storagepb.ReadShardResponse]
-	buf    []byte
-	sent   int64 // bytes sent
+	// byRef: the client asked for the shard codec, so the data goes out
+	// by reference to the read buffer, which returns to readPool once
+	// gRPC has written it. Otherwise the protobuf codec copies it while
+	// Send marshals, and the buffer is free again when Send returns.
+	byRef bool
+	sent  int64 // bytes sent
 }
 
-func (c *chunkSender) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		if len(c.buf) == 0 && len(p) >= maxReadChunk {
-			// A whole chunk: send it from the caller's buffer. The
-			// codec marshals the message before Send returns (no stats
-			// handler keeps it), so the caller may reuse p afterwards.
-			if err := c.send(p[:maxReadChunk]); err != nil {
-				return 0, err
-			}
-			p = p[maxReadChunk:]
-			continue
-		}
-		if c.buf == nil {
-			c.buf = make([]byte, 0, maxReadChunk)
-		}
-		k := min(len(p), maxReadChunk-len(c.buf))
-		c.buf = append(c.buf, p[:k]...)
-		p = p[k:]
-		if len(c.buf) == maxReadChunk {
-			if err := c.flush(); err != nil {
-				return 0, err
+// send is ReadBlocks' yield: it owns buf.
+func (r *readSender) send(buf *[]byte, spans []bitrot.Span) error {
+	if !r.byRef {
+		defer readPool.Put(buf)
+		for _, sp := range spans {
+			for lo := sp.Lo; lo < sp.Hi; {
+				hi := min(sp.Hi, lo+maxReadChunk)
+				if err := r.stream.Send(&storagepb.ReadShardResponse{Data: (*buf)[lo:hi]}); err != nil {
+					return err
+				}
+				r.sent += int64(hi - lo)
+				lo = hi
 			}
 		}
-	}
-	return n, nil
-}
-
-func (c *chunkSender) flush() error {
-	if len(c.buf) == 0 {
 		return nil
 	}
-	err := c.send(c.buf)
-	// Send has marshalled the message: the buffer is free again.
-	c.buf = c.buf[:0]
-	return err
-}
-
-func (c *chunkSender) send(data []byte) error {
-	err := c.stream.Send(&storagepb.ReadShardResponse{Data: data})
-	if err == nil {
-		c.sent += int64(len(data))
+	root := mem.NewBuffer(buf, readPool)
+	// Each message holds its own reference; the last one freed, by
+	// gRPC after writing it or by us on failure, gives buf back.
+	defer root.Free()
+	for _, sp := range spans {
+		for lo := sp.Lo; lo < sp.Hi; {
+			hi := min(sp.Hi, lo+maxReadChunk)
+			part := root.Slice(lo, hi)
+			err := r.stream.SendMsg(&shardcodec.ReadChunk{Data: part})
+			part.Free()
+			if err != nil {
+				return err
+			}
+			r.sent += int64(hi - lo)
+			lo = hi
+		}
 	}
-	return err
+	return nil
 }
 
 func (v *service) DeleteShard(ctx context.Context, req *storagepb.DeleteShardRequest) (*storagepb.DeleteShardResponse, error) {
