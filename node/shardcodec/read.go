@@ -13,11 +13,11 @@ import (
 // Field numbers of storagepb.ReadShardResponse.
 const fieldReadData = 1
 
-// ReadChunk is a storagepb.ReadShardResponse whose Data is sent by
-// reference. Marshal takes its own reference to Data; the sender keeps and
-// frees its own.
+// ReadChunk is a storagepb.ReadShardResponse whose Data, the
+// concatenation of its buffers, is sent by reference. Marshal takes its own
+// references; the sender keeps and frees its own.
 type ReadChunk struct {
-	Data mem.Buffer // nil: no data
+	Data mem.BufferSlice
 }
 
 // ReadInto receives a storagepb.ReadShardResponse without the protobuf
@@ -29,13 +29,21 @@ type ReadInto struct {
 }
 
 func (c *ReadChunk) marshal() mem.BufferSlice {
-	if c.Data == nil || c.Data.Len() == 0 {
+	n := c.Data.Len()
+	if n == 0 {
 		return mem.BufferSlice{}
 	}
 	head := protowire.AppendTag(make([]byte, 0, 8), fieldReadData, protowire.BytesType)
-	head = protowire.AppendVarint(head, uint64(c.Data.Len()))
-	c.Data.Ref()
-	return mem.BufferSlice{mem.SliceBuffer(head), c.Data}
+	head = protowire.AppendVarint(head, uint64(n))
+	out := make(mem.BufferSlice, 0, 1+len(c.Data))
+	out = append(out, mem.SliceBuffer(head))
+	for _, b := range c.Data {
+		if b.Len() > 0 {
+			b.Ref()
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // unmarshalRead decodes protobuf wire bytes spread over data into m.

@@ -20,12 +20,13 @@ import (
 func TestReadChunkIsProtobuf(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		data mem.Buffer
+		data mem.BufferSlice
 		want []byte
 	}{
-		{"block", mem.SliceBuffer(pattern(256 << 10)), pattern(256 << 10)},
-		{"one byte", mem.SliceBuffer([]byte{7}), []byte{7}},
-		{"empty", mem.SliceBuffer(nil), nil},
+		{"block", mem.BufferSlice{mem.SliceBuffer(pattern(256 << 10))}, pattern(256 << 10)},
+		{"blocks", mem.BufferSlice{mem.SliceBuffer(pattern(300)), mem.SliceBuffer(nil), mem.SliceBuffer([]byte("xyz"))}, append(pattern(300), "xyz"...)},
+		{"one byte", mem.BufferSlice{mem.SliceBuffer([]byte{7})}, []byte{7}},
+		{"empty", mem.BufferSlice{mem.SliceBuffer(nil)}, nil},
 		{"nil", nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,13 +48,14 @@ func TestReadChunkReferencesData(t *testing.T) {
 	data := pattern(64 << 10)
 	pool := &countPool{}
 	root := mem.NewBuffer(&data, pool)
-	part := root.Slice(100, 5000)
+	parts := mem.BufferSlice{root.Slice(100, 5000), root.Slice(5004, 9000)}
 	root.Free()
-	bs, err := shardcodec.Codec{}.Marshal(&shardcodec.ReadChunk{Data: part})
+	bs, err := shardcodec.Codec{}.Marshal(&shardcodec.ReadChunk{Data: parts})
 	require.NoError(t, err)
-	require.Len(t, bs, 2)
+	require.Len(t, bs, 3)
 	require.Same(t, &data[100], &bs[1].ReadOnlyData()[0], "data sent by reference")
-	part.Free()
+	require.Same(t, &data[5004], &bs[2].ReadOnlyData()[0], "data sent by reference")
+	parts.Free()
 	require.Zero(t, pool.puts, "codec still holds it")
 	bs.Free()
 	require.Equal(t, 1, pool.puts)

@@ -338,8 +338,9 @@ func readRange(offset, length uint64, size int64) (off, n int64, err error) {
 }
 
 // readSender streams verified blocks as ReadShardResponses of at most
-// maxReadChunk bytes, one block (or one maxReadChunk piece of it) a
-// message, so that a gateway receives each block into a buffer of its own.
+// maxReadChunk bytes: whole blocks of a batch together while they fit (a
+// block a message from 512 KiB up), a larger block in pieces. A gateway
+// receives a message that is one block straight into that block's buffer.
 type readSender struct {
 	stream grpc.ServerStreamingServer[storagepb.ReadShardResponse]
 	// byRef: the client asked for the shard codec, so the data goes out
@@ -347,43 +348,77 @@ type readSender struct {
 	// gRPC has written it. Otherwise the protobuf codec copies it while
 	// Send marshals, and the buffer is free again when Send returns.
 	byRef bool
-	sent  int64 // bytes sent
+	sent  int64         // bytes sent
+	parts []bitrot.Span // one message's spans, reused
+	refs  mem.BufferSlice
 }
 
 // send is ReadBlocks' yield: it owns buf.
 func (r *readSender) send(buf *[]byte, spans []bitrot.Span) error {
 	if !r.byRef {
 		defer readPool.Put(buf)
-		for _, sp := range spans {
-			for lo := sp.Lo; lo < sp.Hi; {
-				hi := min(sp.Hi, lo+maxReadChunk)
-				if err := r.stream.Send(&storagepb.ReadShardResponse{Data: (*buf)[lo:hi]}); err != nil {
-					return err
-				}
-				r.sent += int64(hi - lo)
-				lo = hi
+		return r.group(spans, func(parts []bitrot.Span) error {
+			// Close the checksum gaps between the message's blocks:
+			// protobuf wants its bytes in one slice.
+			end := parts[0].Hi
+			for _, p := range parts[1:] {
+				end += copy((*buf)[end:], (*buf)[p.Lo:p.Hi])
 			}
-		}
-		return nil
+			return r.stream.Send(&storagepb.ReadShardResponse{Data: (*buf)[parts[0].Lo:end]})
+		})
 	}
 	root := mem.NewBuffer(buf, readPool)
-	// Each message holds its own reference; the last one freed, by
+	// Each message holds its own references; the last one freed, by
 	// gRPC after writing it or by us on failure, gives buf back.
 	defer root.Free()
+	return r.group(spans, func(parts []bitrot.Span) error {
+		refs := r.refs[:0]
+		for _, p := range parts {
+			refs = append(refs, root.Slice(p.Lo, p.Hi))
+		}
+		err := r.stream.SendMsg(&shardcodec.ReadChunk{Data: refs})
+		refs.Free()
+		clear(refs)
+		r.refs = refs[:0]
+		return err
+	})
+}
+
+// group cuts spans into messages and hands each to send.
+func (r *readSender) group(spans []bitrot.Span, send func([]bitrot.Span) error) error {
+	parts, size := r.parts[:0], 0
+	flush := func() error {
+		if size == 0 {
+			return nil
+		}
+		if err := send(parts); err != nil {
+			return err
+		}
+		r.sent += int64(size)
+		parts, size = parts[:0], 0
+		return nil
+	}
 	for _, sp := range spans {
-		for lo := sp.Lo; lo < sp.Hi; {
-			hi := min(sp.Hi, lo+maxReadChunk)
-			part := root.Slice(lo, hi)
-			err := r.stream.SendMsg(&shardcodec.ReadChunk{Data: part})
-			part.Free()
-			if err != nil {
+		if size+sp.Hi-sp.Lo > maxReadChunk {
+			if err := flush(); err != nil {
 				return err
 			}
-			r.sent += int64(hi - lo)
+		}
+		for lo := sp.Lo; lo < sp.Hi; {
+			hi := min(sp.Hi, lo+maxReadChunk-size)
+			parts = append(parts, bitrot.Span{Lo: lo, Hi: hi})
+			size += hi - lo
 			lo = hi
+			if size == maxReadChunk {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	return nil
+	err := flush()
+	r.parts = parts[:0]
+	return err
 }
 
 func (v *service) DeleteShard(ctx context.Context, req *storagepb.DeleteShardRequest) (*storagepb.DeleteShardResponse, error) {
