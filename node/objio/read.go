@@ -8,7 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/placement"
 	"github.com/cairn-io/cairn/proto/metapb"
 	"github.com/cairn-io/cairn/proto/storagepb"
@@ -341,13 +344,17 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 		// A shard whose digest is not the recorded one fails with
 		// DataLoss, and is read around like any corrupt shard.
 		ExpectDigest: g.expectDigest(r.idx),
-	})
+	}, grpc.CallContentSubtype(shardcodec.Name))
 	wd.disarm()
 	if err != nil {
 		return wd.check(ctx, err)
 	}
 	var (
+		// pending holds received bytes of the next block(s), when a
+		// message carried more than the block it landed in had room for.
 		pending []byte
+		spare   []byte // pending's buffer when it is ours
+		packed  bool   // messages carry more than a block
 		made    int
 	)
 	for st := from; st <= g.last; st++ {
@@ -357,9 +364,8 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 		case buf = <-r.free:
 		default:
 			if made <= g.depth {
-				// Allocated below only if the block is copied: a
-				// block that arrives whole is used as it is.
 				made++
+				buf = make([]byte, 0, bl)
 				break
 			}
 			select {
@@ -368,47 +374,52 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 				return ctx.Err()
 			}
 		}
+		if cap(buf) < bl {
+			buf = make([]byte, 0, bl)
+		}
 		buf = buf[:0]
 		began := g.s.cfg.Now()
-		if len(pending) == 0 {
+		for len(buf) < bl {
+			if len(pending) > 0 {
+				n := min(bl-len(buf), len(pending))
+				buf = append(buf, pending[:n]...)
+				pending = pending[n:]
+				continue
+			}
+			// The storage node sends a block a message when blocks are
+			// large: the codec decodes it straight into the block's
+			// buffer. Once a message has carried more (small blocks,
+			// several a message), they are received into spare and
+			// copied out, without an allocation a message.
+			room := buf[len(buf):len(buf)]
+			if packed {
+				room = spare[:0]
+			}
+			msg := shardcodec.ReadInto{Data: room}
 			wd.arm(stall)
-			msg, err := stream.Recv()
+			err := stream.RecvMsg(&msg)
 			wd.disarm()
 			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("shard ended at %d bytes of %d: %w", int64(st)*int64(g.p.BlockSize), end, io.ErrUnexpectedEOF)
+				return fmt.Errorf("shard ended at %d bytes of %d: %w", int64(st)*int64(g.p.BlockSize)+int64(len(buf)), end, io.ErrUnexpectedEOF)
 			}
 			if err != nil {
 				return wd.check(ctx, err)
 			}
-			pending = msg.GetData()
-			if len(pending) >= bl {
-				// The storage node sends whole blocks, one a message:
-				// the decoded message's bytes are the block, freshly
-				// allocated and owned by nobody else, so they are
-				// handed on as they are instead of copied (the
-				// buffer from free stays unused and is collected).
-				buf, pending = pending[:bl:bl], pending[bl:]
+			got := msg.Data
+			if packed || len(got) > cap(room) {
+				// In spare, or larger than the room left: the codec
+				// gave it a slice of its own, which is spare from now on.
+				packed = packed || len(got) > bl
+				pending, spare = got, got[:0]
+				continue
 			}
-		}
-		if buf == nil {
-			buf = make([]byte, 0, bl)
-		}
-		for len(buf) < bl {
-			if len(pending) == 0 {
-				wd.arm(stall)
-				msg, err := stream.Recv()
-				wd.disarm()
-				if errors.Is(err, io.EOF) {
-					return fmt.Errorf("shard ended at %d bytes of %d: %w", int64(st)*int64(g.p.BlockSize)+int64(len(buf)), end, io.ErrUnexpectedEOF)
-				}
-				if err != nil {
-					return wd.check(ctx, err)
-				}
-				pending = msg.GetData()
+			// Decoded in place, right after buf's bytes.
+			take := min(len(got), bl-len(buf))
+			buf = buf[:len(buf)+take]
+			if len(got) > take {
+				spare = append(spare[:0], got[take:]...)
+				pending = spare
 			}
-			n := min(bl-len(buf), len(pending))
-			buf = append(buf, pending[:n]...)
-			pending = pending[n:]
 		}
 		g.s.lat.add(g.s.cfg.Now().Sub(began))
 		select {

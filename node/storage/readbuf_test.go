@@ -3,9 +3,9 @@ package storage
 import (
 	"testing"
 
-	"github.com/cairn-io/cairn/erasure/bitrot"
-
 	"github.com/stretchr/testify/require"
+
+	"github.com/cairn-io/cairn/erasure/bitrot"
 )
 
 func TestReadClass(t *testing.T) {
