@@ -42,8 +42,38 @@ type get struct {
 	depth int
 	// ready is signalled (without blocking) whenever a reader queued a
 	// block or an error, so the collector can wait on all readers at once.
-	ready  chan struct{}
-	failed []error
+	ready   chan struct{}
+	failed  []error
+	readers []*shardReader // every reader started, for recycle
+}
+
+// blockBufs keeps block buffers between reads: a GET of a small object
+// would otherwise allocate (and clear) a fresh buffer for each of its
+// blocks.
+var blockBufs shardcodec.Pool
+
+// recycle gives the block buffers the readers hold back to blockBufs. It
+// runs once every reader goroutine has returned: what is left in their
+// channels is no one's. Blocks lent to a failed ReadBody's caller are not
+// there, and are left to the collector.
+func (g *get) recycle() {
+	put := func(b []byte) {
+		if b != nil {
+			blockBufs.Put(&b)
+		}
+	}
+	for _, r := range g.readers {
+		for done := false; !done; {
+			select {
+			case b := <-r.free:
+				put(b)
+			case m := <-r.out:
+				put(m.buf)
+			default:
+				done = true
+			}
+		}
+	}
 }
 
 // ReadBody writes bytes [off, off+length) of v's body to w, reading only
@@ -91,6 +121,7 @@ func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, leng
 
 	g := &get{s: s, v: v, p: p, size: size, last: last, depth: s.cfg.StripesInFlight, ready: make(chan struct{}, 1)}
 	rctx, cancel := context.WithCancel(ctx)
+	defer g.recycle() // after the readers are done
 	defer g.wg.Wait()
 	defer cancel()
 
@@ -291,6 +322,7 @@ func (g *get) write(w io.Writer, st, off, length int64, blocks [][]byte) error {
 func (g *get) start(ctx context.Context, idx int, from int64) *shardReader {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &shardReader{idx: idx, out: make(chan blockMsg, g.depth), free: make(chan []byte, g.depth+1), cancel: cancel}
+	g.readers = append(g.readers, r)
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
@@ -365,7 +397,7 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 		default:
 			if made <= g.depth {
 				made++
-				buf = make([]byte, 0, bl)
+				buf = (*blockBufs.Get(bl))[:0]
 				break
 			}
 			select {

@@ -29,6 +29,11 @@ const maxReadChunk = 1 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
+// readPool lends ReadShard the buffers it reads frames into and sends from;
+// a buffer sent by reference goes back once gRPC has written it, so memory
+// in use is bounded by the reads in flight.
+var readPool = &shardcodec.Pool{}
+
 // Server is a storage node: its drives, the Storage gRPC service over them
 // and the heartbeat loop.
 type Server struct {
