@@ -51,7 +51,7 @@ type Server struct {
 		sync.Mutex
 		shards    map[string]*shard // drive/shard id
 		discard   bool
-		packReads int // >0: ReadShard messages of this size, across blocks
+		packReads int   // >0: ReadShard messages of this size, across blocks
 		failAfter int64 // fail write streams past this many bytes; <0 never
 		// failCommits fails every commit, as a drive that breaks (or a
 		// node that dies) after taking the data and before the ack.
