@@ -49,7 +49,10 @@
 // stripe; the first K shards to deliver a stripe win and the others are
 // cancelled. Hedges are counted (Store.Hedges), not reported through
 // OnReadFailure, which is for real failures only. Memory stays bounded: at
-// most K+M readers of StripesInFlight+1 blocks each.
+// most K+M readers of StripesInFlight+1 blocks each. Shard streams use the
+// shard codec: a message that is one block is decoded straight into its
+// block buffer, and block buffers are kept for the next GET (a
+// shardcodec.Pool) once every reader is done.
 //
 // On any failure every stream is cancelled (storage drops uncommitted
 // shards) and every shard that may have been committed is deleted, best

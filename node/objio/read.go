@@ -8,7 +8,10 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/placement"
 	"github.com/cairn-io/cairn/proto/metapb"
 	"github.com/cairn-io/cairn/proto/storagepb"
@@ -39,8 +42,38 @@ type get struct {
 	depth int
 	// ready is signalled (without blocking) whenever a reader queued a
 	// block or an error, so the collector can wait on all readers at once.
-	ready  chan struct{}
-	failed []error
+	ready   chan struct{}
+	failed  []error
+	readers []*shardReader // every reader started, for recycle
+}
+
+// blockBufs keeps block buffers between reads: a GET of a small object
+// would otherwise allocate (and clear) a fresh buffer for each of its
+// blocks.
+var blockBufs shardcodec.Pool
+
+// recycle gives the block buffers the readers hold back to blockBufs. It
+// runs once every reader goroutine has returned: what is left in their
+// channels is no one's. Blocks lent to a failed ReadBody's caller are not
+// there, and are left to the collector.
+func (g *get) recycle() {
+	put := func(b []byte) {
+		if b != nil {
+			blockBufs.Put(&b)
+		}
+	}
+	for _, r := range g.readers {
+		for done := false; !done; {
+			select {
+			case b := <-r.free:
+				put(b)
+			case m := <-r.out:
+				put(m.buf)
+			default:
+				done = true
+			}
+		}
+	}
 }
 
 // ReadBody writes bytes [off, off+length) of v's body to w, reading only
@@ -88,6 +121,7 @@ func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, leng
 
 	g := &get{s: s, v: v, p: p, size: size, last: last, depth: s.cfg.StripesInFlight, ready: make(chan struct{}, 1)}
 	rctx, cancel := context.WithCancel(ctx)
+	defer g.recycle() // after the readers are done
 	defer g.wg.Wait()
 	defer cancel()
 
@@ -288,6 +322,7 @@ func (g *get) write(w io.Writer, st, off, length int64, blocks [][]byte) error {
 func (g *get) start(ctx context.Context, idx int, from int64) *shardReader {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &shardReader{idx: idx, out: make(chan blockMsg, g.depth), free: make(chan []byte, g.depth+1), cancel: cancel}
+	g.readers = append(g.readers, r)
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
@@ -341,13 +376,17 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 		// A shard whose digest is not the recorded one fails with
 		// DataLoss, and is read around like any corrupt shard.
 		ExpectDigest: g.expectDigest(r.idx),
-	})
+	}, grpc.CallContentSubtype(shardcodec.Name))
 	wd.disarm()
 	if err != nil {
 		return wd.check(ctx, err)
 	}
 	var (
+		// pending holds received bytes of the next block(s), when a
+		// message carried more than the block it landed in had room for.
 		pending []byte
+		spare   []byte // pending's buffer when it is ours
+		packed  bool   // messages carry more than a block
 		made    int
 	)
 	for st := from; st <= g.last; st++ {
@@ -357,9 +396,8 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 		case buf = <-r.free:
 		default:
 			if made <= g.depth {
-				// Allocated below only if the block is copied: a
-				// block that arrives whole is used as it is.
 				made++
+				buf = (*blockBufs.Get(bl))[:0]
 				break
 			}
 			select {
@@ -368,47 +406,52 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 				return ctx.Err()
 			}
 		}
+		if cap(buf) < bl {
+			buf = make([]byte, 0, bl)
+		}
 		buf = buf[:0]
 		began := g.s.cfg.Now()
-		if len(pending) == 0 {
+		for len(buf) < bl {
+			if len(pending) > 0 {
+				n := min(bl-len(buf), len(pending))
+				buf = append(buf, pending[:n]...)
+				pending = pending[n:]
+				continue
+			}
+			// The storage node sends a block a message when blocks are
+			// large: the codec decodes it straight into the block's
+			// buffer. Once a message has carried more (small blocks,
+			// several a message), they are received into spare and
+			// copied out, without an allocation a message.
+			room := buf[len(buf):len(buf)]
+			if packed {
+				room = spare[:0]
+			}
+			msg := shardcodec.ReadInto{Data: room}
 			wd.arm(stall)
-			msg, err := stream.Recv()
+			err := stream.RecvMsg(&msg)
 			wd.disarm()
 			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("shard ended at %d bytes of %d: %w", int64(st)*int64(g.p.BlockSize), end, io.ErrUnexpectedEOF)
+				return fmt.Errorf("shard ended at %d bytes of %d: %w", int64(st)*int64(g.p.BlockSize)+int64(len(buf)), end, io.ErrUnexpectedEOF)
 			}
 			if err != nil {
 				return wd.check(ctx, err)
 			}
-			pending = msg.GetData()
-			if len(pending) >= bl {
-				// The storage node sends whole blocks, one a message:
-				// the decoded message's bytes are the block, freshly
-				// allocated and owned by nobody else, so they are
-				// handed on as they are instead of copied (the
-				// buffer from free stays unused and is collected).
-				buf, pending = pending[:bl:bl], pending[bl:]
+			got := msg.Data
+			if packed || len(got) > cap(room) {
+				// In spare, or larger than the room left: the codec
+				// gave it a slice of its own, which is spare from now on.
+				packed = packed || len(got) > bl
+				pending, spare = got, got[:0]
+				continue
 			}
-		}
-		if buf == nil {
-			buf = make([]byte, 0, bl)
-		}
-		for len(buf) < bl {
-			if len(pending) == 0 {
-				wd.arm(stall)
-				msg, err := stream.Recv()
-				wd.disarm()
-				if errors.Is(err, io.EOF) {
-					return fmt.Errorf("shard ended at %d bytes of %d: %w", int64(st)*int64(g.p.BlockSize)+int64(len(buf)), end, io.ErrUnexpectedEOF)
-				}
-				if err != nil {
-					return wd.check(ctx, err)
-				}
-				pending = msg.GetData()
+			// Decoded in place, right after buf's bytes.
+			take := min(len(got), bl-len(buf))
+			buf = buf[:len(buf)+take]
+			if len(got) > take {
+				spare = append(spare[:0], got[take:]...)
+				pending = spare
 			}
-			n := min(bl-len(buf), len(pending))
-			buf = append(buf, pending[:n]...)
-			pending = pending[n:]
 		}
 		g.s.lat.add(g.s.cfg.Now().Sub(began))
 		select {

@@ -26,7 +26,8 @@ const (
 	fieldTotalSize  = 6
 )
 
-// ErrMalformed marks bytes that are not a valid WriteShardRequest.
+// ErrMalformed marks bytes that are not a valid WriteShardRequest or
+// ReadShardResponse.
 var ErrMalformed = errors.New("shardcodec: malformed message")
 
 func init() {
@@ -53,25 +54,29 @@ var _ encoding.CodecV2 = Codec{}
 // Name returns Name.
 func (Codec) Name() string { return Name }
 
-// Marshal encodes a *WriteChunk without copying its data, and anything else
-// with the protobuf codec.
+// Marshal encodes a *WriteChunk or a *ReadChunk without copying its data,
+// and anything else with the protobuf codec.
 func (Codec) Marshal(v any) (mem.BufferSlice, error) {
-	c, ok := v.(*WriteChunk)
-	if !ok {
-		return protoCodec().Marshal(v)
+	switch c := v.(type) {
+	case *WriteChunk:
+		return c.marshal()
+	case *ReadChunk:
+		return c.marshal(), nil
 	}
-	return c.marshal()
+	return protoCodec().Marshal(v)
 }
 
-// Unmarshal decodes into a *storagepb.WriteShardRequest with one copy of
-// the data, reusing the message's Data capacity; anything else goes to the
-// protobuf codec.
+// Unmarshal decodes into a *storagepb.WriteShardRequest or a *ReadInto with
+// one copy of the data, reusing the message's Data capacity; anything else
+// goes to the protobuf codec.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
-	m, ok := v.(*storagepb.WriteShardRequest)
-	if !ok {
-		return protoCodec().Unmarshal(data, v)
+	switch m := v.(type) {
+	case *storagepb.WriteShardRequest:
+		return unmarshalWrite(data, m)
+	case *ReadInto:
+		return unmarshalRead(data, m)
 	}
-	return unmarshalWrite(data, m)
+	return protoCodec().Unmarshal(data, v)
 }
 
 func protoCodec() encoding.CodecV2 { return encoding.GetCodecV2(protocodec.Name) }
@@ -215,6 +220,9 @@ func (r *reader) varint() (uint64, error) {
 		c, err := r.readByte()
 		if err != nil {
 			return 0, err
+		}
+		if shift == 63 && c > 1 {
+			break // bits beyond 64, as the protobuf runtime refuses
 		}
 		v |= uint64(c&0x7f) << shift
 		if c < 0x80 {

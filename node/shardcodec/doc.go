@@ -1,11 +1,11 @@
 // Package shardcodec is the gRPC codec of the shard data path: it moves
-// WriteShard data between the gateway and storage without the copies and
-// buffer clearing of the generic protobuf codec.
+// WriteShard and ReadShard data between the gateway and storage without
+// the copies and buffer clearing of the generic protobuf codec.
 //
 // The bytes on the wire are ordinary protobuf: a storage server without
 // this codec decodes them with the default one (gRPC falls back to proto
-// for an unknown content-subtype), and every message other than
-// WriteShardRequest is handed to the protobuf codec unchanged. The codec is
+// for an unknown content-subtype), and every message other than the ones
+// below is handed to the protobuf codec unchanged. The codec is
 // registered under the content-subtype Name when the package is imported;
 // a client selects it per call with grpc.CallContentSubtype(Name).
 //
@@ -17,6 +17,13 @@
 // the data once, straight from the received frames into the message's Data,
 // reusing its capacity, so a handler that receives into one message keeps
 // one buffer for the whole stream.
+//
+// Reads mirror this. A storage server sends a ReadChunk, whose data is a
+// mem.Buffer referenced like a WriteChunk's, but only when Negotiated says
+// the client asked for the codec (a client without it gets the protobuf
+// codec, which cannot marshal a ReadChunk). A client receives into a
+// ReadInto, whose Data capacity it chooses: the data is copied once, from
+// the frames straight into that buffer.
 //
 // Imports: proto/storagepb, gRPC and protobuf only.
 package shardcodec

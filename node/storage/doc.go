@@ -22,7 +22,11 @@
 // StatShard return it (StatShard returns none for a version 1 shard). A
 // ReadShard with expect_digest compares it with the trailer's (for version 1,
 // one computed from the stored checksums) before sending anything, and fails
-// with DataLoss on a difference. VerifyShard reads every block, recomputes
+// with DataLoss on a difference. Blocks are read into pooled buffers sized
+// to the range and sent, a batch's whole blocks a message up to 1 MiB, by
+// reference when the client asked for the shard codec (copied by the
+// protobuf codec when it did not, for older gateways).
+// VerifyShard reads every block, recomputes
 // the digest and checks it against the trailer and expect_digest.
 //
 // # Scrubber

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
 
@@ -120,25 +121,46 @@ func writeShard(ctx context.Context, c storagepb.StorageClient, r *storagepb.Sha
 }
 
 // readShard returns what the server sent before it ended the stream, and
-// how the stream ended.
+// how the stream ended, as a client without the shard codec reads it.
 func readShard(ctx context.Context, c storagepb.StorageClient, r *storagepb.ShardRef, off, n uint64) ([]byte, error) {
-	stream, err := c.ReadShard(ctx, &storagepb.ReadShardRequest{Ref: r, Offset: off, Length: n})
+	return readShardVia(ctx, c, false, r, off, n)
+}
+
+// readShardVia is readShard, with the shard codec when byRef (the server
+// then sends by reference, and each message is received into a buffer of
+// the client's).
+func readShardVia(ctx context.Context, c storagepb.StorageClient, byRef bool, r *storagepb.ShardRef, off, n uint64) ([]byte, error) {
+	var opts []grpc.CallOption
+	if byRef {
+		opts = append(opts, grpc.CallContentSubtype(shardcodec.Name))
+	}
+	stream, err := c.ReadShard(ctx, &storagepb.ReadShardRequest{Ref: r, Offset: off, Length: n}, opts...)
 	if err != nil {
 		return nil, err
 	}
-	var out []byte
+	var out, recv []byte
 	for {
-		msg, err := stream.Recv()
+		var data []byte
+		if byRef {
+			// One receive buffer, grown by the codec as needed.
+			msg := shardcodec.ReadInto{Data: recv[:0]}
+			err = stream.RecvMsg(&msg)
+			data, recv = msg.Data, msg.Data
+		} else {
+			var msg *storagepb.ReadShardResponse
+			msg, err = stream.Recv()
+			data = msg.GetData()
+		}
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
 		if err != nil {
 			return out, err
 		}
-		if len(msg.GetData()) > maxReadChunk {
+		if len(data) > maxReadChunk {
 			return out, errors.New("message larger than the read chunk limit")
 		}
-		out = append(out, msg.GetData()...)
+		out = append(out, data...)
 	}
 }
 

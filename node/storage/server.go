@@ -13,12 +13,13 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 
 	"github.com/cairn-io/cairn/erasure/bitrot"
-	// Registers the codec gateways ask for on WriteShard streams: it saves
-	// the data copies of the generic codec.
 	"github.com/cairn-io/cairn/node/dial"
-	_ "github.com/cairn-io/cairn/node/shardcodec"
+	// Registers the codec gateways ask for on WriteShard and ReadShard
+	// streams: it saves the data copies of the generic codec.
+	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/proto/metapb"
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
@@ -27,6 +28,11 @@ import (
 const maxReadChunk = 1 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// readPool lends ReadShard the buffers it reads frames into and sends from;
+// a buffer sent by reference goes back once gRPC has written it, so memory
+// in use is bounded by the reads in flight.
+var readPool = &shardcodec.Pool{}
 
 // Server is a storage node: its drives, the Storage gRPC service over them
 // and the heartbeat loop.
@@ -313,12 +319,12 @@ func (s *Server) readShard(req *storagepb.ReadShardRequest, stream grpc.ServerSt
 	if n == 0 {
 		return nil
 	}
-	cs := &chunkSender{stream: stream}
-	defer func() { s.met.read.WithLabelValues(d.id).Add(float64(cs.sent)) }()
-	if err := bitrot.ReadRange(sf.f, sf.dataSize, int(sf.header.BlockSize), off, n, cs); err != nil {
+	rs := &readSender{stream: stream, byRef: shardcodec.Negotiated(stream.Context())}
+	defer func() { s.met.read.WithLabelValues(d.id).Add(float64(rs.sent)) }()
+	if err := bitrot.ReadBlocks(sf.f, sf.dataSize, int(sf.header.BlockSize), off, n, readPool, rs.send); err != nil {
 		return fmt.Errorf("storage: read shard %s [%d,+%d): %w", id, off, n, err)
 	}
-	return cs.flush()
+	return nil
 }
 
 // readRange resolves a requested range against the data size.
@@ -336,57 +342,87 @@ func readRange(offset, length uint64, size int64) (off, n int64, err error) {
 	return int64(offset), int64(length), nil
 }
 
-// chunkSender gathers verified bytes into messages of at most maxReadChunk.
-// Each message gets a fresh buffer because gRPC may still hold the last one.
-type chunkSender struct {
+// readSender streams verified blocks as ReadShardResponses of at most
+// maxReadChunk bytes: whole blocks of a batch together while they fit (a
+// block a message from 512 KiB up), a larger block in pieces. A gateway
+// receives a message that is one block straight into that block's buffer.
+type readSender struct {
 	stream grpc.ServerStreamingServer[storagepb.ReadShardResponse]
-	buf    []byte
-	sent   int64 // bytes sent
+	// byRef: the client asked for the shard codec, so the data goes out
+	// by reference to the read buffer, which returns to readPool once
+	// gRPC has written it. Otherwise the protobuf codec copies it while
+	// Send marshals, and the buffer is free again when Send returns.
+	byRef bool
+	sent  int64         // bytes sent
+	parts []bitrot.Span // one message's spans, reused
+	refs  mem.BufferSlice
 }
 
-func (c *chunkSender) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		if len(c.buf) == 0 && len(p) >= maxReadChunk {
-			// A whole chunk: send it from the caller's buffer. The
-			// codec marshals the message before Send returns (no stats
-			// handler keeps it), so the caller may reuse p afterwards.
-			if err := c.send(p[:maxReadChunk]); err != nil {
-				return 0, err
+// send is ReadBlocks' yield: it owns buf.
+func (r *readSender) send(buf *[]byte, spans []bitrot.Span) error {
+	if !r.byRef {
+		defer readPool.Put(buf)
+		return r.group(spans, func(parts []bitrot.Span) error {
+			// Close the checksum gaps between the message's blocks:
+			// protobuf wants its bytes in one slice.
+			end := parts[0].Hi
+			for _, p := range parts[1:] {
+				end += copy((*buf)[end:], (*buf)[p.Lo:p.Hi])
 			}
-			p = p[maxReadChunk:]
-			continue
-		}
-		if c.buf == nil {
-			c.buf = make([]byte, 0, maxReadChunk)
-		}
-		k := min(len(p), maxReadChunk-len(c.buf))
-		c.buf = append(c.buf, p[:k]...)
-		p = p[k:]
-		if len(c.buf) == maxReadChunk {
-			if err := c.flush(); err != nil {
-				return 0, err
-			}
-		}
+			return r.stream.Send(&storagepb.ReadShardResponse{Data: (*buf)[parts[0].Lo:end]})
+		})
 	}
-	return n, nil
+	root := mem.NewBuffer(buf, readPool)
+	// Each message holds its own references; the last one freed, by
+	// gRPC after writing it or by us on failure, gives buf back.
+	defer root.Free()
+	return r.group(spans, func(parts []bitrot.Span) error {
+		refs := r.refs[:0]
+		for _, p := range parts {
+			refs = append(refs, root.Slice(p.Lo, p.Hi))
+		}
+		err := r.stream.SendMsg(&shardcodec.ReadChunk{Data: refs})
+		refs.Free()
+		clear(refs)
+		r.refs = refs[:0]
+		return err
+	})
 }
 
-func (c *chunkSender) flush() error {
-	if len(c.buf) == 0 {
+// group cuts spans into messages and hands each to send.
+func (r *readSender) group(spans []bitrot.Span, send func([]bitrot.Span) error) error {
+	parts, size := r.parts[:0], 0
+	flush := func() error {
+		if size == 0 {
+			return nil
+		}
+		if err := send(parts); err != nil {
+			return err
+		}
+		r.sent += int64(size)
+		parts, size = parts[:0], 0
 		return nil
 	}
-	err := c.send(c.buf)
-	// Send has marshalled the message: the buffer is free again.
-	c.buf = c.buf[:0]
-	return err
-}
-
-func (c *chunkSender) send(data []byte) error {
-	err := c.stream.Send(&storagepb.ReadShardResponse{Data: data})
-	if err == nil {
-		c.sent += int64(len(data))
+	for _, sp := range spans {
+		if size+sp.Hi-sp.Lo > maxReadChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		for lo := sp.Lo; lo < sp.Hi; {
+			hi := min(sp.Hi, lo+maxReadChunk-size)
+			parts = append(parts, bitrot.Span{Lo: lo, Hi: hi})
+			size += hi - lo
+			lo = hi
+			if size == maxReadChunk {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
 	}
+	err := flush()
+	r.parts = parts[:0]
 	return err
 }
 

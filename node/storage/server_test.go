@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,10 +42,12 @@ func TestWriteReadRoundTrip(t *testing.T) {
 			require.NoError(t, err)
 			require.EqualValues(t, tc.size, resp.GetSize())
 
-			got, err := readShard(ctx, e.client, r, 0, 0)
-			require.NoError(t, err)
-			require.Equal(t, len(data), len(got))
-			require.True(t, string(data) == string(got), "data differs")
+			for _, byRef := range []bool{false, true} {
+				got, err := readShardVia(ctx, e.client, byRef, r, 0, 0)
+				require.NoError(t, err, "shard codec %v", byRef)
+				require.Equal(t, len(data), len(got))
+				require.True(t, string(data) == string(got), "data differs, shard codec %v", byRef)
+			}
 
 			st, err := e.client.StatShard(ctx, &storagepb.StatShardRequest{Ref: r})
 			require.NoError(t, err)
@@ -53,19 +56,21 @@ func TestWriteReadRoundTrip(t *testing.T) {
 			require.Positive(t, st.GetMtimeUnixNano())
 
 			ranges := [][2]int{{0, 1}, {tc.size / 2, tc.size / 3}, {tc.size - 1, 1}, {int(tc.blockSize) - 1, 2}, {int(tc.blockSize), int(tc.blockSize)}}
-			for _, rg := range ranges {
-				off, n := rg[0], rg[1]
-				if off < 0 || n <= 0 || off+n > tc.size {
-					continue
+			for _, byRef := range []bool{false, true} {
+				for _, rg := range ranges {
+					off, n := rg[0], rg[1]
+					if off < 0 || n <= 0 || off+n > tc.size {
+						continue
+					}
+					got, err := readShardVia(ctx, e.client, byRef, r, uint64(off), uint64(n))
+					require.NoError(t, err, "range %d+%d", off, n)
+					require.Equal(t, data[off:off+n], got, "range %d+%d", off, n)
 				}
-				got, err := readShard(ctx, e.client, r, uint64(off), uint64(n))
-				require.NoError(t, err, "range %d+%d", off, n)
-				require.Equal(t, data[off:off+n], got, "range %d+%d", off, n)
-			}
-			if tc.size > 0 {
-				got, err := readShard(ctx, e.client, r, uint64(tc.size/2), 0)
-				require.NoError(t, err)
-				require.Equal(t, data[tc.size/2:], got, "to end")
+				if tc.size > 0 {
+					got, err := readShardVia(ctx, e.client, byRef, r, uint64(tc.size/2), 0)
+					require.NoError(t, err)
+					require.Equal(t, data[tc.size/2:], got, "to end")
+				}
 			}
 		})
 	}
@@ -108,15 +113,17 @@ func TestReadOutOfRange(t *testing.T) {
 		{"huge offset", 1 << 63, 1, codes.OutOfRange, 0},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := readShard(ctx, e.client, r, tc.off, tc.n)
-			if tc.wantCode == codes.OK {
-				require.NoError(t, err)
-			} else {
-				requireCode(t, err, tc.wantCode)
-			}
-			require.Len(t, got, tc.wantBytes)
-		})
+		for _, byRef := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/shardcodec=%v", tc.name, byRef), func(t *testing.T) {
+				got, err := readShardVia(ctx, e.client, byRef, r, tc.off, tc.n)
+				if tc.wantCode == codes.OK {
+					require.NoError(t, err)
+				} else {
+					requireCode(t, err, tc.wantCode)
+				}
+				require.Len(t, got, tc.wantBytes)
+			})
+		}
 	}
 }
 
@@ -261,28 +268,33 @@ func TestCorruptionDetected(t *testing.T) {
 	raw[len(raw)/2] ^= 0x10
 	require.NoError(t, os.WriteFile(path, raw, 0o644))
 
-	bad := -1
-	for b := 0; b < 16; b++ {
-		got, err := readShard(ctx, e.client, r, uint64(b*bs), bs)
-		if err != nil {
-			requireCode(t, err, codes.DataLoss)
-			require.Empty(t, got, "block %d: no byte of a corrupt block may be sent", b)
-			require.Equal(t, -1, bad, "only one block is corrupt")
-			bad = b
-			continue
+	for _, byRef := range []bool{false, true} {
+		readShard := func(ctx context.Context, c storagepb.StorageClient, r *storagepb.ShardRef, off, n uint64) ([]byte, error) {
+			return readShardVia(ctx, c, byRef, r, off, n)
 		}
-		require.Equal(t, data[b*bs:(b+1)*bs], got, "block %d", b)
+		bad := -1
+		for b := 0; b < 16; b++ {
+			got, err := readShard(ctx, e.client, r, uint64(b*bs), bs)
+			if err != nil {
+				requireCode(t, err, codes.DataLoss)
+				require.Empty(t, got, "block %d: no byte of a corrupt block may be sent", b)
+				require.Equal(t, -1, bad, "only one block is corrupt")
+				bad = b
+				continue
+			}
+			require.Equal(t, data[b*bs:(b+1)*bs], got, "block %d", b)
+		}
+		require.NotEqual(t, -1, bad, "corruption went unnoticed")
+
+		got, err := readShard(ctx, e.client, r, 0, 0)
+		requireCode(t, err, codes.DataLoss)
+		require.LessOrEqual(t, len(got), bad*bs, "bytes of the corrupt block were sent")
+		require.Equal(t, string(data[:len(got)]), string(got))
+
+		// A one-byte range inside the corrupt block fails too.
+		_, err = readShard(ctx, e.client, r, uint64(bad*bs+10), 1)
+		requireCode(t, err, codes.DataLoss)
 	}
-	require.NotEqual(t, -1, bad, "corruption went unnoticed")
-
-	got, err := readShard(ctx, e.client, r, 0, 0)
-	requireCode(t, err, codes.DataLoss)
-	require.LessOrEqual(t, len(got), bad*bs, "bytes of the corrupt block were sent")
-	require.Equal(t, string(data[:len(got)]), string(got))
-
-	// A one-byte range inside the corrupt block fails too.
-	_, err = readShard(ctx, e.client, r, uint64(bad*bs+10), 1)
-	requireCode(t, err, codes.DataLoss)
 }
 
 func TestCorruptHeaderIsDataLoss(t *testing.T) {

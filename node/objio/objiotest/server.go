@@ -51,6 +51,7 @@ type Server struct {
 		sync.Mutex
 		shards    map[string]*shard // drive/shard id
 		discard   bool
+		packReads int   // >0: ReadShard messages of this size, across blocks
 		failAfter int64 // fail write streams past this many bytes; <0 never
 		// failCommits fails every commit, as a drive that breaks (or a
 		// node that dies) after taking the data and before the ack.
@@ -115,6 +116,15 @@ func (s *Server) SetDiscard(on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mu.discard = on
+}
+
+// PackReads makes ReadShard send messages of n bytes whatever the block
+// boundaries, as a node that packs several blocks a message or cuts them
+// unevenly; n <= 0 restores messages that never cross a block.
+func (s *Server) PackReads(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.packReads = n
 }
 
 // FailWritesAfter makes every WriteShard stream fail with Internal once it
@@ -361,6 +371,7 @@ func (s *Server) ReadShard(req *storagepb.ReadShardRequest, stream grpc.ServerSt
 		s.mu.Unlock()
 		return status.Errorf(codes.DataLoss, "shard %s: digest mismatch", key)
 	}
+	pack := int64(s.mu.packReads)
 	if ok {
 		data, bs, size = sh.data, int64(sh.blockSize), sh.size
 		corrupt = make(map[int64]bool, len(sh.corrupt))
@@ -388,8 +399,13 @@ func (s *Server) ReadShard(req *storagepb.ReadShardRequest, stream grpc.ServerSt
 	for off < end {
 		// Never cross a bitrot block: each is verified before any of it goes out.
 		n := min(end-off, readChunk, (off/bs+1)*bs-off)
-		if corrupt[off/bs] {
-			return status.Errorf(codes.DataLoss, "shard %s: block %d checksum mismatch", key, off/bs)
+		if pack > 0 {
+			n = min(end-off, pack)
+		}
+		for b := off / bs; b <= (off+n-1)/bs; b++ {
+			if corrupt[b] {
+				return status.Errorf(codes.DataLoss, "shard %s: block %d checksum mismatch", key, b)
+			}
 		}
 		if err := stream.Send(&storagepb.ReadShardResponse{Data: data[off : off+n]}); err != nil {
 			return err

@@ -1,0 +1,4 @@
+package shardcodec
+
+// PoolClass exposes class to the tests.
+var PoolClass = class
