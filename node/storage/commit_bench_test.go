@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -99,7 +100,7 @@ func commitOne(b *testing.B, d *drive, id string, data []byte, blockSize int) er
 	if _, err := p.Write(data); err != nil {
 		return err
 	}
-	return p.commit(b.Context())
+	return p.commit(context.Background())
 }
 
 func cpuTime(tb testing.TB) time.Duration {
