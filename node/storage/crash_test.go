@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cairn-io/cairn/node/vfs"
 	"github.com/cairn-io/cairn/node/vfs/crashfs"
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
@@ -33,7 +35,29 @@ func newCrashFS(t *testing.T) *crashfs.FS {
 
 func startCrashServer(t *testing.T, f *crashfs.FS) *env {
 	t.Helper()
-	return startServer(t, Config{Drives: []string{crashRoot}, FS: f, Logger: slog.New(slog.DiscardHandler)})
+	return startCrashServerOn(t, f, false)
+}
+
+// startCrashServerOn starts a node on f; named hides f's unnamed files, as
+// a filesystem without them, so that shards go through tmp/.
+func startCrashServerOn(t *testing.T, f *crashfs.FS, named bool) *env {
+	t.Helper()
+	var fsys vfs.FS = f
+	if named {
+		fsys = namedOnlyFS{f}
+	}
+	e := startServer(t, Config{Drives: []string{crashRoot}, FS: fsys, Logger: slog.New(slog.DiscardHandler)})
+	for _, d := range e.srv.drives {
+		require.Equal(t, !named, d.unnamed)
+	}
+	return e
+}
+
+// namedOnlyFS is a filesystem without unnamed files.
+type namedOnlyFS struct{ *crashfs.FS }
+
+func (namedOnlyFS) CreateTemp(dir string) (vfs.TempFile, error) {
+	return nil, &os.PathError{Op: "createtemp", Path: dir, Err: vfs.ErrUnsupported}
 }
 
 // crashCase is one storage operation crashed after each of its mutating
@@ -101,40 +125,46 @@ func TestCrashConsistency(t *testing.T) {
 			op:     deleteOp, target: "d.0", after: nil,
 		},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			// A run without a crash counts the operation's mutating calls
-			// and records the digest of every version.
-			f := newCrashFS(t)
-			e := startCrashServer(t, f)
-			digests := writeBefore(t, e, tc.before)
-			base := f.Ops()
-			r := ref(e.srv.DriveIDs()[0], tc.target)
-			require.NoError(t, tc.op(t.Context(), e.client, r))
-			total := f.Ops() - base
-			if tc.after != nil {
-				resp, err := e.client.StatShard(t.Context(), &storagepb.StatShardRequest{Ref: r})
-				require.NoError(t, err)
-				digests[string(tc.after)] = resp.GetDigest()
-			}
-			require.Positive(t, total)
-			t.Logf("%d mutating operations: %v", total, f.Log()[base:])
+	for _, p := range tempPaths {
+		for _, tc := range tests {
+			t.Run(p.name+"/"+tc.name, func(t *testing.T) { crashOp(t, tc, p.named) })
+		}
+	}
+}
 
-			for n := 1; n <= total; n++ {
-				t.Run(fmt.Sprintf("crash after op %d", n), func(t *testing.T) {
-					f := newCrashFS(t)
-					e := startCrashServer(t, f)
-					driveID := e.srv.DriveIDs()[0]
-					writeBefore(t, e, tc.before)
-					f.StopAfter(n)
-					r := ref(driveID, tc.target)
-					acked := tc.op(t.Context(), e.client, r) == nil
-					require.Equal(t, n == total, acked, "the operation is acknowledged only once its last step ran")
-					where := f.Log()[len(f.Log())-1]
-					for _, seed := range crashSeeds {
-						checkCrashed(t, f.Crash(seed), driveID, tc, acked, digests, fmt.Sprintf("crash after %q, seed %d", where, seed))
-					}
-				})
+// crashOp crashes tc's operation after each of its mutating filesystem
+// operations, with every seed of crashSeeds.
+func crashOp(t *testing.T, tc crashCase, named bool) {
+	// A run without a crash counts the operation's mutating calls
+	// and records the digest of every version.
+	f := newCrashFS(t)
+	e := startCrashServerOn(t, f, named)
+	digests := writeBefore(t, e, tc.before)
+	base := f.Ops()
+	r := ref(e.srv.DriveIDs()[0], tc.target)
+	require.NoError(t, tc.op(t.Context(), e.client, r))
+	total := f.Ops() - base
+	if tc.after != nil {
+		resp, err := e.client.StatShard(t.Context(), &storagepb.StatShardRequest{Ref: r})
+		require.NoError(t, err)
+		digests[string(tc.after)] = resp.GetDigest()
+	}
+	require.Positive(t, total)
+	t.Logf("%d mutating operations: %v", total, f.Log()[base:])
+
+	for n := 1; n <= total; n++ {
+		t.Run(fmt.Sprintf("crash after op %d", n), func(t *testing.T) {
+			f := newCrashFS(t)
+			e := startCrashServerOn(t, f, named)
+			driveID := e.srv.DriveIDs()[0]
+			writeBefore(t, e, tc.before)
+			f.StopAfter(n)
+			r := ref(driveID, tc.target)
+			acked := tc.op(t.Context(), e.client, r) == nil
+			require.Equal(t, n == total, acked, "the operation is acknowledged only once its last step ran")
+			where := f.Log()[len(f.Log())-1]
+			for _, seed := range crashSeeds {
+				checkCrashed(t, f.Crash(seed), named, driveID, tc, acked, digests, fmt.Sprintf("crash after %q, seed %d", where, seed))
 			}
 		})
 	}
@@ -154,9 +184,9 @@ func writeBefore(t *testing.T, e *env, shards []shardContent) map[string][]byte 
 
 // checkCrashed restarts a node on a crashed filesystem and checks every
 // shard of tc.
-func checkCrashed(t *testing.T, f *crashfs.FS, driveID string, tc crashCase, acked bool, digests map[string][]byte, where string) {
+func checkCrashed(t *testing.T, f *crashfs.FS, named bool, driveID string, tc crashCase, acked bool, digests map[string][]byte, where string) {
 	t.Helper()
-	e := startCrashServer(t, f)
+	e := startCrashServerOn(t, f, named)
 	require.Equal(t, []string{driveID}, e.srv.DriveIDs(), "%s: the drive lost its identity", where)
 	ents, err := f.ReadDir(path.Join(crashRoot, tmpDir))
 	require.NoError(t, err)

@@ -5,11 +5,16 @@
 //
 // # Durability
 //
-// A shard is written to a temp file under <drive>/tmp, framed with per-block
-// checksums (erasure/bitrot), fsync'd, renamed to
+// A shard is written to a temp file, framed with per-block checksums
+// (erasure/bitrot), fsync'd, given its name
 // <drive>/shards/<aa>/<bb>/<shard_id> and its directory fsync'd before the
-// write is acknowledged. A stream that fails, is cancelled or ends without
-// commit removes its temp file; temp files left by a crash are removed when
+// write is acknowledged. Where the filesystem has unnamed files (Linux
+// O_TMPFILE) the temp file is an unnamed inode in the shard's fan-out
+// directory, linked under its name (a shard written again is linked under
+// a temp name in <drive>/tmp and renamed over the old one); elsewhere it is
+// a file under <drive>/tmp, renamed into place. A stream that fails, is
+// cancelled or ends without commit discards its temp file; an unnamed one
+// vanishes in a crash, and names left in tmp/ by a crash are removed when
 // the drive is opened. Fan-out directories are fsync'd into their parents
 // the first time this process uses them, so a crash can never lose the
 // directory an acknowledged shard lives in.
@@ -49,8 +54,8 @@
 // EROFS; never not-found, no-space, corruption or cancellation) within
 // Config.FaultWindow, or when the check run before every heartbeat finds its
 // root, shards/ or tmp/ directory or its format.json missing, unreadable or
-// naming another drive (a write that finds tmp/ missing runs the check at
-// once). A faulty drive refuses WriteShard with codes.FailedPrecondition
+// naming another drive (a write that finds tmp/ or shards/ missing runs
+// the check at once). A faulty drive refuses WriteShard with codes.FailedPrecondition
 // (not Unavailable: the node is fine) and is reported DRIVE_FAILED with the
 // reason in Drive.fault; reads are still served. A check fault clears when
 // the check passes again; an I/O fault stays until the process restarts.

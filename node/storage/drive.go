@@ -38,6 +38,12 @@ type drive struct {
 	// health is the drive's fault state (health.go).
 	health health
 
+	// unnamed says the filesystem has unnamed temp files (vfs.CreateTemp):
+	// a shard is then written as an unnamed inode in its own fan-out
+	// directory and linked into place, instead of a named temp file in
+	// tmp/ renamed into place. Set once at open.
+	unnamed bool
+
 	mu struct {
 		sync.Mutex
 		// durableDirs holds the fan-out directories whose entries in their
@@ -78,7 +84,46 @@ func openDrive(fsys vfs.FS, root string, opts FormatOptions, log *slog.Logger) (
 	if err := d.removeTemps(log); err != nil {
 		return nil, fmt.Errorf("storage: open drive %s: %w", root, err)
 	}
+	d.unnamed = d.probeUnnamed(log)
 	return d, nil
+}
+
+// probeUnnamed reports whether shards can be written as unnamed files: the
+// filesystem must create them and link them (the link goes through /proc
+// on Linux). A name the probe leaves in tmp/ after a crash is swept at the
+// next open like any temp file.
+//
+// Why bother: on ext4 without a journal, creating an inode scans past every
+// inode of its block group deleted in the last minutes, and a new file
+// goes to its directory's group when it can. Temp files all created in
+// tmp/ put every shard of the drive in tmp/'s group, where the deletes of
+// earlier shards made each create cost over half a millisecond of CPU; an
+// unnamed file lands in its fan-out directory's group, and the fan-out
+// directories span several groups, so each create scans a fraction of
+// those deletes (measured: 3-5 times less CPU per create, and a link costs
+// less than a rename between two directories).
+func (d *drive) probeUnnamed(log *slog.Logger) bool {
+	fallback := func(err error) bool {
+		log.Info("drive has no unnamed temp files; shards go through tmp/", "drive_id", d.id, "err", err)
+		return false
+	}
+	f, err := d.fs.CreateTemp(d.path(tmpDir))
+	if err != nil {
+		return fallback(err)
+	}
+	defer f.Close()
+	id, err := newID()
+	if err != nil {
+		return fallback(err)
+	}
+	name := d.path(tmpDir, "probe-"+id)
+	if err := f.Link(name); err != nil {
+		return fallback(err)
+	}
+	if err := d.fs.Remove(name); err != nil {
+		return fallback(err)
+	}
+	return true
 }
 
 func (d *drive) path(elem ...string) string {
@@ -175,6 +220,12 @@ func (d *drive) ensureDir(f uint16) (string, error) {
 	if durable {
 		return dir, nil
 	}
+	// shards/ exists on every opened drive: without it the disk is gone
+	// (a mount point left empty), and MkdirAll must not fill the mount
+	// point's own filesystem.
+	if _, err := d.fs.Stat(d.path(shardsDir)); err != nil {
+		return "", err
+	}
 	if err := d.fs.MkdirAll(dir); err != nil {
 		return "", err
 	}
@@ -190,11 +241,13 @@ func (d *drive) ensureDir(f uint16) (string, error) {
 	return dir, nil
 }
 
-// pendingShard is a shard being written to its temp file.
+// pendingShard is a shard being written to its temp file: an unnamed
+// file (unnamed is f) or one named tmp in tmp/.
 type pendingShard struct {
 	d       *drive
 	shardID string
 	tmp     string
+	unnamed vfs.TempFile
 	f       vfs.File
 	buf     *bufio.Writer // nil when blocks are large enough to write directly
 	bw      *bitrot.Writer
@@ -202,16 +255,11 @@ type pendingShard struct {
 }
 
 func (d *drive) create(shardID string, blockSize int) (*pendingShard, error) {
-	id, err := newID()
-	if err != nil {
-		return nil, err
-	}
-	tmp := d.path(tmpDir, id)
-	f, err := d.fs.Create(tmp)
+	p, err := d.createTemp(shardID)
 	if err != nil {
 		return nil, fmt.Errorf("storage: create temp for shard %s: %w", shardID, err)
 	}
-	p := &pendingShard{d: d, shardID: shardID, tmp: tmp, f: f}
+	f := p.f
 	if blockSize < writeBufSize {
 		p.buf = bufio.NewWriterSize(f, writeBufSize)
 		p.bw = bitrot.NewWriter(p.buf, blockSize, shardID)
@@ -220,6 +268,30 @@ func (d *drive) create(shardID string, blockSize int) (*pendingShard, error) {
 		p.bw = bitrot.NewWriter(f, blockSize, shardID)
 	}
 	return p, nil
+}
+
+func (d *drive) createTemp(shardID string) (*pendingShard, error) {
+	if d.unnamed {
+		dir, err := d.ensureDir(fanout(shardID))
+		if err != nil {
+			return nil, err
+		}
+		f, err := d.fs.CreateTemp(dir)
+		if err != nil {
+			return nil, err
+		}
+		return &pendingShard{d: d, shardID: shardID, unnamed: f, f: f}, nil
+	}
+	id, err := newID()
+	if err != nil {
+		return nil, err
+	}
+	tmp := d.path(tmpDir, id)
+	f, err := d.fs.Create(tmp)
+	if err != nil {
+		return nil, err
+	}
+	return &pendingShard{d: d, shardID: shardID, tmp: tmp, f: f}, nil
 }
 
 func (p *pendingShard) Write(b []byte) (int, error) {
@@ -268,6 +340,9 @@ func (p *pendingShard) commitSteps(ctx context.Context) error {
 	if err := p.f.Sync(); err != nil {
 		return err
 	}
+	if p.unnamed != nil {
+		return p.linkSteps(ctx, p.unnamed)
+	}
 	err := p.f.Close()
 	p.f = nil
 	if err != nil {
@@ -289,6 +364,60 @@ func (p *pendingShard) commitSteps(ctx context.Context) error {
 		return err
 	}
 	p.done = true
+	return p.syncPublished(dir, final)
+}
+
+// linkSteps publishes an unnamed shard file, synced, in its fan-out
+// directory (made durable by createTemp).
+func (p *pendingShard) linkSteps(ctx context.Context, t vfs.TempFile) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	_, dir := p.d.fanoutDir(fanout(p.shardID))
+	final := filepath.Join(dir, p.shardID)
+	p.d.names.Lock()
+	err := t.Link(final)
+	if errors.Is(err, fs.ErrExist) {
+		// A shard written again (repair placing it on the same drive
+		// again) replaces the old one atomically: a link never replaces,
+		// so link under a temp name and rename over. A crash between the
+		// two leaves that name in tmp/, swept at the next open.
+		err = p.replace(t, final)
+	}
+	p.d.names.Unlock()
+	if err != nil {
+		return err
+	}
+	p.done = true
+	err = t.Close()
+	p.f = nil
+	if err != nil {
+		_ = p.d.fs.Remove(final)
+		return err
+	}
+	return p.syncPublished(dir, final)
+}
+
+// replace links t to a new name in tmp/ and renames that over final. The
+// caller holds d.names.
+func (p *pendingShard) replace(t vfs.TempFile, final string) error {
+	id, err := newID()
+	if err != nil {
+		return err
+	}
+	tmp := p.d.path(tmpDir, id)
+	if err := t.Link(tmp); err != nil {
+		return err
+	}
+	if err := p.d.fs.Rename(tmp, final); err != nil {
+		_ = p.d.fs.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// syncPublished makes final's entry in dir durable.
+func (p *pendingShard) syncPublished(dir, final string) error {
 	if err := p.d.fs.SyncDir(dir); err != nil {
 		// Not durable, so not acknowledged: do not leave it visible either.
 		_ = p.d.fs.Remove(final)
@@ -297,14 +426,17 @@ func (p *pendingShard) commitSteps(ctx context.Context) error {
 	return nil
 }
 
-// abort discards the temp file; it is a no-op after a successful rename.
+// abort discards the temp file; it is a no-op once the shard has its name.
+// An unnamed file needs only closing.
 func (p *pendingShard) abort() {
 	if p.f != nil {
 		_ = p.f.Close()
 		p.f = nil
 	}
 	if !p.done {
-		_ = p.d.fs.Remove(p.tmp)
+		if p.tmp != "" {
+			_ = p.d.fs.Remove(p.tmp)
+		}
 		p.done = true
 	}
 }

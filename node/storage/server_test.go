@@ -232,22 +232,33 @@ func TestWriteRejectsBadRequests(t *testing.T) {
 }
 
 func TestWriteCancelledLeavesNothing(t *testing.T) {
-	e := startServer(t, Config{})
-	drive := e.srv.DriveIDs()[0]
-	ctx, cancel := context.WithCancel(t.Context())
-	stream, err := e.client.WriteShard(ctx)
-	require.NoError(t, err)
-	data := randBytes(7, 64<<10)
-	require.NoError(t, stream.Send(&storagepb.WriteShardRequest{Ref: ref(drive, "cx"), BlockSize: 4096, Data: data, DataCrc32C: crc(data)}))
-	// Wait until the server has created its temp file, so that the cancel
-	// interrupts a write in progress.
-	require.Eventually(t, func() bool { return len(tmpEntries(t, e.drives[0])) == 1 }, 10*time.Second, time.Millisecond)
-	cancel()
-	require.Eventually(t, func() bool { return len(tmpEntries(t, e.drives[0])) == 0 }, 10*time.Second, time.Millisecond)
+	for _, p := range tempPaths {
+		t.Run(p.name, func(t *testing.T) {
+			ffs := newFaultFS(p)
+			e := startServer(t, Config{FS: ffs})
+			drive := e.srv.DriveIDs()[0]
+			creates := ffs.Calls(p.create)
+			ctx, cancel := context.WithCancel(t.Context())
+			stream, err := e.client.WriteShard(ctx)
+			require.NoError(t, err)
+			data := randBytes(7, 64<<10)
+			require.NoError(t, stream.Send(&storagepb.WriteShardRequest{Ref: ref(drive, "cx"), BlockSize: 4096, Data: data, DataCrc32C: crc(data)}))
+			// Wait until the server has created its temp file, so that the
+			// cancel interrupts a write in progress.
+			require.Eventually(t, func() bool { return ffs.Calls(p.create) > creates }, 10*time.Second, time.Millisecond)
+			if p.named {
+				require.Len(t, tmpEntries(t, e.drives[0]), 1)
+			}
+			cancel()
+			// The handler aborts the write; a named temp file is then
+			// removed (an unnamed one has no name to remove).
+			require.Eventually(t, func() bool { return len(tmpEntries(t, e.drives[0])) == 0 }, 10*time.Second, time.Millisecond)
 
-	_, err = e.client.StatShard(t.Context(), &storagepb.StatShardRequest{Ref: ref(drive, "cx")})
-	requireCode(t, err, codes.NotFound)
-	require.Empty(t, shardFiles(t, e.drives[0]))
+			_, err = e.client.StatShard(t.Context(), &storagepb.StatShardRequest{Ref: ref(drive, "cx")})
+			requireCode(t, err, codes.NotFound)
+			require.Empty(t, shardFiles(t, e.drives[0]))
+		})
+	}
 }
 
 func TestCorruptionDetected(t *testing.T) {

@@ -23,11 +23,27 @@ type File interface {
 	Stat() (os.FileInfo, error)
 }
 
+// TempFile is an unnamed file from FS.CreateTemp.
+type TempFile interface {
+	File
+	// Link gives the open file the name newname, in a directory on the
+	// same filesystem. Unlike Rename it never replaces: it fails with
+	// fs.ErrExist if newname exists. The name is durable once SyncDir of
+	// its directory returns (and the file's bytes once Sync returns).
+	Link(newname string) error
+}
+
 // FS is the set of filesystem operations a storage node needs.
 type FS interface {
 	// Create creates a new file for writing and fails if it exists, so that
 	// two writers can never share a temp file.
 	Create(name string) (File, error)
+	// CreateTemp creates an unnamed file for writing on the filesystem of
+	// dir: no directory lists it until TempFile.Link names it, and it
+	// vanishes when closed (or the machine crashes) unnamed. It fails with
+	// ErrUnsupported where the platform or the filesystem has no unnamed
+	// files.
+	CreateTemp(dir string) (TempFile, error)
 	// Open opens an existing file for reading.
 	Open(name string) (File, error)
 	// Rename atomically replaces newname with oldname.
@@ -70,6 +86,8 @@ func (osFS) Create(name string) (File, error) {
 	}
 	return f, nil
 }
+
+func (osFS) CreateTemp(dir string) (TempFile, error) { return createTemp(dir) }
 
 func (osFS) Open(name string) (File, error) {
 	f, err := os.Open(name)

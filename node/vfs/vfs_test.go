@@ -96,3 +96,41 @@ func TestOSDiskUsage(t *testing.T) {
 	_, _, err = vfs.Default.DiskUsage(filepath.Join(t.TempDir(), "missing"))
 	require.ErrorIs(t, err, fs.ErrNotExist)
 }
+
+func TestOSCreateTemp(t *testing.T) {
+	dir := t.TempDir()
+	fsys := vfs.Default
+	f, err := fsys.CreateTemp(dir)
+	if errors.Is(err, vfs.ErrUnsupported) {
+		t.Skipf("no unnamed files here: %v", err)
+	}
+	require.NoError(t, err)
+	_, err = f.Write([]byte("hello"))
+	require.NoError(t, err)
+	require.NoError(t, f.Sync())
+	ents, err := fsys.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, ents, "an unnamed file is in no directory")
+
+	name := filepath.Join(dir, "f")
+	require.NoError(t, f.Link(name))
+	require.ErrorIs(t, f.Link(name), fs.ErrExist, "Link never replaces")
+	require.NoError(t, f.Close())
+	require.NoError(t, fsys.SyncDir(dir))
+	got, err := vfs.ReadFile(fsys, name)
+	require.NoError(t, err)
+	require.Equal(t, "hello", string(got))
+
+	// Closed unnamed, a file leaves nothing behind.
+	g, err := fsys.CreateTemp(dir)
+	require.NoError(t, err)
+	_, err = g.Write([]byte("gone"))
+	require.NoError(t, err)
+	require.NoError(t, g.Close())
+	ents, err = fsys.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, ents, 1)
+
+	_, err = fsys.CreateTemp(filepath.Join(dir, "missing"))
+	require.ErrorIs(t, err, fs.ErrNotExist)
+}

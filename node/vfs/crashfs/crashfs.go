@@ -13,8 +13,13 @@
 // the others (so a rename may also leave both names or neither, which is
 // more than most filesystems allow and never less).
 //
+// An unnamed file from CreateTemp is in no directory, so a crash loses it
+// whole; TempFile.Link adds an entry like a create does, durable once
+// SyncDir of its directory returns.
+//
 // StopAfter cuts the power at a chosen point: once n mutating operations
-// (Create, Write, Sync, Rename, Remove, MkdirAll, SyncDir) have been
+// (Create, CreateTemp, Write, Sync, Link, Rename, Remove, MkdirAll,
+// SyncDir) have been
 // attempted, every later call fails with ErrStopped, as if the machine had
 // died; Crash then gives what the disk held.
 //
@@ -79,6 +84,8 @@ type Op string
 // The mutating operations StopAfter counts.
 const (
 	OpCreate  Op = "create"
+	OpTemp    Op = "createtemp"
+	OpLink    Op = "link"
 	OpWrite   Op = "write"
 	OpSync    Op = "sync"
 	OpRename  Op = "rename"
@@ -222,6 +229,20 @@ func (f *FS) Create(name string) (vfs.File, error) {
 	n := &inode{modTime: now}
 	d.entries[base] = n
 	d.modTime = now
+	return &file{fs: f, n: n, name: name, write: true}, nil
+}
+
+// CreateTemp implements vfs.FS: the file is in no directory until Link.
+func (f *FS) CreateTemp(name string) (vfs.TempFile, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin(OpTemp, name); err != nil {
+		return nil, err
+	}
+	if _, err := f.lookupDir(split(name)); err != nil {
+		return nil, &os.PathError{Op: "createtemp", Path: name, Err: err}
+	}
+	n := &inode{modTime: time.Now()}
 	return &file{fs: f, n: n, name: name, write: true}, nil
 }
 
@@ -600,6 +621,31 @@ func (fl *file) Sync() error {
 		return &os.PathError{Op: "sync", Path: fl.name, Err: os.ErrClosed}
 	}
 	fl.n.synced = len(fl.n.data)
+	return nil
+}
+
+// Link implements vfs.TempFile: it names the open file newname, which
+// must not exist. Any open file may be linked; the storage node links only
+// files from CreateTemp.
+func (fl *file) Link(newname string) error {
+	f := fl.fs
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin(OpLink, newname); err != nil {
+		return err
+	}
+	if fl.closed {
+		return &os.LinkError{Op: "link", Old: fl.name, New: newname, Err: os.ErrClosed}
+	}
+	d, base, err := f.parent(newname)
+	if err != nil {
+		return &os.LinkError{Op: "link", Old: fl.name, New: newname, Err: err}
+	}
+	if _, ok := d.entries[base]; ok {
+		return &os.LinkError{Op: "link", Old: fl.name, New: newname, Err: fs.ErrExist}
+	}
+	d.entries[base] = fl.n
+	d.modTime = time.Now()
 	return nil
 }
 

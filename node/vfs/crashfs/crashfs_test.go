@@ -271,3 +271,84 @@ func TestPOSIXErrors(t *testing.T) {
 	require.Error(t, err, "files from Open are read-only")
 	require.NoError(t, r.Close())
 }
+
+// An unnamed file is never found after a crash; once linked it is an entry
+// like any other: durable after SyncDir of its directory, not before.
+func TestTempFiles(t *testing.T) {
+	newDrive := func(t *testing.T) *crashfs.FS {
+		f := crashfs.New()
+		require.NoError(t, f.MkdirAll("/d"))
+		require.NoError(t, f.SyncDir("/"))
+		return f
+	}
+	tempWith := func(t *testing.T, f *crashfs.FS, b string) vfs.TempFile {
+		w, err := f.CreateTemp("/d")
+		require.NoError(t, err)
+		_, err = w.Write([]byte(b))
+		require.NoError(t, err)
+		require.NoError(t, w.Sync())
+		return w
+	}
+
+	t.Run("unnamed files vanish", func(t *testing.T) {
+		f := newDrive(t)
+		w := tempWith(t, f, "x")
+		ents, err := f.ReadDir("/d")
+		require.NoError(t, err)
+		require.Empty(t, ents)
+		require.NoError(t, f.SyncDir("/d"))
+		for _, seed := range []uint64{crashfs.SeedDurable, crashfs.SeedEverything} {
+			ents, err := f.Crash(seed).ReadDir("/d")
+			require.NoError(t, err)
+			require.Empty(t, ents, "seed %d", seed)
+		}
+		require.NoError(t, w.Close())
+	})
+
+	t.Run("a link is durable once its directory is synced", func(t *testing.T) {
+		f := newDrive(t)
+		w := tempWith(t, f, "linked")
+		require.NoError(t, w.Link("/d/a"))
+		require.NoError(t, w.Close())
+		got, ok := contents(t, f, "/d/a")
+		require.True(t, ok)
+		require.Equal(t, "linked", string(got))
+		_, ok = contents(t, f.Crash(crashfs.SeedDurable), "/d/a")
+		require.False(t, ok, "an unsynced link may be lost")
+		_, ok = contents(t, f.Crash(crashfs.SeedEverything), "/d/a")
+		require.True(t, ok, "an unsynced link may be kept")
+
+		require.NoError(t, f.SyncDir("/d"))
+		for seed := range uint64(seeds) {
+			got, ok := contents(t, f.Crash(seed), "/d/a")
+			require.True(t, ok, "seed %d", seed)
+			require.Equal(t, "linked", string(got), "seed %d", seed)
+		}
+	})
+
+	t.Run("link never replaces", func(t *testing.T) {
+		f := newDrive(t)
+		write(t, f, "/d/a", []byte("old"), true)
+		w := tempWith(t, f, "new")
+		require.ErrorIs(t, w.Link("/d/a"), fs.ErrExist)
+		require.ErrorIs(t, w.Link("/missing/a"), fs.ErrNotExist)
+		require.NoError(t, w.Close())
+		require.ErrorIs(t, w.Link("/d/b"), fs.ErrClosed, "only an open file can be linked")
+		got, _ := contents(t, f, "/d/a")
+		require.Equal(t, "old", string(got))
+		_, err := f.CreateTemp("/missing")
+		require.ErrorIs(t, err, fs.ErrNotExist)
+	})
+
+	t.Run("createtemp and link count as mutating operations", func(t *testing.T) {
+		f := newDrive(t)
+		base := f.Ops()
+		w := tempWith(t, f, "x")
+		f.StopAfter(1)
+		require.NoError(t, w.Link("/d/a"))
+		require.Equal(t, 4, f.Ops()-base, "createtemp, write, sync, link: %v", f.Log())
+		require.ErrorIs(t, w.Link("/d/b"), crashfs.ErrStopped)
+		_, err := f.CreateTemp("/d")
+		require.ErrorIs(t, err, crashfs.ErrStopped)
+	})
+}

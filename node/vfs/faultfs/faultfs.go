@@ -35,21 +35,25 @@ const (
 	OpStat
 	OpReadDir
 	OpDiskUsage
+	OpCreateTemp
+	OpLink
 )
 
 var opNames = map[Op]string{
-	OpCreate:    "create",
-	OpOpen:      "open",
-	OpWrite:     "write",
-	OpReadAt:    "readat",
-	OpSync:      "sync",
-	OpRename:    "rename",
-	OpRemove:    "remove",
-	OpMkdirAll:  "mkdirall",
-	OpSyncDir:   "syncdir",
-	OpStat:      "stat",
-	OpReadDir:   "readdir",
-	OpDiskUsage: "diskusage",
+	OpCreate:     "create",
+	OpOpen:       "open",
+	OpWrite:      "write",
+	OpReadAt:     "readat",
+	OpSync:       "sync",
+	OpRename:     "rename",
+	OpRemove:     "remove",
+	OpMkdirAll:   "mkdirall",
+	OpSyncDir:    "syncdir",
+	OpStat:       "stat",
+	OpReadDir:    "readdir",
+	OpDiskUsage:  "diskusage",
+	OpCreateTemp: "createtemp",
+	OpLink:       "link",
 }
 
 func (o Op) String() string {
@@ -185,6 +189,18 @@ func (f *FS) Create(name string) (vfs.File, error) {
 	return &faultFile{File: file, fs: f, name: name}, nil
 }
 
+// CreateTemp implements vfs.FS; rules match dir.
+func (f *FS) CreateTemp(dir string) (vfs.TempFile, error) {
+	if err := f.check(OpCreateTemp, dir); err != nil {
+		return nil, err
+	}
+	file, err := f.inner.CreateTemp(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &faultTemp{faultFile: faultFile{File: file, fs: f, name: dir}, link: file.Link}, nil
+}
+
 // Open implements vfs.FS.
 func (f *FS) Open(name string) (vfs.File, error) {
 	if err := f.check(OpOpen, name); err != nil {
@@ -282,4 +298,17 @@ func (f *faultFile) Sync() error {
 		return err
 	}
 	return f.File.Sync()
+}
+
+type faultTemp struct {
+	faultFile
+	link func(string) error
+}
+
+// Link fails by rules on OpLink that match newname.
+func (f *faultTemp) Link(newname string) error {
+	if err := f.fs.check(OpLink, newname); err != nil {
+		return err
+	}
+	return f.link(newname)
 }

@@ -34,6 +34,9 @@ func TestRules(t *testing.T) {
 		{"open", faultfs.Rule{Op: faultfs.OpOpen}, faultfs.OpOpen, "a", []bool{true}, faultfs.ErrInjected},
 		{"readat", faultfs.Rule{Op: faultfs.OpReadAt, Nth: 3}, faultfs.OpReadAt, "a", []bool{false, false, true}, faultfs.ErrInjected},
 		{"syncdir", faultfs.Rule{Op: faultfs.OpSyncDir}, faultfs.OpSyncDir, "a", []bool{true}, faultfs.ErrInjected},
+		{"createtemp", faultfs.Rule{Op: faultfs.OpCreateTemp, PathContains: "shards"}, faultfs.OpCreateTemp, "shards", []bool{true, true}, faultfs.ErrInjected},
+		{"link matches the new name", faultfs.Rule{Op: faultfs.OpLink, PathContains: "l"}, faultfs.OpLink, "a", []bool{true}, faultfs.ErrInjected},
+		{"link, path mismatch", faultfs.Rule{Op: faultfs.OpLink, PathContains: "shards"}, faultfs.OpLink, "a", []bool{false}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,6 +101,23 @@ func doOp(t *testing.T, ffs *faultfs.FS, dir string, op faultfs.Op, sub string, 
 			return err
 		}
 		return f.Sync()
+	case faultfs.OpCreateTemp:
+		f, err := ffs.CreateTemp(base)
+		if errors.Is(err, vfs.ErrUnsupported) {
+			t.Skipf("no unnamed files here: %v", err)
+		}
+		if err == nil {
+			require.NoError(t, f.Close())
+		}
+		return err
+	case faultfs.OpLink:
+		f, err := ffs.CreateTemp(base)
+		if errors.Is(err, vfs.ErrUnsupported) {
+			t.Skipf("no unnamed files here: %v", err)
+		}
+		require.NoError(t, err)
+		defer f.Close()
+		return f.Link(filepath.Join(base, "l"+string(rune('a'+i))))
 	case faultfs.OpRename:
 		return ffs.Rename(name, name)
 	case faultfs.OpSyncDir:
