@@ -98,7 +98,7 @@ func New(cfg Config) *Dialer {
 	cfg.setDefaults()
 	netDial := cfg.Net
 	d := &Dialer{cfg: cfg, opts: []grpc.DialOption{
-		grpc.WithTransportCredentials(cfg.Creds),
+		grpc.WithTransportCredentials(BatchWrites(cfg.Creds)),
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 			return netDial(ctx, "tcp", addr)
 		}),

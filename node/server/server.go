@@ -448,7 +448,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 		if cfg.TLS != nil {
 			// After the metrics interceptors, so that refused calls are
 			// counted too.
-			opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS.ServerConfig())))
+			opts = append(opts, grpc.Creds(dial.BatchWrites(credentials.NewTLS(cfg.TLS.ServerConfig()))))
 			opts = append(opts, rpcauth.ServerOptions(true)...)
 		}
 		s.grpcSrv = grpc.NewServer(opts...)
