@@ -6,11 +6,9 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/experimental"
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/dial"
-	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
 
@@ -30,13 +28,6 @@ const (
 	writeBuffer = 1 << 20
 	readBuffer  = 512 << 10
 )
-
-// transportBuffers lends gRPC the buffers it reads frames and assembles
-// messages into on shard connections. gRPC's own pool clears every buffer
-// it lends, which under shard traffic was 4 % of a gateway's CPU (GETs):
-// every byte is written by the read that fills the buffer before anyone
-// reads it, so the clearing protects nothing here.
-var transportBuffers = &shardcodec.Pool{}
 
 // ErrPoolClosed is returned by Pool.Storage after Close.
 var ErrPoolClosed = errors.New("objio: connection pool closed")
@@ -61,7 +52,6 @@ func NewPool(d *dial.Dialer) *Pool {
 		d = dial.Default()
 	}
 	p := &Pool{opts: d.Options(
-		experimental.WithBufferPool(transportBuffers),
 		grpc.WithInitialWindowSize(streamWindow),
 		grpc.WithInitialConnWindowSize(connWindow),
 		grpc.WithWriteBufferSize(writeBuffer),

@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/experimental"
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/bucketcache"
@@ -35,7 +34,6 @@ import (
 	"github.com/cairn-io/cairn/node/observe"
 	"github.com/cairn-io/cairn/node/pki"
 	"github.com/cairn-io/cairn/node/rpcauth"
-	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/node/storage"
 	"github.com/cairn-io/cairn/placement"
 )
@@ -386,10 +384,6 @@ func grpcServerOptions() []grpc.ServerOption {
 		// flushes (one write system call) about once per block.
 		grpc.ReadBufferSize(512<<10),
 		grpc.WriteBufferSize(1<<20),
-		// Buffers gRPC reads frames and assembles messages into, not
-		// cleared before each use as gRPC's own are: the read that fills
-		// a buffer writes every byte of it before anyone reads it.
-		experimental.BufferPool(&shardcodec.Pool{}),
 	)
 }
 
