@@ -15,23 +15,13 @@ const benchSize = 64 << 20
 
 // BenchmarkPut measures a 4+2 PUT over loopback into servers that keep
 // only sizes, so the numbers are the pipeline's, not the fake's memory.
-func BenchmarkPut(b *testing.B) {
-	s, c := newStore(b, 6)
-	for _, srv := range c.Servers {
-		srv.SetDiscard(true)
-	}
-	b.SetBytes(benchSize)
-	b.ReportAllocs()
-	for b.Loop() {
-		_, err := s.WriteBody(context.Background(), newGenReader(benchSize), objio.WriteOptions{Profile: large, Size: benchSize})
-		require.NoError(b, err)
-	}
-}
+func BenchmarkPut(b *testing.B) { benchPut(b, benchSize) }
 
 // BenchmarkPut1MiB measures many 1 MiB PUTs one after another, where a
 // PUT's fixed costs (its stripe buffers among them) weigh most.
-func BenchmarkPut1MiB(b *testing.B) {
-	const size = 1 << 20
+func BenchmarkPut1MiB(b *testing.B) { benchPut(b, 1<<20) }
+
+func benchPut(b *testing.B, size int64) {
 	s, c := newStore(b, 6)
 	for _, srv := range c.Servers {
 		srv.SetDiscard(true)
