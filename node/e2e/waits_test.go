@@ -255,19 +255,32 @@ func TestWaitsStalledBody(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, httpStatus(err), "err: %v", err)
 }
 
-// tempFiles counts the files in the temporary directories of every drive
-// of every storage node.
+// tempFiles counts the temporary shard files of every drive of every
+// storage node: named ones in the drives' tmp/ directories, and unnamed
+// ones (O_TMPFILE, written in a fan-out directory and linked into place on
+// commit), which only a storage process's open descriptors show, as
+// "<dir>/#<inode> (deleted)".
 func (c *cluster) tempFiles() int {
 	n := 0
 	for _, name := range c.layout.Names("storage") {
 		p, _ := c.layout.Proc(name)
-		dirs, _ := filepath.Glob(filepath.Join(c.layout.Dir, p.DataDir, "drive*", "tmp"))
+		root := filepath.Join(c.layout.Dir, p.DataDir)
+		dirs, _ := filepath.Glob(filepath.Join(root, "drive*", "tmp"))
 		for _, d := range dirs {
 			ents, _ := os.ReadDir(d)
 			for _, e := range ents {
 				if !strings.HasPrefix(e.Name(), "format") {
 					n++
 				}
+			}
+		}
+		fdDir := fmt.Sprintf("/proc/%d/fd", c.procs.Pid(name))
+		fds, _ := os.ReadDir(fdDir)
+		for _, fd := range fds {
+			target, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
+			if err == nil && strings.HasPrefix(target, root+string(filepath.Separator)) &&
+				strings.Contains(target, "/#") && strings.HasSuffix(target, " (deleted)") {
+				n++
 			}
 		}
 	}
