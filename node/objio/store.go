@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cairn-io/cairn/erasure"
+	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/placement"
 	"github.com/cairn-io/cairn/proto/metapb"
 	"github.com/cairn-io/cairn/proto/storagepb"
@@ -193,8 +194,8 @@ type Store struct {
 
 	lat    latencies // recent shard block read times
 	phases *prometheus.HistogramVec
-	hedges atomic.Uint64 // parity reads started because a shard was slow
-	slabs  slabPool      // stripe buffers kept between PUTs
+	hedges atomic.Uint64   // parity reads started because a shard was slow
+	slabs  shardcodec.Pool // stripe slabs kept between PUTs (slabs.go)
 
 	md5 struct {
 		sync.Mutex

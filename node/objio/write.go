@@ -334,7 +334,7 @@ func (w *put) feed(ctx context.Context, r io.Reader, sizeHint int64, coder *eras
 				allocated++
 				st = &stripe{shards: make([][]byte, w.p.K+w.p.M)}
 				st.rel = stripeRelease{w: w, st: st}
-				st.slab, st.dataCap = w.s.slabs.get(w.p, dataCap), dataCap
+				st.slab, st.dataCap = w.s.getSlab(w.p, dataCap), dataCap
 				break
 			}
 			select {
@@ -408,7 +408,7 @@ func (w *put) recycle() {
 	for {
 		select {
 		case st := <-w.free:
-			w.s.slabs.put(w.p, st.slab, st.dataCap)
+			w.s.slabs.Put(&st.slab)
 		default:
 			return
 		}
