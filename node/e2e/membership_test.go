@@ -324,7 +324,7 @@ func TestMembershipDrainAndRemove(t *testing.T) {
 // the band; every object reads back byte-identical.
 func TestMembershipAddAndRebalance(t *testing.T) {
 	c := startClusterSpec(t, devcluster.Spec{Storage: 6, ManualAdmit: true}, membershipEnv...)
-	ctx := ctxT(t, 3*time.Minute)
+	ctx := ctxT(t, 5*time.Minute)
 	states, err := c.nodeStates(ctx)
 	require.NoError(t, err)
 	require.Len(t, states, 6)
@@ -387,7 +387,10 @@ func TestMembershipAddAndRebalance(t *testing.T) {
 		if !st.RebalanceRunning && st.Balanced {
 			break
 		}
-		require.Less(t, time.Since(start), time.Minute, "not balanced within a minute: %+v", st)
+		// Generous: the bound says the rebalance ends, not how fast (the
+		// log line below reports the rate); a 2-core CI run under load
+		// once took longer than a minute to start moving.
+		require.Less(t, time.Since(start), 3*time.Minute, "not balanced within 3 minutes: %+v", st)
 		time.Sleep(200 * time.Millisecond)
 	}
 	took := time.Since(start)
