@@ -72,6 +72,7 @@ func runServer(args []string) error {
 	minFreeBytes := fs.Uint64("min-free-bytes", placement.DefaultReserve.Bytes, "gateway role: a drive with less free space than this (or than --min-free-percent of it) takes no new shards")
 	minFreePercent := fs.Float64("min-free-percent", placement.DefaultReserve.Percent, "gateway role: a drive with less free space than this percentage of its capacity (or than --min-free-bytes) takes no new shards")
 	inlineMax := fs.Int64("inline-max-bytes", gateway.DefaultInlineMaxBytes, "gateway role: single-part bodies of at most this many bytes are committed inside their metadata record (replicated by the meta group's Raft log) instead of erasure-coded shards; 0 disables, at most 1 MiB")
+	putBuffer := fs.Int64("put-buffer-bytes", server.DefaultPutBufferBytes, "gateway role: stripe memory all PUTs may hold at once (each takes its stripes in flight, 12 MiB for a large body at 4+2 with 1 MiB blocks); a PUT that does not fit waits before reading its body; negative: unbounded")
 	noBucketCache := fs.Bool("no-bucket-cache", false, "gateway role: read every bucket from the meta leader (linearizably) instead of serving them from a cache kept current by the leader's watch")
 	bodyStall := fs.Duration("body-stall-timeout", gateway.DefaultBodyStallTimeout, "gateway role: a request body that sends nothing for this long is cut with 400 RequestTimeout (negative: never)")
 	// The meta role's repairer.
@@ -190,6 +191,7 @@ func runServer(args []string) error {
 		VirtualHostSuffixes: splitList(*vhosts),
 		BodyStallTimeout:    *bodyStall,
 		InlineMaxBytes:      *inlineMax,
+		PutBufferBytes:      *putBuffer,
 		NoBucketCache:       *noBucketCache,
 		MasterKey:           keys.master,
 		PreviousMasterKey:   previousMaster,

@@ -391,7 +391,7 @@ func TestSelectWorkloads(t *testing.T) {
 			require.Equal(t, tt.want, names)
 		})
 	}
-	require.Equal(t, []string{"put-4k", "put-1m", "put-64m", "get-1m", "get-64m", "get-1m-2killed", "get-1m-2frozen"}, WorkloadNames())
+	require.Equal(t, []string{"put-4k", "put-1m", "put-64m", "put-64m-32c", "get-1m", "get-64m", "get-1m-2killed", "get-1m-2frozen"}, WorkloadNames())
 }
 
 func TestConfigValidate(t *testing.T) {
@@ -421,7 +421,7 @@ func TestConfigValidate(t *testing.T) {
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				require.Equal(t, 20*time.Second, c.Duration)
-				require.Len(t, c.Workloads, 7)
+				require.Equal(t, DefaultWorkloads(), c.Workloads)
 				return
 			}
 			require.ErrorContains(t, err, tt.wantErr)

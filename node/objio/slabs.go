@@ -1,6 +1,11 @@
 package objio
 
-import "github.com/cairn-io/cairn/erasure"
+import (
+	"context"
+	"fmt"
+
+	"github.com/cairn-io/cairn/erasure"
+)
 
 // A PUT's stripe slabs come from the store's slabs pool (a shardcodec.Pool,
 // which does not clear what it lends) and go back to it once no one holds
@@ -30,4 +35,41 @@ func (s *Store) getSlab(p erasure.Profile, dataCap int) []byte {
 func slabLen(p erasure.Profile, dataCap int) int {
 	bl := (dataCap + p.K - 1) / p.K
 	return slabDataLen(p, dataCap) + p.M*bl
+}
+
+// putReservation is the stripe memory a PUT of a body of size bytes (-1:
+// unknown) may hold: its slabs, one per stripe in flight, and no more
+// stripes than the body has.
+func putReservation(p erasure.Profile, size int64, stripesInFlight int) int64 {
+	stripeSize := int(p.StripeSize())
+	if size < 0 || size >= int64(stripeSize) {
+		stripes := int64(stripesInFlight)
+		if size >= 0 {
+			stripes = min(stripes, (size+int64(stripeSize))/int64(stripeSize))
+		}
+		return stripes * int64(slabLen(p, stripeSize))
+	}
+	return int64(slabLen(p, classCap(int(size)+1, stripeSize)))
+}
+
+// reservePut waits until the PUT's stripe memory fits the store's budget
+// and returns the function that gives it back.
+func (s *Store) reservePut(ctx context.Context, p erasure.Profile, size int64) (release func(), err error) {
+	if s.putBuf == nil {
+		return func() {}, nil
+	}
+	n := min(putReservation(p, size, s.cfg.StripesInFlight), s.cfg.PutBufferBytes)
+	if !s.putBuf.TryAcquire(n) {
+		s.putWaiting.Inc()
+		err := s.putBuf.Acquire(ctx, n)
+		s.putWaiting.Dec()
+		if err != nil {
+			return nil, fmt.Errorf("objio: wait for stripe memory: %w", err)
+		}
+	}
+	s.putHeld.Add(float64(n))
+	return func() {
+		s.putHeld.Sub(float64(n))
+		s.putBuf.Release(n)
+	}, nil
 }

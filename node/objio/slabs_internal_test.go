@@ -78,3 +78,27 @@ func TestLayOnDirtySlab(t *testing.T) {
 		}
 	}
 }
+
+func TestPutReservation(t *testing.T) {
+	p := erasure.Profile{K: 4, M: 2, BlockSize: 1 << 20} // 4 MiB stripes, 6 MiB slabs
+	const mib = 1 << 20
+	cases := []struct {
+		name     string
+		size     int64
+		inFlight int
+		want     int64
+	}{
+		{"unknown size: every stripe in flight", -1, 2, 12 * mib},
+		{"large body", 64 * mib, 2, 12 * mib},
+		{"large body, more stripes in flight", 64 * mib, 4, 24 * mib},
+		{"one stripe and a bit: two slabs", 4*mib + 1, 4, 12 * mib},
+		{"exactly one stripe: a second slab sees EOF", 4 * mib, 4, 12 * mib},
+		{"below a stripe: one slab of its class", 1 * mib, 2, int64(slabLen(p, 2*mib))},
+		{"empty", 0, 2, int64(slabLen(p, 64<<10))},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, putReservation(p, c.size, c.inFlight))
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	md5simd "github.com/minio/md5-simd"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -27,6 +28,10 @@ import (
 // Defaults for Config.
 const (
 	DefaultStripesInFlight = 2
+	// DefaultPutBufferBytes is the stripe memory all PUTs of a Store may
+	// hold at once: 1 GiB is 85 PUTs of large bodies at the default 4+2,
+	// 1 MiB blocks and two stripes in flight (12 MiB each).
+	DefaultPutBufferBytes = 1 << 30
 	// DefaultSuspectFor keeps a failed node out of placements; a fresh
 	// heartbeat in the cluster map ends the suspicion sooner (see
 	// clustermap), so a restarted node is used again within seconds.
@@ -106,6 +111,13 @@ type Config struct {
 	// StripesInFlight bounds the stripe buffers of one PUT, and so its
 	// memory: about StripesInFlight × (2K+M) × BlockSize bytes.
 	StripesInFlight int
+	// PutBufferBytes bounds the stripe memory of all PUTs at once: a PUT
+	// reserves its stripes' bytes before it reads its body and waits (as
+	// long as its context allows) while others hold the budget, so the
+	// gateway's memory does not grow with the number of clients. A PUT
+	// that alone needs more than the budget runs when it has it all.
+	// Negative: unbounded.
+	PutBufferBytes int64
 	// SuspectFor is how long a node that failed a dial or stream is kept
 	// out of new placements.
 	SuspectFor time.Duration
@@ -141,6 +153,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.StripesInFlight == 0 {
 		c.StripesInFlight = DefaultStripesInFlight
+	}
+	if c.PutBufferBytes == 0 {
+		c.PutBufferBytes = DefaultPutBufferBytes
 	}
 	if c.SuspectFor == 0 {
 		c.SuspectFor = DefaultSuspectFor
@@ -196,6 +211,11 @@ type Store struct {
 	phases *prometheus.HistogramVec
 	hedges atomic.Uint64   // parity reads started because a shard was slow
 	slabs  shardcodec.Pool // stripe slabs kept between PUTs (slabs.go)
+	// putBuf holds the PUT stripe budget (Config.PutBufferBytes); nil when
+	// unbounded. putWaiting counts the PUTs waiting for it.
+	putBuf     *semaphore.Weighted
+	putWaiting prometheus.Gauge
+	putHeld    prometheus.Gauge
 
 	md5 struct {
 		sync.Mutex
@@ -219,12 +239,27 @@ func New(cfg Config) (*Store, error) {
 			"(rebuild a shard lost past the first stripe onto a replacement drive).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 	}, []string{"phase"})
+	s := &Store{cfg: cfg, log: cfg.Logger, phases: phases,
+		putWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cairn_objio_put_buffer_waiting",
+			Help: "PUTs waiting for stripe memory (the gateway's --put-buffer-bytes budget is held by others).",
+		}),
+		putHeld: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cairn_objio_put_buffer_held_bytes",
+			Help: "Stripe memory reserved by the PUTs in progress, out of the --put-buffer-bytes budget.",
+		}),
+	}
+	if cfg.PutBufferBytes > 0 {
+		s.putBuf = semaphore.NewWeighted(cfg.PutBufferBytes)
+	}
 	if cfg.Metrics != nil {
-		if err := cfg.Metrics.Register(phases); err != nil {
-			return nil, fmt.Errorf("objio: register metrics: %w", err)
+		for _, c := range []prometheus.Collector{phases, s.putWaiting, s.putHeld} {
+			if err := cfg.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("objio: register metrics: %w", err)
+			}
 		}
 	}
-	return &Store{cfg: cfg, log: cfg.Logger, phases: phases}, nil
+	return s, nil
 }
 
 // WriteOptions tells WriteBody how to store a body.

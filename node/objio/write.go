@@ -144,6 +144,11 @@ func (s *Store) WriteBody(ctx context.Context, r io.Reader, opts WriteOptions) (
 	if err != nil || inline != nil {
 		return inline, err
 	}
+	release, err := s.reservePut(ctx, p, opts.Size)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	dataID, err := s.newDataID()
 	if err != nil {
 		return nil, err

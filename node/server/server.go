@@ -135,6 +135,10 @@ type Config struct {
 	// InlineMaxBytes is gateway.Config.InlineMaxBytes: bodies up to this
 	// size ride in the version record; zero disables.
 	InlineMaxBytes int64
+	// PutBufferBytes is objio.Config.PutBufferBytes: the stripe memory all
+	// of the gateway's PUTs may hold at once; zero means
+	// objio.DefaultPutBufferBytes, negative unbounded.
+	PutBufferBytes int64
 	// NoBucketCache makes the gateway read every bucket linearizably
 	// instead of serving them from a cache fed by the meta leader's watch
 	// (node/bucketcache).
@@ -176,6 +180,9 @@ type Config struct {
 
 	Logger *slog.Logger
 }
+
+// DefaultPutBufferBytes is Config.PutBufferBytes's default.
+const DefaultPutBufferBytes = objio.DefaultPutBufferBytes
 
 // DefaultProfile is the STANDARD erasure profile: 4 data + 2 parity shards
 // with 1 MiB blocks, so a stripe carries 4 MiB of object data.
@@ -583,7 +590,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 	// Shards a GET finds corrupt or missing go to the repairer at once.
 	s.reports = objio.NewReporter(mc, "gateway", s.logger.With("role", "objio"))
 	store, err := objio.New(objio.Config{Maps: s.maps, Dialer: s.pool, Logger: s.logger.With("role", "objio"), Metrics: s.registerer(),
-		OnReadFailure: s.reports.OnReadFailure})
+		OnReadFailure: s.reports.OnReadFailure, PutBufferBytes: cfg.PutBufferBytes})
 	if err != nil {
 		return fmt.Errorf("server: objio: %w", err)
 	}
