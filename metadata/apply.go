@@ -24,9 +24,8 @@ func (f *FSM) Apply(l *raft.Log) interface{} {
 }
 
 // ApplyBatch applies consecutive Raft entries in one Pebble batch, written
-// to the memtable only (see applyWriteOptions). Each response is a
-// *metapb.CommandResult, or, if the batch could not be committed, an error
-// value wrapping ErrFailed.
+// to Pebble's WAL but not synced (see applyWriteOptions). Each response is a *metapb.CommandResult, or, if the batch could not be
+// committed, an error value wrapping ErrFailed.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	out := make([]interface{}, len(logs))
 	f.applyMu.Lock()
@@ -90,25 +89,25 @@ func (f *FSM) applyBatch(logs []*raft.Log, out []interface{}) error {
 	return nil
 }
 
-// applyWriteOptions is how ApplyBatch commits: to the memtable only, as the
-// FSM's Pebble has no WAL (pebbleOptions).
+// applyWriteOptions is how ApplyBatch commits: without an fsync.
 //
 // Every entry the FSM applies is committed, so it is already fsync'd in
 // this voter's own Raft log (StoreLogs syncs before an entry is
 // acknowledged or applied), and the log keeps every entry above the last
-// snapshot's index: Raft compacts only entries at or below it. The Raft
-// log is thus the FSM's write-ahead log. After a crash Pebble holds what
-// its last flush wrote: memtables are flushed whole and in order, so that
-// is a prefix of the applied batches, and each batch carries its applied
-// index. Raft, which starts from the last snapshot's index (node/meta sets
-// NoSnapshotRestoreOnStart), replays every entry above it; the FSM skips
-// those at or below its recovered AppliedIndex. Applying is deterministic,
-// so the replay rebuilds exactly the lost state.
+// snapshot's index: Raft compacts only entries at or below it. After a
+// crash of the process the unsynced WAL is in the page cache and nothing
+// is lost; after a crash of the host Pebble recovers a prefix of the
+// applied batches (its WAL is sequential, and each batch carries its
+// applied index), and Raft, which starts from the last snapshot's index
+// (node/meta sets NoSnapshotRestoreOnStart), replays every entry above it;
+// the FSM skips those at or below its recovered AppliedIndex. Applying is
+// deterministic, so the replay rebuilds exactly the lost state.
 //
 // That holds only while the FSM is durable up to the last snapshot's
-// index: Snapshot flushes before it returns, and Raft compacts its log
-// only after the snapshot it took has been persisted. Restore flushes too,
-// and so does a clean Close, so that a restart replays nothing.
+// index: Snapshot syncs before it returns, and Raft compacts its log only
+// after the snapshot it took has been persisted. Restore syncs too. A
+// synced apply per batch cost every voter an fdatasync per Raft batch on
+// the hot path of every write, for state the log already holds.
 var applyWriteOptions = pebble.NoSync
 
 func (f *FSM) fail(err error) error {

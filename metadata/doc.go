@@ -9,10 +9,10 @@
 //
 // Durability: the FSM is persistent. Each Raft batch is applied as one
 // Pebble batch that also records the last applied Raft index, so an entry
-// is either applied together with its index or not at all. The database
-// has no WAL: the Raft log already holds every applied entry durably, and
-// Snapshot flushes the state to synced tables before Raft may compact the
-// log below it (apply.go, applyWriteOptions). After a restart Raft replays its log tail
+// is either applied together with its index or not at all. Batches are not
+// synced: the Raft log already holds every applied entry durably, and
+// Snapshot syncs the state before Raft may compact the log below it
+// (apply.go, applyWriteOptions). After a restart Raft replays its log tail
 // above the last snapshot (node/meta sets NoSnapshotRestoreOnStart) and
 // entries at or below AppliedIndex are skipped.
 //

@@ -148,9 +148,6 @@ func pebbleOptions(opts Options) *pebble.Options {
 		Cache:                       cache,
 		MemTableSize:                fsmMemTableBytes,
 		MemTableStopWritesThreshold: fsmMemTableStopping,
-		// Raft's log is the write-ahead log of the state machine; see
-		// applyWriteOptions for why the FSM is durable without Pebble's.
-		DisableWAL: true,
 	}
 	o.Levels = make([]pebble.LevelOptions, 7)
 	for i := range o.Levels {
@@ -173,10 +170,7 @@ func (f *FSM) init(db *pebble.DB) error {
 		if !empty {
 			return fmt.Errorf("%w: database has data but no format version", ErrCorrupt)
 		}
-		if err := db.Set(keys.SystemKey(keys.SysFormat), uint64Value(keys.FormatVersion), pebble.NoSync); err != nil {
-			return fmt.Errorf("metadata: write format: %w", err)
-		}
-		if err := persist(db); err != nil {
+		if err := db.Set(keys.SystemKey(keys.SysFormat), uint64Value(keys.FormatVersion), pebble.Sync); err != nil {
 			return fmt.Errorf("metadata: write format: %w", err)
 		}
 		format = keys.FormatVersion
@@ -192,22 +186,8 @@ func (f *FSM) init(db *pebble.DB) error {
 	return nil
 }
 
-// persist makes every write to db so far durable. Without a WAL
-// (pebbleOptions) that takes a flush: the memtables become synced tables,
-// recorded in a synced manifest.
-func persist(db *pebble.DB) error {
-	if err := db.Flush(); err != nil {
-		return fmt.Errorf("flush: %w", err)
-	}
-	return nil
-}
-
-// Close closes the database. Snapshots not yet released are released. The
-// applied state is flushed first, so that a clean restart replays nothing;
-// a failed FSM is closed without (Raft replays what it lost).
+// Close closes the database. Snapshots not yet released are released.
 func (f *FSM) Close() error {
-	f.applyMu.Lock()
-	defer f.applyMu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.mu.closed {
@@ -219,11 +199,7 @@ func (f *FSM) Close() error {
 		s.release()
 	}
 	f.snaps.Unlock()
-	var flushErr error
-	if f.failed == nil {
-		flushErr = persist(f.mu.db)
-	}
-	if err := errors.Join(flushErr, f.mu.db.Close()); err != nil {
+	if err := f.mu.db.Close(); err != nil {
 		return fmt.Errorf("metadata: close: %w", err)
 	}
 	return nil

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
@@ -581,7 +580,7 @@ func TestRestartKeepsState(t *testing.T) {
 func TestOpenRejectsOtherFormat(t *testing.T) {
 	dir := t.TempDir()
 	f := openFSM(t, dir)
-	require.NoError(t, f.mu.db.Set([]byte("Sformat"), uint64Value(99), pebble.NoSync))
+	require.NoError(t, f.mu.db.Set([]byte("Sformat"), uint64Value(99), nil))
 	require.NoError(t, f.Close())
 	_, err := Open(dir, Options{})
 	require.ErrorIs(t, err, ErrUnsupportedFormat)

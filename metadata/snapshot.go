@@ -39,8 +39,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Snapshot captures a consistent view of the database. It is cheap: the
 // data is streamed later by Persist, concurrently with further applies.
 //
-// It first makes every applied batch durable. Applies reach only the
-// memtable (applyWriteOptions): Raft replays the log above the last snapshot after
+// It first makes every applied batch durable. Applies are not synced
+// (applyWriteOptions): Raft replays the log above the last snapshot after
 // a restart, and compacts the log up to the snapshot's index once the
 // snapshot is persisted, so the state up to that index must be on disk
 // before then. Raft calls Snapshot between applies, so AppliedIndex is the
@@ -53,7 +53,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	defer f.mu.RUnlock()
-	if err := f.persistApplied(db); err != nil {
+	if err := f.syncApplied(db); err != nil {
 		return nil, err
 	}
 	s := &fsmSnapshot{f: f, snap: db.NewSnapshot()}
@@ -63,15 +63,16 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	return s, nil
 }
 
-// persistApplied makes every batch applied so far durable by flushing the
-// memtables to synced tables; each batch carries its applied index, so the
-// flushed state holds AppliedIndex. Call with applyMu held.
-func (f *FSM) persistApplied(db *pebble.DB) error {
+// syncApplied makes every batch applied so far durable: a synced write
+// syncs Pebble's WAL, which holds the earlier unsynced batches before it
+// (Pebble syncs a WAL it rotates away from when closing it). It rewrites
+// the applied index with its own value. Call with applyMu held.
+func (f *FSM) syncApplied(db *pebble.DB) error {
 	if f.failed != nil {
 		return f.failed
 	}
-	if err := persist(db); err != nil {
-		return fmt.Errorf("metadata: persist applied state: %w", err)
+	if err := db.Set(keys.SystemKey(keys.SysApplied), uint64Value(f.applied.Load()), pebble.Sync); err != nil {
+		return fmt.Errorf("metadata: sync applied state: %w", err)
 	}
 	return nil
 }
@@ -181,11 +182,8 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return fmt.Errorf("metadata: restore: %w", err)
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
+	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("metadata: restore: commit: %w", err)
-	}
-	if err := persist(db); err != nil {
-		return fmt.Errorf("metadata: restore: %w", err)
 	}
 	f.applied.Store(applied)
 	f.failed = nil

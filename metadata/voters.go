@@ -64,10 +64,7 @@ func (f *FSM) ForgetVoters() error {
 		return err
 	}
 	defer f.mu.RUnlock()
-	if err := db.Delete(keys.SystemKey(keys.SysVoters), pebble.NoSync); err != nil {
-		return fmt.Errorf("metadata: forget voters: %w", err)
-	}
-	if err := persist(db); err != nil {
+	if err := db.Delete(keys.SystemKey(keys.SysVoters), pebble.Sync); err != nil {
 		return fmt.Errorf("metadata: forget voters: %w", err)
 	}
 	return nil
