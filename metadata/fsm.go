@@ -281,12 +281,18 @@ func getRaw(r reader, key []byte) ([]byte, bool, error) {
 	return out, true, nil
 }
 
+// getProto decodes the value at key into m. It decodes in place, without
+// a copy: the decoded message copies what it keeps.
 func getProto(r reader, key []byte, m proto.Message) (bool, error) {
-	v, found, err := getRaw(r, key)
-	if err != nil || !found {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
 		return false, err
 	}
-	return true, decodeValue(key, v, m)
+	err = decodeValue(key, v, m)
+	return true, errors.Join(err, closer.Close())
 }
 
 func getUint64(r reader, key []byte) (uint64, bool, error) {
