@@ -135,6 +135,10 @@ type txn struct {
 	// putBuckets caches bucket rows (nil: no bucket) for a run of
 	// PutObjects; see putBucket.
 	putBuckets map[string]*metapb.Bucket
+
+	// enc is set's encoding buffer, reused: the batch copies every value
+	// it is given, and a version row carries its inline body.
+	enc []byte
 }
 
 func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
@@ -204,10 +208,11 @@ func (t *txn) apply(data []byte) (*metapb.CommandResult, error) {
 }
 
 func (t *txn) set(key []byte, m proto.Message) error {
-	v, err := encodeValue(m)
+	v, err := marshalOpts.MarshalAppend(append(t.enc[:0], valueFormat), m)
 	if err != nil {
 		return fmt.Errorf("encode %q: %w", key, err)
 	}
+	t.enc = v
 	return t.b.Set(key, v, nil)
 }
 
@@ -380,7 +385,7 @@ func (t *txn) putObject(c *metapb.PutObject) (*metapb.CommandResult, error) {
 	// Replacing a version of the same ID removes it: a locked one stays.
 	// The version is looked up once: most PUTs create a new one, and
 	// each lookup of a missing key costs a search of every level.
-	old, _, absent, err := t.lookupVersion(v.Bucket, v.Key, v.VersionId)
+	old, oldKey, absent, err := t.lookupVersion(v.Bucket, v.Key, v.VersionId)
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +393,8 @@ func (t *txn) putObject(c *metapb.PutObject) (*metapb.CommandResult, error) {
 		if r := lockDenied(old, v.MtimeUnixNano, c.BypassGovernance); r != nil {
 			return r, nil
 		}
-		if _, err := t.removeVersion(v.Bucket, v.Key, v.VersionId, v.DataId, v.MtimeUnixNano); err != nil {
+		idx := keys.VersionIndexKey(v.Bucket, v.Key, v.VersionId)
+		if err := t.removeStored(old, idx, oldKey, v.DataId, v.MtimeUnixNano); err != nil {
 			return nil, err
 		}
 	}
@@ -448,31 +454,40 @@ func (t *txn) removeVersion(bucket, key, versionID, keepDataID string, now int64
 	if !found {
 		return nil, fmt.Errorf("%w: index %q points at missing version %d", ErrCorrupt, idx, seq)
 	}
-	if err := t.b.Delete(vk, nil); err != nil {
+	if err := t.removeStored(&old, idx, vk, keepDataID, now); err != nil {
 		return nil, err
+	}
+	return &old, nil
+}
+
+// removeStored is removeVersion for a version already read: old, stored
+// under vk with its index row idx.
+func (t *txn) removeStored(old *metapb.ObjectVersion, idx, vk []byte, keepDataID string, now int64) error {
+	if err := t.b.Delete(vk, nil); err != nil {
+		return err
 	}
 	if err := t.b.Delete(idx, nil); err != nil {
-		return nil, err
+		return err
 	}
 	if old.DataId != "" && old.DataId != keepDataID {
-		if err := t.enqueueGC(&old, now); err != nil {
-			return nil, err
+		if err := t.enqueueGC(old, now); err != nil {
+			return err
 		}
 	}
 	// A multipart version's bodies are its parts.
 	if len(old.Parts) > 0 {
-		if err := t.removedMultipart(&old); err != nil {
-			return nil, err
+		if err := t.removedMultipart(old); err != nil {
+			return err
 		}
 	}
 	for _, p := range old.Parts {
 		if p.DataId != keepDataID {
 			if err := t.enqueueBody(p.DataId, p.Shards, now); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return &old, nil
+	return nil
 }
 
 func (t *txn) enqueueGC(v *metapb.ObjectVersion, now int64) error {
