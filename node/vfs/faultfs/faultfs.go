@@ -37,6 +37,7 @@ const (
 	OpDiskUsage
 	OpCreateTemp
 	OpLink
+	OpSyncFS
 )
 
 var opNames = map[Op]string{
@@ -54,6 +55,7 @@ var opNames = map[Op]string{
 	OpDiskUsage:  "diskusage",
 	OpCreateTemp: "createtemp",
 	OpLink:       "link",
+	OpSyncFS:     "syncfs",
 }
 
 func (o Op) String() string {
@@ -243,6 +245,14 @@ func (f *FS) SyncDir(dir string) error {
 		return err
 	}
 	return f.inner.SyncDir(dir)
+}
+
+// SyncFS implements vfs.FS.
+func (f *FS) SyncFS(dir string) error {
+	if err := f.check(OpSyncFS, dir); err != nil {
+		return err
+	}
+	return f.inner.SyncFS(dir)
 }
 
 // Stat implements vfs.FS.
