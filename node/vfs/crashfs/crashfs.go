@@ -678,6 +678,22 @@ func (fl *file) Link(newname string) error {
 	return nil
 }
 
+// SetDirect implements direct I/O as plain writes: what reaches the disk
+// when is the same as for buffered writes (a direct write is durable only
+// once Sync returns, as the file's size is).
+func (fl *file) SetDirect(bool) error {
+	f := fl.fs
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.alive("setdirect", fl.name); err != nil {
+		return err
+	}
+	if fl.closed {
+		return &os.PathError{Op: "setdirect", Path: fl.name, Err: os.ErrClosed}
+	}
+	return nil
+}
+
 // Close never fails for the power: closing a file writes nothing.
 func (fl *file) Close() error {
 	f := fl.fs

@@ -38,6 +38,7 @@ const (
 	OpCreateTemp
 	OpLink
 	OpSyncFS
+	OpSetDirect
 )
 
 var opNames = map[Op]string{
@@ -56,6 +57,7 @@ var opNames = map[Op]string{
 	OpCreateTemp: "createtemp",
 	OpLink:       "link",
 	OpSyncFS:     "syncfs",
+	OpSetDirect:  "setdirect",
 }
 
 func (o Op) String() string {
@@ -308,6 +310,15 @@ func (f *faultFile) Sync() error {
 		return err
 	}
 	return f.File.Sync()
+}
+
+// SetDirect fails by rules on OpSetDirect, as a filesystem without direct
+// I/O does (EINVAL).
+func (f *faultFile) SetDirect(on bool) error {
+	if err := f.fs.check(OpSetDirect, f.name); err != nil {
+		return err
+	}
+	return vfs.SetDirect(f.File, on)
 }
 
 type faultTemp struct {
