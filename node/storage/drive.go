@@ -26,6 +26,9 @@ const (
 	maxBlockSize  = 16 << 20
 	// writeBufSize batches small bitrot blocks into fewer write calls.
 	writeBufSize = 256 << 10
+	// directMinBlock is the smallest block size whose shards are written
+	// with direct I/O (see drive.direct).
+	directMinBlock = 64 << 10
 )
 
 // drive is one directory tree holding shards.
@@ -43,6 +46,16 @@ type drive struct {
 	// directory and linked into place, instead of a named temp file in
 	// tmp/ renamed into place. Set once at open.
 	unnamed bool
+	// direct says shards of large blocks are written with direct I/O
+	// (vfs.DirectWriter): their bytes go from an aligned staging buffer to
+	// the disk, where a buffered write spent more CPU copying them into the
+	// page cache (and writing those pages back at fsync) than on anything
+	// else of the shard. Measured with BenchmarkShardBytes (16 writers,
+	// ext4): a few percent less CPU per 256 KiB shard, about a tenth less
+	// per 1 MiB shard; but each direct write waits for the device, so one
+	// drive completed fewer shards a second. Set once at open, when the
+	// filesystem takes direct writes; cleared by Config.NoDirectIO.
+	direct bool
 
 	mu struct {
 		sync.Mutex
@@ -89,7 +102,37 @@ func openDrive(fsys vfs.FS, root string, opts FormatOptions, log *slog.Logger) (
 	}
 	d.prepareFanout(log)
 	d.unnamed = d.probeUnnamed(log)
+	d.direct = d.probeDirect(log)
 	return d, nil
+}
+
+// probeDirect reports whether the drive's filesystem takes direct writes:
+// some refuse O_DIRECT when it is set, others (EINVAL) at the first write.
+func (d *drive) probeDirect(log *slog.Logger) bool {
+	fallback := func(err error) bool {
+		log.Info("drive has no direct I/O; shards are written through the page cache", "drive_id", d.id, "err", err)
+		return false
+	}
+	id, err := newID()
+	if err != nil {
+		return fallback(err)
+	}
+	name := d.path(tmpDir, "probe-"+id)
+	f, err := d.fs.Create(name)
+	if err != nil {
+		return fallback(err)
+	}
+	defer func() {
+		_ = f.Close()
+		_ = d.fs.Remove(name)
+	}()
+	if err := vfs.SetDirect(f, true); err != nil {
+		return fallback(err)
+	}
+	if _, err := f.Write(vfs.AlignedBuffer(vfs.DirectAlign)); err != nil {
+		return fallback(err)
+	}
+	return true
 }
 
 // prepareFanout learns which fan-out directories are durable, so that the
@@ -335,6 +378,7 @@ type pendingShard struct {
 	unnamed vfs.TempFile
 	f       vfs.File
 	buf     *bufio.Writer // nil when blocks are large enough to write directly
+	direct  *vfs.DirectWriter
 	bw      *bitrot.Writer
 	done    bool
 }
@@ -345,10 +389,14 @@ func (d *drive) create(shardID string, blockSize int) (*pendingShard, error) {
 		return nil, fmt.Errorf("storage: create temp for shard %s: %w", shardID, err)
 	}
 	f := p.f
-	if blockSize < writeBufSize {
+	switch {
+	case d.direct && blockSize >= directMinBlock:
+		p.direct = vfs.NewDirectWriter(f)
+		p.bw = bitrot.NewWriter(p.direct, blockSize, shardID)
+	case blockSize < writeBufSize:
 		p.buf = bufio.NewWriterSize(f, writeBufSize)
 		p.bw = bitrot.NewWriter(p.buf, blockSize, shardID)
-	} else {
+	default:
 		// Large blocks already reach the file as one write each.
 		p.bw = bitrot.NewWriter(f, blockSize, shardID)
 	}
@@ -419,6 +467,11 @@ func (p *pendingShard) commitSteps(ctx context.Context) error {
 	}
 	if p.buf != nil {
 		if err := p.buf.Flush(); err != nil {
+			return err
+		}
+	}
+	if p.direct != nil {
+		if err := p.direct.Finish(); err != nil {
 			return err
 		}
 	}
@@ -514,6 +567,9 @@ func (p *pendingShard) syncPublished(dir, final string) error {
 // abort discards the temp file; it is a no-op once the shard has its name.
 // An unnamed file needs only closing.
 func (p *pendingShard) abort() {
+	if p.direct != nil {
+		p.direct.Release()
+	}
 	if p.f != nil {
 		_ = p.f.Close()
 		p.f = nil

@@ -66,8 +66,13 @@ func idIn(f uint16, prefix string) string {
 // framed is the file a shard of data is stored as.
 func framed(t *testing.T, id string, data []byte) []byte {
 	t.Helper()
+	return framedBlocks(t, id, data, fanoutBlock)
+}
+
+func framedBlocks(t *testing.T, id string, data []byte, blockSize int) []byte {
+	t.Helper()
 	var b bytes.Buffer
-	w := bitrot.NewWriter(&b, fanoutBlock, id)
+	w := bitrot.NewWriter(&b, blockSize, id)
 	_, err := w.Write(data)
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
