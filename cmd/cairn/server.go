@@ -62,6 +62,7 @@ func runServer(args []string) error {
 	sweepInterval := fs.Duration("sweep-interval", meta.DefaultSweepInterval, "meta role: how often the leader sweeps storage nodes for orphan shards")
 	// The storage role's scrubber.
 	scrubRate := fs.Int64("scrub-rate", storage.DefaultScrubRate, "storage role: bytes per second the scrubber reads from the node's drives")
+	directIO := fs.Bool("direct-io", true, "storage role: write shards of large blocks with direct I/O (O_DIRECT) where the drive's filesystem takes it; false writes them through the page cache")
 	scrubInterval := fs.Duration("scrub-interval", storage.DefaultScrubInterval, "storage role: pause from the end of one scrub pass to the start of the next (negative: only on demand)")
 	// Liveness and Raft timing of the meta role.
 	nodeDownAfter := fs.Duration("node-down-after", meta.DefaultNodeDownAfter, "meta role: a storage node without heartbeats this long is committed down and its shards are re-protected elsewhere")
@@ -162,6 +163,7 @@ func runServer(args []string) error {
 		SweepInterval: *sweepInterval,
 		ScrubRate:     *scrubRate,
 		ScrubInterval: *scrubInterval,
+		NoDirectIO:    !*directIO,
 
 		NodeDownAfter:          *nodeDownAfter,
 		RaftHeartbeatTimeout:   *raftHeartbeat,

@@ -111,6 +111,9 @@ type Config struct {
 	// means the storage package's defaults.
 	ScrubRate     int64
 	ScrubInterval time.Duration
+	// NoDirectIO writes shards through the page cache only (see
+	// storage.Config.NoDirectIO).
+	NoDirectIO bool
 
 	// Gateway role. S3Addr serves plain HTTP and S3TLSAddr HTTPS with
 	// the certificate of S3TLS; either may be empty, not both.
@@ -502,6 +505,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			Dialer:        cfg.Dialer,
 			ScrubRate:     cfg.ScrubRate,
 			ScrubInterval: cfg.ScrubInterval,
+			NoDirectIO:    cfg.NoDirectIO,
 			Logger:        s.logger.With("role", "storage"),
 			Metrics:       s.registerer(),
 		})

@@ -80,6 +80,10 @@ type Config struct {
 	// Now is the clock of the fault rule and scrub times; nil means
 	// time.Now.
 	Now func() time.Time
+	// NoDirectIO writes every shard through the page cache. By default a
+	// shard of large blocks is written with direct I/O where the drive's
+	// filesystem takes it (see drive.direct).
+	NoDirectIO bool
 	// FS is the filesystem of the drives; nil means vfs.Default.
 	FS vfs.FS
 	// Logger receives structured logs; nil discards them.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -258,8 +259,12 @@ func TestCrashWhileFormatting(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, srv.Close())
 	total := f.Ops() - base
+	ops := f.Log()[base:]
 	data := randBytes(5, 5000)
 	for n := 1; n <= total; n++ {
+		if midRun(ops, n-1) {
+			continue
+		}
 		for _, seed := range crashSeeds {
 			t.Run(fmt.Sprintf("op %d seed %d", n, seed), func(t *testing.T) {
 				f := newCrashFS(t)
@@ -277,4 +282,18 @@ func TestCrashWhileFormatting(t *testing.T) {
 			})
 		}
 	}
+}
+
+// midRun reports whether ops[i] is inside a run of creates of top-level
+// fan-out directories, not at its first or last: a crash there leaves
+// what a crash at its neighbours does, with one directory more or less.
+func midRun(ops []string, i int) bool {
+	topMkdir := func(j int) bool {
+		if j < 0 || j >= len(ops) {
+			return false
+		}
+		rest, ok := strings.CutPrefix(ops[j], string(crashfs.OpMkdir)+" "+path.Join(crashRoot, shardsDir)+"/")
+		return ok && !strings.Contains(rest, "/")
+	}
+	return topMkdir(i-1) && topMkdir(i) && topMkdir(i+1)
 }

@@ -80,6 +80,9 @@ func New(cfg Config) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		if cfg.NoDirectIO {
+			d.direct = false
+		}
 		if _, dup := s.drives[d.id]; dup {
 			return nil, fmt.Errorf("storage: drive %s has the same drive ID %s as another drive", root, d.id)
 		}

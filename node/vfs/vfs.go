@@ -54,6 +54,11 @@ type FS interface {
 	MkdirAll(dir string) error
 	// SyncDir makes the directory's entries (creates, renames) durable.
 	SyncDir(dir string) error
+	// SyncFS makes everything written to the filesystem holding dir
+	// durable: every file's bytes and every directory's entries, as if
+	// each had been synced. It fails with ErrUnsupported where the
+	// platform cannot.
+	SyncFS(dir string) error
 	// Stat describes the named file.
 	Stat(name string) (os.FileInfo, error)
 	// ReadDir lists a directory, sorted by name.
@@ -114,6 +119,8 @@ func (osFS) SyncDir(dir string) error {
 	}
 	return d.Close()
 }
+
+func (osFS) SyncFS(dir string) error { return syncFS(dir) }
 
 func (osFS) Stat(name string) (os.FileInfo, error) { return os.Stat(name) }
 

@@ -76,6 +76,7 @@ func TestOSErrors(t *testing.T) {
 		{"rename", func() error { return vfs.Default.Rename(missing, filepath.Join(dir, "x")) }},
 		{"syncdir", func() error { return vfs.Default.SyncDir(missing) }},
 		{"readdir", func() error { _, err := vfs.Default.ReadDir(missing); return err }},
+		{"syncfs", func() error { return vfs.Default.SyncFS(missing) }},
 		{"create in missing dir", func() error { _, err := vfs.Default.Create(filepath.Join(missing, "f")); return err }},
 	}
 	for _, tc := range tests {

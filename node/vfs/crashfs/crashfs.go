@@ -4,9 +4,9 @@
 //
 // It tracks durability as POSIX promises it, no more: a file's bytes are
 // durable once File.Sync returns; a directory entry (a create, rename,
-// remove or mkdir) is durable once SyncDir of its directory returns. Crash
-// returns a new FS holding one state a crash could leave: every durable
-// byte and entry, and, chosen from a seed, some of what was not yet
+// remove or mkdir) is durable once SyncDir of its directory returns;
+// SyncFS makes everything durable at once. Crash returns a new FS holding
+// one state a crash could leave: every durable byte and entry, and, chosen from a seed, some of what was not yet
 // durable: a file's unsynced bytes dropped, kept, cut to a prefix or kept
 // in length but zeroed (the size reached the disk, the data did not); each
 // unsynced directory entry in its old or its new state, independently of
@@ -19,7 +19,7 @@
 //
 // StopAfter cuts the power at a chosen point: once n mutating operations
 // (Create, CreateTemp, Write, Sync, Link, Rename, Remove, MkdirAll,
-// SyncDir) have been
+// SyncDir, SyncFS) have been
 // attempted, every later call fails with ErrStopped, as if the machine had
 // died; Crash then gives what the disk held.
 //
@@ -92,6 +92,7 @@ const (
 	OpRemove  Op = "remove"
 	OpMkdir   Op = "mkdirall"
 	OpSyncDir Op = "syncdir"
+	OpSyncFS  Op = "syncfs"
 )
 
 // FS is the in-memory filesystem. It is safe for concurrent use.
@@ -365,6 +366,34 @@ func (f *FS) SyncDir(name string) error {
 		return &os.PathError{Op: "syncdir", Path: name, Err: err}
 	}
 	d.durable = maps.Clone(d.entries)
+	return nil
+}
+
+// SyncFS implements vfs.FS: every directory's entries and every named
+// file's bytes become durable, as syncfs(2) makes them. (An unnamed file is
+// lost in a crash whatever its bytes, so it needs nothing.)
+func (f *FS) SyncFS(name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.begin(OpSyncFS, name); err != nil {
+		return err
+	}
+	if _, err := f.lookupDir(split(name)); err != nil {
+		return &os.PathError{Op: "syncfs", Path: name, Err: err}
+	}
+	var walk func(d *dir)
+	walk = func(d *dir) {
+		d.durable = maps.Clone(d.entries)
+		for _, e := range d.entries {
+			switch e := e.(type) {
+			case *inode:
+				e.synced = len(e.data)
+			case *dir:
+				walk(e)
+			}
+		}
+	}
+	walk(f.mu.root)
 	return nil
 }
 
@@ -646,6 +675,22 @@ func (fl *file) Link(newname string) error {
 	}
 	d.entries[base] = fl.n
 	d.modTime = time.Now()
+	return nil
+}
+
+// SetDirect implements direct I/O as plain writes: what reaches the disk
+// when is the same as for buffered writes (a direct write is durable only
+// once Sync returns, as the file's size is).
+func (fl *file) SetDirect(bool) error {
+	f := fl.fs
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.alive("setdirect", fl.name); err != nil {
+		return err
+	}
+	if fl.closed {
+		return &os.PathError{Op: "setdirect", Path: fl.name, Err: os.ErrClosed}
+	}
 	return nil
 }
 

@@ -132,6 +132,12 @@ func TestEntries(t *testing.T) {
 			write(t, f, "/d/sub/x", []byte("x"), true)
 			require.NoError(t, f.SyncDir("/d/sub"))
 		}, []map[string]string{{"/d/sub/x": ""}, {"/d/sub/x": "x"}}},
+		{"syncfs makes every unsynced byte and entry durable", func(t *testing.T, f *crashfs.FS) {
+			require.NoError(t, f.MkdirAll("/d/sub"))
+			write(t, f, "/d/sub/x", []byte("x"), false)
+			require.NoError(t, f.Remove("/d/old"))
+			require.NoError(t, f.SyncFS("/d"))
+		}, []map[string]string{{"/d/old": "", "/d/sub/x": "x"}}},
 		{"rename across directories, target synced", func(t *testing.T, f *crashfs.FS) {
 			require.NoError(t, f.MkdirAll("/t"))
 			require.NoError(t, f.SyncDir("/"))

@@ -37,6 +37,8 @@ const (
 	OpDiskUsage
 	OpCreateTemp
 	OpLink
+	OpSyncFS
+	OpSetDirect
 )
 
 var opNames = map[Op]string{
@@ -54,6 +56,8 @@ var opNames = map[Op]string{
 	OpDiskUsage:  "diskusage",
 	OpCreateTemp: "createtemp",
 	OpLink:       "link",
+	OpSyncFS:     "syncfs",
+	OpSetDirect:  "setdirect",
 }
 
 func (o Op) String() string {
@@ -245,6 +249,14 @@ func (f *FS) SyncDir(dir string) error {
 	return f.inner.SyncDir(dir)
 }
 
+// SyncFS implements vfs.FS.
+func (f *FS) SyncFS(dir string) error {
+	if err := f.check(OpSyncFS, dir); err != nil {
+		return err
+	}
+	return f.inner.SyncFS(dir)
+}
+
 // Stat implements vfs.FS.
 func (f *FS) Stat(name string) (os.FileInfo, error) {
 	if err := f.check(OpStat, name); err != nil {
@@ -298,6 +310,15 @@ func (f *faultFile) Sync() error {
 		return err
 	}
 	return f.File.Sync()
+}
+
+// SetDirect fails by rules on OpSetDirect, as a filesystem without direct
+// I/O does (EINVAL).
+func (f *faultFile) SetDirect(on bool) error {
+	if err := f.fs.check(OpSetDirect, f.name); err != nil {
+		return err
+	}
+	return vfs.SetDirect(f.File, on)
 }
 
 type faultTemp struct {

@@ -34,6 +34,8 @@ func TestRules(t *testing.T) {
 		{"open", faultfs.Rule{Op: faultfs.OpOpen}, faultfs.OpOpen, "a", []bool{true}, faultfs.ErrInjected},
 		{"readat", faultfs.Rule{Op: faultfs.OpReadAt, Nth: 3}, faultfs.OpReadAt, "a", []bool{false, false, true}, faultfs.ErrInjected},
 		{"syncdir", faultfs.Rule{Op: faultfs.OpSyncDir}, faultfs.OpSyncDir, "a", []bool{true}, faultfs.ErrInjected},
+		{"syncfs", faultfs.Rule{Op: faultfs.OpSyncFS}, faultfs.OpSyncFS, "a", []bool{true}, faultfs.ErrInjected},
+		{"setdirect", faultfs.Rule{Op: faultfs.OpSetDirect, Err: syscall.EINVAL}, faultfs.OpSetDirect, "a", []bool{true}, syscall.EINVAL},
 		{"createtemp", faultfs.Rule{Op: faultfs.OpCreateTemp, PathContains: "shards"}, faultfs.OpCreateTemp, "shards", []bool{true, true}, faultfs.ErrInjected},
 		{"link matches the new name", faultfs.Rule{Op: faultfs.OpLink, PathContains: "l"}, faultfs.OpLink, "a", []bool{true}, faultfs.ErrInjected},
 		{"link, path mismatch", faultfs.Rule{Op: faultfs.OpLink, PathContains: "shards"}, faultfs.OpLink, "a", []bool{false}, nil},
@@ -122,6 +124,13 @@ func doOp(t *testing.T, ffs *faultfs.FS, dir string, op faultfs.Op, sub string, 
 		return ffs.Rename(name, name)
 	case faultfs.OpSyncDir:
 		return ffs.SyncDir(base)
+	case faultfs.OpSyncFS:
+		return ffs.SyncFS(base)
+	case faultfs.OpSetDirect:
+		f, err := ffs.Create(filepath.Join(base, "d"+string(rune('a'+i))))
+		require.NoError(t, err)
+		defer f.Close()
+		return vfs.SetDirect(f, true)
 	}
 	t.Fatalf("unhandled op %v", op)
 	return nil
