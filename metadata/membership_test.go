@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-io/cairn/proto/metapb"
 )
@@ -64,6 +65,12 @@ func TestNodeLifecycle(t *testing.T) {
 					n1 = n
 				}
 			}
+			// The heartbeat's point read agrees with the whole map.
+			rec, recRemoved, recEpoch, err := h.f.NodeRecord("n1")
+			require.NoError(t, err)
+			require.Equal(t, tc.gone, recRemoved)
+			require.Equal(t, tc.wantEpoch, recEpoch)
+			require.True(t, proto.Equal(n1, rec), "record %v, map has %v", rec, n1)
 			if tc.gone {
 				require.Nil(t, n1)
 				require.Len(t, m.Nodes, 1)

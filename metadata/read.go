@@ -220,6 +220,36 @@ func (f *FSM) ClusterMap() (*metapb.ClusterMap, error) {
 	return m, nil
 }
 
+// NodeRecord returns what a heartbeat is checked against: the committed
+// record of one storage node (nil if it has none), whether the node was
+// removed from the cluster, and the map epoch, all from one snapshot. It
+// reads three keys where ClusterMap scans every node, for a check made on
+// every heartbeat of every node.
+func (f *FSM) NodeRecord(id string) (rec *metapb.Node, removed bool, epoch uint64, err error) {
+	db, err := f.acquire()
+	if err != nil {
+		return nil, false, 0, err
+	}
+	defer f.mu.RUnlock()
+	snap := db.NewSnapshot()
+	defer snap.Close()
+	if removed, err = nodeRemoved(snap, id); err != nil {
+		return nil, false, 0, fmt.Errorf("metadata: read removed node %q: %w", id, err)
+	}
+	if epoch, _, err = getUint64(snap, keys.SystemKey(keys.SysEpoch)); err != nil {
+		return nil, false, 0, fmt.Errorf("metadata: read map epoch: %w", err)
+	}
+	n := &metapb.Node{}
+	found, err := getProto(snap, keys.NodeKey(id), n)
+	if err != nil {
+		return nil, false, 0, fmt.Errorf("metadata: read node %q: %w", id, err)
+	}
+	if found {
+		rec = n
+	}
+	return rec, removed, epoch, nil
+}
+
 // PendingGC returns up to limit GC entries, oldest first; limit <= 0 means
 // 1000.
 func (f *FSM) PendingGC(limit int) ([]*metapb.GCEntry, error) {
