@@ -24,14 +24,37 @@ const (
 )
 
 // whileLeading runs round every interval while this node leads, until ctx
-// ends (Close): the shape of every background duty of the leader.
+// ends (Close): the shape of every background duty of the leader. A
+// follower's duty sleeps until Raft notifies it of leadership.
 func (n *Node) whileLeading(ctx context.Context, every time.Duration, round func(ctx context.Context)) {
+	for {
+		leading, changed := n.leading.state()
+		if leading {
+			if !n.roundsUntil(ctx, changed, every, round) {
+				return
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
+}
+
+// roundsUntil runs round every interval until leadership changes (true)
+// or ctx ends (false). Raft's own state is checked before each round: the
+// notification of a lost leadership may come a moment after the loss.
+func (n *Node) roundsUntil(ctx context.Context, changed <-chan struct{}, every time.Duration, round func(ctx context.Context)) bool {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
+		case <-changed:
+			return true
 		case <-t.C:
 		}
 		if n.isLeader() {

@@ -83,6 +83,9 @@ type Node struct {
 	// leaderSince is when this node, as leader, became ready to serve
 	// reads; storage nodes get one NodeTimeout from then to find it.
 	leaderSince atomic.Int64
+	// leading tells the leader's duties when this node gains or loses
+	// leadership (leadership.go).
+	leading *leadership
 	// live is the leader's soft state about storage nodes (liveness.go).
 	live liveness
 	// mapView is the map the cluster map watches send (mapwatch.go).
@@ -135,11 +138,12 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		cfg:   cfg,
-		log:   cfg.Logger.With("node", cfg.NodeID),
-		peers: map[raft.ServerID]Peer{},
-		done:  make(chan struct{}),
-		lis:   cfg.RaftListener,
+		cfg:     cfg,
+		log:     cfg.Logger.With("node", cfg.NodeID),
+		peers:   map[raft.ServerID]Peer{},
+		done:    make(chan struct{}),
+		lis:     cfg.RaftListener,
+		leading: newLeadership(),
 	}
 	n.mu.peerConns = map[string]*grpc.ClientConn{}
 	n.mu.storageConns = map[string]*grpc.ClientConn{}
@@ -155,6 +159,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 	n.met = newMetrics(cfg.Metrics, n, n.log)
 	gcCtx, stop := context.WithCancel(context.Background())
 	n.stop = stop
+	n.wg.Go(func() { n.watchLeadership(gcCtx) })
 	n.wg.Go(func() { n.runCollector(gcCtx) })
 	n.wg.Go(func() { n.runUploadExpiry(gcCtx, uploadExpiryInterval) })
 	n.wg.Go(func() { n.runSweeper(gcCtx) })

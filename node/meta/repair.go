@@ -18,9 +18,9 @@ import (
 	"github.com/cairn-io/cairn/proto/storagepb"
 )
 
-// leadershipPoll is how often the node checks whether it should start or
-// stop its repairer.
-const leadershipPoll = 250 * time.Millisecond
+// repairerRetry is how soon a leader whose repairer did not start tries
+// again.
+const repairerRetry = time.Second
 
 // errNoRepairer is returned on the leader before its repairer started.
 var errNoRepairer = errors.New("meta: repairer not running yet")
@@ -42,14 +42,14 @@ func (n *Node) runRepairer(ctx context.Context) {
 		}
 	}
 	defer halt()
-	t := time.NewTicker(leadershipPoll)
-	defer t.Stop()
+	var retry <-chan time.Time
+	leading, changed := n.leading.state()
 	for {
-		leading := n.isLeader()
 		if leading && stop == nil {
 			r, err := n.newRepairer()
 			if err != nil {
 				n.log.Error("repairer not started", "err", err)
+				retry = time.After(repairerRetry)
 			} else {
 				rctx, cancel := context.WithCancel(ctx)
 				stop, done = cancel, make(chan struct{})
@@ -67,7 +67,17 @@ func (n *Node) runRepairer(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-retry:
+			retry = nil
+		case <-changed:
+			was := leading
+			leading, changed = n.leading.state()
+			if was && leading && stop != nil {
+				// Leadership was lost and regained since: the running
+				// repairer belongs to an earlier term.
+				halt()
+				n.log.Info("repairer stopped: leadership regained in a new term")
+			}
 		}
 	}
 }
