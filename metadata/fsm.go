@@ -153,9 +153,13 @@ const (
 // these.
 func pebbleOptions(opts Options) *pebble.Options {
 	cache := pebble.NewCache(fsmCacheBytes + fsmMemTableStopping*fsmMemTableBytes)
+	fs := opts.FS
+	if fs == nil {
+		fs = raftlog.PlainFS() // see there: no idle disk-health tickers
+	}
 	o := &pebble.Options{
 		Logger:                      pebbleLogger{log: opts.Logger, exit: os.Exit},
-		FS:                          opts.FS,
+		FS:                          fs,
 		Cache:                       cache,
 		MemTableSize:                fsmMemTableBytes,
 		MemTableStopWritesThreshold: fsmMemTableStopping,
