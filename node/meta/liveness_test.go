@@ -316,3 +316,22 @@ func TestLivenessSoftState(t *testing.T) {
 	require.NoError(t, leader.node.reconcileLiveness(ctx))
 	require.True(t, committed().GetDown())
 }
+
+// TestLivenessInterval: the liveness round runs a sixtieth of the node-down
+// grace apart, never more often than every second nor less than every ten.
+func TestLivenessInterval(t *testing.T) {
+	tests := []struct {
+		downAfter, want time.Duration
+	}{
+		{6 * time.Second, time.Second},
+		{30 * time.Second, time.Second},
+		{2 * time.Minute, 2 * time.Second},
+		{DefaultNodeDownAfter, 10 * time.Second},
+		{time.Hour, 10 * time.Second},
+	}
+	for _, tc := range tests {
+		if got := livenessInterval(tc.downAfter); got != tc.want {
+			t.Errorf("livenessInterval(%v) = %v, want %v", tc.downAfter, got, tc.want)
+		}
+	}
+}
