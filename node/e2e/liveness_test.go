@@ -34,8 +34,8 @@ func TestLiveness(t *testing.T) {
 	})
 
 	t.Run("idle log", func(t *testing.T) {
-		// Six storage nodes heartbeat every second: were heartbeats Raft
-		// entries, the applied index would move by about 60 in 10 s.
+		// Six storage nodes heartbeat every 1.5 s: were heartbeats Raft
+		// entries, the applied index would move by about 40 in 10 s.
 		leader := c.waitLeader()
 		first := c.metaStatus(t, ctx, leader)
 		deadline := time.Now().Add(10 * time.Second)
