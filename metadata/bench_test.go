@@ -169,6 +169,19 @@ func BenchmarkApplyInlinePuts(b *testing.B) {
 // run on other goroutines, included. Run it with -benchtime of a few
 // thousand puts or more, or the compactions it triggers are not reached.
 func BenchmarkApplyInline4KiB(b *testing.B) {
+	benchApplyInline(b, func(rng *rand.Rand) string { return fmt.Sprintf("obj/%016x", rng.Uint64()) })
+}
+
+// BenchmarkApplyInline4KiBOverwrite is BenchmarkApplyInline4KiB over a
+// set of 4096 keys, so that nearly every put replaces a null version
+// (which then goes to the GC queue).
+func BenchmarkApplyInline4KiBOverwrite(b *testing.B) {
+	benchApplyInline(b, func(rng *rand.Rand) string { return fmt.Sprintf("obj/%04d", rng.IntN(4096)) })
+}
+
+// benchApplyInline applies 4 KiB inline puts under the keys key draws, in
+// batches of 8, and reports CPU time per put.
+func benchApplyInline(b *testing.B, key func(*rand.Rand) string) {
 	h := newHarness(b)
 	h.mustApply(createBucket("b", "o", unversioned))
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -181,8 +194,7 @@ func BenchmarkApplyInline4KiB(b *testing.B) {
 	start := cpuTime(b)
 	n := 0
 	for b.Loop() {
-		key := fmt.Sprintf("obj/%016x", rng.Uint64())
-		logs = append(logs, h.log(putInline("b", key, "null", fmt.Sprintf("d-%d", n), body)))
+		logs = append(logs, h.log(putInline("b", key(rng), "null", fmt.Sprintf("d-%d", n), body)))
 		n++
 		if len(logs) == perBatch {
 			for _, res := range h.f.ApplyBatch(logs) {
@@ -200,35 +212,4 @@ func cpuTime(tb testing.TB) time.Duration {
 	var ru syscall.Rusage
 	require.NoError(tb, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// BenchmarkApplyInline4KiBOverwrite is BenchmarkApplyInline4KiB over a
-// set of 4096 keys, so that nearly every put replaces a null version
-// (which then goes to the GC queue).
-func BenchmarkApplyInline4KiBOverwrite(b *testing.B) {
-	h := newHarness(b)
-	h.mustApply(createBucket("b", "o", unversioned))
-	rng := rand.New(rand.NewPCG(1, 2))
-	body := make([]byte, 4096)
-	for i := range body {
-		body[i] = byte(rng.Uint32())
-	}
-	const perBatch = 8
-	logs := make([]*raft.Log, 0, perBatch)
-	start := cpuTime(b)
-	n := 0
-	for b.Loop() {
-		key := fmt.Sprintf("obj/%04d", rng.IntN(4096))
-		logs = append(logs, h.log(putInline("b", key, "null", fmt.Sprintf("d-%d", n), body)))
-		n++
-		if len(logs) == perBatch {
-			for _, res := range h.f.ApplyBatch(logs) {
-				if r, ok := res.(*metapb.CommandResult); !ok || r.Code != metapb.ErrorCode_OK {
-					b.Fatalf("apply: %v", res)
-				}
-			}
-			logs = logs[:0]
-		}
-	}
-	b.ReportMetric(float64((cpuTime(b)-start).Microseconds())/float64(n), "cpu-µs/op")
 }
