@@ -391,7 +391,7 @@ func TestSelectWorkloads(t *testing.T) {
 			require.Equal(t, tt.want, names)
 		})
 	}
-	require.Equal(t, []string{"put-4k", "put-1m", "put-64m", "put-64m-32c", "get-1m", "get-64m", "get-1m-2killed", "get-1m-2frozen"}, WorkloadNames())
+	require.Equal(t, []string{"put-4k", "put-1m", "put-64m", "get-1m", "get-64m", "get-1m-2killed", "get-1m-2frozen", "put-64m-32c"}, WorkloadNames())
 }
 
 func TestConfigValidate(t *testing.T) {
