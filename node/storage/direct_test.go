@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cairn-io/cairn/node/vfs"
 	"github.com/cairn-io/cairn/node/vfs/faultfs"
@@ -77,4 +79,32 @@ func TestDirectRefused(t *testing.T) {
 			require.False(t, d.direct)
 		}
 	})
+}
+
+// TestDirectWriteFailsMidShard: a direct write that fails halfway through
+// a shard (the probe passed; the disk then refused) fails that shard's
+// write, publishes nothing under its name, and leaves the drive able to
+// take the same shard again.
+func TestDirectWriteFailsMidShard(t *testing.T) {
+	ffs := faultfs.New(vfs.Default)
+	e := startServer(t, Config{Drives: []string{t.TempDir()}, FS: ffs})
+	for _, d := range e.srv.drives {
+		require.True(t, d.direct, "this test needs a filesystem with direct I/O")
+	}
+	// 3 MiB of 1 MiB blocks: the first full staging buffer is written,
+	// the second write fails.
+	ffs.Inject(faultfs.Rule{Op: faultfs.OpWrite, PathContains: shardsDir, Nth: 2, Err: syscall.EIO})
+	data := randBytes(12, 3<<20)
+	r := ref(e.srv.DriveIDs()[0], "mid.0")
+	_, err := writeShard(t.Context(), e.client, r, 1<<20, data, 1<<20)
+	require.Error(t, err)
+	_, err = readShard(t.Context(), e.client, r, 0, 0)
+	require.Equal(t, codes.NotFound, status.Code(err), "a failed shard has no name: %v", err)
+
+	ffs.Clear()
+	_, err = writeShard(t.Context(), e.client, r, 1<<20, data, 1<<20)
+	require.NoError(t, err)
+	got, err := readShard(t.Context(), e.client, r, 0, 0)
+	require.NoError(t, err)
+	require.Equal(t, data, got)
 }
