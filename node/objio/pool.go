@@ -20,13 +20,12 @@ const (
 	connWindow   = 8 << 20
 	// maxMsgSize admits a whole block of the largest profile plus framing.
 	maxMsgSize = erasure.MaxBlockSize + 1<<20
-	// writeBuffer and readBuffer size the transport's buffers for 1 MiB
-	// blocks. gRPC's 32 KiB default makes its writer flush (one write
+	// writeBuffer sizes the transport's write buffer for 1 MiB blocks
+	// (the read buffer is dial.ReadBufferSize's). gRPC's 32 KiB default makes its writer flush (one write
 	// system call, and one TLS record run) every two 16 KiB frames: 32
 	// calls per shard block. With a buffer the size of a block the writer
 	// flushes about once per block.
 	writeBuffer = 1 << 20
-	readBuffer  = 512 << 10
 )
 
 // ErrPoolClosed is returned by Pool.Storage after Close.
@@ -55,7 +54,7 @@ func NewPool(d *dial.Dialer) *Pool {
 		grpc.WithInitialWindowSize(streamWindow),
 		grpc.WithInitialConnWindowSize(connWindow),
 		grpc.WithWriteBufferSize(writeBuffer),
-		grpc.WithReadBufferSize(readBuffer),
+		grpc.WithReadBufferSize(dial.ReadBufferSize(d.Secure())),
 		grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(maxMsgSize),
 			grpc.MaxCallSendMsgSize(maxMsgSize),

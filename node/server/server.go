@@ -383,16 +383,16 @@ type Server struct {
 
 // grpcServerOptions sizes flow-control windows for shard traffic: the
 // defaults (64 KiB) throttle a 1 MiB block per message to a fraction of
-// loopback bandwidth.
-func grpcServerOptions() []grpc.ServerOption {
+// loopback bandwidth. secure says whether the server uses TLS.
+func grpcServerOptions(secure bool) []grpc.ServerOption {
 	return append(dial.ServerOptions(),
 		grpc.MaxRecvMsgSize(16<<20),
 		grpc.MaxSendMsgSize(16<<20),
 		grpc.InitialWindowSize(8<<20),
 		grpc.InitialConnWindowSize(32<<20),
-		// A buffer the size of a 1 MiB block: the transport's writer
-		// flushes (one write system call) about once per block.
-		grpc.ReadBufferSize(512<<10),
+		grpc.ReadBufferSize(dial.ReadBufferSize(secure)),
+		// A write buffer the size of a 1 MiB block: the transport's
+		// writer flushes (one write system call) about once per block.
 		grpc.WriteBufferSize(1<<20),
 	)
 }
@@ -448,7 +448,7 @@ func (s *Server) start(ctx, runCtx context.Context) error {
 			return fmt.Errorf("server: listen grpc %s: %w", cfg.GRPCAddr, err)
 		}
 		s.grpcLis = lis
-		opts := append(grpcServerOptions(), s.rpcServer.ServerOptions()...)
+		opts := append(grpcServerOptions(cfg.TLS != nil), s.rpcServer.ServerOptions()...)
 		if cfg.TLS != nil {
 			// After the metrics interceptors, so that refused calls are
 			// counted too.
