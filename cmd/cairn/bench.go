@@ -49,8 +49,10 @@ func runBench(args []string) error {
 
 Starts a fresh local cluster (3 meta, 6 storage, 1 gateway, 4+2) in a new
 directory, runs MinIO's warp %s against its gateway for each workload and
-prints one table: throughput, latency, errors, CPU seconds per GiB and peak
-memory by role, and the idle cluster's CPU.
+prints one table: throughput, latency, errors, CPU seconds per GiB by role
+and for warp itself, the CPU ceiling (the throughput if every core did this
+workload's work) with how busy the cores were and their iowait, peak memory
+by role, and the idle cluster's CPU.
 
 With --variant, the matrix runs once per variant, one after another, and a
 last table compares each with the first, e.g. a lever off and on:

@@ -14,6 +14,10 @@
 // /proc/<pid>/status every SampleEvery for the whole run and evaluated
 // over warp's own window (its first operation's start to its last
 // operation's end), so warp's start-up, listing and exit are not counted.
+// Over the same window it measures the client (warp and its descendants)
+// and, from /proc/stat, how busy the machine's cores were and how long
+// they waited on I/O, and derives the CPU ceiling: the throughput if every
+// core did nothing but this workload's work.
 //
 // GET workloads read objects uploaded beforehand with the AWS SDK (warp's
 // --list-existing), so that a fault can be injected between upload and

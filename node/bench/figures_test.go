@@ -120,7 +120,12 @@ func TestCPUPerGiB(t *testing.T) {
 func TestSampler(t *testing.T) {
 	clock := t0
 	cpu := map[int]float64{7: 1, 8: 2}
-	procs := []procRef{{Name: "gateway", Role: "gateway", Pid: 7}, {Name: "storage-1", Role: "storage", Pid: 8}, {Name: "storage-2", Role: "storage", Pid: 0}}
+	tree := map[int]float64{40: 3}
+	machine := cpuTimes{Cores: 2, Busy: 10, Total: 100}
+	procs := []procRef{
+		{Name: "gateway", Role: "gateway", Pid: 7}, {Name: "storage-1", Role: "storage", Pid: 8}, {Name: "storage-2", Role: "storage", Pid: 0},
+		{Name: "warp", Role: ClientRole, Pid: 40, Tree: true},
+	}
 	s := newSampler(func() []procRef { return procs }, time.Hour)
 	s.now = func() time.Time { return clock }
 	s.read = func(pid int) (procSample, error) {
@@ -130,20 +135,166 @@ func TestSampler(t *testing.T) {
 		}
 		return procSample{CPUSeconds: c, RSS: int64(pid) << 20}, nil
 	}
+	s.readTree = func(pid int) (float64, error) {
+		c, ok := tree[pid]
+		if !ok {
+			return 0, errors.New("no such process")
+		}
+		return c, nil
+	}
+	s.readMachine = func() (cpuTimes, error) { return machine, nil }
 	s.snapshot()
 	clock = at(10)
 	cpu[7], cpu[8] = 6, 12
+	tree[40] = 5
+	machine.Busy, machine.Total = 15, 120
 	procs[1].Pid = 9 // storage-1 killed and restarted; 9 vanished before being read
-	h := s.snapshot()
-	require.Len(t, h, 2, "a process without a PID or that vanished is not sampled")
+	s.snapshot()
+
+	// The client exits: its PID is gone from /proc and from the list, and
+	// its last figure comes from its exit status, recorded before the
+	// snapshot's own sample.
+	clock = at(11)
+	delete(tree, 40)
+	procs = procs[:3]
+	s.record(procKey{Name: "warp", Role: ClientRole, Pid: 40}, at(10.5), procSample{CPUSeconds: 6})
+	h, m := s.snapshot()
+	require.Len(t, h, 3, "a process without a PID or that vanished is not sampled")
 	require.InDelta(t, 5, h.cpuSeconds("gateway", at(0), at(10)), 1e-9)
 	require.Len(t, h[procKey{Name: "storage-1", Role: "storage", Pid: 8}], 1)
 	require.Equal(t, int64(7)<<20, h.peakRSS("gateway", at(0), at(10)))
+	require.InDelta(t, 3, h.cpuSeconds(ClientRole, at(0), at(10.5)), 1e-9, "tree samples, then the exit's")
+	require.Zero(t, h.peakRSS(ClientRole, at(0), at(11)), "the client's samples carry no memory")
+	require.Len(t, m, 3)
+	mach, ok := m.over(at(0), at(10))
+	require.True(t, ok)
+	require.Equal(t, Machine{Cores: 2, BusyFraction: 0.25}, mach)
+
+	// Without /proc/stat the machine has no samples; processes still do.
+	s.readMachine = func() (cpuTimes, error) { return cpuTimes{}, errors.New("no /proc/stat") }
+	_, m2 := s.snapshot()
+	require.Len(t, m2, 3)
 
 	// The goroutine starts, samples and is joined.
 	s.start()
 	s.Close()
 	s.Close() // idempotent
+}
+
+func TestMachineOver(t *testing.T) {
+	mp := func(sec float64, busy, iowait, steal, total float64) machinePoint {
+		return machinePoint{At: at(sec), cpuTimes: cpuTimes{Cores: 2, Busy: busy, Iowait: iowait, Steal: steal, Total: total}}
+	}
+	// Two cores: total grows by 2 s per second. From t=0 to 10 both cores
+	// busy; from 10 to 20 half busy, a quarter iowait, a tenth stolen.
+	m := machineHistory{
+		mp(0, 0, 0, 0, 0),
+		mp(10, 20, 0, 0, 20),
+		mp(20, 30, 5, 2, 40),
+	}
+	tests := []struct {
+		name     string
+		h        machineHistory
+		from, to float64
+		want     Machine
+		wantOK   bool
+	}{
+		{name: "on samples", h: m, from: 0, to: 10, want: Machine{Cores: 2, BusyFraction: 1}, wantOK: true},
+		{name: "second half", h: m, from: 10, to: 20, want: Machine{Cores: 2, BusyFraction: 0.5, IowaitFraction: 0.25, StealFraction: 0.1}, wantOK: true},
+		{name: "interpolated across samples", h: m, from: 5, to: 15, want: Machine{Cores: 2, BusyFraction: 0.75, IowaitFraction: 0.125, StealFraction: 0.05}, wantOK: true},
+		{name: "window past the last sample is clamped", h: m, from: 15, to: 30, want: Machine{Cores: 2, BusyFraction: 0.5, IowaitFraction: 0.25, StealFraction: 0.1}, wantOK: true},
+		{name: "window before the first sample", h: m[1:], from: 0, to: 5},
+		{name: "one sample", h: m[:1], from: 0, to: 10},
+		{name: "no sample", h: nil, from: 0, to: 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := tt.h.over(at(tt.from), at(tt.to))
+			require.Equal(t, tt.wantOK, ok)
+			if !ok {
+				return
+			}
+			require.Equal(t, tt.want.Cores, got.Cores)
+			require.InDelta(t, tt.want.BusyFraction, got.BusyFraction, 1e-9)
+			require.InDelta(t, tt.want.IowaitFraction, got.IowaitFraction, 1e-9)
+			require.InDelta(t, tt.want.StealFraction, got.StealFraction, 1e-9)
+		})
+	}
+}
+
+func TestCPUCeiling(t *testing.T) {
+	tests := []struct {
+		name      string
+		cores     int
+		cpuPerGiB float64
+		want      float64
+		wantOK    bool
+	}{
+		// 2 cores, 1 CPU-s per GiB: 2 GiB/s.
+		{name: "one CPU-s per GiB", cores: 2, cpuPerGiB: 1, want: 2048, wantOK: true},
+		// put-1m at 27.5 CPU-s per GiB in the servers and 2.5 in warp.
+		{name: "1 MiB PUTs", cores: 2, cpuPerGiB: 30, want: 2.0 / 30 * 1024, wantOK: true},
+		{name: "4 KiB PUTs", cores: 2, cpuPerGiB: 512, want: 4, wantOK: true},
+		{name: "more cores, higher ceiling", cores: 8, cpuPerGiB: 4, want: 2048, wantOK: true},
+		{name: "no CPU spent", cores: 2, cpuPerGiB: 0},
+		{name: "no cores known", cores: 0, cpuPerGiB: 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := cpuCeiling(tt.cores, tt.cpuPerGiB)
+			require.Equal(t, tt.wantOK, ok)
+			require.InDelta(t, tt.want, got, 1e-9)
+		})
+	}
+}
+
+func TestFillResult(t *testing.T) {
+	// Over t=0..10, 1 GiB moved: gateway 4 s, storage 10 s, meta 2 s and
+	// warp 4 s of CPU, on 2 cores of which 90 % was busy, 5 % iowait.
+	h := history{
+		{Name: "gateway", Role: "gateway", Pid: 1}:   pts(0, 0, 10, 4),
+		{Name: "storage-1", Role: "storage", Pid: 2}: pts(0, 0, 10, 6),
+		{Name: "storage-2", Role: "storage", Pid: 3}: pts(0, 0, 10, 4),
+		{Name: "meta-1", Role: "meta", Pid: 4}:       pts(0, 0, 10, 2),
+		// warp starts before the window and exits after it.
+		{Name: "warp", Role: ClientRole, Pid: 5}: pts(-3, 0, 0, 0.5, 10, 4.5, 10.2, 4.6),
+		// An earlier workload's warp, over before this window.
+		{Name: "warp", Role: ClientRole, Pid: 6}: pts(-30, 0, -20, 9),
+	}
+	m := machineHistory{
+		{At: at(0), cpuTimes: cpuTimes{Cores: 2}},
+		{At: at(10), cpuTimes: cpuTimes{Cores: 2, Busy: 18, Iowait: 1, Steal: 0.5, Total: 20}},
+	}
+	wr := warpResult{Start: at(0), End: at(10), Bytes: gib, BytesPerSec: 100 * mib}
+
+	var res Result
+	fillResult(&res, wr, h, m)
+	require.InDelta(t, 4, res.ClientCPUSeconds, 1e-9)
+	require.InDelta(t, 4, res.ClientCPUPerGiB, 1e-9)
+	require.InDelta(t, 16, res.CPUPerGiB.Total(), 1e-9, "the client is not a role")
+	require.Equal(t, &Machine{Cores: 2, BusyFraction: 0.9, IowaitFraction: 0.05, StealFraction: 0.025}, res.Machine)
+	// 2 cores ÷ (16 + 4) CPU-s per GiB = 0.1 GiB/s.
+	require.InDelta(t, 102.4, res.CPUCeilingMiBPerSec, 1e-9)
+	of, ok := res.OfCeiling()
+	require.True(t, ok)
+	require.InDelta(t, 100/102.4, of, 1e-9)
+
+	// Nothing moved: no CPU per GiB and no ceiling, but the machine's
+	// figures stand.
+	var idle Result
+	fillResult(&idle, warpResult{Start: at(0), End: at(10)}, h, m)
+	require.Zero(t, idle.ClientCPUPerGiB)
+	require.Zero(t, idle.CPUCeilingMiBPerSec)
+	require.NotNil(t, idle.Machine)
+	_, ok = idle.OfCeiling()
+	require.False(t, ok)
+
+	// No /proc/stat samples: no machine and no ceiling.
+	var blind Result
+	fillResult(&blind, wr, h, nil)
+	require.Nil(t, blind.Machine)
+	require.Zero(t, blind.CPUCeilingMiBPerSec)
+	require.InDelta(t, 4, blind.ClientCPUPerGiB, 1e-9)
 }
 
 type fakeTarget struct {
@@ -235,44 +386,96 @@ func normalize(s string) string {
 }
 
 func TestWriteTable(t *testing.T) {
+	busy := &Machine{Cores: 2, BusyFraction: 0.968, IowaitFraction: 0.012}
 	rep := Report{
 		WarpVersion: WarpVersion, Duration: "20s", SampleEvery: "250ms", WallSeconds: 312.4,
 		Idle: &Idle{Seconds: 20, Cores: RoleFigures{Gateway: 0.01, Storage: 0.04, Meta: 0.03}},
 		Results: []Result{
 			{
 				Workload: "put-1m", MiBPerSec: 68.04, ObjPerSec: 68.04, P50Millis: 218.4, P99Millis: 1405, Requests: 1400, Bytes: gib,
-				CPUPerGiB: RoleFigures{Gateway: 6.234, Storage: 15.09, Meta: 2.456},
-				PeakRSS:   RoleFigures{Gateway: 102 << 20, Storage: 72 << 20, Meta: 44 << 20},
+				CPUPerGiB:       RoleFigures{Gateway: 6.234, Storage: 15.09, Meta: 2.456},
+				ClientCPUPerGiB: 1.5, Machine: busy, CPUCeilingMiBPerSec: 81.33,
+				PeakRSS: RoleFigures{Gateway: 102 << 20, Storage: 72 << 20, Meta: 44 << 20},
 			},
 			{
 				Workload: "get-1m-2frozen", MiBPerSec: 1.1, ObjPerSec: 1.1, P50Millis: 6060, P99Millis: 7.5, Requests: 40, Errors: 3,
 				FirstErrors: []string{"503 Service Unavailable"}, Bytes: 0,
+				Machine: &Machine{Cores: 2, BusyFraction: 0.051, IowaitFraction: 0.004},
 				PeakRSS: RoleFigures{Gateway: 82 << 20, Storage: 57 << 20, Meta: 46 << 20},
 			},
 			{Workload: "put-64m", Failed: "bench: warp put: exit status 1"},
+			{
+				// A report without the machine's figures (/proc/stat could
+				// not be read): no ceiling, no busy and iowait.
+				Workload: "get-64m", MiBPerSec: 400, ObjPerSec: 6.25, P50Millis: 600, P99Millis: 900, Requests: 125, Bytes: 8 * gib,
+				CPUPerGiB: RoleFigures{Gateway: 2, Storage: 1.5, Meta: 0.1}, ClientCPUPerGiB: 0.75,
+				PeakRSS: RoleFigures{Gateway: 300 << 20, Storage: 80 << 20, Meta: 45 << 20},
+			},
 		},
 	}
 	var buf bytes.Buffer
 	require.NoError(t, WriteTable(&buf, rep))
 	got := normalize(buf.String())
 	for _, want := range []string{
-		" workload MiB/s obj/s p50 p99 errors gateway storage meta gateway storage meta\n",
-		" put-1m 68.0 68.0 218ms 1.41s 0 6.23 15.09 2.46 102 72 44\n",
-		" get-1m-2frozen 1.1 1.1 6.06s 7.50ms 3 - - - 82 57 46\n",
-		" put-64m - - - - - - - - - - -\n",
+		" CPU ceiling all cores CPU-s per GiB peak RSS MiB",
+		" workload MiB/s obj/s p50 p99 errors MiB/s % busy iowait gateway storage meta client gateway storage meta\n",
+		" put-1m 68.0 68.0 218ms 1.41s 0 81.3 84% 97% 1% 6.23 15.09 2.46 1.50 102 72 44\n",
+		" get-1m-2frozen 1.1 1.1 6.06s 7.50ms 3 - - 5% 0% - - - - 82 57 46\n",
+		" put-64m - - - - - - - - - - - - - - - -\n",
+		" get-64m 400.0 6.2 600ms 900ms 0 - - - - 2.00 1.50 0.10 0.75 300 80 45\n",
 		"idle cluster CPU: 0.080 cores over 20s (gateway 0.010, storage 0.040, meta 0.030)\n",
 		"get-1m-2frozen: 3 of 40 requests failed; first: 503 Service Unavailable\n",
 		"put-64m failed: bench: warp put: exit status 1\n",
 		"warp " + WarpVersion + ", 20s per workload.",
+		"(client: warp and what it started)",
 		"sampled every 250ms",
+		"CPU ceiling: the MiB/s if all 2 cores were busy with this mix of work",
+		"Near 100 % of the ceiling with the cores busy, CPU binds",
 		"wall time 5m12s\n",
 	} {
 		require.Contains(t, got, want)
 	}
 	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
-	// The header, the rows and the blank line after them share one width.
-	for _, l := range lines[:5] {
+	// The group line, the header and the rows share one width.
+	for _, l := range lines[:6] {
 		require.Equal(t, len(lines[0]), len(l), "row %q", l)
+	}
+	// Each group's label sits over its columns: it ends no later than its
+	// last column's header and starts after the column before the group.
+	for _, g := range []struct{ label, before, last string }{
+		{"CPU ceiling", "errors", "  %"},
+		{"all cores", "  %", "iowait"},
+		{"CPU-s per GiB", "iowait", "client"},
+		{"peak RSS MiB", "client", "meta  "},
+	} {
+		start := strings.Index(lines[0], g.label)
+		require.GreaterOrEqual(t, start, strings.Index(lines[1], g.before)+len(g.before), g.label)
+		require.LessOrEqual(t, start+len(g.label), strings.LastIndex(lines[1], strings.TrimSpace(g.last))+len(strings.TrimSpace(g.last)), g.label)
+	}
+
+	// Without any machine figures the ceiling is not explained.
+	rep.Results = rep.Results[2:]
+	buf.Reset()
+	require.NoError(t, WriteTable(&buf, rep))
+	require.NotContains(t, buf.String(), "CPU ceiling:")
+}
+
+func TestGroupLine(t *testing.T) {
+	const header = "name    a   bb  ccc    d"
+	tests := []struct {
+		name   string
+		groups []headerGroup
+		want   string
+	}{
+		{name: "centred over its columns", groups: []headerGroup{{label: "xy", first: 1, last: 2}}, want: "        xy              "},
+		{name: "wider than its columns: ends at their end", groups: []headerGroup{{label: "wide lab", first: 2, last: 2}}, want: "      wide lab          "},
+		{name: "two groups", groups: []headerGroup{{label: "AB", first: 1, last: 2}, {label: "CD", first: 3, last: 4}}, want: "        AB        CD    "},
+		{name: "out of range is left out", groups: []headerGroup{{label: "x", first: 0, last: 1}, {label: "y", first: 3, last: 9}}, want: "                        "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, groupLine(header, tt.groups))
+		})
 	}
 }
 

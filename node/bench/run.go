@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,7 +41,13 @@ type run struct {
 	warp      warpRunner
 	sampler   *sampler
 	seeded    map[string]bool
+	// clientPid is the PID of the warp process under way, 0 between
+	// workloads; the sampler reads it through procs.
+	clientPid atomic.Int64
 }
+
+// clientName names the client's series in the history.
+const clientName = "warp"
 
 // Run starts a fresh local cluster (3 meta, 6 storage, 1 gateway, 4+2),
 // measures its idle CPU, runs warp for each workload, stops the cluster and
@@ -162,13 +169,30 @@ func randomHex(n int) string {
 }
 
 // procs lists the cluster's processes with their current PIDs (0 while a
-// process is down).
+// process is down), and the client while it runs.
 func (r *run) procs() []procRef {
-	out := make([]procRef, 0, len(r.layout.Procs))
+	out := make([]procRef, 0, len(r.layout.Procs)+1)
 	for _, p := range r.layout.Procs {
 		out = append(out, procRef{Name: p.Name, Role: p.Roles[0], Pid: r.cl.Pid(p.Name)})
 	}
+	if pid := r.clientPid.Load(); pid != 0 {
+		out = append(out, procRef{Name: clientName, Role: ClientRole, Pid: int(pid), Tree: true})
+	}
 	return out
+}
+
+// clientHooks follow the warp process in the sampler: sampled (with its
+// descendants) while it runs, and a last sample at its exit, from its
+// resource usage, so that warp's window (which ends shortly before warp
+// does) is bracketed by samples.
+func (r *run) clientHooks() warpHooks {
+	return warpHooks{
+		started: func(pid int) { r.clientPid.Store(int64(pid)) },
+		exited: func(cpu float64) {
+			pid := r.clientPid.Swap(0)
+			r.sampler.record(procKey{Name: clientName, Role: ClientRole, Pid: int(pid)}, r.sampler.now(), procSample{CPUSeconds: cpu})
+		},
+	}
 }
 
 func (r *run) waitReady(ctx context.Context) error {
@@ -194,7 +218,7 @@ func (r *run) measureIdle(ctx context.Context) (Idle, error) {
 	case <-time.After(r.cfg.Idle):
 	}
 	to := time.Now()
-	h := r.sampler.snapshot()
+	h, _ := r.sampler.snapshot()
 	idle := Idle{Seconds: to.Sub(from).Seconds()}
 	for _, role := range Roles {
 		idle.Cores.set(role, cores(h.cpuSeconds(role, from, to), to.Sub(from)))
@@ -220,7 +244,7 @@ func (r *run) workload(ctx context.Context, w Workload) (Result, error) {
 		wctx, cancel := context.WithTimeout(ctx, r.cfg.Duration+warpSlack)
 		defer cancel()
 		benchdata := filepath.Join(r.warp.dir, w.Name)
-		return r.warp.run(wctx, warpArgs(w, r.layout.S3Addr(), bucket, r.cfg.Duration, benchdata))
+		return r.warp.run(wctx, warpArgs(w, r.layout.S3Addr(), bucket, r.cfg.Duration, benchdata), r.clientHooks())
 	})
 	if runErr != nil {
 		res.Failed = runErr.Error()
@@ -231,14 +255,14 @@ func (r *run) workload(ctx context.Context, w Workload) (Result, error) {
 		res.Failed = err.Error()
 		return res, restoreErr
 	}
-	h := r.sampler.snapshot()
-	fillResult(&res, wr, h)
+	h, m := r.sampler.snapshot()
+	fillResult(&res, wr, h, m)
 	return res, restoreErr
 }
 
-// fillResult puts warp's figures and the processes' figures over warp's
-// window into res.
-func fillResult(res *Result, wr warpResult, h history) {
+// fillResult puts warp's figures, and the processes' and the machine's
+// figures over warp's window, into res.
+func fillResult(res *Result, wr warpResult, h history, m machineHistory) {
 	res.MiBPerSec = wr.BytesPerSec / mib
 	res.ObjPerSec = wr.ObjPerSec
 	res.P50Millis = float64(wr.P50) / float64(time.Millisecond)
@@ -253,6 +277,18 @@ func fillResult(res *Result, wr warpResult, h history) {
 			res.CPUPerGiB.set(role, v)
 		}
 		res.PeakRSS.set(role, float64(h.peakRSS(role, wr.Start, wr.End)))
+	}
+	res.ClientCPUSeconds = h.cpuSeconds(ClientRole, wr.Start, wr.End)
+	if v, ok := cpuPerGiB(res.ClientCPUSeconds, wr.Bytes); ok {
+		res.ClientCPUPerGiB = v
+	}
+	if mach, ok := m.over(wr.Start, wr.End); ok {
+		res.Machine = &mach
+		if wr.Bytes > 0 {
+			if c, ok := cpuCeiling(mach.Cores, res.CPUPerGiB.Total()+res.ClientCPUPerGiB); ok {
+				res.CPUCeilingMiBPerSec = c
+			}
+		}
 	}
 }
 

@@ -9,11 +9,18 @@ import (
 // Roles are the process roles the figures are grouped by, in table order.
 var Roles = []string{"gateway", "storage", "meta"}
 
-// procRef names one running process of the cluster.
+// ClientRole is the role of the load generator's process (warp), sampled
+// like the cluster's roles but reported apart from them.
+const ClientRole = "client"
+
+// procRef names one running process: of the cluster, or the client.
 type procRef struct {
 	Name string
 	Role string
 	Pid  int
+	// Tree counts the process's descendants too (see treeReader); its
+	// samples carry CPU time only.
+	Tree bool
 }
 
 // procKey identifies one process instance: a restarted process gets a new
@@ -55,22 +62,85 @@ func (h history) cpuSeconds(role string, from, to time.Time) float64 {
 // cpuAt interpolates a process's CPU counter at t, clamped to the first and
 // last samples. pts is in time order.
 func cpuAt(pts []point, t time.Time) float64 {
-	if !t.After(pts[0].At) {
-		return pts[0].CPUSeconds
+	a, b, frac := bracket(len(pts), func(i int) time.Time { return pts[i].At }, t)
+	return pts[a].CPUSeconds + frac*(pts[b].CPUSeconds-pts[a].CPUSeconds)
+}
+
+// bracket finds where t falls among n samples taken at at(0) … at(n-1), in
+// time order: between samples a and b = a+1, frac of the way from a to b.
+// Before the first sample and after the last it clamps (a = b, frac 0).
+// n must be positive.
+func bracket(n int, at func(int) time.Time, t time.Time) (a, b int, frac float64) {
+	if !t.After(at(0)) {
+		return 0, 0, 0
 	}
-	for i := 1; i < len(pts); i++ {
-		if t.After(pts[i].At) {
+	for i := 1; i < n; i++ {
+		if t.After(at(i)) {
 			continue
 		}
-		a, b := pts[i-1], pts[i]
-		span := b.At.Sub(a.At)
+		span := at(i).Sub(at(i - 1))
 		if span <= 0 {
-			return b.CPUSeconds
+			return i, i, 0
 		}
-		frac := float64(t.Sub(a.At)) / float64(span)
-		return a.CPUSeconds + frac*(b.CPUSeconds-a.CPUSeconds)
+		return i - 1, i, float64(t.Sub(at(i-1))) / float64(span)
 	}
-	return pts[len(pts)-1].CPUSeconds
+	return n - 1, n - 1, 0
+}
+
+type machinePoint struct {
+	At time.Time
+	cpuTimes
+}
+
+// machineHistory is every sample of /proc/stat taken, in time order.
+type machineHistory []machinePoint
+
+// Machine is how the whole machine's CPUs spent a window, from /proc/stat:
+// the cluster, the client and anything else running on it.
+type Machine struct {
+	// Cores is the number of CPUs /proc/stat accounts for (its cpuN
+	// lines), which the fractions below are of.
+	Cores int `json:"cores"`
+	// BusyFraction is the share of all cores' time that was neither idle
+	// nor iowait; StealFraction, inside it, is what the hypervisor took.
+	BusyFraction   float64 `json:"busy_fraction"`
+	IowaitFraction float64 `json:"iowait_fraction"`
+	StealFraction  float64 `json:"steal_fraction"`
+}
+
+// over is the machine's figures between from and to, the counters
+// interpolated like cpuAt's; false without samples or time between them.
+// The fractions are of the time the kernel accounted to all cores in the
+// window, which is cores × window as the kernel counts it.
+func (m machineHistory) over(from, to time.Time) (Machine, bool) {
+	if len(m) == 0 {
+		return Machine{}, false
+	}
+	a, b := m.at(from), m.at(to)
+	total := b.Total - a.Total
+	if total <= 0 {
+		return Machine{}, false
+	}
+	return Machine{
+		Cores:          b.Cores,
+		BusyFraction:   (b.Busy - a.Busy) / total,
+		IowaitFraction: (b.Iowait - a.Iowait) / total,
+		StealFraction:  (b.Steal - a.Steal) / total,
+	}, true
+}
+
+// at interpolates every counter at t; Cores is the later sample's.
+func (m machineHistory) at(t time.Time) cpuTimes {
+	a, b, frac := bracket(len(m), func(i int) time.Time { return m[i].At }, t)
+	lerp := func(x, y float64) float64 { return x + frac*(y-x) }
+	pa, pb := m[a].cpuTimes, m[b].cpuTimes
+	return cpuTimes{
+		Cores:  pb.Cores,
+		Busy:   lerp(pa.Busy, pb.Busy),
+		Iowait: lerp(pa.Iowait, pb.Iowait),
+		Steal:  lerp(pa.Steal, pb.Steal),
+		Total:  lerp(pa.Total, pb.Total),
+	}
 }
 
 // peakRSS is the largest resident set of any one process of role sampled
@@ -92,24 +162,27 @@ func (h history) peakRSS(role string, from, to time.Time) int64 {
 	return peak
 }
 
-// sampler reads /proc for every process of the cluster at a fixed interval
-// until stopped.
+// sampler reads /proc for every process of the cluster and the client,
+// and /proc/stat for the machine, at a fixed interval until stopped.
 type sampler struct {
-	procs func() []procRef
-	read  func(pid int) (procSample, error)
-	every time.Duration
-	now   func() time.Time
+	procs       func() []procRef
+	read        func(pid int) (procSample, error)
+	readTree    func(pid int) (float64, error)
+	readMachine func() (cpuTimes, error)
+	every       time.Duration
+	now         func() time.Time
 
 	mu struct {
 		sync.Mutex
-		h history
+		h       history
+		machine machineHistory
 	}
 	stop chan struct{}
 	done chan struct{}
 }
 
 func newSampler(procs func() []procRef, every time.Duration) *sampler {
-	s := &sampler{procs: procs, read: readProc, every: every, now: time.Now}
+	s := &sampler{procs: procs, read: readProc, readTree: newTreeReader().read, readMachine: readCPUTimes, every: every, now: time.Now}
 	s.mu.h = history{}
 	return s
 }
@@ -138,18 +211,37 @@ func (s *sampler) sampleOnce() {
 		if p.Pid == 0 {
 			continue
 		}
-		ps, err := s.read(p.Pid)
+		var ps procSample
+		var err error
+		if p.Tree {
+			ps.CPUSeconds, err = s.readTree(p.Pid)
+		} else {
+			ps, err = s.read(p.Pid)
+		}
 		at := s.now()
 		if err != nil {
 			// The process exited between listing and reading (a killed
-			// node): it simply has no sample now.
+			// node, the client at its end): it simply has no sample now.
 			continue
 		}
-		k := procKey(p)
+		s.record(procKey{Name: p.Name, Role: p.Role, Pid: p.Pid}, at, ps)
+	}
+	if ct, err := s.readMachine(); err == nil {
+		at := s.now()
 		s.mu.Lock()
-		s.mu.h[k] = append(s.mu.h[k], point{At: at, procSample: ps})
+		s.mu.machine = append(s.mu.machine, machinePoint{At: at, cpuTimes: ct})
 		s.mu.Unlock()
 	}
+	// A /proc/stat that cannot be read leaves the machine's figures out
+	// of the report; the processes' figures stand without them.
+}
+
+// record adds one sample of a process taken at at. The client's last
+// sample comes from its exit status (see warpHooks), not from /proc.
+func (s *sampler) record(k procKey, at time.Time, ps procSample) {
+	s.mu.Lock()
+	s.mu.h[k] = append(s.mu.h[k], point{At: at, procSample: ps})
+	s.mu.Unlock()
 }
 
 // Close stops the sampler and waits for its goroutine.
@@ -163,18 +255,20 @@ func (s *sampler) Close() {
 }
 
 // snapshot takes a sample now, so that a window ending now is bracketed,
-// and returns a copy of the history.
-func (s *sampler) snapshot() history {
+// and returns a copy of the processes' and the machine's histories.
+func (s *sampler) snapshot() (history, machineHistory) {
 	s.sampleOnce()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(history, len(s.mu.h))
 	for k, v := range s.mu.h {
 		pts := append([]point(nil), v...)
-		// The ticker's sample and this one may have been appended out of
-		// time order.
+		// The ticker's sample and this one (or the client's exit) may
+		// have been appended out of time order.
 		slices.SortStableFunc(pts, func(a, b point) int { return a.At.Compare(b.At) })
 		out[k] = pts
 	}
-	return out
+	m := append(machineHistory(nil), s.mu.machine...)
+	slices.SortStableFunc(m, func(a, b machinePoint) int { return a.At.Compare(b.At) })
+	return out, m
 }

@@ -103,8 +103,9 @@ type VariantReport struct {
 }
 
 // WriteComparison prints, per workload, one line per variant with its
-// throughput, p99 and CPU per GiB, and the ratios to the first variant
-// (the baseline): the before-and-after table of a lever.
+// throughput, p99, CPU per GiB and share of its CPU ceiling, and the ratios
+// to the first variant (the baseline): the before-and-after table of a
+// lever.
 func WriteComparison(w io.Writer, reps []VariantReport) error {
 	if len(reps) == 0 {
 		return errors.New("bench: nothing to compare")
@@ -120,7 +121,7 @@ func WriteComparison(w io.Writer, reps []VariantReport) error {
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "workload\tvariant\tMiB/s\tobj/s\tp99\tgateway\tstorage\tmeta\tCPU-s/GiB\tthroughput\tCPU/GiB\t\n")
+	fmt.Fprintf(tw, "workload\tvariant\tMiB/s\tobj/s\tp99\tgateway\tstorage\tmeta\tCPU-s/GiB\t%% of ceiling\tthroughput\tCPU/GiB\t\n")
 	for _, wl := range order {
 		base, hasBase := findResult(reps[0].Report, wl)
 		for i, r := range reps {
@@ -130,7 +131,7 @@ func WriteComparison(w io.Writer, reps []VariantReport) error {
 			}
 			res, ok := findResult(r.Report, wl)
 			if !ok || res.Failed != "" {
-				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t\t\t\n", label, r.Name)
+				fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t-\t-\t\t\t\n", label, r.Name)
 				continue
 			}
 			thr, cpu := "", ""
@@ -140,9 +141,13 @@ func WriteComparison(w io.Writer, reps []VariantReport) error {
 					cpu = ratio(res.CPUPerGiB.Total(), base.CPUPerGiB.Total())
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t\n", label, r.Name,
+			ofCeiling := "-"
+			if c, ok := res.OfCeiling(); ok {
+				ofCeiling = fmtPercent(c)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.1f\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\t%s\t\n", label, r.Name,
 				res.MiBPerSec, res.ObjPerSec, fmtMillis(res.P99Millis),
-				res.CPUPerGiB.Gateway, res.CPUPerGiB.Storage, res.CPUPerGiB.Meta, res.CPUPerGiB.Total(), thr, cpu)
+				res.CPUPerGiB.Gateway, res.CPUPerGiB.Storage, res.CPUPerGiB.Meta, res.CPUPerGiB.Total(), ofCeiling, thr, cpu)
 		}
 	}
 	for i, r := range reps {
@@ -153,13 +158,15 @@ func WriteComparison(w io.Writer, reps []VariantReport) error {
 		if i == 0 {
 			label = "idle cores"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t\t\t\t%.3f\t%.3f\t%.3f\t%.3f\t\t\t\n", label, r.Name,
+		fmt.Fprintf(tw, "%s\t%s\t\t\t\t%.3f\t%.3f\t%.3f\t%.3f\t\t\t\t\n", label, r.Name,
 			r.Report.Idle.Cores.Gateway, r.Report.Idle.Cores.Storage, r.Report.Idle.Cores.Meta, r.Report.Idle.Cores.Total())
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "Ratios are to %s, the first variant. Variants ran one after another, each on a fresh cluster.\n", reps[0].Name)
+	_, err := fmt.Fprintf(w, "Ratios are to %s, the first variant. Variants ran one after another, each on a fresh cluster.\n"+
+		"CPU-s/GiB: all roles, client excluded; %% of ceiling: of the MiB/s all cores would reach busy with the roles' and\n"+
+		"the client's work (see the tables above).\n", reps[0].Name)
 	return err
 }
 

@@ -65,10 +65,14 @@ func TestWriteComparison(t *testing.T) {
 		return Result{Workload: name, MiBPerSec: mibs, ObjPerSec: mibs, P99Millis: 12, Bytes: 1 << 30,
 			CPUPerGiB: RoleFigures{Gateway: gw, Storage: st, Meta: meta}}
 	}
+	// put-1m before: 10 CPU-s per GiB in the roles and 2 in warp on 2
+	// cores, a ceiling of 170.7 MiB/s, of which 50 is 29 %.
+	before := row("put-1m", 50, 4, 4, 2)
+	before.CPUCeilingMiBPerSec = 2.0 / 12 * 1024
 	reps := []VariantReport{
 		{Variant: Variant{Name: "before"}, Report: Report{
 			Idle:    &Idle{Seconds: 10, Cores: RoleFigures{Gateway: 0.01, Storage: 0.02, Meta: 0.03}},
-			Results: []Result{row("put-1m", 50, 4, 4, 2), row("get-1m", 100, 2, 2, 1)},
+			Results: []Result{before, row("get-1m", 100, 2, 2, 1)},
 		}},
 		{Variant: Variant{Name: "after"}, Report: Report{
 			Results: []Result{row("put-1m", 100, 2, 2, 1), {Workload: "get-1m", Failed: "boom"}},
@@ -96,8 +100,12 @@ func TestWriteComparison(t *testing.T) {
 	require.Contains(t, after, "×2.00")
 	require.Contains(t, after, "×0.50")
 	require.Contains(t, find("put-1m", "before"), "10.00")
+	require.Contains(t, find("put-1m", "before"), "29%")
+	require.Contains(t, out, "% of ceiling")
+	// A report without a ceiling (no machine figures) shows a dash.
+	require.Contains(t, normalize(find("get-1m", "before")), " 5.00 - ")
 	// A failed workload shows dashes, not figures or ratios.
-	failed := find("after", "-  ")
+	failed := find("after", "  -      -")
 	require.NotContains(t, failed, "×")
 	require.Contains(t, find("idle cores", "before"), "0.060")
 	require.Contains(t, out, "Ratios are to before")

@@ -163,9 +163,19 @@ type warpRunner struct {
 	tls bool
 }
 
+// warpHooks let the caller follow the warp process: started gets its PID
+// once it runs; exited, once it has ended (whether it succeeded or not),
+// the CPU seconds it and the descendants it waited for spent in all, from
+// wait4's resource usage: the process's CPU counter up to its very end,
+// which /proc no longer shows once it has been waited for.
+type warpHooks struct {
+	started func(pid int)
+	exited  func(cpuSeconds float64)
+}
+
 // run runs warp and returns its standard output. A run that outlives its
 // context is killed.
-func (r warpRunner) run(ctx context.Context, args []string) ([]byte, error) {
+func (r warpRunner) run(ctx context.Context, args []string, hooks warpHooks) ([]byte, error) {
 	if r.tls {
 		args = append(slices.Clone(args), "--tls", "--insecure")
 	}
@@ -175,7 +185,17 @@ func (r warpRunner) run(ctx context.Context, args []string) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
+	err := cmd.Start()
+	if err == nil {
+		if hooks.started != nil {
+			hooks.started(cmd.Process.Pid)
+		}
+		err = cmd.Wait()
+		if hooks.exited != nil && cmd.ProcessState != nil {
+			hooks.exited((cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds())
+		}
+	}
+	if err != nil {
 		return stdout.Bytes(), fmt.Errorf("bench: warp %s: %w: %s", args[0], err, tail(stderr.String()+stdout.String(), 600))
 	}
 	return stdout.Bytes(), nil
