@@ -21,14 +21,27 @@ import (
 
 // framePool is the test server's gRPC buffer pool: it counts the buffers
 // out, received frames among them, so a test sees every reference the
-// handler took to them given back.
+// handler took to them given back. Like the pool a cluster's servers use
+// (a shardcodec.Pool) it does not clear what it hands out; it fills it
+// with junk instead, so a test would see any byte gRPC did not fill.
 type framePool struct {
 	inner mem.BufferPool
 	out   atomic.Int64
 }
 
-func (p *framePool) Get(n int) *[]byte { p.out.Add(1); return p.inner.Get(n) }
-func (p *framePool) Put(b *[]byte)     { p.out.Add(-1); p.inner.Put(b) }
+func newFramePool() *framePool { return &framePool{inner: &shardcodec.Pool{}} }
+
+func (p *framePool) Get(n int) *[]byte {
+	p.out.Add(1)
+	b := p.inner.Get(n)
+	junk := (*b)[:cap(*b)]
+	for i := range junk {
+		junk[i] = 0xa5
+	}
+	return b
+}
+
+func (p *framePool) Put(b *[]byte) { p.out.Add(-1); p.inner.Put(b) }
 
 // requireAllBack waits until every buffer gRPC took from p is back: the
 // handler frees its last references as it returns, which may be just
@@ -42,7 +55,7 @@ func (p *framePool) requireAllBack(tb testing.TB) {
 // startFrameServer is startServer whose gRPC server counts its buffers in
 // the returned pool.
 func startFrameServer(tb testing.TB, cfg Config) (*env, *framePool) {
-	pool := &framePool{inner: mem.DefaultBufferPool()}
+	pool := newFramePool()
 	return startServerWith(tb, cfg, []grpc.ServerOption{experimental.BufferPool(pool)}, nil), pool
 }
 
@@ -123,7 +136,7 @@ func TestWriteByRefFailures(t *testing.T) {
 	for _, wp := range writePaths[:2] {
 		t.Run(wp.name, func(t *testing.T) {
 			ffs := faultfs.New(vfs.Default)
-			pool := &framePool{inner: mem.DefaultBufferPool()}
+			pool := newFramePool()
 			e := startServerWith(t, Config{Drives: []string{t.TempDir()}, FS: ffs, NoDirectIO: !wp.direct},
 				[]grpc.ServerOption{experimental.BufferPool(pool)}, nil)
 			drive := e.srv.DriveIDs()[0]
