@@ -511,6 +511,65 @@ func TestWriteBlock(t *testing.T) {
 	})
 }
 
+// TestWriteBlockParts: a block given in pieces with the CRC32C of their
+// concatenation frames exactly as Write frames the whole, the pieces
+// passed through uncopied, whether they start a block or not.
+func TestWriteBlockParts(t *testing.T) {
+	const bs = 64
+	tests := []struct {
+		name     string
+		messages [][]int // each message's piece lengths, in order
+	}{
+		{"whole blocks in pieces", [][]int{{10, 50, 4}, {64}, {1, 63}}},
+		{"short last block", [][]int{{32, 32}, {3, 7}}},
+		{"a partial block first", [][]int{{5, 5}, {30, 24}, {64}}},
+		{"oversized message", [][]int{{100, 28}, {64}}},
+		{"empty pieces", [][]int{{0, 64, 0}, {}, {0}, {20}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			total := 0
+			for _, m := range tt.messages {
+				for _, c := range m {
+					total += c
+				}
+			}
+			data := testData(int64(total))
+			var rec aliasRecorder
+			rec.data = data
+			w := NewWriter(&rec, bs, testName)
+			p := data
+			for _, m := range tt.messages {
+				var parts [][]byte
+				size := 0
+				for _, c := range m {
+					parts = append(parts, p[:c])
+					p = p[c:]
+					size += c
+				}
+				crc := checksum(data[total-len(p)-size : total-len(p)])
+				n, err := w.WriteBlockParts(parts, crc)
+				require.NoError(t, err)
+				require.Equal(t, size, n)
+			}
+			require.NoError(t, w.Close())
+			require.Equal(t, frameV2(data, bs, testName), rec.buf.Bytes())
+			require.Equal(t, writeFramedDigest(t, data, bs), w.Digest())
+			require.Equal(t, total, rec.aliased, "data bytes passed through without a copy")
+		})
+	}
+	t.Run("crc taken as given", func(t *testing.T) {
+		data := testData(bs)
+		var buf bytes.Buffer
+		w := NewWriter(&buf, bs, testName)
+		_, err := w.WriteBlockParts([][]byte{data[:20], data[20:]}, checksum(data)^1)
+		require.NoError(t, err)
+		require.NoError(t, w.Close())
+		_, err = readRange(t, buf.Bytes(), bs, bs, 0, bs)
+		require.ErrorIs(t, err, ErrCorrupt)
+	})
+}
+
 func writeFramedDigest(t *testing.T, data []byte, bs int) []byte {
 	var buf bytes.Buffer
 	w := NewWriter(&buf, bs, testName)

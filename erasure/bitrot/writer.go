@@ -80,6 +80,44 @@ func (w *Writer) WriteBlock(p []byte, crc uint32) (int, error) {
 	return len(p), nil
 }
 
+// WriteBlockParts is WriteBlock for data that arrived in pieces: p is the
+// concatenation of parts and crc its CRC32C. At a block boundary the parts
+// go to the underlying writer one by one, as they are, and the block is
+// framed with crc; elsewhere each is written as Write would.
+func (w *Writer) WriteBlockParts(parts [][]byte, crc uint32) (int, error) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	if w.n != 0 || n > w.blockSize {
+		accepted := 0
+		for _, p := range parts {
+			k, err := w.Write(p)
+			accepted += k
+			if err != nil {
+				return accepted, err
+			}
+		}
+		return accepted, nil
+	}
+	if err := w.ready(); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	for _, p := range parts {
+		if _, err := w.w.Write(p); err != nil {
+			w.err = fmt.Errorf("bitrot: write block %d: %w", w.written/int64(w.blockSize), err)
+			return 0, w.err
+		}
+	}
+	if err := w.accept(n, crc); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
 // ready reports why nothing may be written, and writes the header first.
 func (w *Writer) ready() error {
 	if w.closed {
@@ -98,9 +136,15 @@ func (w *Writer) data(p []byte, crc uint32) error {
 		w.err = fmt.Errorf("bitrot: write block %d: %w", w.written/int64(w.blockSize), err)
 		return w.err
 	}
-	w.n += len(p)
+	return w.accept(len(p), crc)
+}
+
+// accept counts n data bytes just written, which fit in the current block,
+// with crc the block's CRC so far; a block they fill gets its checksum.
+func (w *Writer) accept(n int, crc uint32) error {
+	w.n += n
 	w.crc = crc
-	w.written += int64(len(p))
+	w.written += int64(n)
 	if w.n == w.blockSize {
 		return w.endBlock()
 	}

@@ -46,6 +46,25 @@ type WriteChunk struct {
 	TotalSize  uint64
 }
 
+// WriteRefs receives a storagepb.WriteShardRequest without copying its
+// data: Data holds references to the pieces of the received frames that
+// carry it, in order. The receiver frees them, with Free, once it is done
+// with the data; receiving into a WriteRefs frees what it held before.
+type WriteRefs struct {
+	Ref        *storagepb.ShardRef
+	BlockSize  uint32
+	Data       mem.BufferSlice // nil: no data
+	DataCRC32C uint32
+	Commit     bool
+	TotalSize  uint64
+}
+
+// Free releases the references to the data and clears the message.
+func (m *WriteRefs) Free() {
+	m.Data.Free()
+	*m = WriteRefs{}
+}
+
 // Codec implements encoding.CodecV2; see the package doc.
 type Codec struct{}
 
@@ -67,12 +86,14 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // Unmarshal decodes into a *storagepb.WriteShardRequest or a *ReadInto with
-// one copy of the data, reusing the message's Data capacity; anything else
-// goes to the protobuf codec.
+// one copy of the data, reusing the message's Data capacity, into a
+// *WriteRefs with none; anything else goes to the protobuf codec.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch m := v.(type) {
 	case *storagepb.WriteShardRequest:
 		return unmarshalWrite(data, m)
+	case *WriteRefs:
+		return unmarshalWriteRefs(data, m)
 	case *ReadInto:
 		return unmarshalRead(data, m)
 	}
@@ -127,13 +148,63 @@ func (c *WriteChunk) appendTail(b []byte) []byte {
 	return b
 }
 
-// unmarshalWrite decodes protobuf wire bytes spread over data into m.
-// Unknown fields, and known fields of an unexpected wire type, are skipped
-// as the protobuf runtime would; they are not kept.
+// unmarshalWrite decodes protobuf wire bytes spread over data into m,
+// copying the data into m.Data's capacity when it is large enough.
 func unmarshalWrite(data mem.BufferSlice, m *storagepb.WriteShardRequest) error {
 	keep := m.Data[:0]
 	m.Reset()
-	r := reader{bufs: data}
+	var h writeHead
+	err := decodeWrite(data, &h, func(r *reader, n int) error {
+		if cap(keep) < n {
+			keep = make([]byte, n)
+		}
+		m.Data = keep[:n]
+		return r.read(m.Data)
+	})
+	m.Ref, m.BlockSize, m.DataCrc32C, m.Commit, m.TotalSize = h.ref, h.blockSize, h.crc, h.commit, h.totalSize
+	return err
+}
+
+// unmarshalWriteRefs decodes into m keeping references to the data. They
+// must be taken here: gRPC frees its own once Unmarshal returns. On error m
+// holds none.
+func unmarshalWriteRefs(data mem.BufferSlice, m *WriteRefs) error {
+	m.Free()
+	var h writeHead
+	err := decodeWrite(data, &h, func(r *reader, n int) error {
+		refs, err := r.refs(n)
+		if err != nil {
+			return err
+		}
+		m.Data.Free()
+		m.Data = refs
+		return nil
+	})
+	if err != nil {
+		m.Free()
+		return err
+	}
+	m.Ref, m.BlockSize, m.DataCRC32C, m.Commit, m.TotalSize = h.ref, h.blockSize, h.crc, h.commit, h.totalSize
+	return nil
+}
+
+// writeHead is a WriteShardRequest less its data.
+type writeHead struct {
+	ref       *storagepb.ShardRef
+	blockSize uint32
+	crc       uint32
+	commit    bool
+	totalSize uint64
+}
+
+// decodeWrite decodes the WriteShardRequest spread over data into h,
+// handing the data field to data with r at its first byte and its length,
+// checked against what is left: data must consume exactly n bytes. A
+// repeated data field is handed over each time; the last one wins, as in
+// protobuf. Unknown fields, and known fields of an unexpected wire type,
+// are skipped as the protobuf runtime would; they are not kept.
+func decodeWrite(bufs mem.BufferSlice, h *writeHead, data func(r *reader, n int) error) error {
+	r := reader{bufs: bufs}
 	for !r.done() {
 		tag, err := r.varint()
 		if err != nil {
@@ -153,13 +224,18 @@ func unmarshalWrite(data mem.BufferSlice, m *storagepb.WriteShardRequest) error 
 			if err := proto.Unmarshal(b, ref); err != nil {
 				return fmt.Errorf("%w: shard ref: %w", ErrMalformed, err)
 			}
-			m.Ref = ref
+			h.ref = ref
 		case num == fieldData && typ == protowire.BytesType:
-			b, err := r.bytes(keep)
+			n, err := r.varint()
 			if err != nil {
 				return err
 			}
-			keep, m.Data = b, b
+			if n > uint64(r.remaining()) {
+				return fmt.Errorf("%w: field of %d bytes, %d left", ErrMalformed, n, r.remaining())
+			}
+			if err := data(&r, int(n)); err != nil {
+				return err
+			}
 		case typ == protowire.VarintType && (num == fieldBlockSize || num == fieldDataCRC32C || num == fieldCommit || num == fieldTotalSize):
 			v, err := r.varint()
 			if err != nil {
@@ -167,13 +243,13 @@ func unmarshalWrite(data mem.BufferSlice, m *storagepb.WriteShardRequest) error 
 			}
 			switch num {
 			case fieldBlockSize:
-				m.BlockSize = uint32(v)
+				h.blockSize = uint32(v)
 			case fieldDataCRC32C:
-				m.DataCrc32C = uint32(v)
+				h.crc = uint32(v)
 			case fieldCommit:
-				m.Commit = v != 0
+				h.commit = v != 0
 			case fieldTotalSize:
-				m.TotalSize = v
+				h.totalSize = v
 			}
 		default:
 			if err := r.skip(typ); err != nil {

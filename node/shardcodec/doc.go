@@ -16,7 +16,9 @@
 // reused. Receiving: Unmarshal into a *storagepb.WriteShardRequest copies
 // the data once, straight from the received frames into the message's Data,
 // reusing its capacity, so a handler that receives into one message keeps
-// one buffer for the whole stream.
+// one buffer for the whole stream. Unmarshal into a *WriteRefs copies
+// nothing: its Data holds references to the pieces of the received frames
+// that carry the data, which the receiver frees once it has written them.
 //
 // Reads mirror this. A storage server sends a ReadChunk, whose data is a
 // mem.Buffer referenced like a WriteChunk's, but only when Negotiated says

@@ -46,3 +46,23 @@ func TestPoolReuse(t *testing.T) {
 	p.Put(&odd) // not a class size: dropped, not pooled
 	require.Equal(t, shardcodec.PoolClass(5000), cap(*p.Get(5000)))
 }
+
+// TestPoolServesGRPCFrames checks the sizes gRPC asks a buffer pool for
+// when it reads HTTP/2 data frames (above 1 KiB up to 16 KiB) or gathers
+// many small ones: each gets a buffer of its length, at most an eighth
+// larger, which comes back to serve the next frame of its class.
+func TestPoolServesGRPCFrames(t *testing.T) {
+	p := &shardcodec.Pool{}
+	for _, n := range []int{1025, 4096, 5000, 9000, 16383, 16384, 57 << 10, 1<<20 + 5} {
+		b := p.Get(n)
+		require.Len(t, *b, n)
+		require.LessOrEqual(t, cap(*b), max(n+n/8, minClass), "n=%d", n)
+		// gRPC may put back a shorter slice of the buffer (a padded
+		// frame): its capacity still places it in its class.
+		*b = (*b)[:n/2]
+		p.Put(b)
+		c := p.Get(n)
+		require.Len(t, *c, n)
+		require.Equal(t, shardcodec.PoolClass(n), cap(*c))
+	}
+}

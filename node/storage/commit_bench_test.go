@@ -111,9 +111,15 @@ func commitOne(b *testing.B, d *drive, id string, data []byte, blockSize int) er
 }
 
 func cpuTime(tb testing.TB) time.Duration {
+	user, sys := cpuTimes(tb)
+	return user + sys
+}
+
+// cpuTimes returns the process's user and system CPU time so far.
+func cpuTimes(tb testing.TB) (user, sys time.Duration) {
 	var ru syscall.Rusage
 	require.NoError(tb, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 // BenchmarkShardBytes measures what a shard's bytes cost, apart from

@@ -19,6 +19,15 @@
 // the first time this process uses them, so a crash can never lose the
 // directory an acknowledged shard lives in.
 //
+// A WriteShard message's data is checked against its data_crc32c before
+// any of it is written. From a client that asked for the shard codec it is
+// received by reference to gRPC's frame buffers (shardcodec.WriteRefs) and
+// written piece by piece into the writer's own buffer (the direct I/O
+// staging buffer, or the buffer of small blocks); only where whole blocks
+// go to the file one write each are the pieces gathered first. Every
+// reference goes back as soon as its message is written, and on every
+// path that ends the write.
+//
 // # Reads and digests
 //
 // Every block is verified before any of its bytes leave the node; a mismatch

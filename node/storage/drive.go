@@ -14,7 +14,10 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/mem"
+
 	"github.com/cairn-io/cairn/erasure/bitrot"
+	"github.com/cairn-io/cairn/node/shardcodec"
 	"github.com/cairn-io/cairn/node/vfs"
 )
 
@@ -381,7 +384,15 @@ type pendingShard struct {
 	direct  *vfs.DirectWriter
 	bw      *bitrot.Writer
 	done    bool
+	// gather holds a message's pieces made contiguous, on the path that
+	// writes each block straight to the file (see WriteBlockParts); from
+	// gatherPool, back at abort.
+	gather *[]byte
+	parts  [][]byte // views of a message's pieces, reused
 }
+
+// gatherPool lends pendingShard.gather.
+var gatherPool = &shardcodec.Pool{}
 
 func (d *drive) create(shardID string, blockSize int) (*pendingShard, error) {
 	p, err := d.createTemp(shardID)
@@ -444,6 +455,48 @@ func (p *pendingShard) WriteBlock(b []byte, crc uint32) (int, error) {
 		return n, fmt.Errorf("storage: write shard %s: %w", p.shardID, err)
 	}
 	return n, nil
+}
+
+// WriteBlockParts writes data, received in pieces (the frames that carried
+// it), whose CRC32C crc the caller verified over them, as WriteBlock does.
+//
+// Through direct I/O or the buffered writer of small blocks the pieces go
+// as they are: those writers copy every byte into their own buffer anyway
+// and write it out whole. Where each block goes straight to the file (large
+// blocks without direct I/O) they are gathered first: handed over one by
+// one, each 16 KiB frame would be a write system call of its own.
+func (p *pendingShard) WriteBlockParts(data mem.BufferSlice, crc uint32) (int, error) {
+	switch {
+	case len(data) == 1:
+		return p.WriteBlock(data[0].ReadOnlyData(), crc)
+	case len(data) > 1 && p.direct == nil && p.buf == nil:
+		n := data.Len()
+		if p.gather == nil || cap(*p.gather) < n {
+			p.releaseGather()
+			p.gather = gatherPool.Get(n)
+		}
+		b := (*p.gather)[:n]
+		data.CopyTo(b)
+		return p.WriteBlock(b, crc)
+	}
+	parts := p.parts[:0]
+	for _, b := range data {
+		parts = append(parts, b.ReadOnlyData())
+	}
+	n, err := p.bw.WriteBlockParts(parts, crc)
+	clear(parts) // keep no views of buffers the caller frees
+	p.parts = parts[:0]
+	if err != nil {
+		return n, fmt.Errorf("storage: write shard %s: %w", p.shardID, err)
+	}
+	return n, nil
+}
+
+func (p *pendingShard) releaseGather() {
+	if p.gather != nil {
+		gatherPool.Put(p.gather)
+		p.gather = nil
+	}
 }
 
 func (p *pendingShard) dataWritten() int64 { return p.bw.DataWritten() }
@@ -570,6 +623,7 @@ func (p *pendingShard) abort() {
 	if p.direct != nil {
 		p.direct.Release()
 	}
+	p.releaseGather()
 	if p.f != nil {
 		_ = p.f.Close()
 		p.f = nil

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
 	"github.com/cairn-io/cairn/node/shardcodec"
@@ -48,6 +49,13 @@ const testCluster = "test-cluster"
 
 func startServer(tb testing.TB, cfg Config) *env {
 	tb.Helper()
+	return startServerWith(tb, cfg, nil, nil)
+}
+
+// startServerWith is startServer with more options for the gRPC server and
+// the client's connection.
+func startServerWith(tb testing.TB, cfg Config, sopts []grpc.ServerOption, copts []grpc.DialOption) *env {
+	tb.Helper()
 	if cfg.NodeID == "" {
 		cfg.NodeID = "node-1"
 	}
@@ -69,12 +77,12 @@ func startServer(tb testing.TB, cfg Config) *env {
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(tb, err)
-	g := grpc.NewServer(grpc.WaitForHandlers(true))
+	g := grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true)}, sopts...)...)
 	srv.Register(g)
 	served := make(chan error, 1)
 	go func() { served <- g.Serve(lis) }()
 
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, copts...)...)
 	require.NoError(tb, err)
 	tb.Cleanup(func() {
 		require.NoError(tb, conn.Close())
@@ -118,6 +126,41 @@ func writeShard(ctx context.Context, c storagepb.StorageClient, r *storagepb.Sha
 		}
 	}
 	return stream.CloseAndRecv()
+}
+
+// writeShardCodec is writeShard as a gateway sends: with the shard codec,
+// each message's data by reference.
+func writeShardCodec(ctx context.Context, c storagepb.StorageClient, r *storagepb.ShardRef, blockSize uint32, data []byte, chunk int) (*storagepb.WriteShardResponse, error) {
+	stream, err := c.WriteShard(ctx, grpc.CallContentSubtype(shardcodec.Name))
+	if err != nil {
+		return nil, err
+	}
+	rest := data
+	for first := true; ; first = false {
+		k := min(chunk, len(rest))
+		msg := &shardcodec.WriteChunk{Data: mem.SliceBuffer(rest[:k]), DataCRC32C: crc(rest[:k])}
+		rest = rest[k:]
+		if first {
+			msg.Ref, msg.BlockSize = r, blockSize
+		}
+		if len(rest) == 0 {
+			msg.Commit, msg.TotalSize = true, uint64(len(data))
+		}
+		if err := stream.SendMsg(msg); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if len(rest) == 0 {
+			break
+		}
+	}
+	resp := new(storagepb.WriteShardResponse)
+	if err := stream.CloseSend(); err != nil {
+		return nil, err
+	}
+	if err := stream.RecvMsg(resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // readShard returns what the server sent before it ended the stream, and

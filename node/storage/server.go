@@ -215,34 +215,76 @@ type service struct {
 }
 
 func (v *service) WriteShard(stream grpc.ClientStreamingServer[storagepb.WriteShardRequest, storagepb.WriteShardResponse]) error {
-	// One message receives the whole stream, so that the shard codec can
-	// reuse its data buffer; writeShard is done with each message's data
-	// before it receives the next.
-	first := new(storagepb.WriteShardRequest)
-	err := stream.RecvMsg(first)
+	rx := &writeReceiver{stream: stream, byRef: shardcodec.Negotiated(stream.Context())}
+	// The data of the last message received goes back to gRPC's pool
+	// whichever way the write ends.
+	defer rx.msg.Free()
+	err := rx.next()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			err = fmt.Errorf("%w: empty write stream", ErrInvalid)
 		}
 		return v.s.fail(stream.Context(), "write", nil, err)
 	}
-	ref := first.GetRef()
-	resp, err := v.s.writeShard(stream, first)
+	ref := rx.msg.Ref
+	resp, err := v.s.writeShard(stream.Context(), rx)
 	if err != nil {
 		return v.s.fail(stream.Context(), "write", ref, err)
 	}
 	return stream.SendAndClose(resp)
 }
 
-func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteShardRequest, storagepb.WriteShardResponse], first *storagepb.WriteShardRequest) (*storagepb.WriteShardResponse, error) {
-	d, id, err := s.resolve(first.GetRef())
+// writeReceiver receives a WriteShard stream's messages into msg, one at a
+// time. From a client that asked for the shard codec (a gateway) msg's
+// data refers to the frames gRPC received it in: the handler writes those
+// pieces to the shard file without copying them into a message first.
+// From any other client the protobuf codec decodes into plain, and msg's
+// data is plain's.
+type writeReceiver struct {
+	stream grpc.ClientStreamingServer[storagepb.WriteShardRequest, storagepb.WriteShardResponse]
+	byRef  bool
+	msg    shardcodec.WriteRefs
+	plain  storagepb.WriteShardRequest
+	one    [1]mem.Buffer // msg.Data's backing array for plain's data
+}
+
+// next receives the next message, freeing the previous one's data first.
+func (r *writeReceiver) next() error {
+	r.msg.Free()
+	if r.byRef {
+		return r.stream.RecvMsg(&r.msg)
+	}
+	if err := r.stream.RecvMsg(&r.plain); err != nil {
+		return err
+	}
+	m := &r.plain
+	r.msg = shardcodec.WriteRefs{Ref: m.Ref, BlockSize: m.BlockSize, DataCRC32C: m.DataCrc32C, Commit: m.Commit, TotalSize: m.TotalSize}
+	if len(m.Data) > 0 {
+		r.one[0] = mem.SliceBuffer(m.Data)
+		r.msg.Data = r.one[:]
+	}
+	return nil
+}
+
+// checksum is the CRC32C of the concatenation of data.
+func checksum(data mem.BufferSlice) uint32 {
+	var c uint32
+	for _, b := range data {
+		c = crc32.Update(c, castagnoli, b.ReadOnlyData())
+	}
+	return c
+}
+
+func (s *Server) writeShard(ctx context.Context, rx *writeReceiver) (*storagepb.WriteShardResponse, error) {
+	first := &rx.msg
+	d, id, err := s.resolve(first.Ref)
 	if err != nil {
 		return nil, err
 	}
 	if faulty, reason := d.health.faulty(); faulty {
 		return nil, fmt.Errorf("%w: %s", ErrDriveFaulty, reason)
 	}
-	bs := first.GetBlockSize()
+	bs := first.BlockSize
 	if bs == 0 || bs > maxBlockSize {
 		return nil, fmt.Errorf("%w: block size %d", ErrInvalid, bs)
 	}
@@ -259,9 +301,10 @@ func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 		return nil, err
 	}
 	defer p.abort()
-	msg := first
+	var total uint64
 	for {
-		if crc32.Checksum(msg.GetData(), castagnoli) != msg.GetDataCrc32C() {
+		msg := &rx.msg
+		if checksum(msg.Data) != msg.DataCRC32C {
 			return nil, fmt.Errorf("storage: write shard %s: data_crc32c mismatch at offset %d: %w", id, p.dataWritten(), ErrCorrupt)
 		}
 		// The checksum just verified is the block's frame checksum when
@@ -269,13 +312,14 @@ func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 		// or the start of the block's running checksum when it starts one
 		// (a shard's short last block, the first chunk of a large block):
 		// most bytes are checksummed once on their way to disk.
-		if _, err := p.WriteBlock(msg.GetData(), msg.GetDataCrc32C()); err != nil {
+		if _, err := p.WriteBlockParts(msg.Data, msg.DataCRC32C); err != nil {
 			return nil, err
 		}
-		if msg.GetCommit() {
+		if msg.Commit {
+			total = msg.TotalSize
 			break
 		}
-		err = stream.RecvMsg(msg)
+		err = rx.next()
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w: stream ended without commit", ErrInvalid)
 		}
@@ -283,10 +327,13 @@ func (s *Server) writeShard(stream grpc.ClientStreamingServer[storagepb.WriteSha
 			return nil, err
 		}
 	}
-	if got := p.dataWritten(); uint64(got) != msg.GetTotalSize() {
-		return nil, fmt.Errorf("%w: total_size %d, received %d bytes", ErrInvalid, msg.GetTotalSize(), got)
+	// The data is on its way to disk (or in the writer's buffer): let
+	// gRPC have its buffers back while the shard commits.
+	rx.msg.Free()
+	if got := p.dataWritten(); uint64(got) != total {
+		return nil, fmt.Errorf("%w: total_size %d, received %d bytes", ErrInvalid, total, got)
 	}
-	if err := p.commit(stream.Context()); err != nil {
+	if err := p.commit(ctx); err != nil {
 		return nil, err
 	}
 	s.met.written.WithLabelValues(d.id).Add(float64(p.dataWritten()))
