@@ -67,14 +67,16 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 }
 
 // Unmarshal decodes into a *storagepb.WriteShardRequest or a *ReadInto with
-// one copy of the data, reusing the message's Data capacity; anything else
-// goes to the protobuf codec.
+// one copy of the data, reusing the message's Data capacity, into a
+// *ReadRefs with none; anything else goes to the protobuf codec.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch m := v.(type) {
 	case *storagepb.WriteShardRequest:
 		return unmarshalWrite(data, m)
 	case *ReadInto:
 		return unmarshalRead(data, m)
+	case *ReadRefs:
+		return unmarshalReadRefs(data, m)
 	}
 	return protoCodec().Unmarshal(data, v)
 }
