@@ -16,7 +16,18 @@ func (r *reader) refs(n int) (mem.BufferSlice, error) {
 	if n < 0 || n > r.remaining() {
 		return nil, fmt.Errorf("%w: field of %d bytes, %d left", ErrMalformed, n, r.remaining())
 	}
-	var out mem.BufferSlice
+	if n == 0 {
+		return nil, nil
+	}
+	// Count the pieces first: one allocation, not one per doubling.
+	pieces, left := 0, n
+	for j, off := r.i, r.off; left > 0; j, off = j+1, 0 {
+		if k := r.bufs[j].Len() - off; k > 0 {
+			pieces++
+			left -= k
+		}
+	}
+	out := make(mem.BufferSlice, 0, pieces)
 	for n > 0 {
 		b := r.cur() // not empty: n bytes remain
 		k := min(n, len(b))
