@@ -83,12 +83,13 @@ func (s *Store) feedCopy(ctx context.Context, v *metapb.ObjectVersion, size int6
 			// The writer gets its own copy: the frames can go now.
 			b := m.refs.Materialize()
 			m.refs.Free()
+			clear(m.refs)
 			select {
 			case writers[j].in <- b:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			r.free <- struct{}{} // never blocks: free has room for every slot r made
+			r.free <- m.refs[:0] // never blocks: free has room for every slot r made
 		}
 	}
 	return nil

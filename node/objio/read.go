@@ -33,7 +33,8 @@ type shardReader struct {
 	// free returns a slot once the collector is done with a block: a
 	// reader holds at most depth+1 blocks (queued, being received, or
 	// lent to the collector), so the frames it keeps alive are bounded.
-	free   chan struct{}
+	// A slot is the block's emptied slice, reused for a later block.
+	free   chan mem.BufferSlice
 	cancel context.CancelFunc
 }
 
@@ -259,10 +260,12 @@ func (c *collector) data(coder *erasure.Coder, st int64, scratch [][]byte) ([]me
 // back to blockBufs.
 func (c *collector) finish() {
 	for i, r := range c.owner {
-		c.blocks[i].Free()
+		b := c.blocks[i]
+		b.Free()
+		clear(b)
 		c.blocks[i] = nil
 		if r != nil {
-			r.free <- struct{}{} // never blocks: free has room for every slot r made
+			r.free <- b[:0] // never blocks: free has room for every slot r made
 			c.owner[i] = nil
 		}
 	}
@@ -393,7 +396,7 @@ func writeRange(w io.Writer, bufs mem.BufferSlice, lo, hi int64) error {
 // ends after the last block, after its first error, or when ctx ends.
 func (g *get) start(ctx context.Context, idx int, from int64) *shardReader {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &shardReader{idx: idx, out: make(chan blockMsg, g.depth), free: make(chan struct{}, g.depth+1), cancel: cancel}
+	r := &shardReader{idx: idx, out: make(chan blockMsg, g.depth), free: make(chan mem.BufferSlice, g.depth+1), cancel: cancel}
 	g.readers = append(g.readers, r)
 	g.wg.Add(1)
 	go func() {
@@ -459,22 +462,22 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 	defer func() { pending.Free() }()
 	made := 0 // slots taken: blocks this reader has made
 	for st := from; st <= g.last; st++ {
+		var block mem.BufferSlice
 		select {
-		case <-r.free:
+		case block = <-r.free:
 		default:
 			if made <= g.depth {
 				made++
 				break
 			}
 			select {
-			case <-r.free:
+			case block = <-r.free:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
 		bl := g.p.BlockLen(g.size, st)
 		began := g.s.cfg.Now()
-		var block mem.BufferSlice
 		for n := 0; n < bl; {
 			if len(pending) == 0 {
 				// A message holds a block when blocks are large,

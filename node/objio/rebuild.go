@@ -278,7 +278,7 @@ func (s *Store) feedRebuild(ctx context.Context, v *metapb.ObjectVersion, p eras
 		}
 		for _, r := range owner {
 			if r != nil {
-				r.free <- struct{}{} // never blocks: free has room for every slot r made
+				r.free <- nil // never blocks: free has room for every slot r made
 			}
 		}
 		for i, b := range taken {
