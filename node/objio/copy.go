@@ -56,6 +56,7 @@ func (s *Store) feedCopy(ctx context.Context, v *metapb.ObjectVersion, size int6
 		return nil
 	}
 	g := &get{s: s, v: v, p: p, size: size, last: stripes - 1, depth: s.cfg.StripesInFlight}
+	defer g.recycle() // after the readers are done
 	defer g.wg.Wait()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -79,12 +80,16 @@ func (s *Store) feedCopy(ctx context.Context, v *metapb.ObjectVersion, size int6
 			if m.err != nil {
 				return fmt.Errorf("%w: read shard %d: %w", ErrDataUnavailable, r.idx, m.err)
 			}
+			// The writer gets its own copy: the frames can go now.
+			b := m.refs.Materialize()
+			m.refs.Free()
+			clear(m.refs)
 			select {
-			case writers[j].in <- append([]byte(nil), m.buf...):
+			case writers[j].in <- b:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			r.free <- m.buf // never blocks: free holds every buffer r made
+			r.free <- m.refs[:0] // never blocks: free has room for every slot r made
 		}
 	}
 	return nil

@@ -50,9 +50,12 @@
 // cancelled. Hedges are counted (Store.Hedges), not reported through
 // OnReadFailure, which is for real failures only. Memory stays bounded: at
 // most K+M readers of StripesInFlight+1 blocks each. Shard streams use the
-// shard codec: a message that is one block is decoded straight into its
-// block buffer, and block buffers are kept for the next GET (a
-// shardcodec.Pool) once every reader is done.
+// shard codec and receive by reference (shardcodec.ReadRefs): a block stays
+// in the gRPC frames it arrived in, and a stripe whose K data blocks all
+// arrived is written to the caller from them, with no copy; the frames go
+// back once it is written, or when the read ends however it ends. A
+// stripe that is reconstructed is copied into contiguous block buffers
+// (kept between GETs in a shardcodec.Pool), its frames freed at once.
 //
 // On any failure every stream is cancelled (storage drops uncommitted
 // shards) and every shard that may have been committed is deleted, best

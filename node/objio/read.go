@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
 
 	"github.com/cairn-io/cairn/erasure"
 	"github.com/cairn-io/cairn/node/shardcodec"
@@ -18,16 +19,22 @@ import (
 )
 
 // blockMsg is one block of one shard, or the error that ended the shard.
+// The block's bytes stay in the gRPC frames they arrived in: refs holds
+// references to them, which whoever holds the message frees.
 type blockMsg struct {
-	buf []byte
-	err error
+	refs mem.BufferSlice
+	err  error
 }
 
 // shardReader streams one shard's blocks for consecutive stripes.
 type shardReader struct {
-	idx    int
-	out    chan blockMsg
-	free   chan []byte
+	idx int
+	out chan blockMsg
+	// free returns a slot once the collector is done with a block: a
+	// reader holds at most depth+1 blocks (queued, being received, or
+	// lent to the collector), so the frames it keeps alive are bounded.
+	// A slot is the block's emptied slice, reused for a later block.
+	free   chan mem.BufferSlice
 	cancel context.CancelFunc
 }
 
@@ -47,28 +54,20 @@ type get struct {
 	readers []*shardReader // every reader started, for recycle
 }
 
-// blockBufs keeps block buffers between reads: a GET of a small object
-// would otherwise allocate (and clear) a fresh buffer for each of its
-// blocks.
+// blockBufs keeps contiguous block buffers between reads: a stripe that
+// is reconstructed needs its blocks each in one slice, so they are copied
+// out of their frames into these.
 var blockBufs shardcodec.Pool
 
-// recycle gives the block buffers the readers hold back to blockBufs. It
-// runs once every reader goroutine has returned: what is left in their
-// channels is no one's. Blocks lent to a failed ReadBody's caller are not
-// there, and are left to the collector.
+// recycle frees the blocks left in the readers' channels. It runs once
+// every reader goroutine has returned: what is left there is no one's.
+// Blocks lent to the collector are the collector's to free.
 func (g *get) recycle() {
-	put := func(b []byte) {
-		if b != nil {
-			blockBufs.Put(&b)
-		}
-	}
 	for _, r := range g.readers {
 		for done := false; !done; {
 			select {
-			case b := <-r.free:
-				put(b)
 			case m := <-r.out:
-				put(m.buf)
+				m.refs.Free()
 			default:
 				done = true
 			}
@@ -126,7 +125,11 @@ func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, leng
 	defer cancel()
 
 	c := &collector{g: g, ctx: ctx, rctx: rctx, nextParity: p.K,
-		blocks: make([][]byte, p.K+p.M), owner: make([]*shardReader, p.K+p.M)}
+		blocks: make([]mem.BufferSlice, p.K+p.M), owner: make([]*shardReader, p.K+p.M),
+		flat: make([][]byte, p.K+p.M)}
+	// On every return the stripe in hand is freed; after a written
+	// stripe it is already.
+	defer c.finish()
 	for i := range p.K {
 		c.active = append(c.active, g.start(rctx, i, first))
 	}
@@ -138,8 +141,6 @@ func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, leng
 	}()
 	scratch := make([][]byte, p.K)
 	for st := first; st <= last; st++ {
-		clear(c.blocks)
-		clear(c.owner)
 		armed := false
 		for {
 			got := c.poll(st)
@@ -185,28 +186,14 @@ func (s *Store) ReadBody(ctx context.Context, v *metapb.ObjectVersion, off, leng
 			hedge.Stop()
 		}
 		c.dropLaggards()
-		blocks := c.blocks
-		for i := range p.K {
-			if blocks[i] == nil {
-				blocks[i] = scratch[i][:0]
-			}
-		}
-		if err := coder.ReconstructData(blocks); err != nil {
+		data, err := c.data(coder, st, scratch)
+		if err != nil {
 			return fmt.Errorf("%w: %s stripe %d: %w", ErrDataUnavailable, v.GetDataId(), st, err)
 		}
-		for i := range p.K {
-			if c.owner[i] == nil {
-				scratch[i] = blocks[i]
-			}
-		}
-		if err := g.write(w, st, off, length, blocks); err != nil {
+		if err := g.write(w, st, off, length, data); err != nil {
 			return err
 		}
-		for i, r := range c.owner {
-			if r != nil {
-				r.free <- blocks[i] // never blocks: free holds every buffer r made
-			}
-		}
+		c.finish()
 	}
 	return nil
 }
@@ -217,8 +204,77 @@ type collector struct {
 	ctx, rctx  context.Context
 	active     []*shardReader
 	nextParity int
-	blocks     [][]byte
-	owner      []*shardReader
+	// blocks[i] is the stripe's block of shard i, lent by owner[i].
+	blocks []mem.BufferSlice
+	owner  []*shardReader
+	// flat and taken serve a reconstructed stripe: its blocks copied
+	// into buffers of blockBufs, which go back after the stripe.
+	flat  [][]byte
+	taken []*[]byte
+}
+
+// data returns the stripe's K data blocks. When every one arrived they
+// are the received frames, written without a copy. Otherwise each block
+// in hand is copied into a contiguous buffer (its frames freed at once, so
+// the copy replaces them) and the missing data blocks are reconstructed
+// into scratch, which keeps their buffers for the next such stripe.
+func (c *collector) data(coder *erasure.Coder, st int64, scratch [][]byte) ([]mem.BufferSlice, error) {
+	k := c.g.p.K
+	whole := true
+	for i := range k {
+		whole = whole && c.owner[i] != nil
+	}
+	if whole {
+		return c.blocks[:k], nil
+	}
+	bl := c.g.p.BlockLen(c.g.size, st)
+	for i := range c.flat {
+		switch {
+		case c.owner[i] != nil:
+			b := blockBufs.Get(bl)
+			c.taken = append(c.taken, b)
+			*b = (*b)[:c.blocks[i].CopyTo(*b)]
+			c.blocks[i].Free()
+			c.blocks[i] = nil
+			c.flat[i] = *b
+		case i < k:
+			c.flat[i] = scratch[i][:0]
+		default:
+			c.flat[i] = nil
+		}
+	}
+	if err := coder.ReconstructData(c.flat); err != nil {
+		return nil, err
+	}
+	for i := range k {
+		if c.owner[i] == nil {
+			scratch[i] = c.flat[i]
+		}
+		c.blocks[i] = mem.BufferSlice{mem.SliceBuffer(c.flat[i])}
+	}
+	return c.blocks[:k], nil
+}
+
+// finish ends the stripe in hand: its blocks are freed, their slots go
+// back to their readers, and the copies of a reconstructed stripe go
+// back to blockBufs.
+func (c *collector) finish() {
+	for i, r := range c.owner {
+		b := c.blocks[i]
+		b.Free()
+		clear(b)
+		c.blocks[i] = nil
+		if r != nil {
+			r.free <- b[:0] // never blocks: free has room for every slot r made
+			c.owner[i] = nil
+		}
+	}
+	for i, b := range c.taken {
+		blockBufs.Put(b)
+		c.taken[i] = nil
+	}
+	c.taken = c.taken[:0]
+	clear(c.flat)
 }
 
 // poll takes, without waiting, every block of stripe st that has arrived,
@@ -239,7 +295,7 @@ func (c *collector) poll(st int64) int {
 			continue
 		}
 		if m.err == nil {
-			c.blocks[r.idx], c.owner[r.idx] = m.buf, r
+			c.blocks[r.idx], c.owner[r.idx] = m.refs, r
 			got++
 			continue
 		}
@@ -294,7 +350,7 @@ func (g *get) shardFailed(ctx context.Context, idx int, err error) {
 
 // write copies the part of stripe st that lies in [off, off+length) to w,
 // straight from the data blocks.
-func (g *get) write(w io.Writer, st, off, length int64, blocks [][]byte) error {
+func (g *get) write(w io.Writer, st, off, length int64, blocks []mem.BufferSlice) error {
 	base := st * g.p.StripeSize()
 	from := max(off, base) - base
 	to := min(off+length, base+g.p.StripeDataLen(g.size, st)) - base
@@ -305,12 +361,31 @@ func (g *get) write(w io.Writer, st, off, length int64, blocks [][]byte) error {
 			continue
 		}
 		b := blocks[i]
-		if int64(len(b)) != bl {
+		if n := b.Len(); int64(n) != bl {
 			return fmt.Errorf("%w: %s stripe %d block %d has %d bytes, want %d",
-				ErrDataUnavailable, g.v.GetDataId(), st, i, len(b), bl)
+				ErrDataUnavailable, g.v.GetDataId(), st, i, n, bl)
 		}
-		if _, err := w.Write(b[lo-int64(i)*bl : hi-int64(i)*bl]); err != nil {
+		if err := writeRange(w, b, lo-int64(i)*bl, hi-int64(i)*bl); err != nil {
 			return fmt.Errorf("objio: write %s: %w", g.v.GetDataId(), err)
+		}
+	}
+	return nil
+}
+
+// writeRange writes bytes [lo, hi) of bufs to w, a piece at a time.
+func writeRange(w io.Writer, bufs mem.BufferSlice, lo, hi int64) error {
+	at := int64(0)
+	for _, b := range bufs {
+		if at >= hi {
+			break
+		}
+		d := b.ReadOnlyData()
+		from, to := max(lo-at, 0), min(hi-at, int64(len(d)))
+		at += int64(len(d))
+		if from < to {
+			if _, err := w.Write(d[from:to]); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -321,7 +396,7 @@ func (g *get) write(w io.Writer, st, off, length int64, blocks [][]byte) error {
 // ends after the last block, after its first error, or when ctx ends.
 func (g *get) start(ctx context.Context, idx int, from int64) *shardReader {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &shardReader{idx: idx, out: make(chan blockMsg, g.depth), free: make(chan []byte, g.depth+1), cancel: cancel}
+	r := &shardReader{idx: idx, out: make(chan blockMsg, g.depth), free: make(chan mem.BufferSlice, g.depth+1), cancel: cancel}
 	g.readers = append(g.readers, r)
 	g.wg.Add(1)
 	go func() {
@@ -381,83 +456,69 @@ func (g *get) stream(ctx context.Context, r *shardReader, from int64) error {
 	if err != nil {
 		return wd.check(ctx, err)
 	}
-	var (
-		// pending holds received bytes of the next block(s), when a
-		// message carried more than the block it landed in had room for.
-		pending []byte
-		spare   []byte // pending's buffer when it is ours
-		packed  bool   // messages carry more than a block
-		made    int
-	)
+	// pending holds received bytes of the next block(s), when a message
+	// carried more than the block it landed in had room for.
+	var pending mem.BufferSlice
+	defer func() { pending.Free() }()
+	made := 0 // slots taken: blocks this reader has made
 	for st := from; st <= g.last; st++ {
-		bl := g.p.BlockLen(g.size, st)
-		var buf []byte
+		var block mem.BufferSlice
 		select {
-		case buf = <-r.free:
+		case block = <-r.free:
 		default:
 			if made <= g.depth {
 				made++
-				buf = (*blockBufs.Get(bl))[:0]
 				break
 			}
 			select {
-			case buf = <-r.free:
+			case block = <-r.free:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
 		}
-		if cap(buf) < bl {
-			buf = make([]byte, 0, bl)
-		}
-		buf = buf[:0]
+		bl := g.p.BlockLen(g.size, st)
 		began := g.s.cfg.Now()
-		for len(buf) < bl {
-			if len(pending) > 0 {
-				n := min(bl-len(buf), len(pending))
-				buf = append(buf, pending[:n]...)
-				pending = pending[n:]
+		for n := 0; n < bl; {
+			if len(pending) == 0 {
+				// A message holds a block when blocks are large,
+				// several when they are small, a piece of one when
+				// they are larger than a message: its data is taken by
+				// reference and cut where blocks end.
+				var msg shardcodec.ReadRefs
+				wd.arm(stall)
+				err := stream.RecvMsg(&msg)
+				wd.disarm()
+				if err != nil {
+					block.Free()
+					if errors.Is(err, io.EOF) {
+						return fmt.Errorf("shard ended at %d bytes of %d: %w", int64(st)*int64(g.p.BlockSize)+int64(n), end, io.ErrUnexpectedEOF)
+					}
+					return wd.check(ctx, err)
+				}
+				pending = msg.Data
 				continue
 			}
-			// The storage node sends a block a message when blocks are
-			// large: the codec decodes it straight into the block's
-			// buffer. Once a message has carried more (small blocks,
-			// several a message), they are received into spare and
-			// copied out, without an allocation a message.
-			room := buf[len(buf):len(buf)]
-			if packed {
-				room = spare[:0]
-			}
-			msg := shardcodec.ReadInto{Data: room}
-			wd.arm(stall)
-			err := stream.RecvMsg(&msg)
-			wd.disarm()
-			if errors.Is(err, io.EOF) {
-				return fmt.Errorf("shard ended at %d bytes of %d: %w", int64(st)*int64(g.p.BlockSize)+int64(len(buf)), end, io.ErrUnexpectedEOF)
-			}
-			if err != nil {
-				return wd.check(ctx, err)
-			}
-			got := msg.Data
-			if packed || len(got) > cap(room) {
-				// In spare, or larger than the room left: the codec
-				// gave it a slice of its own, which is spare from now on.
-				packed = packed || len(got) > bl
-				pending, spare = got, got[:0]
+			b := pending[0]
+			if k := b.Len(); n+k <= bl {
+				block = append(block, b)
+				pending[0] = nil
+				pending = pending[1:]
+				n += k
 				continue
 			}
-			// Decoded in place, right after buf's bytes.
-			take := min(len(got), bl-len(buf))
-			buf = buf[:len(buf)+take]
-			if len(got) > take {
-				spare = append(spare[:0], got[take:]...)
-				pending = spare
-			}
+			// The piece runs into the next block: cut it there.
+			cut := bl - n
+			block = append(block, b.Slice(0, cut))
+			pending[0] = b.Slice(cut, b.Len())
+			b.Free()
+			n = bl
 		}
 		g.s.lat.add(g.s.cfg.Now().Sub(began))
 		select {
-		case r.out <- blockMsg{buf: buf}:
+		case r.out <- blockMsg{refs: block}:
 			g.notify()
 		case <-ctx.Done():
+			block.Free()
 			return ctx.Err()
 		}
 	}

@@ -172,6 +172,7 @@ func (s *Store) feedRebuild(ctx context.Context, v *metapb.ObjectVersion, p eras
 		return nil
 	}
 	g := &get{s: s, v: v, p: p, size: size, last: stripes - 1, depth: s.cfg.StripesInFlight}
+	defer g.recycle() // after the readers are done
 	defer g.wg.Wait()
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -184,9 +185,17 @@ func (s *Store) feedRebuild(ctx context.Context, v *metapb.ObjectVersion, p eras
 	}
 	next := p.K
 	n := p.K + p.M
+	// blocks holds the stripe's blocks copied out of their frames into
+	// buffers of blockBufs (taken), which go back after the stripe.
 	blocks := make([][]byte, n)
 	owner := make([]*shardReader, n)
 	scratch := make([][]byte, n)
+	var taken []*[]byte
+	defer func() {
+		for _, b := range taken {
+			blockBufs.Put(b)
+		}
+	}()
 	for st := int64(0); st < stripes; st++ {
 		if throttle != nil {
 			if err := throttle(ctx, p.BlockLen(size, st)*p.K); err != nil {
@@ -213,7 +222,11 @@ func (s *Store) feedRebuild(ctx context.Context, v *metapb.ObjectVersion, p eras
 					return ctx.Err()
 				}
 				if m.err == nil {
-					blocks[r.idx], owner[r.idx] = m.buf, r
+					b := blockBufs.Get(m.refs.Len())
+					m.refs.CopyTo(*b)
+					m.refs.Free()
+					taken = append(taken, b)
+					blocks[r.idx], owner[r.idx] = *b, r
 					continue
 				}
 				g.shardFailed(ctx, r.idx, m.err)
@@ -263,11 +276,16 @@ func (s *Store) feedRebuild(ctx context.Context, v *metapb.ObjectVersion, p eras
 				return ctx.Err()
 			}
 		}
-		for i, r := range owner {
+		for _, r := range owner {
 			if r != nil {
-				r.free <- blocks[i] // never blocks: free holds every buffer r made
+				r.free <- nil // never blocks: free has room for every slot r made
 			}
 		}
+		for i, b := range taken {
+			blockBufs.Put(b)
+			taken[i] = nil
+		}
+		taken = taken[:0]
 	}
 	return nil
 }

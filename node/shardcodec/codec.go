@@ -87,7 +87,8 @@ func (Codec) Marshal(v any) (mem.BufferSlice, error) {
 
 // Unmarshal decodes into a *storagepb.WriteShardRequest or a *ReadInto with
 // one copy of the data, reusing the message's Data capacity, into a
-// *WriteRefs with none; anything else goes to the protobuf codec.
+// *WriteRefs or a *ReadRefs with none; anything else goes to the protobuf
+// codec.
 func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch m := v.(type) {
 	case *storagepb.WriteShardRequest:
@@ -96,6 +97,8 @@ func (Codec) Unmarshal(data mem.BufferSlice, v any) error {
 		return unmarshalWriteRefs(data, m)
 	case *ReadInto:
 		return unmarshalRead(data, m)
+	case *ReadRefs:
+		return unmarshalReadRefs(data, m)
 	}
 	return protoCodec().Unmarshal(data, v)
 }

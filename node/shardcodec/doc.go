@@ -25,7 +25,9 @@
 // the client asked for the codec (a client without it gets the protobuf
 // codec, which cannot marshal a ReadChunk). A client receives into a
 // ReadInto, whose Data capacity it chooses: the data is copied once, from
-// the frames straight into that buffer.
+// the frames straight into that buffer. Or it receives into a ReadRefs,
+// which keeps references to the received frames instead of copying: a
+// gateway writes a block from them straight to its client.
 //
 // Imports: proto/storagepb, gRPC and protobuf only.
 package shardcodec

@@ -28,6 +28,16 @@ type ReadInto struct {
 	Data []byte
 }
 
+// ReadRefs receives a storagepb.ReadShardResponse without copying its
+// data: Unmarshal sets Data to references to the pieces of the received
+// frames that hold it, and the caller frees them (Data.Free) once done
+// with the bytes. gRPC frees its own references to the frames when
+// Unmarshal returns, so these keep the frames alive. Unmarshal overwrites
+// Data without freeing what it held.
+type ReadRefs struct {
+	Data mem.BufferSlice
+}
+
 func (c *ReadChunk) marshal() mem.BufferSlice {
 	n := c.Data.Len()
 	if n == 0 {
@@ -70,6 +80,53 @@ func unmarshalRead(data mem.BufferSlice, m *ReadInto) error {
 			// A repeated field replaces the earlier one (protobuf's
 			// last-one-wins), in the same buffer.
 			keep, m.Data = b[:0], b
+			continue
+		}
+		if err := r.skip(typ); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unmarshalReadRefs decodes like unmarshalRead, keeping references to the
+// data instead of copying it. On error it frees every reference it took.
+func unmarshalReadRefs(data mem.BufferSlice, m *ReadRefs) (err error) {
+	m.Data = nil
+	var got mem.BufferSlice
+	defer func() {
+		if err != nil {
+			got.Free()
+			return
+		}
+		m.Data = got
+	}()
+	r := reader{bufs: data}
+	for !r.done() {
+		tag, err := r.varint()
+		if err != nil {
+			return err
+		}
+		num, typ := protowire.DecodeTag(tag)
+		if !num.IsValid() {
+			return fmt.Errorf("%w: bad field number", ErrMalformed)
+		}
+		if num == fieldReadData && typ == protowire.BytesType {
+			n, err := r.varint()
+			if err != nil {
+				return err
+			}
+			if n > uint64(r.remaining()) {
+				return fmt.Errorf("%w: field of %d bytes, %d left", ErrMalformed, n, r.remaining())
+			}
+			refs, err := r.refs(int(n))
+			if err != nil {
+				return err
+			}
+			// A repeated field replaces the earlier one (protobuf's
+			// last-one-wins): the earlier one's frames may go.
+			got.Free()
+			got = refs
 			continue
 		}
 		if err := r.skip(typ); err != nil {
