@@ -56,41 +56,33 @@ func (c *ReadChunk) marshal() mem.BufferSlice {
 	return out
 }
 
-// unmarshalRead decodes protobuf wire bytes spread over data into m.
-// Unknown fields, and a data field of an unexpected wire type, are skipped
-// as the protobuf runtime would.
+// unmarshalRead decodes protobuf wire bytes spread over data into m: the
+// data is taken by reference (unmarshalReadRefs) and copied once, into
+// m.Data's capacity when it is large enough.
 func unmarshalRead(data mem.BufferSlice, m *ReadInto) error {
 	keep := m.Data[:0]
 	m.Data = nil
-	r := reader{bufs: data}
-	for !r.done() {
-		tag, err := r.varint()
-		if err != nil {
-			return err
-		}
-		num, typ := protowire.DecodeTag(tag)
-		if !num.IsValid() {
-			return fmt.Errorf("%w: bad field number", ErrMalformed)
-		}
-		if num == fieldReadData && typ == protowire.BytesType {
-			b, err := r.bytes(keep)
-			if err != nil {
-				return err
-			}
-			// A repeated field replaces the earlier one (protobuf's
-			// last-one-wins), in the same buffer.
-			keep, m.Data = b[:0], b
-			continue
-		}
-		if err := r.skip(typ); err != nil {
-			return err
-		}
+	var refs ReadRefs
+	if err := unmarshalReadRefs(data, &refs); err != nil {
+		return err
 	}
+	defer refs.Data.Free()
+	n := refs.Data.Len()
+	if n == 0 {
+		return nil
+	}
+	if cap(keep) < n {
+		keep = make([]byte, n)
+	}
+	m.Data = keep[:refs.Data.CopyTo(keep[:n])]
 	return nil
 }
 
-// unmarshalReadRefs decodes like unmarshalRead, keeping references to the
-// data instead of copying it. On error it frees every reference it took.
+// unmarshalReadRefs decodes protobuf wire bytes spread over data into m,
+// keeping references to the data instead of copying it. Unknown fields,
+// and a data field of an unexpected wire type, are skipped as the protobuf
+// runtime would; a repeated data field replaces the earlier one. On error
+// it frees every reference it took.
 func unmarshalReadRefs(data mem.BufferSlice, m *ReadRefs) (err error) {
 	m.Data = nil
 	var got mem.BufferSlice
