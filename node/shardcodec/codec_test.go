@@ -120,18 +120,7 @@ func TestUnmarshalReusesData(t *testing.T) {
 }
 
 func TestUnmarshalSkipsUnknownFields(t *testing.T) {
-	var wire []byte
-	wire = protowire.AppendTag(wire, 99, protowire.BytesType)
-	wire = protowire.AppendBytes(wire, []byte("future"))
-	wire = protowire.AppendTag(wire, 98, protowire.Fixed64Type)
-	wire = protowire.AppendFixed64(wire, 1)
-	wire = protowire.AppendTag(wire, 97, protowire.Fixed32Type)
-	wire = protowire.AppendFixed32(wire, 1)
-	// A known field with a wrong wire type is an unknown field too.
-	wire = protowire.AppendTag(wire, 2, protowire.Fixed32Type)
-	wire = protowire.AppendFixed32(wire, 5)
-	wire = protowire.AppendTag(wire, 3, protowire.BytesType)
-	wire = protowire.AppendBytes(wire, []byte("data"))
+	wire := writeWithUnknownFields()
 	m := &storagepb.WriteShardRequest{}
 	require.NoError(t, shardcodec.Codec{}.Unmarshal(split(wire, 3, 10), m))
 	require.Equal(t, []byte("data"), m.Data)
@@ -200,4 +189,22 @@ func TestKnowsEveryField(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d:%s", f.Number(), f.Name()))
 	}
 	require.Equal(t, []string{"1:ref", "2:block_size", "3:data", "4:data_crc32c", "5:commit", "6:total_size"}, got)
+}
+
+// writeWithUnknownFields is a WriteShardRequest carrying "data" among
+// fields this codec does not know, as a newer gateway might send.
+func writeWithUnknownFields() []byte {
+	var wire []byte
+	wire = protowire.AppendTag(wire, 99, protowire.BytesType)
+	wire = protowire.AppendBytes(wire, []byte("future"))
+	wire = protowire.AppendTag(wire, 98, protowire.Fixed64Type)
+	wire = protowire.AppendFixed64(wire, 1)
+	wire = protowire.AppendTag(wire, 97, protowire.Fixed32Type)
+	wire = protowire.AppendFixed32(wire, 1)
+	// A known field with a wrong wire type is an unknown field too.
+	wire = protowire.AppendTag(wire, 2, protowire.Fixed32Type)
+	wire = protowire.AppendFixed32(wire, 5)
+	wire = protowire.AppendTag(wire, 3, protowire.BytesType)
+	wire = protowire.AppendBytes(wire, []byte("data"))
+	return wire
 }

@@ -109,18 +109,7 @@ func TestReadRefsRepeated(t *testing.T) {
 }
 
 func TestReadRefsSkipsUnknownFields(t *testing.T) {
-	var wire []byte
-	wire = protowire.AppendTag(wire, 2, protowire.VarintType)
-	wire = protowire.AppendVarint(wire, 1<<40)
-	wire = protowire.AppendTag(wire, 99, protowire.BytesType)
-	wire = protowire.AppendBytes(wire, []byte("future"))
-	// A data field of the wrong wire type is an unknown field too.
-	wire = protowire.AppendTag(wire, 1, protowire.Fixed64Type)
-	wire = protowire.AppendFixed64(wire, 1)
-	wire = protowire.AppendTag(wire, 1, protowire.BytesType)
-	wire = protowire.AppendBytes(wire, []byte("data"))
-	wire = protowire.AppendTag(wire, 98, protowire.Fixed32Type)
-	wire = protowire.AppendFixed32(wire, 1)
+	wire := readWithUnknownFields()
 	pool := newFramePool(t)
 	frames := pool.frames(wire, 2, 9, 20)
 	m := &shardcodec.ReadRefs{}

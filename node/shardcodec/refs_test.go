@@ -145,18 +145,7 @@ func TestUnmarshalRefsReplaces(t *testing.T) {
 }
 
 func TestUnmarshalRefsSkipsUnknownFields(t *testing.T) {
-	var wire []byte
-	wire = protowire.AppendTag(wire, 99, protowire.BytesType)
-	wire = protowire.AppendBytes(wire, []byte("future"))
-	wire = protowire.AppendTag(wire, 98, protowire.Fixed64Type)
-	wire = protowire.AppendFixed64(wire, 1)
-	wire = protowire.AppendTag(wire, 97, protowire.Fixed32Type)
-	wire = protowire.AppendFixed32(wire, 1)
-	// A known field with a wrong wire type is an unknown field too.
-	wire = protowire.AppendTag(wire, 2, protowire.Fixed32Type)
-	wire = protowire.AppendFixed32(wire, 5)
-	wire = protowire.AppendTag(wire, 3, protowire.BytesType)
-	wire = protowire.AppendBytes(wire, []byte("data"))
+	wire := writeWithUnknownFields()
 	wire = protowire.AppendTag(wire, 96, protowire.VarintType)
 	wire = protowire.AppendVarint(wire, 300)
 	p := newFramePool(t)
