@@ -71,6 +71,16 @@ func TestIntegrityShardDigests(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, bytes.Equal(a, got), "the GET read around the foreign shard")
 
+		// The GET reported the shard, so the repairer rewrites it in
+		// place; once it has, plant the foreign shard again for the
+		// scrub to find (else the scrub may race the repair and find a
+		// healthy shard).
+		require.Eventually(t, func() bool {
+			_, err := cl.VerifyShard(ctx, &storagepb.VerifyShardRequest{Ref: ra, ExpectDigest: va.GetShardDigests()[idx]})
+			return err == nil
+		}, time.Minute, 100*time.Millisecond, "the repairer rewrote the shard the GET reported")
+		require.NoError(t, os.WriteFile(pa, foreign, 0o644))
+
 		// The node's scrub finds it too (the shard's name is part of its
 		// digest), and says so in its log and its report.
 		resp, err := cl.Scrub(ctx, &storagepb.ScrubRequest{})

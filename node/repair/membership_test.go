@@ -1,6 +1,7 @@
 package repair
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -243,4 +244,51 @@ func TestMovesOnly(t *testing.T) {
 			require.Equal(t, tc.want, movesOnly(tk, tc.targets))
 		})
 	}
+}
+
+// TestRebalanceRetriesARoundThatMovedNothing: when every move of a
+// rebalance round fails (a target refusing writes, say), the repairer
+// plans again after a few polls rather than at the next full-scan
+// interval, and the rebalance ends once the moves succeed. The fake clock
+// stands still, so the scan interval never comes to the rescue.
+func TestRebalanceRetriesARoundThatMovedNothing(t *testing.T) {
+	bodies := repeat(8, 2, 1, "n0", "n1", "n2")
+	h := newHarness(t, clusterMap(4, 0), bodies)
+	h.rb.mu.Lock()
+	h.rb.err = errors.New("target refuses writes")
+	h.rb.mu.Unlock()
+	h.meta.mu.Lock()
+	h.meta.reb = &metapb.RebalanceState{Running: true, BandPercent: 10}
+	h.meta.mu.Unlock()
+	h.run(t)
+	// Two rounds fail: the second is the retry.
+	first := 0
+	waitFor(t, "a round of failed moves", func() bool {
+		first = h.rb.count()
+		return first > 0 && len(h.prop.commands()) == 0
+	})
+	waitFor(t, "a second round of failed moves", func() bool { return h.rb.count() > first })
+	h.rb.mu.Lock()
+	h.rb.err = nil
+	h.rb.mu.Unlock()
+	waitFor(t, "the rebalance to finish", func() bool {
+		st := h.r.Membership()
+		reb, _ := h.meta.Rebalance(t.Context())
+		return !reb.Running && st.Balanced
+	})
+	require.NotZero(t, h.r.Membership().RebalanceBytesMoved)
+}
+
+// TestRetryBackoff checks the pacing of rounds without progress.
+func TestRetryBackoff(t *testing.T) {
+	b := newRetry()
+	var waits []int
+	for range 300 {
+		if b.due() {
+			waits = append(waits, b.waited())
+		}
+	}
+	require.Equal(t, []int{1, 2, 4, 8, 16, 32, 64, 64, 64}, waits[:9])
+	b.reset()
+	require.True(t, b.due(), "after progress, the next idle poll retries")
 }

@@ -78,6 +78,10 @@ func (r *Repairer) Run(ctx context.Context) {
 		lastPrint string
 		lastScan  time.Time
 		rescan    = true
+		// rebalancing: the last scan found a rebalance running and the
+		// drives outside the band.
+		rebalancing bool
+		retry       = newRetry()
 	)
 	for ctx.Err() == nil {
 		v, print, err := r.refreshView(ctx)
@@ -88,17 +92,29 @@ func (r *Repairer) Run(ctx context.Context) {
 				rescan = true
 			}
 			if rescan {
-				if again, err := r.scan(ctx, v); err != nil {
+				if res, err := r.scan(ctx, v); err != nil {
 					r.log.Warn("repair: scan incomplete", "err", err)
 				} else {
 					// again: a rebalance needs a second scan to plan
 					// from the fills the first one measured.
-					lastPrint, lastScan, rescan = print, r.cfg.Now(), again
+					lastPrint, lastScan, rescan = print, r.cfg.Now(), res.again
+					rebalancing = res.rebalancing
 				}
 			}
 			if r.work(ctx) > 0 {
 				// Repairs change what the next scan finds (and
 				// figures must show the rest): scan again at once.
+				rescan = true
+				retry.reset()
+				continue
+			}
+			// A rebalance round that committed nothing (its moves
+			// failed or were dropped, or its plan found none on the
+			// view it had) plans again after a few polls, backing
+			// off, not at the next ScanInterval: an operator started
+			// it and waits for it to end.
+			if rebalancing && !rescan && retry.due() {
+				r.log.Info("repair: rebalance round moved nothing; planning again", "after_polls", retry.waited())
 				rescan = true
 				continue
 			}
@@ -161,17 +177,25 @@ func (r *Repairer) refreshView(ctx context.Context) (*view, string, error) {
 	return v, strings.Join(parts, ","), nil
 }
 
+// scanResult is what a scan tells the loop about the next one.
+type scanResult struct {
+	// again: another scan is needed at once (a rebalance that had no
+	// fills to plan from yet).
+	again bool
+	// rebalancing: a rebalance runs and the drives are outside the band.
+	rebalancing bool
+}
+
 // scan walks every body and queues what needs work, and recounts the
 // bodies at risk, the shards left to drain and the bytes on every drive.
 // While a rebalance runs it queues moves off over-full drives for bodies
-// needing nothing else. It reports whether another scan is needed at once
-// (a rebalance that had no fills to plan from yet).
-func (r *Repairer) scan(ctx context.Context, v *view) (bool, error) {
+// needing nothing else.
+func (r *Repairer) scan(ctx context.Context, v *view) (scanResult, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
 	reb, err := r.cfg.Metadata.Rebalance(cctx)
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("repair: read rebalance: %w", err)
+		return scanResult{}, fmt.Errorf("repair: read rebalance: %w", err)
 	}
 	r.mu.Lock()
 	r.mu.fig.scanning = true
@@ -185,13 +209,13 @@ func (r *Repairer) scan(ctx context.Context, v *view) (bool, error) {
 		r.mu.Unlock()
 	}()
 	var cursor []byte
-	queued, found := 0, 0
+	queued, found, moves := 0, 0, 0
 	for {
 		cctx, cancel := context.WithTimeout(ctx, r.cfg.CallTimeout)
 		bodies, next, err := r.cfg.Metadata.ScanBodies(cctx, cursor, r.cfg.PageSize)
 		cancel()
 		if err != nil {
-			return false, fmt.Errorf("repair: scan bodies: %w", err)
+			return scanResult{}, fmt.Errorf("repair: scan bodies: %w", err)
 		}
 		r.mu.Lock()
 		v.damaged = r.mu.damaged
@@ -199,8 +223,10 @@ func (r *Repairer) scan(ctx context.Context, v *view) (bool, error) {
 			r.mu.mem.tally(v, b)
 			t := v.assess(b)
 			if t == nil && r.mu.mem.plan != nil {
-				if moves := r.mu.mem.plan.plan(b, b.m()); len(moves) > 0 {
-					r.mu.q.push(rebalanceTask(b, moves))
+				if planned := r.mu.mem.plan.plan(b, b.m()); len(planned) > 0 {
+					if r.mu.q.push(rebalanceTask(b, planned)) {
+						moves += len(planned)
+					}
 					r.mu.mem.curPlanned = true
 				}
 				continue
@@ -228,12 +254,41 @@ func (r *Repairer) scan(ctx context.Context, v *view) (bool, error) {
 	if found > 0 {
 		r.log.Info("repair: scan", "needing_work", found, "queued", queued)
 	}
+	if planning {
+		r.log.Info("repair: rebalance planned", "shard_moves", moves, "balanced", balanced)
+	}
 	if reb.GetRunning() && balanced && found == 0 {
 		r.finishRebalance(ctx, reb)
 	}
 	// A scan that only measured (no plan yet, or the last one's moves
 	// done since) is followed by one that plans.
-	return reb.GetRunning() && !balanced && !planning, nil
+	return scanResult{again: reb.GetRunning() && !balanced && !planning, rebalancing: reb.GetRunning() && !balanced}, nil
+}
+
+// maxRetryPolls bounds the backoff between the rounds of a rebalance
+// that moves nothing (a target refusing writes, say): about a minute at
+// the default poll interval.
+const maxRetryPolls = 64
+
+// retry paces rounds that made no progress: due reports true after 1,
+// then 2, 4 … up to maxRetryPolls idle polls; reset starts over.
+type retry struct{ wait, polls, last int }
+
+func newRetry() *retry { return &retry{wait: 1} }
+
+func (b *retry) reset() { *b = retry{wait: 1} }
+
+// waited is how many polls the last due waited.
+func (b *retry) waited() int { return b.last }
+
+func (b *retry) due() bool {
+	b.polls++
+	if b.polls < b.wait {
+		return false
+	}
+	b.last, b.polls = b.polls, 0
+	b.wait = min(2*b.wait, maxRetryPolls)
+	return true
 }
 
 // paused reads the pause flag, remembering it for Status.
