@@ -33,7 +33,19 @@ func TestIntegrityShardDigests(t *testing.T) {
 	a, b := body(11, 3<<20+5), body(12, 3<<20+5)
 	require.NoError(t, c.put(ctx, "integrity", "a", a))
 	require.NoError(t, c.put(ctx, "integrity", "b", b))
-	va, vb := c.metaObject(t, "integrity", "a"), c.metaObject(t, "integrity", "b")
+	// A gateway that has just started may not know every storage node
+	// yet and put two shards of a body on one node; the repairer spreads
+	// them soon after, moving shards. Take the records once every shard
+	// has a node of its own, so that the files below are the bodies'.
+	var va, vb *metapb.ObjectVersion
+	for deadline := time.Now().Add(time.Minute); ; {
+		va, vb = c.metaObject(t, "integrity", "a"), c.metaObject(t, "integrity", "b")
+		if spreadOut(va) && spreadOut(vb) {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the repairer spreads the bodies' shards over the nodes")
+		time.Sleep(100 * time.Millisecond)
+	}
 	require.Len(t, va.GetShardDigests(), len(va.GetShards()))
 	require.Len(t, vb.GetShardDigests(), len(vb.GetShards()))
 
@@ -138,6 +150,15 @@ func TestIntegrityShardDigests(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, bytes.Equal(a, got))
 	})
+}
+
+// spreadOut reports whether every shard of v is on a node of its own.
+func spreadOut(v *metapb.ObjectVersion) bool {
+	nodes := map[string]bool{}
+	for _, sh := range v.GetShards() {
+		nodes[sh.GetNodeId()] = true
+	}
+	return len(nodes) == len(v.GetShards())
 }
 
 // storageClients connects to every storage node of the cluster map.
