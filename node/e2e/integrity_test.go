@@ -79,18 +79,22 @@ func TestIntegrityShardDigests(t *testing.T) {
 		_, err = cl.VerifyShard(ctx, &storagepb.VerifyShardRequest{Ref: ra, ExpectDigest: va.GetShardDigests()[idx]})
 		require.Equal(t, codes.DataLoss, status.Code(err), "%v", err)
 
-		got, err := c.get(ctx, "integrity", "a")
-		require.NoError(t, err)
-		require.True(t, bytes.Equal(a, got), "the GET read around the foreign shard")
-
-		// The GET reported the shard, so the repairer rewrites it in
-		// place; once it has, plant the foreign shard again for the
-		// scrub to find (else the scrub may race the repair and find a
-		// healthy shard).
-		require.Eventually(t, func() bool {
-			_, err := cl.VerifyShard(ctx, &storagepb.VerifyShardRequest{Ref: ra, ExpectDigest: va.GetShardDigests()[idx]})
-			return err == nil
-		}, time.Minute, 100*time.Millisecond, "the repairer rewrote the shard the GET reported")
+		// Every GET reads around the foreign shard. One that asked for
+		// it reports it, and the repairer rewrites it in place (a gateway
+		// just started may not know its node's address yet, and read
+		// around it without asking). Once it has, plant the foreign shard
+		// again for the scrub to find: else the scrub could race the
+		// repair and find a healthy shard.
+		for deadline := time.Now().Add(time.Minute); ; {
+			got, err := c.get(ctx, "integrity", "a")
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(a, got), "the GET read around the foreign shard")
+			if _, err := cl.VerifyShard(ctx, &storagepb.VerifyShardRequest{Ref: ra, ExpectDigest: va.GetShardDigests()[idx]}); err == nil {
+				break
+			}
+			require.True(t, time.Now().Before(deadline), "the repairer rewrote the shard a GET reported")
+			time.Sleep(200 * time.Millisecond)
+		}
 		require.NoError(t, os.WriteFile(pa, foreign, 0o644))
 
 		// The node's scrub finds it too (the shard's name is part of its
