@@ -343,6 +343,36 @@ func (c *Cache) Map() placement.Map {
 	return m
 }
 
+// CaughtUp reports, as an error naming what lags, whether the cache holds
+// what served (a map just read from the meta group) says about placement:
+// its epoch or a later one, and every node served as up known, at the
+// same address, and up. A gateway that has just started, or whose watch is reconnecting,
+// would otherwise place shards on the nodes it knows so far, two of a body
+// on one node when it knows fewer than a stripe's worth. Local suspicions
+// do not count: they are this process's own, deliberate view.
+func (c *Cache) CaughtUp(served *metapb.ClusterMap) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mu.m.Epoch < served.GetEpoch() {
+		return fmt.Errorf("clustermap: map at epoch %d, the meta group's at %d", c.mu.m.Epoch, served.GetEpoch())
+	}
+	up := make(map[placement.NodeID]bool, len(c.mu.m.Nodes))
+	for _, n := range c.mu.m.Nodes {
+		up[n.ID] = n.Up && !n.Down
+	}
+	var behind []string
+	for _, n := range served.GetNodes() {
+		id := placement.NodeID(n.GetNodeId())
+		if n.GetUp() && !n.GetDown() && (!up[id] || c.mu.addrs[id] != n.GetAddr()) {
+			behind = append(behind, n.GetNodeId())
+		}
+	}
+	if len(behind) > 0 {
+		return fmt.Errorf("clustermap: nodes up in the meta group's map but not in this one: %v", behind)
+	}
+	return nil
+}
+
 // Addr returns the storage gRPC address of node.
 func (c *Cache) Addr(node placement.NodeID) (string, bool) {
 	c.mu.Lock()

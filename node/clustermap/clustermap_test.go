@@ -353,3 +353,43 @@ func TestWatch(t *testing.T) {
 	f.events <- &metapb.ClusterMapEvent{Map: sampleMap(8), Version: 4, RefreshIntervalMs: 1}
 	waitFor(t, func() bool { _, w := f.counts(); return w >= 3 })
 }
+
+// TestCaughtUp: the cache has caught up with a served map when it holds
+// its epoch (or a later one) and every node served as up is known, at
+// the same address, and up; its own suspicions do not count.
+func TestCaughtUp(t *testing.T) {
+	c := New(Config{Meta: &fakeMeta{m: sampleMap(5)}, Logger: testLogger(t)})
+	require.Error(t, c.CaughtUp(sampleMap(5)), "an empty cache is behind")
+	require.NoError(t, c.Refresh(context.Background()))
+
+	withNode := func(n *metapb.Node) *metapb.ClusterMap {
+		m := sampleMap(5)
+		m.Nodes = append(m.Nodes, n)
+		return m
+	}
+	for _, tc := range []struct {
+		name   string
+		served *metapb.ClusterMap
+		behind string // "" when caught up
+	}{
+		{"same map", sampleMap(5), ""},
+		{"older served map", sampleMap(4), ""},
+		{"newer epoch", sampleMap(6), "epoch 5"},
+		{"a node it does not know", withNode(&metapb.Node{NodeId: "n5", Addr: "10.0.0.5:7000", Up: true}), "n5"},
+		{"a node it does not know, down", withNode(&metapb.Node{NodeId: "n5", Addr: "10.0.0.5:7000"}), ""},
+		{"a node up again", func() *metapb.ClusterMap { m := sampleMap(5); m.Nodes[1].Up = true; return m }(), "n2"},
+		{"a node at a new address", func() *metapb.ClusterMap { m := sampleMap(5); m.Nodes[0].Addr = "10.0.0.9:7000"; return m }(), "n1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := c.CaughtUp(tc.served)
+			if tc.behind == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.behind)
+		})
+	}
+
+	c.Suspect("n1", time.Minute)
+	require.NoError(t, c.CaughtUp(sampleMap(5)), "a local suspicion is not lag")
+}

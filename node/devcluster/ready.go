@@ -6,9 +6,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -89,8 +91,10 @@ func s3Client(l *Layout, accessKey, secretKey string, certs *Certs) *s3.Client {
 }
 
 // WaitReady waits until the meta group has a leader, every storage node of
-// the layout is registered and up, and the gateway answers a signed S3
-// request. It dials meta with the layout's admin certificate when the
+// the layout is registered and up, the gateway answers a signed S3
+// request, and every gateway's /readyz says it is ready (its own copy of
+// the cluster map has caught up: a PUT made at once spreads its shards
+// over every node). It dials meta with the layout's admin certificate when the
 // layout has certificates.
 func WaitReady(ctx context.Context, l *Layout, accessKey, secretKey string) error {
 	d := dial.Default()
@@ -118,9 +122,17 @@ func waitReady(ctx context.Context, l *Layout, d *dial.Dialer, cl *s3.Client) er
 	defer conn.Close()
 	mc := metapb.NewMetaClient(conn)
 	want := len(l.Names("storage"))
+	var readyz []string
+	for _, p := range l.Procs {
+		for _, r := range p.Roles {
+			if r == "gateway" && p.AdminAddr != "" {
+				readyz = append(readyz, "http://"+p.AdminAddr+"/readyz")
+			}
+		}
+	}
 	var last error
 	for {
-		last = probe(ctx, mc, cl, want)
+		last = probe(ctx, mc, cl, want, readyz)
 		if last == nil {
 			return nil
 		}
@@ -132,7 +144,7 @@ func waitReady(ctx context.Context, l *Layout, d *dial.Dialer, cl *s3.Client) er
 	}
 }
 
-func probe(ctx context.Context, mc metapb.MetaClient, cl *s3.Client, wantNodes int) error {
+func probe(ctx context.Context, mc metapb.MetaClient, cl *s3.Client, wantNodes int, readyz []string) error {
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	resp, err := mc.GetClusterMap(pctx, &metapb.GetClusterMapRequest{})
@@ -150,6 +162,29 @@ func probe(ctx context.Context, mc metapb.MetaClient, cl *s3.Client, wantNodes i
 	}
 	if _, err := cl.ListBuckets(pctx, &s3.ListBucketsInput{}); err != nil {
 		return fmt.Errorf("gateway: %w", err)
+	}
+	for _, u := range readyz {
+		if err := getReadyz(pctx, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// getReadyz asks an admin listener whether its process is ready.
+func getReadyz(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("gateway readiness: %w", err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("gateway readiness: %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	return nil
 }

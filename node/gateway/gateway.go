@@ -118,6 +118,10 @@ type Config struct {
 	// several shards on one node (objio.Reporter.OnUnderSpread sends it
 	// to the repairer). It must not block.
 	OnUnderSpread func(dataID string, shards []*metapb.ShardPlacement)
+	// MapCaughtUp, if set, tells Ready whether the map shards are
+	// placed by has caught up with the one the meta group serves
+	// (clustermap.Cache.CaughtUp): until it has, the gateway is not ready.
+	MapCaughtUp func(served *metapb.ClusterMap) error
 }
 
 // BucketCache is a watched cache of buckets; bucketcache.Cache implements

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -178,19 +179,27 @@ func TestOpName(t *testing.T) {
 }
 
 func TestReady(t *testing.T) {
+	oneNode := &metapb.GetClusterMapResponse{Map: &metapb.ClusterMap{Epoch: 7, Nodes: []*metapb.Node{{NodeId: "s1"}}}}
+	lagging := func(served *metapb.ClusterMap) error {
+		return fmt.Errorf("map at epoch 6, the meta group's at %d", served.GetEpoch())
+	}
 	tests := []struct {
-		name    string
-		resp    *metapb.GetClusterMapResponse
-		err     error
-		wantErr bool
+		name     string
+		resp     *metapb.GetClusterMapResponse
+		err      error
+		caughtUp func(*metapb.ClusterMap) error
+		wantErr  bool
 	}{
-		{"meta has no leader", nil, status.Error(codes.Unavailable, "no leader"), true},
-		{"empty map", &metapb.GetClusterMapResponse{Map: &metapb.ClusterMap{}}, nil, true},
-		{"ready", &metapb.GetClusterMapResponse{Map: &metapb.ClusterMap{Nodes: []*metapb.Node{{NodeId: "s1"}}}}, nil, false},
+		{"meta has no leader", nil, status.Error(codes.Unavailable, "no leader"), nil, true},
+		{"empty map", &metapb.GetClusterMapResponse{Map: &metapb.ClusterMap{}}, nil, nil, true},
+		{"ready", oneNode, nil, nil, false},
+		{"own map caught up", oneNode, nil, func(*metapb.ClusterMap) error { return nil }, false},
+		{"own map behind", oneNode, nil, lagging, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			g, err := New(Config{AccessKey: "a", SecretKey: "s", Meta: NewMetaClient(mapMeta{resp: tc.resp, err: tc.err}), Bodies: newFakeBodies(), Profile: testProfile})
+			g, err := New(Config{AccessKey: "a", SecretKey: "s", Meta: NewMetaClient(mapMeta{resp: tc.resp, err: tc.err}), Bodies: newFakeBodies(), Profile: testProfile,
+				MapCaughtUp: tc.caughtUp})
 			require.NoError(t, err)
 			err = g.Ready(context.Background())
 			if !tc.wantErr {

@@ -651,6 +651,7 @@ func (s *Server) startGateway(ctx, runCtx context.Context) error {
 		// Bodies committed under-spread go to the repairer too, to be
 		// spread at once if the leader's map has the nodes.
 		OnUnderSpread: s.reports.OnUnderSpread,
+		MapCaughtUp:   s.maps.CaughtUp,
 	})
 	if err != nil {
 		return fmt.Errorf("server: gateway: %w", err)
