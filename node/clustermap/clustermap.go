@@ -346,10 +346,11 @@ func (c *Cache) Map() placement.Map {
 // CaughtUp reports, as an error naming what lags, whether the cache holds
 // what served (a map just read from the meta group) says about placement:
 // its epoch or a later one, and every node served as up known, at the
-// same address, and up. A gateway that has just started, or whose watch is reconnecting,
-// would otherwise place shards on the nodes it knows so far, two of a body
-// on one node when it knows fewer than a stripe's worth. Local suspicions
-// do not count: they are this process's own, deliberate view.
+// same address, and up. A gateway that has just started, or whose watch
+// is reconnecting, would otherwise place shards on the nodes it knows so
+// far: two of a body on one node when it knows fewer than a stripe's
+// worth. Local suspicions do not count: they are this process's own,
+// deliberate view.
 func (c *Cache) CaughtUp(served *metapb.ClusterMap) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

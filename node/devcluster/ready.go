@@ -93,9 +93,9 @@ func s3Client(l *Layout, accessKey, secretKey string, certs *Certs) *s3.Client {
 // WaitReady waits until the meta group has a leader, every storage node of
 // the layout is registered and up, the gateway answers a signed S3
 // request, and every gateway's /readyz says it is ready (its own copy of
-// the cluster map has caught up: a PUT made at once spreads its shards
-// over every node). It dials meta with the layout's admin certificate when the
-// layout has certificates.
+// the cluster map has caught up, so a PUT made at once spreads its shards
+// over every node). It dials meta with the layout's admin certificate
+// when the layout has certificates.
 func WaitReady(ctx context.Context, l *Layout, accessKey, secretKey string) error {
 	d := dial.Default()
 	certs := Certs{Dir: filepath.Join(l.Dir, tlsDirName)}
