@@ -5,9 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
+
+	"github.com/cairn-io/cairn/node/observe"
 )
 
 // runHealthcheck asks a process's admin listener whether it is alive
@@ -34,19 +35,16 @@ func runHealthcheck(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+*addr+path, nil)
-	if err != nil {
+	code, body, err := observe.Probe(ctx, *addr, path)
+	if errors.Is(err, observe.ErrBadProbe) {
 		return usageError{fmt.Errorf("healthcheck: %w", err)}
 	}
-	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	fmt.Print(string(body))
-	if resp.StatusCode != http.StatusOK {
-		return errors.New("healthcheck: " + path + " answered " + resp.Status)
+	fmt.Print(body)
+	if code != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %d %s", path, code, http.StatusText(code))
 	}
 	return nil
 }

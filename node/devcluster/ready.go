@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/cairn-io/cairn/node/dial"
+	"github.com/cairn-io/cairn/node/observe"
 	"github.com/cairn-io/cairn/proto/metapb"
 )
 
@@ -122,17 +122,15 @@ func waitReady(ctx context.Context, l *Layout, d *dial.Dialer, cl *s3.Client) er
 	defer conn.Close()
 	mc := metapb.NewMetaClient(conn)
 	want := len(l.Names("storage"))
-	var readyz []string
-	for _, p := range l.Procs {
-		for _, r := range p.Roles {
-			if r == "gateway" && p.AdminAddr != "" {
-				readyz = append(readyz, "http://"+p.AdminAddr+"/readyz")
-			}
+	var gateways []string // admin addresses
+	for _, name := range l.Names("gateway") {
+		if p, _ := l.Proc(name); p.AdminAddr != "" {
+			gateways = append(gateways, p.AdminAddr)
 		}
 	}
 	var last error
 	for {
-		last = probe(ctx, mc, cl, want, readyz)
+		last = probe(ctx, mc, cl, want, gateways)
 		if last == nil {
 			return nil
 		}
@@ -144,7 +142,7 @@ func waitReady(ctx context.Context, l *Layout, d *dial.Dialer, cl *s3.Client) er
 	}
 }
 
-func probe(ctx context.Context, mc metapb.MetaClient, cl *s3.Client, wantNodes int, readyz []string) error {
+func probe(ctx context.Context, mc metapb.MetaClient, cl *s3.Client, wantNodes int, gateways []string) error {
 	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	resp, err := mc.GetClusterMap(pctx, &metapb.GetClusterMapRequest{})
@@ -163,28 +161,14 @@ func probe(ctx context.Context, mc metapb.MetaClient, cl *s3.Client, wantNodes i
 	if _, err := cl.ListBuckets(pctx, &s3.ListBucketsInput{}); err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
-	for _, u := range readyz {
-		if err := getReadyz(pctx, u); err != nil {
-			return err
+	for _, addr := range gateways {
+		code, body, err := observe.Probe(pctx, addr, "/readyz")
+		if err != nil {
+			return fmt.Errorf("gateway readiness: %w", err)
 		}
-	}
-	return nil
-}
-
-// getReadyz asks an admin listener whether its process is ready.
-func getReadyz(ctx context.Context, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("gateway readiness: %w", err)
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("gateway readiness: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		if code != http.StatusOK {
+			return fmt.Errorf("gateway readiness: %d: %s", code, strings.TrimSpace(body))
+		}
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package observe
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -72,4 +74,29 @@ func Ready(ctx context.Context, checks []Check) (int, string) {
 		b.WriteString("ready\n")
 	}
 	return code, b.String()
+}
+
+// maxProbeBody bounds what Probe reads of an answer: /healthz and /readyz
+// answer a line per role.
+const maxProbeBody = 4 << 10
+
+// ErrBadProbe marks a probe that could not be made at all: an address
+// that is not host:port.
+var ErrBadProbe = errors.New("observe: bad probe address")
+
+// Probe asks the admin listener at addr (host:port) for path (/healthz or
+// /readyz) and returns the HTTP status and the start of the body. The
+// caller's ctx bounds the call.
+func Probe(ctx context.Context, addr, path string) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+	if err != nil {
+		return 0, "", fmt.Errorf("%w: %w", ErrBadProbe, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxProbeBody))
+	return resp.StatusCode, string(body), err
 }

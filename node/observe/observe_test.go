@@ -130,16 +130,30 @@ func TestReadyz(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(observe.Handler(prometheus.NewRegistry(), tc.checks))
 			defer srv.Close()
-			code, body := get(t, srv.URL+"/readyz")
+			// Probe is how cairn healthcheck and dev clusters ask.
+			addr := strings.TrimPrefix(srv.URL, "http://")
+			code, body, err := observe.Probe(context.Background(), addr, "/readyz")
+			require.NoError(t, err)
 			require.Equal(t, tc.code, code)
 			for _, s := range tc.contains {
 				require.Contains(t, body, s)
 			}
-			code, body = get(t, srv.URL+"/healthz")
+			code, body, err = observe.Probe(context.Background(), addr, "/healthz")
+			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, code, "alive whatever readiness says")
 			require.Equal(t, "ok\n", body)
 		})
 	}
+}
+
+// TestProbeBadAddress: an address that is not host:port is the caller's
+// mistake, told apart from a listener that does not answer.
+func TestProbeBadAddress(t *testing.T) {
+	_, _, err := observe.Probe(context.Background(), "bad host:9100", "/readyz")
+	require.ErrorIs(t, err, observe.ErrBadProbe)
+	_, _, err = observe.Probe(context.Background(), "127.0.0.1:1", "/readyz")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, observe.ErrBadProbe)
 }
 
 func TestMetricsEndpoint(t *testing.T) {
